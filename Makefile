@@ -1,0 +1,34 @@
+# Two commands set up a fresh machine: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test check bench install runtimes clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) runtimes
+
+runtimes: $(STAMP)
+	$(BIN)/stratus runtimes install
+
+run: install
+	$(BIN)/stratus serve
+
+check: $(STAMP)
+	$(BIN)/ruff check stratus tests bench
+	$(BIN)/mypy stratus
+
+test: install check
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,124 @@
+"""Assembling the platform and running it under one task group until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from stratus.config import Config, Credentials, load_credentials
+from stratus.control.codestore import CodeStore
+from stratus.control.registry import Registry
+from stratus.gateway.server import ApiContext, build_app
+from stratus.invoke.service import InvokeService
+from stratus.isolation.process import ProcessBackend
+from stratus.lambda_api import routes as lambda_routes
+from stratus.observe.logstore import LogStore
+from stratus.runtimes import python as python_runtimes
+from stratus.services import logs as logs_service
+from stratus.store.sqlite import Store
+
+log = logging.getLogger("stratus")
+
+
+@dataclass(frozen=True)
+class Started:
+    endpoint: str
+    credentials: Credentials
+    limitations: list[str]
+    runtimes: dict[str, str]  # runtime -> "ok" or the reason it is unavailable
+
+
+async def serve(config: Config, on_started: Callable[[Started], None] | None = None) -> None:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    credentials = load_credentials(config.data_dir)
+    store = Store(config.db_path)
+    logs = LogStore(config.logs_db_path)
+    backend = ProcessBackend(config.run_dir, instance=str(os.getpid()))
+    try:
+        registry = Registry(store)
+        code = CodeStore(config.code_dir)
+        runtimes = python_runtimes.discover(config.runtime_cache)
+        invoker = InvokeService(
+            registry,
+            code,
+            backend,
+            logs,
+            runtimes,
+            account_limit=config.concurrency_limit,
+            idle_timeout=config.idle_timeout,
+            init_timeout=config.init_timeout,
+        )
+        context = ApiContext(
+            config=config,
+            credentials=credentials,
+            registry=registry,
+            code=code,
+            invoker=invoker,
+            logs=logs,
+            runtimes=runtimes,
+            json_services={logs_service.TARGET_PREFIX: logs_service.OPERATIONS},
+        )
+        app = build_app(context, [lambda_routes.register])
+        await _run(
+            app,
+            config,
+            invoker,
+            logs,
+            Started(
+                endpoint=f"http://{config.host}:{config.port}",
+                credentials=credentials,
+                limitations=backend.limitations(),
+                runtimes={
+                    k: "ok" if isinstance(v, python_runtimes.PythonRuntime) else v
+                    for k, v in runtimes.items()
+                },
+            ),
+            on_started,
+        )
+    finally:
+        backend.close()
+        logs.close()
+        store.close()
+
+
+async def _run(
+    app: web.Application,
+    config: Config,
+    invoker: InvokeService,
+    logs: LogStore,
+    started: Started,
+    on_started: Callable[[Started], None] | None,
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=False)
+    await runner.setup()
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            invoker_ready = asyncio.Event()
+            invoker_task = tasks.create_task(invoker.run(invoker_ready))
+            flusher = tasks.create_task(logs.run_flusher())
+            await invoker_ready.wait()
+            site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+            await site.start()
+            if on_started is not None:
+                on_started(started)
+            await stop.wait()
+            log.info("stopping")
+            await runner.shutdown()
+            invoker_task.cancel()
+            flusher.cancel()
+    finally:
+        await runner.cleanup()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)

@@ -1,0 +1,71 @@
+"""Clients for the CLI: boto3 pointed at a Stratus endpoint with the root credentials."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stratus.config import DEFAULT_PORT, default_data_dir, read_stored_credentials
+
+
+def endpoint_option(f: Any) -> Any:
+    f = click.option(
+        "--endpoint",
+        envvar="STRATUS_ENDPOINT",
+        default=f"http://127.0.0.1:{DEFAULT_PORT}",
+        show_default=True,
+        help="The Stratus server to talk to.",
+    )(f)
+    f = click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Read stored credentials from this data dir [default: ~/.stratus].",
+    )(f)
+    return f
+
+
+def client(service: str, endpoint: str, data_dir: Path | None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    key = os.environ.get("STRATUS_ACCESS_KEY_ID")
+    secret = os.environ.get("STRATUS_SECRET_ACCESS_KEY")
+    if not (key and secret):
+        stored = read_stored_credentials((data_dir or default_data_dir()).expanduser())
+        if stored is None:
+            raise click.ClickException(
+                "no credentials: set STRATUS_ACCESS_KEY_ID and STRATUS_SECRET_ACCESS_KEY, "
+                "or point --data-dir at the server's data dir"
+            )
+        key, secret = stored.access_key_id, stored.secret_access_key
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=os.environ.get("AWS_REGION", "us-east-1"),
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}, read_timeout=930, connect_timeout=5),
+    )
+
+
+def fail_on_client_error(f: Any) -> Any:
+    """Turn API and connection errors into one clear line and a non-zero exit."""
+    import functools
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return f(*args, **kwargs)
+        except ClientError as e:
+            err = e.response.get("Error", {})
+            raise click.ClickException(f"{err.get('Code', 'Error')}: {err.get('Message', e)}") from None
+        except BotoCoreError as e:
+            raise click.ClickException(str(e)) from None
+
+    return wrapper

@@ -1,0 +1,124 @@
+"""Server configuration and root credentials.
+
+Everything has an embedded default so that `stratus serve` needs no set-up. Credentials come
+from the environment; otherwise they are generated once and kept in the data dir (mode 0600).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 9000
+DEFAULT_ACCOUNT_ID = "000000000000"
+CREDENTIALS_FILE = "credentials.json"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    secret_access_key: str
+    generated: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    account_id: str = DEFAULT_ACCOUNT_ID
+    # Account-wide concurrency limit, as Lambda's default quota.
+    concurrency_limit: int = 1000
+    # Lambda keeps at least this much concurrency unreserved.
+    min_unreserved_concurrency: int = 100
+    # Seconds an idle environment stays warm before it is stopped.
+    idle_timeout: float = 300.0
+    # Lambda's limit for the init phase of an on-demand environment.
+    init_timeout: float = 10.0
+    runtime_cache: Path = field(default_factory=lambda: default_runtime_cache())
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "stratus.db"
+
+    @property
+    def logs_db_path(self) -> Path:
+        return self.data_dir / "logs.db"
+
+    @property
+    def code_dir(self) -> Path:
+        return self.data_dir / "code"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("STRATUS_DATA_DIR", "~/.stratus")).expanduser()
+
+
+def default_runtime_cache() -> Path:
+    """Where runtime clients (awslambdaric per interpreter) are installed; shared by data dirs."""
+    env = os.environ.get("STRATUS_RUNTIME_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", "~/.cache")
+    return Path(base).expanduser() / "stratus" / "runtimes"
+
+
+def config_from_env(data_dir: Path, host: str, port: int) -> Config:
+    env = os.environ
+    kwargs: dict[str, object] = {}
+    if "STRATUS_ACCOUNT_ID" in env:
+        kwargs["account_id"] = env["STRATUS_ACCOUNT_ID"]
+    if "STRATUS_CONCURRENCY_LIMIT" in env:
+        kwargs["concurrency_limit"] = int(env["STRATUS_CONCURRENCY_LIMIT"])
+    if "STRATUS_MIN_UNRESERVED_CONCURRENCY" in env:
+        kwargs["min_unreserved_concurrency"] = int(env["STRATUS_MIN_UNRESERVED_CONCURRENCY"])
+    if "STRATUS_IDLE_TIMEOUT" in env:
+        kwargs["idle_timeout"] = float(env["STRATUS_IDLE_TIMEOUT"])
+    config = Config(data_dir=data_dir, host=host, port=port, **kwargs)  # type: ignore[arg-type]
+    if not (len(config.account_id) == 12 and config.account_id.isdigit()):
+        raise ValueError("STRATUS_ACCOUNT_ID must be 12 digits")
+    return config
+
+
+def load_credentials(data_dir: Path) -> Credentials:
+    """Root credentials: the environment wins; else the stored pair; else a new stored pair."""
+    key = os.environ.get("STRATUS_ACCESS_KEY_ID")
+    secret = os.environ.get("STRATUS_SECRET_ACCESS_KEY")
+    if key and secret:
+        return Credentials(key, secret)
+    path = data_dir / CREDENTIALS_FILE
+    stored = read_stored_credentials(data_dir)
+    if stored is not None:
+        return stored
+    data_dir.mkdir(parents=True, exist_ok=True)
+    alphabet = string.ascii_uppercase + string.digits
+    creds = Credentials(
+        "AKST" + "".join(secrets.choice(alphabet) for _ in range(16)),
+        secrets.token_urlsafe(30)[:40],
+        generated=True,
+    )
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"AccessKeyId": creds.access_key_id, "SecretAccessKey": creds.secret_access_key}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return creds
+
+
+def read_stored_credentials(data_dir: Path) -> Credentials | None:
+    path = data_dir / CREDENTIALS_FILE
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    return Credentials(raw["AccessKeyId"], raw["SecretAccessKey"])

@@ -1,0 +1,129 @@
+"""Content-addressed code: each deployment package is stored once, under its SHA-256.
+
+A package becomes visible only after it is complete: the zip and its extracted tree are written
+under temporary names, synced, and renamed into place. Packages that would escape their
+directory (absolute paths, `..`, symlinks) are refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from stratus.errors import InvalidParameterValue
+
+MAX_UNZIPPED = 250 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredCode:
+    key: str  # hex SHA-256
+    sha256_b64: str
+    size: int
+    root: Path  # the extracted, read-only tree
+
+
+class CodeStore:
+    def __init__(self, root: Path) -> None:
+        self._zips = root / "zips"
+        self._trees = root / "trees"
+        self._zips.mkdir(parents=True, exist_ok=True)
+        self._trees.mkdir(parents=True, exist_ok=True)
+
+    def tree(self, key: str) -> Path:
+        return self._trees / key
+
+    def zip_path(self, key: str) -> Path:
+        return self._zips / f"{key}.zip"
+
+    def put(self, data: bytes) -> StoredCode:
+        """Validate, store and extract a zip. Blocking: call it from a worker thread."""
+        digest = hashlib.sha256(data)
+        key = digest.hexdigest()
+        stored = StoredCode(key, base64.b64encode(digest.digest()).decode(), len(data), self.tree(key))
+        if self.tree(key).is_dir() and self.zip_path(key).is_file():
+            return stored
+        members = _validated_members(data)
+        self._write_zip(key, data)
+        self._extract(key, data, members)
+        return stored
+
+    def _write_zip(self, key: str, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self._zips, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.zip_path(key))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _extract(self, key: str, data: bytes, members: list[zipfile.ZipInfo]) -> None:
+        tmp = Path(tempfile.mkdtemp(dir=self._trees, prefix=".extract-"))
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                for info in members:
+                    target = tmp / info.filename
+                    if info.is_dir():
+                        target.mkdir(parents=True, exist_ok=True)
+                        continue
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(info) as src, open(target, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                    mode = (info.external_attr >> 16) & 0o777
+                    # Code is read-only; keep the executable bit a `bootstrap` needs.
+                    target.chmod(0o555 if mode & 0o111 else 0o444)
+            for dirpath, _, _ in os.walk(tmp):
+                os.chmod(dirpath, 0o755)
+            try:
+                os.rename(tmp, self.tree(key))
+            except OSError:
+                if not self.tree(key).is_dir():  # not a concurrent upload of the same package
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+def _validated_members(data: bytes) -> list[zipfile.ZipInfo]:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError):
+        raise InvalidParameterValue(
+            "Could not unzip uploaded file. Please check your file, then try to upload again."
+        ) from None
+    with zf:
+        members = zf.infolist()
+        total = 0
+        for info in members:
+            _check_member(info)
+            total += info.file_size
+        if total > MAX_UNZIPPED:
+            raise InvalidParameterValue(f"Unzipped size must be smaller than {MAX_UNZIPPED} bytes")
+        bad = zf.testzip() if members else None
+        if bad is not None:
+            raise InvalidParameterValue(f"Could not unzip uploaded file: {bad} is corrupt.")
+    return members
+
+
+def _check_member(info: zipfile.ZipInfo) -> None:
+    name = info.filename
+    path = PurePosixPath(name)
+    if name.startswith("/") or "\\" in name or path.is_absolute() or ".." in path.parts:
+        raise InvalidParameterValue(
+            f"Could not unzip uploaded file: the entry {name!r} points outside the package."
+        )
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        raise InvalidParameterValue(f"Could not unzip uploaded file: the entry {name!r} is a symbolic link.")

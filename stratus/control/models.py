@@ -1,0 +1,123 @@
+"""Frozen records of the control plane: a function's configuration, its versions and aliases.
+
+They are plain values. The registry replaces them whole; nobody mutates one in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+LATEST = "$LATEST"
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """One version's configuration: `$LATEST`, or a published, immutable number."""
+
+    name: str
+    runtime: str
+    handler: str
+    role: str
+    code_sha256: str  # base64 of the zip's SHA-256, as Lambda reports it
+    code_size: int
+    code_key: str  # hex SHA-256: the content address in the code store
+    revision_id: str
+    last_modified: str
+    version: str = LATEST
+    description: str = ""
+    timeout: int = 3
+    memory_size: int = 128
+    environment: dict[str, str] = field(default_factory=dict)
+    ephemeral_storage: int = 512
+    architectures: tuple[str, ...] = ("x86_64",)
+    tracing_mode: str = "PassThrough"
+    log_format: str = "Text"
+    state: str = "Active"
+    last_update_status: str = "Successful"
+
+    def replace(self, **changes: Any) -> FunctionConfig:
+        return dataclasses.replace(self, **changes)
+
+    def runtime_key(self) -> tuple[Any, ...]:
+        """What an execution environment is built from: a change here retires old environments."""
+        return (
+            self.name,
+            self.version,
+            self.runtime,
+            self.handler,
+            self.code_key,
+            self.timeout,
+            self.memory_size,
+            tuple(sorted(self.environment.items())),
+            self.ephemeral_storage,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["architectures"] = list(self.architectures)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FunctionConfig:
+        data = dict(data)
+        data["architectures"] = tuple(data.get("architectures", ("x86_64",)))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Alias:
+    name: str
+    function_version: str
+    revision_id: str
+    description: str = ""
+    # Extra versions and the share of traffic each receives (0.0 - 1.0).
+    routing: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Alias:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class FunctionRecord:
+    """Everything the registry keeps about one function. Stored as one row."""
+
+    latest: FunctionConfig
+    versions: dict[str, FunctionConfig] = field(default_factory=dict)
+    aliases: dict[str, Alias] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
+    last_version: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.latest.name
+
+    def replace(self, **changes: Any) -> FunctionRecord:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "latest": self.latest.to_dict(),
+            "versions": {k: v.to_dict() for k, v in self.versions.items()},
+            "aliases": {k: v.to_dict() for k, v in self.aliases.items()},
+            "tags": self.tags,
+            "reserved_concurrency": self.reserved_concurrency,
+            "last_version": self.last_version,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FunctionRecord:
+        return cls(
+            latest=FunctionConfig.from_dict(data["latest"]),
+            versions={k: FunctionConfig.from_dict(v) for k, v in data["versions"].items()},
+            aliases={k: Alias.from_dict(v) for k, v in data["aliases"].items()},
+            tags=dict(data["tags"]),
+            reserved_concurrency=data["reserved_concurrency"],
+            last_version=data["last_version"],
+        )

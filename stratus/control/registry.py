@@ -1,0 +1,282 @@
+"""The registry: the only writer of function metadata.
+
+It serves every read from memory (the invoke path never touches SQLite) and performs each write
+as one transaction on the event loop, checked against `RevisionId`, before it swaps the new
+record in. Its methods do not await between reading and writing a record, so on one event loop
+each write is atomic without a lock. Listeners hear about every change after it is durable; the
+invoke service uses this to retire environments of a configuration that no longer exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from stratus.control.codestore import StoredCode
+from stratus.control.models import LATEST, Alias, FunctionConfig, FunctionRecord
+from stratus.errors import (
+    InvalidParameterValue,
+    PreconditionFailed,
+    ResourceConflict,
+    ResourceNotFound,
+)
+from stratus.store.sqlite import Store
+
+ChangeListener = Callable[[str], None]
+
+
+def now_iso() -> str:
+    """Lambda's LastModified format: 2024-01-31T12:00:00.000+0000."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+
+
+def new_revision() -> str:
+    return str(uuid.uuid4())
+
+
+class Registry:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._functions: dict[str, FunctionRecord] = {
+            name: FunctionRecord.from_dict(data) for name, data in store.load_functions().items()
+        }
+        self._listeners: list[ChangeListener] = []
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def subscribe(self, listener: ChangeListener) -> None:
+        self._listeners.append(listener)
+
+    def names(self) -> list[str]:
+        return sorted(self._functions)
+
+    def records(self) -> Iterable[FunctionRecord]:
+        return self._functions.values()
+
+    def get(self, name: str) -> FunctionRecord:
+        record = self._functions.get(name)
+        if record is None:
+            raise ResourceNotFound(f"Function not found: {name}")
+        return record
+
+    def find(self, name: str) -> FunctionRecord | None:
+        return self._functions.get(name)
+
+    def version(self, name: str, qualifier: str | None) -> FunctionConfig:
+        """The configuration a qualifier names: `$LATEST`, a version number, or an alias's
+        primary version."""
+        record = self.get(name)
+        if qualifier in (None, "", LATEST):
+            return record.latest
+        assert qualifier is not None
+        if qualifier in record.versions:
+            return record.versions[qualifier]
+        alias = record.aliases.get(qualifier)
+        if alias is not None:
+            return self.version(name, alias.function_version)
+        raise ResourceNotFound(f"Function not found: {name}:{qualifier}")
+
+    # -- functions -------------------------------------------------------------------------
+
+    def create_function(
+        self, config: FunctionConfig, *, tags: dict[str, str], publish: bool
+    ) -> FunctionConfig:
+        if config.name in self._functions:
+            raise ResourceConflict(f"Function already exist: {config.name}")
+        record = FunctionRecord(latest=config, tags=tags)
+        if publish:
+            record, _ = _published(record, description=config.description)
+        self._commit(record)
+        return record.versions[str(record.last_version)] if publish else record.latest
+
+    def update_code(
+        self, name: str, code: StoredCode, *, revision_id: str | None, publish: bool
+    ) -> FunctionConfig:
+        record = self.get(name)
+        _check_revision(record.latest.revision_id, revision_id)
+        latest = record.latest.replace(
+            code_sha256=code.sha256_b64,
+            code_size=code.size,
+            code_key=code.key,
+            revision_id=new_revision(),
+            last_modified=now_iso(),
+        )
+        record = record.replace(latest=latest)
+        published = None
+        if publish:
+            record, published = _published(record, description="")
+        self._commit(record)
+        return published or record.latest
+
+    def update_config(self, name: str, changes: dict[str, Any], *, revision_id: str | None) -> FunctionConfig:
+        record = self.get(name)
+        _check_revision(record.latest.revision_id, revision_id)
+        latest = record.latest.replace(**changes, revision_id=new_revision(), last_modified=now_iso())
+        self._commit(record.replace(latest=latest))
+        return latest
+
+    def delete_function(self, name: str, qualifier: str | None) -> None:
+        record = self.get(name)
+        if qualifier in (None, ""):
+            self._store.delete_function(name)
+            del self._functions[name]
+            self._notify(name)
+            return
+        assert qualifier is not None
+        if qualifier == LATEST:
+            raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the function.")
+        if qualifier not in record.versions:
+            raise ResourceNotFound(f"Function not found: {name}:{qualifier}")
+        for alias in record.aliases.values():
+            if alias.function_version == qualifier or qualifier in alias.routing:
+                raise ResourceConflict(
+                    f"Unable to delete version because the following aliases reference it: [{alias.name}]"
+                )
+        versions = {k: v for k, v in record.versions.items() if k != qualifier}
+        self._commit(record.replace(versions=versions))
+
+    def publish_version(
+        self, name: str, *, code_sha256: str | None, description: str, revision_id: str | None
+    ) -> FunctionConfig:
+        record = self.get(name)
+        _check_revision(record.latest.revision_id, revision_id)
+        if code_sha256 and code_sha256 != record.latest.code_sha256:
+            raise InvalidParameterValue(
+                f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in "
+                f"$LATEST ({record.latest.code_sha256}). Please try again with the "
+                "CodeSHA256 in $LATEST."
+            )
+        if record.last_version:
+            last = record.versions.get(str(record.last_version))
+            if last is not None and _same_content(last, record.latest):
+                return last
+        record, published = _published(record, description=description)
+        self._commit(record)
+        return published
+
+    def put_reserved_concurrency(self, name: str, value: int | None) -> None:
+        self._commit(self.get(name).replace(reserved_concurrency=value))
+
+    def tag(self, name: str, tags: dict[str, str]) -> None:
+        record = self.get(name)
+        self._commit(record.replace(tags={**record.tags, **tags}))
+
+    def untag(self, name: str, keys: Iterable[str]) -> None:
+        record = self.get(name)
+        drop = set(keys)
+        self._commit(record.replace(tags={k: v for k, v in record.tags.items() if k not in drop}))
+
+    # -- aliases ---------------------------------------------------------------------------
+
+    def get_alias(self, name: str, alias: str) -> Alias:
+        record = self.get(name)
+        found = record.aliases.get(alias)
+        if found is None:
+            raise ResourceNotFound(f"Alias not found: {name}:{alias}")
+        return found
+
+    def create_alias(
+        self, name: str, alias: str, version: str, description: str, routing: dict[str, float]
+    ) -> Alias:
+        record = self.get(name)
+        if alias in record.aliases:
+            raise ResourceConflict(f"Alias already exists: {alias}")
+        _check_alias_target(record, version, routing)
+        created = Alias(alias, version, new_revision(), description, routing)
+        self._commit(record.replace(aliases={**record.aliases, alias: created}))
+        return created
+
+    def update_alias(
+        self,
+        name: str,
+        alias: str,
+        *,
+        version: str | None,
+        description: str | None,
+        routing: dict[str, float] | None,
+        revision_id: str | None,
+    ) -> Alias:
+        record = self.get(name)
+        current = self.get_alias(name, alias)
+        _check_revision(current.revision_id, revision_id)
+        target = version if version is not None else current.function_version
+        weights = routing if routing is not None else current.routing
+        _check_alias_target(record, target, weights)
+        updated = Alias(
+            alias,
+            target,
+            new_revision(),
+            description if description is not None else current.description,
+            weights,
+        )
+        self._commit(record.replace(aliases={**record.aliases, alias: updated}))
+        return updated
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        record = self.get(name)
+        if alias not in record.aliases:
+            return  # DeleteAlias is idempotent in Lambda
+        self._commit(record.replace(aliases={k: v for k, v in record.aliases.items() if k != alias}))
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _commit(self, record: FunctionRecord) -> None:
+        self._store.put_function(record.name, record.to_dict())
+        self._functions[record.name] = record
+        self._notify(record.name)
+
+    def _notify(self, name: str) -> None:
+        for listener in self._listeners:
+            listener(name)
+
+
+def _check_revision(current: str, given: str | None) -> None:
+    if given and given != current:
+        raise PreconditionFailed(
+            "The Revision Id provided does not match the latest Revision Id. "
+            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+        )
+
+
+def _same_content(a: FunctionConfig, b: FunctionConfig) -> bool:
+    ignore = {"version", "revision_id", "last_modified", "description"}
+    da = {k: v for k, v in a.to_dict().items() if k not in ignore}
+    db = {k: v for k, v in b.to_dict().items() if k not in ignore}
+    return da == db
+
+
+def _published(record: FunctionRecord, *, description: str) -> tuple[FunctionRecord, FunctionConfig]:
+    number = str(record.last_version + 1)
+    published = record.latest.replace(
+        version=number,
+        revision_id=new_revision(),
+        last_modified=now_iso(),
+        description=description or record.latest.description,
+    )
+    record = record.replace(
+        versions={**record.versions, number: published}, last_version=record.last_version + 1
+    )
+    return record, published
+
+
+def _check_alias_target(record: FunctionRecord, version: str, routing: dict[str, float]) -> None:
+    if version != LATEST and version not in record.versions:
+        raise ResourceNotFound(f"Function not found: {record.name}:{version}")
+    if not routing:
+        return
+    if len(routing) > 1:
+        raise InvalidParameterValue("Number of items in AdditionalVersionWeights cannot exceed 1")
+    if version == LATEST:
+        raise InvalidParameterValue("$LATEST is not supported for an alias pointing to more than 1 version")
+    for extra, weight in routing.items():
+        if extra == version:
+            raise InvalidParameterValue(
+                "Primary version and additional version in RoutingConfig cannot be the same."
+            )
+        if extra not in record.versions:
+            raise InvalidParameterValue(f"Version {extra} in AdditionalVersionWeights does not exist.")
+        if not (0.0 <= weight <= 1.0):
+            raise InvalidParameterValue("Additional version weight must be between 0.0 and 1.0.")

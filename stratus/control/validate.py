@@ -1,0 +1,166 @@
+"""Validation of control-plane input: pure functions that raise AWS's errors."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from stratus.errors import InvalidParameterValue, ValidationError
+
+FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+ALIAS_NAME = re.compile(r"^(?!^[0-9]+$)([a-zA-Z0-9-_]+)$")
+ROLE_ARN = re.compile(r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
+HANDLER = re.compile(r"^[^\s]+$")
+ENV_KEY = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+$")
+# Lambda reserves these; a function may not set them.
+RESERVED_ENV = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+MAX_ENV_BYTES = 4096
+MIN_MEMORY, MAX_MEMORY = 128, 10240
+MIN_TIMEOUT, MAX_TIMEOUT = 1, 900
+MIN_EPHEMERAL, MAX_EPHEMERAL = 512, 10240
+
+
+def function_name(name: Any) -> str:
+    if not isinstance(name, str) or not FUNCTION_NAME.match(name):
+        raise ValidationError(
+            f"1 validation error detected: Value '{name}' at 'functionName' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: "
+            r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?"
+            r"(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+        )
+    return name
+
+
+def alias_name(name: Any) -> str:
+    if not isinstance(name, str) or not (1 <= len(name) <= 128) or not ALIAS_NAME.match(name):
+        raise ValidationError(
+            f"1 validation error detected: Value '{name}' at 'name' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+        )
+    return name
+
+
+def memory_size(value: Any) -> int:
+    return _int_range(value, "memorySize", MIN_MEMORY, MAX_MEMORY)
+
+
+def timeout(value: Any) -> int:
+    return _int_range(value, "timeout", MIN_TIMEOUT, MAX_TIMEOUT)
+
+
+def ephemeral_storage(value: Any) -> int:
+    size = value.get("Size") if isinstance(value, dict) else None
+    return _int_range(size, "ephemeralStorage.size", MIN_EPHEMERAL, MAX_EPHEMERAL)
+
+
+def _int_range(value: Any, member: str, low: int, high: int) -> int:
+    if not _is_int(value):
+        raise ValidationError(
+            f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+            "constraint: Member must be a whole number"
+        )
+    if value < low:
+        bound = f"greater than or equal to {low}"
+    elif value > high:
+        bound = f"less than or equal to {high}"
+    else:
+        return int(value)
+    raise ValidationError(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+        f"constraint: Member must have value {bound}"
+    )
+
+
+def role(value: Any) -> str:
+    if not isinstance(value, str) or not ROLE_ARN.match(value):
+        raise ValidationError(
+            f"1 validation error detected: Value '{value}' at 'role' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: "
+            r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
+        )
+    return value
+
+
+def handler(value: Any) -> str:
+    if not isinstance(value, str) or not (1 <= len(value) <= 128) or not HANDLER.match(value):
+        raise ValidationError(
+            f"1 validation error detected: Value '{value}' at 'handler' failed to satisfy "
+            r"constraint: Member must satisfy regular expression pattern: [^\s]+"
+        )
+    return value
+
+
+def description(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 256:
+        raise ValidationError(
+            "1 validation error detected: Value at 'description' failed to satisfy constraint: "
+            "Member must have length less than or equal to 256"
+        )
+    return value
+
+
+def environment(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise InvalidParameterValue("Environment must be an object with a 'Variables' map.")
+    variables = value.get("Variables") or {}
+    if not isinstance(variables, dict):
+        raise InvalidParameterValue("Environment.Variables must be a map of strings.")
+    size = 0
+    for key, val in variables.items():
+        if not isinstance(key, str) or not ENV_KEY.match(key):
+            raise ValidationError(
+                f"1 validation error detected: Value at 'environment.variables' failed to "
+                f"satisfy constraint: Map keys must satisfy constraint: [Member must satisfy "
+                f"regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+] (key {key!r})"
+            )
+        if not isinstance(val, str):
+            raise InvalidParameterValue(f"Environment variable {key} must be a string.")
+        if key in RESERVED_ENV:
+            raise InvalidParameterValue(
+                "Lambda was unable to configure your environment variables because the "
+                f"environment variables you have provided contains reserved keys that are "
+                f"currently not supported for modification. Reserved keys used in this request: {key}"
+            )
+        size += len(key.encode()) + len(val.encode())
+    if size > MAX_ENV_BYTES:
+        raise InvalidParameterValue(
+            "Lambda was unable to configure your environment variables because the environment "
+            f"variables you have provided exceeded the 4KB limit. String measured: {size}"
+        )
+    return {str(k): str(v) for k, v in variables.items()}
+
+
+def tags(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise InvalidParameterValue("Tags must be a map of strings to strings.")
+    for key in value:
+        if not (1 <= len(key) <= 128) or key.startswith("aws:"):
+            raise InvalidParameterValue(f"Invalid tag key: {key!r}")
+    return dict(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

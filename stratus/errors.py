@@ -1,0 +1,101 @@
+"""The one error hierarchy.
+
+Every error the platform raises on purpose is a `StratusError`: it carries the AWS error code,
+the HTTP status and whether the sender or the service is at fault. `gateway.responses` turns it
+into a wire response in exactly one place. Function faults (a handler that raised, a runtime that
+crashed) are not errors of the platform: they travel as `invoke.records.InvocationResult` and
+answer 200 with `X-Amz-Function-Error`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class StratusError(Exception):
+    code = "ServiceException"
+    status = 500
+    sender_fault = False
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        # Extra members of the error body, such as TooManyRequestsException's Reason.
+        self.extra = extra
+
+
+class ServiceError(StratusError):
+    """A fault of the platform itself. The message is safe to show; details go to the log."""
+
+
+class ClientError(StratusError):
+    code = "InvalidRequestContentException"
+    status = 400
+    sender_fault = True
+
+
+class InvalidRequestContent(ClientError):
+    code = "InvalidRequestContentException"
+
+
+class InvalidParameterValue(ClientError):
+    code = "InvalidParameterValueException"
+
+
+class ValidationError(ClientError):
+    code = "ValidationException"
+
+
+class ResourceNotFound(ClientError):
+    code = "ResourceNotFoundException"
+    status = 404
+
+
+class ResourceConflict(ClientError):
+    code = "ResourceConflictException"
+    status = 409
+
+
+class PreconditionFailed(ClientError):
+    code = "PreconditionFailedException"
+    status = 412
+
+
+class RequestTooLarge(ClientError):
+    code = "RequestTooLargeException"
+    status = 413
+
+
+class UnsupportedMediaType(ClientError):
+    code = "UnsupportedMediaTypeException"
+    status = 415
+
+
+class TooManyRequests(ClientError):
+    code = "TooManyRequestsException"
+    status = 429
+
+
+class UnknownOperation(ClientError):
+    code = "UnknownOperationException"
+    status = 404
+
+
+class AuthError(ClientError):
+    status = 403
+
+
+class UnrecognizedClient(AuthError):
+    code = "UnrecognizedClientException"
+
+
+class InvalidSignature(AuthError):
+    code = "InvalidSignatureException"
+
+
+class MissingAuthenticationToken(AuthError):
+    code = "MissingAuthenticationTokenException"
+
+
+class AccessDenied(AuthError):
+    code = "AccessDeniedException"

@@ -1,0 +1,59 @@
+"""The one place where errors become wire responses, and small response helpers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from stratus.errors import ServiceError, StratusError
+
+log = logging.getLogger("stratus.gateway")
+
+
+def json_response(
+    body: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    content_type: str = "application/json",
+) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        content_type=content_type,
+        headers=headers,
+    )
+
+
+def empty_response(status: int = 204) -> web.Response:
+    return web.Response(status=status)
+
+
+def error_response(error: StratusError) -> web.Response:
+    """AWS's error shape, readable by both the REST-JSON and the JSON protocol parsers."""
+    body: dict[str, Any] = {
+        "__type": error.code,
+        "Type": "User" if error.sender_fault else "Service",
+        "message": error.message,
+        **error.extra,
+    }
+    headers = {"x-amzn-ErrorType": error.code}
+    if error.status == 429:
+        headers["Retry-After"] = "1"
+    return web.Response(
+        status=error.status,
+        body=json.dumps(body).encode(),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def unexpected_error_response(exc: BaseException) -> web.Response:
+    incident = uuid.uuid4().hex[:12]
+    log.error("unexpected error (incident %s)", incident, exc_info=exc)
+    return error_response(
+        ServiceError(f"An internal error occurred (incident {incident}); see the server log.")
+    )

@@ -1,0 +1,150 @@
+"""The one HTTP front door: route, authenticate (SigV4), and map errors once.
+
+Routing: the Lambda REST API by its dated paths; JSON-protocol services by `X-Amz-Target`;
+`/_stratus/` for Stratus's own pages. Every API request must carry a valid SigV4 signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from stratus.config import Config, Credentials
+from stratus.control.codestore import CodeStore
+from stratus.control.registry import Registry
+from stratus.errors import (
+    InvalidRequestContent,
+    RequestTooLarge,
+    StratusError,
+    UnknownOperation,
+)
+from stratus.gateway import sigv4
+from stratus.gateway.responses import error_response, json_response, unexpected_error_response
+from stratus.invoke.service import InvokeService
+from stratus.observe.logstore import LogStore
+from stratus.runtimes.python import PythonRuntime
+
+# Large enough for a 50 MB zip sent base64-encoded inside JSON.
+MAX_REQUEST_BYTES = 75 * 1024 * 1024
+PUBLIC_PREFIXES = ("/_stratus/health", "/_stratus/code/")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+JsonOperation = Callable[["ApiContext", dict[str, Any], str], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class ApiContext:
+    config: Config
+    credentials: Credentials
+    registry: Registry
+    code: CodeStore
+    invoker: InvokeService
+    logs: LogStore
+    runtimes: dict[str, PythonRuntime | str]
+    json_services: dict[str, dict[str, JsonOperation]]
+
+    @property
+    def account_id(self) -> str:
+        return self.config.account_id
+
+
+CTX = web.AppKey("ctx", ApiContext)
+
+
+def ctx(request: web.Request) -> ApiContext:
+    return request.app[CTX]
+
+
+def region(request: web.Request) -> str:
+    return str(request["region"])
+
+
+def body(request: web.Request) -> bytes:
+    return bytes(request["body"])
+
+
+def json_body(request: web.Request) -> dict[str, Any]:
+    raw = body(request)
+    if not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequestContent(
+            "Could not parse request body into json: Could not parse payload into json: "
+            "Unexpected character. Check the request body and try again."
+        ) from None
+    if not isinstance(parsed, dict):
+        raise InvalidRequestContent("The request body must be a JSON object.")
+    return parsed
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except StratusError as e:
+        return error_response(e)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(RequestTooLarge(f"Request must be smaller than {MAX_REQUEST_BYTES} bytes."))
+    except web.HTTPException as e:
+        if e.status == 404:
+            return error_response(UnknownOperation(f"No operation matches {request.method} {request.path}."))
+        if e.status == 405:
+            return error_response(UnknownOperation(f"{request.method} is not supported on {request.path}."))
+        raise
+    except Exception as e:  # the client gets a code and an incident id, never a traceback
+        return unexpected_error_response(e)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(PUBLIC_PREFIXES):
+        return await handler(request)
+    raw = await request.read()
+    context = ctx(request)
+    signed = sigv4.SignedRequest(
+        method=request.method,
+        raw_path=request.raw_path.split("?", 1)[0],
+        query=tuple((k, v) for k, v in request.query.items()),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body_sha256=hashlib.sha256(raw).hexdigest(),
+    )
+    creds = context.credentials
+    identity = sigv4.verify(signed, {creds.access_key_id: creds.secret_access_key}, datetime.now(UTC))
+    request["region"] = identity.region
+    request["service"] = identity.service
+    request["body"] = raw
+    return await handler(request)
+
+
+async def json_protocol(request: web.Request) -> web.StreamResponse:
+    """JSON-protocol services, dispatched by `X-Amz-Target: Prefix.Operation`."""
+    target = request.headers.get("X-Amz-Target", "")
+    prefix, _, operation = target.partition(".")
+    context = ctx(request)
+    service = context.json_services.get(prefix)
+    if service is None or operation not in service:
+        raise UnknownOperation(f"Unknown operation {target or '(no X-Amz-Target)'}.")
+    result = await service[operation](context, json_body(request), region(request))
+    return json_response(result, content_type="application/x-amz-json-1.1")
+
+
+async def health(request: web.Request) -> web.StreamResponse:
+    return json_response({"status": "ok"})
+
+
+def build_app(context: ApiContext, register: list[Callable[[web.Application], None]]) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_REQUEST_BYTES)
+    app[CTX] = context
+    app.router.add_get("/_stratus/health", health)
+    app.router.add_post("/", json_protocol)
+    for add_routes in register:
+        add_routes(app)
+    return app

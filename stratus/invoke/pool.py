@@ -1,0 +1,110 @@
+"""The pool of one function configuration's environments.
+
+Contract:
+1. The pool owns its idle and busy sets; only its methods change them, on the event loop.
+2. `checkout` hands out one environment per invoke: the warmest idle one, or a new one. It never
+   waits for a busy environment; the concurrency limiter bounds how many exist.
+3. `checkin` returns an environment after its invoke; a dead one is dropped, and every one is
+   stopped once the pool is retired (its configuration changed or the function was deleted).
+4. `reap` stops idle environments older than the idle timeout, so a quiet function scales to 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from stratus.control.models import FunctionConfig
+from stratus.invoke.placement import IdleView, choose_idle, select_expired
+from stratus.invoke.sandbox import Sandbox, State
+
+
+class Pool:
+    def __init__(
+        self,
+        config: FunctionConfig,
+        region: str,
+        make_sandbox: Callable[[FunctionConfig, str, Callable[[Sandbox], None]], Sandbox],
+        tasks: asyncio.TaskGroup,
+    ) -> None:
+        self.config = config
+        self.region = region
+        self._make = make_sandbox
+        self._tasks = tasks
+        self._idle: dict[str, Sandbox] = {}
+        self._busy: dict[str, Sandbox] = {}
+        self.retired = False
+        self.cold_starts = 0
+
+    @property
+    def size(self) -> int:
+        return len(self._idle) + len(self._busy)
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    @asynccontextmanager
+    async def checkout(self) -> AsyncIterator[Sandbox]:
+        sandbox = await self._acquire()
+        try:
+            yield sandbox
+        finally:
+            self._checkin(sandbox)
+
+    async def _acquire(self) -> Sandbox:
+        chosen = choose_idle([IdleView(s.sandbox_id, s.idle_since) for s in self._idle.values()])
+        if chosen is not None:
+            sandbox = self._idle.pop(chosen)
+            self._busy[chosen] = sandbox
+            return sandbox
+        sandbox = self._make(self.config, self.region, self._on_exit)
+        self._busy[sandbox.sandbox_id] = sandbox
+        self.cold_starts += 1
+        try:
+            await sandbox.start(self._tasks)
+        except BaseException:
+            self._busy.pop(sandbox.sandbox_id, None)
+            raise
+        return sandbox
+
+    def _checkin(self, sandbox: Sandbox) -> None:
+        self._busy.pop(sandbox.sandbox_id, None)
+        if sandbox.state is State.DEAD:
+            return
+        if self.retired:
+            sandbox.stop()
+            return
+        sandbox.release()
+        self._idle[sandbox.sandbox_id] = sandbox
+
+    def _on_exit(self, sandbox: Sandbox) -> None:
+        self._idle.pop(sandbox.sandbox_id, None)
+
+    def reap(self, now: float, idle_timeout: float) -> int:
+        expired = select_expired(
+            [IdleView(s.sandbox_id, s.idle_since) for s in self._idle.values()], now, idle_timeout
+        )
+        for sandbox_id in expired:
+            self._idle.pop(sandbox_id).stop()
+        return len(expired)
+
+    def retire(self) -> None:
+        self.retired = True
+        for sandbox in list(self._idle.values()):
+            sandbox.stop()
+        self._idle.clear()
+
+    def stop_all(self) -> None:
+        self.retire()
+        for sandbox in list(self._busy.values()):
+            sandbox.stop()
+
+    def sandboxes(self) -> list[Sandbox]:
+        return [*self._idle.values(), *self._busy.values()]
+
+
+def monotonic() -> float:
+    return time.monotonic()

@@ -1,0 +1,143 @@
+"""The Lambda Runtime API endpoint of one environment (`/2018-06-01/runtime/...`).
+
+Each environment gets its own listener, so the endpoint knows whose requests it serves without
+trusting anything the runtime sends: an environment can only fetch and answer its own
+invocations. The endpoint only translates HTTP to calls on its sandbox, which owns the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Protocol
+
+from aiohttp import web
+from aiohttp.web_request import BaseRequest
+
+from stratus.invoke.records import MAX_RESPONSE_PAYLOAD, Invocation
+
+PREFIX = "/2018-06-01/runtime/"
+
+
+class RuntimeApiError(Exception):
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+
+
+class RuntimeSide(Protocol):
+    """What the endpoint needs of its sandbox."""
+
+    async def next_invocation(self) -> tuple[Invocation, int]: ...
+
+    def post_response(self, request_id: str, body: bytes) -> None: ...
+
+    def post_error(self, request_id: str, body: bytes, error_type: str | None) -> None: ...
+
+    def post_init_error(self, body: bytes, error_type: str | None) -> None: ...
+
+
+def _json(status: int, body: dict[str, str]) -> web.Response:
+    return web.Response(status=status, body=json.dumps(body).encode(), content_type="application/json")
+
+
+_ACCEPTED = b'{"status":"OK"}'
+
+
+async def _read_body(request: BaseRequest, limit: int) -> bytes | None:
+    """The whole body, or None once it passes `limit` (the rest is discarded)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.readany()
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            while await request.content.readany():
+                pass
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class RuntimeEndpoint:
+    def __init__(self, side: RuntimeSide) -> None:
+        self._side = side
+        self._web = web.Server(self._handle, handler_cancellation=True)
+        self._server: asyncio.AbstractServer | None = None
+        self.port = 0
+
+    async def open(self, host: str = "127.0.0.1") -> str:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._web, host, 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return f"{host}:{self.port}"
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            # Open /next long-polls would hold shutdown; the sandbox is gone, so drop them.
+            await self._web.shutdown(0.05)
+            self._server = None
+
+    async def _handle(self, request: BaseRequest) -> web.StreamResponse:
+        path = request.path
+        if not path.startswith(PREFIX):
+            return _json(404, {"errorType": "InvalidRequest", "errorMessage": "Not found"})
+        route = path[len(PREFIX) :]
+        try:
+            if route == "invocation/next" and request.method == "GET":
+                return await self._next()
+            if route.startswith("invocation/") and request.method == "POST":
+                request_id, _, action = route[len("invocation/") :].partition("/")
+                if action == "response":
+                    body = await _read_body(request, MAX_RESPONSE_PAYLOAD)
+                    if body is None:
+                        self._side.post_error(
+                            request_id,
+                            json.dumps(
+                                {
+                                    "errorMessage": "Response payload size exceeded maximum "
+                                    f"allowed payload size ({MAX_RESPONSE_PAYLOAD} bytes).",
+                                    "errorType": "Function.ResponseSizeTooLarge",
+                                }
+                            ).encode(),
+                            "Function.ResponseSizeTooLarge",
+                        )
+                        return _json(
+                            413,
+                            {
+                                "errorType": "RequestEntityTooLarge",
+                                "errorMessage": "Response payload too large",
+                            },
+                        )
+                    self._side.post_response(request_id, body)
+                    return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
+                if action == "error":
+                    body = await _read_body(request, MAX_RESPONSE_PAYLOAD) or b""
+                    error_type = request.headers.get("Lambda-Runtime-Function-Error-Type")
+                    self._side.post_error(request_id, body, error_type)
+                    return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
+            if route == "init/error" and request.method == "POST":
+                body = await _read_body(request, MAX_RESPONSE_PAYLOAD) or b""
+                error_type = request.headers.get("Lambda-Runtime-Function-Error-Type")
+                self._side.post_init_error(body, error_type)
+                return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
+        except RuntimeApiError as e:
+            return _json(e.status, {"errorType": e.error_type, "errorMessage": str(e)})
+        return _json(404, {"errorType": "InvalidRequest", "errorMessage": f"Unknown path {path}"})
+
+    async def _next(self) -> web.Response:
+        invocation, deadline_ms = await self._side.next_invocation()
+        headers = {
+            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+            "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+            "Lambda-Runtime-Invoked-Function-Arn": invocation.invoked_arn,
+            "Lambda-Runtime-Trace-Id": invocation.trace_id or "",
+            "Content-Type": "application/json",
+        }
+        if invocation.client_context:
+            headers["Lambda-Runtime-Client-Context"] = invocation.client_context
+        return web.Response(status=200, body=invocation.payload, headers=headers)

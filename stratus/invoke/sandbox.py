@@ -1,0 +1,393 @@
+"""One execution environment: its process, its Runtime API endpoint and its in-flight invoke.
+
+Contract:
+1. A sandbox runs one invocation at a time; `invoke` is called only when it is STARTING or IDLE,
+   by the pool that owns it.
+2. The invoke's deadline starts when the runtime receives the event from `/next`; before that,
+   on a cold start, the init timeout applies.
+3. Every invoke ends with exactly one `InvocationResult`: the response, the function's error, a
+   timeout (the environment is killed), or the runtime's exit (crash, init failure, OOM).
+4. Once DEAD a sandbox never runs again; the pool drops it and a later invoke gets a fresh one.
+5. All its state is touched only on the event loop, by its own methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import math
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from stratus.control.models import FunctionConfig
+from stratus.invoke.records import (
+    Invocation,
+    InvocationResult,
+    error_payload,
+    exit_message,
+    timeout_message,
+)
+from stratus.invoke.runtime_api import RuntimeApiError, RuntimeEndpoint
+from stratus.isolation.backend import ExitStatus, IsolationBackend, SandboxProcess, SandboxSpec
+from stratus.observe.logstore import LogStore
+
+
+class State(enum.Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    DEAD = "dead"
+
+
+_TRANSITIONS = {
+    State.STARTING: {State.BUSY, State.IDLE, State.DEAD},
+    State.IDLE: {State.BUSY, State.DEAD},
+    State.BUSY: {State.IDLE, State.DEAD},
+    State.DEAD: set(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """How to start this environment's runtime: argv and the variables the runtime adds."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    execution_env: str
+
+
+@dataclass
+class _Inflight:
+    invocation: Invocation
+    done: asyncio.Future[InvocationResult]
+    lines: list[str] = field(default_factory=list)
+    delivered_at: float = 0.0
+    deadline_ms: int = 0
+
+
+class Sandbox:
+    def __init__(
+        self,
+        config: FunctionConfig,
+        region: str,
+        plan: LaunchPlan,
+        backend: IsolationBackend,
+        logs: LogStore,
+        *,
+        init_timeout: float,
+        code_dir: str,
+        on_exit: Callable[[Sandbox], None],
+    ) -> None:
+        self.sandbox_id = uuid.uuid4().hex
+        self.config = config
+        self.region = region
+        self.state = State.STARTING
+        self.idle_since = time.monotonic()
+        self.log_group = f"/aws/lambda/{config.name}"
+        day = datetime.now(UTC).strftime("%Y/%m/%d")
+        self.log_stream = f"{day}/[{config.version}]{self.sandbox_id}"
+        self._plan = plan
+        self._backend = backend
+        self._logs = logs
+        self._init_timeout = init_timeout
+        self._code_dir = code_dir
+        self._on_exit = on_exit
+        self._endpoint = RuntimeEndpoint(self)
+        self._proc: SandboxProcess | None = None
+        self._spawned_at = 0.0
+        self._init_ms: float | None = None  # reported once, on the first invoke
+        self._ready = False
+        self._init_error: bytes | None = None
+        self._current: _Inflight | None = None
+        self._waiter: asyncio.Future[Invocation] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._partial = b""
+        self._exit_task: asyncio.Task[None] | None = None
+        self.exit_status: ExitStatus | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _move(self, to: State) -> None:
+        if to not in _TRANSITIONS[self.state]:
+            raise IllegalTransition(f"sandbox {self.sandbox_id}: {self.state.name} -> {to.name}")
+        self.state = to
+
+    async def start(self, tasks: asyncio.TaskGroup) -> None:
+        address = await self._endpoint.open()
+        env = self._environment(address)
+        spec = SandboxSpec(
+            sandbox_id=self.sandbox_id,
+            argv=self._plan.argv,
+            env=env,
+            code_dir=Path(self._code_dir),
+            memory_mb=self.config.memory_size,
+            tmp_mb=self.config.ephemeral_storage,
+        )
+        self._spawned_at = time.monotonic()
+        try:
+            self._proc = await self._backend.spawn(spec)
+        except BaseException:
+            await self._endpoint.close()
+            self.state = State.DEAD
+            raise
+        asyncio.get_running_loop().add_reader(self._proc.output_fd, self._read_output)
+        self._log_line(f"INIT_START Runtime Version: {self.config.runtime}")
+        self._exit_task = tasks.create_task(self._watch_exit(self._proc))
+
+    def _environment(self, runtime_api: str) -> dict[str, str]:
+        cfg = self.config
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            **cfg.environment,
+            **self._plan.env,
+            "AWS_LAMBDA_FUNCTION_NAME": cfg.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": cfg.version,
+            "AWS_LAMBDA_LOG_GROUP_NAME": self.log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
+            "AWS_LAMBDA_RUNTIME_API": runtime_api,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_EXECUTION_ENV": self._plan.execution_env,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "LAMBDA_TASK_ROOT": self._code_dir,
+            "LAMBDA_RUNTIME_DIR": self._code_dir,
+            "_HANDLER": cfg.handler,
+        }
+        if cfg.log_format == "JSON":
+            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        return env
+
+    async def wait_exit(self) -> None:
+        if self._exit_task is not None:
+            await asyncio.shield(self._exit_task)
+
+    def stop(self) -> None:
+        """Kill the environment; the exit watcher finishes the bookkeeping."""
+        if self._proc is not None:
+            self._proc.kill()
+
+    async def _watch_exit(self, proc: SandboxProcess) -> None:
+        try:
+            status = await proc.wait()
+        except asyncio.CancelledError:
+            proc.kill()
+            status = ExitStatus(-9)
+            self._finish_exit(proc, status)
+            await self._endpoint.close()
+            raise
+        self._finish_exit(proc, status)
+        await self._endpoint.close()
+
+    def _finish_exit(self, proc: SandboxProcess, status: ExitStatus) -> None:
+        self.exit_status = status
+        self._read_output()
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(proc.output_fd)
+        if self._current is not None and not self._current.done.done():
+            request_id = self._current.invocation.request_id
+            if self._init_error is not None:
+                self._finish(self._init_error, "Unhandled")
+            elif status.oom_killed:
+                self._finish(
+                    error_payload("Runtime.OutOfMemory", exit_message(request_id, status.returncode)),
+                    "Unhandled",
+                    error_type="Runtime.OutOfMemory",
+                )
+            else:
+                self._finish(
+                    error_payload("Runtime.ExitError", exit_message(request_id, status.returncode)),
+                    "Unhandled",
+                    error_type="Runtime.ExitError",
+                )
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.cancel()
+        self._cancel_timer()
+        proc.cleanup()
+        self.state = State.DEAD
+        self._on_exit(self)
+
+    # -- the invoke path ----------------------------------------------------------------------
+
+    async def invoke(self, invocation: Invocation) -> InvocationResult:
+        self._move(State.BUSY)
+        loop = asyncio.get_running_loop()
+        self._current = _Inflight(invocation, loop.create_future())
+        if self._ready:
+            self._deliver()
+        else:
+            self._timer = loop.call_later(self._init_timeout, self._on_timeout)
+        try:
+            return await self._current.done
+        finally:
+            self._current = None
+
+    def release(self) -> None:
+        """Back to IDLE after an invoke, unless the environment died meanwhile."""
+        if self.state is State.BUSY:
+            self._move(State.IDLE)
+            self.idle_since = time.monotonic()
+
+    def _deliver(self) -> None:
+        current = self._current
+        waiter = self._waiter
+        if current is None or current.delivered_at or waiter is None or waiter.done():
+            return
+        self._cancel_timer()
+        current.delivered_at = time.monotonic()
+        current.deadline_ms = int(time.time() * 1000) + self.config.timeout * 1000
+        self._log_line(f"START RequestId: {current.invocation.request_id} Version: {self.config.version}")
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_at(loop.time() + self.config.timeout, self._on_timeout)
+        self._waiter = None
+        waiter.set_result(current.invocation)
+
+    def _on_timeout(self) -> None:
+        current = self._current
+        self._timer = None
+        if current is None or current.done.done():
+            return
+        request_id = current.invocation.request_id
+        seconds = float(self.config.timeout) if current.delivered_at else self._init_timeout
+        message = timeout_message(request_id, seconds)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        self._log_line(f"{stamp} {request_id} Task timed out after {seconds:.2f} seconds")
+        self._finish(error_payload("Sandbox.Timedout", message), "Unhandled", error_type="Sandbox.Timedout")
+        self.stop()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _finish(self, payload: bytes, function_error: str | None, error_type: str | None = None) -> None:
+        current = self._current
+        if current is None or current.done.done():
+            return
+        self._cancel_timer()
+        self._read_output()
+        now = time.monotonic()
+        duration = (now - current.delivered_at) * 1000 if current.delivered_at else 0.0
+        memory_mb = self._max_memory_mb()
+        request_id = current.invocation.request_id
+        if not current.delivered_at:
+            self._log_line(f"START RequestId: {request_id} Version: {self.config.version}")
+        init_ms, self._init_ms = self._init_ms, None
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration))} ms\t"
+            f"Memory Size: {self.config.memory_size} MB\tMax Memory Used: {memory_mb} MB\t"
+        )
+        if init_ms is not None:
+            report += f"Init Duration: {init_ms:.2f} ms\t"
+        self._log_line(f"END RequestId: {request_id}")
+        self._log_line(report)
+        current.done.set_result(
+            InvocationResult(
+                payload=payload,
+                executed_version=self.config.version,
+                function_error=function_error,
+                log_tail="\n".join(current.lines) + "\n",
+                duration_ms=duration,
+                billed_ms=max(1, math.ceil(duration)),
+                init_ms=init_ms,
+                max_memory_mb=memory_mb,
+                error_type=error_type,
+            )
+        )
+
+    def _max_memory_mb(self) -> int:
+        if self._proc is None:
+            return 0
+        return self._proc.max_memory_bytes() // (1024 * 1024)
+
+    # -- the runtime's side (called by the Runtime API endpoint) ------------------------------
+
+    async def next_invocation(self) -> tuple[Invocation, int]:
+        if self.state is State.DEAD:
+            raise RuntimeApiError(500, "Runtime.Dead", "This environment has stopped.")
+        if not self._ready:
+            self._ready = True
+            self._init_ms = (time.monotonic() - self._spawned_at) * 1000
+        if self._waiter is not None and not self._waiter.done():
+            raise RuntimeApiError(400, "InvalidStateTransition", "A /next request is already open.")
+        self._waiter = asyncio.get_running_loop().create_future()
+        waiter = self._waiter
+        self._deliver()
+        invocation = await waiter
+        current = self._current
+        deadline = current.deadline_ms if current is not None else 0
+        return invocation, deadline
+
+    def _check_request(self, request_id: str) -> _Inflight:
+        current = self._current
+        if current is None or current.invocation.request_id != request_id or not current.delivered_at:
+            raise RuntimeApiError(400, "InvalidRequestID", f"Invalid request ID: {request_id}")
+        if current.done.done():
+            raise RuntimeApiError(400, "InvalidStateTransition", "The invocation has already ended.")
+        return current
+
+    def post_response(self, request_id: str, body: bytes) -> None:
+        self._check_request(request_id)
+        self._finish(body, None)
+
+    def post_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
+        self._check_request(request_id)
+        self._finish(_error_body(body, error_type), "Unhandled", error_type=error_type)
+
+    def post_init_error(self, body: bytes, error_type: str | None) -> None:
+        if self._ready:
+            raise RuntimeApiError(403, "InvalidStateTransition", "Init has already completed.")
+        self._init_error = _error_body(body, error_type)
+        self._init_ms = (time.monotonic() - self._spawned_at) * 1000
+
+    # -- logs ----------------------------------------------------------------------------------
+
+    def _read_output(self) -> None:
+        if self._proc is None:
+            return
+        fd = self._proc.output_fd
+        data = self._partial
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        if not data:
+            return
+        *lines, self._partial = data.split(b"\n")
+        for raw in lines:
+            self._log_line(raw.decode("utf-8", "replace").rstrip("\r"))
+
+    def _log_line(self, line: str) -> None:
+        self._logs.append(self.log_group, self.log_stream, int(time.time() * 1000), line)
+        if self._current is not None:
+            self._current.lines.append(line)
+
+
+def _error_body(body: bytes, error_type: str | None) -> bytes:
+    """The runtime's error document, made well-formed if the runtime sent something else."""
+    try:
+        parsed = json.loads(body)
+        if isinstance(parsed, dict):
+            return body
+    except ValueError:
+        pass
+    return error_payload(error_type or "Unhandled", body.decode("utf-8", "replace"))

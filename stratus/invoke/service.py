@@ -1,0 +1,211 @@
+"""The invoke service: qualifier -> concurrency lease -> the version's pool -> an environment.
+
+It owns the pools (keyed by everything an environment is built from, plus the region) and the
+task group in which every environment's exit watcher runs. A synchronous invoke writes nothing
+to the store: configuration comes from the registry's memory, results go back to the caller,
+and logs go to the log store's buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from stratus.control.codestore import CodeStore
+from stratus.control.models import LATEST, FunctionConfig
+from stratus.control.registry import Registry
+from stratus.errors import ServiceError, StratusError
+from stratus.invoke.limits import Limiter
+from stratus.invoke.placement import pick_version
+from stratus.invoke.pool import Pool
+from stratus.invoke.records import Invocation, InvocationResult
+from stratus.invoke.sandbox import LaunchPlan, Sandbox
+from stratus.isolation.backend import IsolationBackend
+from stratus.observe.logstore import LogStore
+from stratus.runtimes.python import PythonRuntime
+
+REAP_INTERVAL = 1.0
+PoolKey = tuple[Any, ...]
+
+
+class InvalidRuntime(StratusError):
+    code = "InvalidRuntimeException"
+    status = 502
+
+
+class InvokeService:
+    def __init__(
+        self,
+        registry: Registry,
+        code: CodeStore,
+        backend: IsolationBackend,
+        logs: LogStore,
+        runtimes: dict[str, PythonRuntime | str],
+        *,
+        account_limit: int,
+        idle_timeout: float,
+        init_timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        self._registry = registry
+        self._code = code
+        self._backend = backend
+        self._logs = logs
+        self._runtimes = runtimes
+        self.limiter = Limiter(account_limit)
+        self.idle_timeout = idle_timeout
+        self._init_timeout = init_timeout
+        self._clock = clock
+        self._draw = draw
+        self._pools: dict[PoolKey, Pool] = {}
+        self._retired: list[Pool] = []
+        self._sandboxes: set[Sandbox] = set()
+        self._reserved: dict[str, int] = {}
+        self._tasks: asyncio.TaskGroup | None = None
+        registry.subscribe(self._on_registry_change)
+        for record in registry.records():
+            self._on_registry_change(record.name)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def run(self, started: asyncio.Event | None = None) -> None:
+        """Run until cancelled; on the way out, stop every environment and wait for it."""
+        async with asyncio.TaskGroup() as tasks:
+            self._tasks = tasks
+            if started is not None:
+                started.set()
+            try:
+                while True:
+                    await asyncio.sleep(REAP_INTERVAL)
+                    self.reap()
+            except asyncio.CancelledError:
+                await self._shutdown()
+                raise
+
+    async def _shutdown(self) -> None:
+        for pool in [*self._pools.values(), *self._retired]:
+            pool.stop_all()
+        for sandbox in list(self._sandboxes):
+            sandbox.stop()
+        waits = [s.wait_exit() for s in list(self._sandboxes)]
+        if waits:
+            await asyncio.gather(*waits, return_exceptions=True)
+
+    def reap(self) -> int:
+        now = self._clock()
+        stopped = sum(pool.reap(now, self.idle_timeout) for pool in self._pools.values())
+        self._retired = [p for p in self._retired if p.size]
+        return stopped
+
+    # -- invoke ----------------------------------------------------------------------------------
+
+    def resolve(self, name: str, qualifier: str | None) -> FunctionConfig:
+        """The configuration that runs: an alias's weights are drawn here, per invoke."""
+        record = self._registry.get(name)
+        if qualifier and qualifier != LATEST and qualifier in record.aliases:
+            alias = record.aliases[qualifier]
+            version = pick_version(alias.function_version, alias.routing, self._draw())
+            return self._registry.version(name, version)
+        return self._registry.version(name, qualifier)
+
+    async def invoke(
+        self,
+        config: FunctionConfig,
+        payload: bytes,
+        *,
+        region: str,
+        invoked_arn: str,
+        client_context: str | None = None,
+    ) -> InvocationResult:
+        if self._tasks is None:
+            raise ServiceError("The invoke service is not running.")
+        record = self._registry.get(config.name)
+        invocation = Invocation(
+            request_id=str(uuid.uuid4()),
+            payload=payload,
+            invoked_arn=invoked_arn,
+            client_context=client_context,
+            trace_id=_trace_id(),
+        )
+        with self.limiter.lease(config.name, record.reserved_concurrency, sum(self._reserved.values())):
+            pool = self._pool(config, region)
+            async with pool.checkout() as sandbox:
+                return await sandbox.invoke(invocation)
+
+    def _pool(self, config: FunctionConfig, region: str) -> Pool:
+        key = (config.runtime_key(), region)
+        pool = self._pools.get(key)
+        if pool is None:
+            self._plan(config)  # refuse an unavailable runtime before building anything
+            assert self._tasks is not None
+            pool = Pool(config, region, self._make_sandbox, self._tasks)
+            self._pools[key] = pool
+        return pool
+
+    def _plan(self, config: FunctionConfig) -> LaunchPlan:
+        runtime = self._runtimes.get(config.runtime)
+        if not isinstance(runtime, PythonRuntime):
+            reason = runtime or f"runtime {config.runtime} is not supported"
+            raise InvalidRuntime(f"The runtime {config.runtime} is unavailable: {reason}.")
+        return LaunchPlan(
+            argv=runtime.argv(config.handler),
+            env={"PYTHONPATH": runtime.python_path()},
+            execution_env=f"AWS_Lambda_{runtime.name}",
+        )
+
+    def _make_sandbox(
+        self, config: FunctionConfig, region: str, on_exit: Callable[[Sandbox], None]
+    ) -> Sandbox:
+        def exited(sandbox: Sandbox) -> None:
+            self._sandboxes.discard(sandbox)
+            on_exit(sandbox)
+
+        sandbox = Sandbox(
+            config,
+            region,
+            self._plan(config),
+            self._backend,
+            self._logs,
+            init_timeout=self._init_timeout,
+            code_dir=str(self._code.tree(config.code_key)),
+            on_exit=exited,
+        )
+        self._sandboxes.add(sandbox)
+        return sandbox
+
+    # -- configuration changes -------------------------------------------------------------------
+
+    def _on_registry_change(self, name: str) -> None:
+        record = self._registry.find(name)
+        if record is None or record.reserved_concurrency is None:
+            self._reserved.pop(name, None)
+        else:
+            self._reserved[name] = record.reserved_concurrency
+        live: set[Any] = set()
+        if record is not None:
+            live.add(record.latest.runtime_key())
+            live.update(v.runtime_key() for v in record.versions.values())
+        for key, pool in list(self._pools.items()):
+            if pool.config.name == name and key[0] not in live:
+                pool.retire()
+                del self._pools[key]
+                if pool.size:
+                    self._retired.append(pool)
+
+    # -- introspection ---------------------------------------------------------------------------
+
+    def reserved_total(self) -> int:
+        return sum(self._reserved.values())
+
+    def environment_count(self, name: str | None = None) -> int:
+        return sum(pool.size for pool in self._pools.values() if name is None or pool.config.name == name)
+
+
+def _trace_id() -> str:
+    now = int(time.time())
+    return f"Root=1-{now:08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"

@@ -1,0 +1,73 @@
+"""Function identifiers as Lambda accepts them: a name, a partial ARN or a full ARN, each
+optionally with a `:qualifier`. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stratus.errors import InvalidParameterValue, ValidationError
+
+_FUNCTION_REF = re.compile(
+    r"^(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?"
+    r"(?:(?P<region>[a-z]{2}(?:-gov)?-[a-z]+-\d{1}):)?"
+    r"(?:(?P<account>\d{12}):)?"
+    r"(?:function:)?"
+    r"(?P<name>[a-zA-Z0-9_-]{1,64})"
+    r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]{1,128}))?$"
+)
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    name: str
+    qualifier: str | None
+    account: str | None = None
+
+
+def parse_function_ref(value: str, account_id: str) -> FunctionRef:
+    match = _FUNCTION_REF.match(value or "")
+    if match is None:
+        raise ValidationError(
+            f"1 validation error detected: Value '{value}' at 'functionName' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: "
+            r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?"
+            r"(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+        )
+    account = match.group("account")
+    if account is not None and account != account_id:
+        raise InvalidParameterValue(
+            f"The account ID in the function ARN ({account}) does not match this account."
+        )
+    return FunctionRef(match.group("name"), match.group("qualifier"), account)
+
+
+def merge_qualifier(ref: FunctionRef, query_qualifier: str | None) -> str | None:
+    """A qualifier in the name and in `?Qualifier=` must agree, as Lambda requires."""
+    if ref.qualifier and query_qualifier and ref.qualifier != query_qualifier:
+        raise InvalidParameterValue(
+            "The derived qualifier from the function name does not match the specified qualifier."
+        )
+    return query_qualifier or ref.qualifier
+
+
+def function_arn(region: str, account: str, name: str, qualifier: str | None = None) -> str:
+    arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
+    return f"{arn}:{qualifier}" if qualifier else arn
+
+
+_RESOURCE_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9_-]{1,64})$"
+)
+
+
+def parse_resource_arn(value: str) -> str:
+    """The function name of a taggable resource ARN (unqualified functions only)."""
+    match = _RESOURCE_ARN.match(value or "")
+    if match is None:
+        raise ValidationError(
+            f"1 validation error detected: Value '{value}' at 'resource' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: "
+            r"arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}:\d{12}:function:[a-zA-Z0-9-_]+"
+        )
+    return match.group("name")

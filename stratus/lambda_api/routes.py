@@ -1,0 +1,38 @@
+"""The Lambda REST API's URL table."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from stratus.lambda_api import functions, invoke, settings, versions
+
+FN = "/2015-03-31/functions/{name}"
+
+
+def register(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/2015-03-31/functions", functions.create_function)
+    r.add_get("/2015-03-31/functions", functions.list_functions)
+    r.add_get("/2015-03-31/functions/", functions.list_functions)
+    r.add_get(FN, functions.get_function)
+    r.add_delete(FN, functions.delete_function)
+    r.add_get(FN + "/configuration", functions.get_function_configuration)
+    r.add_put(FN + "/configuration", functions.update_function_configuration)
+    r.add_put(FN + "/code", functions.update_function_code)
+    r.add_post(FN + "/invocations", invoke.invoke)
+    r.add_post(FN + "/versions", versions.publish_version)
+    r.add_get(FN + "/versions", versions.list_versions)
+    r.add_post(FN + "/aliases", versions.create_alias)
+    r.add_get(FN + "/aliases", versions.list_aliases)
+    r.add_get(FN + "/aliases/{alias}", versions.get_alias)
+    r.add_put(FN + "/aliases/{alias}", versions.update_alias)
+    r.add_delete(FN + "/aliases/{alias}", versions.delete_alias)
+    r.add_put("/2017-10-31/functions/{name}/concurrency", settings.put_function_concurrency)
+    r.add_delete("/2017-10-31/functions/{name}/concurrency", settings.delete_function_concurrency)
+    r.add_get("/2019-09-30/functions/{name}/concurrency", settings.get_function_concurrency)
+    r.add_post("/2017-03-31/tags/{arn}", settings.tag_resource)
+    r.add_delete("/2017-03-31/tags/{arn}", settings.untag_resource)
+    r.add_get("/2017-03-31/tags/{arn}", settings.list_tags)
+    r.add_get("/2016-08-19/account-settings", settings.get_account_settings)
+    r.add_get("/2016-08-19/account-settings/", settings.get_account_settings)
+    r.add_get("/_stratus/code/{key}", functions.download_code)

@@ -1,0 +1,55 @@
+"""Rendering control-plane records in Lambda's response shapes. ARNs carry the region the
+request was signed for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stratus.control.models import LATEST, Alias, FunctionConfig
+from stratus.lambda_api.arns import function_arn
+
+
+def function_configuration(cfg: FunctionConfig, region: str, account: str) -> dict[str, Any]:
+    qualifier = None if cfg.version == LATEST else cfg.version
+    shape: dict[str, Any] = {
+        "FunctionName": cfg.name,
+        "FunctionArn": function_arn(region, account, cfg.name, qualifier),
+        "Runtime": cfg.runtime,
+        "Role": cfg.role,
+        "Handler": cfg.handler,
+        "CodeSize": cfg.code_size,
+        "Description": cfg.description,
+        "Timeout": cfg.timeout,
+        "MemorySize": cfg.memory_size,
+        "LastModified": cfg.last_modified,
+        "CodeSha256": cfg.code_sha256,
+        "Version": cfg.version,
+        "TracingConfig": {"Mode": cfg.tracing_mode},
+        "RevisionId": cfg.revision_id,
+        "State": cfg.state,
+        "LastUpdateStatus": cfg.last_update_status,
+        "PackageType": "Zip",
+        "Architectures": list(cfg.architectures),
+        "EphemeralStorage": {"Size": cfg.ephemeral_storage},
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "RuntimeVersionConfig": {
+            "RuntimeVersionArn": f"arn:aws:lambda:{region}::runtime:stratus-{cfg.runtime}"
+        },
+        "LoggingConfig": {"LogFormat": cfg.log_format, "LogGroup": f"/aws/lambda/{cfg.name}"},
+    }
+    if cfg.environment:
+        shape["Environment"] = {"Variables": dict(cfg.environment)}
+    return shape
+
+
+def alias_configuration(name: str, alias: Alias, region: str, account: str) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        "AliasArn": function_arn(region, account, name, alias.name),
+        "Name": alias.name,
+        "FunctionVersion": alias.function_version,
+        "Description": alias.description,
+        "RevisionId": alias.revision_id,
+    }
+    if alias.routing:
+        shape["RoutingConfig"] = {"AdditionalVersionWeights": dict(alias.routing)}
+    return shape

@@ -1,0 +1,182 @@
+"""CloudWatch Logs, the subset that reading function logs needs (JSON protocol,
+`X-Amz-Target: Logs_20140328.*`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stratus.errors import InvalidParameterValue, ResourceNotFound
+from stratus.gateway.server import ApiContext, JsonOperation
+from stratus.observe.logstore import LogEvent
+
+TARGET_PREFIX = "Logs_20140328"
+
+
+def _group_arn(region: str, account: str, group: str) -> str:
+    return f"arn:aws:logs:{region}:{account}:log-group:{group}:*"
+
+
+def _require_group(context: ApiContext, params: dict[str, Any]) -> str:
+    group = params.get("logGroupName")
+    if not isinstance(group, str) or not group:
+        raise InvalidParameterValue("logGroupName is required.")
+    if not context.logs.streams(group):
+        raise ResourceNotFound("The specified log group does not exist.")
+    return group
+
+
+def _limit(params: dict[str, Any], default: int, maximum: int) -> int:
+    value = params.get("limit", default)
+    if not isinstance(value, int) or not 1 <= value <= maximum:
+        raise InvalidParameterValue(f"limit must be between 1 and {maximum}.")
+    return value
+
+
+def _token(params: dict[str, Any], key: str) -> int:
+    token = params.get(key)
+    if token is None:
+        return 0
+    try:
+        return int(str(token).split("/")[-1])
+    except ValueError:
+        raise InvalidParameterValue("The specified nextToken is invalid.") from None
+
+
+async def describe_log_groups(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    prefix = params.get("logGroupNamePrefix", "")
+    groups = [
+        {
+            "logGroupName": name,
+            "creationTime": created,
+            "storedBytes": stored,
+            "arn": _group_arn(region, ctx.account_id, name),
+            "logGroupArn": _group_arn(region, ctx.account_id, name)[:-2],
+        }
+        for name, created, stored in ctx.logs.groups(prefix)
+    ]
+    return {"logGroups": groups[: _limit(params, 50, 50)]}
+
+
+async def describe_log_streams(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    group = _require_group(ctx, params)
+    streams = ctx.logs.streams(group)
+    if params.get("orderBy") == "LastEventTime":
+        streams.sort(key=lambda s: s.last_ts, reverse=bool(params.get("descending")))
+    else:
+        streams.sort(key=lambda s: s.stream, reverse=bool(params.get("descending")))
+    prefix = params.get("logStreamNamePrefix")
+    if prefix:
+        streams = [s for s in streams if s.stream.startswith(prefix)]
+    return {
+        "logStreams": [
+            {
+                "logStreamName": s.stream,
+                "creationTime": s.first_ts,
+                "firstEventTimestamp": s.first_ts,
+                "lastEventTimestamp": s.last_ts,
+                "lastIngestionTime": s.last_ingested,
+                "storedBytes": s.stored_bytes,
+                "arn": f"arn:aws:logs:{region}:{ctx.account_id}:log-group:{group}:log-stream:{s.stream}",
+            }
+            for s in streams[: _limit(params, 50, 50)]
+        ]
+    }
+
+
+def _event(e: LogEvent, with_stream: bool) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        "timestamp": e.timestamp,
+        "message": e.message,
+        "ingestionTime": e.ingestion_time,
+    }
+    if with_stream:
+        shape["logStreamName"] = e.stream
+        shape["eventId"] = str(e.event_id)
+    return shape
+
+
+async def get_log_events(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    group = _require_group(ctx, params)
+    stream = params.get("logStreamName")
+    if not isinstance(stream, str):
+        raise InvalidParameterValue("logStreamName is required.")
+    limit = _limit(params, 10000, 10000)
+    after = _token(params, "nextToken")
+    backwards = not params.get("startFromHead", False) and not after
+    events = ctx.logs.events(
+        group,
+        streams=[stream],
+        start=params.get("startTime"),
+        end=params.get("endTime"),
+        after_id=after,
+        limit=limit,
+        descending=backwards,
+    )
+    if backwards:
+        events.reverse()
+    last = events[-1].event_id if events else after
+    first = events[0].event_id if events else after
+    return {
+        "events": [_event(e, False) for e in events],
+        "nextForwardToken": f"f/{last}",
+        "nextBackwardToken": f"b/{first}",
+    }
+
+
+def matches(pattern: str, message: str) -> bool:
+    """Plain-term filter patterns: every term must occur; a quoted phrase matches as a whole."""
+    pattern = pattern.strip()
+    if not pattern:
+        return True
+    if pattern.startswith('"') and pattern.endswith('"') and len(pattern) > 1:
+        return pattern[1:-1] in message
+    return all(term in message for term in pattern.split())
+
+
+async def filter_log_events(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    group = _require_group(ctx, params)
+    limit = _limit(params, 10000, 10000)
+    after = _token(params, "nextToken")
+    pattern = params.get("filterPattern", "") or ""
+    streams = params.get("logStreamNames")
+    prefix = params.get("logStreamNamePrefix")
+    if prefix:
+        streams = [s.stream for s in ctx.logs.streams(group) if s.stream.startswith(prefix)]
+    found: list[LogEvent] = []
+    cursor = after
+    while len(found) < limit:
+        batch = ctx.logs.events(
+            group,
+            streams=streams,
+            start=params.get("startTime"),
+            end=params.get("endTime"),
+            after_id=cursor,
+            limit=1000,
+        )
+        if not batch:
+            break
+        for event in batch:
+            cursor = event.event_id
+            if matches(pattern, event.message):
+                found.append(event)
+                if len(found) >= limit:
+                    break
+    result: dict[str, Any] = {"events": [_event(e, True) for e in found], "searchedLogStreams": []}
+    if len(found) >= limit:
+        result["nextToken"] = str(cursor)
+    return result
+
+
+async def delete_log_group(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    group = _require_group(ctx, params)
+    ctx.logs.delete_group(group)
+    return {}
+
+
+OPERATIONS: dict[str, JsonOperation] = {
+    "DescribeLogGroups": describe_log_groups,
+    "DescribeLogStreams": describe_log_streams,
+    "GetLogEvents": get_log_events,
+    "FilterLogEvents": filter_log_events,
+    "DeleteLogGroup": delete_log_group,
+}
