@@ -65,7 +65,7 @@ async def _read_body(request: BaseRequest, limit: int) -> bytes | None:
 class RuntimeEndpoint:
     def __init__(self, side: RuntimeSide) -> None:
         self._side = side
-        self._web = web.Server(self._handle, handler_cancellation=True)
+        self._web = web.Server(self._handle, handler_cancellation=True, access_log=None)
         self._server: asyncio.AbstractServer | None = None
         self.port = 0
 

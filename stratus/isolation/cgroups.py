@@ -60,12 +60,8 @@ class MemoryGroups:
     def procs_file(self, group: Path) -> Path:
         return group / "cgroup.procs"
 
-    def peak_bytes(self, group: Path) -> int:
-        name = "memory.peak" if self.layout.version == 2 else "memory.max_usage_in_bytes"
-        try:
-            return int((group / name).read_text())
-        except (OSError, ValueError):
-            return 0
+    def peak_file(self, group: Path) -> Path:
+        return group / ("memory.peak" if self.layout.version == 2 else "memory.max_usage_in_bytes")
 
     def oom_killed(self, group: Path) -> bool:
         name = "memory.events" if self.layout.version == 2 else "memory.oom_control"

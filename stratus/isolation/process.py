@@ -18,8 +18,6 @@ from pathlib import Path
 from stratus.isolation.backend import ExitStatus, SandboxSpec
 from stratus.isolation.cgroups import MemoryGroups, detect
 
-# Python and the runtime client need some room beyond the handler's own allocations; Lambda's
-# MemorySize covers the whole environment, so this is kept small.
 ROOT_ONLY = "private /tmp and memory limits need root"
 
 
@@ -38,6 +36,8 @@ class ProcessSandbox:
         self._group = group
         self._scratch = scratch
         self._cleaned = False
+        self._peak_fd: int | None = None
+        self._status_fd: int | None = None
 
     @property
     def pid(self) -> int:
@@ -59,28 +59,55 @@ class ProcessSandbox:
             self._proc.kill()
 
     def max_memory_bytes(self) -> int:
+        # The cgroup counts only what was charged after the runtime joined it, so the peak
+        # resident set of the runtime process counts too. Both files stay open: this runs on
+        # every invoke, and a pread is far cheaper than an open.
+        peak = 0
         if self._groups and self._group:
-            return self._groups.peak_bytes(self._group)
-        try:
-            with open(f"/proc/{self._proc.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return 0
+            if self._peak_fd is None:
+                self._peak_fd = _open_quiet(self._groups.peak_file(self._group))
+            peak = _read_int(self._peak_fd)
+        if self._status_fd is None:
+            self._status_fd = _open_quiet(f"/proc/{self._proc.pid}/status")
+        if self._status_fd is not None:
+            try:
+                status = os.pread(self._status_fd, 4096, 0)
+                start = status.index(b"VmHWM:") + 6
+                hwm = int(status[start:status.index(b"kB", start)]) * 1024
+                peak = max(peak, hwm)
+            except (OSError, ValueError):
+                pass
+        return peak
 
     def cleanup(self) -> None:
         if self._cleaned:
             return
         self._cleaned = True
         self.kill()
-        with contextlib.suppress(OSError):
-            os.close(self._output_fd)
+        for fd in (self._output_fd, self._peak_fd, self._status_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         if self._groups and self._group:
             self._groups.destroy(self._group)
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def _open_quiet(path: str | Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+def _read_int(fd: int | None) -> int:
+    if fd is None:
+        return 0
+    try:
+        return int(os.pread(fd, 64, 0))
+    except (OSError, ValueError):
+        return 0
 
 
 class ProcessBackend:

@@ -1,0 +1,183 @@
+"""End-to-end fixtures: the real `stratus serve` on a free port with a temporary data dir,
+driven by real clients (boto3, the AWS CLI, HTTP)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ACCESS_KEY = "AKSTTESTKEY000000001"
+SECRET_KEY = "test-secret-key-0123456789abcdefghijklmn"
+REGION = "us-east-1"
+ROLE = "arn:aws:iam::000000000000:role/test-role"
+STRATUS = str(Path(sys.executable).parent / "stratus")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            STRATUS_ACCESS_KEY_ID=ACCESS_KEY,
+            STRATUS_SECRET_ACCESS_KEY=SECRET_KEY,
+            **self.extra_env,
+        )
+        return env
+
+    def start(self) -> Server:
+        self.log_path = self.data_dir.parent / f"server-{self.port}-{uuid.uuid4().hex[:6]}.log"
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [STRATUS, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env(),
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/_stratus/health", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"server did not start:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=timeout)
+        return code
+
+    def client(self, service: str = "lambda", **config: Any) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            config=Config(retries={"max_attempts": 1}, read_timeout=120, **config),
+        )
+
+    def aws(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the real AWS CLI against this server."""
+        env = dict(os.environ)
+        env.update(
+            AWS_ACCESS_KEY_ID=ACCESS_KEY,
+            AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_MAX_ATTEMPTS="1",
+        )
+        aws = str(Path(sys.executable).parent / "aws")
+        return subprocess.run(
+            [aws, "--endpoint-url", self.endpoint, *args],
+            capture_output=True, text=True, env=env, check=check, timeout=120,
+        )
+
+    def cli(self, *args: str, input: str | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run the `stratus` CLI against this server."""
+        env = self.env()
+        env["STRATUS_ENDPOINT"] = self.endpoint
+        return subprocess.run(
+            [STRATUS, *args], capture_output=True, text=True, env=env, input=input,
+            check=check, timeout=120,
+        )
+
+
+def make_zip(files: dict[str, str | bytes], *, mode: int = 0o644) -> bytes:
+    """A zip of {path: source}; sources are dedented."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0))
+            info.external_attr = mode << 16
+            data = textwrap.dedent(content).encode() if isinstance(content, str) else content
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server shared by the tests that need no special settings."""
+    srv = Server(tmp_path_factory.mktemp("stratus") / "data").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[Any]:
+    """A factory for servers of a test's own, with extra environment settings."""
+    started: list[Server] = []
+
+    def start(**env: str) -> Server:
+        srv = Server(tmp_path / f"data{len(started)}", extra_env=env).start()
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        if srv.proc and srv.proc.poll() is None:
+            srv.stop(signal.SIGKILL)
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.fixture
+def lam(server: Server) -> Any:
+    return server.client("lambda")
+
+
+@pytest.fixture
+def fn_name() -> str:
+    return f"fn-{uuid.uuid4().hex[:10]}"
+
+
+def create(lam: Any, name: str, files: dict[str, str | bytes], **kwargs: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "FunctionName": name,
+        "Runtime": "python3.11",
+        "Role": ROLE,
+        "Handler": "app.handler",
+        "Code": {"ZipFile": make_zip(files)},
+    }
+    params.update(kwargs)
+    return lam.create_function(**params)  # type: ignore[no-any-return]
