@@ -132,6 +132,7 @@ class ProcessBackend:
 
     async def spawn(self, spec: SandboxSpec) -> ProcessSandbox:
         env = dict(spec.env)
+        env["_STRATUS_SERVER_PID"] = str(os.getpid())
         group = None
         scratch = None
         if self._groups is not None:

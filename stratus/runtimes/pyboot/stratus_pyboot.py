@@ -17,6 +17,19 @@ def _join_cgroup() -> None:
             f.write(str(os.getpid()))
 
 
+def _die_with_server() -> None:
+    """If the server dies (even by SIGKILL), its environments must not outlive it."""
+    expected = os.environ.pop("_STRATUS_SERVER_PID", "")
+    if not expected:
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, 9)
+    if str(os.getppid()) != expected:  # the server died before prctl took effect
+        os._exit(1)
+
+
 def _private_tmp() -> None:
     size_mb = os.environ.pop("_STRATUS_PRIVATE_TMP_MB", "")
     if not size_mb:
@@ -53,6 +66,7 @@ def _private_tmp() -> None:
 
 
 def main() -> None:
+    _die_with_server()
     _join_cgroup()
     _private_tmp()
     # Only the function's code (the working directory) and the runtime's packages stay on the
