@@ -52,6 +52,7 @@ class FunctionConfig:
             self.memory_size,
             tuple(sorted(self.environment.items())),
             self.ephemeral_storage,
+            self.log_format,
         )
 
     def to_dict(self) -> dict[str, Any]:

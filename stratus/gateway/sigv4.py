@@ -21,6 +21,9 @@ from stratus.errors import (
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=15)
+MAX_PRESIGN = timedelta(days=7)
+# Values of x-amz-content-sha256 that do not claim a digest of the body.
+UNSIGNED_CONTENT = ("UNSIGNED-PAYLOAD", "STREAMING-")
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 
 
@@ -61,6 +64,10 @@ def verify(req: SignedRequest, secrets: dict[str, str], now: datetime) -> Identi
     if secret is None:
         raise UnrecognizedClient("The security token included in the request is invalid.")
     _check_time(parts, now)
+    claimed = req.headers.get("x-amz-content-sha256")
+    if claimed and not claimed.startswith(UNSIGNED_CONTENT) and claimed != req.body_sha256:
+        # The signature covers the claimed digest; the body must match it.
+        raise InvalidSignature("The provided 'x-amz-content-sha256' header does not match what was computed.")
     expected = signature(req, parts, secret)
     if not hmac.compare_digest(expected, parts.signature):
         raise InvalidSignature(
@@ -147,10 +154,7 @@ def _auth_parts(
 
 def _check_time(parts: _AuthParts, now: datetime) -> None:
     stamp, _, expires = parts.amz_date.partition("|")
-    try:
-        when = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        raise InvalidSignature(f"Invalid X-Amz-Date: {stamp!r}") from None
+    when = _parse_amz_date(stamp)
     if stamp[:8] != parts.date:
         raise InvalidSignature("Credential date does not match X-Amz-Date.")
     if parts.presigned and expires:
@@ -158,6 +162,10 @@ def _check_time(parts: _AuthParts, now: datetime) -> None:
             limit = timedelta(seconds=int(expires))
         except ValueError:
             raise InvalidSignature("X-Amz-Expires must be a whole number of seconds.") from None
+        if limit > MAX_PRESIGN or limit.total_seconds() < 1:
+            raise InvalidSignature("X-Amz-Expires must be between 1 and 604800 seconds.")
+        if when - now > MAX_SKEW:
+            raise InvalidSignature("The presigned request is dated in the future.")
         if now > when + limit:
             raise InvalidSignature("Signature expired: the presigned request has expired.")
         return

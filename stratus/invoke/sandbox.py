@@ -87,12 +87,14 @@ class Sandbox:
         init_timeout: float,
         code_dir: str,
         on_exit: Callable[[Sandbox], None],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sandbox_id = uuid.uuid4().hex
         self.config = config
         self.region = region
         self.state = State.STARTING
-        self.idle_since = time.monotonic()
+        self._clock = clock
+        self.idle_since = clock()
         self.log_group = f"/aws/lambda/{config.name}"
         day = datetime.now(UTC).strftime("%Y/%m/%d")
         self.log_stream = f"{day}/[{config.version}]{self.sandbox_id}"
@@ -139,6 +141,7 @@ class Sandbox:
         except BaseException:
             await self._endpoint.close()
             self.state = State.DEAD
+            self._on_exit(self)
             raise
         asyncio.get_running_loop().add_reader(self._proc.output_fd, self._read_output)
         self._log_line(f"INIT_START Runtime Version: {self.config.runtime}")
@@ -238,7 +241,7 @@ class Sandbox:
         """Back to IDLE after an invoke, unless the environment died meanwhile."""
         if self.state is State.BUSY:
             self._move(State.IDLE)
-            self.idle_since = time.monotonic()
+            self.idle_since = self._clock()
 
     def _deliver(self) -> None:
         current = self._current

@@ -174,6 +174,7 @@ class InvokeService:
             init_timeout=self._init_timeout,
             code_dir=str(self._code.tree(config.code_key)),
             on_exit=exited,
+            clock=self._clock,
         )
         self._sandboxes.add(sandbox)
         return sandbox

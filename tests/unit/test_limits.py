@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import pytest
+
+from stratus.errors import TooManyRequests
+from stratus.invoke.limits import (
+    ACCOUNT_EXCEEDED,
+    RESERVED_EXCEEDED,
+    Limiter,
+    LimitSnapshot,
+    admit,
+    unreserved_limit,
+)
+
+
+def snap(
+    *,
+    account: int = 10,
+    reserved_total: int = 0,
+    unreserved: int = 0,
+    fn_in_use: int = 0,
+    fn_reserved: int | None = None,
+) -> LimitSnapshot:
+    return LimitSnapshot(account, reserved_total, unreserved, fn_in_use, fn_reserved)
+
+
+# -- admit -----------------------------------------------------------------------------------
+
+
+def test_unreserved_below_account_limit() -> None:
+    assert admit(snap(unreserved=9, fn_in_use=9)) is None
+
+
+def test_unreserved_at_account_limit() -> None:
+    assert admit(snap(unreserved=10, fn_in_use=3)) == ACCOUNT_EXCEEDED
+
+
+def test_unreserved_pool_shrinks_by_reservations() -> None:
+    assert admit(snap(reserved_total=4, unreserved=5)) is None
+    assert admit(snap(reserved_total=4, unreserved=6)) == ACCOUNT_EXCEEDED
+
+
+def test_reserved_below_its_reservation() -> None:
+    # Reserved functions do not compete with unreserved ones, however busy those are.
+    assert admit(snap(reserved_total=4, unreserved=6, fn_in_use=3, fn_reserved=4)) is None
+
+
+def test_reserved_at_its_reservation() -> None:
+    assert admit(snap(reserved_total=4, fn_in_use=4, fn_reserved=4)) == RESERVED_EXCEEDED
+
+
+def test_reserved_zero_throttles_everything() -> None:
+    assert admit(snap(reserved_total=0, fn_reserved=0)) == RESERVED_EXCEEDED
+
+
+def test_everything_reserved_leaves_nothing_unreserved() -> None:
+    assert admit(snap(account=5, reserved_total=5)) == ACCOUNT_EXCEEDED
+
+
+def test_unreserved_limit() -> None:
+    assert unreserved_limit(1000, {}) == 1000
+    assert unreserved_limit(1000, {"a": 100, "b": 50}) == 850
+
+
+# -- Limiter ---------------------------------------------------------------------------------
+
+
+def test_lease_counts_and_releases() -> None:
+    limiter = Limiter(10)
+    with limiter.lease("a", None, 0):
+        assert limiter.in_use("a") == 1
+        with limiter.lease("a", None, 0), limiter.lease("b", 2, 2):
+            assert limiter.in_use("a") == 2
+            assert limiter.in_use("b") == 1
+            assert limiter.total_in_use == 3
+        assert limiter.in_use("a") == 1
+        assert limiter.in_use("b") == 0
+    assert limiter.total_in_use == 0
+
+
+def test_lease_released_on_exception() -> None:
+    limiter = Limiter(1)
+    with pytest.raises(RuntimeError), limiter.lease("a", None, 0):
+        assert limiter.in_use("a") == 1
+        raise RuntimeError("boom")
+    assert limiter.in_use("a") == 0
+    assert limiter.total_in_use == 0
+    with limiter.lease("a", None, 0):  # the slot is free again
+        pass
+
+
+def test_reserved_lease_released_on_exception() -> None:
+    limiter = Limiter(10)
+    with pytest.raises(ValueError), limiter.lease("r", 1, 1):
+        raise ValueError
+    with limiter.lease("r", 1, 1):
+        assert limiter.in_use("r") == 1
+
+
+def test_reserved_limit_throttles_with_reason() -> None:
+    limiter = Limiter(10)
+    with limiter.lease("r", 2, 2), limiter.lease("r", 2, 2):
+        with pytest.raises(TooManyRequests) as info, limiter.lease("r", 2, 2):
+            pass
+        assert info.value.extra == {"Reason": RESERVED_EXCEEDED, "Type": "User"}
+        assert info.value.status == 429
+        assert limiter.in_use("r") == 2  # a refused lease takes nothing
+
+
+def test_account_limit_throttles_with_reason() -> None:
+    limiter = Limiter(3)
+    with limiter.lease("a", None, 1), limiter.lease("b", None, 1):
+        with pytest.raises(TooManyRequests) as info, limiter.lease("c", None, 1):
+            pass
+        assert info.value.extra["Reason"] == ACCOUNT_EXCEEDED
+        assert limiter.in_use("c") == 0
+        # The reserved function still has its own capacity.
+        with limiter.lease("r", 1, 1):
+            assert limiter.total_in_use == 3
+
+
+def test_reserved_invokes_do_not_count_against_unreserved() -> None:
+    limiter = Limiter(2)
+    with limiter.lease("r", 1, 1), limiter.lease("a", None, 1):
+        assert limiter.total_in_use == 2
+        with pytest.raises(TooManyRequests), limiter.lease("b", None, 1):
+            pass
+
+
+def test_throttled_lease_after_release_is_admitted() -> None:
+    limiter = Limiter(1)
+    with limiter.lease("a", None, 0), pytest.raises(TooManyRequests), limiter.lease("a", None, 0):
+        pass
+    with limiter.lease("a", None, 0):
+        assert limiter.in_use("a") == 1
