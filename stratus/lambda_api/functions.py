@@ -110,6 +110,14 @@ async def store_code(context: ApiContext, data: bytes) -> StoredCode:
     return await asyncio.to_thread(context.code.put, data)
 
 
+def _object(value: Any, member: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidParameterValue(f"{member} must be an object.")
+    return value
+
+
 def config_changes(context: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     """Validated FunctionConfig fields from Create/UpdateFunctionConfiguration parameters."""
     changes: dict[str, Any] = {}
@@ -130,12 +138,12 @@ def config_changes(context: ApiContext, params: dict[str, Any]) -> dict[str, Any
     if "EphemeralStorage" in params:
         changes["ephemeral_storage"] = validate.ephemeral_storage(params["EphemeralStorage"])
     if "TracingConfig" in params:
-        mode = (params["TracingConfig"] or {}).get("Mode", "PassThrough")
+        mode = _object(params["TracingConfig"], "TracingConfig").get("Mode", "PassThrough")
         if mode not in ("Active", "PassThrough"):
             raise InvalidParameterValue("TracingConfig.Mode must be Active or PassThrough.")
         changes["tracing_mode"] = mode
     if "LoggingConfig" in params:
-        log_format = (params["LoggingConfig"] or {}).get("LogFormat", "Text")
+        log_format = _object(params["LoggingConfig"], "LoggingConfig").get("LogFormat", "Text")
         if log_format not in ("Text", "JSON"):
             raise InvalidParameterValue("LoggingConfig.LogFormat must be Text or JSON.")
         changes["log_format"] = log_format
@@ -247,11 +255,11 @@ async def list_functions(request: web.Request) -> web.StreamResponse:
         configs.append(record.latest)
         if all_versions:
             configs.extend(record.versions[v] for v in sorted(record.versions, key=int))
-    keys = [f"{c.name}:{c.version}" for c in configs]
+    keys = [_order_key(c.name, c.version) for c in configs]
     start = 0
     if marker:
-        decoded = _decode_marker(marker)
-        start = next((i for i, k in enumerate(keys) if k > decoded), len(keys))
+        after = _order_key(*_decode_marker(marker))
+        start = next((i for i, k in enumerate(keys) if k > after), len(keys))
     page = configs[start : start + max_items]
     result: dict[str, Any] = {
         "Functions": [function_configuration(c, region(request), context.account_id) for c in page]
@@ -262,9 +270,17 @@ async def list_functions(request: web.Request) -> web.StreamResponse:
     return json_response(result)
 
 
-def _decode_marker(marker: str) -> str:
+def _order_key(name: str, version: str) -> tuple[str, int]:
+    """The order ListFunctions pages in: by name, then $LATEST, then versions by number."""
+    return name, -1 if version == "$LATEST" else int(version)
+
+
+def _decode_marker(marker: str) -> tuple[str, str]:
     try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
+        name, sep, version = base64.urlsafe_b64decode(marker.encode()).decode().rpartition(":")
+        if not sep or not (version == "$LATEST" or version.isdigit()):
+            raise ValueError(marker)
+        return name, version
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidParameterValue("Invalid pagination marker.") from None
 

@@ -20,6 +20,8 @@ def _routing(params: dict[str, Any]) -> dict[str, float] | None:
     if "RoutingConfig" not in params:
         return None
     config = params["RoutingConfig"] or {}
+    if not isinstance(config, dict):
+        raise InvalidParameterValue("RoutingConfig must be an object.")
     weights = config.get("AdditionalVersionWeights") or {}
     if not isinstance(weights, dict):
         raise InvalidParameterValue("AdditionalVersionWeights must be a map of version to weight.")
