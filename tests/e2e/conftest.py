@@ -60,13 +60,13 @@ class Server:
 
     def start(self) -> Server:
         self.log_path = self.data_dir.parent / f"server-{self.port}-{uuid.uuid4().hex[:6]}.log"
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [STRATUS, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self.env(),
-        )
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [STRATUS, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env(),
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -114,7 +114,9 @@ class Server:
             capture_output=True, text=True, env=env, check=check, timeout=120,
         )
 
-    def cli(self, *args: str, input: str | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, input: str | None = None, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         """Run the `stratus` CLI against this server."""
         env = self.env()
         env["STRATUS_ENDPOINT"] = self.endpoint
