@@ -17,10 +17,13 @@ from stratus.control.codestore import CodeStore
 from stratus.control.registry import Registry
 from stratus.gateway.server import ApiContext, build_app
 from stratus.invoke.service import InvokeService
+from stratus.isolation import linux
+from stratus.isolation.backend import IsolationBackend
 from stratus.isolation.process import ProcessBackend
 from stratus.lambda_api import routes as lambda_routes
 from stratus.observe.logstore import LogStore
 from stratus.runtimes import python as python_runtimes
+from stratus.runtimes.python import PythonRuntime
 from stratus.services import logs as logs_service
 from stratus.store.sqlite import Store
 
@@ -32,6 +35,7 @@ class Started:
     endpoint: str
     credentials: Credentials
     limitations: list[str]
+    isolation: str
     runtimes: dict[str, str]  # runtime -> "ok" or the reason it is unavailable
 
 
@@ -40,11 +44,11 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
     credentials = load_credentials(config.data_dir)
     store = Store(config.db_path)
     logs = LogStore(config.logs_db_path)
-    backend = ProcessBackend(config.run_dir, instance=str(os.getpid()))
+    runtimes = python_runtimes.discover(config.runtime_cache)
+    backend = choose_backend(config, runtimes)
     try:
         registry = Registry(store)
         code = CodeStore(config.code_dir)
-        runtimes = python_runtimes.discover(config.runtime_cache)
         invoker = InvokeService(
             registry,
             code,
@@ -75,6 +79,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 endpoint=f"http://{config.host}:{config.port}",
                 credentials=credentials,
                 limitations=backend.limitations(),
+            isolation=backend.name,
                 runtimes={
                     k: "ok" if isinstance(v, python_runtimes.PythonRuntime) else v
                     for k, v in runtimes.items()
@@ -86,6 +91,22 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         backend.close()
         logs.close()
         store.close()
+
+
+def choose_backend(config: Config, runtimes: dict[str, PythonRuntime | str]) -> IsolationBackend:
+    """Full isolation where the host allows it; otherwise the process backend, which says at
+    start what it cannot enforce. `STRATUS_ISOLATION=process` forces the latter."""
+    instance = str(os.getpid())
+    wanted = os.environ.get("STRATUS_ISOLATION", "auto")
+    reason = linux.available() if wanted != "process" else "STRATUS_ISOLATION=process"
+    if reason is None:
+        ready = {k: v for k, v in runtimes.items() if isinstance(v, PythonRuntime)}
+        return linux.LinuxBackend(config.run_dir, instance, ready)
+    if wanted == "linux":
+        raise RuntimeError(f"STRATUS_ISOLATION=linux, but this host cannot: {reason}")
+    backend = ProcessBackend(config.run_dir, instance)
+    backend.reason = reason
+    return backend
 
 
 async def _run(
@@ -107,6 +128,7 @@ async def _run(
             invoker_ready = asyncio.Event()
             invoker_task = tasks.create_task(invoker.run(invoker_ready))
             flusher = tasks.create_task(logs.run_flusher())
+            warming = tasks.create_task(invoker.warm())
             await invoker_ready.wait()
             site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
             await site.start()
@@ -115,6 +137,7 @@ async def _run(
             await stop.wait()
             log.info("stopping")
             await runner.shutdown()
+            warming.cancel()
             invoker_task.cancel()
             flusher.cancel()
     finally:

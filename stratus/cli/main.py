@@ -52,6 +52,7 @@ def serve(host: str, port: int, data_dir: Path | None) -> None:
             click.echo(f"  (generated and stored in {config.data_dir / 'credentials.json'})")
         for runtime, status in started.runtimes.items():
             click.echo(f"  runtime {runtime}: {status}")
+        click.echo(f"  isolation:         {started.isolation}")
         for note in started.limitations:
             click.echo(f"  not enforced: {note}")
         click.echo(

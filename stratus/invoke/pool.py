@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 
 from stratus.control.models import FunctionConfig
 from stratus.invoke.placement import IdleView, choose_idle, select_expired
-from stratus.invoke.sandbox import Sandbox, State
+from stratus.invoke.sandbox import Sandbox
 
 
 class Pool:
@@ -72,7 +72,7 @@ class Pool:
 
     def _checkin(self, sandbox: Sandbox) -> None:
         self._busy.pop(sandbox.sandbox_id, None)
-        if sandbox.state is State.DEAD:
+        if not sandbox.usable:
             return
         if self.retired:
             sandbox.stop()

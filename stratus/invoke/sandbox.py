@@ -116,6 +116,7 @@ class Sandbox:
         self._partial = b""
         self._exit_task: asyncio.Task[None] | None = None
         self.exit_status: ExitStatus | None = None
+        self._stopping = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -133,6 +134,8 @@ class Sandbox:
             env=env,
             code_dir=Path(self._code_dir),
             memory_mb=self.config.memory_size,
+            runtime=self.config.runtime,
+            handler=self.config.handler,
             tmp_mb=self.config.ephemeral_storage,
         )
         self._spawned_at = time.monotonic()
@@ -165,8 +168,8 @@ class Sandbox:
             "AWS_EXECUTION_ENV": self._plan.execution_env,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
-            "LAMBDA_TASK_ROOT": self._code_dir,
-            "LAMBDA_RUNTIME_DIR": self._code_dir,
+            "LAMBDA_TASK_ROOT": self._backend.task_root(Path(self._code_dir)),
+            "LAMBDA_RUNTIME_DIR": "/var/runtime",
             "_HANDLER": cfg.handler,
         }
         if cfg.log_format == "JSON":
@@ -177,8 +180,14 @@ class Sandbox:
         if self._exit_task is not None:
             await asyncio.shield(self._exit_task)
 
+    @property
+    def usable(self) -> bool:
+        """False once the environment is dead or has been told to stop."""
+        return self.state is not State.DEAD and not self._stopping
+
     def stop(self) -> None:
         """Kill the environment; the exit watcher finishes the bookkeeping."""
+        self._stopping = True
         if self._proc is not None:
             self._proc.kill()
 

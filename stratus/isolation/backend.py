@@ -6,7 +6,7 @@ zygote-forked backend can replace each other; component tests use the fake.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -18,8 +18,10 @@ class SandboxSpec:
     env: dict[str, str]
     code_dir: Path
     memory_mb: int
+    runtime: str = ""
+    handler: str = ""
     tmp_mb: int = 512
-    extra: dict[str, str] = field(default_factory=dict)
+    network: str = "default"  # or "none": a network namespace with no interfaces
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,14 @@ class IsolationBackend(Protocol):
 
     def limitations(self) -> list[str]:
         """What this backend could not enforce on this host, said plainly at start."""
+        ...
+
+    def task_root(self, code_dir: Path) -> str:
+        """Where the function's code appears inside its environment."""
+        ...
+
+    async def warm(self) -> None:
+        """Prepare what the first spawn would otherwise wait for (templates, zygotes)."""
         ...
 
     def close(self) -> None: ...

@@ -1,7 +1,8 @@
-"""Memory cgroups for environments, on cgroup v2 or v1.
+"""Cgroups for environments: memory, pids and CPU share, on cgroup v2 or v1.
 
-Each server instance owns one parent group named after its pid, so that instances side by side
-never touch each other's groups; each environment gets a child group that is removed with it.
+Each server instance owns one parent group per controller, named after its pid, so instances
+side by side never touch each other's groups; each environment gets a child group in each,
+removed with it. Groups left by an instance that died are removed at start.
 """
 
 from __future__ import annotations
@@ -14,59 +15,106 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
+# Lambda gives one vCPU at 1,769 MB; CPU weight follows memory in the same proportion.
+MB_PER_VCPU = 1769
+PIDS_MAX = 1024
 
 
 @dataclass(frozen=True)
 class CgroupLayout:
     version: int  # 1 or 2
-    memory_root: Path
+    # controller -> the hierarchy root holding it (v2: the same path for all)
+    roots: dict[str, Path]
 
 
 def detect(root: Path = ROOT) -> CgroupLayout | None:
     controllers = root / "cgroup.controllers"
-    if controllers.exists() and "memory" in controllers.read_text().split():
-        return CgroupLayout(2, root)
-    v1 = root / "memory"
-    if (v1 / "memory.limit_in_bytes").exists():
-        return CgroupLayout(1, v1)
+    if controllers.exists():
+        available = controllers.read_text().split()
+        if "memory" in available:
+            wanted = [c for c in ("memory", "pids", "cpu") if c in available]
+            return CgroupLayout(2, {c: root for c in wanted})
+    roots = {}
+    for name, probe in (("memory", "memory.limit_in_bytes"), ("pids", "cgroup.procs"), ("cpu", "cpu.shares")):
+        if (root / name / probe).exists():
+            roots[name] = root / name
+    if "memory" in roots:
+        return CgroupLayout(1, roots)
     return None
 
 
-class MemoryGroups:
+@dataclass(frozen=True)
+class EnvironmentGroup:
+    name: str
+    dirs: tuple[Path, ...]  # one per hierarchy
+    memory: Path
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [str(d / "cgroup.procs") for d in self.dirs]
+
+
+class EnvironmentGroups:
     def __init__(self, layout: CgroupLayout, instance: str) -> None:
         self.layout = layout
-        self.parent = layout.memory_root / "stratus" / instance
-        self.parent.mkdir(parents=True, exist_ok=True)
+        self._instance = instance
+        self._parents = sorted({root / "stratus" / instance for root in layout.roots.values()})
+        for parent in self._parents:
+            parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale(parent.parent, keep=instance)
         if layout.version == 2:
-            # Children of this group need the memory controller delegated to them.
-            for group in (layout.memory_root / "stratus", self.parent):
+            enable = " ".join("+" + c for c in layout.roots)
+            for group in (self._parents[0].parent, self._parents[0]):
                 with contextlib.suppress(OSError):
-                    (group / "cgroup.subtree_control").write_text("+memory")
-        _remove_stale(layout.memory_root / "stratus", keep=instance)
+                    (group / "cgroup.subtree_control").write_text(enable)
 
-    def create(self, name: str, limit_bytes: int) -> Path:
-        group = self.parent / name
-        group.mkdir(exist_ok=True)
-        if self.layout.version == 2:
-            (group / "memory.max").write_text(str(limit_bytes))
-            with contextlib.suppress(OSError):
-                (group / "memory.swap.max").write_text("0")
-        else:
-            (group / "memory.limit_in_bytes").write_text(str(limit_bytes))
-            with contextlib.suppress(OSError):
-                (group / "memory.memsw.limit_in_bytes").write_text(str(limit_bytes))
-        return group
+    @property
+    def controllers(self) -> list[str]:
+        return sorted(self.layout.roots)
 
-    def procs_file(self, group: Path) -> Path:
-        return group / "cgroup.procs"
+    def create(self, name: str, memory_mb: int) -> EnvironmentGroup:
+        limit = memory_mb * 1024 * 1024
+        v2 = self.layout.version == 2
+        dirs: list[Path] = []
+        memory_dir: Path | None = None
+        for root in sorted(set(self.layout.roots.values())):
+            group = root / "stratus" / self._instance / name
+            if group in dirs:
+                continue
+            group.mkdir(exist_ok=True)
+            dirs.append(group)
+        for controller, root in self.layout.roots.items():
+            group = root / "stratus" / self._instance / name
+            if controller == "memory":
+                memory_dir = group
+                if v2:
+                    (group / "memory.max").write_text(str(limit))
+                    with contextlib.suppress(OSError):
+                        (group / "memory.swap.max").write_text("0")
+                else:
+                    (group / "memory.limit_in_bytes").write_text(str(limit))
+                    with contextlib.suppress(OSError):
+                        (group / "memory.memsw.limit_in_bytes").write_text(str(limit))
+            elif controller == "pids":
+                (group / "pids.max").write_text(str(PIDS_MAX))
+            elif controller == "cpu":
+                if v2:
+                    weight = max(1, min(10000, memory_mb * 100 // MB_PER_VCPU))
+                    (group / "cpu.weight").write_text(str(weight))
+                else:
+                    shares = max(2, memory_mb * 1024 // MB_PER_VCPU)
+                    (group / "cpu.shares").write_text(str(shares))
+        assert memory_dir is not None
+        return EnvironmentGroup(name, tuple(dirs), memory_dir)
 
-    def peak_file(self, group: Path) -> Path:
-        return group / ("memory.peak" if self.layout.version == 2 else "memory.max_usage_in_bytes")
+    def peak_file(self, group: EnvironmentGroup) -> Path:
+        v2 = self.layout.version == 2
+        return group.memory / ("memory.peak" if v2 else "memory.max_usage_in_bytes")
 
-    def oom_killed(self, group: Path) -> bool:
+    def oom_killed(self, group: EnvironmentGroup) -> bool:
         name = "memory.events" if self.layout.version == 2 else "memory.oom_control"
         try:
-            for line in (group / name).read_text().splitlines():
+            for line in (group.memory / name).read_text().splitlines():
                 key, _, value = line.partition(" ")
                 if key == "oom_kill" and int(value) > 0:
                     return True
@@ -74,27 +122,32 @@ class MemoryGroups:
             pass
         return False
 
-    def destroy(self, group: Path) -> None:
-        """Kill whatever is left in the group and remove it."""
-        for _ in range(50):
-            pids = _pids(group)
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            try:
-                group.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.01)
+    def destroy(self, group: EnvironmentGroup) -> None:
+        for directory in group.dirs:
+            _destroy(directory)
 
     def close(self) -> None:
-        for child in list(self.parent.glob("*")):
-            if child.is_dir():
-                self.destroy(child)
-        with contextlib.suppress(OSError):
-            self.parent.rmdir()
+        for parent in self._parents:
+            for child in list(parent.glob("*")):
+                if child.is_dir():
+                    _destroy(child)
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+
+
+def _destroy(directory: Path) -> None:
+    """Kill whatever is left in the group and remove it."""
+    for _ in range(100):
+        for pid in _pids(directory):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        try:
+            directory.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.01)
 
 
 def _pids(group: Path) -> list[int]:
@@ -114,7 +167,6 @@ def _remove_stale(base: Path, keep: str) -> None:
             continue
         for child in parent.glob("*"):
             if child.is_dir():
-                with contextlib.suppress(OSError):
-                    child.rmdir()
+                _destroy(child)
         with contextlib.suppress(OSError):
             parent.rmdir()

@@ -18,6 +18,7 @@ import json
 import os
 import traceback
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import aiohttp
@@ -181,6 +182,12 @@ class FakeBackend:
 
     def limitations(self) -> list[str]:
         return []
+
+    def task_root(self, code_dir: Path) -> str:
+        return str(code_dir)
+
+    async def warm(self) -> None:
+        return None
 
     def close(self) -> None:
         for process in self.processes:

@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 from stratus.isolation.backend import ExitStatus, SandboxSpec
-from stratus.isolation.cgroups import MemoryGroups, detect
+from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect
 
 ROOT_ONLY = "private /tmp and memory limits need root"
 
@@ -26,8 +26,8 @@ class ProcessSandbox:
         self,
         proc: asyncio.subprocess.Process,
         output_fd: int,
-        groups: MemoryGroups | None,
-        group: Path | None,
+        groups: EnvironmentGroups | None,
+        group: EnvironmentGroup | None,
         scratch: Path | None,
     ) -> None:
         self._proc = proc
@@ -114,15 +114,17 @@ class ProcessBackend:
     name = "process"
 
     def __init__(self, run_dir: Path, instance: str) -> None:
+        self.reason = ""  # why full isolation is not in use
         self._run_dir = run_dir
         self._root = os.geteuid() == 0
         layout = detect() if self._root else None
-        self._groups = MemoryGroups(layout, instance) if layout else None
+        self._groups = EnvironmentGroups(layout, instance) if layout else None
 
     def limitations(self) -> list[str]:
+        why = f" ({self.reason})" if self.reason else ""
         notes = [
-            "environments share the host's PID, network and user namespaces "
-            "(full isolation is not enabled in this backend)"
+            f"full isolation{why}: environments share the host's PID namespace and root "
+            "filesystem, run as the server's user, and have no seccomp filter"
         ]
         if not self._root:
             notes.append(f"not running as root: {ROOT_ONLY}; /tmp is a per-environment TMPDIR")
@@ -136,8 +138,8 @@ class ProcessBackend:
         group = None
         scratch = None
         if self._groups is not None:
-            group = self._groups.create(spec.sandbox_id, spec.memory_mb * 1024 * 1024)
-            env["_STRATUS_CGROUP_PROCS"] = str(self._groups.procs_file(group))
+            group = self._groups.create(spec.sandbox_id, spec.memory_mb)
+            env["_STRATUS_CGROUP_PROCS"] = ":".join(group.procs_files)
         if self._root:
             env["_STRATUS_PRIVATE_TMP_MB"] = str(spec.tmp_mb)
         else:
@@ -165,6 +167,12 @@ class ProcessBackend:
         finally:
             os.close(write_fd)
         return ProcessSandbox(proc, read_fd, self._groups, group, scratch)
+
+    def task_root(self, code_dir: Path) -> str:
+        return str(code_dir)
+
+    async def warm(self) -> None:
+        return None
 
     def close(self) -> None:
         if self._groups is not None:

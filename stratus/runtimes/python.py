@@ -91,6 +91,8 @@ def discover(cache: Path) -> dict[str, PythonRuntime | str]:
             result[name] = f"no {name} interpreter was found on this host"
             continue
         directory = client_dir(cache, name)
+        if directory.is_dir() and directory.stat().st_mode & 0o005 != 0o005:
+            directory.chmod(0o755)  # installed by an earlier version that left it private
         if not (directory / COMPLETE_MARKER).exists():
             result[name] = f"the runtime client for {name} is not installed; run `stratus runtimes install`"
             continue
@@ -125,6 +127,8 @@ def install(cache: Path, name: str, *, quiet: bool = True) -> Path:
             cmd.append("--quiet")
         subprocess.run(cmd, check=True)
         (tmp / COMPLETE_MARKER).write_text(RIC_VERSION)
+        # mkdtemp made it private; environments run as other uids and must read it.
+        tmp.chmod(0o755)
         if target.exists():
             shutil.rmtree(target)
         os.rename(tmp, target)

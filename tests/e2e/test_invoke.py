@@ -30,7 +30,7 @@ def handler(event, context):
     COUNT += 1
     if event.get("sleep"):
         time.sleep(event["sleep"])
-    return {"pid": os.getpid(), "count": COUNT, "stream": context.log_stream_name}
+    return {"pid": "%d:%d" % (os.getuid(), os.getpid()), "count": COUNT, "stream": context.log_stream_name}
 """
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -74,8 +74,34 @@ def failed(resp: dict[str, Any], payload: Any) -> dict[str, Any]:
     return payload
 
 
-def pid_alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie."""
+def host_pid(env: int | str) -> int | None:
+    """The host pid of an environment identified as "uid:pid" (as its handler sees them).
+
+    With full isolation every environment is PID 1 of its own namespace but runs as a uid of its
+    own, so the uid finds it; without, the pid is already the host's."""
+    if isinstance(env, int):
+        return env
+    uid, pid = (int(x) for x in env.split(":"))
+    if pid != 1:
+        return pid
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("Uid:") and int(line.split()[1]) == uid:
+                return int(entry.name)
+    return None
+
+
+def pid_alive(env: int | str) -> bool:
+    """True while the environment's process exists and is not a zombie."""
+    pid = host_pid(env)
+    if pid is None:
+        return False
     try:
         with open(f"/proc/{pid}/stat") as f:
             state = f.read().rsplit(")", 1)[1].split()[0]
@@ -84,13 +110,13 @@ def pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
-def wait_gone(pid: int, timeout: float = 15) -> None:
+def wait_gone(env: int | str, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not os.path.exists(f"/proc/{pid}") or not pid_alive(pid):
+        if not pid_alive(env):
             return
         time.sleep(0.1)
-    raise AssertionError(f"environment process {pid} still exists after {timeout} s")
+    raise AssertionError(f"environment process {env} still exists after {timeout} s")
 
 
 def run_concurrently(server: Server, count: int, call: Callable[[Any], Any]) -> list[Any]:
@@ -252,7 +278,7 @@ def test_handler_exception_is_reported(lam: Any, fn_name: str) -> None:
     def handler(event, context):
         if event.get("fail"):
             raise ValueError("bad value 42")
-        return os.getpid()
+        return "%d:%d" % (os.getuid(), os.getpid())
     """
     deploy(lam, fn_name, {"app.py": src})
     pid = ok(*invoke(lam, fn_name))
@@ -311,7 +337,7 @@ def handler(event, context):
         os._exit(3)
     if event.get("crash") == "segv":
         ctypes.string_at(0)
-    return os.getpid()
+    return "%d:%d" % (os.getuid(), os.getpid())
 """
 
 
@@ -346,7 +372,7 @@ def handler(event, context):
     block = bytearray(event["mb"] * 1024 * 1024)
     for i in range(0, len(block), 4096):
         block[i] = 1
-    return {"pid": os.getpid(), "bytes": len(block)}
+    return {"pid": "%d:%d" % (os.getuid(), os.getpid()), "bytes": len(block)}
 """
 
 
@@ -375,7 +401,7 @@ def handler(event, context):
     marker = "/tmp/marker-" + context.function_name
     if event.get("write"):
         with open(marker, "w") as f:
-            f.write(str(os.getpid()))
+            f.write(str("%d:%d" % (os.getuid(), os.getpid())))
     seen = {}
     for path in event.get("check", []):
         seen[path] = os.path.exists(path)
@@ -392,7 +418,7 @@ def handler(event, context):
     except OSError:
         code_writable = False
     return {
-        "pid": os.getpid(),
+        "pid": "%d:%d" % (os.getuid(), os.getpid()),
         "marker": os.path.exists(marker),
         "seen": seen,
         "files": files,
@@ -421,12 +447,16 @@ def test_tmp_is_private_to_each_environment(server: Server, lam: Any) -> None:
     assert other["marker"] is False
     assert f"marker-{a}" not in other["tmp_listing"]
 
-    # The server's own files are not visible in /tmp; only the function's own code is bound
-    # back (read-only) at its path.
+    # The code is read-only, and the server's own files are not visible.
     task_root = other["task_root"]
     assert not os.path.exists(os.path.join(task_root, "written-by-handler"))
     assert other["code_writable"] is False
     assert os.path.exists(server.data_dir / "stratus.db")  # it exists on the host...
+    if task_root == "/var/task":
+        # Full isolation: the code is at /var/task and the data dir does not exist at all.
+        assert other["files"] == [] and other["dirs"] == [], other
+        return
+    # The process backend binds only the function's own code back (read-only) at its path.
     leaked = [f for f in other["files"] if not f.startswith(task_root + "/")]
     assert leaked == [], leaked  # ...but not inside the environment
     for d in other["dirs"]:
@@ -582,7 +612,7 @@ import os, time
 def handler(event, context):
     print("printed-line " + event.get("tag", ""))
     time.sleep(event.get("sleep", 0))
-    return {"pid": os.getpid(), "stream": context.log_stream_name}
+    return {"pid": "%d:%d" % (os.getuid(), os.getpid()), "stream": context.log_stream_name}
 """
 
 
@@ -642,7 +672,8 @@ VERSIONED_APP = """
 import os
 
 def handler(event, context):
-    return {"code": "%s", "pid": os.getpid(), "setting": os.environ.get("SETTING")}
+    env_id = "%%d:%%d" %% (os.getuid(), os.getpid())
+    return {"code": "%s", "pid": env_id, "setting": os.environ.get("SETTING")}
 """
 
 

@@ -11,8 +11,7 @@ import sys
 
 
 def _join_cgroup() -> None:
-    procs = os.environ.pop("_STRATUS_CGROUP_PROCS", "")
-    if procs:
+    for procs in filter(None, os.environ.pop("_STRATUS_CGROUP_PROCS", "").split(":")):
         with open(procs, "w") as f:
             f.write(str(os.getpid()))
 

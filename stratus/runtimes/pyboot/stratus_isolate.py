@@ -1,0 +1,231 @@
+"""Linux isolation primitives for execution environments, used inside the zygote and its
+children. Standard library only: it runs under the function's own interpreter (3.11 to 3.13).
+
+Everything here is called as root, before the environment drops to its unprivileged uid.
+"""
+
+import ctypes
+import os
+import struct
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+NAMESPACE_FLAGS = (
+    CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET
+)
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
+MNT_DETACH = 0x2
+
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.syscall.restype = ctypes.c_long
+
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+
+
+def _check(result, what):
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _b(value):
+    return None if value is None else os.fsencode(value)
+
+
+def mount(source, target, fstype, flags, data=None):
+    _check(_libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)), f"mount {target}")
+
+
+def bind_readonly(source, target, *, nodev=True):
+    mount(source, target, None, MS_BIND | MS_REC)
+    extra = MS_NODEV if nodev else 0
+    mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | extra)
+
+
+def unshare(flags):
+    _check(_libc.unshare(flags), "unshare")
+
+
+def make_private():
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+
+def pivot_root(new_root, put_old):
+    machine = os.uname().machine
+    nr = SYS_PIVOT_ROOT.get(machine)
+    if nr is None:
+        raise OSError(38, f"pivot_root: unsupported machine {machine}")
+    _check(_libc.syscall(nr, _b(new_root), _b(put_old)), "pivot_root")
+    os.chdir("/")
+    _check(_libc.umount2(_b("/" + os.path.basename(put_old.rstrip("/"))), MNT_DETACH), "umount old root")
+
+
+_pylibc = ctypes.PyDLL(None, use_errno=True)  # calls through it keep the GIL held
+_pylibc.syscall.restype = ctypes.c_long
+SYS_CLONE = {"x86_64": 56}
+SIGCHLD = 17
+
+
+def fork_into_new_pid_namespace():
+    """fork(), but the child is PID 1 of a new PID namespace: a raw clone() with CLONE_NEWPID,
+    wrapped in the interpreter's own before/after-fork hooks as os.fork() does."""
+    nr = SYS_CLONE.get(os.uname().machine)
+    if nr is None:
+        raise OSError(38, "clone: unsupported machine")
+    ctypes.pythonapi.PyOS_BeforeFork()
+    pid = _pylibc.syscall(nr, ctypes.c_ulong(CLONE_NEWPID | SIGCHLD), 0, 0, 0, 0)
+    if pid == 0:
+        ctypes.pythonapi.PyOS_AfterFork_Child()
+        return 0
+    errno = ctypes.get_errno()
+    ctypes.pythonapi.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(errno, f"clone: {os.strerror(errno)}")
+    return pid
+
+
+def sethostname(name):
+    data = name.encode()
+    _check(_libc.sethostname(data, len(data)), "sethostname")
+
+
+def prctl(option, arg2=0):
+    _check(_libc.prctl(option, ctypes.c_ulong(arg2), 0, 0, 0), f"prctl {option}")
+
+
+# -- the template root ----------------------------------------------------------------------------
+
+DEVICES = ("null", "zero", "full", "random", "urandom")
+
+
+def build_template_root(root, extra_paths):
+    """A read-only root for every environment of this zygote: the host's /usr and /etc, a few
+    devices, the interpreter and runtime paths, and empty mount points for /var/task, /tmp and
+    /proc, which each environment fills with its own."""
+    mount("tmpfs", root, "tmpfs", MS_NOSUID, "mode=0755,size=4m")
+    for sub in ("usr", "etc", "dev", "proc", "tmp", "var/task", "opt", ".old"):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    for name in ("bin", "lib", "lib64", "sbin", "lib32", "libx32"):
+        host = "/" + name
+        if os.path.islink(host):
+            os.symlink(os.readlink(host), os.path.join(root, name))
+        elif os.path.isdir(host):
+            os.makedirs(os.path.join(root, name), exist_ok=True)
+            bind_readonly(host, os.path.join(root, name))
+    bind_readonly("/usr", os.path.join(root, "usr"))
+    bind_readonly("/etc", os.path.join(root, "etc"))
+    for dev in DEVICES:
+        target = os.path.join(root, "dev", dev)
+        with open(target, "w"):
+            pass
+        mount("/dev/" + dev, target, None, MS_BIND)
+    for name, link in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                       ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(link, os.path.join(root, "dev", name))
+    for path in sorted(set(extra_paths)):
+        if path.startswith(("/usr/", "/etc/")) or not os.path.isdir(path):
+            continue
+        target = os.path.join(root, path.lstrip("/"))
+        os.makedirs(target, exist_ok=True)
+        bind_readonly(path, target)
+    mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)
+
+
+def enter_environment(root, code_dir, tmp_mb, hostname, new_net):
+    """In a freshly forked child: own mount, IPC and UTS namespaces (and network if asked),
+    the code at /var/task, a private /tmp, its own /proc, then pivot into the template root."""
+    flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | (CLONE_NEWNET if new_net else 0)
+    unshare(flags)
+    bind_readonly(code_dir, os.path.join(root, "var/task"))
+    mount("tmpfs", os.path.join(root, "tmp"), "tmpfs", MS_NOSUID | MS_NODEV,
+          f"size={int(tmp_mb)}m,mode=1777")
+    mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    pivot_root(root, os.path.join(root, ".old"))
+    sethostname(hostname)
+
+
+def drop_privileges(uid):
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)  # a non-root uid loses every capability here
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    install_seccomp()
+
+
+# -- seccomp ----------------------------------------------------------------------------------------
+
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+# Syscalls an environment never needs: mounts and namespaces, kernel modules and kexec, reboot,
+# tracing other processes, clocks, swap, keyrings, BPF and perf, raw handles, io_uring.
+BLOCKED_X86_64 = (
+    101, 103, 134, 153, 155, 156, 159, 161, 163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173,
+    174, 175, 176, 179, 180, 212, 227, 246, 248, 249, 250, 256, 272, 279, 298, 300, 303, 304, 305,
+    308, 310, 311, 312, 313, 320, 321, 323, 425, 426, 427, 428, 429, 430, 431, 432, 433, 438, 442,
+)
+SYS_CLONE_X86_64 = 56
+SYS_CLONE3_X86_64 = 435
+
+_LD_W_ABS, _JEQ_K, _JGE_K, _JSET_K, _RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
+RET_ALLOW = 0x7FFF0000
+RET_KILL = 0x80000000
+RET_EPERM = 0x00050000 | 1
+RET_ENOSYS = 0x00050000 | 38
+
+
+def _insn(code, jt, jf, k):
+    return struct.pack("HBBI", code, jt, jf, k)
+
+
+def seccomp_program(machine):
+    if machine != "x86_64":
+        return None
+    prog = [
+        _insn(_LD_W_ABS, 0, 0, 4),  # arch
+        _insn(_JEQ_K, 1, 0, AUDIT_ARCH[machine]),
+        _insn(_RET_K, 0, 0, RET_KILL),
+        _insn(_LD_W_ABS, 0, 0, 0),  # syscall number
+        _insn(_JGE_K, 0, 1, 0x40000000),  # the x32 ABI: refused
+        _insn(_RET_K, 0, 0, RET_EPERM),
+        # clone3 cannot be inspected by seccomp; ENOSYS makes libc fall back to clone.
+        _insn(_JEQ_K, 0, 1, SYS_CLONE3_X86_64),
+        _insn(_RET_K, 0, 0, RET_ENOSYS),
+    ]
+    for nr in BLOCKED_X86_64:
+        prog.append(_insn(_JEQ_K, 0, 1, nr))
+        prog.append(_insn(_RET_K, 0, 0, RET_EPERM))
+    # clone: allowed for threads and processes, refused when it asks for new namespaces.
+    prog += [
+        _insn(_JEQ_K, 0, 3, SYS_CLONE_X86_64),
+        _insn(_LD_W_ABS, 0, 0, 16),  # args[0], low 32 bits: the flags
+        _insn(_JSET_K, 0, 1, NAMESPACE_FLAGS),
+        _insn(_RET_K, 0, 0, RET_EPERM),
+        _insn(_RET_K, 0, 0, RET_ALLOW),
+    ]
+    return b"".join(prog)
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install_seccomp():
+    program = seccomp_program(os.uname().machine)
+    if program is None:
+        return
+    buf = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.addressof(buf))
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
