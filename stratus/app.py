@@ -70,23 +70,14 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             json_services={logs_service.TARGET_PREFIX: logs_service.OPERATIONS},
         )
         app = build_app(context, [lambda_routes.register])
-        await _run(
-            app,
-            config,
-            invoker,
-            logs,
-            Started(
-                endpoint=f"http://{config.host}:{config.port}",
-                credentials=credentials,
-                limitations=backend.limitations(),
+        started = Started(
+            endpoint=f"http://{config.host}:{config.port}",
+            credentials=credentials,
+            limitations=backend.limitations(),
             isolation=backend.name,
-                runtimes={
-                    k: "ok" if isinstance(v, python_runtimes.PythonRuntime) else v
-                    for k, v in runtimes.items()
-                },
-            ),
-            on_started,
+            runtimes={k: "ok" if isinstance(v, PythonRuntime) else v for k, v in runtimes.items()},
         )
+        await _run(app, config, invoker, backend, logs, started, on_started)
     finally:
         backend.close()
         logs.close()
@@ -113,6 +104,7 @@ async def _run(
     app: web.Application,
     config: Config,
     invoker: InvokeService,
+    backend: IsolationBackend,
     logs: LogStore,
     started: Started,
     on_started: Callable[[Started], None] | None,
@@ -128,7 +120,7 @@ async def _run(
             invoker_ready = asyncio.Event()
             invoker_task = tasks.create_task(invoker.run(invoker_ready))
             flusher = tasks.create_task(logs.run_flusher())
-            warming = tasks.create_task(invoker.warm())
+            backend_task = tasks.create_task(backend.run())
             await invoker_ready.wait()
             site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
             await site.start()
@@ -137,8 +129,9 @@ async def _run(
             await stop.wait()
             log.info("stopping")
             await runner.shutdown()
-            warming.cancel()
             invoker_task.cancel()
+            await asyncio.wait([invoker_task])  # environments exit while the zygotes still run
+            backend_task.cancel()
             flusher.cancel()
     finally:
         await runner.cleanup()

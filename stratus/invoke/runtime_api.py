@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import weakref
 from typing import Protocol
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
 from stratus.invoke.records import MAX_RESPONSE_PAYLOAD, Invocation
+from stratus.isolation.peercred import tcp_peer_uid
 
 PREFIX = "/2018-06-01/runtime/"
 
@@ -63,26 +66,53 @@ async def _read_body(request: BaseRequest, limit: int) -> bytes | None:
 
 
 class RuntimeEndpoint:
+    """Contract: it serves one environment's listener; when `peer_uid` is set, a connection is
+    answered only if the kernel says its socket belongs to that uid (checked once per
+    connection), so neither another environment nor anything else on the host can fetch or
+    answer this environment's invocations."""
+
     def __init__(self, side: RuntimeSide) -> None:
         self._side = side
         self._web = web.Server(self._handle, handler_cancellation=True, access_log=None)
         self._server: asyncio.AbstractServer | None = None
-        self.port = 0
+        self._peer_uid: int | None = None
+        self._trusted: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
 
-    async def open(self, host: str = "127.0.0.1") -> str:
+    async def serve(self, listener: socket.socket, peer_uid: int | None) -> None:
+        self._peer_uid = peer_uid
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._web, host, 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return f"{host}:{self.port}"
+        self._server = await loop.create_server(self._web, sock=listener)
 
-    async def close(self) -> None:
+    def _peer_allowed(self, request: BaseRequest) -> bool:
+        if self._peer_uid is None:
+            return True
+        transport = request.transport
+        if transport is None:
+            return False
+        if transport in self._trusted:
+            return True
+        local = transport.get_extra_info("sockname")
+        peer = transport.get_extra_info("peername")
+        if not local or not peer or tcp_peer_uid(local[:2], peer[:2]) != self._peer_uid:
+            return False
+        self._trusted.add(transport)
+        return True
+
+    def stop_listening(self) -> None:
         if self._server is not None:
             self._server.close()
-            # Open /next long-polls would hold shutdown; the sandbox is gone, so drop them.
-            await self._web.shutdown(0.05)
             self._server = None
 
+    async def close(self) -> None:
+        self.stop_listening()
+        # Open /next long-polls would hold shutdown; the sandbox is gone, so drop them.
+        await self._web.shutdown(0.05)
+
     async def _handle(self, request: BaseRequest) -> web.StreamResponse:
+        if not self._peer_allowed(request):
+            if request.transport is not None:
+                request.transport.close()
+            return _json(403, {"errorType": "AccessDenied", "errorMessage": "Not your environment"})
         path = request.path
         if not path.startswith(PREFIX):
             return _json(404, {"errorType": "InvalidRequest", "errorMessage": "Not found"})

@@ -126,12 +126,10 @@ class Sandbox:
         self.state = to
 
     async def start(self, tasks: asyncio.TaskGroup) -> None:
-        address = await self._endpoint.open()
-        env = self._environment(address)
         spec = SandboxSpec(
             sandbox_id=self.sandbox_id,
             argv=self._plan.argv,
-            env=env,
+            env=self._environment(),
             code_dir=Path(self._code_dir),
             memory_mb=self.config.memory_size,
             runtime=self.config.runtime,
@@ -141,7 +139,10 @@ class Sandbox:
         self._spawned_at = time.monotonic()
         try:
             self._proc = await self._backend.spawn(spec)
+            await self._endpoint.serve(self._proc.runtime_listener, self._proc.peer_uid)
         except BaseException:
+            if self._proc is not None:
+                self._proc.cleanup()
             await self._endpoint.close()
             self.state = State.DEAD
             self._on_exit(self)
@@ -150,7 +151,7 @@ class Sandbox:
         self._log_line(f"INIT_START Runtime Version: {self.config.runtime}")
         self._exit_task = tasks.create_task(self._watch_exit(self._proc))
 
-    def _environment(self, runtime_api: str) -> dict[str, str]:
+    def _environment(self) -> dict[str, str]:
         cfg = self.config
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -163,7 +164,6 @@ class Sandbox:
             "AWS_LAMBDA_FUNCTION_VERSION": cfg.version,
             "AWS_LAMBDA_LOG_GROUP_NAME": self.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
-            "AWS_LAMBDA_RUNTIME_API": runtime_api,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_EXECUTION_ENV": self._plan.execution_env,
             "AWS_REGION": self.region,
@@ -227,6 +227,7 @@ class Sandbox:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.cancel()
         self._cancel_timer()
+        self._endpoint.stop_listening()  # before the backend releases the listening socket
         proc.cleanup()
         self.state = State.DEAD
         self._on_exit(self)

@@ -96,9 +96,6 @@ class InvokeService:
         if waits:
             await asyncio.gather(*waits, return_exceptions=True)
 
-    async def warm(self) -> None:
-        await self._backend.warm()
-
     def reap(self) -> int:
         now = self._clock()
         stopped = sum(pool.reap(now, self.idle_timeout) for pool in self._pools.values())

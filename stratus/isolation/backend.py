@@ -6,9 +6,12 @@ zygote-forked backend can replace each other; component tests use the fake.
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+RUNTIME_API_ENV = "AWS_LAMBDA_RUNTIME_API"
 
 
 @dataclass(frozen=True)
@@ -30,14 +33,35 @@ class ExitStatus:
     oom_killed: bool = False
 
 
+def listen_loopback() -> tuple[socket.socket, str]:
+    """A listening socket on a free loopback port, for one environment's Runtime API."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    sock.setblocking(False)
+    host, port = sock.getsockname()
+    return sock, f"{host}:{port}"
+
+
 class SandboxProcess(Protocol):
-    """A running environment. `output_fd` is the read end of its stdout+stderr, non-blocking."""
+    """A running environment.
+
+    `output_fd` is the read end of its stdout+stderr, non-blocking. `runtime_listener` is the
+    listening socket its runtime connects to (the address is in its AWS_LAMBDA_RUNTIME_API);
+    `peer_uid`, when set, is the only uid whose sockets may talk to that listener."""
 
     @property
     def pid(self) -> int: ...
 
     @property
     def output_fd(self) -> int: ...
+
+    @property
+    def runtime_listener(self) -> socket.socket: ...
+
+    @property
+    def peer_uid(self) -> int | None: ...
 
     async def wait(self) -> ExitStatus: ...
 
@@ -51,7 +75,9 @@ class SandboxProcess(Protocol):
 class IsolationBackend(Protocol):
     name: str
 
-    async def spawn(self, spec: SandboxSpec) -> SandboxProcess: ...
+    async def spawn(self, spec: SandboxSpec) -> SandboxProcess:
+        """Start an environment; the backend adds AWS_LAMBDA_RUNTIME_API to `spec.env`."""
+        ...
 
     def limitations(self) -> list[str]:
         """What this backend could not enforce on this host, said plainly at start."""
@@ -61,8 +87,9 @@ class IsolationBackend(Protocol):
         """Where the function's code appears inside its environment."""
         ...
 
-    async def warm(self) -> None:
-        """Prepare what the first spawn would otherwise wait for (templates, zygotes)."""
+    async def run(self) -> None:
+        """Background work until cancelled (starting zygotes, keeping blank environments
+        ready); it may return at once if there is none. Cancelling it releases them."""
         ...
 
     def close(self) -> None: ...

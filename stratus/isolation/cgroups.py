@@ -73,28 +73,28 @@ class EnvironmentGroups:
         return sorted(self.layout.roots)
 
     def create(self, name: str, memory_mb: int) -> EnvironmentGroup:
-        limit = memory_mb * 1024 * 1024
-        v2 = self.layout.version == 2
         dirs: list[Path] = []
-        memory_dir: Path | None = None
         for root in sorted(set(self.layout.roots.values())):
             group = root / "stratus" / self._instance / name
-            if group in dirs:
-                continue
             group.mkdir(exist_ok=True)
             dirs.append(group)
+        memory = self.layout.roots["memory"] / "stratus" / self._instance / name
+        created = EnvironmentGroup(name, tuple(dirs), memory)
+        self.set_limits(created, memory_mb)
+        return created
+
+    def set_limits(self, created: EnvironmentGroup, memory_mb: int) -> None:
+        limit = memory_mb * 1024 * 1024
+        v2 = self.layout.version == 2
         for controller, root in self.layout.roots.items():
-            group = root / "stratus" / self._instance / name
+            group = root / "stratus" / self._instance / created.name
             if controller == "memory":
-                memory_dir = group
                 if v2:
                     (group / "memory.max").write_text(str(limit))
                     with contextlib.suppress(OSError):
                         (group / "memory.swap.max").write_text("0")
                 else:
-                    (group / "memory.limit_in_bytes").write_text(str(limit))
-                    with contextlib.suppress(OSError):
-                        (group / "memory.memsw.limit_in_bytes").write_text(str(limit))
+                    _set_v1_memory(group, limit)
             elif controller == "pids":
                 (group / "pids.max").write_text(str(PIDS_MAX))
             elif controller == "cpu":
@@ -104,8 +104,6 @@ class EnvironmentGroups:
                 else:
                     shares = max(2, memory_mb * 1024 // MB_PER_VCPU)
                     (group / "cpu.shares").write_text(str(shares))
-        assert memory_dir is not None
-        return EnvironmentGroup(name, tuple(dirs), memory_dir)
 
     def peak_file(self, group: EnvironmentGroup) -> Path:
         v2 = self.layout.version == 2
@@ -133,6 +131,19 @@ class EnvironmentGroups:
                     _destroy(child)
             with contextlib.suppress(OSError):
                 parent.rmdir()
+
+
+def _set_v1_memory(group: Path, limit: int) -> None:
+    """memory+swap may never be below memory: raise it first when growing, after when shrinking."""
+    memory, memsw = group / "memory.limit_in_bytes", group / "memory.memsw.limit_in_bytes"
+    try:
+        memory.write_text(str(limit))
+    except OSError:
+        memsw.write_text(str(limit))
+        memory.write_text(str(limit))
+        return
+    with contextlib.suppress(OSError):
+        memsw.write_text(str(limit))
 
 
 def _destroy(directory: Path) -> None:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import itertools
 import json
 import os
+import socket
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import Any, NoReturn
 
 import aiohttp
 
-from stratus.isolation.backend import ExitStatus, SandboxSpec
+from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, listen_loopback
 
 Handler = Callable[[dict[str, Any], str], Awaitable[dict[str, Any]]]
 
@@ -51,6 +53,8 @@ def log(line: str) -> None:
 
 class FakeProcess:
     def __init__(self, spec: SandboxSpec, handlers: dict[str, Handler]) -> None:
+        self._listener, address = listen_loopback()
+        spec = dataclasses.replace(spec, env={**spec.env, RUNTIME_API_ENV: address})
         self.spec = spec
         self.handled: list[str] = []  # request ids, in order
         self.events: list[Any] = []  # the events, in the same order
@@ -75,6 +79,14 @@ class FakeProcess:
         return self._read_fd
 
     @property
+    def runtime_listener(self) -> socket.socket:
+        return self._listener
+
+    @property
+    def peer_uid(self) -> int | None:
+        return None
+
+    @property
     def exited(self) -> bool:
         return self._exit.done()
 
@@ -94,6 +106,7 @@ class FakeProcess:
         if self._closed:
             return
         self._closed = True
+        self._listener.close()
         for fd in (self._read_fd, self._write_fd):
             try:
                 os.close(fd)
@@ -186,7 +199,7 @@ class FakeBackend:
     def task_root(self, code_dir: Path) -> str:
         return str(code_dir)
 
-    async def warm(self) -> None:
+    async def run(self) -> None:
         return None
 
     def close(self) -> None:

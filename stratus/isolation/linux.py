@@ -11,10 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
+import logging
 import os
+import socket
+import uuid
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
-from stratus.isolation.backend import ExitStatus, SandboxSpec
+from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, listen_loopback
 from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect
 from stratus.isolation.zygote import Zygote, ZygoteError, kill_quietly
 from stratus.runtimes.python import PythonRuntime
@@ -24,6 +30,10 @@ from stratus.runtimes.python import PythonRuntime
 UID_BASE = 200000
 UID_COUNT = 100000
 UID_LOCKS = Path("/run/stratus/uids")
+DEFAULT_TMP_MB = 512
+# A blank environment's memory limit until it is given its function's.
+BLANK_MEMORY_MB = 128
+log = logging.getLogger("stratus.isolation")
 
 
 class UidAllocator:
@@ -72,57 +82,68 @@ def available() -> str | None:
     return None
 
 
+@dataclass
+class Blank:
+    """An environment forked and confined ahead of time, waiting for its function."""
+
+    runtime: str
+    zygote: Zygote
+    pid: int
+    output_fd: int  # read end of its stdout+stderr
+    assign_fd: int  # write end of its assignment pipe
+    group: EnvironmentGroup
+    uid: int
+    listener: socket.socket
+    address: str
+    tmp_mb: int
+    released: bool = False
+
+
 class LinuxSandbox:
-    def __init__(
-        self, backend: LinuxBackend, zygote: Zygote, pid: int, output_fd: int,
-        group: EnvironmentGroup, uid: int,
-    ) -> None:
+    def __init__(self, backend: LinuxBackend, blank: Blank) -> None:
         self._backend = backend
-        self._zygote = zygote
-        self._pid = pid
-        self._output_fd = output_fd
-        self._group = group
-        self._uid = uid
+        self._blank = blank
         self._peak_fd: int | None = None
-        self._status_fd: int | None = None
         self._cleaned = False
 
     @property
     def pid(self) -> int:
-        return self._pid
+        return self._blank.pid
 
     @property
     def output_fd(self) -> int:
-        return self._output_fd
+        return self._blank.output_fd
+
+    @property
+    def runtime_listener(self) -> socket.socket:
+        return self._blank.listener
+
+    @property
+    def peer_uid(self) -> int | None:
+        return self._blank.uid
 
     async def wait(self) -> ExitStatus:
-        code = await self._zygote.wait(self._pid)
-        return ExitStatus(code, oom_killed=self._backend.groups.oom_killed(self._group))
+        code = await self._blank.zygote.wait(self._blank.pid)
+        return ExitStatus(code, oom_killed=self._backend.groups.oom_killed(self._blank.group))
 
     def kill(self) -> None:
         # SIGKILL from outside reaches even PID 1 of the environment's namespace.
-        kill_quietly(self._pid)
+        kill_quietly(self._blank.pid)
 
     def max_memory_bytes(self) -> int:
         if self._peak_fd is None:
-            self._peak_fd = _open(self._backend.groups.peak_file(self._group))
-        peak = 0
+            self._peak_fd = _open(self._backend.groups.peak_file(self._blank.group))
         if self._peak_fd is not None:
             with contextlib.suppress(OSError, ValueError):
-                peak = int(os.pread(self._peak_fd, 64, 0))
-        return peak
+                return int(os.pread(self._peak_fd, 64, 0))
+        return 0
 
     def cleanup(self) -> None:
-        if self._cleaned:
-            return
-        self._cleaned = True
-        self.kill()
-        for fd in (self._output_fd, self._peak_fd, self._status_fd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._backend.groups.destroy(self._group)
-        self._backend.release_uid(self._uid)
+        if self._peak_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._peak_fd)
+            self._peak_fd = None
+        self._backend.discard(self._blank)
 
 
 def _open(path: Path) -> int | None:
@@ -133,9 +154,15 @@ def _open(path: Path) -> int | None:
 
 
 class LinuxBackend:
+    """Contract: `run()` starts the zygotes and keeps `blanks_per_runtime` blank environments
+    ready per runtime; `spawn` takes one (or makes one on the spot when none is ready), gives it
+    its limits and its assignment, and returns at once. Cancelling `run()` kills the blanks."""
+
     name = "linux"
 
-    def __init__(self, run_dir: Path, instance: str, runtimes: dict[str, PythonRuntime]) -> None:
+    def __init__(
+        self, run_dir: Path, instance: str, runtimes: dict[str, PythonRuntime], *, blanks_per_runtime: int = 2
+    ) -> None:
         layout = detect()
         if layout is None:
             raise RuntimeError("no memory cgroup controller")
@@ -145,6 +172,9 @@ class LinuxBackend:
         self._zygotes: dict[str, Zygote] = {}
         self._starting: dict[str, asyncio.Future[Zygote]] = {}
         self._uids = UidAllocator(start=int(instance) * 977 if instance.isdigit() else 0)
+        self._blanks_per_runtime = blanks_per_runtime
+        self._ready: dict[str, deque[Blank]] = {name: deque() for name in runtimes}
+        self._refill = asyncio.Event()
 
     def limitations(self) -> list[str]:
         notes = []
@@ -153,17 +183,25 @@ class LinuxBackend:
             notes.append(f"cgroup controllers missing: {', '.join(sorted(missing))}")
         return notes
 
-    def release_uid(self, uid: int) -> None:
-        self._uids.release(uid)
-
     def task_root(self, code_dir: Path) -> str:
         return "/var/task"
 
-    async def warm(self) -> None:
-        """Start every runtime's zygote now, so the first cold start does not pay for it."""
-        for name in self._runtimes:
-            with contextlib.suppress(ZygoteError):
-                await self._zygote(name)
+    async def run(self) -> None:
+        try:
+            while True:
+                for runtime, ready in self._ready.items():
+                    while len(ready) < self._blanks_per_runtime:
+                        try:
+                            ready.append(await self._make_blank(runtime))
+                        except ZygoteError as e:
+                            log.warning("cannot prepare a %s environment: %s", runtime, e)
+                            break
+                self._refill.clear()
+                await self._refill.wait()
+        finally:
+            for ready in self._ready.values():
+                while ready:
+                    self.discard(ready.popleft())
 
     async def _zygote(self, runtime: str) -> Zygote:
         zygote = self._zygotes.get(runtime)
@@ -172,6 +210,8 @@ class LinuxBackend:
         pending = self._starting.get(runtime)
         if pending is not None:
             return await asyncio.shield(pending)
+        if runtime not in self._runtimes:
+            raise ZygoteError(f"no zygote for runtime {runtime}")
         future: asyncio.Future[Zygote] = asyncio.get_running_loop().create_future()
         self._starting[runtime] = future
         try:
@@ -187,38 +227,99 @@ class LinuxBackend:
         finally:
             del self._starting[runtime]
 
-    async def spawn(self, spec: SandboxSpec) -> LinuxSandbox:
-        zygote = await self._zygote(spec.runtime)
+    async def _make_blank(self, runtime: str, tmp_mb: int = DEFAULT_TMP_MB) -> Blank:
+        zygote = await self._zygote(runtime)
         uid = self._uids.take()
-        group = self.groups.create(spec.sandbox_id, spec.memory_mb)
-        read_fd, write_fd = os.pipe()
-        os.set_blocking(read_fd, False)
+        group = self.groups.create(uuid.uuid4().hex, BLANK_MEMORY_MB)
+        listener, address = listen_loopback()
+        out_r, out_w = os.pipe()
+        assign_r, assign_w = os.pipe()
+        os.set_blocking(out_r, False)
         try:
             pid = await zygote.spawn(
-                {
-                    "env": spec.env,
-                    "code_dir": str(spec.code_dir),
-                    "handler": spec.handler,
-                    "tmp_mb": spec.tmp_mb,
-                    "cgroups": group.procs_files,
-                    "uid": uid,
-                    "hostname": "stratus",
-                    "new_net": spec.network == "none",
-                },
-                write_fd,
+                {"cgroups": group.procs_files, "uid": uid, "runtime_api": address, "tmp_mb": tmp_mb},
+                [out_w, assign_r],
             )
         except BaseException:
-            os.close(read_fd)
+            for fd in (out_r, assign_w):
+                os.close(fd)
+            listener.close()
             self.groups.destroy(group)
-            self.release_uid(uid)
+            self._uids.release(uid)
             raise
         finally:
-            os.close(write_fd)
-        return LinuxSandbox(self, zygote, pid, read_fd, group, uid)
+            os.close(out_w)
+            os.close(assign_r)
+        return Blank(runtime, zygote, pid, out_r, assign_w, group, uid, listener, address, tmp_mb)
+
+    async def spawn(self, spec: SandboxSpec) -> LinuxSandbox:
+        ready = self._ready.get(spec.runtime)
+        blank = None
+        while ready:
+            candidate = ready.popleft()
+            if candidate.zygote.alive and _alive(candidate.pid):
+                blank = candidate
+                break
+            self.discard(candidate)
+        self._refill.set()
+        if blank is None:
+            blank = await self._make_blank(spec.runtime, spec.tmp_mb)
+        try:
+            self.groups.set_limits(blank.group, spec.memory_mb)
+            assignment = {
+                "env": {**spec.env, RUNTIME_API_ENV: blank.address},
+                "code_dir": str(spec.code_dir),
+                "handler": spec.handler,
+                "tmp_mb": spec.tmp_mb,
+                "hostname": "stratus",
+                "new_net": spec.network == "none",
+            }
+            _write_all(blank.assign_fd, json.dumps(assignment).encode())
+        except BaseException:
+            self.discard(blank)
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(blank.assign_fd)
+            blank.assign_fd = -1
+        return LinuxSandbox(self, blank)
+
+    def discard(self, blank: Blank) -> None:
+        """Kill a blank (or a finished environment) and release everything it held."""
+        kill_quietly(blank.pid)
+        if blank.released:
+            return
+        blank.released = True
+        for fd in (blank.assign_fd, blank.output_fd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        blank.listener.close()
+        self.groups.destroy(blank.group)
+        self._uids.release(blank.uid)
 
     def close(self) -> None:
+        for ready in self._ready.values():
+            while ready:
+                self.discard(ready.popleft())
         for zygote in self._zygotes.values():
             zygote.close()
         self.groups.close()
         self._uids.close()
 
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]

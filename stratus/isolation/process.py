@@ -12,10 +12,11 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
-from stratus.isolation.backend import ExitStatus, SandboxSpec
+from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, listen_loopback
 from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect
 
 ROOT_ONLY = "private /tmp and memory limits need root"
@@ -26,12 +27,14 @@ class ProcessSandbox:
         self,
         proc: asyncio.subprocess.Process,
         output_fd: int,
+        listener: socket.socket,
         groups: EnvironmentGroups | None,
         group: EnvironmentGroup | None,
         scratch: Path | None,
     ) -> None:
         self._proc = proc
         self._output_fd = output_fd
+        self._listener = listener
         self._groups = groups
         self._group = group
         self._scratch = scratch
@@ -46,6 +49,14 @@ class ProcessSandbox:
     @property
     def output_fd(self) -> int:
         return self._output_fd
+
+    @property
+    def runtime_listener(self) -> socket.socket:
+        return self._listener
+
+    @property
+    def peer_uid(self) -> int | None:
+        return None  # environments run as the server's own user here
 
     async def wait(self) -> ExitStatus:
         code = await self._proc.wait()
@@ -84,6 +95,7 @@ class ProcessSandbox:
             return
         self._cleaned = True
         self.kill()
+        self._listener.close()
         for fd in (self._output_fd, self._peak_fd, self._status_fd):
             if fd is not None:
                 with contextlib.suppress(OSError):
@@ -134,6 +146,8 @@ class ProcessBackend:
 
     async def spawn(self, spec: SandboxSpec) -> ProcessSandbox:
         env = dict(spec.env)
+        listener, address = listen_loopback()
+        env[RUNTIME_API_ENV] = address
         env["_STRATUS_SERVER_PID"] = str(os.getpid())
         group = None
         scratch = None
@@ -161,17 +175,18 @@ class ProcessBackend:
             )
         except BaseException:
             os.close(read_fd)
+            listener.close()
             if group is not None and self._groups is not None:
                 self._groups.destroy(group)
             raise
         finally:
             os.close(write_fd)
-        return ProcessSandbox(proc, read_fd, self._groups, group, scratch)
+        return ProcessSandbox(proc, read_fd, listener, self._groups, group, scratch)
 
     def task_root(self, code_dir: Path) -> str:
         return str(code_dir)
 
-    async def warm(self) -> None:
+    async def run(self) -> None:
         return None
 
     def close(self) -> None:

@@ -74,7 +74,7 @@ class Zygote:
             self.close()
             raise ZygoteError(f"the {self.runtime.name} zygote did not start") from None
 
-    async def spawn(self, request: dict[str, Any], out_fd: int) -> int:
+    async def spawn(self, request: dict[str, Any], fds: list[int]) -> int:
         """Fork an environment; returns its pid (in the server's PID namespace)."""
         if not self.alive or self._sock is None:
             raise ZygoteError(f"the {self.runtime.name} zygote is not running")
@@ -84,7 +84,7 @@ class Zygote:
         self._spawns[request_id] = future
         payload = json.dumps({**request, "id": request_id}).encode()
         try:
-            socket.send_fds(self._sock, [payload], [out_fd])
+            socket.send_fds(self._sock, [payload], fds)
         except OSError as e:
             self._spawns.pop(request_id, None)
             raise ZygoteError(f"cannot reach the {self.runtime.name} zygote: {e}") from None

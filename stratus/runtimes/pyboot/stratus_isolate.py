@@ -145,15 +145,23 @@ def build_template_root(root, extra_paths):
     mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)
 
 
-def enter_environment(root, code_dir, tmp_mb, hostname, new_net):
-    """In a freshly forked child: own mount, IPC and UTS namespaces (and network if asked),
-    the code at /var/task, a private /tmp, its own /proc, then pivot into the template root."""
-    flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | (CLONE_NEWNET if new_net else 0)
-    unshare(flags)
-    bind_readonly(code_dir, os.path.join(root, "var/task"))
-    mount("tmpfs", os.path.join(root, "tmp"), "tmpfs", MS_NOSUID | MS_NODEV,
-          f"size={int(tmp_mb)}m,mode=1777")
+def prepare_environment(root, tmp_mb):
+    """The function-independent part, in a freshly forked child: own mount, IPC and UTS
+    namespaces, a private /tmp and its own /proc (both inside the template root)."""
+    unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
+    mount("tmpfs", os.path.join(root, "tmp"), "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(tmp_mb)}m,mode=1777")
     mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def resize_tmp(root, tmp_mb):
+    mount(None, os.path.join(root, "tmp"), None, MS_REMOUNT | MS_NOSUID | MS_NODEV, f"size={int(tmp_mb)}m")
+
+
+def finish_environment(root, code_dir, hostname, new_net):
+    """The function's part: its code at /var/task, then pivot into the template root."""
+    if new_net:
+        unshare(CLONE_NEWNET)
+    bind_readonly(code_dir, os.path.join(root, "var/task"))
     pivot_root(root, os.path.join(root, ".old"))
     sethostname(hostname)
 

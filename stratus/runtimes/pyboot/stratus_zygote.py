@@ -9,10 +9,13 @@ uid under seccomp, and only then runs awslambdaric with the function's handler.
 Protocol with the server, over a SOCK_SEQPACKET socket passed as fd argv[1]; one JSON message
 per packet:
   zygote -> server  {"ready": pid}
-  server -> zygote  {"id", "env", "code_dir", "handler", "tmp_mb", "cgroups", "uid", "hostname",
-                     "new_net"} with the write end of the environment's output pipe attached
+  server -> zygote  {"id", "cgroups", "uid", "runtime_api", "tmp_mb"} with two fds attached: the
+                    write end of the environment's output pipe, and the read end of its
+                    assignment pipe
   zygote -> server  {"id", "pid"} or {"id", "error"}
   zygote -> server  {"exit": pid, "code": returncode}  (negative: killed by that signal)
+The server then writes the assignment straight to the child and closes the pipe:
+  {"env", "code_dir", "handler", "tmp_mb", "hostname", "new_net"}
 """
 
 import gc
@@ -51,15 +54,12 @@ def preload_runtime_client():
 
 
 def _load_runtime_client():
-    """In the child, with its environment set: load the native client and re-read the settings
-    that awslambdaric takes from the environment at import (log format and level)."""
+    """In the child, with AWS_LAMBDA_RUNTIME_API set: load the native client."""
     import importlib
 
-    import awslambdaric.bootstrap
     import awslambdaric.lambda_runtime_client
 
     importlib.reload(awslambdaric.lambda_runtime_client)
-    importlib.reload(awslambdaric.bootstrap)
 
 
 def preload(modules):
@@ -72,10 +72,16 @@ def preload(modules):
             print(f"zygote: preload {name} failed: {e}", file=sys.stderr)
 
 
-def run_child(request, out_fd, root, ctrl, selector, wakeup_r):
-    """In the forked child. Never returns."""
+def run_child(request, fds, root, ctrl, selector, wakeup_r):
+    """In the forked child. Never returns.
+
+    First the part that does not depend on the function (a "blank" environment, which the
+    server may keep ready ahead of time): namespaces, cgroups, /proc and /tmp, and the runtime
+    client loaded with this environment's Runtime API address. Then it waits for its assignment,
+    and finishes: the code at /var/task, pivot into the read-only root, drop privileges, run."""
     code = 127
     try:
+        out_fd, assign_fd = fds
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         selector.close()
@@ -91,20 +97,34 @@ def run_child(request, out_fd, root, ctrl, selector, wakeup_r):
         for procs in request["cgroups"]:
             with open(procs, "w") as f:
                 f.write("0")
-        iso.enter_environment(root, request["code_dir"], request["tmp_mb"], request["hostname"],
-                              request["new_net"])
+        iso.prepare_environment(root, request["tmp_mb"])
+        os.environ["AWS_LAMBDA_RUNTIME_API"] = request["runtime_api"]
+        _load_runtime_client()
+
+        assignment = _read_all(assign_fd)
+        if not assignment:
+            os._exit(0)  # the server dropped this blank environment unused
+        job = json.loads(assignment)
+        if job["tmp_mb"] != request["tmp_mb"]:
+            iso.resize_tmp(root, job["tmp_mb"])
+        iso.finish_environment(root, job["code_dir"], job["hostname"], job["new_net"])
         iso.drop_privileges(request["uid"])
         os.chdir("/var/task")
         os.environ.clear()
-        os.environ.update(request["env"])
-        sys.path[:] = ["/var/task"] + [p for p in sys.path if p not in ("", request["code_dir"])]
+        os.environ.update(job["env"])
+        sys.path[:] = ["/var/task"] + [p for p in sys.path if p not in ("", job["code_dir"])]
         import random
 
         random.seed()  # every child would otherwise repeat the zygote's sequence
-        _load_runtime_client()
+        if "AWS_LAMBDA_LOG_FORMAT" in job["env"] or "AWS_LAMBDA_LOG_LEVEL" in job["env"]:
+            import importlib
+
+            import awslambdaric.bootstrap
+
+            importlib.reload(awslambdaric.bootstrap)  # it reads these when it loads
         from awslambdaric.__main__ import main as run_client
 
-        sys.argv = ["awslambdaric", request["handler"]]
+        sys.argv = ["awslambdaric", job["handler"]]
         code = 0
         run_client(sys.argv)
     except SystemExit as e:
@@ -118,6 +138,17 @@ def run_child(request, out_fd, root, ctrl, selector, wakeup_r):
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _read_all(fd):
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
 
 
 def send(ctrl, message):
@@ -158,16 +189,22 @@ def serve(ctrl, root):
             if not data:
                 return  # the server closed the socket
             request = json.loads(data)
-            out_fd = fds[0] if fds else os.open("/dev/null", os.O_WRONLY)
+            if len(fds) != 2:
+                for fd in fds:
+                    os.close(fd)
+                send(ctrl, {"id": request["id"], "error": "expected an output and an assignment fd"})
+                continue
             try:
                 pid = iso.fork_into_new_pid_namespace()
             except OSError as e:
-                os.close(out_fd)
+                for fd in fds:
+                    os.close(fd)
                 send(ctrl, {"id": request["id"], "error": str(e)})
                 continue
             if pid == 0:
-                run_child(request, out_fd, root, ctrl, selector, wakeup_r)
-            os.close(out_fd)
+                run_child(request, fds, root, ctrl, selector, wakeup_r)
+            for fd in fds:
+                os.close(fd)
             send(ctrl, {"id": request["id"], "pid": pid})
             reap(ctrl)
 
