@@ -31,15 +31,22 @@ class Config:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     account_id: str = DEFAULT_ACCOUNT_ID
-    # Account-wide concurrency limit, as Lambda's default quota.
-    concurrency_limit: int = 1000
-    # Lambda keeps at least this much concurrency unreserved.
-    min_unreserved_concurrency: int = 100
+    # Account-wide concurrency limit: by default as many 128 MB environments as the machine's
+    # memory holds (Lambda's own default quota is 1,000, for a fleet rather than one machine).
+    concurrency_limit: int = field(default_factory=lambda: default_concurrency_limit())
+    # Lambda keeps at least 100 concurrency unreserved; here 100 or half the limit, if less.
+    min_unreserved_override: int | None = None
     # Seconds an idle environment stays warm before it is stopped.
     idle_timeout: float = 300.0
     # Lambda's limit for the init phase of an on-demand environment.
     init_timeout: float = 10.0
     runtime_cache: Path = field(default_factory=lambda: default_runtime_cache())
+
+    @property
+    def min_unreserved_concurrency(self) -> int:
+        if self.min_unreserved_override is not None:
+            return self.min_unreserved_override
+        return min(100, self.concurrency_limit // 2)
 
     @property
     def db_path(self) -> Path:
@@ -56,6 +63,14 @@ class Config:
     @property
     def run_dir(self) -> Path:
         return self.data_dir / "run"
+
+
+def default_concurrency_limit() -> int:
+    try:
+        memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError):
+        return 100
+    return max(10, min(1000, memory_mb // 128))
 
 
 def default_data_dir() -> Path:
@@ -79,7 +94,7 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
     if "STRATUS_CONCURRENCY_LIMIT" in env:
         kwargs["concurrency_limit"] = int(env["STRATUS_CONCURRENCY_LIMIT"])
     if "STRATUS_MIN_UNRESERVED_CONCURRENCY" in env:
-        kwargs["min_unreserved_concurrency"] = int(env["STRATUS_MIN_UNRESERVED_CONCURRENCY"])
+        kwargs["min_unreserved_override"] = int(env["STRATUS_MIN_UNRESERVED_CONCURRENCY"])
     if "STRATUS_IDLE_TIMEOUT" in env:
         kwargs["idle_timeout"] = float(env["STRATUS_IDLE_TIMEOUT"])
     config = Config(data_dir=data_dir, host=host, port=port, **kwargs)  # type: ignore[arg-type]

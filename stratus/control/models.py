@@ -85,6 +85,23 @@ class Alias:
 
 
 @dataclass(frozen=True)
+class ProvisionedConcurrency:
+    """PutProvisionedConcurrencyConfig on a published version or an alias."""
+
+    qualifier: str
+    requested: int
+    region: str  # environments are built for the region the configuration was made in
+    last_modified: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProvisionedConcurrency:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class FunctionRecord:
     """Everything the registry keeps about one function. Stored as one row."""
 
@@ -94,6 +111,7 @@ class FunctionRecord:
     tags: dict[str, str] = field(default_factory=dict)
     reserved_concurrency: int | None = None
     last_version: int = 0
+    provisioned: dict[str, ProvisionedConcurrency] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -110,6 +128,7 @@ class FunctionRecord:
             "tags": self.tags,
             "reserved_concurrency": self.reserved_concurrency,
             "last_version": self.last_version,
+            "provisioned": {k: v.to_dict() for k, v in self.provisioned.items()},
         }
 
     @classmethod
@@ -121,4 +140,7 @@ class FunctionRecord:
             tags=dict(data["tags"]),
             reserved_concurrency=data["reserved_concurrency"],
             last_version=data["last_version"],
+            provisioned={
+                k: ProvisionedConcurrency.from_dict(v) for k, v in data.get("provisioned", {}).items()
+            },
         )

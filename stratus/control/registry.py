@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stratus.control.codestore import StoredCode
-from stratus.control.models import LATEST, Alias, FunctionConfig, FunctionRecord
+from stratus.control.models import LATEST, Alias, FunctionConfig, FunctionRecord, ProvisionedConcurrency
 from stratus.errors import (
     InvalidParameterValue,
     PreconditionFailed,
@@ -136,7 +136,8 @@ class Registry:
                     f"Unable to delete version because the following aliases reference it: [{alias.name}]"
                 )
         versions = {k: v for k, v in record.versions.items() if k != qualifier}
-        self._commit(record.replace(versions=versions))
+        provisioned = {k: v for k, v in record.provisioned.items() if k != qualifier}
+        self._commit(record.replace(versions=versions, provisioned=provisioned))
 
     def publish_version(
         self, name: str, *, code_sha256: str | None, description: str, revision_id: str | None
@@ -168,6 +169,38 @@ class Registry:
         record = self.get(name)
         drop = set(keys)
         self._commit(record.replace(tags={k: v for k, v in record.tags.items() if k not in drop}))
+
+    # -- provisioned concurrency ------------------------------------------------------------------
+
+    def put_provisioned(
+        self, name: str, qualifier: str, requested: int, region: str
+    ) -> ProvisionedConcurrency:
+        record = self.get(name)
+        if qualifier == LATEST:
+            raise InvalidParameterValue(
+                "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
+            )
+        if qualifier not in record.versions and qualifier not in record.aliases:
+            raise ResourceNotFound(f"Function not found: {name}:{qualifier}")
+        version = record.aliases[qualifier].function_version if qualifier in record.aliases else qualifier
+        for other in record.provisioned:
+            other_version = record.aliases[other].function_version if other in record.aliases else other
+            if other != qualifier and other_version == version:
+                raise ResourceConflict(
+                    f"Alias and version {version} both have a provisioned concurrency configuration "
+                    f"({other}); only one may."
+                )
+        created = ProvisionedConcurrency(qualifier, requested, region, now_iso())
+        self._commit(record.replace(provisioned={**record.provisioned, qualifier: created}))
+        return created
+
+    def delete_provisioned(self, name: str, qualifier: str) -> None:
+        record = self.get(name)
+        if qualifier not in record.provisioned:
+            return
+        self._commit(
+            record.replace(provisioned={k: v for k, v in record.provisioned.items() if k != qualifier})
+        )
 
     # -- aliases ---------------------------------------------------------------------------
 

@@ -16,6 +16,11 @@ RESERVED_EXCEEDED = "ReservedFunctionConcurrentInvocationLimitExceeded"
 ACCOUNT_EXCEEDED = "ConcurrentInvocationLimitExceeded"
 
 
+# Once the unreserved pool is this full, a function above its fair share gets no more of it, so
+# one hot function cannot starve the others.
+CONTENDED = 0.9
+
+
 @dataclass(frozen=True)
 class LimitSnapshot:
     account_limit: int
@@ -23,14 +28,20 @@ class LimitSnapshot:
     unreserved_in_use: int  # in-flight invokes of functions without a reservation
     function_in_use: int
     function_reserved: int | None
+    active_unreserved_functions: int = 1  # functions without a reservation now running, this included
 
 
 def admit(s: LimitSnapshot) -> str | None:
     """None if one more invoke may run, else the throttle reason Lambda reports."""
     if s.function_reserved is not None:
         return RESERVED_EXCEEDED if s.function_in_use >= s.function_reserved else None
-    if s.unreserved_in_use >= s.account_limit - s.reserved_total:
+    pool = s.account_limit - s.reserved_total
+    if s.unreserved_in_use >= pool:
         return ACCOUNT_EXCEEDED
+    if s.unreserved_in_use >= CONTENDED * pool and s.active_unreserved_functions > 1:
+        fair_share = pool / s.active_unreserved_functions
+        if s.function_in_use >= fair_share:
+            return ACCOUNT_EXCEEDED
     return None
 
 
@@ -43,6 +54,7 @@ class Limiter:
         self.account_limit = account_limit
         self._in_use: dict[str, int] = {}
         self._unreserved_in_use = 0
+        self._unreserved_active: set[str] = set()
 
     def in_use(self, function: str) -> int:
         return self._in_use.get(function, 0)
@@ -60,6 +72,7 @@ class Limiter:
                 self._unreserved_in_use,
                 self._in_use.get(function, 0),
                 reserved,
+                len(self._unreserved_active | {function}),
             )
         )
         if reason is not None:
@@ -68,6 +81,7 @@ class Limiter:
         counted_unreserved = reserved is None
         if counted_unreserved:
             self._unreserved_in_use += 1
+            self._unreserved_active.add(function)
         try:
             yield
         finally:
@@ -76,5 +90,6 @@ class Limiter:
                 self._in_use[function] = left
             else:
                 del self._in_use[function]
+                self._unreserved_active.discard(function)
             if counted_unreserved:
                 self._unreserved_in_use -= 1

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 
 from stratus.control.models import FunctionConfig
 from stratus.invoke.placement import IdleView, choose_idle, select_expired
-from stratus.invoke.sandbox import Sandbox
+from stratus.invoke.sandbox import Sandbox, State
 
 
 class Pool:
@@ -37,6 +37,9 @@ class Pool:
         self._busy: dict[str, Sandbox] = {}
         self.retired = False
         self.cold_starts = 0
+        self.provisioned = 0  # environments to keep initialized, whatever the load
+        self.provisioning_failure: str | None = None
+        self._warming = 0
 
     @property
     def size(self) -> int:
@@ -45,6 +48,38 @@ class Pool:
     @property
     def idle_count(self) -> int:
         return len(self._idle)
+
+    @property
+    def initialized(self) -> int:
+        """Environments that have finished init (idle or busy)."""
+        return len(self._idle) + sum(1 for s in self._busy.values() if s.state is not State.STARTING)
+
+    def maintain(self, init_timeout: float) -> None:
+        """Start what provisioned concurrency still lacks; each start runs in the task group."""
+        if self.retired:
+            return
+        missing = self.provisioned - self.size - self._warming
+        for _ in range(max(0, missing)):
+            self._warming += 1
+            self._tasks.create_task(self._prewarm(init_timeout))
+
+    async def _prewarm(self, init_timeout: float) -> None:
+        sandbox = self._make(self.config, self.region, self._on_exit)
+        sandbox.provisioned = True
+        try:
+            await sandbox.start(self._tasks)
+            await sandbox.initialize(init_timeout)
+        except Exception as e:  # the status API reports it; the next pass tries again
+            self.provisioning_failure = str(e)
+            sandbox.stop()
+            return
+        finally:
+            self._warming -= 1
+        self.provisioning_failure = None
+        if self.retired or not sandbox.usable:
+            sandbox.stop()
+            return
+        self._idle[sandbox.sandbox_id] = sandbox
 
     @asynccontextmanager
     async def checkout(self) -> AsyncIterator[Sandbox]:
@@ -87,6 +122,8 @@ class Pool:
         expired = select_expired(
             [IdleView(s.sandbox_id, s.idle_since) for s in self._idle.values()], now, idle_timeout
         )
+        keep = max(0, self.provisioned - len(self._busy))  # provisioned environments stay
+        expired = expired[: max(0, len(self._idle) - keep)]
         for sandbox_id in expired:
             self._idle.pop(sandbox_id).stop()
         return len(expired)

@@ -88,6 +88,7 @@ class Sandbox:
         code_dir: str,
         on_exit: Callable[[Sandbox], None],
         clock: Callable[[], float] = time.monotonic,
+        provisioned: bool = False,
     ) -> None:
         self.sandbox_id = uuid.uuid4().hex
         self.config = config
@@ -117,6 +118,8 @@ class Sandbox:
         self._exit_task: asyncio.Task[None] | None = None
         self.exit_status: ExitStatus | None = None
         self._stopping = False
+        self.provisioned = provisioned
+        self._initialized: asyncio.Future[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -164,7 +167,7 @@ class Sandbox:
             "AWS_LAMBDA_FUNCTION_VERSION": cfg.version,
             "AWS_LAMBDA_LOG_GROUP_NAME": self.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency" if self.provisioned else "on-demand",
             "AWS_EXECUTION_ENV": self._plan.execution_env,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
@@ -226,11 +229,29 @@ class Sandbox:
                 )
         if self._waiter is not None and not self._waiter.done():
             self._waiter.cancel()
+        if self._initialized is not None and not self._initialized.done():
+            reason = self._init_error.decode(errors="replace") if self._init_error else "it exited"
+            self._initialized.set_exception(RuntimeError(f"init failed: {reason}"))
+            self._initialized.exception()
         self._cancel_timer()
         self._endpoint.stop_listening()  # before the backend releases the listening socket
         proc.cleanup()
         self.state = State.DEAD
         self._on_exit(self)
+
+    async def initialize(self, timeout: float) -> None:
+        """Provisioned concurrency: run the init phase now, without an invocation; then IDLE.
+        Raises RuntimeError with the init error if the environment does not come up."""
+        self._initialized = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._initialized), timeout)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"init did not finish within {timeout:.0f} s") from None
+        init_ms, self._init_ms = self._init_ms, None  # reported now, not on the first invoke
+        self._log_line(f"INIT_REPORT Init Duration: {init_ms or 0:.2f} ms\tPhase: init\tStatus: success")
+        self._move(State.IDLE)
+        self.idle_since = self._clock()
 
     # -- the invoke path ----------------------------------------------------------------------
 
@@ -334,6 +355,8 @@ class Sandbox:
         if not self._ready:
             self._ready = True
             self._init_ms = (time.monotonic() - self._spawned_at) * 1000
+            if self._initialized is not None and not self._initialized.done():
+                self._initialized.set_result(None)
         if self._waiter is not None and not self._waiter.done():
             raise RuntimeApiError(400, "InvalidStateTransition", "A /next request is already open.")
         self._waiter = asyncio.get_running_loop().create_future()

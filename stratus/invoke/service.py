@@ -9,6 +9,7 @@ and logs go to the log store's buffer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -77,6 +78,8 @@ class InvokeService:
         """Run until cancelled; on the way out, stop every environment and wait for it."""
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
+            for record in list(self._registry.records()):
+                self._apply_provisioned(record.name)
             if started is not None:
                 started.set()
             try:
@@ -99,6 +102,9 @@ class InvokeService:
     def reap(self) -> int:
         now = self._clock()
         stopped = sum(pool.reap(now, self.idle_timeout) for pool in self._pools.values())
+        if self._tasks is not None:
+            for pool in self._pools.values():
+                pool.maintain(self._init_timeout)
         self._retired = [p for p in self._retired if p.size]
         return stopped
 
@@ -138,14 +144,16 @@ class InvokeService:
                 return await sandbox.invoke(invocation)
 
     def _pool(self, config: FunctionConfig, region: str) -> Pool:
-        key = (config.runtime_key(), region)
-        pool = self._pools.get(key)
+        pool = self._existing_pool(config, region)
         if pool is None:
             self._plan(config)  # refuse an unavailable runtime before building anything
             assert self._tasks is not None
             pool = Pool(config, region, self._make_sandbox, self._tasks)
-            self._pools[key] = pool
+            self._pools[(config.runtime_key(), region)] = pool
         return pool
+
+    def _existing_pool(self, config: FunctionConfig, region: str) -> Pool | None:
+        return self._pools.get((config.runtime_key(), region))
 
     def _plan(self, config: FunctionConfig) -> LaunchPlan:
         runtime = self._runtimes.get(config.runtime)
@@ -197,6 +205,37 @@ class InvokeService:
                 del self._pools[key]
                 if pool.size:
                     self._retired.append(pool)
+        self._apply_provisioned(name)
+
+    def _apply_provisioned(self, name: str) -> None:
+        """Point each pool of `name` at the provisioned concurrency now configured for it."""
+        record = self._registry.find(name)
+        wanted: dict[tuple[Any, ...], int] = {}
+        if record is not None:
+            for qualifier, provisioned in record.provisioned.items():
+                config = self._registry.version(name, qualifier)
+                key = (config.runtime_key(), provisioned.region)
+                wanted[key] = wanted.get(key, 0) + provisioned.requested
+                if key not in self._pools and self._tasks is not None:
+                    with contextlib.suppress(StratusError):
+                        self._pool(config, provisioned.region)
+        for key, pool in self._pools.items():
+            if pool.config.name == name:
+                pool.provisioned = wanted.get(key, 0)
+                if self._tasks is not None:
+                    pool.maintain(self._init_timeout)
+
+    def provisioned_status(self, name: str, qualifier: str) -> tuple[int, str | None]:
+        """(environments initialized for that configuration, the last provisioning failure)."""
+        record = self._registry.get(name)
+        provisioned = record.provisioned.get(qualifier)
+        if provisioned is None:
+            return 0, None
+        config = self._registry.version(name, qualifier)
+        pool = self._existing_pool(config, provisioned.region)
+        if pool is None:
+            return 0, None
+        return min(pool.initialized, provisioned.requested), pool.provisioning_failure
 
     # -- introspection ---------------------------------------------------------------------------
 

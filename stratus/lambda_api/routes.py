@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from stratus.lambda_api import functions, invoke, settings, versions
+from stratus.lambda_api import functions, invoke, provisioned, settings, versions
 
 FN = "/2015-03-31/functions/{name}"
 
@@ -30,6 +30,9 @@ def register(app: web.Application) -> None:
     r.add_put("/2017-10-31/functions/{name}/concurrency", settings.put_function_concurrency)
     r.add_delete("/2017-10-31/functions/{name}/concurrency", settings.delete_function_concurrency)
     r.add_get("/2019-09-30/functions/{name}/concurrency", settings.get_function_concurrency)
+    r.add_put("/2019-09-30/functions/{name}/provisioned-concurrency", provisioned.put_provisioned)
+    r.add_get("/2019-09-30/functions/{name}/provisioned-concurrency", provisioned.provisioned)
+    r.add_delete("/2019-09-30/functions/{name}/provisioned-concurrency", provisioned.delete_provisioned)
     r.add_post("/2017-03-31/tags/{arn}", settings.tag_resource)
     r.add_delete("/2017-03-31/tags/{arn}", settings.untag_resource)
     r.add_get("/2017-03-31/tags/{arn}", settings.list_tags)

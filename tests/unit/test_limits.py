@@ -133,3 +133,40 @@ def test_throttled_lease_after_release_is_admitted() -> None:
         pass
     with limiter.lease("a", None, 0):
         assert limiter.in_use("a") == 1
+
+
+# -- fair share of the unreserved pool ------------------------------------------------------------
+
+
+def test_fair_share_applies_only_when_the_pool_is_contended() -> None:
+    from stratus.invoke.limits import ACCOUNT_EXCEEDED, LimitSnapshot, admit
+
+    # 100 unreserved, 50 in use: no contention, a hot function may take more.
+    assert admit(LimitSnapshot(100, 0, 50, 50, None, 2)) is None
+    # 95 in use (contended): the hot function holds 90, above its share of 100/2.
+    assert admit(LimitSnapshot(100, 0, 95, 90, None, 2)) == ACCOUNT_EXCEEDED
+    # ...while a function holding 5 (below its share) still gets a slot.
+    assert admit(LimitSnapshot(100, 0, 95, 5, None, 2)) is None
+    # A single active function is never limited by fair share, only by the pool.
+    assert admit(LimitSnapshot(100, 0, 95, 95, None, 1)) is None
+    assert admit(LimitSnapshot(100, 0, 100, 100, None, 1)) == ACCOUNT_EXCEEDED
+
+
+def test_limiter_keeps_room_for_a_second_function() -> None:
+    from contextlib import ExitStack
+
+    from stratus.errors import TooManyRequests
+    from stratus.invoke.limits import Limiter
+
+    limiter = Limiter(10)
+    with ExitStack() as stack:
+        stack.enter_context(limiter.lease("other", None, 0))
+        taken = 1
+        for _ in range(20):
+            try:
+                stack.enter_context(limiter.lease("hot", None, 0))
+                taken += 1
+            except TooManyRequests:
+                break
+        assert limiter.in_use("hot") < 9  # the hot function stopped short of the whole pool
+        stack.enter_context(limiter.lease("other", None, 0))  # the other still gets in

@@ -1,0 +1,104 @@
+"""Lambda REST API: provisioned concurrency on published versions and aliases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from stratus.control.models import ProvisionedConcurrency
+from stratus.errors import InvalidParameterValue, ResourceNotFound
+from stratus.gateway.responses import empty_response, json_response
+from stratus.gateway.server import ApiContext, ctx, json_body, region
+from stratus.lambda_api.arns import function_arn
+from stratus.lambda_api.functions import function_ref
+
+
+class ProvisionedConfigNotFound(ResourceNotFound):
+    code = "ProvisionedConcurrencyConfigNotFoundException"
+
+
+def _qualified(request: web.Request) -> tuple[str, str]:
+    name, qualifier = function_ref(request)
+    if not qualifier:
+        raise InvalidParameterValue("A Qualifier (a published version or an alias) is required.")
+    return name, qualifier
+
+
+def _shape(context: ApiContext, name: str, config: ProvisionedConcurrency) -> dict[str, Any]:
+    available, failure = context.invoker.provisioned_status(name, config.qualifier)
+    if available >= config.requested:
+        status = "READY"
+    elif failure:
+        status = "FAILED"
+    else:
+        status = "IN_PROGRESS"
+    shape: dict[str, Any] = {
+        "RequestedProvisionedConcurrentExecutions": config.requested,
+        "AvailableProvisionedConcurrentExecutions": available,
+        "AllocatedProvisionedConcurrentExecutions": available,
+        "Status": status,
+        "LastModified": config.last_modified,
+    }
+    if status == "FAILED" and failure:
+        shape["StatusReason"] = failure[:1000]
+    return shape
+
+
+async def put_provisioned(request: web.Request) -> web.StreamResponse:
+    context = ctx(request)
+    name, qualifier = _qualified(request)
+    requested = json_body(request).get("ProvisionedConcurrentExecutions")
+    if not isinstance(requested, int) or isinstance(requested, bool) or requested < 1:
+        raise InvalidParameterValue("ProvisionedConcurrentExecutions must be a whole number of 1 or more.")
+    record = context.registry.get(name)
+    others = sum(p.requested for q, p in record.provisioned.items() if q != qualifier)
+    if record.reserved_concurrency is not None and others + requested > record.reserved_concurrency:
+        raise InvalidParameterValue(
+            f"Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
+            f"for function ({record.reserved_concurrency})."
+        )
+    floor = context.config.min_unreserved_concurrency
+    unreserved = context.config.concurrency_limit - context.invoker.reserved_total()
+    if record.reserved_concurrency is None and requested > unreserved - floor:
+        raise InvalidParameterValue(
+            "Specified ConcurrentExecutions for function is greater than account's unreserved concurrency "
+            f"less its minimum of [{floor}]."
+        )
+    config = context.registry.put_provisioned(name, qualifier, requested, region(request))
+    return json_response(_shape(context, name, config), 202)
+
+
+async def get_provisioned(request: web.Request) -> web.StreamResponse:
+    context = ctx(request)
+    name, qualifier = _qualified(request)
+    config = context.registry.get(name).provisioned.get(qualifier)
+    if config is None:
+        raise ProvisionedConfigNotFound("No Provisioned Concurrency Config found for this function")
+    return json_response(_shape(context, name, config))
+
+
+async def delete_provisioned(request: web.Request) -> web.StreamResponse:
+    context = ctx(request)
+    name, qualifier = _qualified(request)
+    context.registry.delete_provisioned(name, qualifier)
+    return empty_response(204)
+
+
+async def list_provisioned(request: web.Request) -> web.StreamResponse:
+    context = ctx(request)
+    name, _ = function_ref(request)
+    record = context.registry.get(name)
+    items = []
+    for qualifier in sorted(record.provisioned):
+        shape = _shape(context, name, record.provisioned[qualifier])
+        shape["FunctionArn"] = function_arn(region(request), context.account_id, name, qualifier)
+        items.append(shape)
+    return json_response({"ProvisionedConcurrencyConfigs": items})
+
+
+async def provisioned(request: web.Request) -> web.StreamResponse:
+    """One path serves Get and List (`?List=ALL`)."""
+    if request.query.get("List") == "ALL":
+        return await list_provisioned(request)
+    return await get_provisioned(request)
