@@ -58,12 +58,12 @@ class Zygote:
         }
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                str(self.runtime.interpreter), "-S", "-m", "stratus_zygote",
-                str(theirs.fileno()), str(self._root), json.dumps(self.extra_paths()),
+                str(self.runtime.interpreter), "-S", "-m", "stratus_zygote", str(theirs.fileno()),
                 pass_fds=[theirs.fileno()], env=env, cwd="/", stdin=asyncio.subprocess.DEVNULL,
             )
         finally:
             theirs.close()
+        ours.send(json.dumps({"root": str(self._root), "extra_paths": self.extra_paths()}).encode())
         self._sock = ours
         self._ready = loop.create_future()
         self.alive = True

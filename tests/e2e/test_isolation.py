@@ -1130,3 +1130,32 @@ def test_control_api_refuses_a_function(server: Server, lam: Any) -> None:
     if chain is not None:
         assert chain["access_key"] != ACCESS_KEY and chain["secret_key"] != SECRET_KEY, out
         assert out["signed_with_chain"] != "allowed", out
+
+
+# -- 8. what an environment can learn about its host ---------------------------------------------------
+
+HOST_VIEW_APP = """
+def handler(event, context):
+    with open("/proc/1/cmdline", "rb") as f:
+        cmdline = f.read().replace(b"\\0", b" ").decode()
+    with open("/proc/self/cgroup") as f:
+        cgroups = f.read()
+    caps = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("Cap"):
+                key, value = line.split(":")
+                caps[key] = value.strip()
+    return {"cmdline": cmdline, "cgroups": cgroups, "caps": caps}
+"""
+
+
+def test_host_paths_and_capability_bounds_are_hidden(server: Server, lam: Any) -> None:
+    name = f"hostview-{uuid.uuid4().hex[:8]}"
+    deploy(lam, name, {"app.py": HOST_VIEW_APP})
+    seen = ok(*invoke(lam, name))
+    assert str(server.data_dir) not in seen["cmdline"], seen["cmdline"]
+    # A cgroup namespace: the environment sees its own group as the root.
+    for line in seen["cgroups"].splitlines():
+        assert line.rsplit(":", 1)[1] == "/", seen["cgroups"]
+    assert seen["caps"]["CapBnd"] == "0000000000000000", seen["caps"]

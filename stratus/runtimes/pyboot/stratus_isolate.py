@@ -146,9 +146,10 @@ def build_template_root(root, extra_paths):
 
 
 def prepare_environment(root, tmp_mb):
-    """The function-independent part, in a freshly forked child: own mount, IPC and UTS
-    namespaces, a private /tmp and its own /proc (both inside the template root)."""
-    unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
+    """The function-independent part, in a freshly forked child (after joining its cgroups):
+    own mount, IPC, UTS and cgroup namespaces, a private /tmp and its own /proc (both inside the
+    template root)."""
+    unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
     mount("tmpfs", os.path.join(root, "tmp"), "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(tmp_mb)}m,mode=1777")
     mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
@@ -166,7 +167,14 @@ def finish_environment(root, code_dir, hostname, new_net):
     sethostname(hostname)
 
 
+PR_CAPBSET_DROP = 24
+
+
 def drop_privileges(uid):
+    # Empty the bounding set too, so nothing can ever bring a capability back.
+    cap = 0
+    while _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
+        cap += 1
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)  # a non-root uid loses every capability here

@@ -8,6 +8,7 @@ uid under seccomp, and only then runs awslambdaric with the function's handler.
 
 Protocol with the server, over a SOCK_SEQPACKET socket passed as fd argv[1]; one JSON message
 per packet:
+  server -> zygote  {"root", "extra_paths"}  (once, first)
   zygote -> server  {"ready": pid}
   server -> zygote  {"id", "cgroups", "uid", "runtime_api", "tmp_mb"} with two fds attached: the
                     write end of the environment's output pipe, and the read end of its
@@ -211,8 +212,11 @@ def serve(ctrl, root):
 
 def main():
     ctrl = socket.socket(fileno=int(sys.argv[1]))
-    root = sys.argv[2]
-    extra_paths = json.loads(sys.argv[3])
+    # The settings come over the socket, not argv: every environment inherits this process's
+    # command line, and host paths have no business there.
+    settings = json.loads(ctrl.recv(1 << 16))
+    root = settings["root"]
+    extra_paths = settings["extra_paths"]
     iso.prctl(iso.PR_SET_PDEATHSIG, signal.SIGKILL)
     iso.unshare(iso.CLONE_NEWNS)
     iso.make_private()
