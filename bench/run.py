@@ -31,6 +31,7 @@ from bench.common import (
     timed,
     zip_of,
 )
+from bench.load import drive
 from bench.signed_http import SignedInvoker
 
 
@@ -87,16 +88,41 @@ def bench_warm(srv: Any, n: int) -> dict[str, Stats]:
     }
 
 
+def bench_throughput(srv: Any, duration: float) -> dict[str, Any]:
+    """Warm no-op invokes per second at concurrency 1, 8 and 64, each against the hello floor."""
+    lam = srv.client()
+    name = f"tput-{uuid.uuid4().hex[:6]}"
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
+                        Handler="app.handler", Code={"ZipFile": zip_of(NOOP)})
+    signed = SignedInvoker(srv.endpoint, name)
+    url = f"{srv.endpoint}/2015-03-31/functions/{name}/invocations"
+    headers = signed.headers(b"{}")
+    results: dict[str, Any] = {}
+    with hello_floor() as hostport:
+        for concurrency in (1, 8, 64):
+            drive(url, headers, b"{}", concurrency, 2.0)  # warm up: start the environments
+            load = drive(url, headers, b"{}", concurrency, duration)
+            floor = drive(f"http://{hostport}/", {}, b"{}", concurrency, duration)
+            results[f"c{concurrency}"] = {
+                "invokes_per_s": load.rate, "floor_per_s": floor.rate, "ratio": load.rate / floor.rate,
+                "p50": load.p50, "p99": load.p99, "floor_p50": floor.p50, "floor_p99": floor.p99,
+                "errors": load.errors, "tool": load.tool,
+            }
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples")
     args = parser.parse_args()
     n_warm, n_cold, n_deploy = (200, 10, 3) if args.quick else (1000, 50, 10)
+    duration = 2.0 if args.quick else 5.0
     results: dict[str, Stats] = {}
     with stratus_server() as srv:
         results.update(bench_deploy(srv, n_deploy))
         results.update(bench_cold(srv, n_cold))
         results.update(bench_warm(srv, n_warm))
+        throughput = bench_throughput(srv, duration)
     print(f"machine: {machine()}")
     for key, stats in results.items():
         print(f"{key:20s} {stats.row()}")
@@ -105,10 +131,15 @@ def main() -> None:
     print(f"cold start / python -c pass (p50): {cold.p50 / floor.p50:.2f}x")
     print(f"warm invoke over HTTP / hello floor (p50): {warm.p50 / hello.p50:.2f}x; "
           f"added p50 {warm.p50 - hello.p50:.2f} ms")
+    for key, row in throughput.items():
+        print(f"throughput {key:4s} {row['invokes_per_s']:6d} invokes/s vs hello {row['floor_per_s']:6d}/s "
+              f"= {100 * row['ratio']:.0f}%; p50 {row['p50']:.2f} ms (hello {row['floor_p50']:.2f}), "
+              f"p99 {row['p99']:.2f} ms; errors {row['errors']} [{row['tool']}]")
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(
-        {"machine": machine(), **{k: vars(v) for k, v in results.items()}}, indent=2))
+        {"machine": machine(), **{k: vars(v) for k, v in results.items()}, "throughput": throughput},
+        indent=2))
 
 
 if __name__ == "__main__":

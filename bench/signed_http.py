@@ -21,7 +21,7 @@ class SignedInvoker:
         self._path = parts.path.rstrip("/") + urlsplit(self._url).path
         self._signed: dict[bytes, dict[str, str]] = {}
 
-    def _headers(self, payload: bytes) -> dict[str, str]:
+    def headers(self, payload: bytes) -> dict[str, str]:
         # Signed once per payload and reused: a signature stays valid for minutes, and this
         # keeps the client's signing cost out of what is measured.
         if payload not in self._signed:
@@ -31,7 +31,7 @@ class SignedInvoker:
         return self._signed[payload]
 
     def invoke(self, payload: bytes = b"{}") -> bytes:
-        self._conn.request("POST", self._path, body=payload, headers=self._headers(payload))
+        self._conn.request("POST", self._path, body=payload, headers=self.headers(payload))
         response = self._conn.getresponse()
         body = response.read()
         if response.status != 200:

@@ -92,7 +92,8 @@ def choose_backend(config: Config, runtimes: dict[str, PythonRuntime | str]) -> 
     reason = linux.available() if wanted != "process" else "STRATUS_ISOLATION=process"
     if reason is None:
         ready = {k: v for k, v in runtimes.items() if isinstance(v, PythonRuntime)}
-        return linux.LinuxBackend(config.run_dir, instance, ready)
+        fast = os.environ.get("STRATUS_FAST_CHANNEL", "1") != "0"
+        return linux.LinuxBackend(config.run_dir, instance, ready, fast_channel=fast)
     if wanted == "linux":
         raise RuntimeError(f"STRATUS_ISOLATION=linux, but this host cannot: {reason}")
     backend = ProcessBackend(config.run_dir, instance)

@@ -161,13 +161,19 @@ class RuntimeEndpoint:
 
     async def _next(self) -> web.Response:
         invocation, deadline_ms = await self._side.next_invocation()
-        headers = {
-            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-            "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": invocation.invoked_arn,
-            "Lambda-Runtime-Trace-Id": invocation.trace_id or "",
-            "Content-Type": "application/json",
-        }
-        if invocation.client_context:
-            headers["Lambda-Runtime-Client-Context"] = invocation.client_context
+        headers = event_headers(invocation, deadline_ms)
         return web.Response(status=200, body=invocation.payload, headers=headers)
+
+
+def event_headers(invocation: Invocation, deadline_ms: int) -> dict[str, str]:
+    """The headers of a /next answer."""
+    headers = {
+        "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+        "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+        "Lambda-Runtime-Invoked-Function-Arn": invocation.invoked_arn,
+        "Lambda-Runtime-Trace-Id": invocation.trace_id or "",
+        "Content-Type": "application/json",
+    }
+    if invocation.client_context:
+        headers["Lambda-Runtime-Client-Context"] = invocation.client_context
+    return headers

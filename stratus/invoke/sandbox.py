@@ -14,10 +14,12 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json
 import math
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -33,9 +35,10 @@ from stratus.invoke.records import (
     exit_message,
     timeout_message,
 )
-from stratus.invoke.runtime_api import RuntimeApiError, RuntimeEndpoint
+from stratus.invoke.runtime_api import RuntimeApiError, RuntimeEndpoint, event_headers
 from stratus.isolation.backend import ExitStatus, IsolationBackend, SandboxProcess, SandboxSpec
 from stratus.observe.logstore import LogStore
+from stratus.runtimes.pyboot import stratus_channel as channel
 
 
 class State(enum.Enum):
@@ -120,6 +123,9 @@ class Sandbox:
         self._stopping = False
         self.provisioned = provisioned
         self._initialized: asyncio.Future[None] | None = None
+        self._channel: socket.socket | None = None
+        self._channel_waiting = False
+        self._decoder = channel.Decoder()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -150,7 +156,11 @@ class Sandbox:
             self.state = State.DEAD
             self._on_exit(self)
             raise
-        asyncio.get_running_loop().add_reader(self._proc.output_fd, self._read_output)
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self._proc.output_fd, self._read_output)
+        self._channel = getattr(self._proc, "channel", None)
+        if self._channel is not None:
+            loop.add_reader(self._channel.fileno(), self._on_channel_readable)
         self._log_line(f"INIT_START Runtime Version: {self.config.runtime}")
         self._exit_task = tasks.create_task(self._watch_exit(self._proc))
 
@@ -234,6 +244,10 @@ class Sandbox:
             self._initialized.set_exception(RuntimeError(f"init failed: {reason}"))
             self._initialized.exception()
         self._cancel_timer()
+        if self._channel is not None:
+            with contextlib.suppress(Exception):
+                loop.remove_reader(self._channel.fileno())
+            self._channel = None
         self._endpoint.stop_listening()  # before the backend releases the listening socket
         proc.cleanup()
         self.state = State.DEAD
@@ -277,7 +291,8 @@ class Sandbox:
     def _deliver(self) -> None:
         current = self._current
         waiter = self._waiter
-        if current is None or current.delivered_at or waiter is None or waiter.done():
+        http_waiting = waiter is not None and not waiter.done()
+        if current is None or current.delivered_at or not (http_waiting or self._channel_waiting):
             return
         self._cancel_timer()
         current.delivered_at = time.monotonic()
@@ -285,8 +300,52 @@ class Sandbox:
         self._log_line(f"START RequestId: {current.invocation.request_id} Version: {self.config.version}")
         loop = asyncio.get_running_loop()
         self._timer = loop.call_at(loop.time() + self.config.timeout, self._on_timeout)
+        if self._channel_waiting:
+            self._channel_waiting = False
+            self._channel_send(channel.EVENT, event_headers(current.invocation, current.deadline_ms),
+                               current.invocation.payload)
+            return
+        assert waiter is not None
         self._waiter = None
         waiter.set_result(current.invocation)
+
+    # -- the private channel (Python environments of the Linux backend) ---------------------------
+
+    def _channel_send(self, kind: int, header: dict[str, str], body: bytes = b"") -> None:
+        if self._channel is not None:
+            try:
+                self._channel.sendall(channel.encode(kind, header, body))
+            except OSError:
+                pass  # the environment is going; its exit settles the invoke
+
+    def _on_channel_readable(self) -> None:
+        sock = self._channel
+        if sock is None:
+            return
+        while True:
+            try:
+                data = sock.recv(1 << 20)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                data = b""
+            if not data:
+                asyncio.get_running_loop().remove_reader(sock.fileno())
+                break
+            self._decoder.feed(data)
+        for kind, header, body in self._decoder.frames():
+            try:
+                if kind == channel.NEXT:
+                    self._runtime_ready()
+                    self._channel_waiting = True
+                    self._deliver()
+                elif kind == channel.RESPONSE:
+                    self.post_response(str(header.get("id")), body)
+                elif kind == channel.ERROR:
+                    error_type = header.get("type")
+                    self.post_error(str(header.get("id")), body, str(error_type) if error_type else None)
+            except RuntimeApiError:
+                pass  # a stale or foreign request id: ignored, as the HTTP endpoint refuses it
 
     def _on_timeout(self) -> None:
         current = self._current
@@ -349,14 +408,18 @@ class Sandbox:
 
     # -- the runtime's side (called by the Runtime API endpoint) ------------------------------
 
-    async def next_invocation(self) -> tuple[Invocation, int]:
-        if self.state is State.DEAD:
-            raise RuntimeApiError(500, "Runtime.Dead", "This environment has stopped.")
+    def _runtime_ready(self) -> None:
+        """The runtime asked for its first event: init is over."""
         if not self._ready:
             self._ready = True
             self._init_ms = (time.monotonic() - self._spawned_at) * 1000
             if self._initialized is not None and not self._initialized.done():
                 self._initialized.set_result(None)
+
+    async def next_invocation(self) -> tuple[Invocation, int]:
+        if self.state is State.DEAD:
+            raise RuntimeApiError(500, "Runtime.Dead", "This environment has stopped.")
+        self._runtime_ready()
         if self._waiter is not None and not self._waiter.done():
             raise RuntimeApiError(400, "InvalidStateTransition", "A /next request is already open.")
         self._waiter = asyncio.get_running_loop().create_future()

@@ -96,6 +96,7 @@ class Blank:
     listener: socket.socket
     address: str
     tmp_mb: int
+    channel: socket.socket | None  # the server's end of the private channel, if any
     released: bool = False
 
 
@@ -121,6 +122,10 @@ class LinuxSandbox:
     @property
     def peer_uid(self) -> int | None:
         return self._blank.uid
+
+    @property
+    def channel(self) -> socket.socket | None:
+        return self._blank.channel
 
     async def wait(self) -> ExitStatus:
         code = await self._blank.zygote.wait(self._blank.pid)
@@ -161,7 +166,13 @@ class LinuxBackend:
     name = "linux"
 
     def __init__(
-        self, run_dir: Path, instance: str, runtimes: dict[str, PythonRuntime], *, blanks_per_runtime: int = 2
+        self,
+        run_dir: Path,
+        instance: str,
+        runtimes: dict[str, PythonRuntime],
+        *,
+        blanks_per_runtime: int = 2,
+        fast_channel: bool = True,
     ) -> None:
         layout = detect()
         if layout is None:
@@ -173,6 +184,7 @@ class LinuxBackend:
         self._starting: dict[str, asyncio.Future[Zygote]] = {}
         self._uids = UidAllocator(start=int(instance) * 977 if instance.isdigit() else 0)
         self._blanks_per_runtime = blanks_per_runtime
+        self._fast_channel = fast_channel
         self._ready: dict[str, deque[Blank]] = {name: deque() for name in runtimes}
         self._refill = asyncio.Event()
 
@@ -235,22 +247,30 @@ class LinuxBackend:
         out_r, out_w = os.pipe()
         assign_r, assign_w = os.pipe()
         os.set_blocking(out_r, False)
+        ours, theirs = socket.socketpair() if self._fast_channel else (None, None)
+        fds = [out_w, assign_r] + ([theirs.fileno()] if theirs is not None else [])
         try:
             pid = await zygote.spawn(
                 {"cgroups": group.procs_files, "uid": uid, "runtime_api": address, "tmp_mb": tmp_mb},
-                [out_w, assign_r],
+                fds,
             )
         except BaseException:
             for fd in (out_r, assign_w):
                 os.close(fd)
             listener.close()
+            if ours is not None:
+                ours.close()
             self.groups.destroy(group)
             self._uids.release(uid)
             raise
         finally:
             os.close(out_w)
             os.close(assign_r)
-        return Blank(runtime, zygote, pid, out_r, assign_w, group, uid, listener, address, tmp_mb)
+            if theirs is not None:
+                theirs.close()
+        if ours is not None:
+            ours.setblocking(False)
+        return Blank(runtime, zygote, pid, out_r, assign_w, group, uid, listener, address, tmp_mb, ours)
 
     async def spawn(self, spec: SandboxSpec) -> LinuxSandbox:
         ready = self._ready.get(spec.runtime)
@@ -295,6 +315,8 @@ class LinuxBackend:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         blank.listener.close()
+        if blank.channel is not None:
+            blank.channel.close()
         self.groups.destroy(blank.group)
         self._uids.release(blank.uid)
 

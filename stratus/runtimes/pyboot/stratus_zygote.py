@@ -40,7 +40,7 @@ PRELOAD = (
     "awslambdaric.lambda_context", "awslambdaric.lambda_runtime_exception",
     "awslambdaric.lambda_runtime_marshaller", "awslambdaric.lambda_runtime_log_utils",
     "awslambdaric.lambda_literals", "awslambdaric.lambda_config",
-    "boto3", "botocore.session", "botocore.client",
+    "boto3", "botocore.session", "botocore.client", "stratus_channel",
 )
 
 
@@ -54,12 +54,17 @@ def preload_runtime_client():
         del sys.modules["runtime_client"]
 
 
-def _load_runtime_client():
-    """In the child, with AWS_LAMBDA_RUNTIME_API set: load the native client."""
+def _load_runtime_client(channel_fd):
+    """In the child, with AWS_LAMBDA_RUNTIME_API set: load the native client, or, given the fd
+    of a private channel to the server, the stand-in that speaks over it."""
     import importlib
 
     import awslambdaric.lambda_runtime_client
 
+    if channel_fd is not None:
+        import stratus_channel
+
+        sys.modules["runtime_client"] = stratus_channel.RuntimeClient(channel_fd)
     importlib.reload(awslambdaric.lambda_runtime_client)
 
 
@@ -82,7 +87,8 @@ def run_child(request, fds, root, ctrl, selector, wakeup_r):
     and finishes: the code at /var/task, pivot into the read-only root, drop privileges, run."""
     code = 127
     try:
-        out_fd, assign_fd = fds
+        out_fd, assign_fd = fds[0], fds[1]
+        channel_fd = fds[2] if len(fds) > 2 else None
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         selector.close()
@@ -100,7 +106,7 @@ def run_child(request, fds, root, ctrl, selector, wakeup_r):
                 f.write("0")
         iso.prepare_environment(root, request["tmp_mb"])
         os.environ["AWS_LAMBDA_RUNTIME_API"] = request["runtime_api"]
-        _load_runtime_client()
+        _load_runtime_client(channel_fd)
 
         assignment = _read_all(assign_fd)
         if not assignment:
@@ -190,10 +196,10 @@ def serve(ctrl, root):
             if not data:
                 return  # the server closed the socket
             request = json.loads(data)
-            if len(fds) != 2:
+            if len(fds) not in (2, 3):
                 for fd in fds:
                     os.close(fd)
-                send(ctrl, {"id": request["id"], "error": "expected an output and an assignment fd"})
+                send(ctrl, {"id": request["id"], "error": "expected output, assignment and channel fds"})
                 continue
             try:
                 pid = iso.fork_into_new_pid_namespace()
