@@ -36,6 +36,9 @@ class FunctionConfig:
     log_format: str = "Text"
     state: str = "Active"
     last_update_status: str = "Successful"
+    # Stratus's own setting, from the function's `stratus:network` tag: "default" (the host's
+    # network, as Lambda functions have) or "none" (a network namespace with no interfaces).
+    network: str = "default"
 
     def replace(self, **changes: Any) -> FunctionConfig:
         return dataclasses.replace(self, **changes)
@@ -53,6 +56,7 @@ class FunctionConfig:
             tuple(sorted(self.environment.items())),
             self.ephemeral_storage,
             self.log_format,
+            self.network,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,6 +68,7 @@ class FunctionConfig:
     def from_dict(cls, data: dict[str, Any]) -> FunctionConfig:
         data = dict(data)
         data["architectures"] = tuple(data.get("architectures", ("x86_64",)))
+        data.setdefault("network", "default")
         return cls(**data)
 
 

@@ -86,7 +86,7 @@ class Registry:
     ) -> FunctionConfig:
         if config.name in self._functions:
             raise ResourceConflict(f"Function already exist: {config.name}")
-        record = FunctionRecord(latest=config, tags=tags)
+        record = FunctionRecord(latest=config.replace(network=network_setting(tags)), tags=tags)
         if publish:
             record, _ = _published(record, description=config.description)
         self._commit(record)
@@ -163,12 +163,12 @@ class Registry:
 
     def tag(self, name: str, tags: dict[str, str]) -> None:
         record = self.get(name)
-        self._commit(record.replace(tags={**record.tags, **tags}))
+        self._commit(_with_tags(record, {**record.tags, **tags}))
 
     def untag(self, name: str, keys: Iterable[str]) -> None:
         record = self.get(name)
         drop = set(keys)
-        self._commit(record.replace(tags={k: v for k, v in record.tags.items() if k not in drop}))
+        self._commit(_with_tags(record, {k: v for k, v in record.tags.items() if k not in drop}))
 
     # -- provisioned concurrency ------------------------------------------------------------------
 
@@ -264,6 +264,26 @@ class Registry:
     def _notify(self, name: str) -> None:
         for listener in self._listeners:
             listener(name)
+
+
+NETWORK_TAG = "stratus:network"
+NETWORKS = ("default", "none")
+
+
+def network_setting(tags: dict[str, str]) -> str:
+    value = tags.get(NETWORK_TAG, "default")
+    if value not in NETWORKS:
+        raise InvalidParameterValue(f"The {NETWORK_TAG} tag must be one of: {', '.join(NETWORKS)}.")
+    return value
+
+
+def _with_tags(record: FunctionRecord, tags: dict[str, str]) -> FunctionRecord:
+    """New tags; the network setting they carry applies to $LATEST (versions keep theirs)."""
+    network = network_setting(tags)
+    latest = record.latest
+    if latest.network != network:
+        latest = latest.replace(network=network, revision_id=new_revision(), last_modified=now_iso())
+    return record.replace(tags=tags, latest=latest)
 
 
 def _check_revision(current: str, given: str | None) -> None:

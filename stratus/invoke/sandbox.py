@@ -144,6 +144,7 @@ class Sandbox:
             runtime=self.config.runtime,
             handler=self.config.handler,
             tmp_mb=self.config.ephemeral_storage,
+            network=self.config.network,
         )
         self._spawned_at = time.monotonic()
         try:

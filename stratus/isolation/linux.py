@@ -284,6 +284,9 @@ class LinuxBackend:
         self._refill.set()
         if blank is None:
             blank = await self._make_blank(spec.runtime, spec.tmp_mb)
+        if spec.network == "none" and blank.channel is None:
+            self.discard(blank)
+            raise ZygoteError("stratus:network=none needs the private channel (STRATUS_FAST_CHANNEL=1)")
         try:
             self.groups.set_limits(blank.group, spec.memory_mb)
             assignment = {

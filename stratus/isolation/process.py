@@ -16,6 +16,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+from stratus.errors import ServiceError
 from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, listen_loopback
 from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect
 
@@ -145,6 +146,8 @@ class ProcessBackend:
         return notes
 
     async def spawn(self, spec: SandboxSpec) -> ProcessSandbox:
+        if spec.network == "none":
+            raise ServiceError("stratus:network=none needs full isolation, which this host lacks")
         env = dict(spec.env)
         listener, address = listen_loopback()
         env[RUNTIME_API_ENV] = address

@@ -158,10 +158,22 @@ def resize_tmp(root, tmp_mb):
     mount(None, os.path.join(root, "tmp"), None, MS_REMOUNT | MS_NOSUID | MS_NODEV, f"size={int(tmp_mb)}m")
 
 
+def _loopback_up():
+    """A new network namespace starts with `lo` down; code may still talk to itself."""
+    import fcntl
+    import socket
+
+    siocsifflags, iff_up, iff_loopback, iff_running = 0x8914, 0x1, 0x8, 0x40
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14s", b"lo", iff_up | iff_loopback | iff_running, b"")
+        fcntl.ioctl(sock, siocsifflags, request)
+
+
 def finish_environment(root, code_dir, hostname, new_net):
     """The function's part: its code at /var/task, then pivot into the template root."""
     if new_net:
         unshare(CLONE_NEWNET)
+        _loopback_up()
     bind_readonly(code_dir, os.path.join(root, "var/task"))
     pivot_root(root, os.path.join(root, ".old"))
     sethostname(hostname)
