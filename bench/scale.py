@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import threading
 import time
@@ -180,8 +179,6 @@ def main() -> None:
                              "was deleted")
         memory = idle_memory(srv, args.idle)
         code = srv.stop()
-    shutil.rmtree(srv.running.data_dir, ignore_errors=True)
-    srv.log_path.unlink(missing_ok=True)
 
     latency = Stats.of(scale["latencies_ms"])
     print(f"machine: {machine()}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -336,9 +337,14 @@ def wait_for_zygotes(server_pid: int, runtimes: int, timeout: float = 30) -> Non
     time.sleep(0.5)
 
 
+def is_stratus_child(p: Proc) -> bool:
+    """A zygote, a blank environment or an environment (by uid)."""
+    return in_uid_range(p.uid) or "stratus_zygote" in p.cmdline
+
+
 def baseline() -> set[tuple[int, int]]:
-    """Processes of an environment uid that exist before a server starts: never its leaks."""
-    return {(p.pid, p.start) for p in processes().values() if in_uid_range(p.uid)}
+    """Zygotes and environments that exist before a server starts: never its leaks."""
+    return {(p.pid, p.start) for p in processes().values() if is_stratus_child(p)}
 
 
 # -- the live server's descriptors ---------------------------------------------------------------------
@@ -419,7 +425,8 @@ class LeakReport:
             return "none" if not items else f"{len(items)}: " + "; ".join(items[:10])
 
         return [
-            f"(a) processes left (uid {UID_BASE}-{UID_END - 1} or naming the data dir): "
+            f"(a) processes left (zygotes, environments of uid {UID_BASE}-{UID_END - 1}, in its "
+            "cgroups or naming the data dir): "
             f"{show(self.processes)}",
             f"(b) cgroup dirs left: {show(self.cgroups)}",
             f"(c) mounts naming the data dir: {show(self.mounts)}",
@@ -432,11 +439,22 @@ class LeakReport:
         ]
 
 
-def _leaked_processes(data_dir: Path, before: set[tuple[int, int]]) -> list[str]:
+def _in_cgroup_of(pid: int, server_pid: int) -> bool:
+    """Whether the process is in one of the server's groups (paths as seen from the host)."""
+    try:
+        text = Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        return False
+    return f"/stratus/{server_pid}/" in text
+
+
+def _leaked_processes(data_dir: Path, server_pid: int, before: set[tuple[int, int]]) -> list[str]:
+    """Processes the stopped server left: any naming its data dir or in its cgroups, and any
+    zygote, blank environment or environment (by uid) that is new since `before` and does not
+    belong to another live server (say the test session's shared one)."""
     table = processes()
     me = os.getpid()
     needle = str(data_dir)
-    # Environments of another live server (say the test session's shared one) are not ours.
     others = {p.pid for p in table.values()
               if p.pid != me and "stratus" in p.cmdline and " serve " in f"{p.cmdline} "
               and needle not in p.cmdline}
@@ -444,8 +462,8 @@ def _leaked_processes(data_dir: Path, before: set[tuple[int, int]]) -> list[str]
     for p in table.values():
         if p.pid == me or (p.pid, p.start) in before:
             continue
-        ours = needle in p.cmdline
-        if in_uid_range(p.uid) and not any(descends_from(table, p.pid, o) for o in others):
+        ours = needle in p.cmdline or _in_cgroup_of(p.pid, server_pid)
+        if is_stratus_child(p) and not any(descends_from(table, p.pid, o) for o in others):
             ours = True
         if ours:
             found.append(f"pid {p.pid} uid {p.uid} ppid {p.ppid}: {p.cmdline[:160]}")
@@ -529,7 +547,7 @@ def check_leaks(data_dir: Path, server_pid: int, before: set[tuple[int, int]],
     t0 = time.monotonic()
     while True:
         report = LeakReport(
-            processes=_leaked_processes(data_dir, before),
+            processes=_leaked_processes(data_dir, server_pid, before),
             cgroups=_leaked_cgroups(server_pid),
             mounts=_leaked_mounts(data_dir),
         )
@@ -550,6 +568,7 @@ class OwnServer:
     running: Running
     proc: subprocess.Popen[bytes]
     log_path: Path
+    keep_log: bool = False  # set to keep the log after the server's context ends
 
     @property
     def pid(self) -> int:
@@ -573,7 +592,8 @@ class OwnServer:
 @contextmanager
 def own_server(**env: str) -> Iterator[OwnServer]:
     """As bench.common.stratus_server, but the caller gets the process (for its pid and its exit
-    code) and the log; the data dir is left for the caller to check and remove."""
+    code) and the log, and can stop the server itself to check what it left in the data dir;
+    the data dir (and the log, unless `keep_log` is set) are removed when the context ends."""
     data_dir = Path(tempfile.mkdtemp(prefix="stratus-bench-"))
     port = free_port()
     running = Running(f"http://127.0.0.1:{port}", data_dir)
@@ -590,3 +610,6 @@ def own_server(**env: str) -> Iterator[OwnServer]:
     finally:
         if proc.poll() is None:
             server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+        if not server.keep_log:
+            log_path.unlink(missing_ok=True)

@@ -11,7 +11,6 @@ cgroups, mounts, files in the data dir, uid locks. It exits non-zero on any mism
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -76,48 +75,47 @@ def main() -> int:
         zygotes, blanks = zygote_pids(pid), blank_pids(pid)
         stopped_early = "stratus: stopping" in srv.output()  # a signal from someone else
         code = srv.stop()
-    output = srv.output()
-    report = check_leaks(srv.running.data_dir, pid, before)
+        output = srv.output()
+        report = check_leaks(srv.running.data_dir, pid, before)
 
-    print()
-    for line in summary.lines():
-        print(line)
-    print(f"environments right after the last invoke: {peak_envs}; "
-          f"after idle reaping: {left} (waited {waited:.1f} s); zygotes: {len(zygotes)}, "
-          f"blank environments kept ready: {len(blanks)}")
-    grown = fd_growth(fds_before, fds_after)
-    print(f"(f) server descriptors before the invokes: {dict(sorted(fds_before.items()))}; after idle "
-          f"reaping: {dict(sorted(fds_after.items()))}; grown: {', '.join(grown) or 'none'}")
-    print(f"server RSS before the invokes {rss_before:.1f} MB, after idle reaping {rss_after:.1f} MB")
-    print(f"server exit code after SIGTERM: {code}")
-    for line in report.lines():
-        print(line)
+        print()
+        for line in summary.lines():
+            print(line)
+        print(f"environments right after the last invoke: {peak_envs}; "
+              f"after idle reaping: {left} (waited {waited:.1f} s); zygotes: {len(zygotes)}, "
+              f"blank environments kept ready: {len(blanks)}")
+        grown = fd_growth(fds_before, fds_after)
+        print(f"(f) server descriptors before the invokes: {dict(sorted(fds_before.items()))}; after idle "
+              f"reaping: {dict(sorted(fds_after.items()))}; grown: {', '.join(grown) or 'none'}")
+        print(f"server RSS before the invokes {rss_before:.1f} MB, after idle reaping {rss_after:.1f} MB")
+        print(f"server exit code after SIGTERM: {code}")
+        for line in report.lines():
+            print(line)
 
-    if summary.mismatches:
-        problems.append(f"{len(summary.mismatches)} results of the wrong kind")
-    if left:
-        problems.append(f"{left} environments still running {waited:.0f} s after the last invoke")
-    if stopped_early:
-        problems.append("the server was told to stop (SIGTERM/SIGINT) by someone else during the run")
-    if code != 0:
-        problems.append(f"server exit code {code}")
-    if "Traceback" in output:
-        problems.append("tracebacks in the server log")
-    problems += report.leaks
-    problems += [f"server descriptors grew: {g}" for g in grown]
-    if problems:
-        print(f"FAILED ({len(problems)} problems); server log kept at {srv.log_path}:")
-        for problem in problems[:50]:
-            print(f"  {problem}")
-        tracebacks = [i for i, line in enumerate(output.splitlines()) if "Traceback" in line]
-        if tracebacks:
+        if summary.mismatches:
+            problems.append(f"{len(summary.mismatches)} results of the wrong kind")
+        if left:
+            problems.append(f"{left} environments still running {waited:.0f} s after the last invoke")
+        if stopped_early:
+            problems.append("the server was told to stop (SIGTERM/SIGINT) by someone else during the run")
+        if code != 0:
+            problems.append(f"server exit code {code}")
+        if "Traceback" in output:
+            problems.append("tracebacks in the server log")
+        problems += report.leaks
+        problems += [f"server descriptors grew: {g}" for g in grown]
+        if problems:
+            srv.keep_log = True
+            print(f"FAILED ({len(problems)} problems); server log kept at {srv.log_path}:")
+            for problem in problems[:50]:
+                print(f"  {problem}")
             lines = output.splitlines()
-            print("first traceback in the server log:")
-            print("\n".join(lines[tracebacks[0]:tracebacks[0] + 30]))
-    else:
-        print("OK: every result of the expected kind, no leaks")
-        srv.log_path.unlink(missing_ok=True)
-    shutil.rmtree(srv.running.data_dir, ignore_errors=True)
+            tracebacks = [i for i, line in enumerate(lines) if "Traceback" in line]
+            if tracebacks:
+                print("first traceback in the server log:")
+                print("\n".join(lines[tracebacks[0]:tracebacks[0] + 30]))
+        else:
+            print("OK: every result of the expected kind, no leaks")
     return 1 if problems else 0
 
 

@@ -129,7 +129,8 @@ async def _run(
                 on_started(started)
             await stop.wait()
             log.info("stopping")
-            await runner.shutdown()
+            await site.stop()  # no new connections; requests on open ones are refused below
+            invoker.begin_shutdown()
             invoker_task.cancel()
             await asyncio.wait([invoker_task])  # environments exit while the zygotes still run
             backend_task.cancel()

@@ -39,6 +39,16 @@ class FunctionConfig:
     # Stratus's own setting, from the function's `stratus:network` tag: "default" (the host's
     # network, as Lambda functions have) or "none" (a network namespace with no interfaces).
     network: str = "default"
+    # SnapStart.ApplyOn ("None" or "PublishedVersions"), and Stratus's own setting to apply it to
+    # $LATEST too (the `stratus:snapstart` tag set to `latest`).
+    snap_start: str = "None"
+    snap_latest: bool = False
+
+    def uses_snapshot(self) -> bool:
+        """Whether new environments of this configuration fork from an initialized one."""
+        if self.version == LATEST:
+            return self.snap_latest
+        return self.snap_start == "PublishedVersions"
 
     def replace(self, **changes: Any) -> FunctionConfig:
         return dataclasses.replace(self, **changes)
@@ -57,6 +67,8 @@ class FunctionConfig:
             self.ephemeral_storage,
             self.log_format,
             self.network,
+            self.snap_start,
+            self.snap_latest,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,6 +81,8 @@ class FunctionConfig:
         data = dict(data)
         data["architectures"] = tuple(data.get("architectures", ("x86_64",)))
         data.setdefault("network", "default")
+        data.setdefault("snap_start", "None")
+        data.setdefault("snap_latest", False)
         return cls(**data)
 
 

@@ -86,7 +86,7 @@ class Registry:
     ) -> FunctionConfig:
         if config.name in self._functions:
             raise ResourceConflict(f"Function already exist: {config.name}")
-        record = FunctionRecord(latest=config.replace(network=network_setting(tags)), tags=tags)
+        record = FunctionRecord(latest=config.replace(**tag_settings(tags)), tags=tags)
         if publish:
             record, _ = _published(record, description=config.description)
         self._commit(record)
@@ -277,12 +277,23 @@ def network_setting(tags: dict[str, str]) -> str:
     return value
 
 
+SNAPSTART_TAG = "stratus:snapstart"
+
+
+def tag_settings(tags: dict[str, str]) -> dict[str, Any]:
+    """Stratus's own settings, carried by tags so that every Lambda client can set them."""
+    snap = tags.get(SNAPSTART_TAG, "published")
+    if snap not in ("published", "latest"):
+        raise InvalidParameterValue(f"The {SNAPSTART_TAG} tag must be 'latest' or 'published'.")
+    return {"network": network_setting(tags), "snap_latest": snap == "latest"}
+
+
 def _with_tags(record: FunctionRecord, tags: dict[str, str]) -> FunctionRecord:
-    """New tags; the network setting they carry applies to $LATEST (versions keep theirs)."""
-    network = network_setting(tags)
+    """New tags; the settings they carry apply to $LATEST (versions keep theirs)."""
+    settings = tag_settings(tags)
     latest = record.latest
-    if latest.network != network:
-        latest = latest.replace(network=network, revision_id=new_revision(), last_modified=now_iso())
+    if any(getattr(latest, k) != v for k, v in settings.items()):
+        latest = latest.replace(**settings, revision_id=new_revision(), last_modified=now_iso())
     return record.replace(tags=tags, latest=latest)
 
 

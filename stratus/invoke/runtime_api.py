@@ -150,6 +150,15 @@ class RuntimeEndpoint:
                     error_type = request.headers.get("Lambda-Runtime-Function-Error-Type")
                     self._side.post_error(request_id, body, error_type)
                     return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
+            if route == "restore/next" and request.method == "GET":
+                # SnapStart's restore handshake: this environment is already restored when it
+                # asks (it was forked from its template), so it may go on at once.
+                return web.Response(status=200, body=b"", content_type="application/json")
+            if route == "restore/error" and request.method == "POST":
+                body = await _read_body(request, MAX_RESPONSE_PAYLOAD) or b""
+                error_type = request.headers.get("Lambda-Runtime-Function-Error-Type")
+                self._side.post_init_error(body, error_type)
+                return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
             if route == "init/error" and request.method == "POST":
                 body = await _read_body(request, MAX_RESPONSE_PAYLOAD) or b""
                 error_type = request.headers.get("Lambda-Runtime-Function-Error-Type")

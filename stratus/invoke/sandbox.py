@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import hashlib
 import json
 import math
 import os
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from stratus.control.models import FunctionConfig
+from stratus.errors import ServiceError
 from stratus.invoke.records import (
     Invocation,
     InvocationResult,
@@ -57,6 +59,10 @@ _TRANSITIONS = {
 
 
 class IllegalTransition(RuntimeError):
+    pass
+
+
+class StratusShuttingDown(ServiceError):
     pass
 
 
@@ -134,8 +140,8 @@ class Sandbox:
             raise IllegalTransition(f"sandbox {self.sandbox_id}: {self.state.name} -> {to.name}")
         self.state = to
 
-    async def start(self, tasks: asyncio.TaskGroup) -> None:
-        spec = SandboxSpec(
+    def spec(self) -> SandboxSpec:
+        return SandboxSpec(
             sandbox_id=self.sandbox_id,
             argv=self._plan.argv,
             env=self._environment(),
@@ -145,7 +151,11 @@ class Sandbox:
             handler=self.config.handler,
             tmp_mb=self.config.ephemeral_storage,
             network=self.config.network,
+            snapshot_key=snapshot_key(self.config) if self.config.uses_snapshot() else None,
         )
+
+    async def start(self, tasks: asyncio.TaskGroup) -> None:
+        spec = self.spec()
         self._spawned_at = time.monotonic()
         try:
             self._proc = await self._backend.spawn(spec)
@@ -163,7 +173,14 @@ class Sandbox:
         if self._channel is not None:
             loop.add_reader(self._channel.fileno(), self._on_channel_readable)
         self._log_line(f"INIT_START Runtime Version: {self.config.runtime}")
-        self._exit_task = tasks.create_task(self._watch_exit(self._proc))
+        watcher = self._watch_exit(self._proc)
+        try:
+            self._exit_task = tasks.create_task(watcher)
+        except RuntimeError:  # the task group is shutting down: this environment never runs
+            watcher.close()
+            self.stop()
+            self._finish_exit(self._proc, ExitStatus(-9))
+            raise StratusShuttingDown("The server is shutting down and takes no new invocations.") from None
 
     def _environment(self) -> dict[str, str]:
         cfg = self.config
@@ -480,6 +497,12 @@ class Sandbox:
         self._logs.append(self.log_group, self.log_stream, int(time.time() * 1000), line)
         if self._current is not None:
             self._current.lines.append(line)
+
+
+def snapshot_key(config: FunctionConfig) -> str:
+    """Names the template environments of this configuration fork from. The region is not part
+    of it: each environment gets its region's variables when it is forked."""
+    return hashlib.sha256(repr(config.runtime_key()).encode()).hexdigest()[:32]
 
 
 def _error_body(body: bytes, error_type: str | None) -> bytes:

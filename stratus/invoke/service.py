@@ -30,6 +30,7 @@ from stratus.observe.logstore import LogStore
 from stratus.runtimes.python import PythonRuntime
 
 REAP_INTERVAL = 1.0
+DEFAULT_REGION = "us-east-1"  # for work done before any request names a region
 PoolKey = tuple[Any, ...]
 
 
@@ -68,6 +69,8 @@ class InvokeService:
         self._sandboxes: set[Sandbox] = set()
         self._reserved: dict[str, int] = {}
         self._tasks: asyncio.TaskGroup | None = None
+        self._snapshots_prepared: set[Any] = set()
+        self._closing = False
         registry.subscribe(self._on_registry_change)
         for record in registry.records():
             self._on_registry_change(record.name)
@@ -80,6 +83,7 @@ class InvokeService:
             self._tasks = tasks
             for record in list(self._registry.records()):
                 self._apply_provisioned(record.name)
+                self._prepare_snapshots(record.name)
             if started is not None:
                 started.set()
             try:
@@ -90,7 +94,12 @@ class InvokeService:
                 await self._shutdown()
                 raise
 
+    def begin_shutdown(self) -> None:
+        """From now on invokes are refused; those in flight finish or fail with their environment."""
+        self._closing = True
+
     async def _shutdown(self) -> None:
+        self._closing = True
         for pool in [*self._pools.values(), *self._retired]:
             pool.stop_all()
         for sandbox in list(self._sandboxes):
@@ -128,8 +137,8 @@ class InvokeService:
         invoked_arn: str,
         client_context: str | None = None,
     ) -> InvocationResult:
-        if self._tasks is None:
-            raise ServiceError("The invoke service is not running.")
+        if self._tasks is None or self._closing:
+            raise ServiceError("The server is shutting down and takes no new invocations.")
         record = self._registry.get(config.name)
         invocation = Invocation(
             request_id=str(uuid.uuid4()),
@@ -206,6 +215,20 @@ class InvokeService:
                 if pool.size:
                     self._retired.append(pool)
         self._apply_provisioned(name)
+        self._prepare_snapshots(name)
+
+    def _prepare_snapshots(self, name: str) -> None:
+        """A published version with SnapStart gets its template right away, not on first use."""
+        record = self._registry.find(name)
+        if record is None or self._tasks is None:
+            return
+        for config in [record.latest, *record.versions.values()]:
+            if config.uses_snapshot() and config.runtime_key() not in self._snapshots_prepared:
+                self._snapshots_prepared.add(config.runtime_key())
+                with contextlib.suppress(StratusError):
+                    sandbox = self._make_sandbox(config, DEFAULT_REGION, lambda _: None)
+                    self._sandboxes.discard(sandbox)
+                    self._tasks.create_task(self._backend.prepare(sandbox.spec()))
 
     def _apply_provisioned(self, name: str) -> None:
         """Point each pool of `name` at the provisioned concurrency now configured for it."""

@@ -25,6 +25,8 @@ class SandboxSpec:
     handler: str = ""
     tmp_mb: int = 512
     network: str = "default"  # or "none": a network namespace with no interfaces
+    # Fork from an initialized environment of this configuration (snapshot-style), if set.
+    snapshot_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,10 @@ class IsolationBackend(Protocol):
 
     def limitations(self) -> list[str]:
         """What this backend could not enforce on this host, said plainly at start."""
+        ...
+
+    async def prepare(self, spec: SandboxSpec) -> None:
+        """Do ahead of time what the first spawn of `spec` would do (a snapshot's init)."""
         ...
 
     def task_root(self, code_dir: Path) -> str:

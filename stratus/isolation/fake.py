@@ -202,6 +202,9 @@ class FakeBackend:
     async def run(self) -> None:
         return None
 
+    async def prepare(self, spec: SandboxSpec) -> None:
+        return None  # no snapshots here: environments of snapshot configurations start cold
+
     def close(self) -> None:
         for process in self.processes:
             process.kill()

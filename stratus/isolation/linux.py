@@ -22,6 +22,7 @@ from pathlib import Path
 
 from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, listen_loopback
 from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect
+from stratus.isolation.templates import UIDS_PER_TEMPLATE, Template, TemplateInitFailed, hello
 from stratus.isolation.zygote import Zygote, ZygoteError, kill_quietly
 from stratus.runtimes.python import PythonRuntime
 
@@ -30,6 +31,9 @@ from stratus.runtimes.python import PythonRuntime
 UID_BASE = 200000
 UID_COUNT = 100000
 UID_LOCKS = Path("/run/stratus/uids")
+BLOCK_BASE = 1_000_000
+BLOCK_COUNT = 4096
+MAX_TEMPLATES = 16
 DEFAULT_TMP_MB = 512
 # A blank environment's memory limit until it is given its function's.
 BLANK_MEMORY_MB = 128
@@ -44,27 +48,54 @@ class UidAllocator:
         UID_LOCKS.mkdir(parents=True, exist_ok=True)
         self._next = start % UID_COUNT
         self._held: dict[int, int] = {}
+        self._released: list[int] = []
 
     def take(self) -> int:
+        # Uids this instance released come first, so the lock files track peak concurrency
+        # rather than growing with every environment ever started.
+        while self._released:
+            uid = self._released.pop()
+            if self._lock(uid):
+                return uid
         for _ in range(UID_COUNT):
             uid = UID_BASE + self._next
             self._next = (self._next + 1) % UID_COUNT
-            if uid in self._held:
+            if uid not in self._held and self._lock(uid):
+                return uid
+        raise ZygoteError("no free environment uid")
+
+    def _lock(self, uid: int) -> bool:
+        fd = os.open(UID_LOCKS / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._held[uid] = fd
+        return True
+
+    def take_block(self, size: int) -> int:
+        """A block of `size` consecutive uids, above the single ones, for a template."""
+        for index in range(BLOCK_COUNT):
+            base = BLOCK_BASE + index * size
+            if base in self._held:
                 continue
-            fd = os.open(UID_LOCKS / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(UID_LOCKS / f"block-{base}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 os.close(fd)
                 continue
-            self._held[uid] = fd
-            return uid
-        raise ZygoteError("no free environment uid")
+            self._held[base] = fd
+            return base
+        raise ZygoteError("no free uid block for a template")
 
     def release(self, uid: int) -> None:
         fd = self._held.pop(uid, None)
         if fd is not None:
             os.close(fd)
+            if uid < BLOCK_BASE:
+                self._released.append(uid)
 
     def close(self) -> None:
         for uid in list(self._held):
@@ -151,6 +182,75 @@ class LinuxSandbox:
         self._backend.discard(self._blank)
 
 
+class SnapshotSandbox:
+    """An environment forked from a template: the template is its parent and reports its exit."""
+
+    def __init__(
+        self, backend: LinuxBackend, template: Template, ns_pid: int, host_pid: int, uid_index: int,
+        output_fd: int, listener: socket.socket, chan: socket.socket, group: EnvironmentGroup,
+    ) -> None:
+        self._backend = backend
+        self._template = template
+        self._ns_pid = ns_pid
+        self._pid = host_pid
+        self._uid_index = uid_index
+        self._output_fd = output_fd
+        self._listener = listener
+        self._channel = chan
+        self._group = group
+        self._peak_fd: int | None = None
+        self._cleaned = False
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    @property
+    def output_fd(self) -> int:
+        return self._output_fd
+
+    @property
+    def runtime_listener(self) -> socket.socket:
+        return self._listener
+
+    @property
+    def peer_uid(self) -> int | None:
+        return self._template.uid_base + self._uid_index
+
+    @property
+    def channel(self) -> socket.socket | None:
+        return self._channel
+
+    async def wait(self) -> ExitStatus:
+        code = await self._template.wait(self._ns_pid)
+        return ExitStatus(code, oom_killed=self._backend.groups.oom_killed(self._group))
+
+    def kill(self) -> None:
+        kill_quietly(self._pid)
+
+    def max_memory_bytes(self) -> int:
+        if self._peak_fd is None:
+            self._peak_fd = _open(self._backend.groups.peak_file(self._group))
+        if self._peak_fd is not None:
+            with contextlib.suppress(OSError, ValueError):
+                return int(os.pread(self._peak_fd, 64, 0))
+        return 0
+
+    def cleanup(self) -> None:
+        if self._cleaned:
+            return
+        self._cleaned = True
+        self.kill()
+        for fd in (self._output_fd, self._peak_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._listener.close()
+        self._channel.close()
+        self._backend.groups.destroy(self._group)
+        self._template.release_uid(self._uid_index)
+
+
 def _open(path: Path) -> int | None:
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -187,6 +287,8 @@ class LinuxBackend:
         self._fast_channel = fast_channel
         self._ready: dict[str, deque[Blank]] = {name: deque() for name in runtimes}
         self._refill = asyncio.Event()
+        self._templates: dict[str, tuple[Template, Blank, int]] = {}  # key -> (template, blank, uid block)
+        self._templates_starting: dict[str, asyncio.Future[Template]] = {}
 
     def limitations(self) -> list[str]:
         notes = []
@@ -272,7 +374,12 @@ class LinuxBackend:
             ours.setblocking(False)
         return Blank(runtime, zygote, pid, out_r, assign_w, group, uid, listener, address, tmp_mb, ours)
 
-    async def spawn(self, spec: SandboxSpec) -> LinuxSandbox:
+    async def spawn(self, spec: SandboxSpec) -> LinuxSandbox | SnapshotSandbox:
+        if spec.snapshot_key is not None:
+            return await self._spawn_from_template(spec, spec.snapshot_key)
+        return await self._spawn_blank(spec)
+
+    async def _spawn_blank(self, spec: SandboxSpec, template: bool = False) -> LinuxSandbox:
         ready = self._ready.get(spec.runtime)
         blank = None
         while ready:
@@ -296,6 +403,7 @@ class LinuxBackend:
                 "tmp_mb": spec.tmp_mb,
                 "hostname": "stratus",
                 "new_net": spec.network == "none",
+                "template": template,
             }
             _write_all(blank.assign_fd, json.dumps(assignment).encode())
         except BaseException:
@@ -306,6 +414,100 @@ class LinuxBackend:
                 os.close(blank.assign_fd)
             blank.assign_fd = -1
         return LinuxSandbox(self, blank)
+
+    async def prepare(self, spec: SandboxSpec) -> None:
+        """Run a snapshot configuration's init now (at publish), as Lambda does."""
+        if spec.snapshot_key is not None:
+            with contextlib.suppress(TemplateInitFailed, ZygoteError):
+                await self._template(spec, spec.snapshot_key)
+
+    # -- snapshot-style templates -----------------------------------------------------------------
+
+    async def _template(self, spec: SandboxSpec, key: str) -> Template:
+        entry = self._templates.get(key)
+        if entry is not None and entry[0].alive:
+            return entry[0]
+        pending = self._templates_starting.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Template] = asyncio.get_running_loop().create_future()
+        self._templates_starting[key] = future
+        try:
+            template = await self._start_template(spec, key)
+            future.set_result(template)
+            return template
+        except BaseException as e:
+            future.set_exception(e)
+            future.exception()
+            raise
+        finally:
+            del self._templates_starting[key]
+
+    async def _start_template(self, spec: SandboxSpec, key: str) -> Template:
+        if not self._fast_channel:
+            raise ZygoteError("snapshot templates need the private channel (STRATUS_FAST_CHANNEL=1)")
+        sandbox = await self._spawn_blank(spec, template=True)
+        blank = sandbox._blank
+        assert blank.channel is not None
+        base = self._uids.take_block(UIDS_PER_TEMPLATE)
+        template = Template(blank.pid, blank.channel, base)
+        asyncio.get_running_loop().add_reader(blank.output_fd, _drain, blank.output_fd)
+        try:
+            await template.ready(TEMPLATE_INIT_TIMEOUT)
+        except BaseException:
+            template.close()
+            self._release_template(blank, base)
+            raise
+        self._templates[key] = (template, blank, base)
+        while len(self._templates) > MAX_TEMPLATES:  # the oldest goes
+            self._drop_template(next(iter(self._templates)))
+        return template
+
+    def _drop_template(self, key: str) -> None:
+        template, blank, base = self._templates.pop(key)
+        template.close()
+        self._release_template(blank, base)
+
+    def _release_template(self, blank: Blank, base: int) -> None:
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(blank.output_fd)
+        self.discard(blank)
+        self._uids.release(base)
+
+    async def _spawn_from_template(self, spec: SandboxSpec, key: str) -> SnapshotSandbox:
+        try:
+            template = await self._template(spec, key)
+        except TemplateInitFailed:
+            # Init fails the same way in an ordinary environment, which reports it properly.
+            return await self._spawn_blank(spec)  # type: ignore[return-value]
+        uid_index = template.take_uid()
+        group = self.groups.create(uuid.uuid4().hex, spec.memory_mb)
+        listener, address = listen_loopback()
+        out_r, out_w = os.pipe()
+        os.set_blocking(out_r, False)
+        ours, theirs = socket.socketpair()
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        own = ("AWS_LAMBDA_LOG_STREAM_NAME", "AWS_REGION", "AWS_DEFAULT_REGION")
+        env = {key: spec.env[key] for key in own if key in spec.env}
+        env.update({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", RUNTIME_API_ENV: address})
+        try:
+            ns_pid = await template.fork(
+                {"uid": uid_index, "tmp_mb": spec.tmp_mb, "env": env}, [out_w, theirs.fileno()]
+            )
+            ours.setblocking(False)
+            host_pid = await hello(ours, TEMPLATE_INIT_TIMEOUT)
+            await asyncio.to_thread(_join_cgroups, group.procs_files, host_pid)
+        except BaseException:
+            os.close(out_r)
+            ours.close()
+            listener.close()
+            self.groups.destroy(group)
+            template.release_uid(uid_index)
+            raise
+        finally:
+            os.close(out_w)
+            theirs.close()
+        return SnapshotSandbox(self, template, ns_pid, host_pid, uid_index, out_r, listener, ours, group)
 
     def discard(self, blank: Blank) -> None:
         """Kill a blank (or a finished environment) and release everything it held."""
@@ -324,6 +526,8 @@ class LinuxBackend:
         self._uids.release(blank.uid)
 
     def close(self) -> None:
+        for key in list(self._templates):
+            self._drop_template(key)
         for ready in self._ready.values():
             while ready:
                 self.discard(ready.popleft())
@@ -331,6 +535,22 @@ class LinuxBackend:
             zygote.close()
         self.groups.close()
         self._uids.close()
+
+
+TEMPLATE_INIT_TIMEOUT = 30.0
+
+
+def _drain(fd: int) -> None:
+    """A template's own output (its init's prints) is read and dropped."""
+    with contextlib.suppress(OSError):
+        os.read(fd, 65536)
+
+
+def _join_cgroups(procs_files: list[str], pid: int) -> None:
+    """Move a process into its cgroups from outside. Blocking (a v1 move waits for RCU)."""
+    for procs in procs_files:
+        with open(procs, "w") as f:
+            f.write(str(pid))
 
 
 def _alive(pid: int) -> bool:

@@ -192,6 +192,9 @@ class ProcessBackend:
     async def run(self) -> None:
         return None
 
+    async def prepare(self, spec: SandboxSpec) -> None:
+        return None  # no snapshots here: environments of snapshot configurations start cold
+
     def close(self) -> None:
         if self._groups is not None:
             self._groups.close()

@@ -147,6 +147,11 @@ def config_changes(context: ApiContext, params: dict[str, Any]) -> dict[str, Any
         if log_format not in ("Text", "JSON"):
             raise InvalidParameterValue("LoggingConfig.LogFormat must be Text or JSON.")
         changes["log_format"] = log_format
+    if "SnapStart" in params:
+        apply_on = _object(params["SnapStart"], "SnapStart").get("ApplyOn", "None")
+        if apply_on not in ("None", "PublishedVersions"):
+            raise InvalidParameterValue("SnapStart.ApplyOn must be None or PublishedVersions.")
+        changes["snap_start"] = apply_on
     if params.get("Layers"):
         raise InvalidParameterValue("Layers are not supported by this Stratus server yet.")
     return changes

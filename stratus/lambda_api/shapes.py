@@ -31,7 +31,10 @@ def function_configuration(cfg: FunctionConfig, region: str, account: str) -> di
         "PackageType": "Zip",
         "Architectures": list(cfg.architectures),
         "EphemeralStorage": {"Size": cfg.ephemeral_storage},
-        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "SnapStart": {
+            "ApplyOn": cfg.snap_start,
+            "OptimizationStatus": "On" if cfg.uses_snapshot() else "Off",
+        },
         "RuntimeVersionConfig": {
             "RuntimeVersionArn": f"arn:aws:lambda:{region}::runtime:stratus-{cfg.runtime}"
         },

@@ -40,7 +40,7 @@ PRELOAD = (
     "awslambdaric.lambda_context", "awslambdaric.lambda_runtime_exception",
     "awslambdaric.lambda_runtime_marshaller", "awslambdaric.lambda_runtime_log_utils",
     "awslambdaric.lambda_literals", "awslambdaric.lambda_config",
-    "boto3", "botocore.session", "botocore.client", "stratus_channel",
+    "boto3", "botocore.session", "botocore.client", "stratus_channel", "stratus_template",
 )
 
 
@@ -115,6 +115,10 @@ def run_child(request, fds, root, ctrl, selector, wakeup_r):
         if job["tmp_mb"] != request["tmp_mb"]:
             iso.resize_tmp(root, job["tmp_mb"])
         iso.finish_environment(root, job["code_dir"], job["hostname"], job["new_net"])
+        if job.get("template"):
+            import stratus_template
+
+            stratus_template.serve_template(job, channel_fd)
         iso.drop_privileges(request["uid"])
         os.chdir("/var/task")
         os.environ.clear()

@@ -1,0 +1,183 @@
+"""The server's side of snapshot-style templates (see `runtimes/pyboot/stratus_template.py`).
+
+A `Template` owns one template environment and its channel: it writes the template's user
+namespace maps when asked, waits for its init to finish, and forks environments from it, each
+reported back with its PID-namespace-local pid and, later, its exit. Environments forked from it
+talk to the server over channels of their own; `hello` reads an environment's host pid from its
+first frame (SO_PASSCRED), which is how the server can signal it and place it in its cgroups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import struct
+from collections import deque
+from typing import Any
+
+from stratus.errors import ServiceError
+from stratus.runtimes.pyboot import stratus_channel as channel
+
+log = logging.getLogger("stratus.isolation")
+MAPME, MAPPED, READY, INIT_FAILED, FORK, FORKED, EXITED, HELLO = range(10, 18)
+# Host uids per template: the template is uid 0 of its namespace; environments take 1..N-1.
+UIDS_PER_TEMPLATE = 256
+_UCRED = struct.Struct("iII")
+HELLO_SIZE = len(channel.encode(HELLO, {}))  # read exactly it: the runtime's frames follow
+
+
+class TemplateInitFailed(Exception):
+    """The template's init raised; `document` is the error in awslambdaric's format."""
+
+    def __init__(self, document: bytes) -> None:
+        super().__init__(document.decode(errors="replace"))
+        self.document = document
+
+
+class Template:
+    def __init__(self, pid: int, sock: socket.socket, uid_base: int) -> None:
+        self.pid = pid  # host pid of the template
+        self.uid_base = uid_base
+        self._sock = sock
+        self._decoder = channel.Decoder()
+        loop = asyncio.get_running_loop()
+        self._ready: asyncio.Future[None] = loop.create_future()
+        self._forks: deque[asyncio.Future[int]] = deque()
+        self._exits: dict[int, asyncio.Future[int]] = {}
+        self._free = list(range(UIDS_PER_TEMPLATE - 1, 0, -1))
+        self.alive = True
+        loop.add_reader(sock.fileno(), self._on_readable)
+
+    async def ready(self, timeout: float) -> None:
+        await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+
+    def take_uid(self) -> int:
+        if not self._free:
+            raise ServiceError("this template has no environment uid left")
+        return self._free.pop()
+
+    def release_uid(self, index: int) -> None:
+        self._free.append(index)
+
+    async def fork(self, request: dict[str, Any], fds: list[int]) -> int:
+        """Fork an environment; returns its pid inside the template's PID namespace."""
+        if not self.alive:
+            raise ServiceError("the template has exited")
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._forks.append(future)
+        try:
+            socket.send_fds(self._sock, [channel.encode(FORK, request)], fds)
+        except OSError as e:
+            self._forks.remove(future)
+            raise ServiceError(f"cannot reach the template: {e}") from None
+        ns_pid = await future
+        self._exits.setdefault(ns_pid, asyncio.get_running_loop().create_future())
+        return ns_pid
+
+    async def wait(self, ns_pid: int) -> int:
+        future = self._exits.setdefault(ns_pid, asyncio.get_running_loop().create_future())
+        try:
+            return await asyncio.shield(future)
+        finally:
+            if future.done():
+                self._exits.pop(ns_pid, None)
+
+    def _on_readable(self) -> None:
+        try:
+            data = self._sock.recv(1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._on_death()
+            return
+        self._decoder.feed(data)
+        for kind, header, body in self._decoder.frames():
+            if kind == MAPME:
+                self._write_maps()
+                self._sock.sendall(channel.encode(MAPPED, {}))
+            elif kind == READY and not self._ready.done():
+                self._ready.set_result(None)
+            elif kind == INIT_FAILED and not self._ready.done():
+                self._ready.set_exception(TemplateInitFailed(body))
+            elif kind == FORKED and self._forks:
+                waiter = self._forks.popleft()
+                if header.get("error"):
+                    waiter.set_exception(ServiceError(f"fork from template failed: {header['error']}"))
+                else:
+                    waiter.set_result(int(header["ns_pid"]))
+            elif kind == EXITED:
+                pid = int(header["ns_pid"])
+                future = self._exits.setdefault(pid, asyncio.get_running_loop().create_future())
+                if not future.done():
+                    future.set_result(int(header["code"]))
+
+    def _write_maps(self) -> None:
+        mapping = f"0 {self.uid_base} {UIDS_PER_TEMPLATE}\n"
+        with open(f"/proc/{self.pid}/uid_map", "w") as f:
+            f.write(mapping)
+        with open(f"/proc/{self.pid}/gid_map", "w") as f:
+            f.write(mapping)
+
+    def _on_death(self) -> None:
+        if not self.alive:
+            return
+        self.alive = False
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+        if not self._ready.done():
+            self._ready.set_exception(ServiceError("the template exited during init"))
+            self._ready.exception()
+        for waiter in self._forks:
+            if not waiter.done():
+                waiter.set_exception(ServiceError("the template exited"))
+        self._forks.clear()
+        for future in self._exits.values():  # its environments die with it
+            if not future.done():
+                future.set_result(-signal.SIGKILL)
+
+    def close(self) -> None:
+        self._on_death()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
+async def hello(sock: socket.socket, timeout: float) -> int:
+    """The host pid of the process that sends the first frame on `sock` (SO_PASSCRED set)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[int] = loop.create_future()
+
+    def readable() -> None:
+        try:
+            data, ancillary, _flags, _addr = sock.recvmsg(HELLO_SIZE, socket.CMSG_SPACE(_UCRED.size))
+        except BlockingIOError:
+            return
+        except OSError as e:
+            data, ancillary = b"", []
+            log.debug("hello failed: %s", e)
+        loop.remove_reader(sock.fileno())
+        for level, kind, raw in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                pid, _uid, _gid = _UCRED.unpack(raw[: _UCRED.size])
+                if not done.done():
+                    done.set_result(pid)
+                return
+        if not done.done():
+            done.set_exception(ServiceError(f"the environment did not say hello ({data[:20]!r})"))
+
+    loop.add_reader(sock.fileno(), readable)
+    try:
+        return await asyncio.wait_for(done, timeout)
+    finally:
+        with contextlib.suppress(Exception):
+            loop.remove_reader(sock.fileno())
+
+
+def template_assignment(base: dict[str, Any]) -> bytes:
+    return json.dumps({**base, "template": True}).encode()

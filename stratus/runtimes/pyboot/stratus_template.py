@@ -1,0 +1,192 @@
+"""Snapshot-style templates (Lambda's SnapStart model). Standard library only.
+
+A template is an environment of one function version whose init phase has run. It lives in a
+user namespace of its own (in-namespace root, mapped by the server to an unprivileged block of
+host uids), so that after running the user's init code it can still give each environment it
+forks a PID namespace, a mount namespace with its own /tmp and /proc, and an unprivileged uid of
+its own. The init code runs under a relaxed seccomp filter; each environment adds the strict one.
+
+Frames over the template's private channel (see stratus_channel for the format):
+  template -> server  MAPME {}                  write my uid and gid maps
+  server -> template  MAPPED {}
+  template -> server  READY {} | INIT_FAILED {"type"} body
+  server -> template  FORK {"uid", "tmp_mb", "env"} with fds [output, channel]
+  template -> server  FORKED {"ns_pid"} | EXITED {"ns_pid", "code"}
+  environment -> server, first on its own channel: HELLO {} (the server reads its host pid)
+"""
+
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import traceback
+
+import stratus_channel as ch
+import stratus_isolate as iso
+
+MAPME, MAPPED, READY, INIT_FAILED, FORK, FORKED, EXITED, HELLO = range(10, 18)
+
+
+class Link:
+    """The template's end of its channel: frames out, frames (and passed fds) in."""
+
+    def __init__(self, fd):
+        self.sock = socket.socket(fileno=fd)
+        self.sock.setblocking(True)
+        self.decoder = ch.Decoder()
+        self.fds = []
+
+    def send(self, kind, header, body=b""):
+        self.sock.sendall(ch.encode(kind, header, body))
+
+    def receive(self):
+        while True:
+            frames = self.decoder.frames()
+            if frames:
+                return frames
+            data, fds, _flags, _addr = socket.recv_fds(self.sock, 1 << 16, 4)
+            if not data:
+                raise EOFError("the server closed the template's channel")
+            self.fds.extend(fds)
+            self.decoder.feed(data)
+
+
+def serve_template(job, channel_fd):
+    """Runs in place of the runtime client in a template environment. Never returns."""
+    stand_in = sys.modules.pop("runtime_client", None)
+    if stand_in is not None and hasattr(stand_in, "_sock"):
+        stand_in._sock.detach()  # the channel is the template's now, not the runtime client's
+    link = Link(channel_fd)
+    iso.unshare(iso.CLONE_NEWUSER)
+    link.send(MAPME, {})
+    kind = link.receive()[0][0]
+    if kind != MAPPED:
+        raise RuntimeError(f"expected MAPPED, got {kind}")
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    iso.unshare(iso.CLONE_NEWNS)  # owned by the new user namespace: the template may mount in it
+    iso.prctl(iso.PR_SET_NO_NEW_PRIVS, 1)
+    iso.install_seccomp(relaxed=True)
+    os.chdir("/var/task")
+    os.environ.clear()
+    os.environ.update(job["env"])
+    sys.path[:] = ["/var/task"] + [p for p in sys.path if p not in ("", job["code_dir"])]
+
+    error = _init(job["handler"])
+    if error is not None:
+        link.send(INIT_FAILED, {"type": error.get("errorType", "")}, json.dumps(error).encode())
+        sys.stdout.flush()
+        os._exit(1)
+    link.send(READY, {})
+    _fork_loop(link)
+
+
+def _init(handler):
+    """Import the handler as awslambdaric would, and report a failure in its error format."""
+    from awslambdaric import bootstrap
+    from awslambdaric.lambda_runtime_exception import FaultException
+
+    try:
+        bootstrap._get_handler(handler)
+        return None
+    except FaultException as e:
+        return bootstrap.make_error(e.msg, e.exception_type, e.trace)
+    except Exception:
+        return bootstrap.build_fault_result(sys.exc_info(), None)
+
+
+def _fork_loop(link):
+    selector = selectors.DefaultSelector()
+    wakeup_r, wakeup_w = os.pipe()
+    os.set_blocking(wakeup_r, False)
+    os.set_blocking(wakeup_w, False)
+    signal.set_wakeup_fd(wakeup_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    selector.register(link.sock, selectors.EVENT_READ)
+    selector.register(wakeup_r, selectors.EVENT_READ)
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj == wakeup_r:
+                try:
+                    os.read(wakeup_r, 4096)
+                except BlockingIOError:
+                    pass
+                _reap(link)
+                continue
+            for kind, header, _body in link.receive():
+                if kind != FORK:
+                    continue
+                out_fd, chan_fd = link.fds.pop(0), link.fds.pop(0)
+                try:
+                    pid = iso.fork_into_new_pid_namespace()
+                except OSError as e:
+                    os.close(out_fd)
+                    os.close(chan_fd)
+                    link.send(FORKED, {"ns_pid": 0, "error": str(e)})
+                    continue
+                if pid == 0:
+                    _run_environment(header, out_fd, chan_fd, link, selector, wakeup_r)
+                os.close(out_fd)
+                os.close(chan_fd)
+                link.send(FORKED, {"ns_pid": pid})
+        _reap(link)
+
+
+def _reap(link):
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        link.send(EXITED, {"ns_pid": pid, "code": os.waitstatus_to_exitcode(status)})
+
+
+def _run_environment(request, out_fd, chan_fd, link, selector, wakeup_r):
+    """A new environment forked from the template. Never returns."""
+    code = 127
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        selector.close()
+        link.sock.close()
+        os.close(wakeup_r)
+        iso.prctl(iso.PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        os.close(out_fd)
+        iso.unshare(iso.CLONE_NEWNS)
+        iso.mount("tmpfs", "/tmp", "tmpfs", iso.MS_NOSUID | iso.MS_NODEV,
+                  f"size={int(request['tmp_mb'])}m,mode=1777")
+        iso.mount("proc", "/proc", "proc", iso.MS_NOSUID | iso.MS_NODEV | iso.MS_NOEXEC)
+        iso.drop_privileges(request["uid"])
+        import random
+
+        random.seed()  # the template's state would repeat in every environment otherwise
+        os.environ.update(request["env"])
+        os.write(chan_fd, ch.encode(HELLO, {}))  # the server learns this environment's host pid
+        import importlib
+
+        import awslambdaric.lambda_runtime_client
+
+        sys.modules["runtime_client"] = ch.RuntimeClient(chan_fd)
+        importlib.reload(awslambdaric.lambda_runtime_client)
+        from awslambdaric.__main__ import main as run_client
+
+        sys.argv = ["awslambdaric", os.environ["_HANDLER"]]
+        code = 0
+        run_client(sys.argv)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        code = 127
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
