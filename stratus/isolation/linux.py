@@ -20,10 +20,12 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from stratus.errors import ServiceError
 from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, listen_loopback
 from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect
-from stratus.isolation.templates import UIDS_PER_TEMPLATE, Template, TemplateInitFailed, hello
+from stratus.isolation.templates import ASSIGN, UIDS_PER_TEMPLATE, Template, TemplateInitFailed, hello
 from stratus.isolation.zygote import Zygote, ZygoteError, kill_quietly
+from stratus.runtimes.pyboot import stratus_channel as channel
 from stratus.runtimes.python import PythonRuntime
 
 # Environments run as uids from this range, one each, so they cannot signal or read each
@@ -34,6 +36,7 @@ UID_LOCKS = Path("/run/stratus/uids")
 BLOCK_BASE = 1_000_000
 BLOCK_COUNT = 4096
 MAX_TEMPLATES = 16
+PARKED_PER_TEMPLATE = 1
 DEFAULT_TMP_MB = 512
 # A blank environment's memory limit until it is given its function's.
 BLANK_MEMORY_MB = 128
@@ -129,6 +132,22 @@ class Blank:
     tmp_mb: int
     channel: socket.socket | None  # the server's end of the private channel, if any
     released: bool = False
+
+
+@dataclass
+class Parked:
+    """An environment forked from a template, in its cgroups, waiting for its assignment."""
+
+    template: Template
+    ns_pid: int
+    host_pid: int
+    uid_index: int
+    output_fd: int
+    listener: socket.socket
+    address: str
+    channel: socket.socket
+    group: EnvironmentGroup
+    tmp_mb: int
 
 
 class LinuxSandbox:
@@ -289,6 +308,7 @@ class LinuxBackend:
         self._refill = asyncio.Event()
         self._templates: dict[str, tuple[Template, Blank, int]] = {}  # key -> (template, blank, uid block)
         self._templates_starting: dict[str, asyncio.Future[Template]] = {}
+        self._parked: dict[str, deque[Parked]] = {}
 
     def limitations(self) -> list[str]:
         notes = []
@@ -309,6 +329,14 @@ class LinuxBackend:
                             ready.append(await self._make_blank(runtime))
                         except ZygoteError as e:
                             log.warning("cannot prepare a %s environment: %s", runtime, e)
+                            break
+                for key, (template, _blank, _base) in list(self._templates.items()):
+                    waiting = self._parked.setdefault(key, deque())
+                    while template.alive and len(waiting) < PARKED_PER_TEMPLATE:
+                        try:
+                            waiting.append(await self._park(template))
+                        except ServiceError as e:
+                            log.warning("cannot park an environment: %s", e)
                             break
                 self._refill.clear()
                 await self._refill.wait()
@@ -459,11 +487,14 @@ class LinuxBackend:
             self._release_template(blank, base)
             raise
         self._templates[key] = (template, blank, base)
+        self._refill.set()  # park an environment for it
         while len(self._templates) > MAX_TEMPLATES:  # the oldest goes
             self._drop_template(next(iter(self._templates)))
         return template
 
     def _drop_template(self, key: str) -> None:
+        for parked in self._parked.pop(key, deque()):
+            self._discard_parked(parked)
         template, blank, base = self._templates.pop(key)
         template.close()
         self._release_template(blank, base)
@@ -474,29 +505,22 @@ class LinuxBackend:
         self.discard(blank)
         self._uids.release(base)
 
-    async def _spawn_from_template(self, spec: SandboxSpec, key: str) -> SnapshotSandbox:
-        try:
-            template = await self._template(spec, key)
-        except TemplateInitFailed:
-            # Init fails the same way in an ordinary environment, which reports it properly.
-            return await self._spawn_blank(spec)  # type: ignore[return-value]
+    async def _park(self, template: Template, tmp_mb: int = DEFAULT_TMP_MB) -> Parked:
+        """Fork an environment from `template` and place it in its cgroups; it then waits for its
+        assignment. Done ahead of time, this keeps the fork and the cgroup moves (which wait for
+        an RCU grace period on cgroup v1) off a cold start's path."""
         uid_index = template.take_uid()
-        group = self.groups.create(uuid.uuid4().hex, spec.memory_mb)
+        group = self.groups.create(uuid.uuid4().hex, BLANK_MEMORY_MB)
         listener, address = listen_loopback()
         out_r, out_w = os.pipe()
         os.set_blocking(out_r, False)
         ours, theirs = socket.socketpair()
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        own = ("AWS_LAMBDA_LOG_STREAM_NAME", "AWS_REGION", "AWS_DEFAULT_REGION")
-        env = {key: spec.env[key] for key in own if key in spec.env}
-        env.update({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", RUNTIME_API_ENV: address})
         try:
-            ns_pid = await template.fork(
-                {"uid": uid_index, "tmp_mb": spec.tmp_mb, "env": env}, [out_w, theirs.fileno()]
-            )
+            ns_pid = await template.fork({"uid": uid_index, "tmp_mb": tmp_mb}, [out_w, theirs.fileno()])
             ours.setblocking(False)
             host_pid = await hello(ours, TEMPLATE_INIT_TIMEOUT)
-            await asyncio.to_thread(_join_cgroups, group.procs_files, host_pid)
+            await asyncio.gather(*(asyncio.to_thread(_join_cgroup, p, host_pid) for p in group.procs_files))
         except BaseException:
             os.close(out_r)
             ours.close()
@@ -507,7 +531,47 @@ class LinuxBackend:
         finally:
             os.close(out_w)
             theirs.close()
-        return SnapshotSandbox(self, template, ns_pid, host_pid, uid_index, out_r, listener, ours, group)
+        return Parked(template, ns_pid, host_pid, uid_index, out_r, listener, address, ours, group, tmp_mb)
+
+    async def _spawn_from_template(self, spec: SandboxSpec, key: str) -> SnapshotSandbox:
+        try:
+            template = await self._template(spec, key)
+        except TemplateInitFailed:
+            # Init fails the same way in an ordinary environment, which reports it properly.
+            return await self._spawn_blank(spec)  # type: ignore[return-value]
+        waiting = self._parked.setdefault(key, deque())
+        parked = None
+        while waiting:
+            candidate = waiting.popleft()
+            if candidate.template is template and template.alive and _alive(candidate.host_pid):
+                parked = candidate
+                break
+            self._discard_parked(candidate)
+        self._refill.set()
+        if parked is None:
+            parked = await self._park(template, spec.tmp_mb)
+        own = ("AWS_LAMBDA_LOG_STREAM_NAME", "AWS_REGION", "AWS_DEFAULT_REGION")
+        env = {k: spec.env[k] for k in own if k in spec.env}
+        env.update({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", RUNTIME_API_ENV: parked.address})
+        try:
+            self.groups.set_limits(parked.group, spec.memory_mb)
+            parked.channel.sendall(channel.encode(ASSIGN, {"env": env, "tmp_mb": spec.tmp_mb}))
+        except BaseException:
+            self._discard_parked(parked)
+            raise
+        return SnapshotSandbox(
+            self, template, parked.ns_pid, parked.host_pid, parked.uid_index, parked.output_fd,
+            parked.listener, parked.channel, parked.group,
+        )
+
+    def _discard_parked(self, parked: Parked) -> None:
+        kill_quietly(parked.host_pid)
+        with contextlib.suppress(OSError):
+            os.close(parked.output_fd)
+        parked.listener.close()
+        parked.channel.close()
+        self.groups.destroy(parked.group)
+        parked.template.release_uid(parked.uid_index)
 
     def discard(self, blank: Blank) -> None:
         """Kill a blank (or a finished environment) and release everything it held."""
@@ -546,11 +610,11 @@ def _drain(fd: int) -> None:
         os.read(fd, 65536)
 
 
-def _join_cgroups(procs_files: list[str], pid: int) -> None:
-    """Move a process into its cgroups from outside. Blocking (a v1 move waits for RCU)."""
-    for procs in procs_files:
-        with open(procs, "w") as f:
-            f.write(str(pid))
+def _join_cgroup(procs: str, pid: int) -> None:
+    """Move a process into a cgroup from outside. Blocking: a v1 move waits for an RCU grace
+    period, so the moves into each hierarchy run in threads at once."""
+    with open(procs, "w") as f:
+        f.write(str(pid))
 
 
 def _alive(pid: int) -> bool:

@@ -24,7 +24,7 @@ from stratus.errors import ServiceError
 from stratus.runtimes.pyboot import stratus_channel as channel
 
 log = logging.getLogger("stratus.isolation")
-MAPME, MAPPED, READY, INIT_FAILED, FORK, FORKED, EXITED, HELLO = range(10, 18)
+MAPME, MAPPED, READY, INIT_FAILED, FORK, FORKED, EXITED, HELLO, ASSIGN = range(10, 19)
 # Host uids per template: the template is uid 0 of its namespace; environments take 1..N-1.
 UIDS_PER_TEMPLATE = 256
 _UCRED = struct.Struct("iII")

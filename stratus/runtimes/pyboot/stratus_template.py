@@ -10,9 +10,12 @@ Frames over the template's private channel (see stratus_channel for the format):
   template -> server  MAPME {}                  write my uid and gid maps
   server -> template  MAPPED {}
   template -> server  READY {} | INIT_FAILED {"type"} body
-  server -> template  FORK {"uid", "tmp_mb", "env"} with fds [output, channel]
+  server -> template  FORK {"uid", "tmp_mb"} with fds [output, channel]
   template -> server  FORKED {"ns_pid"} | EXITED {"ns_pid", "code"}
-  environment -> server, first on its own channel: HELLO {} (the server reads its host pid)
+On an environment's own channel:
+  environment -> server  HELLO {}  first thing: the server reads its host pid (SO_PASSCRED) and
+                                   moves it into its cgroups, ahead of time if it is parked
+  server -> environment  ASSIGN {"env", "tmp_mb"}  when a new environment is needed
 """
 
 import json
@@ -26,7 +29,7 @@ import traceback
 import stratus_channel as ch
 import stratus_isolate as iso
 
-MAPME, MAPPED, READY, INIT_FAILED, FORK, FORKED, EXITED, HELLO = range(10, 18)
+MAPME, MAPPED, READY, INIT_FAILED, FORK, FORKED, EXITED, HELLO, ASSIGN = range(10, 19)
 
 
 class Link:
@@ -79,6 +82,10 @@ def serve_template(job, channel_fd):
         link.send(INIT_FAILED, {"type": error.get("errorType", "")}, json.dumps(error).encode())
         sys.stdout.flush()
         os._exit(1)
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the init's objects stay shared with every environment forked from here
     link.send(READY, {})
     _fork_loop(link)
 
@@ -145,6 +152,32 @@ def _reap(link):
         link.send(EXITED, {"ns_pid": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
+def _read_exactly(fd, size):
+    data = b""
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _read_frame(fd):
+    """One ASSIGN frame, read byte-exact so that nothing after it is consumed."""
+    head = _read_exactly(fd, 4)
+    if head is None:
+        return None
+    rest = _read_exactly(fd, int.from_bytes(head, "big"))
+    if rest is None:
+        return None
+    decoder = ch.Decoder()
+    decoder.feed(head + rest)
+    kind, header, _body = decoder.frames()[0]
+    if kind != ASSIGN:
+        raise RuntimeError(f"expected ASSIGN, got {kind}")
+    return header
+
+
 def _run_environment(request, out_fd, chan_fd, link, selector, wakeup_r):
     """A new environment forked from the template. Never returns."""
     code = 127
@@ -158,16 +191,24 @@ def _run_environment(request, out_fd, chan_fd, link, selector, wakeup_r):
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
         os.close(out_fd)
+        # First, so the server can place this process in its cgroups while it sets up the rest;
+        # it hands over no event until that is done.
+        os.write(chan_fd, ch.encode(HELLO, {}))
         iso.unshare(iso.CLONE_NEWNS)
         iso.mount("tmpfs", "/tmp", "tmpfs", iso.MS_NOSUID | iso.MS_NODEV,
                   f"size={int(request['tmp_mb'])}m,mode=1777")
         iso.mount("proc", "/proc", "proc", iso.MS_NOSUID | iso.MS_NODEV | iso.MS_NOEXEC)
+        assignment = _read_frame(chan_fd)  # parked here until the server needs an environment
+        if assignment is None:
+            os._exit(0)
+        if assignment["tmp_mb"] != request["tmp_mb"]:
+            iso.mount(None, "/tmp", None, iso.MS_REMOUNT | iso.MS_NOSUID | iso.MS_NODEV,
+                      f"size={int(assignment['tmp_mb'])}m")
         iso.drop_privileges(request["uid"])
         import random
 
         random.seed()  # the template's state would repeat in every environment otherwise
-        os.environ.update(request["env"])
-        os.write(chan_fd, ch.encode(HELLO, {}))  # the server learns this environment's host pid
+        os.environ.update(assignment["env"])
         import importlib
 
         import awslambdaric.lambda_runtime_client

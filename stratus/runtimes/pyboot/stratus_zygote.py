@@ -49,9 +49,13 @@ def preload_runtime_client():
     once, when it loads, so each child loads it after its environment is set."""
     sys.modules["runtime_client"] = None  # makes `import runtime_client` fail, for now
     try:
+        import awslambdaric.__main__
         import awslambdaric.bootstrap  # noqa: F401
     finally:
         del sys.modules["runtime_client"]
+    # Load the resolver's modules now, once: the first name lookup in a fresh process reads
+    # the NSS configuration and loads its libraries, which every cold start would pay for.
+    socket.getaddrinfo("127.0.0.1", 9, type=socket.SOCK_STREAM)
 
 
 def _load_runtime_client(channel_fd):
