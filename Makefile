@@ -28,7 +28,10 @@ test: install check
 	$(BIN)/pytest -q
 
 bench: install
+	command -v wrk >/dev/null || apt-get install -y -qq wrk || echo "wrk unavailable: the asyncio load generator will be used"
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.snapshot
+	$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -290,7 +290,7 @@ class LinuxBackend:
         instance: str,
         runtimes: dict[str, PythonRuntime],
         *,
-        blanks_per_runtime: int = 2,
+        blanks_per_runtime: int = 3,
         fast_channel: bool = True,
     ) -> None:
         layout = detect()
