@@ -128,3 +128,26 @@ def test_bad_snapstart_value(lam: Any, fn_name: str) -> None:
     with pytest.raises(ClientError) as err:
         create(lam, fn_name, {"app.py": APP}, SnapStart={"ApplyOn": "Always"})
     assert err.value.response["Error"]["Code"] in ("InvalidParameterValueException", "ValidationException")
+
+
+HOOKS_APP = """
+from snapshot_restore_py import register_after_restore, register_before_snapshot
+
+STATE = {"restored": 0}
+
+@register_after_restore
+def after_restore():
+    STATE["restored"] += 1
+
+def handler(event, context):
+    return STATE
+"""
+
+
+def test_after_restore_hooks_run_in_each_environment(server: Server, lam: Any) -> None:
+    linux_only(server)
+    name = f"snap-hooks-{uuid.uuid4().hex[:8]}"
+    create(lam, name, {"app.py": HOOKS_APP}, SnapStart={"ApplyOn": "PublishedVersions"})
+    version = lam.publish_version(FunctionName=name)["Version"]
+    out = json.loads(lam.invoke(FunctionName=name, Qualifier=version)["Payload"].read())
+    assert out == {"restored": 1}, out
