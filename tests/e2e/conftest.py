@@ -31,6 +31,19 @@ ROLE = "arn:aws:iam::000000000000:role/test-role"
 STRATUS = str(Path(sys.executable).parent / "stratus")
 
 
+def runtime_names_in_tmp() -> set[str]:
+    """Top-level names that Stratus binds back (read-only) into every environment's /tmp: its own
+    runtime files, when they live under the host's /tmp (a checkout or runtime cache there)."""
+    import stratus
+    from stratus.config import default_runtime_cache
+
+    names = set()
+    for path in (Path(stratus.__file__).resolve(), default_runtime_cache().resolve()):
+        if path.parts[:2] == ("/", "tmp") and len(path.parts) > 2:
+            names.add(path.parts[2])
+    return names
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY, Server
+from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY, Server, runtime_names_in_tmp
 from tests.e2e.test_invoke import (
     deploy,
     failed,
@@ -757,7 +757,7 @@ def test_tmp_is_not_shared_between_functions(server: Server, lam: Any) -> None:
     assert run(lam, a, "tmp")["listing"] == wrote["listing"]  # persists across warm invokes
 
     seen = run(lam, b, "tmp", check=[f"/tmp/{marker}", str(server.data_dir)])
-    assert seen["listing"] == [], seen
+    assert set(seen["listing"]) <= runtime_names_in_tmp(), seen
     assert seen["exists"] == {f"/tmp/{marker}": False, str(server.data_dir): False}, seen
 
 
@@ -778,8 +778,9 @@ def test_concurrent_environments_of_one_function_do_not_share_tmp(server: Server
             raise r
     (token1, first), (token2, second) = results
     assert first["env"] != second["env"], results  # two environments
-    assert first["listing"] == [token1], results
-    assert second["listing"] == [token2], results
+    ours = runtime_names_in_tmp()
+    assert [n for n in first["listing"] if n not in ours] == [token1], results
+    assert [n for n in second["listing"] if n not in ours] == [token2], results
 
 
 def test_server_data_dir_and_other_functions_code_are_unreachable(server: Server, lam: Any) -> None:

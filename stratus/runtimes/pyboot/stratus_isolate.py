@@ -112,6 +112,21 @@ def prctl(option, arg2=0):
 DEVICES = ("null", "zero", "full", "random", "urandom")
 
 
+# Runtime paths that live under /tmp (a runtime cache put there, say): each environment's own
+# tmpfs on /tmp would hide them, so they are bound back, read-only, on top of it.
+KEEP_UNDER_TMP = []
+
+
+def mount_private_tmp(prefix, size_mb):
+    """A fresh tmpfs at prefix/tmp, with KEEP_UNDER_TMP bound back into it."""
+    handles = [(path, os.open(prefix + path, os.O_PATH | os.O_DIRECTORY)) for path in KEEP_UNDER_TMP]
+    mount("tmpfs", prefix + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(size_mb)}m,mode=1777")
+    for path, fd in handles:
+        os.makedirs(prefix + path, exist_ok=True)
+        bind_readonly(f"/proc/self/fd/{fd}", prefix + path)
+        os.close(fd)
+
+
 def build_template_root(root, extra_paths):
     """A read-only root for every environment of this zygote: the host's /usr and /etc, a few
     devices, the interpreter and runtime paths, and empty mount points for /var/task, /tmp and
@@ -139,6 +154,8 @@ def build_template_root(root, extra_paths):
     for path in sorted(set(extra_paths)):
         if path.startswith(("/usr/", "/etc/")) or not os.path.isdir(path):
             continue
+        if path.startswith("/tmp/"):
+            KEEP_UNDER_TMP.append(path)
         target = os.path.join(root, path.lstrip("/"))
         os.makedirs(target, exist_ok=True)
         bind_readonly(path, target)
@@ -150,7 +167,7 @@ def prepare_environment(root, tmp_mb):
     own mount, IPC, UTS and cgroup namespaces, a private /tmp and its own /proc (both inside the
     template root)."""
     unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
-    mount("tmpfs", os.path.join(root, "tmp"), "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(tmp_mb)}m,mode=1777")
+    mount_private_tmp(root.rstrip("/"), tmp_mb)
     mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 

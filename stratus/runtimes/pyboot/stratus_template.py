@@ -195,8 +195,7 @@ def _run_environment(request, out_fd, chan_fd, link, selector, wakeup_r):
         # it hands over no event until that is done.
         os.write(chan_fd, ch.encode(HELLO, {}))
         iso.unshare(iso.CLONE_NEWNS)
-        iso.mount("tmpfs", "/tmp", "tmpfs", iso.MS_NOSUID | iso.MS_NODEV,
-                  f"size={int(request['tmp_mb'])}m,mode=1777")
+        iso.mount_private_tmp("", request["tmp_mb"])
         iso.mount("proc", "/proc", "proc", iso.MS_NOSUID | iso.MS_NODEV | iso.MS_NOEXEC)
         assignment = _read_frame(chan_fd)  # parked here until the server needs an environment
         if assignment is None:
