@@ -133,6 +133,14 @@ class EnvironmentGroups:
                 parent.rmdir()
 
 
+def open_readonly(path: Path) -> int | None:
+    """An fd for repeated preads of a cgroup file (cheaper than opening it on every invoke)."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
 def _set_v1_memory(group: Path, limit: int) -> None:
     """memory+swap may never be below memory: raise it first when growing, after when shrinking."""
     memory, memsw = group / "memory.limit_in_bytes", group / "memory.memsw.limit_in_bytes"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -22,87 +21,27 @@ from pathlib import Path
 
 from stratus.errors import ServiceError
 from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, listen_loopback
-from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect
-from stratus.isolation.templates import ASSIGN, UIDS_PER_TEMPLATE, Template, TemplateInitFailed, hello
+from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect, open_readonly
+from stratus.isolation.templates import (
+    ASSIGN,
+    UIDS_PER_TEMPLATE,
+    Parked,
+    SnapshotSandbox,
+    Template,
+    TemplateInitFailed,
+    hello,
+)
+from stratus.isolation.uids import UidAllocator
 from stratus.isolation.zygote import Zygote, ZygoteError, kill_quietly
 from stratus.runtimes.pyboot import stratus_channel as channel
 from stratus.runtimes.python import PythonRuntime
 
-# Environments run as uids from this range, one each, so they cannot signal or read each
-# other's processes even where they share a kernel object.
-UID_BASE = 200000
-UID_COUNT = 100000
-UID_LOCKS = Path("/run/stratus/uids")
-BLOCK_BASE = 1_000_000
-BLOCK_COUNT = 4096
 MAX_TEMPLATES = 16
 PARKED_PER_TEMPLATE = 1
 DEFAULT_TMP_MB = 512
 # A blank environment's memory limit until it is given its function's.
 BLANK_MEMORY_MB = 128
 log = logging.getLogger("stratus.isolation")
-
-
-class UidAllocator:
-    """Unique uids across every Stratus instance on the host: a uid is taken by holding an
-    advisory lock on its file, and the kernel drops the lock if the instance dies."""
-
-    def __init__(self, start: int) -> None:
-        UID_LOCKS.mkdir(parents=True, exist_ok=True)
-        self._next = start % UID_COUNT
-        self._held: dict[int, int] = {}
-        self._released: list[int] = []
-
-    def take(self) -> int:
-        # Uids this instance released come first, so the lock files track peak concurrency
-        # rather than growing with every environment ever started.
-        while self._released:
-            uid = self._released.pop()
-            if self._lock(uid):
-                return uid
-        for _ in range(UID_COUNT):
-            uid = UID_BASE + self._next
-            self._next = (self._next + 1) % UID_COUNT
-            if uid not in self._held and self._lock(uid):
-                return uid
-        raise ZygoteError("no free environment uid")
-
-    def _lock(self, uid: int) -> bool:
-        fd = os.open(UID_LOCKS / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        self._held[uid] = fd
-        return True
-
-    def take_block(self, size: int) -> int:
-        """A block of `size` consecutive uids, above the single ones, for a template."""
-        for index in range(BLOCK_COUNT):
-            base = BLOCK_BASE + index * size
-            if base in self._held:
-                continue
-            fd = os.open(UID_LOCKS / f"block-{base}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                continue
-            self._held[base] = fd
-            return base
-        raise ZygoteError("no free uid block for a template")
-
-    def release(self, uid: int) -> None:
-        fd = self._held.pop(uid, None)
-        if fd is not None:
-            os.close(fd)
-            if uid < BLOCK_BASE:
-                self._released.append(uid)
-
-    def close(self) -> None:
-        for uid in list(self._held):
-            self.release(uid)
 
 
 def available() -> str | None:
@@ -132,22 +71,6 @@ class Blank:
     tmp_mb: int
     channel: socket.socket | None  # the server's end of the private channel, if any
     released: bool = False
-
-
-@dataclass
-class Parked:
-    """An environment forked from a template, in its cgroups, waiting for its assignment."""
-
-    template: Template
-    ns_pid: int
-    host_pid: int
-    uid_index: int
-    output_fd: int
-    listener: socket.socket
-    address: str
-    channel: socket.socket
-    group: EnvironmentGroup
-    tmp_mb: int
 
 
 class LinuxSandbox:
@@ -187,7 +110,7 @@ class LinuxSandbox:
 
     def max_memory_bytes(self) -> int:
         if self._peak_fd is None:
-            self._peak_fd = _open(self._backend.groups.peak_file(self._blank.group))
+            self._peak_fd = open_readonly(self._backend.groups.peak_file(self._blank.group))
         if self._peak_fd is not None:
             with contextlib.suppress(OSError, ValueError):
                 return int(os.pread(self._peak_fd, 64, 0))
@@ -199,82 +122,6 @@ class LinuxSandbox:
                 os.close(self._peak_fd)
             self._peak_fd = None
         self._backend.discard(self._blank)
-
-
-class SnapshotSandbox:
-    """An environment forked from a template: the template is its parent and reports its exit."""
-
-    def __init__(
-        self, backend: LinuxBackend, template: Template, ns_pid: int, host_pid: int, uid_index: int,
-        output_fd: int, listener: socket.socket, chan: socket.socket, group: EnvironmentGroup,
-    ) -> None:
-        self._backend = backend
-        self._template = template
-        self._ns_pid = ns_pid
-        self._pid = host_pid
-        self._uid_index = uid_index
-        self._output_fd = output_fd
-        self._listener = listener
-        self._channel = chan
-        self._group = group
-        self._peak_fd: int | None = None
-        self._cleaned = False
-
-    @property
-    def pid(self) -> int:
-        return self._pid
-
-    @property
-    def output_fd(self) -> int:
-        return self._output_fd
-
-    @property
-    def runtime_listener(self) -> socket.socket:
-        return self._listener
-
-    @property
-    def peer_uid(self) -> int | None:
-        return self._template.uid_base + self._uid_index
-
-    @property
-    def channel(self) -> socket.socket | None:
-        return self._channel
-
-    async def wait(self) -> ExitStatus:
-        code = await self._template.wait(self._ns_pid)
-        return ExitStatus(code, oom_killed=self._backend.groups.oom_killed(self._group))
-
-    def kill(self) -> None:
-        kill_quietly(self._pid)
-
-    def max_memory_bytes(self) -> int:
-        if self._peak_fd is None:
-            self._peak_fd = _open(self._backend.groups.peak_file(self._group))
-        if self._peak_fd is not None:
-            with contextlib.suppress(OSError, ValueError):
-                return int(os.pread(self._peak_fd, 64, 0))
-        return 0
-
-    def cleanup(self) -> None:
-        if self._cleaned:
-            return
-        self._cleaned = True
-        self.kill()
-        for fd in (self._output_fd, self._peak_fd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._listener.close()
-        self._channel.close()
-        self._backend.groups.destroy(self._group)
-        self._template.release_uid(self._uid_index)
-
-
-def _open(path: Path) -> int | None:
-    try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
 
 
 class LinuxBackend:
@@ -560,8 +407,15 @@ class LinuxBackend:
             self._discard_parked(parked)
             raise
         return SnapshotSandbox(
-            self, template, parked.ns_pid, parked.host_pid, parked.uid_index, parked.output_fd,
-            parked.listener, parked.channel, parked.group,
+            self.groups,
+            template,
+            parked.ns_pid,
+            parked.host_pid,
+            parked.uid_index,
+            parked.output_fd,
+            parked.listener,
+            parked.channel,
+            parked.group,
         )
 
     def _discard_parked(self, parked: Parked) -> None:

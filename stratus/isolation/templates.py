@@ -18,9 +18,13 @@ import signal
 import socket
 import struct
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from stratus.errors import ServiceError
+from stratus.isolation.backend import ExitStatus
+from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, open_readonly
+from stratus.isolation.zygote import kill_quietly
 from stratus.runtimes.pyboot import stratus_channel as channel
 
 log = logging.getLogger("stratus.isolation")
@@ -177,6 +181,99 @@ async def hello(sock: socket.socket, timeout: float) -> int:
     finally:
         with contextlib.suppress(Exception):
             loop.remove_reader(sock.fileno())
+
+
+@dataclass
+class Parked:
+    """An environment forked from a template, in its cgroups, waiting for its assignment."""
+
+    template: Template
+    ns_pid: int
+    host_pid: int
+    uid_index: int
+    output_fd: int
+    listener: socket.socket
+    address: str
+    channel: socket.socket
+    group: EnvironmentGroup
+    tmp_mb: int
+
+
+class SnapshotSandbox:
+    """An environment forked from a template: the template is its parent and reports its exit."""
+
+    def __init__(
+        self,
+        groups: EnvironmentGroups,
+        template: Template,
+        ns_pid: int,
+        host_pid: int,
+        uid_index: int,
+        output_fd: int,
+        listener: socket.socket,
+        chan: socket.socket,
+        group: EnvironmentGroup,
+    ) -> None:
+        self._groups = groups
+        self._template = template
+        self._ns_pid = ns_pid
+        self._pid = host_pid
+        self._uid_index = uid_index
+        self._output_fd = output_fd
+        self._listener = listener
+        self._channel = chan
+        self._group = group
+        self._peak_fd: int | None = None
+        self._cleaned = False
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    @property
+    def output_fd(self) -> int:
+        return self._output_fd
+
+    @property
+    def runtime_listener(self) -> socket.socket:
+        return self._listener
+
+    @property
+    def peer_uid(self) -> int | None:
+        return self._template.uid_base + self._uid_index
+
+    @property
+    def channel(self) -> socket.socket | None:
+        return self._channel
+
+    async def wait(self) -> ExitStatus:
+        code = await self._template.wait(self._ns_pid)
+        return ExitStatus(code, oom_killed=self._groups.oom_killed(self._group))
+
+    def kill(self) -> None:
+        kill_quietly(self._pid)
+
+    def max_memory_bytes(self) -> int:
+        if self._peak_fd is None:
+            self._peak_fd = open_readonly(self._groups.peak_file(self._group))
+        if self._peak_fd is not None:
+            with contextlib.suppress(OSError, ValueError):
+                return int(os.pread(self._peak_fd, 64, 0))
+        return 0
+
+    def cleanup(self) -> None:
+        if self._cleaned:
+            return
+        self._cleaned = True
+        self.kill()
+        for fd in (self._output_fd, self._peak_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._listener.close()
+        self._channel.close()
+        self._groups.destroy(self._group)
+        self._template.release_uid(self._uid_index)
 
 
 def template_assignment(base: dict[str, Any]) -> bytes:
