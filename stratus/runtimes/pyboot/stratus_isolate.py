@@ -107,6 +107,43 @@ def prctl(option, arg2=0):
     _check(_libc.prctl(option, ctypes.c_ulong(arg2), 0, 0, 0), f"prctl {option}")
 
 
+# -- running, and never returning ---------------------------------------------------------------
+
+
+def run_then_exit(body):
+    """Run `body` (the setup of a forked environment, then its runtime client) and end the
+    process with its exit code, whatever happens: a forked child must never return into the
+    code that forked it."""
+    import sys
+    import traceback
+
+    code = 127
+    try:
+        body()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        code = 127
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def run_client(handler):
+    """Hand over to the official runtime client with `handler`."""
+    import sys
+
+    from awslambdaric.__main__ import main
+
+    sys.argv = ["awslambdaric", handler]
+    main(sys.argv)
+
+
 # -- the template root ----------------------------------------------------------------------------
 
 DEVICES = ("null", "zero", "full", "random", "urandom")

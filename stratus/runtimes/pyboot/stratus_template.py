@@ -24,7 +24,6 @@ import selectors
 import signal
 import socket
 import sys
-import traceback
 
 import stratus_channel as ch
 import stratus_isolate as iso
@@ -180,53 +179,40 @@ def _read_frame(fd):
 
 def _run_environment(request, out_fd, chan_fd, link, selector, wakeup_r):
     """A new environment forked from the template. Never returns."""
-    code = 127
-    try:
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        selector.close()
-        link.sock.close()
-        os.close(wakeup_r)
-        iso.prctl(iso.PR_SET_PDEATHSIG, signal.SIGKILL)
-        os.dup2(out_fd, 1)
-        os.dup2(out_fd, 2)
-        os.close(out_fd)
-        # First, so the server can place this process in its cgroups while it sets up the rest;
-        # it hands over no event until that is done.
-        os.write(chan_fd, ch.encode(HELLO, {}))
-        iso.unshare(iso.CLONE_NEWNS)
-        iso.mount_private_tmp("", request["tmp_mb"])
-        iso.mount("proc", "/proc", "proc", iso.MS_NOSUID | iso.MS_NODEV | iso.MS_NOEXEC)
-        assignment = _read_frame(chan_fd)  # parked here until the server needs an environment
-        if assignment is None:
-            os._exit(0)
-        if assignment["tmp_mb"] != request["tmp_mb"]:
-            iso.mount(None, "/tmp", None, iso.MS_REMOUNT | iso.MS_NOSUID | iso.MS_NODEV,
-                      f"size={int(assignment['tmp_mb'])}m")
-        iso.drop_privileges(request["uid"])
-        import random
+    iso.run_then_exit(lambda: _environment(request, out_fd, chan_fd, link, selector, wakeup_r))
 
-        random.seed()  # the template's state would repeat in every environment otherwise
-        os.environ.update(assignment["env"])
-        import importlib
 
-        import awslambdaric.lambda_runtime_client
+def _environment(request, out_fd, chan_fd, link, selector, wakeup_r):
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    selector.close()
+    link.sock.close()
+    os.close(wakeup_r)
+    iso.prctl(iso.PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.close(out_fd)
+    # First, so the server can place this process in its cgroups while it sets up the rest;
+    # it hands over no event until that is done.
+    os.write(chan_fd, ch.encode(HELLO, {}))
+    iso.unshare(iso.CLONE_NEWNS)
+    iso.mount_private_tmp("", request["tmp_mb"])
+    iso.mount("proc", "/proc", "proc", iso.MS_NOSUID | iso.MS_NODEV | iso.MS_NOEXEC)
+    assignment = _read_frame(chan_fd)  # parked here until the server needs an environment
+    if assignment is None:
+        os._exit(0)
+    if assignment["tmp_mb"] != request["tmp_mb"]:
+        iso.mount(None, "/tmp", None, iso.MS_REMOUNT | iso.MS_NOSUID | iso.MS_NODEV,
+                  f"size={int(assignment['tmp_mb'])}m")
+    iso.drop_privileges(request["uid"])
+    import random
 
-        sys.modules["runtime_client"] = ch.RuntimeClient(chan_fd)
-        importlib.reload(awslambdaric.lambda_runtime_client)
-        from awslambdaric.__main__ import main as run_client
+    random.seed()  # the template's state would repeat in every environment otherwise
+    os.environ.update(assignment["env"])
+    import importlib
 
-        sys.argv = ["awslambdaric", os.environ["_HANDLER"]]
-        code = 0
-        run_client(sys.argv)
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    except BaseException:
-        traceback.print_exc()
-        code = 127
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+    import awslambdaric.lambda_runtime_client
+
+    sys.modules["runtime_client"] = ch.RuntimeClient(chan_fd)
+    importlib.reload(awslambdaric.lambda_runtime_client)
+    iso.run_client(os.environ["_HANDLER"])

@@ -26,7 +26,6 @@ import selectors
 import signal
 import socket
 import sys
-import traceback
 
 import stratus_isolate as iso
 
@@ -83,76 +82,62 @@ def preload(modules):
 
 
 def run_child(request, fds, root, ctrl, selector, wakeup_r):
-    """In the forked child. Never returns.
+    """In the forked child. Never returns."""
+    iso.run_then_exit(lambda: _child(request, fds, root, ctrl, selector, wakeup_r))
 
-    First the part that does not depend on the function (a "blank" environment, which the
+
+def _child(request, fds, root, ctrl, selector, wakeup_r):
+    """First the part that does not depend on the function (a "blank" environment, which the
     server may keep ready ahead of time): namespaces, cgroups, /proc and /tmp, and the runtime
     client loaded with this environment's Runtime API address. Then it waits for its assignment,
     and finishes: the code at /var/task, pivot into the read-only root, drop privileges, run."""
-    code = 127
-    try:
-        out_fd, assign_fd = fds[0], fds[1]
-        channel_fd = fds[2] if len(fds) > 2 else None
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        selector.close()
-        ctrl.close()
-        os.close(wakeup_r)
-        iso.prctl(iso.PR_SET_PDEATHSIG, signal.SIGKILL)
-        os.dup2(out_fd, 1)
-        os.dup2(out_fd, 2)
-        os.close(out_fd)
-        null = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(null, 0)
-        os.close(null)
-        for procs in request["cgroups"]:
-            with open(procs, "w") as f:
-                f.write("0")
-        iso.prepare_environment(root, request["tmp_mb"])
-        os.environ["AWS_LAMBDA_RUNTIME_API"] = request["runtime_api"]
-        _load_runtime_client(channel_fd)
+    out_fd, assign_fd = fds[0], fds[1]
+    channel_fd = fds[2] if len(fds) > 2 else None
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    selector.close()
+    ctrl.close()
+    os.close(wakeup_r)
+    iso.prctl(iso.PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.close(out_fd)
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    for procs in request["cgroups"]:
+        with open(procs, "w") as f:
+            f.write("0")
+    iso.prepare_environment(root, request["tmp_mb"])
+    os.environ["AWS_LAMBDA_RUNTIME_API"] = request["runtime_api"]
+    _load_runtime_client(channel_fd)
 
-        assignment = _read_all(assign_fd)
-        if not assignment:
-            os._exit(0)  # the server dropped this blank environment unused
-        job = json.loads(assignment)
-        if job["tmp_mb"] != request["tmp_mb"]:
-            iso.resize_tmp(root, job["tmp_mb"])
-        iso.finish_environment(root, job["code_dir"], job["hostname"], job["new_net"])
-        if job.get("template"):
-            import stratus_template
+    assignment = _read_all(assign_fd)
+    if not assignment:
+        os._exit(0)  # the server dropped this blank environment unused
+    job = json.loads(assignment)
+    if job["tmp_mb"] != request["tmp_mb"]:
+        iso.resize_tmp(root, job["tmp_mb"])
+    iso.finish_environment(root, job["code_dir"], job["hostname"], job["new_net"])
+    if job.get("template"):
+        import stratus_template
 
-            stratus_template.serve_template(job, channel_fd)
-        iso.drop_privileges(request["uid"])
-        os.chdir("/var/task")
-        os.environ.clear()
-        os.environ.update(job["env"])
-        sys.path[:] = ["/var/task"] + [p for p in sys.path if p not in ("", job["code_dir"])]
-        import random
+        stratus_template.serve_template(job, channel_fd)
+    iso.drop_privileges(request["uid"])
+    os.chdir("/var/task")
+    os.environ.clear()
+    os.environ.update(job["env"])
+    sys.path[:] = ["/var/task"] + [p for p in sys.path if p not in ("", job["code_dir"])]
+    import random
 
-        random.seed()  # every child would otherwise repeat the zygote's sequence
-        if "AWS_LAMBDA_LOG_FORMAT" in job["env"] or "AWS_LAMBDA_LOG_LEVEL" in job["env"]:
-            import importlib
+    random.seed()  # every child would otherwise repeat the zygote's sequence
+    if "AWS_LAMBDA_LOG_FORMAT" in job["env"] or "AWS_LAMBDA_LOG_LEVEL" in job["env"]:
+        import importlib
 
-            import awslambdaric.bootstrap
+        import awslambdaric.bootstrap
 
-            importlib.reload(awslambdaric.bootstrap)  # it reads these when it loads
-        from awslambdaric.__main__ import main as run_client
-
-        sys.argv = ["awslambdaric", job["handler"]]
-        code = 0
-        run_client(sys.argv)
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    except BaseException:
-        traceback.print_exc()
-        code = 127
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+        importlib.reload(awslambdaric.bootstrap)  # it reads these when it loads
+    iso.run_client(job["handler"])
 
 
 def _read_all(fd):
