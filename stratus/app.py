@@ -16,6 +16,8 @@ from stratus.config import Config, Credentials, load_credentials
 from stratus.control.codestore import CodeStore
 from stratus.control.registry import Registry
 from stratus.gateway.server import ApiContext, build_app
+from stratus.invoke.async_queue import AsyncInvoker
+from stratus.invoke.retries import RetryPolicy
 from stratus.invoke.service import InvokeService
 from stratus.isolation import linux
 from stratus.isolation.backend import IsolationBackend
@@ -25,6 +27,7 @@ from stratus.observe.logstore import LogStore
 from stratus.runtimes import python as python_runtimes
 from stratus.runtimes.python import PythonRuntime
 from stratus.services import logs as logs_service
+from stratus.store.queue import EventQueue
 from stratus.store.sqlite import Store
 
 log = logging.getLogger("stratus")
@@ -44,6 +47,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
     credentials = load_credentials(config.data_dir)
     store = Store(config.db_path)
     logs = LogStore(config.logs_db_path)
+    events = EventQueue(config.events_db_path)
     runtimes = python_runtimes.discover(config.runtime_cache)
     backend = choose_backend(config, runtimes)
     try:
@@ -59,6 +63,12 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             idle_timeout=config.idle_timeout,
             init_timeout=config.init_timeout,
         )
+        async_invoker = AsyncInvoker(
+            events,
+            invoker,
+            config.account_id,
+            RetryPolicy(function_error_delay_s=config.async_retry_delay, backoff_s=config.async_backoff),
+        )
         context = ApiContext(
             config=config,
             credentials=credentials,
@@ -67,6 +77,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             invoker=invoker,
             logs=logs,
             runtimes=runtimes,
+            async_invoker=async_invoker,
             json_services={logs_service.TARGET_PREFIX: logs_service.OPERATIONS},
         )
         app = build_app(context, [lambda_routes.register])
@@ -77,9 +88,10 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             isolation=backend.name,
             runtimes={k: "ok" if isinstance(v, PythonRuntime) else v for k, v in runtimes.items()},
         )
-        await _run(app, config, invoker, backend, logs, started, on_started)
+        await _run(app, config, invoker, async_invoker, backend, logs, started, on_started)
     finally:
         backend.close()
+        events.close()
         logs.close()
         store.close()
 
@@ -105,6 +117,7 @@ async def _run(
     app: web.Application,
     config: Config,
     invoker: InvokeService,
+    async_invoker: AsyncInvoker,
     backend: IsolationBackend,
     logs: LogStore,
     started: Started,
@@ -122,6 +135,7 @@ async def _run(
             invoker_task = tasks.create_task(invoker.run(invoker_ready))
             flusher = tasks.create_task(logs.run_flusher())
             backend_task = tasks.create_task(backend.run())
+            async_task = tasks.create_task(async_invoker.run())
             await invoker_ready.wait()
             site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
             await site.start()
@@ -131,6 +145,8 @@ async def _run(
             log.info("stopping")
             await site.stop()  # no new connections; requests on open ones are refused below
             invoker.begin_shutdown()
+            async_task.cancel()  # events in flight keep their lease and run again after restart
+            await asyncio.wait([async_task])
             invoker_task.cancel()
             await asyncio.wait([invoker_task])  # environments exit while the zygotes still run
             backend_task.cancel()

@@ -41,6 +41,10 @@ class Config:
     # Lambda's limit for the init phase of an on-demand environment.
     init_timeout: float = 10.0
     runtime_cache: Path = field(default_factory=lambda: default_runtime_cache())
+    # Asynchronous invocation: the delay before the first retry of a function error (Lambda:
+    # about a minute), and the first backoff after a throttle. Tests shorten both.
+    async_retry_delay: float = 60.0
+    async_backoff: float = 1.0
 
     @property
     def min_unreserved_concurrency(self) -> int:
@@ -51,6 +55,10 @@ class Config:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "stratus.db"
+
+    @property
+    def events_db_path(self) -> Path:
+        return self.data_dir / "events.db"
 
     @property
     def logs_db_path(self) -> Path:
@@ -95,6 +103,10 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
         kwargs["concurrency_limit"] = int(env["STRATUS_CONCURRENCY_LIMIT"])
     if "STRATUS_MIN_UNRESERVED_CONCURRENCY" in env:
         kwargs["min_unreserved_override"] = int(env["STRATUS_MIN_UNRESERVED_CONCURRENCY"])
+    if "STRATUS_ASYNC_RETRY_DELAY" in env:
+        kwargs["async_retry_delay"] = float(env["STRATUS_ASYNC_RETRY_DELAY"])
+    if "STRATUS_ASYNC_BACKOFF" in env:
+        kwargs["async_backoff"] = float(env["STRATUS_ASYNC_BACKOFF"])
     if "STRATUS_IDLE_TIMEOUT" in env:
         kwargs["idle_timeout"] = float(env["STRATUS_IDLE_TIMEOUT"])
     config = Config(data_dir=data_dir, host=host, port=port, **kwargs)  # type: ignore[arg-type]

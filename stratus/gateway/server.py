@@ -26,6 +26,7 @@ from stratus.errors import (
 )
 from stratus.gateway import sigv4
 from stratus.gateway.responses import error_response, json_response, unexpected_error_response
+from stratus.invoke.async_queue import AsyncInvoker
 from stratus.invoke.service import InvokeService
 from stratus.observe.logstore import LogStore
 from stratus.runtimes.python import PythonRuntime
@@ -47,6 +48,7 @@ class ApiContext:
     invoker: InvokeService
     logs: LogStore
     runtimes: dict[str, PythonRuntime | str]
+    async_invoker: AsyncInvoker
     json_services: dict[str, dict[str, JsonOperation]]
 
     @property

@@ -7,6 +7,7 @@ import signal
 from dataclasses import dataclass
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
+MAX_ASYNC_PAYLOAD = 1024 * 1024  # Lambda's current limit for InvocationType=Event
 # Lambda's limit on a response as the runtime posts it (6 MB plus a small allowance).
 MAX_RESPONSE_PAYLOAD = 6291556
 TAIL_BYTES = 4096

@@ -136,12 +136,13 @@ class InvokeService:
         region: str,
         invoked_arn: str,
         client_context: str | None = None,
+        request_id: str | None = None,
     ) -> InvocationResult:
         if self._tasks is None or self._closing:
             raise ServiceError("The server is shutting down and takes no new invocations.")
         record = self._registry.get(config.name)
         invocation = Invocation(
-            request_id=str(uuid.uuid4()),
+            request_id=request_id or str(uuid.uuid4()),
             payload=payload,
             invoked_arn=invoked_arn,
             client_context=client_context,

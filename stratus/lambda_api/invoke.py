@@ -9,7 +9,7 @@ from aiohttp import web
 
 from stratus.errors import InvalidParameterValue, InvalidRequestContent, RequestTooLarge
 from stratus.gateway.server import body, ctx, region
-from stratus.invoke.records import MAX_SYNC_PAYLOAD, TAIL_BYTES
+from stratus.invoke.records import MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, TAIL_BYTES
 from stratus.lambda_api.arns import function_arn
 from stratus.lambda_api.functions import function_ref
 
@@ -37,17 +37,14 @@ async def invoke(request: web.Request) -> web.StreamResponse:
             "constraint: Member must satisfy enum value set: [Tail, None]"
         )
     payload = body(request)
-    if len(payload) > MAX_SYNC_PAYLOAD:
+    limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
+    if len(payload) > limit:
         raise RequestTooLarge(
-            f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
+            f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
         )
     config = context.invoker.resolve(name, qualifier)
     if invocation_type == "DryRun":
         return web.Response(status=204, headers={"X-Amz-Executed-Version": config.version})
-    if invocation_type == "Event":
-        raise InvalidParameterValue(
-            "InvocationType Event (asynchronous invoke) is not available on this server yet."
-        )
     if payload:
         try:
             json.loads(payload)
@@ -55,6 +52,9 @@ async def invoke(request: web.Request) -> web.StreamResponse:
             raise InvalidRequestContent(
                 f"Could not parse request body into json: Could not parse payload into json: {e}"
             ) from None
+    if invocation_type == "Event":
+        request_id = await context.async_invoker.accept(name, qualifier, payload or b"{}", region(request))
+        return web.Response(status=202, headers={"x-amzn-RequestId": request_id})
     client_context = request.headers.get("X-Amz-Client-Context")
     if client_context:
         try:

@@ -1,0 +1,197 @@
+"""Asynchronous invocation: accepted durably, run at least once, retried as Lambda does.
+
+Contract:
+1. `accept` returns only after the event is committed to the queue's SQLite file with a full
+   sync; concurrent accepts share one commit (group commit).
+2. The dispatcher leases due events and runs each through the invoke service, the same path as a
+   synchronous invoke, so limits and environments are shared.
+3. Each attempt is settled by `retries.decide`: done, retried later, or dropped. A settle counts
+   only while this server still holds the event's lease.
+4. After a crash, the events a dead server held are freed at start and run again: at least once.
+5. All database work runs on one worker thread owned by this object; the loop never blocks on
+   an fsync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from stratus.errors import ResourceNotFound, StratusError, TooManyRequests
+from stratus.invoke.retries import Action, Outcome, RetryPolicy, decide
+from stratus.invoke.service import InvokeService
+from stratus.lambda_api.arns import function_arn
+from stratus.store.queue import EventQueue, NewEvent, QueuedEvent
+
+log = logging.getLogger("stratus.async")
+T = TypeVar("T")
+LEASE_MS = 16 * 60 * 1000  # longer than the longest function timeout
+IDLE_POLL_S = 1.0
+
+
+@dataclass
+class AsyncCounters:
+    """Per function, for the metrics work: AsyncEventsReceived, AsyncEventAge, AsyncEventsDropped."""
+
+    received: int = 0
+    retried: int = 0
+    dropped: int = 0
+    succeeded: int = 0
+    last_age_ms: int = 0
+
+
+class AsyncInvoker:
+    def __init__(
+        self,
+        queue: EventQueue,
+        invoker: InvokeService,
+        account_id: str,
+        policy: RetryPolicy,
+        *,
+        concurrency: int = 64,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._queue = queue
+        self._invoker = invoker
+        self._account_id = account_id
+        self.policy = policy
+        self._clock = clock
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="async-queue")
+        self.owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._capacity = concurrency
+        self._pending: list[tuple[NewEvent, asyncio.Future[None]]] = []
+        self._accepted = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._running = 0
+        self.counters: dict[str, AsyncCounters] = defaultdict(AsyncCounters)
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def _on_db(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
+    # -- accepting ----------------------------------------------------------------------------
+
+    async def accept(self, function: str, qualifier: str | None, payload: bytes, region: str) -> str:
+        event = NewEvent(str(uuid.uuid4()), function, qualifier, region, payload, self._now_ms())
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((event, done))
+        self._accepted.set()
+        await done
+        self.counters[function].received += 1
+        return event.request_id
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._accepted.wait()
+            self._accepted.clear()
+            batch, self._pending = self._pending, []
+            if not batch:
+                continue
+            try:
+                await self._on_db(self._queue.enqueue, [e for e, _ in batch], self._now_ms())
+            except Exception as e:  # nothing was stored: every caller hears so
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(StratusError(f"The event could not be stored: {e}"))
+                continue
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+            self._wake.set()
+
+    # -- dispatching --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        freed = await self._on_db(self._queue.release_dead_owners, self.owner)
+        if freed:
+            log.info("%d queued event(s) of an earlier server will run again", freed)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._write_loop())
+                while True:
+                    await self._dispatch_once(tasks)
+        finally:
+            self._db.shutdown(wait=True)
+
+    async def _dispatch_once(self, tasks: asyncio.TaskGroup) -> None:
+        free = self._capacity - self._running
+        claimed: list[QueuedEvent] = []
+        if free > 0:
+            claimed = await self._on_db(self._queue.claim, self.owner, self._now_ms(), LEASE_MS, free)
+        for event in claimed:
+            self._running += 1
+            tasks.create_task(self._run(event))
+        if claimed:
+            return
+        next_due = await self._on_db(self._queue.next_due_ms)
+        wait = IDLE_POLL_S if next_due is None else max(0.0, (next_due - self._now_ms()) / 1000)
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), min(wait, IDLE_POLL_S))
+        except TimeoutError:
+            pass
+
+    async def _run(self, event: QueuedEvent) -> None:
+        try:
+            outcome = await self._attempt(event)
+            await self._settle(event, outcome)
+        except Exception:
+            log.exception("async event %s could not be settled; its lease will expire", event.request_id)
+        finally:
+            self._running -= 1
+            self._wake.set()
+
+    async def _attempt(self, event: QueuedEvent) -> Outcome | None:
+        """Run the event once; None when its function no longer exists."""
+        try:
+            config = self._invoker.resolve(event.function, event.qualifier)
+            result = await self._invoker.invoke(
+                config,
+                event.payload,
+                region=event.region,
+                invoked_arn=function_arn(event.region, self._account_id, event.function, event.qualifier),
+                request_id=event.request_id,  # retries keep the event's request id, as in Lambda
+            )
+        except ResourceNotFound:
+            return None
+        except TooManyRequests:
+            return Outcome.THROTTLED
+        except StratusError:
+            return Outcome.SYSTEM_ERROR
+        return Outcome.FUNCTION_ERROR if result.function_error else Outcome.SUCCESS
+
+    async def _settle(self, event: QueuedEvent, outcome: Outcome | None) -> None:
+        counters = self.counters[event.function]
+        now_ms = self._now_ms()
+        age_s = (now_ms - event.received_ms) / 1000
+        counters.last_age_ms = now_ms - event.received_ms
+        if outcome is None:
+            counters.dropped += 1
+            await self._on_db(self._queue.complete, event.id, self.owner)
+            return
+        decision = decide(outcome, event.attempts, event.backoffs, age_s, self.policy)
+        if decision.action is Action.DONE:
+            counters.succeeded += 1
+            await self._on_db(self._queue.complete, event.id, self.owner)
+        elif decision.action is Action.DROP:
+            counters.dropped += 1
+            log.info("async event %s dropped: %s", event.request_id, decision.reason)
+            await self._on_db(self._queue.complete, event.id, self.owner)
+        else:
+            counters.retried += 1
+            backoffs = event.backoffs + (outcome in (Outcome.THROTTLED, Outcome.SYSTEM_ERROR))
+            due = now_ms + int(decision.delay_s * 1000)
+            await self._on_db(self._queue.retry, event.id, self.owner, due, decision.attempts, backoffs)
+
+    def depth(self) -> int:
+        return self._queue.depth()

@@ -1,0 +1,161 @@
+"""Asynchronous invocation: accepted durably (202), run at least once, retried as Lambda does."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.e2e.conftest import Server, create
+
+# The function reports each attempt to a collector the test runs, then behaves as asked.
+APP = """
+import json, time, urllib.request
+
+def handler(event, context):
+    body = json.dumps({"id": event.get("id"), "request": context.aws_request_id}).encode()
+    urllib.request.urlopen(urllib.request.Request(event["collector"], data=body), timeout=5).read()
+    time.sleep(event.get("sleep", 0))
+    if event.get("fail"):
+        raise RuntimeError("asked to fail")
+    return "ok"
+"""
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+        lock = threading.Lock()
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with lock:
+                    collector.seen.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def ids(self) -> Counter[str]:
+        return Counter(str(item["id"]) for item in list(self.seen))
+
+    def wait_for(self, wanted: set[str], timeout: float = 30) -> Counter[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            seen = self.ids()
+            if wanted <= set(seen):
+                return seen
+            time.sleep(0.05)
+        return self.ids()
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    c = Collector()
+    yield c
+    c.server.shutdown()
+
+
+def send(lam: Any, name: str, event: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    resp: dict[str, Any] = lam.invoke(
+        FunctionName=name, InvocationType="Event", Payload=json.dumps(event).encode(), **kwargs
+    )
+    return resp
+
+
+def test_event_invocations_are_accepted_and_run(lam: Any, fn_name: str, collector: Collector) -> None:
+    create(lam, fn_name, {"app.py": APP})
+    ids = {f"e{i}" for i in range(20)}
+    for event_id in sorted(ids):
+        resp = send(lam, fn_name, {"id": event_id, "collector": collector.url})
+        assert resp["StatusCode"] == 202
+        assert resp["Payload"].read() == b""
+    seen = collector.wait_for(ids)
+    assert set(seen) == ids, seen
+
+
+def test_function_errors_are_retried_twice(fresh_server: Any, fn_name: str, collector: Collector) -> None:
+    srv = fresh_server(STRATUS_ASYNC_RETRY_DELAY="0.2")
+    lam = srv.client()
+    create(lam, fn_name, {"app.py": APP})
+    send(lam, fn_name, {"id": "failing", "collector": collector.url, "fail": True})
+    collector.wait_for({"failing"})
+    deadline = time.monotonic() + 10
+    while collector.ids()["failing"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # a fourth attempt would come within the doubled delay
+    assert collector.ids()["failing"] == 3  # the attempt and Lambda's default two retries
+    requests = {item["request"] for item in collector.seen}
+    assert len(requests) == 1  # every attempt of one event has its request id
+
+
+def test_throttled_events_are_kept_until_they_can_run(
+    fresh_server: Any, fn_name: str, collector: Collector
+) -> None:
+    srv = fresh_server(STRATUS_ASYNC_BACKOFF="0.1")
+    lam = srv.client()
+    create(lam, fn_name, {"app.py": APP})
+    lam.put_function_concurrency(FunctionName=fn_name, ReservedConcurrentExecutions=0)
+    for i in range(3):
+        assert send(lam, fn_name, {"id": f"t{i}", "collector": collector.url})["StatusCode"] == 202
+    time.sleep(1.5)
+    assert collector.ids() == Counter()  # throttled: none ran, none was dropped
+    lam.delete_function_concurrency(FunctionName=fn_name)
+    seen = collector.wait_for({"t0", "t1", "t2"})
+    assert set(seen) == {"t0", "t1", "t2"}, seen
+
+
+def test_accepted_events_survive_a_crash(fresh_server: Any, fn_name: str, collector: Collector) -> None:
+    srv: Server = fresh_server()
+    lam = srv.client()
+    create(lam, fn_name, {"app.py": APP})
+    accepted: set[str] = set()
+    for i in range(40):
+        event_id = f"k{i}"
+        send(lam, fn_name, {"id": event_id, "collector": collector.url, "sleep": 0.05})
+        accepted.add(event_id)
+        if i == 25:
+            assert srv.proc is not None
+            srv.proc.send_signal(signal.SIGKILL)
+            srv.proc.wait(timeout=10)
+            break
+    again = Server(data_dir=srv.data_dir).start()
+    try:
+        seen = collector.wait_for(accepted, timeout=60)
+        assert accepted <= set(seen), sorted(accepted - set(seen))
+        duplicates = sum(n - 1 for n in seen.values())
+        assert duplicates <= 8, seen  # at least once; repeats only for events in flight at the kill
+    finally:
+        again.stop()
+
+
+def test_async_payload_limit_and_bad_json(lam: Any, fn_name: str, collector: Collector) -> None:
+    create(lam, fn_name, {"app.py": APP})
+    big = json.dumps({"pad": "x" * (1024 * 1024)}).encode()
+    with pytest.raises(ClientError) as err:
+        lam.invoke(FunctionName=fn_name, InvocationType="Event", Payload=big)
+    assert err.value.response["Error"]["Code"] == "RequestTooLargeException"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    with pytest.raises(ClientError) as err:
+        lam.invoke(FunctionName=fn_name, InvocationType="Event", Payload=b"{not json")
+    assert err.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    with pytest.raises(ClientError) as err:
+        lam.invoke(FunctionName=f"missing-{uuid.uuid4().hex[:6]}", InvocationType="Event", Payload=b"{}")
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
