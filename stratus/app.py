@@ -66,6 +66,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         async_invoker = AsyncInvoker(
             events,
             invoker,
+            registry,
             config.account_id,
             RetryPolicy(function_error_delay_s=config.async_retry_delay, backoff_s=config.async_backoff),
         )

@@ -121,6 +121,25 @@ class ProvisionedConcurrency:
 
 
 @dataclass(frozen=True)
+class EventInvokeConfig:
+    """Put/UpdateFunctionEventInvokeConfig for one qualifier ($LATEST, a version or an alias)."""
+
+    qualifier: str
+    max_retries: int | None = None
+    max_age_s: int | None = None
+    on_success: str | None = None  # destination ARNs
+    on_failure: str | None = None
+    last_modified: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EventInvokeConfig:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class FunctionRecord:
     """Everything the registry keeps about one function. Stored as one row."""
 
@@ -131,6 +150,7 @@ class FunctionRecord:
     reserved_concurrency: int | None = None
     last_version: int = 0
     provisioned: dict[str, ProvisionedConcurrency] = field(default_factory=dict)
+    event_invoke: dict[str, EventInvokeConfig] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -148,6 +168,7 @@ class FunctionRecord:
             "reserved_concurrency": self.reserved_concurrency,
             "last_version": self.last_version,
             "provisioned": {k: v.to_dict() for k, v in self.provisioned.items()},
+            "event_invoke": {k: v.to_dict() for k, v in self.event_invoke.items()},
         }
 
     @classmethod
@@ -161,5 +182,8 @@ class FunctionRecord:
             last_version=data["last_version"],
             provisioned={
                 k: ProvisionedConcurrency.from_dict(v) for k, v in data.get("provisioned", {}).items()
+            },
+            event_invoke={
+                k: EventInvokeConfig.from_dict(v) for k, v in data.get("event_invoke", {}).items()
             },
         )

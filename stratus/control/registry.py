@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stratus.control.codestore import StoredCode
-from stratus.control.models import LATEST, Alias, FunctionConfig, FunctionRecord, ProvisionedConcurrency
+from stratus.control.models import (
+    LATEST,
+    Alias,
+    EventInvokeConfig,
+    FunctionConfig,
+    FunctionRecord,
+    ProvisionedConcurrency,
+)
 from stratus.errors import (
     InvalidParameterValue,
     PreconditionFailed,
@@ -169,6 +176,26 @@ class Registry:
         record = self.get(name)
         drop = set(keys)
         self._commit(_with_tags(record, {k: v for k, v in record.tags.items() if k not in drop}))
+
+    # -- asynchronous invocation settings ---------------------------------------------------------
+
+    def put_event_invoke(self, name: str, config: EventInvokeConfig) -> EventInvokeConfig:
+        record = self.get(name)
+        qualifier = config.qualifier
+        if qualifier != LATEST and qualifier not in record.versions and qualifier not in record.aliases:
+            raise ResourceNotFound(f"Function not found: {name}:{qualifier}")
+        self._commit(record.replace(event_invoke={**record.event_invoke, qualifier: config}))
+        return config
+
+    def delete_event_invoke(self, name: str, qualifier: str) -> None:
+        record = self.get(name)
+        if qualifier not in record.event_invoke:
+            raise ResourceNotFound(
+                f"The function {name} doesn't have an EventInvokeConfig for qualifier {qualifier}"
+            )
+        self._commit(
+            record.replace(event_invoke={k: v for k, v in record.event_invoke.items() if k != qualifier})
+        )
 
     # -- provisioned concurrency ------------------------------------------------------------------
 

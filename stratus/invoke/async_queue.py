@@ -15,6 +15,8 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 import os
 import time
@@ -25,10 +27,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from stratus.control.models import LATEST, EventInvokeConfig
+from stratus.control.registry import Registry
 from stratus.errors import ResourceNotFound, StratusError, TooManyRequests
+from stratus.invoke.records import InvocationResult
 from stratus.invoke.retries import Action, Outcome, RetryPolicy, decide
 from stratus.invoke.service import InvokeService
-from stratus.lambda_api.arns import function_arn
+from stratus.lambda_api.arns import destination_function, function_arn
 from stratus.store.queue import EventQueue, NewEvent, QueuedEvent
 
 log = logging.getLogger("stratus.async")
@@ -46,6 +51,7 @@ class AsyncCounters:
     dropped: int = 0
     succeeded: int = 0
     last_age_ms: int = 0
+    destination_failures: int = 0
 
 
 class AsyncInvoker:
@@ -53,6 +59,7 @@ class AsyncInvoker:
         self,
         queue: EventQueue,
         invoker: InvokeService,
+        registry: Registry,
         account_id: str,
         policy: RetryPolicy,
         *,
@@ -61,6 +68,7 @@ class AsyncInvoker:
     ) -> None:
         self._queue = queue
         self._invoker = invoker
+        self._registry = registry
         self._account_id = account_id
         self.policy = policy
         self._clock = clock
@@ -143,16 +151,16 @@ class AsyncInvoker:
 
     async def _run(self, event: QueuedEvent) -> None:
         try:
-            outcome = await self._attempt(event)
-            await self._settle(event, outcome)
+            outcome, result = await self._attempt(event)
+            await self._settle(event, outcome, result)
         except Exception:
             log.exception("async event %s could not be settled; its lease will expire", event.request_id)
         finally:
             self._running -= 1
             self._wake.set()
 
-    async def _attempt(self, event: QueuedEvent) -> Outcome | None:
-        """Run the event once; None when its function no longer exists."""
+    async def _attempt(self, event: QueuedEvent) -> tuple[Outcome | None, InvocationResult | None]:
+        """Run the event once; the outcome is None when its function no longer exists."""
         try:
             config = self._invoker.resolve(event.function, event.qualifier)
             result = await self._invoker.invoke(
@@ -163,14 +171,29 @@ class AsyncInvoker:
                 request_id=event.request_id,  # retries keep the event's request id, as in Lambda
             )
         except ResourceNotFound:
-            return None
+            return None, None
         except TooManyRequests:
-            return Outcome.THROTTLED
+            return Outcome.THROTTLED, None
         except StratusError:
-            return Outcome.SYSTEM_ERROR
-        return Outcome.FUNCTION_ERROR if result.function_error else Outcome.SUCCESS
+            return Outcome.SYSTEM_ERROR, None
+        return (Outcome.FUNCTION_ERROR if result.function_error else Outcome.SUCCESS), result
 
-    async def _settle(self, event: QueuedEvent, outcome: Outcome | None) -> None:
+    def _settings(self, event: QueuedEvent) -> tuple[RetryPolicy, EventInvokeConfig | None]:
+        """The event's policy: the server's, with the qualifier's EventInvokeConfig applied."""
+        record = self._registry.find(event.function)
+        config = record.event_invoke.get(event.qualifier or LATEST) if record else None
+        if config is None:
+            return self.policy, None
+        policy = dataclasses.replace(
+            self.policy,
+            max_retries=self.policy.max_retries if config.max_retries is None else config.max_retries,
+            max_age_s=self.policy.max_age_s if config.max_age_s is None else config.max_age_s,
+        )
+        return policy, config
+
+    async def _settle(
+        self, event: QueuedEvent, outcome: Outcome | None, result: InvocationResult | None
+    ) -> None:
         counters = self.counters[event.function]
         now_ms = self._now_ms()
         age_s = (now_ms - event.received_ms) / 1000
@@ -179,13 +202,18 @@ class AsyncInvoker:
             counters.dropped += 1
             await self._on_db(self._queue.complete, event.id, self.owner)
             return
-        decision = decide(outcome, event.attempts, event.backoffs, age_s, self.policy)
+        policy, config = self._settings(event)
+        decision = decide(outcome, event.attempts, event.backoffs, age_s, policy)
         if decision.action is Action.DONE:
             counters.succeeded += 1
+            if config is not None and config.on_success:
+                await self._deliver(config.on_success, event, "Success", decision.attempts, result)
             await self._on_db(self._queue.complete, event.id, self.owner)
         elif decision.action is Action.DROP:
             counters.dropped += 1
             log.info("async event %s dropped: %s", event.request_id, decision.reason)
+            if config is not None and config.on_failure:
+                await self._deliver(config.on_failure, event, decision.reason, decision.attempts, result)
             await self._on_db(self._queue.complete, event.id, self.owner)
         else:
             counters.retried += 1
@@ -193,5 +221,62 @@ class AsyncInvoker:
             due = now_ms + int(decision.delay_s * 1000)
             await self._on_db(self._queue.retry, event.id, self.owner, due, decision.attempts, backoffs)
 
+    async def _deliver(
+        self,
+        destination: str,
+        event: QueuedEvent,
+        condition: str,
+        attempts: int,
+        result: InvocationResult | None,
+    ) -> None:
+        """Send the invocation record to a destination function, itself asynchronously."""
+        target = destination_function(destination)
+        record = invocation_record(event, condition, attempts, result, self._arn(event), self._now_ms())
+        if target is None or self._registry.find(target[0]) is None:
+            self.counters[event.function].destination_failures += 1
+            log.warning("destination %s of %s is gone", destination, event.function)
+            return
+        await self.accept(target[0], target[1], json.dumps(record).encode(), event.region)
+
+    def _arn(self, event: QueuedEvent) -> str:
+        return function_arn(event.region, self._account_id, event.function, event.qualifier or LATEST)
+
     def depth(self) -> int:
         return self._queue.depth()
+
+
+def invocation_record(
+    event: QueuedEvent,
+    condition: str,
+    attempts: int,
+    result: InvocationResult | None,
+    function_arn: str,
+    now_ms: int,
+) -> dict[str, Any]:
+    """The record a destination receives, in Lambda's documented shape."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now_ms / 1000)) + f".{now_ms % 1000:03d}Z"
+    record: dict[str, Any] = {
+        "version": "1.0",
+        "timestamp": stamp,
+        "requestContext": {
+            "requestId": event.request_id,
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": max(1, attempts),
+        },
+        "requestPayload": _json_or_text(event.payload),
+        "responseContext": {"statusCode": 200, "executedVersion": LATEST},
+    }
+    if result is not None:
+        record["responseContext"]["executedVersion"] = result.executed_version
+        if result.function_error:
+            record["responseContext"]["functionError"] = result.function_error
+        record["responsePayload"] = _json_or_text(result.payload)
+    return record
+
+
+def _json_or_text(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return payload.decode("utf-8", "replace")

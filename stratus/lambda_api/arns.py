@@ -71,3 +71,15 @@ def parse_resource_arn(value: str) -> str:
             r"arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}:\d{12}:function:[a-zA-Z0-9-_]+"
         )
     return match.group("name")
+
+
+_LAMBDA_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9_-]{1,64})"
+    r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
+)
+
+
+def destination_function(arn: str) -> tuple[str, str | None] | None:
+    """(name, qualifier) when `arn` names a Lambda function, else None."""
+    match = _LAMBDA_ARN.match(arn)
+    return (match.group("name"), match.group("qualifier")) if match else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from stratus.lambda_api import functions, invoke, provisioned, settings, versions
+from stratus.lambda_api import event_invoke, functions, invoke, provisioned, settings, versions
 
 FN = "/2015-03-31/functions/{name}"
 
@@ -36,6 +36,12 @@ def register(app: web.Application) -> None:
     r.add_post("/2017-03-31/tags/{arn}", settings.tag_resource)
     r.add_delete("/2017-03-31/tags/{arn}", settings.untag_resource)
     r.add_get("/2017-03-31/tags/{arn}", settings.list_tags)
+    eic = "/2019-09-25/functions/{name}/event-invoke-config"
+    r.add_put(eic, event_invoke.put_event_invoke)
+    r.add_post(eic, event_invoke.update_event_invoke)
+    r.add_get(eic, event_invoke.get_event_invoke)
+    r.add_delete(eic, event_invoke.delete_event_invoke)
+    r.add_get(eic + "/list", event_invoke.list_event_invoke)
     r.add_get("/2016-08-19/account-settings", settings.get_account_settings)
     r.add_get("/2016-08-19/account-settings/", settings.get_account_settings)
     r.add_get("/_stratus/code/{key}", functions.download_code)

@@ -159,3 +159,98 @@ def test_async_payload_limit_and_bad_json(lam: Any, fn_name: str, collector: Col
     with pytest.raises(ClientError) as err:
         lam.invoke(FunctionName=f"missing-{uuid.uuid4().hex[:6]}", InvocationType="Event", Payload=b"{}")
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+# -- FunctionEventInvokeConfig and destinations -------------------------------------------------
+
+RECORDER = """
+import json, urllib.request
+
+def handler(event, context):
+    body = json.dumps({"id": "record", "record": event}).encode()
+    urllib.request.urlopen(urllib.request.Request(event["requestPayload"]["collector"], data=body),
+                           timeout=5).read()
+    return "recorded"
+"""
+
+
+def test_event_invoke_config_crud(lam: Any, fn_name: str) -> None:
+    create(lam, fn_name, {"app.py": APP})
+    put = lam.put_function_event_invoke_config(
+        FunctionName=fn_name, MaximumRetryAttempts=1, MaximumEventAgeInSeconds=120
+    )
+    assert put["MaximumRetryAttempts"] == 1 and put["MaximumEventAgeInSeconds"] == 120
+    assert put["FunctionArn"].endswith(f":function:{fn_name}:$LATEST")
+    updated = lam.update_function_event_invoke_config(FunctionName=fn_name, MaximumRetryAttempts=0)
+    assert updated["MaximumRetryAttempts"] == 0 and updated["MaximumEventAgeInSeconds"] == 120
+    got = lam.get_function_event_invoke_config(FunctionName=fn_name)
+    assert got["MaximumRetryAttempts"] == 0
+    listed = lam.list_function_event_invoke_configs(FunctionName=fn_name)["FunctionEventInvokeConfigs"]
+    assert len(listed) == 1
+    lam.delete_function_event_invoke_config(FunctionName=fn_name)
+    with pytest.raises(ClientError) as err:
+        lam.get_function_event_invoke_config(FunctionName=fn_name)
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"MaximumRetryAttempts": 3},
+        {"MaximumEventAgeInSeconds": 59},
+        {"MaximumEventAgeInSeconds": 21601},
+        {
+            "DestinationConfig": {
+                "OnFailure": {"Destination": "arn:aws:lambda:us-east-1:000000000000:function:nope"}
+            }
+        },
+        {"DestinationConfig": {"OnSuccess": {"Destination": "not-an-arn"}}},
+    ],
+    ids=["retries", "age-low", "age-high", "missing-destination", "bad-arn"],
+)
+def test_event_invoke_config_bad_input(server: Server, fn_name: str, params: dict[str, Any]) -> None:
+    lam = server.client(parameter_validation=False)  # the server's own checks, not botocore's
+    create(lam, fn_name, {"app.py": APP})
+    with pytest.raises(ClientError) as err:
+        lam.put_function_event_invoke_config(FunctionName=fn_name, **params)
+    assert err.value.response["Error"]["Code"] in ("InvalidParameterValueException", "ValidationException")
+    with pytest.raises(ClientError):
+        lam.get_function_event_invoke_config(FunctionName=fn_name)  # nothing was stored
+
+
+def test_destinations_receive_the_invocation_record(
+    fresh_server: Any, fn_name: str, collector: Collector
+) -> None:
+    srv = fresh_server(STRATUS_ASYNC_RETRY_DELAY="0.1")
+    lam = srv.client()
+    recorder = f"{fn_name}-rec"
+    recorder_arn = create(lam, recorder, {"app.py": RECORDER})["FunctionArn"]
+    create(lam, fn_name, {"app.py": APP})
+    lam.put_function_event_invoke_config(
+        FunctionName=fn_name,
+        MaximumRetryAttempts=1,
+        DestinationConfig={
+            "OnSuccess": {"Destination": recorder_arn},
+            "OnFailure": {"Destination": recorder_arn},
+        },
+    )
+    send(lam, fn_name, {"id": "good", "collector": collector.url})
+    send(lam, fn_name, {"id": "bad", "collector": collector.url, "fail": True})
+    deadline = time.monotonic() + 20
+    records: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and len(records) < 2:
+        records = [item["record"] for item in list(collector.seen) if item["id"] == "record"]
+        time.sleep(0.05)
+    by_id = {r["requestPayload"]["id"]: r for r in records}
+    assert set(by_id) == {"good", "bad"}, records
+    good, bad = by_id["good"], by_id["bad"]
+    assert good["version"] == "1.0" and good["timestamp"].endswith("Z")
+    assert good["requestContext"]["condition"] == "Success"
+    assert good["requestContext"]["functionArn"].endswith(f":function:{fn_name}:$LATEST")
+    assert good["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
+    assert good["responsePayload"] == "ok"
+    assert bad["requestContext"]["condition"] == "RetriesExhausted"
+    assert bad["requestContext"]["approximateInvokeCount"] == 2  # the attempt and one retry
+    assert bad["responseContext"]["functionError"] == "Unhandled"
+    assert bad["responsePayload"]["errorMessage"] == "asked to fail"
+    assert collector.ids()["bad"] == 2
