@@ -847,7 +847,7 @@ def test_memory_limit_kills_only_that_environment(server: Server, lam: Any) -> N
 
 
 def test_pids_limit_stops_a_fork_bomb(server: Server, lam: Any) -> None:
-    fn = attack_fn(lam, "forkbomb", MemorySize=1024, Timeout=30)
+    fn = attack_fn(lam, "forkbomb", MemorySize=4096, Timeout=30)
     out = run(lam, fn, "forkbomb", limit=2000)
     assert out["error"] is not None, out
     assert out["error"]["errno"] == errno.EAGAIN, out
