@@ -40,6 +40,7 @@ log = logging.getLogger("stratus.async")
 T = TypeVar("T")
 LEASE_MS = 16 * 60 * 1000  # longer than the longest function timeout
 IDLE_POLL_S = 1.0
+MAX_CHAIN = 16  # invocations in one chain of destinations before it is treated as a loop
 
 
 @dataclass
@@ -52,6 +53,7 @@ class AsyncCounters:
     succeeded: int = 0
     last_age_ms: int = 0
     destination_failures: int = 0
+    loops_stopped: int = 0
 
 
 class AsyncInvoker:
@@ -89,8 +91,10 @@ class AsyncInvoker:
 
     # -- accepting ----------------------------------------------------------------------------
 
-    async def accept(self, function: str, qualifier: str | None, payload: bytes, region: str) -> str:
-        event = NewEvent(str(uuid.uuid4()), function, qualifier, region, payload, self._now_ms())
+    async def accept(
+        self, function: str, qualifier: str | None, payload: bytes, region: str, *, chain: int = 0
+    ) -> str:
+        event = NewEvent(str(uuid.uuid4()), function, qualifier, region, payload, self._now_ms(), chain)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((event, done))
         self._accepted.set()
@@ -236,7 +240,19 @@ class AsyncInvoker:
             self.counters[event.function].destination_failures += 1
             log.warning("destination %s of %s is gone", destination, event.function)
             return
-        await self.accept(target[0], target[1], json.dumps(record).encode(), event.region)
+        if event.chain + 1 >= MAX_CHAIN:
+            # Lambda's recursive loop detection stops a chain after 16 invocations.
+            self.counters[event.function].loops_stopped += 1
+            log.warning(
+                "recursive loop detected: %s -> %s stopped after %d invocations",
+                event.function,
+                target[0],
+                event.chain + 1,
+            )
+            return
+        await self.accept(
+            target[0], target[1], json.dumps(record).encode(), event.region, chain=event.chain + 1
+        )
 
     def _arn(self, event: QueuedEvent) -> str:
         return function_arn(event.region, self._account_id, event.function, event.qualifier or LATEST)

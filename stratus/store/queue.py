@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS async_events (
     received_ms INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     backoffs INTEGER NOT NULL DEFAULT 0,
+    chain INTEGER NOT NULL DEFAULT 0,
     due_ms INTEGER NOT NULL,
     lease_owner TEXT,
     lease_until_ms INTEGER
@@ -44,6 +45,7 @@ class NewEvent:
     region: str
     payload: bytes
     received_ms: int
+    chain: int = 0  # how many destination hops led to this event
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,16 @@ class QueuedEvent:
     received_ms: int
     attempts: int
     backoffs: int
+    chain: int
 
 
 class EventQueue:
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
         self._conn.executescript(SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(async_events)")}
+        if "chain" not in columns:  # a queue written before chains were counted
+            self._conn.execute("ALTER TABLE async_events ADD COLUMN chain INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self._conn.close()
@@ -73,9 +79,20 @@ class EventQueue:
         try:
             self._conn.executemany(
                 "INSERT INTO async_events(request_id, function, qualifier, region, payload, "
-                "received_ms, due_ms) VALUES (?,?,?,?,?,?,?)",
-                [(e.request_id, e.function, e.qualifier, e.region, e.payload, e.received_ms, now_ms)
-                 for e in events],
+                "received_ms, chain, due_ms) VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        e.request_id,
+                        e.function,
+                        e.qualifier,
+                        e.region,
+                        e.payload,
+                        e.received_ms,
+                        e.chain,
+                        now_ms,
+                    )
+                    for e in events
+                ],
             )
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -91,7 +108,7 @@ class EventQueue:
                 " SELECT id FROM async_events WHERE due_ms <= ? AND"
                 " (lease_owner IS NULL OR lease_until_ms < ?) ORDER BY due_ms, id LIMIT ?)"
                 " RETURNING id, request_id, function, qualifier, region, payload, received_ms,"
-                " attempts, backoffs",
+                " attempts, backoffs, chain",
                 (owner, now_ms + lease_ms, now_ms, now_ms, limit),
             ).fetchall()
         except BaseException:
@@ -118,9 +135,12 @@ class EventQueue:
     def release_dead_owners(self, me: str) -> int:
         """Leases of earlier servers of this data dir whose process is gone: free them now
         rather than when they expire."""
-        owners = [r[0] for r in self._conn.execute(
-            "SELECT DISTINCT lease_owner FROM async_events WHERE lease_owner IS NOT NULL"
-        )]
+        owners = [
+            r[0]
+            for r in self._conn.execute(
+                "SELECT DISTINCT lease_owner FROM async_events WHERE lease_owner IS NOT NULL"
+            )
+        ]
         freed = 0
         for owner in owners:
             if owner == me or _alive(owner):

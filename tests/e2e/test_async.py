@@ -254,3 +254,33 @@ def test_destinations_receive_the_invocation_record(
     assert bad["responseContext"]["functionError"] == "Unhandled"
     assert bad["responsePayload"]["errorMessage"] == "asked to fail"
     assert collector.ids()["bad"] == 2
+
+
+LOOP = """
+import json, urllib.request
+
+def handler(event, context):
+    while "collector" not in event:  # a destination's record wraps the event before it
+        event = event["requestPayload"]
+    body = json.dumps({"id": "loop", "request": context.aws_request_id}).encode()
+    urllib.request.urlopen(urllib.request.Request(event["collector"], data=body), timeout=5).read()
+    return "again"
+"""
+
+
+def test_a_function_that_is_its_own_destination_is_stopped(
+    fresh_server: Any, fn_name: str, collector: Collector
+) -> None:
+    srv = fresh_server()
+    lam = srv.client()
+    arn = create(lam, fn_name, {"app.py": LOOP})["FunctionArn"]
+    lam.put_function_event_invoke_config(
+        FunctionName=fn_name, DestinationConfig={"OnSuccess": {"Destination": arn}}
+    )
+    send(lam, fn_name, {"collector": collector.url})
+    deadline = time.monotonic() + 30
+    while collector.ids()["loop"] < 16 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)  # a 17th would have come by now
+    assert collector.ids()["loop"] == 16  # Lambda's recursive loop detection stops at 16
+    assert "recursive loop detected" in srv.output()
