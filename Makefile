@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.snapshot
 	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.async_bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
