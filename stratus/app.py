@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -49,7 +50,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
     logs = LogStore(config.logs_db_path)
     events = EventQueue(config.events_db_path)
     runtimes = python_runtimes.discover(config.runtime_cache)
-    backend = choose_backend(config, runtimes)
+    backend = choose_backend(config, runtimes, logs)
     try:
         registry = Registry(store)
         code = CodeStore(config.code_dir)
@@ -97,7 +98,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         store.close()
 
 
-def choose_backend(config: Config, runtimes: dict[str, PythonRuntime | str]) -> IsolationBackend:
+def choose_backend(
+    config: Config, runtimes: dict[str, PythonRuntime | str], logs: LogStore
+) -> IsolationBackend:
     """Full isolation where the host allows it; otherwise the process backend, which says at
     start what it cannot enforce. `STRATUS_ISOLATION=process` forces the latter."""
     instance = str(os.getpid())
@@ -106,7 +109,11 @@ def choose_backend(config: Config, runtimes: dict[str, PythonRuntime | str]) -> 
     if reason is None:
         ready = {k: v for k, v in runtimes.items() if isinstance(v, PythonRuntime)}
         fast = os.environ.get("STRATUS_FAST_CHANNEL", "1") != "0"
-        return linux.LinuxBackend(config.run_dir, instance, ready, fast_channel=fast)
+
+        def log_line(group: str, stream: str, line: str) -> None:
+            logs.append(group, stream, int(time.time() * 1000), line)
+
+        return linux.LinuxBackend(config.run_dir, instance, ready, fast_channel=fast, log_sink=log_line)
     if wanted == "linux":
         raise RuntimeError(f"STRATUS_ISOLATION=linux, but this host cannot: {reason}")
     backend = ProcessBackend(config.run_dir, instance)

@@ -16,6 +16,7 @@ import os
 import socket
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,7 @@ class LinuxBackend:
         *,
         blanks_per_runtime: int = 3,
         fast_channel: bool = True,
+        log_sink: Callable[[str, str, str], None] | None = None,
     ) -> None:
         layout = detect()
         if layout is None:
@@ -151,6 +153,8 @@ class LinuxBackend:
         self._uids = UidAllocator(start=int(instance) * 977 if instance.isdigit() else 0)
         self._blanks_per_runtime = blanks_per_runtime
         self._fast_channel = fast_channel
+        # Where a template's own output (its init's prints) goes: (log group, stream, line).
+        self._log_sink = log_sink
         self._ready: dict[str, deque[Blank]] = {name: deque() for name in runtimes}
         self._refill = asyncio.Event()
         self._templates: dict[str, tuple[Template, Blank, int]] = {}  # key -> (template, blank, uid block)
@@ -326,7 +330,10 @@ class LinuxBackend:
         assert blank.channel is not None
         base = self._uids.take_block(UIDS_PER_TEMPLATE)
         template = Template(blank.pid, blank.channel, base)
-        asyncio.get_running_loop().add_reader(blank.output_fd, _drain, blank.output_fd)
+        group = spec.env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        stream = spec.env.get("AWS_LAMBDA_LOG_STREAM_NAME", "").rsplit("]", 1)[0] + f"]template-{key[:12]}"
+        reader = _LineReader(blank.output_fd, lambda line: self._sink(group, stream, line))
+        asyncio.get_running_loop().add_reader(blank.output_fd, reader.read)
         try:
             await template.ready(TEMPLATE_INIT_TIMEOUT)
         except BaseException:
@@ -427,6 +434,10 @@ class LinuxBackend:
         self.groups.destroy(parked.group)
         parked.template.release_uid(parked.uid_index)
 
+    def _sink(self, group: str, stream: str, line: str) -> None:
+        if self._log_sink is not None and group:
+            self._log_sink(group, stream, line)
+
     def discard(self, blank: Blank) -> None:
         """Kill a blank (or a finished environment) and release everything it held."""
         kill_quietly(blank.pid)
@@ -458,10 +469,22 @@ class LinuxBackend:
 TEMPLATE_INIT_TIMEOUT = 30.0
 
 
-def _drain(fd: int) -> None:
-    """A template's own output (its init's prints) is read and dropped."""
-    with contextlib.suppress(OSError):
-        os.read(fd, 65536)
+class _LineReader:
+    """Reads a template's output (its init's prints) line by line, for its function's log."""
+
+    def __init__(self, fd: int, emit: Callable[[str], None]) -> None:
+        self._fd = fd
+        self._emit = emit
+        self._partial = b""
+
+    def read(self) -> None:
+        try:
+            data = os.read(self._fd, 65536)
+        except OSError:
+            return
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for line in lines:
+            self._emit(line.decode("utf-8", "replace"))
 
 
 def _join_cgroup(procs: str, pid: int) -> None:

@@ -151,3 +151,21 @@ def test_after_restore_hooks_run_in_each_environment(server: Server, lam: Any) -
     version = lam.publish_version(FunctionName=name)["Version"]
     out = json.loads(lam.invoke(FunctionName=name, Qualifier=version)["Payload"].read())
     assert out == {"restored": 1}, out
+
+
+def test_template_init_output_reaches_the_log_group(server: Server, lam: Any) -> None:
+    linux_only(server)
+    name = f"snap-logs-{uuid.uuid4().hex[:8]}"
+    marker = uuid.uuid4().hex
+    source = f"print('init says {marker}')\ndef handler(event, context):\n    return 1\n"
+    create(lam, name, {"app.py": source}, SnapStart={"ApplyOn": "PublishedVersions"})
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.invoke(FunctionName=name, Qualifier=version)
+    logs = server.client("logs")
+    deadline = time.monotonic() + 10
+    found: list[dict[str, Any]] = []
+    while not found and time.monotonic() < deadline:
+        found = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}", filterPattern=marker)["events"]
+        time.sleep(0.2)
+    assert found, "the template's init output is not in the log group"
+    assert "template-" in found[0]["logStreamName"]

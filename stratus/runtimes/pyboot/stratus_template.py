@@ -76,7 +76,10 @@ def serve_template(job, channel_fd):
     os.environ.update(job["env"])
     sys.path[:] = ["/var/task"] + [p for p in sys.path if p not in ("", job["code_dir"])]
 
+    sys.stdout.reconfigure(line_buffering=True)  # init's prints reach the log as they happen
     error = _init(job["handler"])
+    sys.stdout.flush()  # and none stay buffered, to be written again by every environment
+    sys.stderr.flush()
     if error is not None:
         link.send(INIT_FAILED, {"type": error.get("errorType", "")}, json.dumps(error).encode())
         sys.stdout.flush()
