@@ -16,6 +16,8 @@ from aiohttp import web
 from stratus.config import Config, Credentials, load_credentials
 from stratus.control.codestore import CodeStore
 from stratus.control.registry import Registry
+from stratus.events.rules import Rules
+from stratus.events.scheduler import Scheduler
 from stratus.gateway.server import ApiContext, build_app
 from stratus.invoke.async_queue import AsyncInvoker
 from stratus.invoke.retries import RetryPolicy
@@ -27,6 +29,7 @@ from stratus.lambda_api import routes as lambda_routes
 from stratus.observe.logstore import LogStore
 from stratus.runtimes import python as python_runtimes
 from stratus.runtimes.python import PythonRuntime
+from stratus.services import events as events_service
 from stratus.services import logs as logs_service
 from stratus.store.queue import EventQueue
 from stratus.store.sqlite import Store
@@ -71,6 +74,8 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             config.account_id,
             RetryPolicy(function_error_delay_s=config.async_retry_delay, backoff_s=config.async_backoff),
         )
+        rules = Rules(store)
+        scheduler = Scheduler(rules, async_invoker, config.account_id, speedup=config.schedule_speedup)
         context = ApiContext(
             config=config,
             credentials=credentials,
@@ -80,7 +85,11 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             logs=logs,
             runtimes=runtimes,
             async_invoker=async_invoker,
-            json_services={logs_service.TARGET_PREFIX: logs_service.OPERATIONS},
+            rules=rules,
+            json_services={
+                logs_service.TARGET_PREFIX: logs_service.OPERATIONS,
+                events_service.TARGET_PREFIX: events_service.OPERATIONS,
+            },
         )
         app = build_app(context, [lambda_routes.register])
         started = Started(
@@ -90,7 +99,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             isolation=backend.name,
             runtimes={k: "ok" if isinstance(v, PythonRuntime) else v for k, v in runtimes.items()},
         )
-        await _run(app, config, invoker, async_invoker, backend, logs, started, on_started)
+        await _run(app, config, invoker, async_invoker, scheduler, backend, logs, started, on_started)
     finally:
         backend.close()
         events.close()
@@ -126,6 +135,7 @@ async def _run(
     config: Config,
     invoker: InvokeService,
     async_invoker: AsyncInvoker,
+    scheduler: Scheduler,
     backend: IsolationBackend,
     logs: LogStore,
     started: Started,
@@ -144,6 +154,7 @@ async def _run(
             flusher = tasks.create_task(logs.run_flusher())
             backend_task = tasks.create_task(backend.run())
             async_task = tasks.create_task(async_invoker.run())
+            scheduler_task = tasks.create_task(scheduler.run())
             await invoker_ready.wait()
             site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
             await site.start()
@@ -153,6 +164,7 @@ async def _run(
             log.info("stopping")
             await site.stop()  # no new connections; requests on open ones are refused below
             invoker.begin_shutdown()
+            scheduler_task.cancel()
             async_task.cancel()  # events in flight keep their lease and run again after restart
             await asyncio.wait([async_task])
             invoker_task.cancel()

@@ -45,6 +45,8 @@ class Config:
     # about a minute), and the first backoff after a throttle. Tests shorten both.
     async_retry_delay: float = 60.0
     async_backoff: float = 1.0
+    # Divides schedule rates; only for tests, which cannot wait minutes.
+    schedule_speedup: float = 1.0
 
     @property
     def min_unreserved_concurrency(self) -> int:
@@ -107,6 +109,8 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
         kwargs["async_retry_delay"] = float(env["STRATUS_ASYNC_RETRY_DELAY"])
     if "STRATUS_ASYNC_BACKOFF" in env:
         kwargs["async_backoff"] = float(env["STRATUS_ASYNC_BACKOFF"])
+    if "STRATUS_SCHEDULE_SPEEDUP" in env:
+        kwargs["schedule_speedup"] = float(env["STRATUS_SCHEDULE_SPEEDUP"])
     if "STRATUS_IDLE_TIMEOUT" in env:
         kwargs["idle_timeout"] = float(env["STRATUS_IDLE_TIMEOUT"])
     config = Config(data_dir=data_dir, host=host, port=port, **kwargs)  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ from stratus.errors import (
     StratusError,
     UnknownOperation,
 )
+from stratus.events.rules import Rules
 from stratus.gateway import sigv4
 from stratus.gateway.responses import error_response, json_response, unexpected_error_response
 from stratus.invoke.async_queue import AsyncInvoker
@@ -49,6 +50,7 @@ class ApiContext:
     logs: LogStore
     runtimes: dict[str, PythonRuntime | str]
     async_invoker: AsyncInvoker
+    rules: Rules
     json_services: dict[str, dict[str, JsonOperation]]
 
     @property

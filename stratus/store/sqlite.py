@@ -19,6 +19,10 @@ CREATE TABLE IF NOT EXISTS functions (
     name TEXT PRIMARY KEY,
     record TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS rules (
+    name TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -71,6 +75,21 @@ class Store:
     def delete_function(self, name: str) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM functions WHERE name = ?", (name,))
+
+    def load_rules(self) -> dict[str, str]:
+        return {name: record for name, record in self._conn.execute("SELECT name, record FROM rules")}
+
+    def put_rule(self, name: str, record: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO rules(name, record) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET record = excluded.record",
+                (name, record),
+            )
+
+    def delete_rule(self, name: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM rules WHERE name = ?", (name,))
 
     def get_meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -1,0 +1,155 @@
+"""Scheduled rules (EventBridge's API on the one endpoint) with Lambda targets."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.e2e.conftest import Server, create
+from tests.e2e.test_async import Collector, collector  # noqa: F401  (fixture)
+
+APP = """
+import json, os, urllib.request
+
+def handler(event, context):
+    body = json.dumps({"id": "fired", "event": event}).encode()
+    urllib.request.urlopen(urllib.request.Request(os.environ["COLLECTOR"], data=body), timeout=5).read()
+    return "ok"
+"""
+
+
+def fired(c: Collector) -> list[dict[str, Any]]:
+    return [item["event"] for item in list(c.seen) if item["id"] == "fired"]
+
+
+def wait_fired(c: Collector, count: int, timeout: float = 20) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while len(fired(c)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return fired(c)
+
+
+def test_rule_api(server: Server, lam: Any, fn_name: str) -> None:
+    events = server.client("events")
+    arn = create(
+        lam, fn_name, {"app.py": APP}, Environment={"Variables": {"COLLECTOR": "http://127.0.0.1:9/"}}
+    )["FunctionArn"]
+    rule = f"r-{fn_name}"
+    rule_arn = events.put_rule(Name=rule, ScheduleExpression="cron(0 12 * * ? *)", State="DISABLED")[
+        "RuleArn"
+    ]
+    assert rule_arn == f"arn:aws:events:us-east-1:000000000000:rule/{rule}"
+    described = events.describe_rule(Name=rule)
+    assert (described["ScheduleExpression"], described["State"]) == ("cron(0 12 * * ? *)", "DISABLED")
+    assert any(r["Name"] == rule for r in events.list_rules(NamePrefix="r-")["Rules"])
+    assert (
+        events.put_targets(Rule=rule, Targets=[{"Id": "t1", "Arn": arn, "Input": '{"a": 1}'}])[
+            "FailedEntryCount"
+        ]
+        == 0
+    )
+    assert events.list_targets_by_rule(Rule=rule)["Targets"] == [
+        {"Id": "t1", "Arn": arn, "Input": '{"a": 1}'}
+    ]
+    events.enable_rule(Name=rule)
+    assert events.describe_rule(Name=rule)["State"] == "ENABLED"
+    with pytest.raises(ClientError) as err:
+        events.delete_rule(Name=rule)
+    assert err.value.response["Error"]["Code"] == "ValidationException"  # it still has targets
+    events.remove_targets(Rule=rule, Ids=["t1"])
+    events.delete_rule(Name=rule)
+    with pytest.raises(ClientError) as err:
+        events.describe_rule(Name=rule)
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "rate(0 minutes)",
+        "rate(1 minutes)",
+        "rate(5 minute)",
+        "rate(5 weeks)",
+        "every 5 minutes",
+        "cron(0 12 * * * *)",
+        "cron(0 12 ? * ? *)",
+        "cron(0 12 * *)",
+        "cron(61 12 * * ? *)",
+        "cron(0 12 ? * 8 *)",
+        "cron(0 12 1W ? * *)",
+    ],
+)
+def test_malformed_schedules_are_refused(server: Server, expression: str) -> None:
+    events = server.client("events")
+    with pytest.raises(ClientError) as err:
+        events.put_rule(Name="bad-schedule", ScheduleExpression=expression)
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_a_target_that_does_not_exist_is_refused(server: Server) -> None:
+    events = server.client("events")
+    events.put_rule(Name="no-target", ScheduleExpression="rate(1 hour)")
+    with pytest.raises(ClientError) as err:
+        events.put_targets(
+            Rule="no-target",
+            Targets=[{"Id": "x", "Arn": "arn:aws:lambda:us-east-1:000000000000:function:does-not-exist"}],
+        )
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert events.list_targets_by_rule(Rule="no-target")["Targets"] == []
+    events.delete_rule(Name="no-target")
+
+
+def test_rate_schedule_fires_the_scheduled_event(
+    fresh_server: Any,
+    fn_name: str,
+    collector: Collector,  # noqa: F811
+) -> None:
+    srv = fresh_server(STRATUS_SCHEDULE_SPEEDUP="60")  # rate(1 minute) fires every second
+    lam, events = srv.client(), srv.client("events")
+    arn = create(lam, fn_name, {"app.py": APP}, Environment={"Variables": {"COLLECTOR": collector.url}})[
+        "FunctionArn"
+    ]
+    rule_arn = events.put_rule(Name="tick", ScheduleExpression="rate(1 minute)")["RuleArn"]
+    events.put_targets(Rule="tick", Targets=[{"Id": "fn", "Arn": arn}])
+    seen = wait_fired(collector, 2)
+    assert len(seen) >= 2, seen
+    event = seen[0]
+    assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
+    assert event["resources"] == [rule_arn] and event["detail"] == {}
+    assert event["account"] == "000000000000" and event["time"].endswith("Z")
+    events.disable_rule(Name="tick")
+    time.sleep(0.5)
+    count = len(fired(collector))
+    time.sleep(2.5)
+    assert len(fired(collector)) == count  # disabled: no more firings
+
+
+def test_missed_runs_fire_once_after_a_restart(
+    fresh_server: Any,
+    fn_name: str,
+    collector: Collector,  # noqa: F811
+) -> None:
+    srv = fresh_server(STRATUS_SCHEDULE_SPEEDUP="30")  # rate(1 minute) every 2 s
+    lam, events = srv.client(), srv.client("events")
+    arn = create(lam, fn_name, {"app.py": APP}, Environment={"Variables": {"COLLECTOR": collector.url}})[
+        "FunctionArn"
+    ]
+    events.put_rule(Name="daily", ScheduleExpression="rate(1 minute)")
+    events.put_targets(
+        Rule="daily", Targets=[{"Id": "fn", "Arn": arn, "Input": json.dumps({"custom": True})}]
+    )
+    first = wait_fired(collector, 1)
+    assert first and first[0] == {"custom": True}  # a target's Input replaces the event
+    assert srv.stop() == 0
+    before = len(fired(collector))
+    time.sleep(7)  # three runs are missed while the server is down
+    again = Server(data_dir=srv.data_dir, extra_env={"STRATUS_SCHEDULE_SPEEDUP": "30"}).start()
+    try:
+        time.sleep(1.2)  # the catch-up runs at once; the next regular run is 2 s later
+        assert len(fired(collector)) - before == 1, fired(collector)
+    finally:
+        again.stop()
