@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from stratus import __version__
-from stratus.cli import functions, logs
+from stratus.cli import functions, logs, schedules
 from stratus.config import DEFAULT_PORT, config_from_env, default_data_dir, default_runtime_cache
 
 
@@ -105,3 +105,4 @@ def runtimes_list() -> None:
 
 functions.register(cli)
 logs.register(cli)
+schedules.register(cli)

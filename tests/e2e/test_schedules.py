@@ -153,3 +153,18 @@ def test_missed_runs_fire_once_after_a_restart(
         assert len(fired(collector)) - before == 1, fired(collector)
     finally:
         again.stop()
+
+
+def test_schedule_cli(server: Server, lam: Any, fn_name: str) -> None:
+    create(lam, fn_name, {"app.py": APP}, Environment={"Variables": {"COLLECTOR": "http://127.0.0.1:9/"}})
+    rule = f"cli-{fn_name}"
+    added = server.cli("schedule", "add", rule, "cron(0 6 ? * MON *)", "--function", fn_name, "--input", "{}")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip().endswith(f":rule/{rule}")
+    listed = server.cli("schedule", "ls")
+    assert listed.returncode == 0 and rule in listed.stdout
+    bad = server.cli("schedule", "add", "x", "rate(often)", "--function", fn_name)
+    assert bad.returncode != 0 and "ValidationException" in bad.stderr and "Traceback" not in bad.stderr
+    removed = server.cli("schedule", "rm", rule)
+    assert removed.returncode == 0, removed.stderr
+    assert rule not in server.cli("schedule", "ls").stdout
