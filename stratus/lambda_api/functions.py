@@ -152,6 +152,16 @@ def config_changes(context: ApiContext, params: dict[str, Any]) -> dict[str, Any
         if apply_on not in ("None", "PublishedVersions"):
             raise InvalidParameterValue("SnapStart.ApplyOn must be None or PublishedVersions.")
         changes["snap_start"] = apply_on
+    target = (
+        (params.get("DeadLetterConfig") or {}).get("TargetArn")
+        if isinstance(params.get("DeadLetterConfig"), dict)
+        else params.get("DeadLetterConfig")
+    )
+    if target:
+        raise InvalidParameterValue(
+            "DeadLetterConfig needs an SQS queue or SNS topic, which this server does not offer yet; "
+            "use an OnFailure destination (PutFunctionEventInvokeConfig) to another function instead."
+        )
     if params.get("Layers"):
         raise InvalidParameterValue("Layers are not supported by this Stratus server yet.")
     return changes

@@ -284,3 +284,14 @@ def test_a_function_that_is_its_own_destination_is_stopped(
     time.sleep(1.5)  # a 17th would have come by now
     assert collector.ids()["loop"] == 16  # Lambda's recursive loop detection stops at 16
     assert "recursive loop detected" in srv.output()
+
+
+def test_dead_letter_config_is_refused_clearly(lam: Any, fn_name: str) -> None:
+    create(lam, fn_name, {"app.py": APP})
+    with pytest.raises(ClientError) as err:
+        lam.update_function_configuration(
+            FunctionName=fn_name,
+            DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"},
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "OnFailure" in err.value.response["Error"]["Message"]
