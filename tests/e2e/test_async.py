@@ -141,6 +141,7 @@ def test_accepted_events_survive_a_crash(fresh_server: Any, fn_name: str, collec
         seen = collector.wait_for(accepted, timeout=60)
         assert accepted <= set(seen), sorted(accepted - set(seen))
         duplicates = sum(n - 1 for n in seen.values())
+        print(f"accepted {len(accepted)}, ran {len(seen)}, duplicates {duplicates}")
         assert duplicates <= 8, seen  # at least once; repeats only for events in flight at the kill
     finally:
         again.stop()
