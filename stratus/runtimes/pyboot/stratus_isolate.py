@@ -107,6 +107,60 @@ def prctl(option, arg2=0):
     _check(_libc.prctl(option, ctypes.c_ulong(arg2), 0, 0, 0), f"prctl {option}")
 
 
+# -- forking servers: the zygote and the templates ------------------------------------------------
+
+
+class ChildWatch:
+    """Waits on one control socket and on SIGCHLD, for a process that forks children and
+    reports their exits to the server."""
+
+    def __init__(self, sock, report_exit):
+        import selectors
+        import signal
+
+        self._report_exit = report_exit
+        self._selector = selectors.DefaultSelector()
+        self._wakeup_r, wakeup_w = os.pipe()
+        os.set_blocking(self._wakeup_r, False)
+        os.set_blocking(wakeup_w, False)
+        signal.set_wakeup_fd(wakeup_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self._selector.register(sock, selectors.EVENT_READ, "socket")
+        self._selector.register(self._wakeup_r, selectors.EVENT_READ, "children")
+
+    def wait(self):
+        """Block until the socket is readable; children that exit meanwhile are reported."""
+        while True:
+            ready = [key.data for key, _ in self._selector.select()]
+            if "children" in ready:
+                try:
+                    os.read(self._wakeup_r, 4096)
+                except BlockingIOError:
+                    pass
+                self.reap()
+            if "socket" in ready:
+                return
+
+    def reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self._report_exit(pid, os.waitstatus_to_exitcode(status))
+
+    def close_in_child(self):
+        """A forked child drops the watch: it is not the one that reports."""
+        import signal
+
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        self._selector.close()
+        os.close(self._wakeup_r)
+
+
 # -- running, and never returning ---------------------------------------------------------------
 
 

@@ -20,7 +20,6 @@ On an environment's own channel:
 
 import json
 import os
-import selectors
 import signal
 import socket
 import sys
@@ -107,51 +106,26 @@ def _init(handler):
 
 
 def _fork_loop(link):
-    selector = selectors.DefaultSelector()
-    wakeup_r, wakeup_w = os.pipe()
-    os.set_blocking(wakeup_r, False)
-    os.set_blocking(wakeup_w, False)
-    signal.set_wakeup_fd(wakeup_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    selector.register(link.sock, selectors.EVENT_READ)
-    selector.register(wakeup_r, selectors.EVENT_READ)
+    watch = iso.ChildWatch(link.sock, lambda pid, code: link.send(EXITED, {"ns_pid": pid, "code": code}))
     while True:
-        for key, _ in selector.select():
-            if key.fileobj == wakeup_r:
-                try:
-                    os.read(wakeup_r, 4096)
-                except BlockingIOError:
-                    pass
-                _reap(link)
+        watch.wait()
+        for kind, header, _body in link.receive():
+            if kind != FORK:
                 continue
-            for kind, header, _body in link.receive():
-                if kind != FORK:
-                    continue
-                out_fd, chan_fd = link.fds.pop(0), link.fds.pop(0)
-                try:
-                    pid = iso.fork_into_new_pid_namespace()
-                except OSError as e:
-                    os.close(out_fd)
-                    os.close(chan_fd)
-                    link.send(FORKED, {"ns_pid": 0, "error": str(e)})
-                    continue
-                if pid == 0:
-                    _run_environment(header, out_fd, chan_fd, link, selector, wakeup_r)
+            out_fd, chan_fd = link.fds.pop(0), link.fds.pop(0)
+            try:
+                pid = iso.fork_into_new_pid_namespace()
+            except OSError as e:
                 os.close(out_fd)
                 os.close(chan_fd)
-                link.send(FORKED, {"ns_pid": pid})
-        _reap(link)
-
-
-def _reap(link):
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        link.send(EXITED, {"ns_pid": pid, "code": os.waitstatus_to_exitcode(status)})
+                link.send(FORKED, {"ns_pid": 0, "error": str(e)})
+                continue
+            if pid == 0:
+                _run_environment(header, out_fd, chan_fd, link, watch)
+            os.close(out_fd)
+            os.close(chan_fd)
+            link.send(FORKED, {"ns_pid": pid})
+        watch.reap()
 
 
 def _read_exactly(fd, size):
@@ -180,17 +154,14 @@ def _read_frame(fd):
     return header
 
 
-def _run_environment(request, out_fd, chan_fd, link, selector, wakeup_r):
+def _run_environment(request, out_fd, chan_fd, link, watch):
     """A new environment forked from the template. Never returns."""
-    iso.run_then_exit(lambda: _environment(request, out_fd, chan_fd, link, selector, wakeup_r))
+    iso.run_then_exit(lambda: _environment(request, out_fd, chan_fd, link, watch))
 
 
-def _environment(request, out_fd, chan_fd, link, selector, wakeup_r):
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    selector.close()
+def _environment(request, out_fd, chan_fd, link, watch):
+    watch.close_in_child()
     link.sock.close()
-    os.close(wakeup_r)
     iso.prctl(iso.PR_SET_PDEATHSIG, signal.SIGKILL)
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)

@@ -22,7 +22,6 @@ The server then writes the assignment straight to the child and closes the pipe:
 import gc
 import json
 import os
-import selectors
 import signal
 import socket
 import sys
@@ -81,23 +80,20 @@ def preload(modules):
             print(f"zygote: preload {name} failed: {e}", file=sys.stderr)
 
 
-def run_child(request, fds, root, ctrl, selector, wakeup_r):
+def run_child(request, fds, root, ctrl, watch):
     """In the forked child. Never returns."""
-    iso.run_then_exit(lambda: _child(request, fds, root, ctrl, selector, wakeup_r))
+    iso.run_then_exit(lambda: _child(request, fds, root, ctrl, watch))
 
 
-def _child(request, fds, root, ctrl, selector, wakeup_r):
+def _child(request, fds, root, ctrl, watch):
     """First the part that does not depend on the function (a "blank" environment, which the
     server may keep ready ahead of time): namespaces, cgroups, /proc and /tmp, and the runtime
     client loaded with this environment's Runtime API address. Then it waits for its assignment,
     and finishes: the code at /var/task, pivot into the read-only root, drop privileges, run."""
     out_fd, assign_fd = fds[0], fds[1]
     channel_fd = fds[2] if len(fds) > 2 else None
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    selector.close()
+    watch.close_in_child()
     ctrl.close()
-    os.close(wakeup_r)
     iso.prctl(iso.PR_SET_PDEATHSIG, signal.SIGKILL)
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
@@ -155,58 +151,33 @@ def send(ctrl, message):
     ctrl.send(json.dumps(message).encode())
 
 
-def reap(ctrl):
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        send(ctrl, {"exit": pid, "code": os.waitstatus_to_exitcode(status)})
-
-
 def serve(ctrl, root):
-    selector = selectors.DefaultSelector()
-    wakeup_r, wakeup_w = os.pipe()
-    os.set_blocking(wakeup_r, False)
-    os.set_blocking(wakeup_w, False)
-    signal.set_wakeup_fd(wakeup_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    selector.register(ctrl, selectors.EVENT_READ)
-    selector.register(wakeup_r, selectors.EVENT_READ)
+    watch = iso.ChildWatch(ctrl, lambda pid, code: send(ctrl, {"exit": pid, "code": code}))
     send(ctrl, {"ready": os.getpid()})
     while True:
-        for key, _ in selector.select():
-            if key.fileobj == wakeup_r:
-                try:
-                    os.read(wakeup_r, 4096)
-                except BlockingIOError:
-                    pass
-                reap(ctrl)
-                continue
-            data, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 20, 4)
-            if not data:
-                return  # the server closed the socket
-            request = json.loads(data)
-            if len(fds) not in (2, 3):
-                for fd in fds:
-                    os.close(fd)
-                send(ctrl, {"id": request["id"], "error": "expected output, assignment and channel fds"})
-                continue
-            try:
-                pid = iso.fork_into_new_pid_namespace()
-            except OSError as e:
-                for fd in fds:
-                    os.close(fd)
-                send(ctrl, {"id": request["id"], "error": str(e)})
-                continue
-            if pid == 0:
-                run_child(request, fds, root, ctrl, selector, wakeup_r)
+        watch.wait()
+        data, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 20, 4)
+        if not data:
+            return  # the server closed the socket
+        request = json.loads(data)
+        if len(fds) not in (2, 3):
             for fd in fds:
                 os.close(fd)
-            send(ctrl, {"id": request["id"], "pid": pid})
-            reap(ctrl)
+            send(ctrl, {"id": request["id"], "error": "expected output, assignment and channel fds"})
+            continue
+        try:
+            pid = iso.fork_into_new_pid_namespace()
+        except OSError as e:
+            for fd in fds:
+                os.close(fd)
+            send(ctrl, {"id": request["id"], "error": str(e)})
+            continue
+        if pid == 0:
+            run_child(request, fds, root, ctrl, watch)
+        for fd in fds:
+            os.close(fd)
+        send(ctrl, {"id": request["id"], "pid": pid})
+        watch.reap()
 
 
 def main():
