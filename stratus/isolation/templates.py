@@ -24,6 +24,7 @@ from typing import Any
 from stratus.errors import ServiceError
 from stratus.isolation.backend import ExitStatus
 from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, open_readonly
+from stratus.isolation.exits import ExitReports
 from stratus.isolation.zygote import kill_quietly
 from stratus.runtimes.pyboot import stratus_channel as channel
 
@@ -52,7 +53,7 @@ class Template:
         loop = asyncio.get_running_loop()
         self._ready: asyncio.Future[None] = loop.create_future()
         self._forks: deque[asyncio.Future[int]] = deque()
-        self._exits: dict[int, asyncio.Future[int]] = {}
+        self._exits = ExitReports()
         self._free = list(range(UIDS_PER_TEMPLATE - 1, 0, -1))
         self.alive = True
         loop.add_reader(sock.fileno(), self._on_readable)
@@ -80,16 +81,11 @@ class Template:
             self._forks.remove(future)
             raise ServiceError(f"cannot reach the template: {e}") from None
         ns_pid = await future
-        self._exits.setdefault(ns_pid, asyncio.get_running_loop().create_future())
+        self._exits.expect(ns_pid)
         return ns_pid
 
     async def wait(self, ns_pid: int) -> int:
-        future = self._exits.setdefault(ns_pid, asyncio.get_running_loop().create_future())
-        try:
-            return await asyncio.shield(future)
-        finally:
-            if future.done():
-                self._exits.pop(ns_pid, None)
+        return await self._exits.wait(ns_pid)
 
     def _on_readable(self) -> None:
         try:
@@ -118,9 +114,7 @@ class Template:
                     waiter.set_result(int(header["ns_pid"]))
             elif kind == EXITED:
                 pid = int(header["ns_pid"])
-                future = self._exits.setdefault(pid, asyncio.get_running_loop().create_future())
-                if not future.done():
-                    future.set_result(int(header["code"]))
+                self._exits.report(pid, int(header["code"]))
 
     def _write_maps(self) -> None:
         mapping = f"0 {self.uid_base} {UIDS_PER_TEMPLATE}\n"
@@ -142,9 +136,7 @@ class Template:
             if not waiter.done():
                 waiter.set_exception(ServiceError("the template exited"))
         self._forks.clear()
-        for future in self._exits.values():  # its environments die with it
-            if not future.done():
-                future.set_result(-signal.SIGKILL)
+        self._exits.parent_died()
 
     def close(self) -> None:
         self._on_death()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from stratus.errors import ServiceError
+from stratus.isolation.exits import ExitReports
 from stratus.runtimes.python import BOOT_DIR, PythonRuntime
 
 log = logging.getLogger("stratus.zygote")
@@ -37,7 +38,7 @@ class Zygote:
         self._proc: asyncio.subprocess.Process | None = None
         self._ready: asyncio.Future[int] | None = None
         self._spawns: dict[int, asyncio.Future[int]] = {}
-        self._exits: dict[int, asyncio.Future[int]] = {}
+        self._exits = ExitReports()
         self._next_id = 0
         self.alive = False
 
@@ -89,16 +90,11 @@ class Zygote:
             self._spawns.pop(request_id, None)
             raise ZygoteError(f"cannot reach the {self.runtime.name} zygote: {e}") from None
         pid = await future
-        self._exits.setdefault(pid, asyncio.get_running_loop().create_future())
+        self._exits.expect(pid)
         return pid
 
     async def wait(self, pid: int) -> int:
-        future = self._exits.setdefault(pid, asyncio.get_running_loop().create_future())
-        try:
-            return await asyncio.shield(future)
-        finally:
-            if future.done():
-                self._exits.pop(pid, None)
+        return await self._exits.wait(pid)
 
     def _on_readable(self) -> None:
         assert self._sock is not None
@@ -116,9 +112,7 @@ class Zygote:
             self._ready.set_result(int(message["ready"]))
         elif "exit" in message:
             pid = int(message["exit"])
-            future = self._exits.setdefault(pid, asyncio.get_running_loop().create_future())
-            if not future.done():
-                future.set_result(int(message["code"]))
+            self._exits.report(pid, int(message["code"]))
         elif "id" in message:
             waiter = self._spawns.pop(int(message["id"]), None)
             if waiter is not None and not waiter.done():
@@ -142,10 +136,7 @@ class Zygote:
             if not waiter.done():
                 waiter.set_exception(error)
         self._spawns.clear()
-        # Its children die with it (PDEATHSIG); report them as killed.
-        for future in self._exits.values():
-            if not future.done():
-                future.set_result(-signal.SIGKILL)
+        self._exits.parent_died()
 
     def close(self) -> None:
         self._on_death()
