@@ -19,6 +19,8 @@ from stratus.control.registry import Registry
 from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
 from stratus.gateway.server import ApiContext, build_app
+from stratus.httpapi.apis import HttpApis
+from stratus.httpapi.front import Front
 from stratus.invoke.async_queue import AsyncInvoker
 from stratus.invoke.retries import RetryPolicy
 from stratus.invoke.service import InvokeService
@@ -29,6 +31,7 @@ from stratus.lambda_api import routes as lambda_routes
 from stratus.observe.logstore import LogStore
 from stratus.runtimes import python as python_runtimes
 from stratus.runtimes.python import PythonRuntime
+from stratus.services import apigatewayv2
 from stratus.services import events as events_service
 from stratus.services import logs as logs_service
 from stratus.store.queue import EventQueue
@@ -76,6 +79,8 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         )
         rules = Rules(store)
         scheduler = Scheduler(rules, async_invoker, config.account_id, speedup=config.schedule_speedup)
+        apis = HttpApis(store)
+        front = Front(registry, apis, invoker, credentials, config.account_id)
         context = ApiContext(
             config=config,
             credentials=credentials,
@@ -90,8 +95,10 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 logs_service.TARGET_PREFIX: logs_service.OPERATIONS,
                 events_service.TARGET_PREFIX: events_service.OPERATIONS,
             },
+            apis=apis,
+            front=front,
         )
-        app = build_app(context, [lambda_routes.register])
+        app = build_app(context, [lambda_routes.register, apigatewayv2.register])
         started = Started(
             endpoint=f"http://{config.host}:{config.port}",
             credentials=credentials,

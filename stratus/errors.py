@@ -99,3 +99,18 @@ class MissingAuthenticationToken(AuthError):
 
 class AccessDenied(AuthError):
     code = "AccessDeniedException"
+
+
+# API Gateway's error codes, for the apigatewayv2 API.
+class BadRequest(ClientError):
+    code = "BadRequestException"
+
+
+class NotFound(ClientError):
+    code = "NotFoundException"
+    status = 404
+
+
+class Conflict(ClientError):
+    code = "ConflictException"
+    status = 409

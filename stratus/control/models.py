@@ -140,6 +140,27 @@ class EventInvokeConfig:
 
 
 @dataclass(frozen=True)
+class FunctionUrl:
+    """A function URL on `$LATEST` or an alias. `cors` keeps the API's own (Pascal-case) shape."""
+
+    url_id: str
+    qualifier: str
+    auth_type: str
+    creation_time: str
+    last_modified: str
+    cors: dict[str, Any] | None = None
+    invoke_mode: str = "BUFFERED"
+    region: str = "us-east-1"  # the region it was created in; its event's domain name says so
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FunctionUrl:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class FunctionRecord:
     """Everything the registry keeps about one function. Stored as one row."""
 
@@ -151,6 +172,10 @@ class FunctionRecord:
     last_version: int = 0
     provisioned: dict[str, ProvisionedConcurrency] = field(default_factory=dict)
     event_invoke: dict[str, EventInvokeConfig] = field(default_factory=dict)
+    urls: dict[str, FunctionUrl] = field(default_factory=dict)
+    # Resource-based policy statements (AddPermission), by qualifier ("" for the function).
+    # Stored and returned as Lambda does; Stratus has one root identity, so none is enforced.
+    policy: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -169,6 +194,8 @@ class FunctionRecord:
             "last_version": self.last_version,
             "provisioned": {k: v.to_dict() for k, v in self.provisioned.items()},
             "event_invoke": {k: v.to_dict() for k, v in self.event_invoke.items()},
+            "urls": {k: v.to_dict() for k, v in self.urls.items()},
+            "policy": {k: list(v) for k, v in self.policy.items()},
         }
 
     @classmethod
@@ -186,4 +213,6 @@ class FunctionRecord:
             event_invoke={
                 k: EventInvokeConfig.from_dict(v) for k, v in data.get("event_invoke", {}).items()
             },
+            urls={k: FunctionUrl.from_dict(v) for k, v in data.get("urls", {}).items()},
+            policy={k: tuple(v) for k, v in data.get("policy", {}).items()},
         )

@@ -21,6 +21,7 @@ from stratus.control.models import (
     EventInvokeConfig,
     FunctionConfig,
     FunctionRecord,
+    FunctionUrl,
     ProvisionedConcurrency,
 )
 from stratus.errors import (
@@ -51,6 +52,10 @@ class Registry:
             name: FunctionRecord.from_dict(data) for name, data in store.load_functions().items()
         }
         self._listeners: list[ChangeListener] = []
+        # url id -> (function, qualifier): the data path finds a function URL in one lookup.
+        self._url_index: dict[str, tuple[str, str]] = {}
+        for record in self._functions.values():
+            self._index_urls(record.name)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -130,6 +135,7 @@ class Registry:
         if qualifier in (None, ""):
             self._store.delete_function(name)
             del self._functions[name]
+            self._index_urls(name)
             self._notify(name)
             return
         assert qualifier is not None
@@ -279,13 +285,50 @@ class Registry:
         record = self.get(name)
         if alias not in record.aliases:
             return  # DeleteAlias is idempotent in Lambda
-        self._commit(record.replace(aliases={k: v for k, v in record.aliases.items() if k != alias}))
+        self._commit(
+            record.replace(
+                aliases={k: v for k, v in record.aliases.items() if k != alias},
+                urls={k: v for k, v in record.urls.items() if k != alias},
+            )
+        )
+
+    # -- function URLs ---------------------------------------------------------------------
+
+    def url_target(self, url_id: str) -> tuple[str, FunctionUrl] | None:
+        """The function name and URL configuration behind a URL id, if there is one."""
+        found = self._url_index.get(url_id)
+        if found is None:
+            return None
+        name, qualifier = found
+        return name, self._functions[name].urls[qualifier]
+
+    def put_url(self, name: str, url: FunctionUrl) -> FunctionUrl:
+        record = self.get(name)
+        if url.qualifier != LATEST and url.qualifier not in record.aliases:
+            raise ResourceNotFound(f"Function not found: {name}:{url.qualifier}")
+        self._commit(record.replace(urls={**record.urls, url.qualifier: url}))
+        return url
+
+    def delete_url(self, name: str, qualifier: str) -> None:
+        record = self.get(name)
+        if qualifier not in record.urls:
+            raise ResourceNotFound("The resource you requested does not exist.")
+        self._commit(record.replace(urls={k: v for k, v in record.urls.items() if k != qualifier}))
+
+    def _index_urls(self, name: str) -> None:
+        for url_id in [u for u, (n, _) in self._url_index.items() if n == name]:
+            del self._url_index[url_id]
+        record = self._functions.get(name)
+        if record is not None:
+            for qualifier, url in record.urls.items():
+                self._url_index[url.url_id] = (name, qualifier)
 
     # -- internals -------------------------------------------------------------------------
 
     def _commit(self, record: FunctionRecord) -> None:
         self._store.put_function(record.name, record.to_dict())
         self._functions[record.name] = record
+        self._index_urls(record.name)
         self._notify(record.name)
 
     def _notify(self, name: str) -> None:

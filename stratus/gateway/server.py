@@ -6,11 +6,9 @@ Routing: the Lambda REST API by its dated paths; JSON-protocol services by `X-Am
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -25,8 +23,10 @@ from stratus.errors import (
     UnknownOperation,
 )
 from stratus.events.rules import Rules
-from stratus.gateway import sigv4
+from stratus.gateway import authn
 from stratus.gateway.responses import error_response, json_response, unexpected_error_response
+from stratus.httpapi.apis import HttpApis
+from stratus.httpapi.front import Front
 from stratus.invoke.async_queue import AsyncInvoker
 from stratus.invoke.service import InvokeService
 from stratus.observe.logstore import LogStore
@@ -52,6 +52,8 @@ class ApiContext:
     async_invoker: AsyncInvoker
     rules: Rules
     json_services: dict[str, dict[str, JsonOperation]]
+    apis: HttpApis
+    front: Front
 
     @property
     def account_id(self) -> str:
@@ -109,19 +111,14 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    context = ctx(request)
+    if context.front.claims(request):
+        # Function URLs and HTTP APIs: each authenticates (or not) by its own configuration.
+        return await context.front.handle(request)
     if request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
     raw = await request.read()
-    context = ctx(request)
-    signed = sigv4.SignedRequest(
-        method=request.method,
-        raw_path=request.raw_path.split("?", 1)[0],
-        query=tuple((k, v) for k, v in request.query.items()),
-        headers={k.lower(): v for k, v in request.headers.items()},
-        body_sha256=hashlib.sha256(raw).hexdigest(),
-    )
-    creds = context.credentials
-    identity = sigv4.verify(signed, {creds.access_key_id: creds.secret_access_key}, datetime.now(UTC))
+    identity = authn.verify(request, raw, context.credentials)
     request["region"] = identity.region
     request["service"] = identity.service
     request["body"] = raw

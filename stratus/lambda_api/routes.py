@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from stratus.lambda_api import event_invoke, functions, invoke, provisioned, settings, versions
+from stratus.lambda_api import event_invoke, functions, invoke, provisioned, settings, urls, versions
 
 FN = "/2015-03-31/functions/{name}"
 
@@ -44,4 +44,10 @@ def register(app: web.Application) -> None:
     r.add_get(eic + "/list", event_invoke.list_event_invoke)
     r.add_get("/2016-08-19/account-settings", settings.get_account_settings)
     r.add_get("/2016-08-19/account-settings/", settings.get_account_settings)
+    url = "/2021-10-31/functions/{name}/url"
+    r.add_post(url, urls.create_url)
+    r.add_get(url, urls.get_url)
+    r.add_put(url, urls.update_url)
+    r.add_delete(url, urls.delete_url)
+    r.add_get(url + "s", urls.list_urls)
     r.add_get("/_stratus/code/{key}", functions.download_code)

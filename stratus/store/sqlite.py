@@ -23,6 +23,12 @@ CREATE TABLE IF NOT EXISTS rules (
     name TEXT PRIMARY KEY,
     record TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -90,6 +96,22 @@ class Store:
     def delete_rule(self, name: str) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM rules WHERE name = ?", (name,))
+
+    def load_documents(self, kind: str) -> dict[str, str]:
+        rows = self._conn.execute("SELECT name, record FROM documents WHERE kind = ?", (kind,))
+        return {name: record for name, record in rows}
+
+    def put_document(self, kind: str, name: str, record: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO documents(kind, name, record) VALUES (?, ?, ?) "
+                "ON CONFLICT(kind, name) DO UPDATE SET record = excluded.record",
+                (kind, name, record),
+            )
+
+    def delete_document(self, kind: str, name: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM documents WHERE kind = ? AND name = ?", (kind, name))
 
     def get_meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -1,0 +1,211 @@
+"""The owner of HTTP APIs: the only writer of their records, in memory and in the store.
+
+Each write is one store transaction on the event loop, then the record is swapped in whole, with
+its parsed route table, so the data path matches a request without parsing or locking.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from stratus.errors import BadRequest, Conflict, NotFound
+from stratus.httpapi import routing
+from stratus.httpapi.models import Api, Deployment, Integration, Route, Stage, new_id, now_iso
+from stratus.store.sqlite import Store
+
+KIND = "httpapi"
+DEFAULT_STAGE = "$default"
+_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_FUNCTION_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?$"
+)
+_INVOCATION_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:apigateway:[a-z0-9-]+:lambda:path/2015-03-31/functions/(.+)/invocations$"
+)
+
+
+@dataclass(frozen=True)
+class Landing:
+    """Where a request to an API lands: the stage, the route and its integration."""
+
+    api: Api
+    stage: Stage
+    route: Route
+    route_key: routing.RouteKey
+    integration: Integration
+    path_parameters: dict[str, str]
+
+
+def function_of(integration_uri: str) -> str | None:
+    """The function ARN an AWS_PROXY integration names, in either form API Gateway accepts."""
+    invocation = _INVOCATION_ARN.match(integration_uri)
+    arn = invocation.group(1) if invocation else integration_uri
+    return arn if _FUNCTION_ARN.match(arn) else None
+
+
+class HttpApis:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._apis = {api_id: Api.from_json(text) for api_id, text in store.load_documents(KIND).items()}
+        self._tables: dict[str, list[tuple[routing.RouteKey, Route]]] = {}
+        for api in self._apis.values():
+            self._table(api)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def list(self) -> list[Api]:
+        return sorted(self._apis.values(), key=lambda a: a.createdDate + a.apiId)
+
+    def get(self, api_id: str) -> Api:
+        api = self._apis.get(api_id)
+        if api is None:
+            raise NotFound(f"Invalid API identifier specified {api_id}")
+        return api
+
+    def land(self, api_id: str, method: str, path: str) -> Landing | None:
+        """Route a request; `path` includes the stage prefix unless the stage is $default."""
+        api = self._apis.get(api_id)
+        if api is None or api.disableExecuteApiEndpoint:
+            return None
+        stage = api.stages.get(DEFAULT_STAGE)
+        route_path = path
+        first, _, rest = path.lstrip("/").partition("/")
+        if first and first in api.stages and first != DEFAULT_STAGE:
+            stage, route_path = api.stages[first], "/" + rest
+        if stage is None:
+            return None
+        chosen = routing.select(self._tables.get(api_id, []), method, route_path)
+        if chosen is None:
+            return None
+        key, route, params = chosen
+        integration = api.integrations.get(route.integration_id() or "")
+        if integration is None:
+            return None
+        return Landing(api, stage, route, key, integration, params)
+
+    # -- APIs ------------------------------------------------------------------------------
+
+    def create_api(self, api: Api) -> Api:
+        self._commit(api)
+        return api
+
+    def update_api(self, api_id: str, **changes: Any) -> Api:
+        api = self.get(api_id).replace(**changes)
+        self._commit(api)
+        return api
+
+    def delete_api(self, api_id: str) -> None:
+        self.get(api_id)
+        self._store.delete_document(KIND, api_id)
+        del self._apis[api_id]
+        self._tables.pop(api_id, None)
+
+    # -- routes ----------------------------------------------------------------------------
+
+    def put_route(self, api_id: str, route: Route) -> Route:
+        api = self.get(api_id)
+        key = _parse_route_key(route.routeKey)
+        for other in api.routes.values():
+            if other.routeId != route.routeId and routing.parse(other.routeKey).shape() == key.shape():
+                raise Conflict(
+                    f"Unable to create route {route.routeKey}: it conflicts with the existing "
+                    f"route {other.routeKey}."
+                )
+        if route.target is not None:
+            integration_id = route.integration_id()
+            if integration_id is None or integration_id not in api.integrations:
+                raise BadRequest(
+                    f"Invalid target {route.target}: use integrations/ and an existing integration id."
+                )
+        self._commit(api.replace(routes={**api.routes, route.routeId: route}))
+        return route
+
+    def route(self, api_id: str, route_id: str) -> Route:
+        found = self.get(api_id).routes.get(route_id)
+        if found is None:
+            raise NotFound(f"Invalid Route identifier specified {route_id}")
+        return found
+
+    def delete_route(self, api_id: str, route_id: str) -> None:
+        api = self.get(api_id)
+        self.route(api_id, route_id)
+        self._commit(api.replace(routes={k: v for k, v in api.routes.items() if k != route_id}))
+
+    # -- integrations ----------------------------------------------------------------------
+
+    def put_integration(self, api_id: str, integration: Integration) -> Integration:
+        api = self.get(api_id)
+        self._commit(api.replace(integrations={**api.integrations, integration.integrationId: integration}))
+        return integration
+
+    def integration(self, api_id: str, integration_id: str) -> Integration:
+        found = self.get(api_id).integrations.get(integration_id)
+        if found is None:
+            raise NotFound(f"Invalid Integration identifier specified {integration_id}")
+        return found
+
+    def delete_integration(self, api_id: str, integration_id: str) -> None:
+        api = self.get(api_id)
+        self.integration(api_id, integration_id)
+        users = [r.routeKey for r in api.routes.values() if r.integration_id() == integration_id]
+        if users:
+            raise Conflict(f"Integration {integration_id} is in use by routes: {', '.join(users)}")
+        self._commit(
+            api.replace(integrations={k: v for k, v in api.integrations.items() if k != integration_id})
+        )
+
+    # -- stages and deployments ------------------------------------------------------------
+
+    def put_stage(self, api_id: str, stage: Stage, *, create: bool) -> Stage:
+        api = self.get(api_id)
+        if create:
+            if stage.stageName != DEFAULT_STAGE and not _STAGE_NAME.match(stage.stageName):
+                raise BadRequest("Stage name must be $default or 1-128 letters, digits, - or _.")
+            if stage.stageName in api.stages:
+                raise Conflict(f"Stage {stage.stageName} already exists")
+        self._commit(api.replace(stages={**api.stages, stage.stageName: stage}))
+        return stage
+
+    def stage(self, api_id: str, name: str) -> Stage:
+        found = self.get(api_id).stages.get(name)
+        if found is None:
+            raise NotFound(f"Invalid stage identifier specified {name}")
+        return found
+
+    def delete_stage(self, api_id: str, name: str) -> None:
+        api = self.get(api_id)
+        self.stage(api_id, name)
+        self._commit(api.replace(stages={k: v for k, v in api.stages.items() if k != name}))
+
+    def create_deployment(self, api_id: str, description: str | None, stage_name: str | None) -> Deployment:
+        api = self.get(api_id)
+        deployment = Deployment(new_id(6), now_iso(), description)
+        stages = dict(api.stages)
+        if stage_name is not None:
+            stage = self.stage(api_id, stage_name)
+            stages[stage_name] = Stage(
+                **{**stage.__dict__, "deploymentId": deployment.deploymentId, "lastUpdatedDate": now_iso()}
+            )
+        self._commit(
+            api.replace(deployments={**api.deployments, deployment.deploymentId: deployment}, stages=stages)
+        )
+        return deployment
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _commit(self, api: Api) -> None:
+        self._store.put_document(KIND, api.apiId, api.to_json())
+        self._apis[api.apiId] = api
+        self._table(api)
+
+    def _table(self, api: Api) -> None:
+        self._tables[api.apiId] = [(routing.parse(r.routeKey), r) for r in api.routes.values()]
+
+
+def _parse_route_key(route_key: str) -> routing.RouteKey:
+    try:
+        return routing.parse(route_key)
+    except routing.BadRouteKey as e:
+        raise BadRequest(str(e)) from None

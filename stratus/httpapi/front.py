@@ -1,0 +1,313 @@
+"""The HTTP data path: a request to a function URL or an HTTP API -> an event -> the function ->
+the HTTP response, with each failure mapped to the status AWS gives it.
+
+Endpoints are reachable two ways on the one port:
+- by path, which works with every HTTP client: `/_stratus/url/<url-id>/...` and
+  `/_stratus/api/<api-id>/...` (these are the URLs the APIs return);
+- by host name, as on AWS, for clients that resolve `*.localhost`:
+  `<url-id>.lambda-url.<region>.localhost` and `<api-id>.execute-api.<region>.localhost`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from stratus.config import Credentials
+from stratus.control.registry import Registry
+from stratus.errors import ResourceNotFound, StratusError, TooManyRequests
+from stratus.gateway import authn, sigv4
+from stratus.httpapi import cors, events, replies
+from stratus.httpapi.apis import HttpApis, Landing, function_of
+from stratus.httpapi.models import Api
+from stratus.httpapi.replies import HttpReply, MalformedResponse, json_reply
+from stratus.invoke.records import MAX_SYNC_PAYLOAD, InvocationResult
+from stratus.invoke.service import InvokeService
+from stratus.lambda_api.arns import function_arn
+
+URL_PREFIX = "/_stratus/url/"
+API_PREFIX = "/_stratus/api/"
+# The largest request body read at all; the event that carries it must also fit Lambda's 6 MB.
+MAX_BODY = MAX_SYNC_PAYLOAD
+# Headers a function may not set on the wire; like Lambda, they are passed on renamed.
+REMAPPED = {"connection", "content-length", "date", "keep-alive", "server", "transfer-encoding", "upgrade"}
+
+
+def url_path(host: str, url_id: str) -> str:
+    return f"http://{host}{URL_PREFIX}{url_id}/"
+
+
+def api_endpoint(host: str, api_id: str) -> str:
+    return f"http://{host}{API_PREFIX}{api_id}"
+
+
+@dataclass
+class Front:
+    registry: Registry
+    apis: HttpApis
+    invoker: InvokeService
+    credentials: Credentials
+    account_id: str
+    # Invokes whose HTTP API answered 503 before the function finished; each ends with its
+    # function's own timeout at the latest.
+    _overdue: set[asyncio.Task[HttpReply]] = field(default_factory=set)
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    def claims(self, request: web.Request) -> bool:
+        """Whether a request is for a function URL or an HTTP API rather than an AWS API."""
+        path = request.raw_path
+        if path.startswith((URL_PREFIX, API_PREFIX)):
+            return True
+        host = request.host
+        return ".lambda-url." in host or ".execute-api." in host
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        raw_path, _, raw_query = request.raw_path.partition("?")
+        host = request.host.split(":", 1)[0]
+        if raw_path.startswith(URL_PREFIX):
+            endpoint_id, rest = _split_id(raw_path[len(URL_PREFIX) :])
+            reply = await self._function_url(request, endpoint_id, rest, raw_query, None)
+        elif raw_path.startswith(API_PREFIX):
+            endpoint_id, rest = _split_id(raw_path[len(API_PREFIX) :])
+            reply = await self._http_api(request, endpoint_id, rest, raw_query, None)
+        elif ".lambda-url." in host:
+            reply = await self._function_url(request, host.split(".", 1)[0], raw_path, raw_query, host)
+        else:
+            reply = await self._http_api(request, host.split(".", 1)[0], raw_path, raw_query, host)
+        return web.Response(status=reply.status, headers=CIMultiDict(reply.headers), body=reply.body)
+
+    # -- function URLs ---------------------------------------------------------------------
+
+    async def _function_url(
+        self, request: web.Request, url_id: str, path: str, query: str, host: str | None
+    ) -> HttpReply:
+        target = self.registry.url_target(url_id)
+        if target is None:
+            return json_reply(403, {"Message": "Forbidden"})
+        name, url = target
+        body = await _read_body(request)
+        if body is None:
+            return json_reply(
+                413,
+                {"Message": "Request must be smaller than 6291456 bytes for the InvokeFunction operation"},
+            )
+        request_id = str(uuid.uuid4())
+        authorizer = None
+        if url.auth_type == "AWS_IAM":
+            identity = self._verify(request, body)
+            if identity is None:
+                return json_reply(403, {"Message": "Forbidden"})
+            authorizer = {"iam": self._iam(identity)}
+        rules = cors.Cors.from_pascal(url.cors)
+        origin = request.headers.get("Origin")
+        if rules is not None and cors.is_preflight(
+            request.method, origin, request.headers.get("Access-Control-Request-Method")
+        ):
+            assert origin is not None
+            return HttpReply(200, tuple(cors.preflight_headers(rules, origin)), b"")
+        http = _snapshot(request, path, query, body)
+        target_info = events.Target(
+            account_id=self.account_id,
+            api_id=url_id,
+            domain_name=host or f"{url_id}.lambda-url.{url.region}.on.aws",
+            request_id=request_id,
+            authorizer=authorizer,
+        )
+        event = events.v2_event(http, target_info)
+        qualifier = None if url.qualifier == "$LATEST" else url.qualifier
+        reply = await self._invoke(
+            name, qualifier, url.region, event, request_id, replies.from_v2, function_url=True
+        )
+        return _finish(reply, rules, origin, request_id)
+
+    def _verify(self, request: web.Request, body: bytes) -> sigv4.Identity | None:
+        try:
+            return authn.verify(request, body, self.credentials)
+        except StratusError:
+            return None
+
+    def _iam(self, identity: sigv4.Identity) -> dict[str, object]:
+        return {
+            "accessKey": identity.access_key_id,
+            "accountId": self.account_id,
+            "callerId": self.account_id,
+            "cognitoIdentity": None,
+            "principalOrgId": None,
+            "userArn": f"arn:aws:iam::{self.account_id}:root",
+            "userId": self.account_id,
+        }
+
+    # -- HTTP APIs -------------------------------------------------------------------------
+
+    async def _http_api(
+        self, request: web.Request, api_id: str, path: str, query: str, host: str | None
+    ) -> HttpReply:
+        landing = self.apis.land(api_id, request.method, path)
+        api = landing.api if landing else self._api_or_none(api_id)
+        rules = cors.Cors.from_pascal(api.corsConfiguration) if api else None
+        origin = request.headers.get("Origin")
+        if rules is not None and cors.is_preflight(
+            request.method, origin, request.headers.get("Access-Control-Request-Method")
+        ):
+            assert origin is not None
+            return HttpReply(204, tuple(cors.preflight_headers(rules, origin)), b"")
+        if landing is None:
+            return _finish(json_reply(404, {"message": "Not Found"}), rules, origin, None)
+        body = await _read_body(request)
+        if body is None:
+            return json_reply(413, {"message": "Request Entity Too Large"})
+        request_id = str(uuid.uuid4())
+        http = _snapshot(request, path, query, body)
+        event = self._api_event(landing, http, request_id, host)
+        reply = await self._api_invoke(landing, event, request_id)
+        return _finish(reply, rules, origin, request_id)
+
+    def _api_or_none(self, api_id: str) -> Api | None:
+        try:
+            return self.apis.get(api_id)
+        except StratusError:
+            return None
+
+    def _api_event(
+        self, landing: Landing, http: events.HttpRequest, request_id: str, host: str | None
+    ) -> dict[str, object]:
+        api = landing.api
+        target = events.Target(
+            account_id=self.account_id,
+            api_id=api.apiId,
+            domain_name=host or f"{api.apiId}.execute-api.{_region_of(landing)}.amazonaws.com",
+            request_id=request_id,
+            route_key=landing.route.routeKey,
+            stage=landing.stage.stageName,
+            resource_path=landing.route.routeKey
+            if landing.route_key.is_default
+            else landing.route_key.path(),
+            path_parameters=landing.path_parameters or None,
+            stage_variables=dict(landing.stage.stageVariables) or None,
+        )
+        if landing.integration.payloadFormatVersion == "1.0":
+            return events.v1_event(http, target)
+        return events.v2_event(http, target)
+
+    async def _api_invoke(self, landing: Landing, event: dict[str, object], request_id: str) -> HttpReply:
+        arn = function_of(landing.integration.integrationUri) or ""
+        parts = arn.split(":")
+        name = parts[6] if len(parts) > 6 else ""
+        qualifier = parts[7] if len(parts) > 7 else None
+        mapper = replies.from_v1 if landing.integration.payloadFormatVersion == "1.0" else replies.from_v2
+        region = parts[3] if len(parts) > 3 else "us-east-1"
+        invoke = self._invoke(name, qualifier, region, event, request_id, mapper, function_url=False)
+        limit = landing.integration.timeoutInMillis / 1000
+        record = self.registry.find(name)
+        if record is None or record.latest.timeout <= limit:
+            return await invoke  # the function's own timeout comes first
+        task = asyncio.ensure_future(invoke)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), limit)
+        except TimeoutError:
+            # The function runs on to its own timeout, as on AWS; the client is answered now.
+            self._overdue.add(task)
+            task.add_done_callback(self._overdue.discard)
+            return json_reply(503, {"message": "Service Unavailable"})
+
+    # -- the invoke shared by both ---------------------------------------------------------
+
+    async def _invoke(
+        self,
+        name: str,
+        qualifier: str | None,
+        region: str,
+        event: dict[str, object],
+        request_id: str,
+        mapper: Callable[[bytes], HttpReply],
+        *,
+        function_url: bool,
+    ) -> HttpReply:
+        # Function URLs answer function faults with 502, HTTP APIs with 500; both as AWS does.
+        failed = (
+            json_reply(502, {"Message": "Internal Server Error"})
+            if function_url
+            else json_reply(500, {"message": "Internal Server Error"})
+        )
+        payload = json.dumps(event, separators=(",", ":")).encode()
+        if len(payload) > MAX_SYNC_PAYLOAD:
+            key = "Message" if function_url else "message"
+            return json_reply(413, {key: "Request Entity Too Large"})
+        try:
+            config = self.invoker.resolve(name, qualifier)
+            result: InvocationResult = await self.invoker.invoke(
+                config,
+                payload,
+                region=region,
+                invoked_arn=function_arn(region, self.account_id, name, qualifier),
+                request_id=request_id,
+            )
+        except TooManyRequests:
+            key = "Message" if function_url else "message"
+            return json_reply(429, {key: "Too Many Requests"})
+        except (ResourceNotFound, StratusError):
+            return failed
+        if result.function_error:
+            return failed
+        try:
+            return mapper(result.payload)
+        except MalformedResponse:
+            return failed
+
+
+def _split_id(rest: str) -> tuple[str, str]:
+    endpoint_id, slash, path = rest.partition("/")
+    return endpoint_id, "/" + path if slash else "/"
+
+
+def _region_of(landing: Landing) -> str:
+    parts = (function_of(landing.integration.integrationUri) or "").split(":")
+    return parts[3] if len(parts) > 3 else "us-east-1"
+
+
+async def _read_body(request: web.Request) -> bytes | None:
+    """The body, or None when it is larger than any event could carry."""
+    length = request.content_length
+    if length is not None and length > MAX_BODY:
+        return None
+    body = await request.content.read(MAX_BODY + 1) if length is None else await request.read()
+    if length is None:
+        chunks = [body]
+        while body and sum(map(len, chunks)) <= MAX_BODY:
+            body = await request.content.read(MAX_BODY + 1)
+            chunks.append(body)
+        body = b"".join(chunks)
+    return None if len(body) > MAX_BODY else body
+
+
+def _snapshot(request: web.Request, path: str, query: str, body: bytes) -> events.HttpRequest:
+    peer = request.remote or "127.0.0.1"
+    headers = [(k.lower(), v) for k, v in request.headers.items()]
+    headers.append(("x-forwarded-for", peer))
+    headers.append(("x-forwarded-proto", request.scheme))
+    version = request.version
+    return events.HttpRequest(
+        method=request.method,
+        raw_path=path,
+        raw_query=query,
+        headers=tuple(headers),
+        body=body,
+        source_ip=peer,
+        protocol=f"HTTP/{version.major}.{version.minor}",
+    )
+
+
+def _finish(
+    reply: HttpReply, rules: cors.Cors | None, origin: str | None, request_id: str | None
+) -> HttpReply:
+    headers = [(f"x-amzn-Remapped-{k}" if k.lower() in REMAPPED else k, v) for k, v in reply.headers]
+    if request_id is not None:
+        headers.append(("x-amzn-RequestId", request_id))
+    return HttpReply(reply.status, cors.apply(rules, origin, tuple(headers)), reply.body)

@@ -1,0 +1,104 @@
+"""A function's result -> the HTTP response the client sees, as Lambda and API Gateway map it.
+
+Format 2.0 (function URLs, and HTTP APIs by default) infers a response from any JSON value;
+format 1.0 requires `statusCode`. A result that cannot be mapped raises `MalformedResponse`,
+which the front turns into the error status of its kind of endpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+class MalformedResponse(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def json_reply(status: int, body: dict[str, Any], *headers: tuple[str, str]) -> HttpReply:
+    return HttpReply(status, (("content-type", "application/json"), *headers), json.dumps(body).encode())
+
+
+def from_v2(payload: bytes) -> HttpReply:
+    value = _parse(payload)
+    if isinstance(value, dict) and "statusCode" in value:
+        return _structured(value, cookies=True)
+    # Any other JSON value is the body itself, sent as Lambda returned it.
+    return HttpReply(200, (("content-type", "application/json"),), payload)
+
+
+def from_v1(payload: bytes) -> HttpReply:
+    value = _parse(payload)
+    if not isinstance(value, dict) or "statusCode" not in value:
+        raise MalformedResponse("a payload format 1.0 response must be an object with statusCode")
+    return _structured(value, cookies=False)
+
+
+def _parse(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedResponse("the function's response is not JSON") from None
+
+
+def _structured(value: dict[str, Any], *, cookies: bool) -> HttpReply:
+    status = value["statusCode"]
+    if isinstance(status, str) and status.isdigit():
+        status = int(status)
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise MalformedResponse(f"statusCode {status!r} is not an HTTP status")
+    headers: list[tuple[str, str]] = []
+    single = value.get("headers") or {}
+    multi = value.get("multiValueHeaders") or {}
+    if not isinstance(single, dict) or not isinstance(multi, dict):
+        raise MalformedResponse("headers and multiValueHeaders must be objects")
+    for name, item in single.items():
+        if name.lower() not in {k.lower() for k in multi}:
+            headers.append((str(name), _scalar(item)))
+    for name, items in multi.items():
+        if not isinstance(items, list):
+            raise MalformedResponse(f"multiValueHeaders.{name} must be a list")
+        headers.extend((str(name), _scalar(item)) for item in items)
+    if cookies:
+        jar = value.get("cookies") or []
+        if not isinstance(jar, list) or not all(isinstance(c, str) for c in jar):
+            raise MalformedResponse("cookies must be a list of strings")
+        headers.extend(("set-cookie", cookie) for cookie in jar)
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("content-type", "application/json"))
+    return HttpReply(status, tuple(headers), _body(value))
+
+
+def _scalar(item: Any) -> str:
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, str | int | float):
+        return str(item)
+    raise MalformedResponse(f"header value {item!r} is not a string")
+
+
+def _body(value: dict[str, Any]) -> bytes:
+    body = value.get("body")
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        raise MalformedResponse("body must be a string")
+    encoded = value.get("isBase64Encoded", False)
+    if encoded not in (True, False, "true", "false"):
+        raise MalformedResponse("isBase64Encoded must be a boolean")
+    if encoded in (True, "true"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise MalformedResponse("body is not valid base64") from None
+    return body.encode()
