@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -137,6 +138,19 @@ def choose_backend(
     return backend
 
 
+# Each request allocates a few hundred short-lived objects. With CPython's default threshold the
+# young generation is collected every 700 allocations, and older generations walk the whole
+# long-lived heap (aiohttp, botocore models, registries); measured, that was about a fifth of the
+# server's CPU per invoke. Everything alive once serving starts is frozen out of collection.
+GC_THRESHOLDS = (20000, 50, 1000)
+
+
+def tune_gc() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def _run(
     app: web.Application,
     config: Config,
@@ -165,6 +179,7 @@ async def _run(
             await invoker_ready.wait()
             site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
             await site.start()
+            tune_gc()
             if on_started is not None:
                 on_started(started)
             await stop.wait()

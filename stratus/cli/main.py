@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from stratus import __version__
-from stratus.cli import functions, logs, schedules
+from stratus.cli import functions, logs, schedules, urls
 from stratus.config import DEFAULT_PORT, config_from_env, default_data_dir, default_runtime_cache
 
 
@@ -106,3 +106,4 @@ def runtimes_list() -> None:
 functions.register(cli)
 logs.register(cli)
 schedules.register(cli)
+urls.register(cli)

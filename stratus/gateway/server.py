@@ -26,7 +26,7 @@ from stratus.events.rules import Rules
 from stratus.gateway import authn
 from stratus.gateway.responses import error_response, json_response, unexpected_error_response
 from stratus.httpapi.apis import HttpApis
-from stratus.httpapi.front import Front
+from stratus.httpapi.front import API_PREFIX, URL_PREFIX, Front
 from stratus.invoke.async_queue import AsyncInvoker
 from stratus.invoke.service import InvokeService
 from stratus.observe.logstore import LogStore
@@ -146,6 +146,10 @@ def build_app(context: ApiContext, register: list[Callable[[web.Application], No
     app[CTX] = context
     app.router.add_get("/_stratus/health", health)
     app.router.add_post("/", json_protocol)
+    # The front answers these before routing completes (see auth_middleware); the routes only
+    # spare the router a miss per request.
+    for prefix in (URL_PREFIX, API_PREFIX):
+        app.router.add_route("*", prefix + "{tail:.*}", context.front.handle)
     for add_routes in register:
         add_routes(app)
     return app

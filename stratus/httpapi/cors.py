@@ -58,7 +58,7 @@ def validate(data: Any, *, camel: bool) -> dict[str, Any]:
         raise ValueError("CORS configuration must be an object")
     out: dict[str, Any] = {}
     for key, value in data.items():
-        name = key[0].upper() + key[1:] if camel else key
+        name = key[:1].upper() + key[1:] if camel else key
         if name not in FIELDS:
             raise ValueError(f"Unknown CORS field {key}")
         if name in LIST_FIELDS:

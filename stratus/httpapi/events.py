@@ -6,6 +6,7 @@ Pure functions over a frozen request snapshot, so the shapes are unit-tested fie
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,7 +91,12 @@ def query_pairs(raw_query: str) -> list[tuple[str, str]]:
 
 def request_time(time_ms: int) -> str:
     """API Gateway's CLF timestamp: 12/Mar/2020:19:03:58 +0000."""
-    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(time_ms / 1000))
+    return _clf_second(time_ms // 1000)
+
+
+@functools.lru_cache(maxsize=4)
+def _clf_second(second: int) -> str:
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
 
 
 def v2_event(request: HttpRequest, target: Target) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -98,7 +98,7 @@ class Front:
                 413,
                 {"Message": "Request must be smaller than 6291456 bytes for the InvokeFunction operation"},
             )
-        request_id = str(uuid.uuid4())
+        request_id = _request_id()
         authorizer = None
         if url.auth_type == "AWS_IAM":
             identity = self._verify(request, body)
@@ -163,7 +163,7 @@ class Front:
         body = await _read_body(request)
         if body is None:
             return json_reply(413, {"message": "Request Entity Too Large"})
-        request_id = str(uuid.uuid4())
+        request_id = _request_id()
         http = _snapshot(request, path, query, body)
         event = self._api_event(landing, http, request_id, host)
         reply = await self._api_invoke(landing, event, request_id)
@@ -230,12 +230,6 @@ class Front:
         *,
         function_url: bool,
     ) -> HttpReply:
-        # Function URLs answer function faults with 502, HTTP APIs with 500; both as AWS does.
-        failed = (
-            json_reply(502, {"Message": "Internal Server Error"})
-            if function_url
-            else json_reply(500, {"message": "Internal Server Error"})
-        )
         payload = json.dumps(event, separators=(",", ":")).encode()
         if len(payload) > MAX_SYNC_PAYLOAD:
             key = "Message" if function_url else "message"
@@ -253,13 +247,26 @@ class Front:
             key = "Message" if function_url else "message"
             return json_reply(429, {key: "Too Many Requests"})
         except (ResourceNotFound, StratusError):
-            return failed
+            return _failed(function_url)
         if result.function_error:
-            return failed
+            return _failed(function_url)
         try:
             return mapper(result.payload)
         except MalformedResponse:
-            return failed
+            return _failed(function_url)
+
+
+def _failed(function_url: bool) -> HttpReply:
+    # Function URLs answer function faults with 502, HTTP APIs with 500; both as AWS does.
+    if function_url:
+        return json_reply(502, {"Message": "Internal Server Error"})
+    return json_reply(500, {"message": "Internal Server Error"})
+
+
+def _request_id() -> str:
+    # Unique, not secret: the PRNG spares a getrandom call per request.
+    h = f"{random.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _split_id(rest: str) -> tuple[str, str]:

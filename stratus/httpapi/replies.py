@@ -53,13 +53,13 @@ def _parse(payload: bytes) -> Any:
 
 def _structured(value: dict[str, Any], *, cookies: bool) -> HttpReply:
     status = value["statusCode"]
-    if isinstance(status, str) and status.isdigit():
+    if isinstance(status, str) and status.isascii() and status.isdigit():
         status = int(status)
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise MalformedResponse(f"statusCode {status!r} is not an HTTP status")
     headers: list[tuple[str, str]] = []
-    single = value.get("headers") or {}
-    multi = value.get("multiValueHeaders") or {}
+    single = _absent_as(value.get("headers"), {})
+    multi = _absent_as(value.get("multiValueHeaders"), {})
     if not isinstance(single, dict) or not isinstance(multi, dict):
         raise MalformedResponse("headers and multiValueHeaders must be objects")
     for name, item in single.items():
@@ -70,13 +70,17 @@ def _structured(value: dict[str, Any], *, cookies: bool) -> HttpReply:
             raise MalformedResponse(f"multiValueHeaders.{name} must be a list")
         headers.extend((str(name), _scalar(item)) for item in items)
     if cookies:
-        jar = value.get("cookies") or []
+        jar = _absent_as(value.get("cookies"), [])
         if not isinstance(jar, list) or not all(isinstance(c, str) for c in jar):
             raise MalformedResponse("cookies must be a list of strings")
         headers.extend(("set-cookie", cookie) for cookie in jar)
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("content-type", "application/json"))
     return HttpReply(status, tuple(headers), _body(value))
+
+
+def _absent_as(item: Any, default: Any) -> Any:
+    return default if item is None else item
 
 
 def _scalar(item: Any) -> str:

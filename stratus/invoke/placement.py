@@ -1,5 +1,5 @@
-"""Pure decisions of the invoke path: which version an alias sends to, which warm environment
-takes an invoke, and which idle environments to stop."""
+"""Pure decisions of the invoke path: which version an alias sends to and which idle
+environments to stop. (Which warm environment takes an invoke is the pool's release order.)"""
 
 from __future__ import annotations
 
@@ -21,14 +21,6 @@ def pick_version(primary: str, weights: dict[str, float], draw: float) -> str:
         if draw < acc:
             return version
     return primary
-
-
-def choose_idle(idle: Sequence[IdleView]) -> str | None:
-    """The most recently used idle environment: it is the warmest, and preferring it lets the
-    others age out and be reaped when load falls."""
-    if not idle:
-        return None
-    return max(idle, key=lambda v: v.idle_since).sandbox_id
 
 
 def select_expired(idle: Sequence[IdleView], now: float, idle_timeout: float) -> list[str]:

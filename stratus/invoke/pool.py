@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from stratus.control.models import FunctionConfig
-from stratus.invoke.placement import IdleView, choose_idle, select_expired
+from stratus.invoke.placement import IdleView, select_expired
 from stratus.invoke.sandbox import Sandbox, State
 
 
@@ -90,8 +90,11 @@ class Pool:
             self._checkin(sandbox)
 
     async def _acquire(self) -> Sandbox:
-        chosen = choose_idle([IdleView(s.sandbox_id, s.idle_since) for s in self._idle.values()])
-        if chosen is not None:
+        if self._idle:
+            # The most recently used idle environment: it is the warmest, and preferring it lets
+            # the others age out and be reaped when load falls. `_idle` is kept in release
+            # order, so that is its last entry, found without scanning.
+            chosen = next(reversed(self._idle))
             sandbox = self._idle.pop(chosen)
             self._busy[chosen] = sandbox
             return sandbox

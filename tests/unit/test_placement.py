@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from stratus.invoke.placement import IdleView, choose_idle, pick_version, select_expired
+from stratus.invoke.placement import IdleView, pick_version, select_expired
 
 
 @pytest.mark.parametrize("draw", [i / 100 for i in range(30)])
@@ -38,20 +38,6 @@ def test_several_weights_are_cumulative_in_version_order() -> None:
     assert pick_version("1", weights, 0.125) == "3"
     assert pick_version("1", weights, 0.374) == "3"
     assert pick_version("1", weights, 0.375) == "1"
-
-
-def test_choose_idle_empty() -> None:
-    assert choose_idle([]) is None
-
-
-def test_choose_idle_picks_most_recent() -> None:
-    idle = [IdleView("a", 10.0), IdleView("b", 30.0), IdleView("c", 20.0)]
-    assert choose_idle(idle) == "b"
-    assert choose_idle(list(reversed(idle))) == "b"
-
-
-def test_choose_idle_single() -> None:
-    assert choose_idle([IdleView("only", 0.0)]) == "only"
 
 
 def test_select_expired() -> None:

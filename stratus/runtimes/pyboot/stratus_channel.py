@@ -15,6 +15,7 @@ awslambdaric posts them itself.
 
 from __future__ import annotations
 
+import atexit
 import json
 import socket
 import struct
@@ -60,15 +61,26 @@ class RuntimeClient:
         self._sock = socket.socket(fileno=fd)
         self._sock.setblocking(True)
         self._decoder = Decoder()
+        # A result waits here for the NEXT that awslambdaric sends straight after it, so both
+        # travel in one write and wake the server once. Exiting flushes it (forked environments
+        # end with os._exit, so stratus_isolate flushes it too).
+        self._pending = b""
+        atexit.register(self.flush)
 
     def initialize_client(self, user_agent: str) -> None:
         return None
 
-    def _send(self, kind: int, header: dict[str, Any], body: bytes = b"") -> None:
-        self._sock.sendall(encode(kind, header, body))
+    def flush(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, b""
+            try:
+                self._sock.sendall(pending)
+            except OSError:
+                pass
 
     def next(self) -> tuple[bytes, dict[str, Any]]:
-        self._send(NEXT, {})
+        frame, self._pending = self._pending + encode(NEXT, {}), b""
+        self._sock.sendall(frame)
         while True:
             frames = self._decoder.frames()
             if frames:
@@ -86,7 +98,8 @@ class RuntimeClient:
     def post_invocation_result(
         self, invoke_id: str, result_data: bytes, content_type: str = "application/json", *_: Any
     ) -> None:
-        self._send(RESPONSE, {"id": invoke_id, "type": content_type}, result_data)
+        self.flush()
+        self._pending = encode(RESPONSE, {"id": invoke_id, "type": content_type}, result_data)
 
     def post_error(
         self, invoke_id: str, error_response_data: str | bytes, xray_fault: str = "", *_: Any
@@ -96,4 +109,5 @@ class RuntimeClient:
             error_type = json.loads(body).get("errorType")
         except ValueError:
             error_type = None
-        self._send(ERROR, {"id": invoke_id, "type": error_type}, body)
+        self.flush()
+        self._pending = encode(ERROR, {"id": invoke_id, "type": error_type}, body)

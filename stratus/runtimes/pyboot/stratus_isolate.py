@@ -184,6 +184,9 @@ def run_then_exit(body):
         try:
             sys.stdout.flush()
             sys.stderr.flush()
+            client = sys.modules.get("runtime_client")
+            if hasattr(client, "flush"):
+                client.flush()  # a result still waiting to go with the next NEXT
         finally:
             os._exit(code)
 
