@@ -93,7 +93,12 @@ def json_body(request: web.Request) -> dict[str, Any]:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    front = ctx(request).front
     try:
+        if front.claims(request):
+            # Function URLs and HTTP APIs: answered here, each authenticated (or not) by its
+            # own configuration rather than by the SigV4 check below.
+            return await front.handle(request)
         return await handler(request)
     except StratusError as e:
         return error_response(e)
@@ -112,9 +117,6 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     context = ctx(request)
-    if context.front.claims(request):
-        # Function URLs and HTTP APIs: each authenticates (or not) by its own configuration.
-        return await context.front.handle(request)
     if request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
     raw = await request.read()

@@ -11,11 +11,11 @@ Endpoints are reachable two ways on the one port:
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
@@ -230,7 +230,7 @@ class Front:
         *,
         function_url: bool,
     ) -> HttpReply:
-        payload = json.dumps(event, separators=(",", ":")).encode()
+        payload = orjson.dumps(event)
         if len(payload) > MAX_SYNC_PAYLOAD:
             key = "Message" if function_url else "message"
             return json_reply(413, {key: "Request Entity Too Large"})
@@ -296,7 +296,7 @@ async def _read_body(request: web.Request) -> bytes | None:
 
 def _snapshot(request: web.Request, path: str, query: str, body: bytes) -> events.HttpRequest:
     peer = request.remote or "127.0.0.1"
-    headers = [(k.lower(), v) for k, v in request.headers.items()]
+    headers = [(k.lower(), v if v.isascii() else _text(v)) for k, v in request.headers.items()]
     headers.append(("x-forwarded-for", peer))
     headers.append(("x-forwarded-proto", request.scheme))
     version = request.version
@@ -309,6 +309,16 @@ def _snapshot(request: web.Request, path: str, query: str, body: bytes) -> event
         source_ip=peer,
         protocol=f"HTTP/{version.major}.{version.minor}",
     )
+
+
+def _text(value: str) -> str:
+    """A header value as the event can carry it: bytes that are not UTF-8 (which the parser
+    kept as surrogates) are read as Latin-1, the charset HTTP/1.1 historically assumed."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("latin-1")
+    return value
 
 
 def _finish(

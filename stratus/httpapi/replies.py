@@ -10,8 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class MalformedResponse(ValueError):
@@ -46,6 +51,10 @@ def from_v1(payload: bytes) -> HttpReply:
 
 def _parse(payload: bytes) -> Any:
     try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        pass
+    try:  # what orjson refuses but Python's json writes: NaN, Infinity, huge integers
         return json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         raise MalformedResponse("the function's response is not JSON") from None
@@ -55,7 +64,8 @@ def _structured(value: dict[str, Any], *, cookies: bool) -> HttpReply:
     status = value["statusCode"]
     if isinstance(status, str) and status.isascii() and status.isdigit():
         status = int(status)
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+    # 1xx are interim statuses: sent as the final one, the client never gets a response.
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
         raise MalformedResponse(f"statusCode {status!r} is not an HTTP status")
     headers: list[tuple[str, str]] = []
     single = _absent_as(value.get("headers"), {})
@@ -64,16 +74,16 @@ def _structured(value: dict[str, Any], *, cookies: bool) -> HttpReply:
         raise MalformedResponse("headers and multiValueHeaders must be objects")
     for name, item in single.items():
         if name.lower() not in {k.lower() for k in multi}:
-            headers.append((str(name), _scalar(item)))
+            headers.append((_name(name), _scalar(item)))
     for name, items in multi.items():
         if not isinstance(items, list):
             raise MalformedResponse(f"multiValueHeaders.{name} must be a list")
-        headers.extend((str(name), _scalar(item)) for item in items)
+        headers.extend((_name(name), _scalar(item)) for item in items)
     if cookies:
         jar = _absent_as(value.get("cookies"), [])
         if not isinstance(jar, list) or not all(isinstance(c, str) for c in jar):
             raise MalformedResponse("cookies must be a list of strings")
-        headers.extend(("set-cookie", cookie) for cookie in jar)
+        headers.extend(("set-cookie", _value(cookie)) for cookie in jar)
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("content-type", "application/json"))
     return HttpReply(status, tuple(headers), _body(value))
@@ -83,11 +93,25 @@ def _absent_as(item: Any, default: Any) -> Any:
     return default if item is None else item
 
 
+def _name(name: str) -> str:
+    # A header name is an HTTP token; anything else (empty, spaces, CR/LF) cannot go on the wire.
+    if not _TOKEN.fullmatch(name):
+        raise MalformedResponse(f"header name {name!r} is not a valid HTTP header name")
+    return name
+
+
+def _value(value: str) -> str:
+    # CR, LF or NUL in a value would split the header (aiohttp refuses to write it at all).
+    if any(c in value for c in "\r\n\0"):
+        raise MalformedResponse(f"header value {value!r} holds a control character")
+    return value
+
+
 def _scalar(item: Any) -> str:
     if isinstance(item, bool):
         return "true" if item else "false"
     if isinstance(item, str | int | float):
-        return str(item)
+        return _value(str(item))
     raise MalformedResponse(f"header value {item!r} is not a string")
 
 

@@ -65,6 +65,15 @@ class Limiter:
 
     @contextmanager
     def lease(self, function: str, reserved: int | None, reserved_total: int) -> Iterator[None]:
+        self.acquire(function, reserved, reserved_total)
+        try:
+            yield
+        finally:
+            self.release(function, reserved)
+
+    def acquire(self, function: str, reserved: int | None, reserved_total: int) -> None:
+        """Count one more concurrent execution of `function`, or raise TooManyRequests. The
+        invoke path calls this and `release` directly; `lease` wraps the pair."""
         reason = admit(
             LimitSnapshot(
                 self.account_limit,
@@ -72,24 +81,22 @@ class Limiter:
                 self._unreserved_in_use,
                 self._in_use.get(function, 0),
                 reserved,
-                len(self._unreserved_active | {function}),
+                len(self._unreserved_active) + (function not in self._unreserved_active),
             )
         )
         if reason is not None:
             raise TooManyRequests("Rate Exceeded.", Reason=reason, Type="User")
         self._in_use[function] = self._in_use.get(function, 0) + 1
-        counted_unreserved = reserved is None
-        if counted_unreserved:
+        if reserved is None:
             self._unreserved_in_use += 1
             self._unreserved_active.add(function)
-        try:
-            yield
-        finally:
-            left = self._in_use[function] - 1
-            if left:
-                self._in_use[function] = left
-            else:
-                del self._in_use[function]
-                self._unreserved_active.discard(function)
-            if counted_unreserved:
-                self._unreserved_in_use -= 1
+
+    def release(self, function: str, reserved: int | None) -> None:
+        left = self._in_use[function] - 1
+        if left:
+            self._in_use[function] = left
+        else:
+            del self._in_use[function]
+            self._unreserved_active.discard(function)
+        if reserved is None:
+            self._unreserved_in_use -= 1

@@ -2,7 +2,7 @@
 
 Contract:
 1. The pool owns its idle and busy sets; only its methods change them, on the event loop.
-2. `checkout` hands out one environment per invoke: the warmest idle one, or a new one. It never
+2. `acquire` hands out one environment per invoke: the warmest idle one, or a new one. It never
    waits for a busy environment; the concurrency limiter bounds how many exist.
 3. `checkin` returns an environment after its invoke; a dead one is dropped, and every one is
    stopped once the pool is retired (its configuration changed or the function was deleted).
@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
 from stratus.control.models import FunctionConfig
 from stratus.invoke.placement import IdleView, select_expired
@@ -81,15 +80,8 @@ class Pool:
             return
         self._idle[sandbox.sandbox_id] = sandbox
 
-    @asynccontextmanager
-    async def checkout(self) -> AsyncIterator[Sandbox]:
-        sandbox = await self._acquire()
-        try:
-            yield sandbox
-        finally:
-            self._checkin(sandbox)
-
-    async def _acquire(self) -> Sandbox:
+    async def acquire(self) -> Sandbox:
+        """An environment for one invoke; the caller must hand it back with `checkin`."""
         if self._idle:
             # The most recently used idle environment: it is the warmest, and preferring it lets
             # the others age out and be reaped when load falls. `_idle` is kept in release
@@ -108,7 +100,7 @@ class Pool:
             raise
         return sandbox
 
-    def _checkin(self, sandbox: Sandbox) -> None:
+    def checkin(self, sandbox: Sandbox) -> None:
         self._busy.pop(sandbox.sandbox_id, None)
         if not sandbox.usable:
             return

@@ -132,6 +132,10 @@ class Sandbox:
         self._channel: socket.socket | None = None
         self._channel_waiting = False
         self._decoder = channel.Decoder()
+        # What is still to be written to the (non-blocking) channel: a large event does not fit
+        # in the socket buffer at once, so the rest goes out as the environment reads.
+        self._outbox = bytearray()
+        self._writing = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -265,6 +269,11 @@ class Sandbox:
         if self._channel is not None:
             with contextlib.suppress(Exception):
                 loop.remove_reader(self._channel.fileno())
+            if self._writing:
+                with contextlib.suppress(Exception):
+                    loop.remove_writer(self._channel.fileno())
+                self._writing = False
+            self._outbox.clear()
             self._channel = None
         self._endpoint.stop_listening()  # before the backend releases the listening socket
         proc.cleanup()
@@ -331,10 +340,32 @@ class Sandbox:
 
     def _channel_send(self, kind: int, header: dict[str, str], body: bytes = b"") -> None:
         if self._channel is not None:
+            self._outbox += channel.encode(kind, header, body)
+            self._flush_channel()
+
+    def _flush_channel(self) -> None:
+        """Write what the socket takes now; wait for it to be writable for the rest (`sendall`
+        on a non-blocking socket would give up part-way and lose the end of the frame)."""
+        sock = self._channel
+        while sock is not None and self._outbox:
             try:
-                self._channel.sendall(channel.encode(kind, header, body))
+                sent = sock.send(self._outbox)
+            except (BlockingIOError, InterruptedError):
+                break
             except OSError:
-                pass  # the environment is going; its exit settles the invoke
+                self._outbox.clear()  # the environment is going; its exit settles the invoke
+                break
+            del self._outbox[:sent]
+        if sock is None:
+            self._outbox.clear()
+            return
+        loop = asyncio.get_running_loop()
+        if self._outbox and not self._writing:
+            loop.add_writer(sock.fileno(), self._flush_channel)
+            self._writing = True
+        elif not self._outbox and self._writing:
+            loop.remove_writer(sock.fileno())
+            self._writing = False
 
     def _on_channel_readable(self) -> None:
         sock = self._channel

@@ -68,6 +68,7 @@ class InvokeService:
         self._retired: list[Pool] = []
         self._sandboxes: set[Sandbox] = set()
         self._reserved: dict[str, int] = {}
+        self._reserved_total = 0
         self._tasks: asyncio.TaskGroup | None = None
         self._snapshots_prepared: set[Any] = set()
         self._closing = False
@@ -148,10 +149,17 @@ class InvokeService:
             client_context=client_context,
             trace_id=_trace_id(),
         )
-        with self.limiter.lease(config.name, record.reserved_concurrency, sum(self._reserved.values())):
+        reserved = record.reserved_concurrency
+        self.limiter.acquire(config.name, reserved, self._reserved_total)
+        try:
             pool = self._pool(config, region)
-            async with pool.checkout() as sandbox:
+            sandbox = await pool.acquire()
+            try:
                 return await sandbox.invoke(invocation)
+            finally:
+                pool.checkin(sandbox)
+        finally:
+            self.limiter.release(config.name, reserved)
 
     def _pool(self, config: FunctionConfig, region: str) -> Pool:
         pool = self._existing_pool(config, region)
@@ -205,6 +213,7 @@ class InvokeService:
             self._reserved.pop(name, None)
         else:
             self._reserved[name] = record.reserved_concurrency
+        self._reserved_total = sum(self._reserved.values())
         live: set[Any] = set()
         if record is not None:
             live.add(record.latest.runtime_key())
@@ -264,7 +273,7 @@ class InvokeService:
     # -- introspection ---------------------------------------------------------------------------
 
     def reserved_total(self) -> int:
-        return sum(self._reserved.values())
+        return self._reserved_total
 
     def environment_count(self, name: str | None = None) -> int:
         return sum(pool.size for pool in self._pools.values() if name is None or pool.config.name == name)

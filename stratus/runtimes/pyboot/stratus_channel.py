@@ -19,15 +19,33 @@ import atexit
 import json
 import socket
 import struct
+from collections.abc import Callable
 from typing import Any
+
+
+def _std_dumps(header: Any) -> bytes:
+    return json.dumps(header, separators=(",", ":")).encode()
+
+
+_dumps: Callable[[Any], bytes] = _std_dumps
+_loads: Callable[[bytes], Any] = json.loads
+try:  # the server has orjson; environments, which import this with the stdlib only, do not
+    import orjson
+
+    _dumps, _loads = orjson.dumps, orjson.loads
+except ImportError:
+    pass
 
 NEXT, EVENT, RESPONSE, ERROR = 1, 2, 3, 4
 _HEAD = struct.Struct("!IBH")
 
 
 def encode(kind: int, header: dict[str, Any], body: bytes = b"") -> bytes:
-    head = json.dumps(header, separators=(",", ":")).encode()
+    head = _dumps(header)
     return _HEAD.pack(1 + 2 + len(head) + len(body), kind, len(head)) + head + body
+
+
+_NEXT_FRAME = encode(NEXT, {})
 
 
 class Decoder:
@@ -50,7 +68,7 @@ class Decoder:
             head = bytes(buf[7:7 + head_len])
             body = bytes(buf[7 + head_len:4 + length])
             del buf[:4 + length]
-            out.append((kind, json.loads(head), body))
+            out.append((kind, _loads(head), body))
         return out
 
 
@@ -79,7 +97,7 @@ class RuntimeClient:
                 pass
 
     def next(self) -> tuple[bytes, dict[str, Any]]:
-        frame, self._pending = self._pending + encode(NEXT, {}), b""
+        frame, self._pending = self._pending + _NEXT_FRAME, b""
         self._sock.sendall(frame)
         while True:
             frames = self._decoder.frames()
