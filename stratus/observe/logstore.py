@@ -1,32 +1,51 @@
 """Function logs, stored per log group and stream as CloudWatch Logs keeps them.
 
-Environments append lines to an in-memory buffer; a writer task flushes it to `logs.db` in
-batches from a worker thread, so logging never sits on the invoke hot path. Reads flush first,
-so a reader always sees every line appended before its call.
+Environments append lines to an in-memory buffer; a writer task flushes it to `logs.db` from a
+worker thread, so logging never sits on the invoke hot path. Each flush writes one row (a
+chunk) per stream holding every line that stream logged since the last flush: a busy function
+logs three lines or more per invoke, and one row per line made the writer cost a tenth of the
+server's time. An event's id is its chunk's row id times 65,536 plus its place in the chunk,
+so ids keep the order the lines were logged in. Reads flush first, so a reader always sees
+every line appended before its call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from stratus.store.sqlite import connect
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     log_group TEXT NOT NULL,
     stream TEXT NOT NULL,
-    ts INTEGER NOT NULL,
+    first_ts INTEGER NOT NULL,
+    last_ts INTEGER NOT NULL,
     ingested INTEGER NOT NULL,
-    message TEXT NOT NULL
+    bytes INTEGER NOT NULL,
+    lines TEXT NOT NULL -- JSON: [[timestamp ms, message], ...]
 );
-CREATE INDEX IF NOT EXISTS events_group_ts ON events(log_group, ts);
-CREATE INDEX IF NOT EXISTS events_stream ON events(log_group, stream, id);
+CREATE INDEX IF NOT EXISTS chunks_group_ts ON chunks(log_group, last_ts);
+CREATE INDEX IF NOT EXISTS chunks_stream ON chunks(log_group, stream, id);
 """
+# Before chunks, each line was a row of `events`; such a table is folded in on open.
+MIGRATE_EVENTS = """
+INSERT INTO chunks(log_group, stream, first_ts, last_ts, ingested, bytes, lines)
+    SELECT log_group, stream, ts, ts, ingested, LENGTH(message), json_array(json_array(ts, message))
+    FROM events ORDER BY id;
+DROP TABLE events;
+"""
+CHUNK_LINES = 1 << 16
 FLUSH_INTERVAL = 0.2
 
 
@@ -50,11 +69,28 @@ class StreamInfo:
     stored_bytes: int
 
 
+def _lines_json(lines: list[list[int | str]]) -> str:
+    try:
+        return orjson.dumps(lines).decode()
+    except TypeError:  # text orjson refuses (lone surrogates); the stdlib escapes it
+        return json.dumps(lines)
+
+
+def _parse_lines(text: str) -> list[list[Any]]:
+    try:
+        return orjson.loads(text)  # type: ignore[no-any-return]
+    except orjson.JSONDecodeError:  # escaped lone surrogates, written by the stdlib above
+        return json.loads(text)  # type: ignore[no-any-return]
+
+
 class LogStore:
     def __init__(self, path: Path) -> None:
         self._conn = connect(path, durable=False)
         self._conn.executescript(SCHEMA)
-        self._pending: list[tuple[str, str, int, int, str]] = []
+        if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+            self._conn.executescript(f"BEGIN; {MIGRATE_EVENTS} COMMIT;")
+        # (log group, stream) -> the lines logged since the last flush, as [timestamp, message].
+        self._pending: dict[tuple[str, str], list[list[int | str]]] = {}
         # The buffer is shared by the loop (appends) and the flushing thread; the lock only
         # guards the swap of one list for another.
         self._lock = threading.Lock()
@@ -62,18 +98,31 @@ class LogStore:
 
     def append(self, log_group: str, stream: str, ts_ms: int, message: str) -> None:
         with self._lock:
-            self._pending.append((log_group, stream, ts_ms, ts_ms, message))
+            lines = self._pending.get((log_group, stream))
+            if lines is None:
+                self._pending[(log_group, stream)] = [[ts_ms, message]]
+            else:
+                lines.append([ts_ms, message])
 
     def flush(self) -> None:
         with self._lock:
-            batch, self._pending = self._pending, []
+            batch, self._pending = self._pending, {}
         if not batch:
             return
+        now = int(time.time() * 1000)
+        rows = []
+        for (group, stream), lines in batch.items():
+            for start in range(0, len(lines), CHUNK_LINES - 1):
+                part = lines[start : start + CHUNK_LINES - 1]
+                size = sum(len(str(line[1])) for line in part)
+                stamps = [int(line[0]) for line in part]
+                rows.append((group, stream, min(stamps), max(stamps), now, size, _lines_json(part)))
         with self._db_lock:
             self._conn.execute("BEGIN")
             self._conn.executemany(
-                "INSERT INTO events(log_group, stream, ts, ingested, message) VALUES (?,?,?,?,?)",
-                batch,
+                "INSERT INTO chunks(log_group, stream, first_ts, last_ts, ingested, bytes, lines) "
+                "VALUES (?,?,?,?,?,?,?)",
+                rows,
             )
             self._conn.execute("COMMIT")
 
@@ -98,7 +147,7 @@ class LogStore:
 
     def groups(self, prefix: str = "") -> list[tuple[str, int, int]]:
         rows = self._query(
-            "SELECT log_group, MIN(ingested), SUM(LENGTH(message)) FROM events "
+            "SELECT log_group, MIN(ingested), SUM(bytes) FROM chunks "
             "WHERE log_group >= ? GROUP BY log_group ORDER BY log_group",
             (prefix,),
         )
@@ -106,7 +155,7 @@ class LogStore:
 
     def streams(self, log_group: str) -> list[StreamInfo]:
         rows = self._query(
-            "SELECT stream, MIN(ts), MAX(ts), MAX(ingested), SUM(LENGTH(message)) FROM events "
+            "SELECT stream, MIN(first_ts), MAX(last_ts), MAX(ingested), SUM(bytes) FROM chunks "
             "WHERE log_group = ? GROUP BY stream",
             (log_group,),
         )
@@ -126,30 +175,44 @@ class LogStore:
         limit: int = 10000,
         descending: bool = False,
     ) -> list[LogEvent]:
-        sql = "SELECT id, log_group, stream, ts, ingested, message FROM events WHERE log_group = ?"
+        """Up to `limit` events in id order (or reverse), after (or before) `after_id`."""
+        sql = "SELECT id, stream, ingested, lines FROM chunks WHERE log_group = ?"
         args: list[object] = [log_group]
         if streams:
             sql += f" AND stream IN ({','.join('?' * len(streams))})"
             args.extend(streams)
         if start is not None:
-            sql += " AND ts >= ?"
+            sql += " AND last_ts >= ?"
             args.append(start)
         if end is not None:
-            sql += " AND ts < ?"
+            sql += " AND first_ts < ?"
             args.append(end)
-        if after_id:
-            sql += " AND id < ?" if descending else " AND id > ?"
-            args.append(after_id)
-        sql += f" ORDER BY id {'DESC' if descending else 'ASC'} LIMIT ?"
-        args.append(limit)
-        rows = self._query(sql, args)
-        return [
-            LogEvent(int(str(i)), str(g), str(s), int(str(t)), int(str(n)), str(m))
-            for i, g, s, t, n, m in rows
-        ]
+        sql += " AND id <= ?" if descending else " AND id >= ?"
+        sql += f" ORDER BY id {'DESC' if descending else 'ASC'} LIMIT 64"
+        cursor_chunk = (after_id // CHUNK_LINES) if after_id else (1 << 62 if descending else 0)
+        found: list[LogEvent] = []
+        while len(found) < limit:
+            rows = self._query(sql, [*args, cursor_chunk])
+            if not rows:
+                break
+            for chunk_id, stream, ingested, text in rows:
+                base = int(str(chunk_id)) * CHUNK_LINES
+                indexed = list(enumerate(_parse_lines(str(text))))
+                for index, (ts, message) in reversed(indexed) if descending else indexed:
+                    event_id = base + index
+                    if after_id and (event_id >= after_id if descending else event_id <= after_id):
+                        continue
+                    if (start is not None and ts < start) or (end is not None and ts >= end):
+                        continue
+                    found.append(LogEvent(event_id, log_group, str(stream), ts, int(str(ingested)), message))
+                    if len(found) >= limit:
+                        return found
+            last_chunk = int(str(rows[-1][0]))
+            cursor_chunk = last_chunk - 1 if descending else last_chunk + 1
+        return found
 
     def delete_group(self, log_group: str) -> int:
         self.flush()
         with self._db_lock:
-            cur = self._conn.execute("DELETE FROM events WHERE log_group = ?", (log_group,))
+            cur = self._conn.execute("DELETE FROM chunks WHERE log_group = ?", (log_group,))
             return cur.rowcount

@@ -1,0 +1,116 @@
+"""The log store: lines kept in chunks per stream, read back as CloudWatch events."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from stratus.observe.logstore import CHUNK_LINES, LogStore
+
+
+def fill(store: LogStore) -> None:
+    """Two streams, three flushes: lines of one stream land in one chunk per flush."""
+    store.append("/aws/lambda/f", "s1", 1000, "a1")
+    store.append("/aws/lambda/f", "s2", 1001, "b1")
+    store.append("/aws/lambda/f", "s1", 1002, "a2")
+    store.flush()
+    store.append("/aws/lambda/f", "s1", 2000, "a3")
+    store.append("/aws/lambda/g", "s9", 2001, "other group")
+    store.flush()
+    store.append("/aws/lambda/f", "s2", 3000, "b2")
+
+
+def messages(events: list) -> list[str]:  # type: ignore[type-arg]
+    return [e.message for e in events]
+
+
+def test_lines_come_back_in_order_per_group(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "logs.db")
+    fill(store)
+    events = store.events("/aws/lambda/f")
+    assert sorted(messages(events)) == ["a1", "a2", "a3", "b1", "b2"]
+    assert [e.event_id for e in events] == sorted(e.event_id for e in events)
+    assert messages(store.events("/aws/lambda/f", streams=["s1"])) == ["a1", "a2", "a3"]
+    assert messages(store.events("/aws/lambda/g")) == ["other group"]
+    assert [e.timestamp for e in store.events("/aws/lambda/f", streams=["s1"])] == [1000, 1002, 2000]
+
+
+def test_pagination_forward_and_backward_visits_every_line_once(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "logs.db")
+    for i in range(50):
+        store.append("/g", "s", 10_000 + i, f"line {i}")
+        if i % 7 == 0:
+            store.flush()
+    seen, after = [], 0
+    while True:
+        page = store.events("/g", after_id=after, limit=6)
+        if not page:
+            break
+        seen.extend(messages(page))
+        after = page[-1].event_id
+    assert seen == [f"line {i}" for i in range(50)]
+    back, before = [], 0
+    while True:
+        page = store.events("/g", after_id=before, limit=9, descending=True)
+        if not page:
+            break
+        back.extend(messages(page))
+        before = page[-1].event_id
+    assert back == [f"line {i}" for i in reversed(range(50))]
+
+
+def test_time_window_filters_lines_inside_a_chunk(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "logs.db")
+    for ts in (100, 200, 300, 400):
+        store.append("/g", "s", ts, f"t{ts}")
+    assert messages(store.events("/g", start=200, end=400)) == ["t200", "t300"]
+    assert messages(store.events("/g", start=401)) == []
+    assert messages(store.events("/g", end=101)) == ["t100"]
+
+
+def test_streams_groups_and_delete(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "logs.db")
+    fill(store)
+    info = {s.stream: s for s in store.streams("/aws/lambda/f")}
+    assert set(info) == {"s1", "s2"}
+    assert (info["s1"].first_ts, info["s1"].last_ts) == (1000, 2000)
+    assert info["s1"].stored_bytes == len("a1a2a3")
+    groups = {name: stored for name, _, stored in store.groups("/aws/lambda/")}
+    assert groups == {"/aws/lambda/f": 10, "/aws/lambda/g": len("other group")}
+    assert store.delete_group("/aws/lambda/f") > 0
+    assert store.events("/aws/lambda/f") == []
+    assert messages(store.events("/aws/lambda/g")) == ["other group"]
+
+
+def test_a_huge_flush_is_split_into_chunks_with_distinct_ids(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "logs.db")
+    total = CHUNK_LINES + 10
+    for i in range(total):
+        store.append("/g", "s", i, str(i))
+    events = store.events("/g", limit=total)
+    assert len(events) == total
+    assert len({e.event_id for e in events}) == total
+    assert events[-1].message == str(total - 1)
+
+
+def test_text_that_is_not_valid_unicode_is_kept(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "logs.db")
+    store.append("/g", "s", 1, "bad \udce9 byte")
+    store.append("/g", "s", 2, "fine é")
+    assert messages(store.events("/g")) == ["bad \udce9 byte", "fine é"]
+
+
+def test_a_store_of_one_row_per_line_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "logs.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, log_group TEXT, stream TEXT,"
+        " ts INTEGER, ingested INTEGER, message TEXT);"
+        "INSERT INTO events(log_group, stream, ts, ingested, message) VALUES"
+        " ('/g', 's', 5, 5, 'old one'), ('/g', 's', 6, 6, 'old two');"
+    )
+    conn.commit()
+    conn.close()
+    store = LogStore(path)
+    store.append("/g", "s", 7, "new")
+    assert messages(store.events("/g")) == ["old one", "old two", "new"]
