@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 ACCESS_KEY = "AKSTTESTKEY000000001"
 SECRET_KEY = "test-secret-key-0123456789abcdefghijklmn"
@@ -181,6 +182,12 @@ def lam(server: Server) -> Any:
     return server.client("lambda")
 
 
+@pytest.fixture(scope="module")
+def mlam(server: Server) -> Any:
+    """A Lambda client for a module's own module-scoped fixtures."""
+    return server.client("lambda")
+
+
 @pytest.fixture
 def fn_name() -> str:
     return f"fn-{uuid.uuid4().hex[:10]}"
@@ -196,3 +203,8 @@ def create(lam: Any, name: str, files: dict[str, str | bytes], **kwargs: Any) ->
     }
     params.update(kwargs)
     return lam.create_function(**params)  # type: ignore[no-any-return]
+
+
+def error_code(err: pytest.ExceptionInfo[ClientError]) -> str:
+    """The AWS error code of a refused boto3 call."""
+    return str(err.value.response["Error"]["Code"])

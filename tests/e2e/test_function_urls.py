@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
 import os
 import re
 import socket
-import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +24,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import ACCESS_KEY, REGION, SECRET_KEY, Server, create, make_zip
+from tests.e2e.conftest import ACCESS_KEY, REGION, SECRET_KEY, Server, create, error_code, make_zip
+from tests.e2e.http_client import Reply, call, curl, curl_post_file, event_of
 
 # One handler whose behaviour the request's `mode` query parameter picks.
 APP = """
@@ -106,48 +104,6 @@ CLIENT_ERROR = re.compile(rb"^HTTP/1\.[01] 4\d\d ")
 # -- HTTP helpers ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def call(
-    url: str,
-    method: str = "GET",
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    timeout: float = 30,
-) -> Reply:
-    """One request with http.client, whatever the status."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
-    try:
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        conn.request(method, target, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return Reply(resp.status, resp.msg, resp.read())
-    finally:
-        conn.close()
-
-
-def get_json(url: str) -> Any:
-    """A GET with urllib that must succeed; the JSON body."""
-    with urllib.request.urlopen(url, timeout=30) as resp:
-        assert resp.status == 200
-        return json.loads(resp.read())
-
-
-def curl(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        ["curl", "-sS", "--max-time", "30", *args], capture_output=True, check=True, timeout=60
-    )
-
-
 def raw_exchange(server: Server, data: bytes) -> bytes:
     """Send raw bytes and read whatever comes back until the server closes (or goes quiet)."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
@@ -165,21 +121,12 @@ def url_id(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[1]
 
 
-def error_code(err: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(err.value.response["Error"]["Code"])
-
-
 def still_serves(url: str) -> None:
-    event = get_json(url + "after?mode=echo")
+    event = event_of(url + "after?mode=echo")
     assert event["rawPath"] == "/after"
 
 
 # -- fixtures --------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mlam(server: Server) -> Any:
-    return server.client("lambda")
 
 
 @pytest.fixture(scope="module")
@@ -341,25 +288,18 @@ def test_deleting_the_function_retires_its_url(lam: Any, fn_name: str) -> None:
 
 
 def test_event_fields(app_url: str) -> None:
-    parts = urlsplit(app_url)
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
     body = json.dumps({"hello": "world"}).encode()
+    headers = [
+        ("Content-Type", "application/json"),
+        ("X-Rep", "one"),
+        ("X-Rep", "two"),
+        ("Cookie", "c1=v1; c2=v2"),
+        ("User-Agent", "stratus-e2e/1.0"),
+    ]
     before = time.time()
-    try:
-        conn.putrequest("POST", parts.path + "a/b?mode=echo&x=1&x=2&e=%20sp")
-        conn.putheader("Content-Type", "application/json")
-        conn.putheader("Content-Length", str(len(body)))
-        conn.putheader("X-Rep", "one")
-        conn.putheader("X-Rep", "two")
-        conn.putheader("Cookie", "c1=v1; c2=v2")
-        conn.putheader("User-Agent", "stratus-e2e/1.0")
-        conn.endheaders(body)
-        resp = conn.getresponse()
-        raw = resp.read()
-    finally:
-        conn.close()
-    assert resp.status == 200, raw
-    event = json.loads(raw)
+    reply = call(app_url + "a/b?mode=echo&x=1&x=2&e=%20sp", "POST", body, headers)
+    assert reply.status == 200, reply.body
+    event = reply.json()
     assert event["version"] == "2.0"
     assert event["routeKey"] == "$default"
     assert event["rawPath"] == "/a/b"
@@ -377,7 +317,7 @@ def test_event_fields(app_url: str) -> None:
     assert ctx["http"]["sourceIp"] == "127.0.0.1"
     assert ctx["http"]["userAgent"] == "stratus-e2e/1.0"
     assert ctx["apiId"] == url_id(app_url)
-    assert ctx["requestId"] == resp.headers["x-amzn-RequestId"]
+    assert ctx["requestId"] == reply.headers["x-amzn-RequestId"]
     assert ctx["authorizer"] is None
     assert before - 5 <= ctx["timeEpoch"] / 1000 <= time.time() + 5
     assert event["body"] == body.decode()
@@ -404,8 +344,8 @@ def test_any_method_and_path(app_url: str) -> None:
         assert event["requestContext"]["http"]["path"] == "/deep/er/path/x"
         assert "body" not in event and event["isBase64Encoded"] is False
     # The bare URL (with and without its trailing slash) is the root path.
-    assert get_json(app_url + "?mode=echo")["rawPath"] == "/"
-    assert get_json(app_url.rstrip("/") + "?mode=echo")["rawPath"] == "/"
+    assert event_of(app_url + "?mode=echo")["rawPath"] == "/"
+    assert event_of(app_url.rstrip("/") + "?mode=echo")["rawPath"] == "/"
     head = call(app_url + "?mode=echo", "HEAD")
     assert head.status == 200 and head.body == b""
 
@@ -610,21 +550,8 @@ def test_oversized_body_is_413(app_url: str, tmp_path: Path) -> None:
     big = tmp_path / "big"
     big.write_bytes(b"a" * (MAX_BODY + 1))
     for extra in ([], ["-H", "Transfer-Encoding: chunked"]):
-        done = curl(
-            "-o",
-            str(tmp_path / "out"),
-            "-w",
-            "%{http_code}",
-            "-H",
-            "Expect:",
-            "-H",
-            "Content-Type: application/octet-stream",
-            *extra,
-            "--data-binary",
-            f"@{big}",
-            app_url + "?mode=echo",
-        )
-        assert done.stdout == b"413", extra
+        status = curl_post_file(app_url + "?mode=echo", big, tmp_path / "out", *extra)
+        assert status == b"413", extra
         assert b"6291456" in (tmp_path / "out").read_bytes()
         still_serves(app_url)
 

@@ -4,23 +4,20 @@ and requests to the APIs' endpoints by real HTTP clients (http.client, urllib, c
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
-import subprocess
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import REGION, Server, create, make_zip
+from tests.e2e.conftest import REGION, Server, create, error_code, make_zip
+from tests.e2e.http_client import call, curl, curl_post_file, event_of
 
 # One handler whose behaviour the request's `mode` query parameter picks (echo by default).
 APP = """
@@ -67,47 +64,6 @@ def handler(event, context):
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def call(
-    url: str,
-    method: str = "GET",
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    timeout: float = 30,
-) -> Reply:
-    """One request with http.client, whatever the status."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
-    try:
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        conn.request(method, target, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return Reply(resp.status, resp.msg, resp.read())
-    finally:
-        conn.close()
-
-
-def event_of(
-    url: str, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None
-) -> Any:
-    reply = call(url, method, body, headers)
-    assert reply.status == 200, (url, reply.status, reply.body)
-    return reply.json()
-
-
-def error_code(err: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(err.value.response["Error"]["Code"])
-
-
 def not_found(url: str, method: str = "GET") -> None:
     reply = call(url, method)
     assert reply.status == 404, (url, reply.status, reply.body)
@@ -131,11 +87,6 @@ def route(gw: Any, api_id: str, key: str, integration_id: str) -> str:
 
 
 # -- fixtures --------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mlam(server: Server) -> Any:
-    return server.client("lambda")
 
 
 @pytest.fixture(scope="module")
@@ -365,23 +316,12 @@ def test_payload_format_1(gw: Any, app_arn: str) -> None:
         v1 = integration(gw, api_id, app_arn, PayloadFormatVersion="1.0")
         route(gw, api_id, "ANY /v1/{rest+}", v1)
         gw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
-        parts = urlsplit(endpoint)
-        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
-        try:
-            conn.putrequest("PUT", parts.path + "/v1/a/b?mode=v1&m=1&m=2")
-            conn.putheader("X-Rep", "one")
-            conn.putheader("X-Rep", "two")
-            conn.putheader("Content-Type", "application/json")
-            conn.putheader("Content-Length", "7")
-            conn.endheaders(b'{"k":1}')
-            resp = conn.getresponse()
-            raw = resp.read()
-        finally:
-            conn.close()
-        assert resp.status == 202, raw
-        assert resp.headers["x-single"] == "s"
-        assert resp.headers.get_all("x-multi") == ["a", "b"]
-        event = json.loads(raw)
+        headers = [("X-Rep", "one"), ("X-Rep", "two"), ("Content-Type", "application/json")]
+        reply = call(endpoint + "/v1/a/b?mode=v1&m=1&m=2", "PUT", b'{"k":1}', headers)
+        assert reply.status == 202, reply.body
+        assert reply.headers["x-single"] == "s"
+        assert reply.headers.get_all("x-multi") == ["a", "b"]
+        event = reply.json()
         assert event["version"] == "1.0"
         assert event["httpMethod"] == "PUT"
         assert event["path"] == "/v1/a/b"
@@ -395,7 +335,7 @@ def test_payload_format_1(gw: Any, app_arn: str) -> None:
         assert event["requestContext"]["httpMethod"] == "PUT"
         assert event["requestContext"]["stage"] == "$default"
         assert event["requestContext"]["identity"]["sourceIp"] == "127.0.0.1"
-        assert event["requestContext"]["requestId"] == resp.headers["x-amzn-RequestId"]
+        assert event["requestContext"]["requestId"] == reply.headers["x-amzn-RequestId"]
 
         # Format 1.0 needs statusCode; a bare object is not a response.
         for mode in ("nostatus", "plain"):
@@ -606,29 +546,8 @@ def test_integration_timeout_is_503(gw: Any, app_arn: str) -> None:
 def test_oversized_body_is_413(quick: dict[str, Any], tmp_path: Path) -> None:
     big = tmp_path / "big"
     big.write_bytes(b"a" * (6 * 1024 * 1024 + 1))
-    done = subprocess.run(
-        [
-            "curl",
-            "-sS",
-            "--max-time",
-            "30",
-            "-o",
-            str(tmp_path / "out"),
-            "-w",
-            "%{http_code}",
-            "-H",
-            "Expect:",
-            "-H",
-            "Content-Type: application/octet-stream",
-            "--data-binary",
-            f"@{big}",
-            quick["ApiEndpoint"] + "/big",
-        ],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    assert done.stdout == b"413"
+    status = curl_post_file(quick["ApiEndpoint"] + "/big", big, tmp_path / "out")
+    assert status == b"413"
     assert json.loads((tmp_path / "out").read_bytes()) == {"message": "Request Entity Too Large"}
     assert event_of(quick["ApiEndpoint"] + "/after")["rawPath"] == "/after"
 
@@ -642,22 +561,15 @@ def test_cors(gw: Any, app_arn: str) -> None:
     endpoint = api["ApiEndpoint"]
     try:
         assert api["CorsConfiguration"] == cors
-        done = subprocess.run(
-            [
-                "curl",
-                "-sS",
-                "-i",
-                "-X",
-                "OPTIONS",
-                "-H",
-                "Origin: https://site.example",
-                "-H",
-                "Access-Control-Request-Method: POST",
-                endpoint + "/anything?mode=raise",
-            ],
-            capture_output=True,
-            check=True,
-            timeout=60,
+        done = curl(
+            "-i",
+            "-X",
+            "OPTIONS",
+            "-H",
+            "Origin: https://site.example",
+            "-H",
+            "Access-Control-Request-Method: POST",
+            endpoint + "/anything?mode=raise",
         )
         head = done.stdout.split(b"\r\n\r\n", 1)[0].decode().lower().split("\r\n")
         assert head[0].split()[1] == "204", head
