@@ -20,6 +20,7 @@ from stratus.control.registry import Registry
 from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
 from stratus.gateway.server import ApiContext, build_app
+from stratus.gateway.switchboard import Switchboard
 from stratus.httpapi.apis import HttpApis
 from stratus.httpapi.front import Front
 from stratus.invoke.async_queue import AsyncInvoker
@@ -107,7 +108,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             isolation=backend.name,
             runtimes={k: "ok" if isinstance(v, PythonRuntime) else v for k, v in runtimes.items()},
         )
-        await _run(app, config, invoker, async_invoker, scheduler, backend, logs, started, on_started)
+        await _run(app, front, config, invoker, async_invoker, scheduler, backend, logs, started, on_started)
     finally:
         backend.close()
         events.close()
@@ -153,6 +154,7 @@ def tune_gc() -> None:
 
 async def _run(
     app: web.Application,
+    front: Front,
     config: Config,
     invoker: InvokeService,
     async_invoker: AsyncInvoker,
@@ -177,14 +179,24 @@ async def _run(
             async_task = tasks.create_task(async_invoker.run())
             scheduler_task = tasks.create_task(scheduler.run())
             await invoker_ready.wait()
-            site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
-            await site.start()
+            connections: set[Switchboard] = set()
+            aiohttp_protocol = runner.server
+            assert aiohttp_protocol is not None
+            site = await loop.create_server(
+                lambda: Switchboard(front, aiohttp_protocol, connections),
+                config.host,
+                config.port,
+                reuse_address=True,
+                backlog=1024,
+            )
             tune_gc()
             if on_started is not None:
                 on_started(started)
             await stop.wait()
             log.info("stopping")
-            await site.stop()  # no new connections; requests on open ones are refused below
+            site.close()  # no new connections; requests on open ones are refused below
+            for connection in list(connections):
+                connection.close()
             invoker.begin_shutdown()
             scheduler_task.cancel()
             async_task.cancel()  # events in flight keep their lease and run again after restart

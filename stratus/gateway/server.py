@@ -95,7 +95,7 @@ def json_body(request: web.Request) -> dict[str, Any]:
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     front = ctx(request).front
     try:
-        if front.claims(request):
+        if front.claims(request.raw_path, request.host):
             # Function URLs and HTTP APIs: answered here, each authenticated (or not) by its
             # own configuration rather than by the SigV4 check below.
             return await front.handle(request)

@@ -14,6 +14,7 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 import orjson
 from aiohttp import web
@@ -39,6 +40,25 @@ MAX_BODY = MAX_SYNC_PAYLOAD
 REMAPPED = {"connection", "content-length", "date", "keep-alive", "server", "transfer-encoding", "upgrade"}
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """A request as it came off the wire, whichever server parsed it."""
+
+    method: str
+    path: str  # raw, percent-encoding intact, without the query
+    query: str
+    headers: tuple[tuple[str, str], ...]  # lower-cased names, in order
+    body: bytes | None  # None: larger than any event could carry
+    peer: str
+    protocol: str = "HTTP/1.1"
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
 def url_path(host: str, url_id: str) -> str:
     return f"http://{host}{URL_PREFIX}{url_id}/"
 
@@ -60,39 +80,51 @@ class Front:
 
     # -- dispatch --------------------------------------------------------------------------
 
-    def claims(self, request: web.Request) -> bool:
+    @staticmethod
+    def claims(path: str, host: str) -> bool:
         """Whether a request is for a function URL or an HTTP API rather than an AWS API."""
-        path = request.raw_path
-        if path.startswith((URL_PREFIX, API_PREFIX)):
-            return True
-        host = request.host
-        return ".lambda-url." in host or ".execute-api." in host
+        return path.startswith((URL_PREFIX, API_PREFIX)) or ".lambda-url." in host or ".execute-api." in host
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """The aiohttp side: for connections the switchboard handed to aiohttp."""
         raw_path, _, raw_query = request.raw_path.partition("?")
-        host = request.host.split(":", 1)[0]
-        if raw_path.startswith(URL_PREFIX):
-            endpoint_id, rest = _split_id(raw_path[len(URL_PREFIX) :])
-            reply = await self._function_url(request, endpoint_id, rest, raw_query, None)
-        elif raw_path.startswith(API_PREFIX):
-            endpoint_id, rest = _split_id(raw_path[len(API_PREFIX) :])
-            reply = await self._http_api(request, endpoint_id, rest, raw_query, None)
-        elif ".lambda-url." in host:
-            reply = await self._function_url(request, host.split(".", 1)[0], raw_path, raw_query, host)
-        else:
-            reply = await self._http_api(request, host.split(".", 1)[0], raw_path, raw_query, host)
+        peer = request.remote or "127.0.0.1"
+        version = request.version
+        incoming = Incoming(
+            method=request.method,
+            path=raw_path,
+            query=raw_query,
+            headers=tuple((k.lower(), v) for k, v in request.headers.items()),
+            body=await _read_body(request),
+            peer=peer,
+            protocol=f"HTTP/{version.major}.{version.minor}",
+        )
+        reply = await self.respond(incoming)
         return web.Response(status=reply.status, headers=CIMultiDict(reply.headers), body=reply.body)
+
+    async def respond(self, request: Incoming) -> HttpReply:
+        path, query = request.path, request.query
+        host = (request.header("host") or "").split(":", 1)[0]
+        if path.startswith(URL_PREFIX):
+            endpoint_id, rest = _split_id(path[len(URL_PREFIX) :])
+            return await self._function_url(request, endpoint_id, rest, query, None)
+        if path.startswith(API_PREFIX):
+            endpoint_id, rest = _split_id(path[len(API_PREFIX) :])
+            return await self._http_api(request, endpoint_id, rest, query, None)
+        if ".lambda-url." in host:
+            return await self._function_url(request, host.split(".", 1)[0], path, query, host)
+        return await self._http_api(request, host.split(".", 1)[0], path, query, host)
 
     # -- function URLs ---------------------------------------------------------------------
 
     async def _function_url(
-        self, request: web.Request, url_id: str, path: str, query: str, host: str | None
+        self, request: Incoming, url_id: str, path: str, query: str, host: str | None
     ) -> HttpReply:
         target = self.registry.url_target(url_id)
         if target is None:
             return json_reply(403, {"Message": "Forbidden"})
         name, url = target
-        body = await _read_body(request)
+        body = request.body
         if body is None:
             return json_reply(
                 413,
@@ -106,9 +138,9 @@ class Front:
                 return json_reply(403, {"Message": "Forbidden"})
             authorizer = {"iam": self._iam(identity)}
         rules = cors.Cors.from_pascal(url.cors)
-        origin = request.headers.get("Origin")
+        origin = request.header("origin")
         if rules is not None and cors.is_preflight(
-            request.method, origin, request.headers.get("Access-Control-Request-Method")
+            request.method, origin, request.header("access-control-request-method")
         ):
             assert origin is not None
             return HttpReply(200, tuple(cors.preflight_headers(rules, origin)), b"")
@@ -127,9 +159,12 @@ class Front:
         )
         return _finish(reply, rules, origin, request_id)
 
-    def _verify(self, request: web.Request, body: bytes) -> sigv4.Identity | None:
+    def _verify(self, request: Incoming, body: bytes) -> sigv4.Identity | None:
+        query = parse_qsl(request.query, keep_blank_values=True)
         try:
-            return authn.verify(request, body, self.credentials)
+            return authn.verify_parts(
+                request.method, request.path, query, request.headers, body, self.credentials
+            )
         except StratusError:
             return None
 
@@ -147,20 +182,20 @@ class Front:
     # -- HTTP APIs -------------------------------------------------------------------------
 
     async def _http_api(
-        self, request: web.Request, api_id: str, path: str, query: str, host: str | None
+        self, request: Incoming, api_id: str, path: str, query: str, host: str | None
     ) -> HttpReply:
         landing = self.apis.land(api_id, request.method, path)
         api = landing.api if landing else self._api_or_none(api_id)
         rules = cors.Cors.from_pascal(api.corsConfiguration) if api else None
-        origin = request.headers.get("Origin")
+        origin = request.header("origin")
         if rules is not None and cors.is_preflight(
-            request.method, origin, request.headers.get("Access-Control-Request-Method")
+            request.method, origin, request.header("access-control-request-method")
         ):
             assert origin is not None
             return HttpReply(204, tuple(cors.preflight_headers(rules, origin)), b"")
         if landing is None:
             return _finish(json_reply(404, {"message": "Not Found"}), rules, origin, None)
-        body = await _read_body(request)
+        body = request.body
         if body is None:
             return json_reply(413, {"message": "Request Entity Too Large"})
         request_id = _request_id()
@@ -294,12 +329,11 @@ async def _read_body(request: web.Request) -> bytes | None:
     return None if len(body) > MAX_BODY else body
 
 
-def _snapshot(request: web.Request, path: str, query: str, body: bytes) -> events.HttpRequest:
-    peer = request.remote or "127.0.0.1"
-    headers = [(k.lower(), v if v.isascii() else _text(v)) for k, v in request.headers.items()]
+def _snapshot(request: Incoming, path: str, query: str, body: bytes) -> events.HttpRequest:
+    peer = request.peer
+    headers = [(k, v if v.isascii() else _text(v)) for k, v in request.headers]
     headers.append(("x-forwarded-for", peer))
-    headers.append(("x-forwarded-proto", request.scheme))
-    version = request.version
+    headers.append(("x-forwarded-proto", "http"))
     return events.HttpRequest(
         method=request.method,
         raw_path=path,
@@ -307,7 +341,7 @@ def _snapshot(request: web.Request, path: str, query: str, body: bytes) -> event
         headers=tuple(headers),
         body=body,
         source_ip=peer,
-        protocol=f"HTTP/{version.major}.{version.minor}",
+        protocol=request.protocol,
     )
 
 
