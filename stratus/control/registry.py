@@ -315,6 +315,15 @@ class Registry:
             raise ResourceNotFound("The resource you requested does not exist.")
         self._commit(record.replace(urls={k: v for k, v in record.urls.items() if k != qualifier}))
 
+    # -- resource-based policy --------------------------------------------------------------
+
+    def put_policy(self, name: str, qualifier: str, statements: tuple[dict[str, Any], ...]) -> None:
+        record = self.get(name)
+        policy = {k: v for k, v in record.policy.items() if k != qualifier}
+        if statements:
+            policy[qualifier] = statements
+        self._commit(record.replace(policy=policy))
+
     def _index_urls(self, name: str) -> None:
         for url_id in [u for u, (n, _) in self._url_index.items() if n == name]:
             del self._url_index[url_id]

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from stratus.lambda_api import event_invoke, functions, invoke, provisioned, settings, urls, versions
+from stratus.lambda_api import (
+    event_invoke,
+    functions,
+    invoke,
+    policy,
+    provisioned,
+    settings,
+    urls,
+    versions,
+)
 
 FN = "/2015-03-31/functions/{name}"
 
@@ -50,4 +59,7 @@ def register(app: web.Application) -> None:
     r.add_put(url, urls.update_url)
     r.add_delete(url, urls.delete_url)
     r.add_get(url + "s", urls.list_urls)
+    r.add_post(FN + "/policy", policy.add_permission)
+    r.add_get(FN + "/policy", policy.get_policy)
+    r.add_delete(FN + "/policy/{sid}", policy.remove_permission)
     r.add_get("/_stratus/code/{key}", functions.download_code)

@@ -323,3 +323,28 @@ def test_missing_server_deploy(tmp_path: Path) -> None:
     src = write_app(tmp_path / "fn", APP_V1)
     line = one_line_error(nobody.cli("deploy", str(src), "--name", "fn"))
     assert f"127.0.0.1:{nobody.port}" in line, line
+
+
+# -- url / urls -----------------------------------------------------------------------------------
+
+
+def test_url_exposes_lists_and_removes(server: Server, deployed: str) -> None:
+    import urllib.request
+
+    created = server.cli("url", deployed)
+    assert created.returncode == 0, created.stderr
+    url = created.stdout.strip()
+    assert url.startswith(server.endpoint + "/_stratus/url/")
+    again = server.cli("url", deployed)
+    assert again.stdout.strip() == url  # an existing URL is shown, not replaced
+    with urllib.request.urlopen(url + "?tag=cli", timeout=30) as response:
+        assert response.status == 200
+    listed = server.cli("urls")
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if line.startswith(deployed))
+    assert row.split() == [deployed, "$LATEST", "NONE", url]
+    removed = server.cli("url", deployed, "--delete")
+    assert removed.returncode == 0, removed.stderr
+    assert deployed not in server.cli("urls").stdout
+    missing = server.cli("url", "no-such-function")
+    assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
