@@ -11,7 +11,9 @@ from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import Server, create
 
-APP: dict[str, str | bytes] = {"app.py": "def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"}
+APP: dict[str, str | bytes] = {
+    "app.py": "def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
+}
 
 
 def code(err: pytest.ExceptionInfo[ClientError]) -> str:
