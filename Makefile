@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench install runtimes clean
+.PHONY: run test test-tools check bench install runtimes clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,7 +24,13 @@ check: $(STAMP)
 	$(BIN)/ruff check stratus tests bench
 	$(BIN)/mypy stratus
 
-test: install check
+# The tests drive the server with curl too, and build a compiled custom-runtime bootstrap.
+test-tools:
+	@command -v curl >/dev/null && command -v cc >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq curl gcc libc6-dev) || \
+		echo "could not install curl and gcc; the tests that need them will fail"
+
+test: install check test-tools
 	$(BIN)/pytest -q
 
 bench: install

@@ -31,7 +31,9 @@ from stratus.isolation.backend import IsolationBackend
 from stratus.isolation.process import ProcessBackend
 from stratus.lambda_api import routes as lambda_routes
 from stratus.observe.logstore import LogStore
+from stratus.runtimes import custom as custom_runtimes
 from stratus.runtimes import python as python_runtimes
+from stratus.runtimes.kinds import Runtimes
 from stratus.runtimes.python import PythonRuntime
 from stratus.services import apigatewayv2
 from stratus.services import events as events_service
@@ -57,8 +59,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
     store = Store(config.db_path)
     logs = LogStore(config.logs_db_path)
     events = EventQueue(config.events_db_path)
-    runtimes = python_runtimes.discover(config.runtime_cache)
-    backend = choose_backend(config, runtimes, logs)
+    python = python_runtimes.discover(config.runtime_cache)
+    runtimes: Runtimes = {**python, **custom_runtimes.discover(python)}
+    backend = choose_backend(config, python, logs)
     try:
         registry = Registry(store)
         code = CodeStore(config.code_dir)
@@ -106,7 +109,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             credentials=credentials,
             limitations=backend.limitations(),
             isolation=backend.name,
-            runtimes={k: "ok" if isinstance(v, PythonRuntime) else v for k, v in runtimes.items()},
+            runtimes={k: v if isinstance(v, str) else "ok" for k, v in runtimes.items()},
         )
         await _run(app, front, config, invoker, async_invoker, scheduler, backend, logs, started, on_started)
     finally:

@@ -30,7 +30,7 @@ from stratus.httpapi.front import API_PREFIX, URL_PREFIX, Front
 from stratus.invoke.async_queue import AsyncInvoker
 from stratus.invoke.service import InvokeService
 from stratus.observe.logstore import LogStore
-from stratus.runtimes.python import PythonRuntime
+from stratus.runtimes.kinds import Runtimes
 
 # Large enough for a 50 MB zip sent base64-encoded inside JSON.
 MAX_REQUEST_BYTES = 75 * 1024 * 1024
@@ -48,7 +48,7 @@ class ApiContext:
     code: CodeStore
     invoker: InvokeService
     logs: LogStore
-    runtimes: dict[str, PythonRuntime | str]
+    runtimes: Runtimes
     async_invoker: AsyncInvoker
     rules: Rules
     json_services: dict[str, dict[str, JsonOperation]]

@@ -72,7 +72,11 @@ class LaunchPlan:
 
     argv: tuple[str, ...]
     env: dict[str, str]
-    execution_env: str
+    execution_env: str  # "" for custom runtimes, where Lambda sets no AWS_EXECUTION_ENV
+    # Custom runtimes: where to look for the bootstrap, and the Python runtime whose zygote
+    # prepares the environment (the Linux backend execs the bootstrap from its blank).
+    bootstraps: tuple[str, ...] = ()
+    zygote: str = ""
 
 
 @dataclass
@@ -155,7 +159,13 @@ class Sandbox:
             handler=self.config.handler,
             tmp_mb=self.config.ephemeral_storage,
             network=self.config.network,
-            snapshot_key=snapshot_key(self.config) if self.config.uses_snapshot() else None,
+            snapshot_key=(
+                snapshot_key(self.config)
+                if self.config.uses_snapshot() and not self._plan.bootstraps
+                else None
+            ),
+            zygote=self._plan.zygote,
+            bootstraps=self._plan.bootstraps,
         )
 
     async def start(self, tasks: asyncio.TaskGroup) -> None:
@@ -173,7 +183,8 @@ class Sandbox:
             raise
         loop = asyncio.get_running_loop()
         loop.add_reader(self._proc.output_fd, self._read_output)
-        self._channel = getattr(self._proc, "channel", None)
+        # A custom runtime's bootstrap speaks HTTP; the channel is for awslambdaric only.
+        self._channel = None if self._plan.bootstraps else getattr(self._proc, "channel", None)
         if self._channel is not None:
             loop.add_reader(self._channel.fileno(), self._on_channel_readable)
         self._log_line(f"INIT_START Runtime Version: {self.config.runtime}")
@@ -200,13 +211,14 @@ class Sandbox:
             "AWS_LAMBDA_LOG_GROUP_NAME": self.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency" if self.provisioned else "on-demand",
-            "AWS_EXECUTION_ENV": self._plan.execution_env,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "LAMBDA_TASK_ROOT": self._backend.task_root(Path(self._code_dir)),
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
             "_HANDLER": cfg.handler,
         }
+        if self._plan.execution_env:
+            env["AWS_EXECUTION_ENV"] = self._plan.execution_env
         if cfg.log_format == "JSON":
             env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
         return env
@@ -329,8 +341,11 @@ class Sandbox:
         self._timer = loop.call_at(loop.time() + self.config.timeout, self._on_timeout)
         if self._channel_waiting:
             self._channel_waiting = False
-            self._channel_send(channel.EVENT, event_headers(current.invocation, current.deadline_ms),
-                               current.invocation.payload)
+            self._channel_send(
+                channel.EVENT,
+                event_headers(current.invocation, current.deadline_ms),
+                current.invocation.payload,
+            )
             return
         assert waiter is not None
         self._waiter = None

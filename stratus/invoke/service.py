@@ -27,7 +27,9 @@ from stratus.invoke.records import Invocation, InvocationResult
 from stratus.invoke.sandbox import LaunchPlan, Sandbox
 from stratus.isolation.backend import IsolationBackend
 from stratus.observe.logstore import LogStore
-from stratus.runtimes.python import PythonRuntime
+from stratus.runtimes.custom import CustomRuntime
+from stratus.runtimes.kinds import Runtimes
+from stratus.runtimes.python import BOOT_DIR
 
 REAP_INTERVAL = 1.0
 DEFAULT_REGION = "us-east-1"  # for work done before any request names a region
@@ -46,7 +48,7 @@ class InvokeService:
         code: CodeStore,
         backend: IsolationBackend,
         logs: LogStore,
-        runtimes: dict[str, PythonRuntime | str],
+        runtimes: Runtimes,
         *,
         account_limit: int,
         idle_timeout: float,
@@ -175,9 +177,18 @@ class InvokeService:
 
     def _plan(self, config: FunctionConfig) -> LaunchPlan:
         runtime = self._runtimes.get(config.runtime)
-        if not isinstance(runtime, PythonRuntime):
+        if runtime is None or isinstance(runtime, str):
             reason = runtime or f"runtime {config.runtime} is not supported"
             raise InvalidRuntime(f"The runtime {config.runtime} is unavailable: {reason}.")
+        if isinstance(runtime, CustomRuntime):
+            task_root = self._backend.task_root(self._code.tree(config.code_key))
+            return LaunchPlan(
+                argv=runtime.argv(task_root),
+                env={"PYTHONPATH": str(BOOT_DIR)},
+                execution_env="",
+                bootstraps=runtime.bootstraps(task_root),
+                zygote=runtime.host.name,
+            )
         return LaunchPlan(
             argv=runtime.argv(config.handler),
             env={"PYTHONPATH": runtime.python_path()},

@@ -27,6 +27,10 @@ class SandboxSpec:
     network: str = "default"  # or "none": a network namespace with no interfaces
     # Fork from an initialized environment of this configuration (snapshot-style), if set.
     snapshot_key: str | None = None
+    # Custom runtimes: the Python runtime whose zygote prepares the environment, and the
+    # bootstrap paths the environment execs (the first that exists).
+    zygote: str = ""
+    bootstraps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -259,7 +259,8 @@ class LinuxBackend:
         return await self._spawn_blank(spec)
 
     async def _spawn_blank(self, spec: SandboxSpec, template: bool = False) -> LinuxSandbox:
-        ready = self._ready.get(spec.runtime)
+        zygote = spec.zygote or spec.runtime
+        ready = self._ready.get(zygote)
         blank = None
         while ready:
             candidate = ready.popleft()
@@ -269,7 +270,7 @@ class LinuxBackend:
             self.discard(candidate)
         self._refill.set()
         if blank is None:
-            blank = await self._make_blank(spec.runtime, spec.tmp_mb)
+            blank = await self._make_blank(zygote, spec.tmp_mb)
         if spec.network == "none" and blank.channel is None:
             self.discard(blank)
             raise ZygoteError("stratus:network=none needs the private channel (STRATUS_FAST_CHANNEL=1)")
@@ -283,6 +284,7 @@ class LinuxBackend:
                 "hostname": "stratus",
                 "new_net": spec.network == "none",
                 "template": template,
+                "bootstraps": list(spec.bootstraps),
             }
             _write_all(blank.assign_fd, json.dumps(assignment).encode())
         except BaseException:

@@ -26,7 +26,6 @@ from stratus.gateway.responses import empty_response, json_response
 from stratus.gateway.server import ApiContext, ctx, json_body, region
 from stratus.lambda_api.arns import merge_qualifier, parse_function_ref
 from stratus.lambda_api.shapes import function_configuration
-from stratus.runtimes.python import PythonRuntime
 
 MAX_ZIP_BYTES = 50 * 1024 * 1024
 KNOWN_RUNTIMES = (
@@ -82,7 +81,7 @@ def check_runtime(context: ApiContext, runtime: Any) -> str:
             f"enum value set: [{', '.join(KNOWN_RUNTIMES)}] or be a valid ARN"
         )
     status = context.runtimes.get(runtime)
-    if not isinstance(status, PythonRuntime):
+    if status is None or isinstance(status, str):
         reason = status or "this runtime is not supported by this Stratus server yet"
         raise InvalidParameterValue(f"The runtime parameter of {runtime} is not available here: {reason}.")
     return str(runtime)

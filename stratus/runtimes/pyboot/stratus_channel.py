@@ -65,9 +65,9 @@ class Decoder:
             if len(buf) < 4 + length:
                 break
             kind, head_len = struct.unpack_from("!BH", buf, 4)
-            head = bytes(buf[7:7 + head_len])
-            body = bytes(buf[7 + head_len:4 + length])
-            del buf[:4 + length]
+            head = bytes(buf[7 : 7 + head_len])
+            body = bytes(buf[7 + head_len : 4 + length])
+            del buf[: 4 + length]
             out.append((kind, _loads(head), body))
         return out
 

@@ -242,8 +242,12 @@ def build_template_root(root, extra_paths):
         with open(target, "w"):
             pass
         mount("/dev/" + dev, target, None, MS_BIND)
-    for name, link in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                       ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+    for name, link in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
         os.symlink(link, os.path.join(root, "dev", name))
     for path in sorted(set(extra_paths)):
         if path.startswith(("/usr/", "/etc/")) or not os.path.isdir(path):
@@ -311,9 +315,63 @@ AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 # Syscalls an environment never needs: mounts and namespaces, kernel modules and kexec, reboot,
 # tracing other processes, clocks, swap, keyrings, BPF and perf, raw handles, io_uring.
 BLOCKED_X86_64 = (
-    101, 103, 134, 153, 155, 156, 159, 161, 163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173,
-    174, 175, 176, 179, 180, 212, 227, 246, 248, 249, 250, 256, 272, 279, 298, 300, 303, 304, 305,
-    308, 310, 311, 312, 313, 320, 321, 323, 425, 426, 427, 428, 429, 430, 431, 432, 433, 438, 442,
+    101,
+    103,
+    134,
+    153,
+    155,
+    156,
+    159,
+    161,
+    163,
+    164,
+    165,
+    166,
+    167,
+    168,
+    169,
+    170,
+    171,
+    172,
+    173,
+    174,
+    175,
+    176,
+    179,
+    180,
+    212,
+    227,
+    246,
+    248,
+    249,
+    250,
+    256,
+    272,
+    279,
+    298,
+    300,
+    303,
+    304,
+    305,
+    308,
+    310,
+    311,
+    312,
+    313,
+    320,
+    321,
+    323,
+    425,
+    426,
+    427,
+    428,
+    429,
+    430,
+    431,
+    432,
+    433,
+    438,
+    442,
 )
 SYS_CLONE_X86_64 = 56
 SYS_CLONE3_X86_64 = 435

@@ -176,8 +176,13 @@ def _environment(request, out_fd, chan_fd, link, watch):
     if assignment is None:
         os._exit(0)
     if assignment["tmp_mb"] != request["tmp_mb"]:
-        iso.mount(None, "/tmp", None, iso.MS_REMOUNT | iso.MS_NOSUID | iso.MS_NODEV,
-                  f"size={int(assignment['tmp_mb'])}m")
+        iso.mount(
+            None,
+            "/tmp",
+            None,
+            iso.MS_REMOUNT | iso.MS_NOSUID | iso.MS_NODEV,
+            f"size={int(assignment['tmp_mb'])}m",
+        )
     iso.drop_privileges(request["uid"])
     import random
 

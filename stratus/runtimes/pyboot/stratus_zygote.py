@@ -29,16 +29,46 @@ import sys
 import stratus_isolate as iso
 
 PRELOAD = (
-    "json", "base64", "datetime", "decimal", "hashlib", "hmac", "http.client", "logging",
-    "re", "socket", "ssl", "struct", "time", "typing", "urllib.parse", "urllib.request",
-    "uuid", "zlib", "collections", "dataclasses", "enum", "functools", "itertools", "random",
-    "email.utils", "concurrent.futures", "simplejson",
+    "json",
+    "base64",
+    "datetime",
+    "decimal",
+    "hashlib",
+    "hmac",
+    "http.client",
+    "logging",
+    "re",
+    "socket",
+    "ssl",
+    "struct",
+    "time",
+    "typing",
+    "urllib.parse",
+    "urllib.request",
+    "uuid",
+    "zlib",
+    "collections",
+    "dataclasses",
+    "enum",
+    "functools",
+    "itertools",
+    "random",
+    "email.utils",
+    "concurrent.futures",
+    "simplejson",
     # awslambdaric, except the modules that read the environment when they load (the native
     # client reads AWS_LAMBDA_RUNTIME_API, bootstrap the log format): each child imports those.
-    "awslambdaric.lambda_context", "awslambdaric.lambda_runtime_exception",
-    "awslambdaric.lambda_runtime_marshaller", "awslambdaric.lambda_runtime_log_utils",
-    "awslambdaric.lambda_literals", "awslambdaric.lambda_config",
-    "boto3", "botocore.session", "botocore.client", "stratus_channel", "stratus_template",
+    "awslambdaric.lambda_context",
+    "awslambdaric.lambda_runtime_exception",
+    "awslambdaric.lambda_runtime_marshaller",
+    "awslambdaric.lambda_runtime_log_utils",
+    "awslambdaric.lambda_literals",
+    "awslambdaric.lambda_config",
+    "boto3",
+    "botocore.session",
+    "botocore.client",
+    "stratus_channel",
+    "stratus_template",
 )
 
 
@@ -124,6 +154,10 @@ def _child(request, fds, root, ctrl, watch):
     os.environ.clear()
     os.environ.update(job["env"])
     sys.path[:] = ["/var/task"] + [p for p in sys.path if p not in ("", job["code_dir"])]
+    if job.get("bootstraps"):
+        import stratus_exec
+
+        stratus_exec.run(job["bootstraps"])  # a custom runtime: never returns
     import random
 
     random.seed()  # every child would otherwise repeat the zygote's sequence

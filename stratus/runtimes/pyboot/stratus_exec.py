@@ -1,0 +1,44 @@
+"""Start a custom runtime (`provided.*`): exec the function's `bootstrap`, or tell the Runtime
+API why not, as Lambda does, and exit. Standard library only: it runs under the runtime's
+interpreter, in the confined environment, just before the bootstrap replaces it."""
+
+import http.client
+import json
+import os
+import sys
+
+ERROR_TYPE = "Runtime.InvalidEntrypoint"
+
+
+def report(message):
+    """Post an init error; the platform answers the pending invoke with it."""
+    body = json.dumps({"errorMessage": message, "errorType": ERROR_TYPE}).encode()
+    try:
+        conn = http.client.HTTPConnection(os.environ["AWS_LAMBDA_RUNTIME_API"], timeout=5)
+        conn.request(
+            "POST",
+            "/2018-06-01/runtime/init/error",
+            body=body,
+            headers={"Lambda-Runtime-Function-Error-Type": ERROR_TYPE, "Content-Type": "application/json"},
+        )
+        conn.getresponse().read()
+    except (OSError, KeyError, http.client.HTTPException):
+        pass  # the exit is reported anyway
+    print(f"{ERROR_TYPE}: {message}", file=sys.stderr, flush=True)
+
+
+def run(candidates):
+    """Never returns: the first bootstrap that exists replaces this process."""
+    for path in candidates:
+        if os.path.isfile(path):
+            try:
+                os.execv(path, [path])
+            except OSError as e:
+                report(f"fork/exec {path}: {(e.strerror or str(e)).lower()}")
+                sys.exit(1)
+    report(f"Couldn't find valid bootstrap(s): [{' '.join(candidates)}]")
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    run(sys.argv[1:])
