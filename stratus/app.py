@@ -32,6 +32,7 @@ from stratus.isolation.process import ProcessBackend
 from stratus.lambda_api import routes as lambda_routes
 from stratus.observe.logstore import LogStore
 from stratus.runtimes import custom as custom_runtimes
+from stratus.runtimes import node as node_runtimes
 from stratus.runtimes import python as python_runtimes
 from stratus.runtimes.kinds import Runtimes
 from stratus.runtimes.python import PythonRuntime
@@ -60,7 +61,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
     logs = LogStore(config.logs_db_path)
     events = EventQueue(config.events_db_path)
     python = python_runtimes.discover(config.runtime_cache)
-    runtimes: Runtimes = {**python, **custom_runtimes.discover(python)}
+    runtimes: Runtimes = {**python, **node_runtimes.discover(python), **custom_runtimes.discover(python)}
     backend = choose_backend(config, python, logs)
     try:
         registry = Registry(store)

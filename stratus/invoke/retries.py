@@ -45,9 +45,7 @@ class Decision:
     reason: str = ""  # why it was dropped: RetriesExhausted or EventAgeExceeded
 
 
-def decide(
-    outcome: Outcome, attempts: int, backoffs: int, age_s: float, policy: RetryPolicy
-) -> Decision:
+def decide(outcome: Outcome, attempts: int, backoffs: int, age_s: float, policy: RetryPolicy) -> Decision:
     """`attempts`: function attempts before this one; `backoffs`: throttles and platform errors
     so far (they set the backoff); `age_s`: the event's age now."""
     if outcome is Outcome.SUCCESS:

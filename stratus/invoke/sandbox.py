@@ -77,6 +77,14 @@ class LaunchPlan:
     # prepares the environment (the Linux backend execs the bootstrap from its blank).
     bootstraps: tuple[str, ...] = ()
     zygote: str = ""
+    # Runtimes whose own client is another program (Node.js): the Linux backend's blank execs
+    # this argv once confined.
+    exec_argv: tuple[str, ...] = ()
+
+    @property
+    def speaks_http(self) -> bool:
+        """Whether the runtime uses the HTTP Runtime API rather than the private channel."""
+        return bool(self.bootstraps or self.exec_argv)
 
 
 @dataclass
@@ -166,6 +174,7 @@ class Sandbox:
             ),
             zygote=self._plan.zygote,
             bootstraps=self._plan.bootstraps,
+            exec_argv=self._plan.exec_argv,
         )
 
     async def start(self, tasks: asyncio.TaskGroup) -> None:
@@ -183,8 +192,8 @@ class Sandbox:
             raise
         loop = asyncio.get_running_loop()
         loop.add_reader(self._proc.output_fd, self._read_output)
-        # A custom runtime's bootstrap speaks HTTP; the channel is for awslambdaric only.
-        self._channel = None if self._plan.bootstraps else getattr(self._proc, "channel", None)
+        # Other runtimes speak HTTP; the channel is for awslambdaric only.
+        self._channel = None if self._plan.speaks_http else getattr(self._proc, "channel", None)
         if self._channel is not None:
             loop.add_reader(self._channel.fileno(), self._on_channel_readable)
         self._log_line(f"INIT_START Runtime Version: {self.config.runtime}")

@@ -29,6 +29,7 @@ from stratus.isolation.backend import IsolationBackend
 from stratus.observe.logstore import LogStore
 from stratus.runtimes.custom import CustomRuntime
 from stratus.runtimes.kinds import Runtimes
+from stratus.runtimes.node import NodeRuntime
 from stratus.runtimes.python import BOOT_DIR
 
 REAP_INTERVAL = 1.0
@@ -188,6 +189,14 @@ class InvokeService:
                 execution_env="",
                 bootstraps=runtime.bootstraps(task_root),
                 zygote=runtime.host.name,
+            )
+        if isinstance(runtime, NodeRuntime):
+            return LaunchPlan(
+                argv=runtime.argv(),
+                env={"NODE_PATH": runtime.node_path()},
+                execution_env=f"AWS_Lambda_{runtime.name}",
+                zygote=runtime.host.name,
+                exec_argv=runtime.argv(),
             )
         return LaunchPlan(
             argv=runtime.argv(config.handler),

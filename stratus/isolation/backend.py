@@ -31,6 +31,7 @@ class SandboxSpec:
     # bootstrap paths the environment execs (the first that exists).
     zygote: str = ""
     bootstraps: tuple[str, ...] = ()
+    exec_argv: tuple[str, ...] = ()  # a runtime client to exec (Node.js), once confined
 
 
 @dataclass(frozen=True)

@@ -285,6 +285,7 @@ class LinuxBackend:
                 "new_net": spec.network == "none",
                 "template": template,
                 "bootstraps": list(spec.bootstraps),
+                "exec_argv": list(spec.exec_argv),
             }
             _write_all(blank.assign_fd, json.dumps(assignment).encode())
         except BaseException:

@@ -20,6 +20,7 @@ from typing import Any
 
 from stratus.errors import ServiceError
 from stratus.isolation.exits import ExitReports
+from stratus.runtimes.node import BOOT_DIR as NODE_BOOT_DIR
 from stratus.runtimes.python import BOOT_DIR, PythonRuntime
 
 log = logging.getLogger("stratus.zygote")
@@ -45,7 +46,7 @@ class Zygote:
     def extra_paths(self) -> list[str]:
         """Host paths every environment of this runtime needs, bound read-only into its root."""
         prefix = self.runtime.interpreter.parent.parent
-        return [str(prefix), str(self.runtime.client_dir), str(BOOT_DIR)]
+        return [str(prefix), str(self.runtime.client_dir), str(BOOT_DIR), str(NODE_BOOT_DIR)]
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from stratus.runtimes.custom import CustomRuntime
+from stratus.runtimes.node import NodeRuntime
 from stratus.runtimes.python import PythonRuntime
 
-Runtime = PythonRuntime | CustomRuntime
+Runtime = PythonRuntime | CustomRuntime | NodeRuntime
 # runtime name -> the runtime, or the reason this host cannot serve it
 Runtimes = dict[str, Runtime | str]

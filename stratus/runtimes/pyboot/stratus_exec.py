@@ -40,5 +40,14 @@ def run(candidates):
     sys.exit(1)
 
 
+def run_argv(argv):
+    """Never returns: exec a runtime client (node with Stratus's Node client, say)."""
+    try:
+        os.execv(argv[0], argv)
+    except OSError as e:
+        report(f"fork/exec {argv[0]}: {(e.strerror or str(e)).lower()}")
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     run(sys.argv[1:])

@@ -154,9 +154,11 @@ def _child(request, fds, root, ctrl, watch):
     os.environ.clear()
     os.environ.update(job["env"])
     sys.path[:] = ["/var/task"] + [p for p in sys.path if p not in ("", job["code_dir"])]
-    if job.get("bootstraps"):
+    if job.get("bootstraps") or job.get("exec_argv"):
         import stratus_exec
 
+        if job.get("exec_argv"):
+            stratus_exec.run_argv(job["exec_argv"])  # another runtime client: never returns
         stratus_exec.run(job["bootstraps"])  # a custom runtime: never returns
     import random
 

@@ -1,0 +1,221 @@
+// Stratus's runtime client for Node.js functions: the Lambda Runtime API loop, written against
+// the documented contract (GET /next, POST /response | /error, POST /init/error). It loads
+// CommonJS and ES module handlers, async or callback style, and gives them Lambda's context.
+import http from "node:http";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import util from "node:util";
+
+const API = process.env.AWS_LAMBDA_RUNTIME_API;
+const TASK_ROOT = process.env.LAMBDA_TASK_ROOT || "/var/task";
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+let currentRequestId = "";
+
+// -- the Runtime API --------------------------------------------------------------------------
+
+function request(method, route, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const [host, port] = API.split(":");
+    const data = body === undefined ? undefined : Buffer.from(body);
+    const req = http.request(
+      {
+        host, port, method, agent,
+        path: `/2018-06-01/runtime/${route}`,
+        headers: { ...headers, ...(data ? { "Content-Length": data.length } : {}) },
+      },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+function errorDocument(error) {
+  if (error instanceof Error) {
+    return {
+      errorType: error.name || "Error",
+      errorMessage: error.message,
+      trace: (error.stack || "").split("\n"),
+    };
+  }
+  if (error !== null && typeof error === "object") {
+    return { errorType: error.errorType || "object", errorMessage: error.errorMessage || JSON.stringify(error), trace: [] };
+  }
+  return { errorType: typeof error, errorMessage: String(error), trace: [] };
+}
+
+async function postError(route, document) {
+  await request("POST", route, JSON.stringify(document), {
+    "Content-Type": "application/json",
+    "Lambda-Runtime-Function-Error-Type": document.errorType,
+  });
+}
+
+async function initError(errorType, error, message) {
+  const document = { errorType, errorMessage: message ?? `${error.name}: ${error.message}`, trace: (error?.stack || "").split("\n") };
+  log("ERROR", [`Uncaught Exception \t${JSON.stringify(document)}`]);
+  await postError("init/error", document);
+  process.exit(129);
+}
+
+// -- logging: console output as Lambda's Node runtime writes it --------------------------------
+
+function log(level, args) {
+  const text = util.format(...args).replace(/\n/g, "\r");
+  process.stdout.write(`${new Date().toISOString()}\t${currentRequestId || "undefined"}\t${level}\t${text}\n`);
+}
+console.log = (...args) => log("INFO", args);
+console.info = (...args) => log("INFO", args);
+console.warn = (...args) => log("WARN", args);
+console.error = (...args) => log("ERROR", args);
+console.debug = (...args) => log("DEBUG", args);
+console.trace = (...args) => log("TRACE", args);
+
+// -- loading the handler -----------------------------------------------------------------------
+
+function moduleFile(base) {
+  for (const ext of [".js", ".mjs", ".cjs"]) {
+    if (existsSync(base + ext)) return base + ext;
+  }
+  return null;
+}
+
+async function loadHandler(handlerString) {
+  const slash = handlerString.lastIndexOf("/");
+  const dir = handlerString.slice(0, slash + 1);
+  const rest = handlerString.slice(slash + 1);
+  const dot = rest.indexOf(".");
+  if (dot <= 0 || dot === rest.length - 1) {
+    return initError("Runtime.MalformedHandlerName", new Error("Bad handler"), `Bad handler ${handlerString}`);
+  }
+  const moduleName = dir + rest.slice(0, dot);
+  const names = rest.slice(dot + 1).split(".");
+  const file = moduleFile(path.resolve(TASK_ROOT, moduleName));
+  if (file === null) {
+    const error = new Error(`Cannot find module '${moduleName}'`);
+    error.name = "Runtime.ImportModuleError";
+    return initError("Runtime.ImportModuleError", error, `Error: Cannot find module '${moduleName}'\nRequire stack:\n- ${process.argv[1]}`);
+  }
+  let mod;
+  try {
+    mod = await import(pathToFileURL(file).href);
+  } catch (error) {
+    const type = error instanceof SyntaxError ? "Runtime.UserCodeSyntaxError" : "Runtime.ImportModuleError";
+    return initError(type, error);
+  }
+  let fn = mod;
+  for (const name of names) fn = fn?.[name] ?? (fn === mod ? mod.default?.[name] : undefined);
+  if (typeof fn !== "function") {
+    return initError("Runtime.HandlerNotFound", new Error(`${handlerString} is undefined or not exported`),
+      `${handlerString} is undefined or not exported`);
+  }
+  return fn;
+}
+
+// -- the invoke loop ---------------------------------------------------------------------------
+
+function contextFor(headers) {
+  const deadline = Number(headers["lambda-runtime-deadline-ms"]);
+  const parse = (value) => (value ? JSON.parse(value) : undefined);
+  const context = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: headers["lambda-runtime-invoked-function-arn"],
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: headers["lambda-runtime-aws-request-id"],
+    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    identity: parse(headers["lambda-runtime-cognito-identity"]),
+    clientContext: parse(headers["lambda-runtime-client-context"]),
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  };
+  return context;
+}
+
+// What the event loop holds besides this client, so that a callback-style handler's answer can
+// wait for the loop to empty, as Lambda does when callbackWaitsForEmptyEventLoop is true.
+function busyResources(baseline) {
+  const counts = {};
+  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] || 0) + 1;
+  return Object.entries(counts).some(([r, n]) => n > (baseline[r] || 0));
+}
+
+async function waitForEmptyLoop(baseline) {
+  while (busyResources(baseline)) await new Promise((r) => setTimeout(r, 1).unref());
+}
+
+function invokeHandler(handler, event, context) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (error, value) => {
+      if (settled) return;
+      settled = true;
+      if (error !== undefined && error !== null) reject(error);
+      else resolve(value);
+    };
+    context.done = (error, value) => settle(error, value);
+    context.succeed = (value) => settle(null, value);
+    context.fail = (error) => settle(error ?? new Error("handled"));
+    try {
+      const result = handler(event, context, (error, value) => settle(error, value));
+      if (result && typeof result.then === "function") result.then((v) => settle(null, v), (e) => settle(e));
+      else if (handler.length < 3) settle(null, result);
+    } catch (error) {
+      settle(error);
+    }
+  });
+}
+
+async function main() {
+  const handler = await loadHandler(process.env._HANDLER || "");
+  for (;;) {
+    const next = await request("GET", "invocation/next");
+    const headers = next.headers;
+    const requestId = headers["lambda-runtime-aws-request-id"];
+    currentRequestId = requestId;
+    if (headers["lambda-runtime-trace-id"]) process.env._X_AMZN_TRACE_ID = headers["lambda-runtime-trace-id"];
+    else delete process.env._X_AMZN_TRACE_ID;
+    const context = contextFor(headers);
+    const baseline = {};
+    for (const r of process.getActiveResourcesInfo()) baseline[r] = (baseline[r] || 0) + 1;
+    try {
+      const event = JSON.parse(next.body.toString() || "null");
+      const result = await invokeHandler(handler, event, context);
+      if (handler.length >= 3 && context.callbackWaitsForEmptyEventLoop) await waitForEmptyLoop(baseline);
+      const body = JSON.stringify(result === undefined ? null : result);
+      await request("POST", `invocation/${requestId}/response`, body, { "Content-Type": "application/json" });
+    } catch (error) {
+      const document = errorDocument(error);
+      log("ERROR", [`Invoke Error \t${JSON.stringify(document)}`]);
+      await postError(`invocation/${requestId}/error`, document);
+    }
+  }
+}
+
+process.on("uncaughtException", async (error) => {
+  const document = errorDocument(error);
+  log("ERROR", [`Uncaught Exception \t${JSON.stringify(document)}`]);
+  try {
+    await postError(currentRequestId ? `invocation/${currentRequestId}/error` : "init/error", document);
+  } finally {
+    process.exit(129);
+  }
+});
+process.on("unhandledRejection", async (reason) => {
+  const document = { ...errorDocument(reason), errorType: "Runtime.UnhandledPromiseRejection" };
+  try {
+    await postError(currentRequestId ? `invocation/${currentRequestId}/error` : "init/error", document);
+  } finally {
+    process.exit(128);
+  }
+});
+
+main();
