@@ -16,6 +16,7 @@ from aiohttp import web
 
 from stratus.config import Config, Credentials, load_credentials
 from stratus.control.codestore import CodeStore
+from stratus.control.layers import Layers
 from stratus.control.registry import Registry
 from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
@@ -29,6 +30,7 @@ from stratus.invoke.service import InvokeService
 from stratus.isolation import linux
 from stratus.isolation.backend import IsolationBackend
 from stratus.isolation.process import ProcessBackend
+from stratus.lambda_api import layers as layer_routes
 from stratus.lambda_api import routes as lambda_routes
 from stratus.observe.logstore import LogStore
 from stratus.runtimes import custom as custom_runtimes
@@ -65,6 +67,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
     backend = choose_backend(config, python, logs)
     try:
         registry = Registry(store)
+        layers = Layers(store)
         code = CodeStore(config.code_dir)
         invoker = InvokeService(
             registry,
@@ -103,8 +106,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             },
             apis=apis,
             front=front,
+            layers=layers,
         )
-        app = build_app(context, [lambda_routes.register, apigatewayv2.register])
+        app = build_app(context, [lambda_routes.register, layer_routes.register, apigatewayv2.register])
         started = Started(
             endpoint=f"http://{config.host}:{config.port}",
             credentials=credentials,

@@ -35,11 +35,39 @@ class CodeStore:
     def __init__(self, root: Path) -> None:
         self._zips = root / "zips"
         self._trees = root / "trees"
-        self._zips.mkdir(parents=True, exist_ok=True)
-        self._trees.mkdir(parents=True, exist_ok=True)
+        self._opt = root / "opt"
+        for directory in (self._zips, self._trees, self._opt):
+            directory.mkdir(parents=True, exist_ok=True)
 
     def tree(self, key: str) -> Path:
         return self._trees / key
+
+    def layered_path(self, keys: tuple[str, ...]) -> Path:
+        return self._opt / hashlib.sha256("\n".join(keys).encode()).hexdigest()
+
+    def layered(self, keys: tuple[str, ...]) -> Path:
+        """The /opt of a function: its layers' trees merged in order, a later layer's files
+        replacing an earlier one's. Built once per combination. Blocking: call it from a worker
+        thread where it may have to build."""
+        target = self.layered_path(keys)
+        if target.is_dir():
+            return target
+        tmp = Path(tempfile.mkdtemp(dir=self._opt, prefix=".merge-"))
+        try:
+            for key in keys:
+                shutil.copytree(self.tree(key), tmp, dirs_exist_ok=True, copy_function=_replace_copy)
+            for dirpath, _, _ in os.walk(tmp):
+                os.chmod(dirpath, 0o755)
+            try:
+                os.rename(tmp, target)
+            except OSError:
+                if not target.is_dir():
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
 
     def zip_path(self, key: str) -> Path:
         return self._zips / f"{key}.zip"
@@ -94,6 +122,13 @@ class CodeStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+
+def _replace_copy(src: str, dst: str) -> None:
+    """Copy over a read-only file that an earlier layer put there."""
+    if os.path.lexists(dst):
+        os.unlink(dst)
+    shutil.copy2(src, dst)
 
 
 def _validated_members(data: bytes) -> list[zipfile.ZipInfo]:

@@ -43,6 +43,9 @@ class FunctionConfig:
     # $LATEST too (the `stratus:snapstart` tag set to `latest`).
     snap_start: str = "None"
     snap_latest: bool = False
+    # Layers, in the order they apply at /opt: (layer version ARN, size, content key). The key
+    # is kept so a function runs on even after the layer version is deleted, as on Lambda.
+    layers: tuple[tuple[str, int, str], ...] = ()
 
     def uses_snapshot(self) -> bool:
         """Whether new environments of this configuration fork from an initialized one."""
@@ -69,6 +72,7 @@ class FunctionConfig:
             self.network,
             self.snap_start,
             self.snap_latest,
+            tuple(key for _, _, key in self.layers),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,6 +84,7 @@ class FunctionConfig:
     def from_dict(cls, data: dict[str, Any]) -> FunctionConfig:
         data = dict(data)
         data["architectures"] = tuple(data.get("architectures", ("x86_64",)))
+        data["layers"] = tuple(tuple(layer) for layer in data.get("layers", ()))
         data.setdefault("network", "default")
         data.setdefault("snap_start", "None")
         data.setdefault("snap_latest", False)

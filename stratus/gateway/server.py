@@ -15,6 +15,7 @@ from aiohttp import web
 
 from stratus.config import Config, Credentials
 from stratus.control.codestore import CodeStore
+from stratus.control.layers import Layers
 from stratus.control.registry import Registry
 from stratus.errors import (
     InvalidRequestContent,
@@ -54,6 +55,7 @@ class ApiContext:
     json_services: dict[str, dict[str, JsonOperation]]
     apis: HttpApis
     front: Front
+    layers: Layers
 
     @property
     def account_id(self) -> str:

@@ -107,6 +107,7 @@ class Sandbox:
         *,
         init_timeout: float,
         code_dir: str,
+        opt_dir: str | None = None,
         on_exit: Callable[[Sandbox], None],
         clock: Callable[[], float] = time.monotonic,
         provisioned: bool = False,
@@ -125,6 +126,7 @@ class Sandbox:
         self._logs = logs
         self._init_timeout = init_timeout
         self._code_dir = code_dir
+        self._opt_dir = opt_dir
         self._on_exit = on_exit
         self._endpoint = RuntimeEndpoint(self)
         self._proc: SandboxProcess | None = None
@@ -175,6 +177,7 @@ class Sandbox:
             zygote=self._plan.zygote,
             bootstraps=self._plan.bootstraps,
             exec_argv=self._plan.exec_argv,
+            opt_dir=Path(self._opt_dir) if self._opt_dir else None,
         )
 
     async def start(self, tasks: asyncio.TaskGroup) -> None:

@@ -211,6 +211,7 @@ class InvokeService:
             self._sandboxes.discard(sandbox)
             on_exit(sandbox)
 
+        layer_keys = tuple(key for _, _, key in config.layers)
         sandbox = Sandbox(
             config,
             region,
@@ -219,6 +220,7 @@ class InvokeService:
             self._logs,
             init_timeout=self._init_timeout,
             code_dir=str(self._code.tree(config.code_key)),
+            opt_dir=str(self._code.layered(layer_keys)) if layer_keys else None,
             on_exit=exited,
             clock=self._clock,
         )

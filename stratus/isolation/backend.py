@@ -32,6 +32,7 @@ class SandboxSpec:
     zygote: str = ""
     bootstraps: tuple[str, ...] = ()
     exec_argv: tuple[str, ...] = ()  # a runtime client to exec (Node.js), once confined
+    opt_dir: Path | None = None  # the function's layers, merged, to appear at /opt
 
 
 @dataclass(frozen=True)

@@ -161,9 +161,35 @@ def config_changes(context: ApiContext, params: dict[str, Any]) -> dict[str, Any
             "DeadLetterConfig needs an SQS queue or SNS topic, which this server does not offer yet; "
             "use an OnFailure destination (PutFunctionEventInvokeConfig) to another function instead."
         )
-    if params.get("Layers"):
-        raise InvalidParameterValue("Layers are not supported by this Stratus server yet.")
+    if "Layers" in params:
+        changes["layers"] = _layers(context, params["Layers"])
     return changes
+
+
+async def prepare_layers(context: ApiContext, changes: dict[str, Any]) -> None:
+    """Merge the layers' trees for /opt now, off the loop, so no cold start builds it."""
+    if changes.get("layers"):
+        keys = tuple(key for _, _, key in changes["layers"])
+        await asyncio.to_thread(context.code.layered, keys)
+
+
+def _layers(context: ApiContext, arns: Any) -> tuple[tuple[str, int, str], ...]:
+    if not isinstance(arns, list) or not all(isinstance(a, str) for a in arns):
+        raise InvalidParameterValue("Layers must be a list of layer version ARNs.")
+    if len(arns) > 5:
+        raise InvalidParameterValue("Cannot reference more than 5 layers.")
+    if len({a.rsplit(":", 1)[0] for a in arns}) != len(arns):
+        raise InvalidParameterValue(
+            "Two different versions of the same layer are not allowed to be referenced."
+        )
+    resolved = []
+    for arn in arns:
+        try:
+            version = context.layers.by_arn(arn)
+        except ResourceNotFound:
+            raise InvalidParameterValue(f"Layer version {arn} does not exist.") from None
+        resolved.append((arn, version.code_size, version.code_key))
+    return tuple(resolved)
 
 
 async def create_function(request: web.Request) -> web.StreamResponse:
@@ -190,6 +216,7 @@ async def create_function(request: web.Request) -> web.StreamResponse:
         # Refuse before storing code, so a conflict costs nothing.
         raise ResourceConflict(f"Function already exist: {name}")
     stored = await store_code(context, decode_zip(params.get("Code")))
+    await prepare_layers(context, changes)
     config = FunctionConfig(
         name=name,
         runtime=changes.pop("runtime"),
@@ -320,6 +347,7 @@ async def update_function_configuration(request: web.Request) -> web.StreamRespo
         raise InvalidParameterValue(f"Unsupported configuration fields: {', '.join(sorted(unknown))}")
     context.registry.get(name)
     changes = config_changes(context, params)
+    await prepare_layers(context, changes)
     cfg = context.registry.update_config(name, changes, revision_id=params.get("RevisionId"))
     return json_response(function_configuration(cfg, region(request), context.account_id))
 

@@ -42,6 +42,8 @@ def function_configuration(cfg: FunctionConfig, region: str, account: str) -> di
     }
     if cfg.environment:
         shape["Environment"] = {"Variables": dict(cfg.environment)}
+    if cfg.layers:
+        shape["Layers"] = [{"Arn": arn, "CodeSize": size} for arn, size, _ in cfg.layers]
     return shape
 
 

@@ -284,12 +284,15 @@ def _loopback_up():
         fcntl.ioctl(sock, siocsifflags, request)
 
 
-def finish_environment(root, code_dir, hostname, new_net):
-    """The function's part: its code at /var/task, then pivot into the template root."""
+def finish_environment(root, code_dir, hostname, new_net, opt_dir=None):
+    """The function's part: its code at /var/task and its layers at /opt, then pivot into the
+    template root."""
     if new_net:
         unshare(CLONE_NEWNET)
         _loopback_up()
     bind_readonly(code_dir, os.path.join(root, "var/task"))
+    if opt_dir:
+        bind_readonly(opt_dir, os.path.join(root, "opt"))
     pivot_root(root, os.path.join(root, ".old"))
     sethostname(hostname)
 

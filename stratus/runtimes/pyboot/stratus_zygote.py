@@ -144,7 +144,7 @@ def _child(request, fds, root, ctrl, watch):
     job = json.loads(assignment)
     if job["tmp_mb"] != request["tmp_mb"]:
         iso.resize_tmp(root, job["tmp_mb"])
-    iso.finish_environment(root, job["code_dir"], job["hostname"], job["new_net"])
+    iso.finish_environment(root, job["code_dir"], job["hostname"], job["new_net"], job.get("opt_dir"))
     if job.get("template"):
         import stratus_template
 
@@ -153,7 +153,10 @@ def _child(request, fds, root, ctrl, watch):
     os.chdir("/var/task")
     os.environ.clear()
     os.environ.update(job["env"])
-    sys.path[:] = ["/var/task"] + [p for p in sys.path if p not in ("", job["code_dir"])]
+    # As Lambda's Python runtimes order it: the code, then the layers, then the runtime.
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    layers = [f"/opt/python/lib/{version}/site-packages", "/opt/python"]
+    sys.path[:] = ["/var/task", *layers] + [p for p in sys.path if p not in ("", job["code_dir"])]
     if job.get("bootstraps") or job.get("exec_argv"):
         import stratus_exec
 
