@@ -144,7 +144,7 @@ def test_bad_package_is_refused_without_leftovers(name: str, tmp_path: Path) -> 
         store.put(BAD_PACKAGES[name])
     assert info.value.message.startswith(("Could not unzip", "Unzipped size"))
     # Nothing written: no package, no temporary upload or extraction, nothing outside the dir.
-    assert everything_under(root) == ["trees", "zips"]
+    assert everything_under(root) == ["opt", "trees", "zips"]
     assert everything_under(tmp_path) == ["data", "data/code", "data/code/trees", "data/code/zips"]
     assert not Path("/tmp/stratus-evil.py").exists()
 
@@ -173,3 +173,19 @@ def test_failed_extraction_leaves_no_partial_tree(root: Path, monkeypatch: pytes
     monkeypatch.setattr(shutil, "copyfileobj", real_copy)
     stored = store.put(data)  # a retry completes the package
     assert (stored.root / "pkg" / "deep" / "data.txt").read_bytes() == b"payload"
+
+
+def test_layers_merge_in_order_once(root: Path) -> None:
+    store = CodeStore(root)
+    base = store.put(
+        make_zip([("python/shared.py", b"base"), ("python/base_only.py", b"b"), ("bin/tool", b"t")])
+    )
+    top = store.put(make_zip([("python/shared.py", b"top")]))
+    merged = store.layered((base.key, top.key))
+    assert (merged / "python/shared.py").read_bytes() == b"top"  # the later layer wins
+    assert (merged / "python/base_only.py").read_bytes() == b"b"
+    assert not os.access(merged / "python/shared.py", os.W_OK) or os.geteuid() == 0
+    assert store.layered((base.key, top.key)) == merged  # built once per combination
+    reverse = store.layered((top.key, base.key))
+    assert reverse != merged and (reverse / "python/shared.py").read_bytes() == b"base"
+    assert not [p for p in (root / "opt").iterdir() if p.name.startswith(".")]  # no leftovers
