@@ -145,7 +145,13 @@ def test_bad_package_is_refused_without_leftovers(name: str, tmp_path: Path) -> 
     assert info.value.message.startswith(("Could not unzip", "Unzipped size"))
     # Nothing written: no package, no temporary upload or extraction, nothing outside the dir.
     assert everything_under(root) == ["opt", "trees", "zips"]
-    assert everything_under(tmp_path) == ["data", "data/code", "data/code/trees", "data/code/zips"]
+    assert everything_under(tmp_path) == [
+        "data",
+        "data/code",
+        "data/code/opt",
+        "data/code/trees",
+        "data/code/zips",
+    ]
     assert not Path("/tmp/stratus-evil.py").exists()
 
 
