@@ -78,6 +78,7 @@ class FunctionConfig:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["architectures"] = list(self.architectures)
+        data["layers"] = [list(layer) for layer in self.layers]
         return data
 
     @classmethod
