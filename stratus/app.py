@@ -34,6 +34,7 @@ from stratus.lambda_api import layers as layer_routes
 from stratus.lambda_api import routes as lambda_routes
 from stratus.observe.logstore import LogStore
 from stratus.runtimes import custom as custom_runtimes
+from stratus.runtimes import java as java_runtimes
 from stratus.runtimes import node as node_runtimes
 from stratus.runtimes import python as python_runtimes
 from stratus.runtimes.kinds import Runtimes
@@ -63,7 +64,12 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
     logs = LogStore(config.logs_db_path)
     events = EventQueue(config.events_db_path)
     python = python_runtimes.discover(config.runtime_cache)
-    runtimes: Runtimes = {**python, **node_runtimes.discover(python), **custom_runtimes.discover(python)}
+    runtimes: Runtimes = {
+        **python,
+        **node_runtimes.discover(python),
+        **java_runtimes.discover(config.runtime_cache, python),
+        **custom_runtimes.discover(python),
+    }
     backend = choose_backend(config, python, logs)
     try:
         registry = Registry(store)

@@ -92,6 +92,10 @@ def runtimes_install(cache: Path | None) -> None:
         except Exception as e:  # pip's own output says what went wrong
             raise click.ClickException(f"{name}: install failed: {e}") from None
         click.echo(f"{name}: ready in {path}")
+    from stratus.runtimes import java
+
+    for name, status in java.install_all(target).items():
+        click.echo(f"{name}: {status}")
 
 
 @runtimes.command("list")

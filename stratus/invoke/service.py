@@ -28,6 +28,7 @@ from stratus.invoke.sandbox import LaunchPlan, Sandbox
 from stratus.isolation.backend import IsolationBackend
 from stratus.observe.logstore import LogStore
 from stratus.runtimes.custom import CustomRuntime
+from stratus.runtimes.java import JavaRuntime
 from stratus.runtimes.kinds import Runtimes
 from stratus.runtimes.node import NodeRuntime
 from stratus.runtimes.python import BOOT_DIR
@@ -189,6 +190,15 @@ class InvokeService:
                 execution_env="",
                 bootstraps=runtime.bootstraps(task_root),
                 zygote=runtime.host.name,
+            )
+        if isinstance(runtime, JavaRuntime):
+            argv = runtime.argv(config.memory_size)
+            return LaunchPlan(
+                argv=argv,
+                env={},
+                execution_env=f"AWS_Lambda_{runtime.name}",
+                zygote=runtime.host.name,
+                exec_argv=argv,
             )
         if isinstance(runtime, NodeRuntime):
             return LaunchPlan(

@@ -46,7 +46,9 @@ class Zygote:
     def extra_paths(self) -> list[str]:
         """Host paths every environment of this runtime needs, bound read-only into its root."""
         prefix = self.runtime.interpreter.parent.parent
-        return [str(prefix), str(self.runtime.client_dir), str(BOOT_DIR), str(NODE_BOOT_DIR)]
+        # The whole runtime cache: this interpreter's client and the other runtimes' (Java's).
+        cache = self.runtime.client_dir.parent
+        return [str(prefix), str(cache), str(BOOT_DIR), str(NODE_BOOT_DIR)]
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

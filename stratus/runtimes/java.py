@@ -1,0 +1,185 @@
+"""Java runtimes (`java17`, `java21`), served by a JDK of that major version found on the host;
+a runtime without one is refused with the reason.
+
+The runtime client is Stratus's own (`javaboot/`), with its own API-compatible copies of the
+`com.amazonaws.services.lambda.runtime` interfaces (the AWS jars are not on the registries this
+machine reaches) and Gson (Debian's `libgoogle-gson-java`) for JSON. `stratus runtimes install`
+compiles it with each JDK and records a class-data-sharing archive of a start, so the JVM maps
+those classes instead of loading them. Starts use the JIT settings Lambda uses for Java.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from stratus.runtimes.python import PythonRuntime
+
+JAVA_RUNTIMES = {"java17": 17, "java21": 21}
+SOURCES = Path(__file__).resolve().parent / "javaboot"
+GSON_JAR = Path("/usr/share/java/gson.jar")
+MAIN_CLASS = "dev.stratus.runtime.Bootstrap"
+# Lambda's Java runtimes stop at the C1 compiler by default: faster starts for short work.
+JIT_FLAGS = ("-XX:+TieredCompilation", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:-UsePerfData")
+
+
+@dataclass(frozen=True)
+class JavaRuntime:
+    name: str
+    java_home: Path
+    client_jar: Path
+    archive: Path | None  # the CDS archive of a start, when it could be made
+    host: PythonRuntime  # whose zygote prepares the environments
+
+    def argv(self, memory_mb: int) -> tuple[str, ...]:
+        heap = max(16, int(memory_mb * 0.85))
+        sharing = (f"-XX:SharedArchiveFile={self.archive}",) if self.archive else ()
+        return (
+            str(self.java_home / "bin" / "java"),
+            *JIT_FLAGS,
+            f"-Xmx{heap}m",
+            "-Xshare:auto",
+            *sharing,
+            "-cp",
+            f"{self.client_jar}:{GSON_JAR}",
+            MAIN_CLASS,
+        )
+
+
+def _major(home: Path) -> int | None:
+    release = home / "release"
+    try:
+        for line in release.read_text().splitlines():
+            if line.startswith("JAVA_VERSION="):
+                version = line.split("=", 1)[1].strip('"')
+                return int(version.split(".")[0])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _homes() -> list[Path]:
+    candidates = [Path(os.environ["JAVA_HOME"])] if os.environ.get("JAVA_HOME") else []
+    candidates.extend(sorted(Path("/usr/lib/jvm").glob("*")))
+    java = shutil.which("java")
+    if java:
+        candidates.append(Path(java).resolve().parent.parent)
+    seen: list[Path] = []
+    for home in candidates:
+        home = home.resolve()
+        if (home / "bin" / "java").is_file() and (home / "bin" / "javac").is_file() and home not in seen:
+            seen.append(home)
+    return seen
+
+
+def _source_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(SOURCES.rglob("*.java")):
+        digest.update(path.relative_to(SOURCES).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def client_dir(cache: Path, major: int) -> Path:
+    return cache / f"java{major}-stratus-{_source_digest()}"
+
+
+def install(cache: Path, home: Path, major: int) -> Path:
+    """Compile the runtime client with this JDK and record its CDS archive. Idempotent."""
+    target = client_dir(cache, major)
+    if (target / "client.jar").is_file():
+        return target
+    if not GSON_JAR.is_file():
+        raise RuntimeError(f"{GSON_JAR} is missing: install Debian's libgoogle-gson-java")
+    cache.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=cache, prefix=".java-"))
+    try:
+        classes = work / "classes"
+        sources = [str(p) for p in sorted(SOURCES.rglob("*.java"))]
+        subprocess.run(
+            [
+                str(home / "bin" / "javac"),
+                "-d",
+                str(classes),
+                "-cp",
+                str(GSON_JAR),
+                "--release",
+                str(major),
+                *sources,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                str(home / "bin" / "jar"),
+                "--create",
+                "--file",
+                str(work / "client.jar"),
+                "-C",
+                str(classes),
+                ".",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        shutil.rmtree(classes)
+        os.chmod(work, 0o755)  # environments run as uids of their own
+        os.rename(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    # The archive records the class path it was made with, so it is made in place.
+    partial = target / "client.jsa.partial"
+    dump = [str(home / "bin" / "java"), *JIT_FLAGS, f"-XX:ArchiveClassesAtExit={partial}"]
+    classpath = f"{target / 'client.jar'}:{GSON_JAR}"
+    subprocess.run([*dump, "-cp", classpath, MAIN_CLASS, "--warm"], check=False, capture_output=True)
+    if partial.is_file():
+        os.chmod(partial, 0o444)
+        os.rename(partial, target / "client.jsa")
+    return target
+
+
+def discover(cache: Path, python: dict[str, PythonRuntime | str]) -> dict[str, JavaRuntime | str]:
+    host = next((r for r in python.values() if isinstance(r, PythonRuntime)), None)
+    homes = {home: _major(home) for home in _homes()}
+    result: dict[str, JavaRuntime | str] = {}
+    for name, major in JAVA_RUNTIMES.items():
+        home = next((h for h, m in homes.items() if m == major), None)
+        if host is None:
+            result[name] = "no Python runtime is available to prepare its environments"
+            continue
+        if home is None:
+            seen = ", ".join(sorted({str(m) for m in homes.values() if m})) or "none"
+            result[name] = f"no JDK {major} on this host (found: {seen})"
+            continue
+        directory = client_dir(cache, major)
+        if not (directory / "client.jar").is_file():
+            result[name] = "its runtime client is not built: run `stratus runtimes install`"
+            continue
+        archive = directory / "client.jsa"
+        result[name] = JavaRuntime(
+            name, home, directory / "client.jar", archive if archive.is_file() else None, host
+        )
+    return result
+
+
+def install_all(cache: Path) -> dict[str, str]:
+    """`stratus runtimes install`: build the client for every JDK the Java runtimes can use."""
+    homes = {home: _major(home) for home in _homes()}
+    report = {}
+    for name, major in JAVA_RUNTIMES.items():
+        home = next((h for h, m in homes.items() if m == major), None)
+        if home is None:
+            report[name] = "skipped (no JDK found)"
+            continue
+        try:
+            report[name] = f"ready in {install(cache, home, major)}"
+        except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
+            report[name] = f"failed: {e}"
+    return report
