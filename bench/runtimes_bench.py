@@ -79,6 +79,35 @@ def families(workdir: Path) -> dict[str, dict[str, Any]]:
             "files": lambda tag: {"bootstrap": (data, 0o755), "tag.txt": (tag.encode(), 0o644)},
             "bare": [str(hello)],
         }
+    javac = shutil.which("javac")
+    if javac:
+        java_dir = workdir / "java"
+        (java_dir / "src/bench").mkdir(parents=True)
+        (java_dir / "src/bench/Noop.java").write_text(
+            "package bench;\n"
+            "import com.amazonaws.services.lambda.runtime.*;\n"
+            "public class Noop implements RequestHandler<java.util.Map<String, Object>, String> {\n"
+            '  public String handleRequest(java.util.Map<String, Object> in, Context c) { return "ok"; }\n'
+            "}\n"
+        )
+        (java_dir / "Hello.java").write_text(
+            'public class Hello { public static void main(String[] a) { System.out.println("hi"); } }\n'
+        )
+        api = [str(p) for p in (ROOT / "stratus/runtimes/javaboot/com").rglob("*.java")]
+        classes = java_dir / "classes"
+        subprocess.run(
+            [javac, "--release", "17", "-d", str(classes), *api, str(java_dir / "src/bench/Noop.java")],
+            check=True,
+        )
+        subprocess.run([javac, "-d", str(java_dir / "hello"), str(java_dir / "Hello.java")], check=True)
+        jar = [(p, p.relative_to(classes).as_posix()) for p in classes.rglob("*.class")]
+        contents = {name: (path.read_bytes(), 0o644) for path, name in jar}
+        out["java17"] = {
+            "runtime": "java17",
+            "handler": "bench.Noop",
+            "files": lambda tag: {**contents, "tag.txt": (tag.encode(), 0o644)},
+            "bare": ["java", "-cp", str(java_dir / "hello"), "Hello"],
+        }
     return out
 
 
