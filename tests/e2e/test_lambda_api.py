@@ -139,7 +139,8 @@ def test_arns_carry_the_signing_region(server: Server, fn_name: str) -> None:
     created = create(eu, fn_name, code())
     assert created["FunctionArn"] == arn(fn_name, "eu-west-1")
     assert eu.get_function(FunctionName=fn_name)["Configuration"]["FunctionArn"] == arn(fn_name, "eu-west-1")
-    listed = {f["FunctionName"]: f for f in eu.list_functions()["Functions"]}
+    pages = eu.get_paginator("list_functions").paginate()  # the shared server holds many functions
+    listed = {f["FunctionName"]: f for page in pages for f in page["Functions"]}
     assert listed[fn_name]["FunctionArn"] == arn(fn_name, "eu-west-1")
     version = eu.publish_version(FunctionName=fn_name)
     assert version["FunctionArn"] == arn(fn_name, "eu-west-1", "1")
