@@ -35,12 +35,17 @@ class CodeStore:
     def __init__(self, root: Path) -> None:
         self._zips = root / "zips"
         self._trees = root / "trees"
+        self._root = root
         self._opt = root / "opt"
         for directory in (self._zips, self._trees, self._opt):
             directory.mkdir(parents=True, exist_ok=True)
 
     def tree(self, key: str) -> Path:
         return self._trees / key
+
+    def artifact_path(self, name: str) -> Path:
+        """Where something derived from packages at deploy lives (a Java function's archive)."""
+        return self._root / "artifacts" / name
 
     def layered_path(self, keys: tuple[str, ...]) -> Path:
         return self._opt / hashlib.sha256("\n".join(keys).encode()).hexdigest()

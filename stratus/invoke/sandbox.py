@@ -80,6 +80,7 @@ class LaunchPlan:
     # Runtimes whose own client is another program (Node.js): the Linux backend's blank execs
     # this argv once confined.
     exec_argv: tuple[str, ...] = ()
+    app_dir: str | None = None  # the function's runtime artifacts, to appear at /var/runtime/app
 
     @property
     def speaks_http(self) -> bool:
@@ -178,6 +179,7 @@ class Sandbox:
             bootstraps=self._plan.bootstraps,
             exec_argv=self._plan.exec_argv,
             opt_dir=Path(self._opt_dir) if self._opt_dir else None,
+            app_dir=Path(self._plan.app_dir) if self._plan.app_dir else None,
         )
 
     async def start(self, tasks: asyncio.TaskGroup) -> None:

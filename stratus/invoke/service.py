@@ -29,6 +29,7 @@ from stratus.isolation.backend import IsolationBackend
 from stratus.observe.logstore import LogStore
 from stratus.runtimes.custom import CustomRuntime
 from stratus.runtimes.java import JavaRuntime
+from stratus.runtimes.java import app_key as java_app_key
 from stratus.runtimes.kinds import Runtimes
 from stratus.runtimes.node import NodeRuntime
 from stratus.runtimes.python import BOOT_DIR
@@ -192,13 +193,17 @@ class InvokeService:
                 zygote=runtime.host.name,
             )
         if isinstance(runtime, JavaRuntime):
-            argv = runtime.argv(config.memory_size)
+            # The version's own class archive, made at deploy, where the backend can mount it.
+            app = self._code.artifact_path(java_app_key(config.code_key, config.handler, runtime.name))
+            use_app = self._backend.name == "linux" and (app / "app.jsa").is_file()
+            argv = runtime.argv(config.memory_size, app_archive=use_app)
             return LaunchPlan(
                 argv=argv,
                 env={},
                 execution_env=f"AWS_Lambda_{runtime.name}",
                 zygote=runtime.host.name,
                 exec_argv=argv,
+                app_dir=str(app) if use_app else None,
             )
         if isinstance(runtime, NodeRuntime):
             return LaunchPlan(

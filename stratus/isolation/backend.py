@@ -33,6 +33,7 @@ class SandboxSpec:
     bootstraps: tuple[str, ...] = ()
     exec_argv: tuple[str, ...] = ()  # a runtime client to exec (Node.js), once confined
     opt_dir: Path | None = None  # the function's layers, merged, to appear at /opt
+    app_dir: Path | None = None  # its runtime artifacts, to appear at /var/runtime/app
 
 
 @dataclass(frozen=True)

@@ -287,6 +287,7 @@ class LinuxBackend:
                 "bootstraps": list(spec.bootstraps),
                 "exec_argv": list(spec.exec_argv),
                 "opt_dir": str(spec.opt_dir) if spec.opt_dir else None,
+                "app_dir": str(spec.app_dir) if spec.app_dir else None,
             }
             _write_all(blank.assign_fd, json.dumps(assignment).encode())
         except BaseException:

@@ -26,6 +26,8 @@ from stratus.gateway.responses import empty_response, json_response
 from stratus.gateway.server import ApiContext, ctx, json_body, region
 from stratus.lambda_api.arns import merge_qualifier, parse_function_ref
 from stratus.lambda_api.shapes import function_configuration
+from stratus.runtimes import java
+from stratus.runtimes.java import JavaRuntime
 
 MAX_ZIP_BYTES = 50 * 1024 * 1024
 KNOWN_RUNTIMES = (
@@ -166,6 +168,16 @@ def config_changes(context: ApiContext, params: dict[str, Any]) -> dict[str, Any
     return changes
 
 
+async def prepare_runtime(context: ApiContext, config: FunctionConfig) -> None:
+    """At deploy: a Java version's own class-data-sharing archive, so its cold starts map its
+    classes instead of loading them. A failure only means starts without it."""
+    runtime = context.runtimes.get(config.runtime)
+    if isinstance(runtime, JavaRuntime):
+        target = context.code.artifact_path(java.app_key(config.code_key, config.handler, runtime.name))
+        tree = context.code.tree(config.code_key)
+        await asyncio.to_thread(java.build_app_archive, runtime, tree, config.handler, target)
+
+
 async def prepare_layers(context: ApiContext, changes: dict[str, Any]) -> None:
     """Merge the layers' trees for /opt now, off the loop, so no cold start builds it."""
     if changes.get("layers"):
@@ -229,6 +241,7 @@ async def create_function(request: web.Request) -> web.StreamResponse:
         last_modified=now_iso(),
         **changes,
     )
+    await prepare_runtime(context, config)
     created = context.registry.create_function(config, tags=tags, publish=bool(params.get("Publish")))
     return json_response(function_configuration(created, region(request), context.account_id), 201)
 
@@ -332,6 +345,8 @@ async def update_function_code(request: web.Request) -> web.StreamResponse:
     params = json_body(request)
     context.registry.get(name)
     stored = await store_code(context, decode_zip(params))
+    latest = context.registry.get(name).latest
+    await prepare_runtime(context, latest.replace(code_key=stored.key))
     cfg = context.registry.update_code(
         name, stored, revision_id=params.get("RevisionId"), publish=bool(params.get("Publish"))
     )
@@ -348,6 +363,7 @@ async def update_function_configuration(request: web.Request) -> web.StreamRespo
     context.registry.get(name)
     changes = config_changes(context, params)
     await prepare_layers(context, changes)
+    await prepare_runtime(context, context.registry.get(name).latest.replace(**changes))
     cfg = context.registry.update_config(name, changes, revision_id=params.get("RevisionId"))
     return json_response(function_configuration(cfg, region(request), context.account_id))
 

@@ -36,9 +36,17 @@ class JavaRuntime:
     archive: Path | None  # the CDS archive of a start, when it could be made
     host: PythonRuntime  # whose zygote prepares the environments
 
-    def argv(self, memory_mb: int) -> tuple[str, ...]:
+    def argv(self, memory_mb: int, *, app_archive: bool = False) -> tuple[str, ...]:
+        """With `app_archive`, the function's own archive (at /var/runtime/app) is used, and its
+        classes load from the app.jar recorded in it; otherwise the runtime client's."""
         heap = max(16, int(memory_mb * 0.85))
-        sharing = (f"-XX:SharedArchiveFile={self.archive}",) if self.archive else ()
+        classpath = f"{self.client_jar}:{GSON_JAR}"
+        if app_archive:
+            sharing: tuple[str, ...] = (f"-XX:SharedArchiveFile={APP_DIR}/app.jsa",)
+            # Its dependencies follow on the class path, so its classes can see them.
+            classpath += f":{APP_DIR}/app.jar:/var/task/lib/*:/opt/java/lib/*"
+        else:
+            sharing = (f"-XX:SharedArchiveFile={self.archive}",) if self.archive else ()
         return (
             str(self.java_home / "bin" / "java"),
             *JIT_FLAGS,
@@ -46,7 +54,7 @@ class JavaRuntime:
             "-Xshare:auto",
             *sharing,
             "-cp",
-            f"{self.client_jar}:{GSON_JAR}",
+            classpath,
             MAIN_CLASS,
         )
 
@@ -183,3 +191,73 @@ def install_all(cache: Path) -> dict[str, str]:
         except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
             report[name] = f"failed: {e}"
     return report
+
+
+# -- a function version's own archive, built at deploy ----------------------------------------------
+
+APP_DIR = "/var/runtime/app"  # where an environment sees the function's artifacts
+
+
+def app_key(code_key: str, handler: str, runtime: str) -> str:
+    return hashlib.sha256(f"{code_key}\n{handler}\n{runtime}".encode()).hexdigest()[:32]
+
+
+def build_app_archive(runtime: JavaRuntime, tree: Path, handler: str, target: Path) -> bool:
+    """Pack the function's classes into app.jar and record a CDS archive of loading its handler,
+    with the paths an environment sees (/var/task, /var/runtime/app): the dump runs in a private
+    mount namespace where they exist. Blocking; needs root. Returns whether an archive exists."""
+    if (target / "app.jsa").is_file():
+        return True
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=target.parent, prefix=".app-"))
+    try:
+        classes = [p for p in tree.rglob("*.class") if not p.relative_to(tree).as_posix().startswith("lib/")]
+        if not classes:
+            return False
+        import zipfile
+
+        with zipfile.ZipFile(work / "app.jar", "w") as jar:
+            for path in sorted(classes):
+                jar.write(path, path.relative_to(tree).as_posix())
+        java = runtime.java_home / "bin" / "java"
+        classpath = f"{runtime.client_jar}:{GSON_JAR}:{APP_DIR}/app.jar"
+        script = (
+            "mount -t tmpfs tmpfs /var && mkdir -p /var/task /var/runtime/app"
+            ' && mount --bind "$1" /var/task && mount --bind "$2" /var/runtime/app'
+            f' && LAMBDA_TASK_ROOT=/var/task exec "$3" {" ".join(JIT_FLAGS)}'
+            f' -XX:ArchiveClassesAtExit={APP_DIR}/app.jsa -cp {classpath} {MAIN_CLASS} --train "$4"'
+        )
+        subprocess.run(
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                "sh",
+                str(tree),
+                str(work),
+                str(java),
+                handler,
+            ],
+            check=False,
+            capture_output=True,
+            timeout=120,
+        )
+        if not (work / "app.jsa").is_file():
+            return False
+        for path in work.iterdir():
+            os.chmod(path, 0o444)
+        os.chmod(work, 0o755)
+        try:
+            os.rename(work, target)
+        except OSError:
+            if not target.is_dir():
+                raise
+        return True
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

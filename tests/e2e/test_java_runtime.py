@@ -320,3 +320,16 @@ def test_java21_refused_without_a_jdk_21(lam: Any, fn_name: str, functions_jar: 
         )
     assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert "JDK 21" in err.value.response["Error"]["Message"]
+
+
+def test_each_version_gets_its_own_class_archive_at_deploy(
+    server: Any, lam: Any, fn_name: str, functions_jar: bytes
+) -> None:
+    deploy(lam, fn_name, functions_jar, "example.Hello")
+    archives = list((server.data_dir / "code" / "artifacts").glob("*/app.jsa"))
+    assert archives, "CreateFunction should have recorded the function's class archive"
+    out, body = invoke(lam, fn_name, {"name": "cds"})
+    assert "FunctionError" not in out, body
+    log = base64.b64decode(out["LogResult"]).decode()
+    # The JVM warns on stdout when an archive cannot be mapped (wrong paths, stale jar).
+    assert "shared archive" not in log.lower(), log

@@ -140,34 +140,39 @@ function contextFor(headers) {
   return context;
 }
 
-// What the event loop holds besides this client, so that a callback-style handler's answer can
-// wait for the loop to empty, as Lambda does when callbackWaitsForEmptyEventLoop is true.
-function busyResources(baseline) {
-  const counts = {};
-  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] || 0) + 1;
-  return Object.entries(counts).some(([r, n]) => n > (baseline[r] || 0));
-}
-
-async function waitForEmptyLoop(baseline) {
-  while (busyResources(baseline)) await new Promise((r) => setTimeout(r, 1).unref());
-}
-
+// Lambda's Node runtime acts "when the event loop is empty" (Node's 'beforeExit': nothing left
+// that keeps the process alive; this client's idle keep-alive socket does not). A callback-style
+// handler's answer waits for it when callbackWaitsForEmptyEventLoop is true, and one that never
+// calls back answers null then.
 function invokeHandler(handler, event, context) {
   return new Promise((resolve, reject) => {
     let settled = false;
-    const settle = (error, value) => {
-      if (settled) return;
-      settled = true;
+    let onEmpty = null;
+    const whenLoopEmpties = (action) => {
+      if (onEmpty) process.off("beforeExit", onEmpty);
+      onEmpty = action;
+      if (action) process.once("beforeExit", action);
+    };
+    const finish = (error, value) => {
+      whenLoopEmpties(null);
       if (error !== undefined && error !== null) reject(error);
       else resolve(value);
     };
+    const settle = (error, value, wait = false) => {
+      if (settled) return;
+      settled = true;
+      if (wait && (error === undefined || error === null)) whenLoopEmpties(() => finish(null, value));
+      else finish(error, value);
+    };
+    const callback = (error, value) => settle(error, value, context.callbackWaitsForEmptyEventLoop);
     context.done = (error, value) => settle(error, value);
     context.succeed = (value) => settle(null, value);
     context.fail = (error) => settle(error ?? new Error("handled"));
     try {
-      const result = handler(event, context, (error, value) => settle(error, value));
+      const result = handler(event, context, callback);
       if (result && typeof result.then === "function") result.then((v) => settle(null, v), (e) => settle(e));
       else if (handler.length < 3) settle(null, result);
+      else if (!settled) whenLoopEmpties(() => settle(null, undefined));
     } catch (error) {
       settle(error);
     }
@@ -184,12 +189,9 @@ async function main() {
     if (headers["lambda-runtime-trace-id"]) process.env._X_AMZN_TRACE_ID = headers["lambda-runtime-trace-id"];
     else delete process.env._X_AMZN_TRACE_ID;
     const context = contextFor(headers);
-    const baseline = {};
-    for (const r of process.getActiveResourcesInfo()) baseline[r] = (baseline[r] || 0) + 1;
     try {
       const event = JSON.parse(next.body.toString() || "null");
       const result = await invokeHandler(handler, event, context);
-      if (handler.length >= 3 && context.callbackWaitsForEmptyEventLoop) await waitForEmptyLoop(baseline);
       const body = JSON.stringify(result === undefined ? null : result);
       await request("POST", `invocation/${requestId}/response`, body, { "Content-Type": "application/json" });
     } catch (error) {

@@ -226,7 +226,7 @@ def build_template_root(root, extra_paths):
     devices, the interpreter and runtime paths, and empty mount points for /var/task, /tmp and
     /proc, which each environment fills with its own."""
     mount("tmpfs", root, "tmpfs", MS_NOSUID, "mode=0755,size=4m")
-    for sub in ("usr", "etc", "dev", "proc", "tmp", "var/task", "opt", ".old"):
+    for sub in ("usr", "etc", "dev", "proc", "tmp", "var/task", "var/runtime/app", "opt", ".old"):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
     for name in ("bin", "lib", "lib64", "sbin", "lib32", "libx32"):
         host = "/" + name
@@ -284,15 +284,17 @@ def _loopback_up():
         fcntl.ioctl(sock, siocsifflags, request)
 
 
-def finish_environment(root, code_dir, hostname, new_net, opt_dir=None):
-    """The function's part: its code at /var/task and its layers at /opt, then pivot into the
-    template root."""
+def finish_environment(root, code_dir, hostname, new_net, opt_dir=None, app_dir=None):
+    """The function's part: its code at /var/task, its layers at /opt and its runtime artifacts
+    (a Java function's class archive) at /var/runtime/app, then pivot into the template root."""
     if new_net:
         unshare(CLONE_NEWNET)
         _loopback_up()
     bind_readonly(code_dir, os.path.join(root, "var/task"))
     if opt_dir:
         bind_readonly(opt_dir, os.path.join(root, "opt"))
+    if app_dir:
+        bind_readonly(app_dir, os.path.join(root, "var/runtime/app"))
     pivot_root(root, os.path.join(root, ".old"))
     sethostname(hostname)
 

@@ -144,7 +144,9 @@ def _child(request, fds, root, ctrl, watch):
     job = json.loads(assignment)
     if job["tmp_mb"] != request["tmp_mb"]:
         iso.resize_tmp(root, job["tmp_mb"])
-    iso.finish_environment(root, job["code_dir"], job["hostname"], job["new_net"], job.get("opt_dir"))
+    iso.finish_environment(
+        root, job["code_dir"], job["hostname"], job["new_net"], job.get("opt_dir"), job.get("app_dir")
+    )
     if job.get("template"):
         import stratus_template
 

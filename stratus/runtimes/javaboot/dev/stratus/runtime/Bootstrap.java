@@ -359,6 +359,12 @@ public final class Bootstrap {
             warm();
             return;
         }
+        if (args.length > 1 && args[0].equals("--train")) {
+            // At deploy, for the function's own archive: load its handler, and what a call needs.
+            warm();
+            loadHandler(args[1]);
+            return;
+        }
         Invoker invoker = null;
         try {
             invoker = loadHandler(System.getenv().getOrDefault("_HANDLER", ""));
