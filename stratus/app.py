@@ -21,9 +21,10 @@ from stratus.control.registry import Registry
 from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
 from stratus.gateway.server import ApiContext, build_app
-from stratus.gateway.switchboard import Switchboard
+from stratus.gateway.switchboard import LeanHandler, LeanRoutes, Switchboard
 from stratus.httpapi.apis import HttpApis
-from stratus.httpapi.front import Front
+from stratus.httpapi.front import Front, Incoming
+from stratus.httpapi.replies import HttpReply
 from stratus.invoke.async_queue import AsyncInvoker
 from stratus.invoke.retries import RetryPolicy
 from stratus.invoke.service import InvokeService
@@ -32,6 +33,7 @@ from stratus.isolation.backend import IsolationBackend
 from stratus.isolation.process import ProcessBackend
 from stratus.lambda_api import layers as layer_routes
 from stratus.lambda_api import routes as lambda_routes
+from stratus.lambda_api.invoke import invoke_incoming, is_invoke
 from stratus.observe.logstore import LogStore
 from stratus.runtimes import custom as custom_runtimes
 from stratus.runtimes import java as java_runtimes
@@ -122,7 +124,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             isolation=backend.name,
             runtimes={k: v if isinstance(v, str) else "ok" for k, v in runtimes.items()},
         )
-        await _run(app, front, config, invoker, async_invoker, scheduler, backend, logs, started, on_started)
+        await _run(
+            app, front, context, config, invoker, async_invoker, scheduler, backend, logs, started, on_started
+        )
     finally:
         backend.close()
         events.close()
@@ -166,9 +170,26 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def lean_routes(front: Front, context: ApiContext) -> LeanRoutes:
+    """The requests the switchboard answers itself: the data path and Invoke."""
+
+    async def invoke(request: Incoming) -> HttpReply:
+        return await invoke_incoming(context, request)
+
+    def route(method: str, path: str, host: str) -> LeanHandler | None:
+        if Front.claims(path, host):
+            return front.respond
+        if is_invoke(method, path):
+            return invoke
+        return None
+
+    return route
+
+
 async def _run(
     app: web.Application,
     front: Front,
+    context: ApiContext,
     config: Config,
     invoker: InvokeService,
     async_invoker: AsyncInvoker,
@@ -196,8 +217,9 @@ async def _run(
             connections: set[Switchboard] = set()
             aiohttp_protocol = runner.server
             assert aiohttp_protocol is not None
+            routes = lean_routes(front, context)
             site = await loop.create_server(
-                lambda: Switchboard(front, aiohttp_protocol, connections),
+                lambda: Switchboard(routes, aiohttp_protocol, connections),
                 config.host,
                 config.port,
                 reuse_address=True,

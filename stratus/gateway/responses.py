@@ -32,8 +32,9 @@ def empty_response(status: int = 204) -> web.Response:
     return web.Response(status=status)
 
 
-def error_response(error: StratusError) -> web.Response:
-    """AWS's error shape, readable by both the REST-JSON and the JSON protocol parsers."""
+def error_parts(error: StratusError) -> tuple[int, dict[str, str], bytes]:
+    """AWS's error shape, readable by both the REST-JSON and the JSON protocol parsers:
+    (status, headers besides Content-Type, body)."""
     body: dict[str, Any] = {
         "__type": error.code,
         "Type": "User" if error.sender_fault else "Service",
@@ -43,12 +44,12 @@ def error_response(error: StratusError) -> web.Response:
     headers = {"x-amzn-ErrorType": error.code}
     if error.status == 429:
         headers["Retry-After"] = "1"
-    return web.Response(
-        status=error.status,
-        body=json.dumps(body).encode(),
-        content_type="application/json",
-        headers=headers,
-    )
+    return error.status, headers, json.dumps(body).encode()
+
+
+def error_response(error: StratusError) -> web.Response:
+    status, headers, body = error_parts(error)
+    return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
 def unexpected_error_response(exc: BaseException) -> web.Response:

@@ -1,8 +1,8 @@
 """The protocol of the one listening socket.
 
-Requests for function URLs and HTTP APIs are parsed here with httptools and answered without
-aiohttp's web layer: on that path aiohttp's request and response objects, router and
-middlewares cost about as much server time as the invoke itself. The first request on a
+The hot requests (function URLs, HTTP APIs and Lambda's Invoke) are parsed here with httptools
+and answered without aiohttp's web layer: on that path aiohttp's request and response objects,
+router and middlewares cost about as much server time as the invoke itself. The first request on a
 connection that is for anything else (an AWS API, the dashboard) hands the connection to
 aiohttp, with every byte received so far, and aiohttp serves it from then on.
 
@@ -17,17 +17,20 @@ import email.utils
 import http
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httptools
 
-from stratus.httpapi.front import MAX_BODY, Front, Incoming
+from stratus.httpapi.front import MAX_BODY, Incoming
 from stratus.httpapi.replies import HttpReply, json_reply
 
 log = logging.getLogger("stratus.gateway")
 
 ProtocolFactory = Callable[[], asyncio.BaseProtocol]
+LeanHandler = Callable[[Incoming], Awaitable[HttpReply]]
+# Which requests are answered here rather than by aiohttp: (method, path, host) -> a handler.
+LeanRoutes = Callable[[str, str, str], LeanHandler | None]
 _REASONS = {s.value: s.phrase for s in http.HTTPStatus}
 
 
@@ -36,8 +39,9 @@ class _HandOver(Exception):
 
 
 class Switchboard(asyncio.Protocol):
-    def __init__(self, front: Front, fallback: ProtocolFactory, connections: set[Switchboard]) -> None:
-        self._front = front
+    def __init__(self, routes: LeanRoutes, fallback: ProtocolFactory, connections: set[Switchboard]) -> None:
+        self._routes = routes
+        self._handler: LeanHandler | None = None
         self._fallback = fallback
         self._connections = connections
         self._transport: asyncio.Transport | None = None
@@ -111,7 +115,9 @@ class Switchboard(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         path = self._url.split(b"?", 1)[0].decode("utf-8", "surrogateescape")
         host = next((v for k, v in self._headers if k == "host"), "")
-        if not Front.claims(path, host):
+        method = self._parser.get_method().decode("ascii", "replace")
+        self._handler = self._routes(method, path, host)
+        if self._handler is None:
             raise _HandOver
         length = next((v for k, v in self._headers if k == "content-length"), None)
         if length is not None and length.isdigit() and int(length) > MAX_BODY:
@@ -146,8 +152,9 @@ class Switchboard(asyncio.Protocol):
             protocol=f"HTTP/{self._parser.get_http_version()}",
         )
         keep_alive = self._parser.should_keep_alive() and not self._oversized
+        assert self._handler is not None
         task = asyncio.get_running_loop().create_task(
-            self._serve(incoming, keep_alive, method == "HEAD", self._previous)
+            self._serve(self._handler, incoming, keep_alive, method == "HEAD", self._previous)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -159,10 +166,15 @@ class Switchboard(asyncio.Protocol):
     # -- answering -------------------------------------------------------------------------
 
     async def _serve(
-        self, request: Incoming, keep_alive: bool, head: bool, previous: asyncio.Task[None] | None
+        self,
+        handler: LeanHandler,
+        request: Incoming,
+        keep_alive: bool,
+        head: bool,
+        previous: asyncio.Task[None] | None,
     ) -> None:
         try:
-            reply = await self._front.respond(request)
+            reply = await handler(request)
         except Exception as e:  # a client gets a status, never a traceback
             log.error("request handling failed", exc_info=e)
             reply = json_reply(500, {"message": "Internal Server Error"})

@@ -107,8 +107,13 @@ async function loadHandler(handlerString) {
   try {
     mod = await import(pathToFileURL(file).href);
   } catch (error) {
-    const type = error instanceof SyntaxError ? "Runtime.UserCodeSyntaxError" : "Runtime.ImportModuleError";
-    return initError(type, error);
+    if (error instanceof SyntaxError) return initError("Runtime.UserCodeSyntaxError", error);
+    if (error?.code === "MODULE_NOT_FOUND" || error?.code === "ERR_MODULE_NOT_FOUND") {
+      return initError("Runtime.ImportModuleError", error);
+    }
+    // Anything else the module throws as it loads is reported as itself, as Lambda does.
+    const document = errorDocument(error);
+    return initError(document.errorType, error, document.errorMessage);
   }
   let fn = mod;
   for (const name of names) fn = fn?.[name] ?? (fn === mod ? mod.default?.[name] : undefined);
@@ -213,6 +218,7 @@ process.on("uncaughtException", async (error) => {
 });
 process.on("unhandledRejection", async (reason) => {
   const document = { ...errorDocument(reason), errorType: "Runtime.UnhandledPromiseRejection" };
+  log("ERROR", [`Unhandled Promise Rejection \t${JSON.stringify(document)}`]);
   try {
     await postError(currentRequestId ? `invocation/${currentRequestId}/error` : "init/error", document);
   } finally {
