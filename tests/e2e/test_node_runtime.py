@@ -9,9 +9,13 @@ with the host's node behind Stratus's runtime client (stratus/runtimes/nodeboot/
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import re
+import signal
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from tests.e2e.conftest import ROLE, Server, create, make_zip
 from tests.e2e.test_invoke import (
@@ -29,6 +33,7 @@ from tests.e2e.test_invoke import (
     host_pid,
     invoke,
     ok,
+    pid_alive,
     poll,
     tail,
     update_code,
@@ -110,6 +115,9 @@ exports.handler = (event, context) => {
       })();
     case "timers":
       return Promise.resolve(timers);
+    case "heartbeat":  // logs on, between invocations too
+      setInterval(() => console.log("heartbeat"), 20);
+      break;
     case "busy-after-answer":  // keeps the runtime from getting back to the Runtime API for a while
       setTimeout(() => { const end = Date.now() + event.ms; while (Date.now() < end); }, 0);
       break;
@@ -767,3 +775,29 @@ def test_process_backend_runs_node(fresh_server: Any, fn_name: str) -> None:
     assert "Init Duration" in report_line(tail(resp))
     again = ok(*invoke(lam, fn_name))
     assert (again["env_id"], again["count"]) == (out["env_id"], 2)
+
+    # An environment of this backend can outlive a server that is killed outright; its runtime
+    # client must then notice the Runtime API is gone and exit, even when the function logs on
+    # into the pipe nobody reads any more. Here the server dies in the middle of an invocation.
+    chatty = unique("chatty")
+    create(lam, chatty, CODE, Runtime=RUNTIME, Handler="index.handler")
+    lam.get_waiter("function_active_v2").wait(FunctionName=chatty, WaiterConfig={"Delay": 1})
+    env_id = ok(*invoke(lam, chatty, {"op": "heartbeat"}))["env_id"]
+    pid = host_pid(env_id)
+    assert pid is not None and pid_alive(pid)
+    running = threading.Thread(target=invoke_quietly, args=(srv.client("lambda"), chatty, {"op": "sleep", "ms": 1500}))
+    running.start()
+    time.sleep(0.5)
+    srv.stop(signal.SIGKILL)
+    running.join(timeout=30)
+    try:
+        wait_gone(pid, timeout=10)
+    finally:
+        if pid_alive(pid):  # what this test started does not outlive it
+            os.kill(pid, signal.SIGKILL)
+
+
+def invoke_quietly(lam: Any, name: str, event: Any) -> None:
+    """An invoke whose server is killed before it answers."""
+    with contextlib.suppress(BotoCoreError, ClientError):
+        invoke(lam, name, event)

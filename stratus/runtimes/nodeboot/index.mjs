@@ -71,6 +71,11 @@ function log(level, args) {
   const text = util.format(...args).replace(/\n/g, "\r");
   process.stdout.write(`${new Date().toISOString()}\t${currentRequestId || "undefined"}\t${level}\t${text}\n`);
 }
+// Output that can no longer be written (the server's end of the pipe is gone) is dropped: an
+// 'error' without a listener is an uncaught exception, whose report is itself a write, and that
+// loop would spin forever instead of letting the client notice the Runtime API is gone and exit.
+process.stdout.on("error", () => {});
+process.stderr.on("error", () => {});
 console.log = (...args) => log("INFO", args);
 console.info = (...args) => log("INFO", args);
 console.warn = (...args) => log("WARN", args);
