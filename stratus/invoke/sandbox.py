@@ -66,6 +66,14 @@ class StratusShuttingDown(ServiceError):
     pass
 
 
+READY_GRACE_S = 0.05
+
+
+class EnvironmentLost(Exception):
+    """A warm environment died (or had to be stopped) before the invocation handed to it was
+    delivered: the invocation never ran, and the caller runs it in another environment."""
+
+
 @dataclass(frozen=True)
 class LaunchPlan:
     """How to start this environment's runtime: argv and the variables the runtime adds."""
@@ -134,6 +142,8 @@ class Sandbox:
         self._spawned_at = 0.0
         self._init_ms: float | None = None  # reported once, on the first invoke
         self._ready = False
+        self._served = False  # whether an invocation has been delivered here
+        self._last_deadline = 0.0  # epoch seconds: the last delivered invocation's deadline
         self._init_error: bytes | None = None
         self._current: _Inflight | None = None
         self._waiter: asyncio.Future[Invocation] | None = None
@@ -269,6 +279,14 @@ class Sandbox:
         self._read_output()
         loop = asyncio.get_running_loop()
         loop.remove_reader(proc.output_fd)
+        if (
+            self._current is not None
+            and not self._current.done.done()
+            and self._served
+            and not self._current.delivered_at
+        ):
+            self._cancel_timer()
+            self._current.done.set_exception(EnvironmentLost())
         if self._current is not None and not self._current.done.done():
             request_id = self._current.invocation.request_id
             if self._init_error is not None:
@@ -328,6 +346,11 @@ class Sandbox:
         self._current = _Inflight(invocation, loop.create_future())
         if self._ready:
             self._deliver()
+            if not self._current.delivered_at:
+                # The runtime has not asked for its next event yet: it may still be working after
+                # its last answer. That invocation's timeout bounds the wait, as on Lambda.
+                delay = max(0.0, self._last_deadline - time.time()) + READY_GRACE_S
+                self._timer = loop.call_later(delay, self._on_not_ready)
         else:
             self._timer = loop.call_later(self._init_timeout, self._on_timeout)
         try:
@@ -350,6 +373,8 @@ class Sandbox:
         self._cancel_timer()
         current.delivered_at = time.monotonic()
         current.deadline_ms = int(time.time() * 1000) + self.config.timeout * 1000
+        self._last_deadline = current.deadline_ms / 1000
+        self._served = True
         self._log_line(f"START RequestId: {current.invocation.request_id} Version: {self.config.version}")
         loop = asyncio.get_running_loop()
         self._timer = loop.call_at(loop.time() + self.config.timeout, self._on_timeout)
@@ -424,6 +449,19 @@ class Sandbox:
                     self.post_error(str(header.get("id")), body, str(error_type) if error_type else None)
             except RuntimeApiError:
                 pass  # a stale or foreign request id: ignored, as the HTTP endpoint refuses it
+
+    def _on_not_ready(self) -> None:
+        """The runtime outlived its last invocation's timeout without asking for more: stop it.
+        The invocation waiting here never ran, so it goes to another environment."""
+        self._timer = None
+        current = self._current
+        if current is not None and not current.done.done() and not current.delivered_at:
+            current.done.set_exception(EnvironmentLost())
+            self._log_line(
+                f"{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z Runtime did not ask for "
+                "its next event within its invocation's timeout; the environment is stopped"
+            )
+        self.stop()
 
     def _on_timeout(self) -> None:
         current = self._current

@@ -24,7 +24,7 @@ from stratus.invoke.limits import Limiter
 from stratus.invoke.placement import pick_version
 from stratus.invoke.pool import Pool
 from stratus.invoke.records import Invocation, InvocationResult
-from stratus.invoke.sandbox import LaunchPlan, Sandbox
+from stratus.invoke.sandbox import EnvironmentLost, LaunchPlan, Sandbox
 from stratus.isolation.backend import IsolationBackend
 from stratus.observe.logstore import LogStore
 from stratus.runtimes.custom import CustomRuntime
@@ -35,6 +35,9 @@ from stratus.runtimes.node import NodeRuntime
 from stratus.runtimes.python import BOOT_DIR
 
 REAP_INTERVAL = 1.0
+# An invocation handed to a warm environment that dies before taking it never ran; it is given
+# to another environment this many times.
+LOST_ENVIRONMENT_RETRIES = 2
 DEFAULT_REGION = "us-east-1"  # for work done before any request names a region
 PoolKey = tuple[Any, ...]
 
@@ -158,11 +161,18 @@ class InvokeService:
         self.limiter.acquire(config.name, reserved, self._reserved_total)
         try:
             pool = self._pool(config, region)
-            sandbox = await pool.acquire()
-            try:
-                return await sandbox.invoke(invocation)
-            finally:
-                pool.checkin(sandbox)
+            for attempt in range(LOST_ENVIRONMENT_RETRIES + 1):
+                sandbox = await pool.acquire()
+                try:
+                    return await sandbox.invoke(invocation)
+                except EnvironmentLost:
+                    if attempt == LOST_ENVIRONMENT_RETRIES:
+                        raise ServiceError(
+                            "The function's environments kept failing before it ran."
+                        ) from None
+                finally:
+                    pool.checkin(sandbox)
+            raise AssertionError("unreachable")
         finally:
             self.limiter.release(config.name, reserved)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import uuid
 from collections.abc import Callable
 from urllib.parse import parse_qsl, unquote
 
@@ -80,14 +81,16 @@ async def run_invoke(
             raise InvalidParameterValue(
                 "Client context must be a valid Base64-encoded JSON object."
             ) from None
+    request_id = str(uuid.uuid4())
     result = await context.invoker.invoke(
         config,
         payload or b"{}",
         region=region_name,
         invoked_arn=function_arn(region_name, context.account_id, name, qualifier),
         client_context=client_context,
+        request_id=request_id,
     )
-    headers = [JSON, ("X-Amz-Executed-Version", result.executed_version)]
+    headers = [JSON, ("X-Amz-Executed-Version", result.executed_version), ("x-amzn-RequestId", request_id)]
     if result.function_error:
         headers.append(("X-Amz-Function-Error", result.function_error))
     if log_type == "Tail":
