@@ -17,6 +17,7 @@ install: $(STAMP) runtimes
 # Gson is the Java runtime client's JSON library (Debian's package; Maven is not reachable here).
 runtimes: $(STAMP)
 	@test -f /usr/share/java/gson.jar || apt-get install -y -qq libgoogle-gson-java || \
+		(apt-get update -qq && apt-get install -y -qq libgoogle-gson-java) || \
 		echo "libgoogle-gson-java unavailable: the Java runtimes will be refused"
 	$(BIN)/stratus runtimes install
 
