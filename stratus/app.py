@@ -35,13 +35,14 @@ from stratus.lambda_api import layers as layer_routes
 from stratus.lambda_api import routes as lambda_routes
 from stratus.lambda_api.invoke import invoke_incoming, is_invoke
 from stratus.observe.logstore import LogStore
+from stratus.observe.metrics import Metrics
 from stratus.runtimes import custom as custom_runtimes
 from stratus.runtimes import java as java_runtimes
 from stratus.runtimes import node as node_runtimes
 from stratus.runtimes import python as python_runtimes
 from stratus.runtimes.kinds import Runtimes
 from stratus.runtimes.python import PythonRuntime
-from stratus.services import apigatewayv2
+from stratus.services import apigatewayv2, metering
 from stratus.services import events as events_service
 from stratus.services import logs as logs_service
 from stratus.store.queue import EventQueue
@@ -64,6 +65,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
     credentials = load_credentials(config.data_dir)
     store = Store(config.db_path)
     logs = LogStore(config.logs_db_path)
+    metrics = Metrics(config.metrics_db_path)
     events = EventQueue(config.events_db_path)
     python = python_runtimes.discover(config.runtime_cache)
     runtimes: Runtimes = {
@@ -115,8 +117,12 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             apis=apis,
             front=front,
             layers=layers,
+            metrics=metrics,
         )
-        app = build_app(context, [lambda_routes.register, layer_routes.register, apigatewayv2.register])
+        invoker.metrics = metrics
+        app = build_app(
+            context, [lambda_routes.register, layer_routes.register, apigatewayv2.register, metering.register]
+        )
         started = Started(
             endpoint=f"http://{config.host}:{config.port}",
             credentials=credentials,
@@ -131,6 +137,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         backend.close()
         events.close()
         logs.close()
+        metrics.close()
         store.close()
 
 
@@ -210,6 +217,7 @@ async def _run(
             invoker_ready = asyncio.Event()
             invoker_task = tasks.create_task(invoker.run(invoker_ready))
             flusher = tasks.create_task(logs.run_flusher())
+            metrics_flusher = tasks.create_task(context.metrics.run_flusher())
             backend_task = tasks.create_task(backend.run())
             async_task = tasks.create_task(async_invoker.run())
             scheduler_task = tasks.create_task(scheduler.run())
@@ -241,6 +249,7 @@ async def _run(
             await asyncio.wait([invoker_task])  # environments exit while the zygotes still run
             backend_task.cancel()
             flusher.cancel()
+            metrics_flusher.cancel()
     finally:
         await runner.cleanup()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -47,6 +47,9 @@ class Config:
     async_backoff: float = 1.0
     # Divides schedule rates; only for tests, which cannot wait minutes.
     schedule_speedup: float = 1.0
+    # Metering prices: AWS's public x86 prices by default.
+    price_per_million_requests: float = 0.20
+    price_per_gb_second: float = 0.0000166667
 
     @property
     def min_unreserved_concurrency(self) -> int:
@@ -61,6 +64,10 @@ class Config:
     @property
     def events_db_path(self) -> Path:
         return self.data_dir / "events.db"
+
+    @property
+    def metrics_db_path(self) -> Path:
+        return self.data_dir / "metrics.db"
 
     @property
     def logs_db_path(self) -> Path:
@@ -111,6 +118,10 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
         kwargs["async_backoff"] = float(env["STRATUS_ASYNC_BACKOFF"])
     if "STRATUS_SCHEDULE_SPEEDUP" in env:
         kwargs["schedule_speedup"] = float(env["STRATUS_SCHEDULE_SPEEDUP"])
+    if "STRATUS_PRICE_PER_MILLION_REQUESTS" in env:
+        kwargs["price_per_million_requests"] = float(env["STRATUS_PRICE_PER_MILLION_REQUESTS"])
+    if "STRATUS_PRICE_PER_GB_SECOND" in env:
+        kwargs["price_per_gb_second"] = float(env["STRATUS_PRICE_PER_GB_SECOND"])
     if "STRATUS_IDLE_TIMEOUT" in env:
         kwargs["idle_timeout"] = float(env["STRATUS_IDLE_TIMEOUT"])
     config = Config(data_dir=data_dir, host=host, port=port, **kwargs)  # type: ignore[arg-type]

@@ -28,10 +28,7 @@ def endpoint_option(f: Any) -> Any:
     return f
 
 
-def client(service: str, endpoint: str, data_dir: Path | None) -> Any:
-    import boto3
-    from botocore.config import Config
-
+def _credentials(data_dir: Path | None) -> tuple[str, str]:
     key = os.environ.get("STRATUS_ACCESS_KEY_ID")
     secret = os.environ.get("STRATUS_SECRET_ACCESS_KEY")
     if not (key and secret):
@@ -42,6 +39,37 @@ def client(service: str, endpoint: str, data_dir: Path | None) -> Any:
                 "or point --data-dir at the server's data dir"
             )
         key, secret = stored.access_key_id, stored.secret_access_key
+    return key, secret
+
+
+def signed_get(endpoint: str, path: str, data_dir: Path | None) -> Any:
+    """A SigV4-signed GET of one of Stratus's own JSON endpoints."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    key, secret = _credentials(data_dir)
+    request = AWSRequest(method="GET", url=endpoint.rstrip("/") + path)
+    SigV4Auth(Credentials(key, secret), "lambda", os.environ.get("AWS_REGION", "us-east-1")).add_auth(request)
+    try:
+        with urllib.request.urlopen(urllib.request.Request(request.url, headers=dict(request.headers))) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        body = json.loads(e.read() or b"{}")
+        raise click.ClickException(f"{body.get('__type', e.code)}: {body.get('message', e.reason)}") from None
+    except OSError as e:
+        raise click.ClickException(f"cannot reach {endpoint}: {e}") from None
+
+
+def client(service: str, endpoint: str, data_dir: Path | None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    key, secret = _credentials(data_dir)
     return boto3.client(
         service,
         endpoint_url=endpoint,

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from stratus import __version__
-from stratus.cli import functions, logs, schedules, urls
+from stratus.cli import cost, functions, logs, schedules, urls
 from stratus.config import DEFAULT_PORT, config_from_env, default_data_dir, default_runtime_cache
 
 
@@ -111,3 +111,4 @@ functions.register(cli)
 logs.register(cli)
 schedules.register(cli)
 urls.register(cli)
+cost.register(cli)

@@ -31,11 +31,12 @@ from stratus.httpapi.front import API_PREFIX, URL_PREFIX, Front
 from stratus.invoke.async_queue import AsyncInvoker
 from stratus.invoke.service import InvokeService
 from stratus.observe.logstore import LogStore
+from stratus.observe.metrics import Metrics
 from stratus.runtimes.kinds import Runtimes
 
 # Large enough for a 50 MB zip sent base64-encoded inside JSON.
 MAX_REQUEST_BYTES = 75 * 1024 * 1024
-PUBLIC_PREFIXES = ("/_stratus/health", "/_stratus/code/")
+PUBLIC_PREFIXES = ("/_stratus/health", "/_stratus/code/", "/_stratus/metrics")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JsonOperation = Callable[["ApiContext", dict[str, Any], str], Awaitable[dict[str, Any]]]
@@ -56,6 +57,7 @@ class ApiContext:
     apis: HttpApis
     front: Front
     layers: Layers
+    metrics: Metrics
 
     @property
     def account_id(self) -> str:

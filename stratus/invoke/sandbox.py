@@ -494,9 +494,12 @@ class Sandbox:
         if not current.delivered_at:
             self._log_line(f"START RequestId: {request_id} Version: {self.config.version}")
         init_ms, self._init_ms = self._init_ms, None
+        # Lambda bills the init phase of on-demand environments too, in the first invoke's
+        # Billed Duration, rounded up to the millisecond.
+        billed_ms = max(1, math.ceil(duration + (init_ms or 0.0)))
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
-            f"Billed Duration: {max(1, math.ceil(duration))} ms\t"
+            f"Billed Duration: {billed_ms} ms\t"
             f"Memory Size: {self.config.memory_size} MB\tMax Memory Used: {memory_mb} MB\t"
         )
         if init_ms is not None:
@@ -510,7 +513,7 @@ class Sandbox:
                 function_error=function_error,
                 log_tail="\n".join(current.lines) + "\n",
                 duration_ms=duration,
-                billed_ms=max(1, math.ceil(duration)),
+                billed_ms=billed_ms,
                 init_ms=init_ms,
                 max_memory_mb=memory_mb,
                 error_type=error_type,

@@ -19,7 +19,7 @@ from typing import Any
 from stratus.control.codestore import CodeStore
 from stratus.control.models import LATEST, FunctionConfig
 from stratus.control.registry import Registry
-from stratus.errors import ServiceError, StratusError
+from stratus.errors import ServiceError, StratusError, TooManyRequests
 from stratus.invoke.limits import Limiter
 from stratus.invoke.placement import pick_version
 from stratus.invoke.pool import Pool
@@ -27,6 +27,7 @@ from stratus.invoke.records import Invocation, InvocationResult
 from stratus.invoke.sandbox import EnvironmentLost, LaunchPlan, Sandbox
 from stratus.isolation.backend import IsolationBackend
 from stratus.observe.logstore import LogStore
+from stratus.observe.metrics import Metrics
 from stratus.runtimes.custom import CustomRuntime
 from stratus.runtimes.java import JavaRuntime
 from stratus.runtimes.java import app_key as java_app_key
@@ -80,6 +81,7 @@ class InvokeService:
         self._tasks: asyncio.TaskGroup | None = None
         self._snapshots_prepared: set[Any] = set()
         self._closing = False
+        self.metrics: Metrics | None = None  # set by the app; metering is off without it
         registry.subscribe(self._on_registry_change)
         for record in registry.records():
             self._on_registry_change(record.name)
@@ -158,13 +160,21 @@ class InvokeService:
             trace_id=_trace_id(),
         )
         reserved = record.reserved_concurrency
-        self.limiter.acquire(config.name, reserved, self._reserved_total)
+        try:
+            self.limiter.acquire(config.name, reserved, self._reserved_total)
+        except TooManyRequests:
+            if self.metrics is not None:
+                self.metrics.throttled(config.name)
+            raise
         try:
             pool = self._pool(config, region)
             for attempt in range(LOST_ENVIRONMENT_RETRIES + 1):
                 sandbox = await pool.acquire()
                 try:
-                    return await sandbox.invoke(invocation)
+                    result = await sandbox.invoke(invocation)
+                    if self.metrics is not None:
+                        self._meter(config, invoked_arn, result)
+                    return result
                 except EnvironmentLost:
                     if attempt == LOST_ENVIRONMENT_RETRIES:
                         raise ServiceError(
@@ -175,6 +185,22 @@ class InvokeService:
             raise AssertionError("unreachable")
         finally:
             self.limiter.release(config.name, reserved)
+
+    def _meter(self, config: FunctionConfig, invoked_arn: str, result: InvocationResult) -> None:
+        assert self.metrics is not None
+        dimensions = [config.version]
+        qualifier = invoked_arn.split(":")[7] if invoked_arn.count(":") >= 7 else None
+        if qualifier and qualifier != config.version and qualifier != LATEST:
+            dimensions.append(f"alias:{qualifier}")
+        self.metrics.record(
+            config.name,
+            dimensions,
+            result.duration_ms,
+            result.billed_ms,
+            config.memory_size,
+            result.init_ms,
+            result.function_error is not None,
+        )
 
     def _pool(self, config: FunctionConfig, region: str) -> Pool:
         pool = self._existing_pool(config, region)

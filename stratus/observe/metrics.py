@@ -1,0 +1,216 @@
+"""Per-minute metrics and metering of every invocation, off the invoke hot path.
+
+`record` and `throttled` only update an in-memory bucket (the event loop is the one writer);
+a background task writes the buckets touched since its last pass to `metrics.db`, so reads
+(the cost report, later the CloudWatch API) see every invocation once they flush first.
+Buckets are kept per function, per dimension (`$LATEST`, a version, or an alias) and per
+minute, as Lambda's metrics are. Metering sums are exact: billed milliseconds (init included,
+as Lambda now bills it) and GB-seconds are added up from each invocation's own figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stratus.store.sqlite import connect
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS minutes (
+    function TEXT NOT NULL,
+    dimension TEXT NOT NULL,
+    minute INTEGER NOT NULL,  -- epoch seconds at the start of the minute
+    stats TEXT NOT NULL,      -- JSON of Bucket
+    PRIMARY KEY (function, dimension, minute)
+);
+CREATE INDEX IF NOT EXISTS minutes_by_time ON minutes(minute);
+"""
+FLUSH_INTERVAL = 2.0
+MAX_SAMPLES = 2000  # durations kept per bucket for percentiles (evenly thinned beyond that)
+
+
+@dataclass
+class Bucket:
+    invocations: int = 0
+    errors: int = 0
+    throttles: int = 0
+    cold_starts: int = 0
+    init_ms_sum: float = 0.0
+    duration_sum: float = 0.0
+    duration_max: float = 0.0
+    billed_ms: int = 0
+    gb_ms: float = 0.0  # billed ms x memory GB; GB-seconds is this / 1000
+    durations: list[float] = field(default_factory=list)
+
+    def add(
+        self, duration_ms: float, billed_ms: int, memory_mb: int, init_ms: float | None, error: bool
+    ) -> None:
+        self.invocations += 1
+        self.errors += int(error)
+        self.duration_sum += duration_ms
+        self.duration_max = max(self.duration_max, duration_ms)
+        self.billed_ms += billed_ms
+        self.gb_ms += billed_ms * memory_mb / 1024
+        if init_ms is not None:
+            self.cold_starts += 1
+            self.init_ms_sum += init_ms
+        if len(self.durations) < MAX_SAMPLES:
+            self.durations.append(duration_ms)
+        elif self.invocations % 2 == 0:  # beyond the cap, keep a thinned sample
+            self.durations[self.invocations % MAX_SAMPLES] = duration_ms
+
+    def merge(self, other: Bucket) -> None:
+        for name in ("invocations", "errors", "throttles", "cold_starts", "billed_ms"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.init_ms_sum += other.init_ms_sum
+        self.duration_sum += other.duration_sum
+        self.duration_max = max(self.duration_max, other.duration_max)
+        self.gb_ms += other.gb_ms
+        self.durations = (self.durations + other.durations)[-MAX_SAMPLES:]
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Bucket:
+        return cls(**json.loads(text))
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Metered use of one function (or one day), for the cost report."""
+
+    key: str
+    requests: int
+    billed_ms: int
+    gb_seconds: float
+
+
+class Metrics:
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path, durable=False)
+        self._conn.executescript(SCHEMA)
+        self._db_lock = threading.Lock()
+        # (function, dimension, minute) -> what was added since the last flush
+        self._pending: dict[tuple[str, str, int], Bucket] = {}
+        # Totals since start, for the Prometheus endpoint.
+        self.totals: dict[str, Bucket] = {}
+
+    # -- the hot path: in-memory only ------------------------------------------------------
+
+    def record(
+        self,
+        function: str,
+        dimensions: Iterable[str],
+        duration_ms: float,
+        billed_ms: int,
+        memory_mb: int,
+        init_ms: float | None,
+        error: bool,
+    ) -> None:
+        minute = int(time.time()) // 60 * 60
+        for dimension in dimensions:
+            bucket = self._pending.get((function, dimension, minute))
+            if bucket is None:
+                bucket = self._pending[(function, dimension, minute)] = Bucket()
+            bucket.add(duration_ms, billed_ms, memory_mb, init_ms, error)
+        total = self.totals.get(function)
+        if total is None:
+            total = self.totals[function] = Bucket()
+        total.add(duration_ms, billed_ms, memory_mb, init_ms, error)
+        if len(total.durations) >= MAX_SAMPLES:
+            total.durations.clear()  # totals keep counts; percentiles come from the minutes
+
+    def throttled(self, function: str) -> None:
+        minute = int(time.time()) // 60 * 60
+        bucket = self._pending.get((function, "$LATEST", minute))
+        if bucket is None:
+            bucket = self._pending[(function, "$LATEST", minute)] = Bucket()
+        bucket.throttles += 1
+        total = self.totals.setdefault(function, Bucket())
+        total.throttles += 1
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Fold what was recorded into the stored minutes. Called on the loop (it swaps the
+        pending buckets) and writes in the caller's thread."""
+        batch, self._pending = self._pending, {}
+        self._write(batch)
+
+    def _write(self, batch: dict[tuple[str, str, int], Bucket]) -> None:
+        if not batch:
+            return
+        with self._db_lock:
+            self._conn.execute("BEGIN")
+            for (function, dimension, minute), added in batch.items():
+                row = self._conn.execute(
+                    "SELECT stats FROM minutes WHERE function = ? AND dimension = ? AND minute = ?",
+                    (function, dimension, minute),
+                ).fetchone()
+                bucket = Bucket.from_json(row[0]) if row else Bucket()
+                bucket.merge(added)
+                self._conn.execute(
+                    "INSERT INTO minutes(function, dimension, minute, stats) VALUES (?,?,?,?) "
+                    "ON CONFLICT(function, dimension, minute) DO UPDATE SET stats = excluded.stats",
+                    (function, dimension, minute, bucket.to_json()),
+                )
+            self._conn.execute("COMMIT")
+
+    async def run_flusher(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(FLUSH_INTERVAL)
+                batch, self._pending = self._pending, {}
+                await asyncio.to_thread(self._write, batch)
+        finally:
+            self.flush()
+
+    def close(self) -> None:
+        self.flush()
+        self._conn.close()
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def minutes(
+        self, function: str | None, dimension: str | None, start: int, end: int
+    ) -> list[tuple[str, str, int, Bucket]]:
+        self.flush()
+        sql = "SELECT function, dimension, minute, stats FROM minutes WHERE minute >= ? AND minute < ?"
+        args: list[Any] = [start, end]
+        if function is not None:
+            sql += " AND function = ?"
+            args.append(function)
+        if dimension is not None:
+            sql += " AND dimension = ?"
+            args.append(dimension)
+        with self._db_lock:
+            rows = self._conn.execute(sql + " ORDER BY minute", args).fetchall()
+        return [(str(f), str(d), int(m), Bucket.from_json(s)) for f, d, m, s in rows]
+
+    def usage(self, since: int, by: str) -> list[Usage]:
+        """Metered use per function or per UTC day, from the `$LATEST`/version dimensions only
+        (an alias's bucket repeats its version's invocations)."""
+        totals: dict[str, list[float]] = {}
+        for function, dimension, minute, bucket in self.minutes(None, None, since, 1 << 62):
+            if dimension.startswith("alias:"):
+                continue
+            key = function if by == "function" else time.strftime("%Y-%m-%d", time.gmtime(minute))
+            entry = totals.setdefault(key, [0, 0, 0.0])
+            entry[0] += bucket.invocations
+            entry[1] += bucket.billed_ms
+            entry[2] += bucket.gb_ms / 1000
+        return [Usage(k, int(v[0]), int(v[1]), v[2]) for k, v in sorted(totals.items())]

@@ -1,0 +1,106 @@
+"""Stratus's own read endpoints for what it meters: the cost report (`/_stratus/cost`, SigV4
+like every API) and Prometheus metrics (`/_stratus/metrics`, unauthenticated, as scrapers
+expect; it carries counts and durations only)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from stratus.errors import InvalidParameterValue
+from stratus.gateway.responses import json_response
+from stratus.gateway.server import ApiContext, ctx
+from stratus.observe.metrics import Metrics
+
+
+def cost_report(context: ApiContext, since: int, by: str) -> dict[str, Any]:
+    config = context.config
+    rows = []
+    total = 0.0
+    for usage in context.metrics.usage(since, by):
+        requests_cost = usage.requests / 1_000_000 * config.price_per_million_requests
+        compute_cost = usage.gb_seconds * config.price_per_gb_second
+        total += requests_cost + compute_cost
+        rows.append(
+            {
+                by: usage.key,
+                "requests": usage.requests,
+                "billedMs": usage.billed_ms,
+                "gbSeconds": round(usage.gb_seconds, 9),
+                "requestCost": round(requests_cost, 10),
+                "computeCost": round(compute_cost, 10),
+                "cost": round(requests_cost + compute_cost, 10),
+            }
+        )
+    return {
+        "since": since,
+        "by": by,
+        "prices": {
+            "perMillionRequests": config.price_per_million_requests,
+            "perGbSecond": config.price_per_gb_second,
+        },
+        "rows": rows,
+        "totalCost": round(total, 10),
+    }
+
+
+async def cost(request: web.Request) -> web.StreamResponse:
+    by = request.query.get("by", "function")
+    if by not in ("function", "day"):
+        raise InvalidParameterValue("by must be function or day.")
+    try:
+        since = int(request.query.get("since", "0"))
+    except ValueError:
+        raise InvalidParameterValue("since must be epoch seconds.") from None
+    if since < 0 or since > time.time() + 86400:
+        raise InvalidParameterValue("since is out of range.")
+    return json_response(cost_report(ctx(request), since, by))
+
+
+class _Totals(Collector):
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Any]:
+        def counter(name: str, text: str) -> CounterMetricFamily:
+            return CounterMetricFamily(name, text, labels=["function"])
+
+        families = {
+            "invocations": counter("stratus_invocations", "Invocations"),
+            "errors": counter("stratus_errors", "Invocations that failed"),
+            "throttles": counter("stratus_throttles", "Invokes refused by concurrency limits"),
+            "cold_starts": counter("stratus_cold_starts", "Invocations that started an environment"),
+            "billed_ms": counter("stratus_billed_milliseconds", "Billed duration, init included"),
+        }
+        duration = counter("stratus_duration_milliseconds", "Summed invocation duration")
+        gb = counter("stratus_gb_seconds", "Metered GB-seconds")
+        maximum = GaugeMetricFamily(
+            "stratus_duration_max_milliseconds", "Longest invocation since start", labels=["function"]
+        )
+        for function, bucket in sorted(self._metrics.totals.items()):
+            for name, family in families.items():
+                family.add_metric([function], getattr(bucket, name))
+            duration.add_metric([function], bucket.duration_sum)
+            gb.add_metric([function], bucket.gb_ms / 1000)
+            maximum.add_metric([function], bucket.duration_max)
+        yield from families.values()
+        yield duration
+        yield gb
+        yield maximum
+
+
+async def prometheus(request: web.Request) -> web.StreamResponse:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Totals(ctx(request).metrics))
+    return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8")
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/_stratus/cost", cost)
+    app.router.add_get("/_stratus/metrics", prometheus)

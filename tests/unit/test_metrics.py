@@ -1,0 +1,50 @@
+"""Per-minute metrics and metering: buckets, flushing, and the usage the cost report reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stratus.observe.metrics import Bucket, Metrics, percentile
+
+
+def test_bucket_adds_and_merges() -> None:
+    a = Bucket()
+    a.add(10.0, 11, 128, None, False)
+    a.add(30.0, 45, 128, 12.5, True)
+    assert (a.invocations, a.errors, a.cold_starts, a.billed_ms) == (2, 1, 1, 56)
+    assert a.duration_max == 30.0 and a.init_ms_sum == 12.5
+    assert a.gb_ms == 56 * 128 / 1024
+    b = Bucket.from_json(a.to_json())
+    b.merge(a)
+    assert (b.invocations, b.errors, b.billed_ms) == (4, 2, 112)
+    assert sorted(b.durations) == [10.0, 10.0, 30.0, 30.0]
+
+
+def test_percentiles() -> None:
+    values = [float(i) for i in range(1, 101)]
+    assert percentile(values, 0.5) == 51.0
+    assert percentile(values, 0.99) == 100.0
+    assert percentile([], 0.5) is None
+
+
+def test_flush_and_usage_count_versions_not_aliases(tmp_path: Path) -> None:
+    metrics = Metrics(tmp_path / "metrics.db")
+    metrics.record("f", ["$LATEST"], 5.0, 6, 1024, None, False)
+    metrics.record("f", ["1", "alias:live"], 5.0, 10, 2048, 3.0, False)
+    metrics.throttled("f")
+    metrics.record("g", ["$LATEST"], 1.0, 1, 128, None, True)
+    usage = {u.key: u for u in metrics.usage(0, "function")}
+    assert usage["f"].requests == 2  # the alias bucket repeats version 1's invocation
+    assert usage["f"].billed_ms == 16
+    assert abs(usage["f"].gb_seconds - (6 * 1 + 10 * 2) / 1000) < 1e-12
+    assert usage["g"].requests == 1
+    rows = metrics.minutes("f", None, 0, 1 << 62)
+    by_dimension = {d: b for _, d, _, b in rows}
+    assert set(by_dimension) == {"$LATEST", "1", "alias:live"}
+    assert by_dimension["$LATEST"].throttles == 1
+    assert metrics.totals["f"].invocations == 2 and metrics.totals["f"].throttles == 1
+    metrics.record("f", ["$LATEST"], 2.0, 2, 1024, None, False)  # a second flush adds up
+    assert {u.key: u for u in metrics.usage(0, "function")}["f"].requests == 3
+    metrics.close()
+    reopened = Metrics(tmp_path / "metrics.db")
+    assert {u.key: u for u in reopened.usage(0, "function")}["f"].billed_ms == 18
