@@ -114,3 +114,9 @@ class NotFound(ClientError):
 class Conflict(ClientError):
     code = "ConflictException"
     status = 409
+
+
+class InvalidParameter(ClientError):
+    """CloudWatch Logs' own code for a bad parameter."""
+
+    code = "InvalidParameterException"

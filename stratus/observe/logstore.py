@@ -37,7 +37,38 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_group_ts ON chunks(log_group, last_ts);
 CREATE INDEX IF NOT EXISTS chunks_stream ON chunks(log_group, stream, id);
+CREATE TABLE IF NOT EXISTS retention (
+    log_group TEXT PRIMARY KEY,
+    days INTEGER NOT NULL
+);
 """
+# CloudWatch Logs' allowed retention periods, in days.
+RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+DEFAULT_MAX_BYTES = 1 << 30  # past this, the oldest chunks go first, whatever the retention
+ENFORCE_INTERVAL = 60.0
 # Before chunks, each line was a row of `events`; such a table is folded in on open.
 MIGRATE_EVENTS = """
 INSERT INTO chunks(log_group, stream, first_ts, last_ts, ingested, bytes, lines)
@@ -84,7 +115,8 @@ def _parse_lines(text: str) -> list[list[Any]]:
 
 
 class LogStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self._max_bytes = max_bytes
         self._conn = connect(path, durable=False)
         self._conn.executescript(SCHEMA)
         if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
@@ -127,12 +159,61 @@ class LogStore:
             self._conn.execute("COMMIT")
 
     async def run_flusher(self) -> None:
+        last_enforced = 0.0
         try:
             while True:
                 await asyncio.sleep(FLUSH_INTERVAL)
                 await asyncio.to_thread(self.flush)
+                if time.monotonic() - last_enforced >= ENFORCE_INTERVAL:
+                    last_enforced = time.monotonic()
+                    await asyncio.to_thread(self.enforce, int(time.time() * 1000))
         finally:
             self.flush()
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def put_retention(self, log_group: str, days: int) -> None:
+        with self._db_lock:
+            self._conn.execute(
+                "INSERT INTO retention(log_group, days) VALUES (?, ?) "
+                "ON CONFLICT(log_group) DO UPDATE SET days = excluded.days",
+                (log_group, days),
+            )
+
+    def delete_retention(self, log_group: str) -> None:
+        with self._db_lock:
+            self._conn.execute("DELETE FROM retention WHERE log_group = ?", (log_group,))
+
+    def retention(self) -> dict[str, int]:
+        with self._db_lock:
+            return {str(g): int(d) for g, d in self._conn.execute("SELECT log_group, days FROM retention")}
+
+    def enforce(self, now_ms: int) -> int:
+        """Delete chunks past their group's retention, then the oldest ones while the store is
+        over its size cap. Returns how many chunks went."""
+        self.flush()
+        removed = 0
+        with self._db_lock:
+            for group, days in self._conn.execute("SELECT log_group, days FROM retention").fetchall():
+                cur = self._conn.execute(
+                    "DELETE FROM chunks WHERE log_group = ? AND last_ts < ?",
+                    (group, now_ms - int(days) * 86_400_000),
+                )
+                removed += cur.rowcount
+            total = self._conn.execute("SELECT COALESCE(SUM(bytes), 0) FROM chunks").fetchone()[0]
+            while total > self._max_bytes:
+                rows = self._conn.execute("SELECT id, bytes FROM chunks ORDER BY id LIMIT 256").fetchall()
+                if not rows:
+                    break
+                cut = []
+                for chunk_id, size in rows:
+                    cut.append(chunk_id)
+                    total -= size
+                    if total <= self._max_bytes:
+                        break
+                self._conn.executemany("DELETE FROM chunks WHERE id = ?", [(c,) for c in cut])
+                removed += len(cut)
+        return removed
 
     def close(self) -> None:
         self.flush()
@@ -214,5 +295,6 @@ class LogStore:
     def delete_group(self, log_group: str) -> int:
         self.flush()
         with self._db_lock:
+            self._conn.execute("DELETE FROM retention WHERE log_group = ?", (log_group,))
             cur = self._conn.execute("DELETE FROM chunks WHERE log_group = ?", (log_group,))
             return cur.rowcount

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from stratus.errors import InvalidParameterValue, ResourceNotFound
+from stratus.errors import InvalidParameter, InvalidParameterValue, ResourceNotFound
 from stratus.gateway.server import ApiContext, JsonOperation
-from stratus.observe.logstore import LogEvent
+from stratus.observe.logstore import RETENTION_DAYS, LogEvent
 
 TARGET_PREFIX = "Logs_20140328"
 
@@ -44,17 +44,37 @@ def _token(params: dict[str, Any], key: str) -> int:
 
 async def describe_log_groups(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     prefix = params.get("logGroupNamePrefix", "")
-    groups = [
-        {
+    retention = ctx.logs.retention()
+    groups = []
+    for name, created, stored in ctx.logs.groups(prefix):
+        group: dict[str, Any] = {
             "logGroupName": name,
             "creationTime": created,
             "storedBytes": stored,
             "arn": _group_arn(region, ctx.account_id, name),
             "logGroupArn": _group_arn(region, ctx.account_id, name)[:-2],
         }
-        for name, created, stored in ctx.logs.groups(prefix)
-    ]
+        if name in retention:
+            group["retentionInDays"] = retention[name]
+        groups.append(group)
     return {"logGroups": groups[: _limit(params, 50, 50)]}
+
+
+async def put_retention_policy(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    days = params.get("retentionInDays")
+    if isinstance(days, bool) or days not in RETENTION_DAYS:
+        raise InvalidParameter(
+            f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: [{', '.join(map(str, RETENTION_DAYS))}]"
+        )
+    group = _require_group(ctx, params)
+    ctx.logs.put_retention(group, int(days))
+    return {}
+
+
+async def delete_retention_policy(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    ctx.logs.delete_retention(_require_group(ctx, params))
+    return {}
 
 
 async def describe_log_streams(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
@@ -179,4 +199,6 @@ OPERATIONS: dict[str, JsonOperation] = {
     "GetLogEvents": get_log_events,
     "FilterLogEvents": filter_log_events,
     "DeleteLogGroup": delete_log_group,
+    "PutRetentionPolicy": put_retention_policy,
+    "DeleteRetentionPolicy": delete_retention_policy,
 }

@@ -114,3 +114,33 @@ def test_a_store_of_one_row_per_line_is_migrated(tmp_path: Path) -> None:
     store = LogStore(path)
     store.append("/g", "s", 7, "new")
     assert messages(store.events("/g")) == ["old one", "old two", "new"]
+
+
+def test_retention_removes_old_chunks_of_that_group_only(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "logs.db")
+    day = 86_400_000
+    now = 100 * day
+    store.append("/kept", "s", now - 10 * day, "old but no policy")
+    store.append("/short", "s", now - 2 * day, "two days old")
+    store.flush()
+    store.append("/short", "s", now - 1000, "fresh")
+    store.put_retention("/short", 1)
+    assert store.retention() == {"/short": 1}
+    assert store.enforce(now) == 1
+    assert messages(store.events("/short")) == ["fresh"]
+    assert messages(store.events("/kept")) == ["old but no policy"]
+    store.delete_retention("/short")
+    assert store.retention() == {}
+    store.put_retention("/kept", 7)
+    store.delete_group("/kept")
+    assert store.retention() == {}  # deleting a group drops its policy too
+
+
+def test_size_cap_drops_the_oldest_chunks_first(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "logs.db", max_bytes=300)
+    for i in range(5):
+        store.append("/g", "s", i, f"{i}" * 100)
+        store.flush()  # one chunk per line
+    assert store.enforce(10) == 2  # 500 bytes stored; the two oldest go
+    assert [m[0] for m in messages(store.events("/g"))] == ["2", "3", "4"]
+    assert sum(s.stored_bytes for s in store.streams("/g")) == 300
