@@ -7,6 +7,7 @@ from typing import Any
 
 from stratus.errors import InvalidParameter, InvalidParameterValue, ResourceNotFound
 from stratus.gateway.server import ApiContext, JsonOperation
+from stratus.observe.filters import BadPattern, compile_pattern
 from stratus.observe.logstore import RETENTION_DAYS, LogEvent
 
 TARGET_PREFIX = "Logs_20140328"
@@ -143,21 +144,17 @@ async def get_log_events(ctx: ApiContext, params: dict[str, Any], region: str) -
     }
 
 
-def matches(pattern: str, message: str) -> bool:
-    """Plain-term filter patterns: every term must occur; a quoted phrase matches as a whole."""
-    pattern = pattern.strip()
-    if not pattern:
-        return True
-    if pattern.startswith('"') and pattern.endswith('"') and len(pattern) > 1:
-        return pattern[1:-1] in message
-    return all(term in message for term in pattern.split())
-
-
 async def filter_log_events(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     group = _require_group(ctx, params)
     limit = _limit(params, 10000, 10000)
     after = _token(params, "nextToken")
     pattern = params.get("filterPattern", "") or ""
+    if not isinstance(pattern, str) or len(pattern) > 1024:
+        raise InvalidParameter("filterPattern must be a string of at most 1024 characters.")
+    try:
+        matches = compile_pattern(pattern)
+    except BadPattern as e:
+        raise InvalidParameter(f"Invalid filter pattern: {e}.") from None
     streams = params.get("logStreamNames")
     prefix = params.get("logStreamNamePrefix")
     if prefix:
@@ -177,7 +174,7 @@ async def filter_log_events(ctx: ApiContext, params: dict[str, Any], region: str
             break
         for event in batch:
             cursor = event.event_id
-            if matches(pattern, event.message):
+            if matches(event.message):
                 found.append(event)
                 if len(found) >= limit:
                     break
