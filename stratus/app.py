@@ -43,6 +43,7 @@ from stratus.runtimes import python as python_runtimes
 from stratus.runtimes.kinds import Runtimes
 from stratus.runtimes.python import PythonRuntime
 from stratus.services import apigatewayv2, metering
+from stratus.services import cloudwatch as cloudwatch_service
 from stratus.services import events as events_service
 from stratus.services import logs as logs_service
 from stratus.store.queue import EventQueue
@@ -113,6 +114,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             json_services={
                 logs_service.TARGET_PREFIX: logs_service.OPERATIONS,
                 events_service.TARGET_PREFIX: events_service.OPERATIONS,
+                cloudwatch_service.TARGET_PREFIX: cloudwatch_service.OPERATIONS,
             },
             apis=apis,
             front=front,

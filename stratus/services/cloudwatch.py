@@ -1,0 +1,256 @@
+"""CloudWatch metrics, the subset that reads Lambda's function metrics (JSON protocol,
+`X-Amz-Target: GraniteServiceVersion20100801.*`, which is what boto3 sends here):
+ListMetrics, GetMetricStatistics and GetMetricData over the `AWS/Lambda` namespace.
+
+Metrics come from the per-minute buckets of `observe.metrics`: Invocations, Errors, Throttles
+and Duration as Lambda defines them, plus ColdStarts and InitDuration. Dimensions are none
+(the whole account), `FunctionName`, or `FunctionName` with `Resource` (`name:version` or
+`name:alias`), as Lambda publishes them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from stratus.errors import ClientError
+from stratus.gateway.server import ApiContext, JsonOperation
+from stratus.observe.metrics import Bucket, percentile
+
+TARGET_PREFIX = "GraniteServiceVersion20100801"
+NAMESPACE = "AWS/Lambda"
+METRICS = {
+    "Invocations": "Count",
+    "Errors": "Count",
+    "Throttles": "Count",
+    "ColdStarts": "Count",
+    "Duration": "Milliseconds",
+    "InitDuration": "Milliseconds",
+}
+STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+MAX_DATAPOINTS = 1440
+
+
+class InvalidParameterValue(ClientError):
+    code = "InvalidParameterValue"
+
+
+class MissingParameter(ClientError):
+    code = "MissingParameter"
+
+
+def _require(params: dict[str, Any], key: str) -> Any:
+    if params.get(key) in (None, "", []):
+        raise MissingParameter(f"The parameter {key} is required.")
+    return params[key]
+
+
+def _dimensions(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, list) or not all(isinstance(d, dict) and "Name" in d for d in value):
+        raise InvalidParameterValue("Dimensions must be a list of {Name, Value}.")
+    dims = {str(d["Name"]): str(d.get("Value", "")) for d in value}
+    unknown = set(dims) - {"FunctionName", "Resource"}
+    if unknown:
+        raise InvalidParameterValue(f"Unknown dimensions for {NAMESPACE}: {', '.join(sorted(unknown))}.")
+    return dims
+
+
+def _window(params: dict[str, Any]) -> tuple[int, int, int]:
+    start, end = _require(params, "StartTime"), _require(params, "EndTime")
+    period = params.get("Period", 60)
+    if not isinstance(start, int | float) or not isinstance(end, int | float) or end <= start:
+        raise InvalidParameterValue("The parameter EndTime must be greater than StartTime.")
+    if not isinstance(period, int) or period < 60 or period % 60:
+        raise InvalidParameterValue("The parameter Period must be a multiple of 60.")
+    if (end - start) / period > MAX_DATAPOINTS:
+        raise InvalidParameterValue(
+            f"You have requested up to {int((end - start) / period)} datapoints, which exceeds the limit of "
+            f"{MAX_DATAPOINTS}. You may reduce the datapoints requested by increasing Period, or decreasing "
+            "the time range."
+        )
+    return int(start), int(end), period
+
+
+def _buckets(ctx: ApiContext, dims: dict[str, str], start: int, end: int) -> list[tuple[int, Bucket]]:
+    function = dims.get("FunctionName")
+    resource = dims.get("Resource")
+    if resource is not None:
+        if function is None or not resource.startswith(function + ":"):
+            return []
+        qualifier = resource[len(function) + 1 :]
+        rows = ctx.metrics.minutes(function, qualifier, start, end)
+        rows += ctx.metrics.minutes(function, f"alias:{qualifier}", start, end)
+    else:
+        rows = [r for r in ctx.metrics.minutes(function, None, start, end) if not r[1].startswith("alias:")]
+    return [(minute, bucket) for _, _, minute, bucket in rows]
+
+
+def _aggregate(rows: list[tuple[int, Bucket]], start: int, period: int) -> dict[int, Bucket]:
+    windows: dict[int, Bucket] = {}
+    for minute, bucket in rows:
+        slot = start + (minute - start) // period * period
+        windows.setdefault(slot, Bucket()).merge(bucket)
+    return windows
+
+
+def _stat(metric: str, bucket: Bucket, stat: str) -> float | None:
+    """One statistic of one metric over a merged bucket (None: no data for it)."""
+    if metric == "Duration":
+        samples, count, total, high = (
+            bucket.durations,
+            bucket.invocations,
+            bucket.duration_sum,
+            bucket.duration_max,
+        )
+        low = min(samples) if samples else None
+    elif metric == "InitDuration":
+        count, total = bucket.cold_starts, bucket.init_ms_sum
+        samples, high, low = [], (total / count if count else 0.0), (total / count if count else 0.0)
+    else:
+        count = bucket.throttles if metric == "Throttles" else bucket.invocations
+        hits = {
+            "Invocations": bucket.invocations,
+            "Errors": bucket.errors,
+            "Throttles": bucket.throttles,
+            "ColdStarts": bucket.cold_starts,
+        }[metric]
+        samples, total = [], float(hits)
+        high = 1.0 if hits else 0.0
+        low = 0.0 if hits < count else 1.0
+    if count == 0:
+        return None
+    if stat.startswith("p"):
+        try:
+            q = float(stat[1:]) / 100
+        except ValueError:
+            raise InvalidParameterValue(f"Unknown statistic {stat}.") from None
+        if not 0 <= q <= 1:
+            raise InvalidParameterValue(f"Unknown statistic {stat}.")
+        return percentile(samples, q) if samples else (total / count)
+    return (
+        {
+            "SampleCount": float(count),
+            "Sum": total,
+            "Average": total / count,
+            "Maximum": high,
+            "Minimum": low,
+        }.get(stat)
+        if stat in STATISTICS
+        else _unknown(stat)
+    )
+
+
+def _unknown(stat: str) -> float:
+    raise InvalidParameterValue(f"Unknown statistic {stat}.")
+
+
+def _metric_name(params: dict[str, Any]) -> str:
+    name = _require(params, "MetricName")
+    namespace = _require(params, "Namespace")
+    if namespace != NAMESPACE or name not in METRICS:
+        raise InvalidParameterValue(f"Stratus publishes {', '.join(METRICS)} in {NAMESPACE} only.")
+    return str(name)
+
+
+async def get_metric_statistics(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    metric = _metric_name(params)
+    start, end, period = _window(params)
+    stats = params.get("Statistics") or []
+    extended = params.get("ExtendedStatistics") or []
+    if not stats and not extended:
+        raise MissingParameter(
+            "At least one of the parameters Statistics and ExtendedStatistics is required."
+        )
+    windows = _aggregate(_buckets(ctx, _dimensions(params.get("Dimensions")), start, end), start, period)
+    points = []
+    for slot, bucket in sorted(windows.items()):
+        point: dict[str, Any] = {"Timestamp": slot, "Unit": METRICS[metric]}
+        for stat in stats:
+            value = _stat(metric, bucket, stat)
+            if value is not None:
+                point[stat] = value
+        if extended:
+            point["ExtendedStatistics"] = {
+                s: v for s in extended if (v := _stat(metric, bucket, s)) is not None
+            }
+        if len(point) > 2:
+            points.append(point)
+    return {"Label": metric, "Datapoints": points}
+
+
+async def get_metric_data(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    queries = _require(params, "MetricDataQueries")
+    if not isinstance(queries, list) or len(queries) > 500:
+        raise InvalidParameterValue("MetricDataQueries must be a list of at most 500 queries.")
+    results = []
+    for query in queries:
+        if not isinstance(query, dict) or "MetricStat" not in query:
+            raise InvalidParameterValue("Only MetricStat queries are supported here; metric math is not.")
+        stat_spec = query["MetricStat"]
+        metric_spec = stat_spec.get("Metric") or {}
+        metric = _metric_name(metric_spec)
+        start, end, period = _window({**params, "Period": stat_spec.get("Period")})
+        windows = _aggregate(
+            _buckets(ctx, _dimensions(metric_spec.get("Dimensions")), start, end), start, period
+        )
+        stamps, values = [], []
+        for slot, bucket in sorted(windows.items(), reverse=True):  # newest first, as CloudWatch
+            value = _stat(metric, bucket, str(_require(stat_spec, "Stat")))
+            if value is not None:
+                stamps.append(slot)
+                values.append(value)
+        results.append(
+            {
+                "Id": query.get("Id"),
+                "Label": query.get("Label") or metric,
+                "Timestamps": stamps,
+                "Values": values,
+                "StatusCode": "Complete",
+            }
+        )
+    return {"MetricDataResults": results, "Messages": []}
+
+
+async def list_metrics(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    namespace = params.get("Namespace")
+    if namespace not in (None, NAMESPACE):
+        return {"Metrics": []}
+    wanted_name = params.get("MetricName")
+    wanted = _dimensions(
+        [{"Name": d.get("Name"), "Value": d.get("Value", "")} for d in params.get("Dimensions") or []]
+    )
+    since = int(time.time()) - 14 * 86400  # CloudWatch lists metrics with data in two weeks
+    seen: set[tuple[str, str]] = set()
+    for function, dimension, _, _ in ctx.metrics.minutes(None, None, since, 1 << 62):
+        seen.add((function, dimension))
+    dimension_sets: list[list[dict[str, str]]] = [[]] if seen else []
+    for function in sorted({f for f, _ in seen}):
+        dimension_sets.append([{"Name": "FunctionName", "Value": function}])
+    for function, dimension in sorted(seen):
+        if dimension != "$LATEST":
+            qualifier = dimension.removeprefix("alias:")
+            dimension_sets.append(
+                [
+                    {"Name": "FunctionName", "Value": function},
+                    {"Name": "Resource", "Value": f"{function}:{qualifier}"},
+                ]
+            )
+    metrics = []
+    for dims in dimension_sets:
+        if wanted and not all(
+            any(d["Name"] == k and (not v or d["Value"] == v) for d in dims) for k, v in wanted.items()
+        ):
+            continue
+        for name in METRICS:
+            if wanted_name in (None, name):
+                metrics.append({"Namespace": NAMESPACE, "MetricName": name, "Dimensions": dims})
+    return {"Metrics": metrics}
+
+
+OPERATIONS: dict[str, JsonOperation] = {
+    "GetMetricStatistics": get_metric_statistics,
+    "GetMetricData": get_metric_data,
+    "ListMetrics": list_metrics,
+}

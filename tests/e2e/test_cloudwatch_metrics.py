@@ -1,0 +1,152 @@
+"""Lambda's function metrics through boto3's CloudWatch client: ListMetrics,
+GetMetricStatistics and GetMetricData, by function, version and alias."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.e2e.conftest import Server, create
+
+APP: dict[str, str | bytes] = {
+    "app.py": """
+        import time
+        def handler(event, context):
+            time.sleep(event.get("sleep", 0))
+            if event.get("fail"):
+                raise ValueError("counted")
+            return 1
+        """
+}
+
+
+def window() -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC)
+    return {"StartTime": now - dt.timedelta(minutes=10), "EndTime": now + dt.timedelta(minutes=2)}
+
+
+def test_function_metrics(server: Server, lam: Any, fn_name: str) -> None:
+    create(lam, fn_name, APP)
+    version = lam.publish_version(FunctionName=fn_name)["Version"]
+    lam.create_alias(FunctionName=fn_name, Name="live", FunctionVersion=version)
+    for event in ({"sleep": 0.05}, {}, {"fail": True}):
+        lam.invoke(FunctionName=fn_name, Payload=json.dumps(event).encode())
+    lam.invoke(FunctionName=fn_name, Qualifier="live", Payload=b"{}")
+    cw = server.client("cloudwatch")
+    fn = [{"Name": "FunctionName", "Value": fn_name}]
+
+    def stats(metric: str, dims: list[dict[str, str]], **kw: Any) -> list[dict[str, Any]]:
+        out = cw.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName=metric, Dimensions=dims, Period=3600, **window(), **kw
+        )
+        return out["Datapoints"]  # type: ignore[no-any-return]
+
+    invocations = stats("Invocations", fn, Statistics=["Sum"])
+    assert sum(p["Sum"] for p in invocations) == 4  # $LATEST and version 1, not the alias again
+    errors = stats("Errors", fn, Statistics=["Sum", "SampleCount"])
+    assert sum(p["Sum"] for p in errors) == 1 and sum(p["SampleCount"] for p in errors) == 4
+    duration = stats("Duration", fn, Statistics=["Maximum", "Average"], ExtendedStatistics=["p50", "p99"])
+    assert duration and duration[0]["Unit"] == "Milliseconds"
+    assert (
+        duration[0]["Maximum"] >= 50
+        and duration[0]["ExtendedStatistics"]["p99"] >= duration[0]["ExtendedStatistics"]["p50"]
+    )
+    cold = stats("ColdStarts", fn, Statistics=["Sum"])
+    assert sum(p["Sum"] for p in cold) >= 2  # $LATEST and version 1 each started an environment
+    alias = [{"Name": "FunctionName", "Value": fn_name}, {"Name": "Resource", "Value": f"{fn_name}:live"}]
+    assert sum(p["Sum"] for p in stats("Invocations", alias, Statistics=["Sum"])) == 1
+
+    data = cw.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "inv",
+                "MetricStat": {
+                    "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations", "Dimensions": fn},
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            },
+            {
+                "Id": "p90",
+                "MetricStat": {
+                    "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Duration", "Dimensions": fn},
+                    "Period": 60,
+                    "Stat": "p90",
+                },
+            },
+        ],
+        **window(),
+    )
+    results = {r["Id"]: r for r in data["MetricDataResults"]}
+    assert sum(results["inv"]["Values"]) == 4 and results["inv"]["StatusCode"] == "Complete"
+    assert len(results["inv"]["Timestamps"]) == len(results["inv"]["Values"])
+    assert results["p90"]["Values"]
+
+    listed = cw.list_metrics(Namespace="AWS/Lambda", Dimensions=[{"Name": "FunctionName", "Value": fn_name}])
+    names = {m["MetricName"] for m in listed["Metrics"]}
+    assert {"Invocations", "Errors", "Throttles", "Duration"} <= names
+    assert any(
+        d["Name"] == "Resource" and d["Value"] == f"{fn_name}:live"
+        for m in listed["Metrics"]
+        for d in m["Dimensions"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        (
+            {"Namespace": "AWS/Lambda", "MetricName": "Invocations", "Period": 61, "Statistics": ["Sum"]},
+            "InvalidParameterValue",
+        ),
+        (
+            {"Namespace": "AWS/EC2", "MetricName": "CPU", "Period": 60, "Statistics": ["Sum"]},
+            "InvalidParameterValue",
+        ),
+        ({"Namespace": "AWS/Lambda", "MetricName": "Invocations", "Period": 60}, "MissingParameter"),
+        (
+            {
+                "Namespace": "AWS/Lambda",
+                "MetricName": "Duration",
+                "Period": 60,
+                "ExtendedStatistics": ["p200"],
+            },
+            "InvalidParameterValue",
+        ),
+    ],
+)
+def test_bad_metric_requests(server: Server, kwargs: dict[str, Any], code: str) -> None:
+    cw = server.client("cloudwatch")
+    with pytest.raises(ClientError) as err:
+        cw.get_metric_statistics(**kwargs, **window())
+    assert err.value.response["Error"]["Code"] == code
+
+
+def test_time_window_out_of_range(server: Server) -> None:
+    cw = server.client("cloudwatch")
+    now = dt.datetime.now(dt.UTC)
+    with pytest.raises(ClientError) as err:
+        cw.get_metric_statistics(
+            Namespace="AWS/Lambda",
+            MetricName="Invocations",
+            Period=60,
+            Statistics=["Sum"],
+            StartTime=now,
+            EndTime=now - dt.timedelta(hours=1),
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
+    with pytest.raises(ClientError) as err:
+        cw.get_metric_statistics(
+            Namespace="AWS/Lambda",
+            MetricName="Invocations",
+            Period=60,
+            Statistics=["Sum"],
+            StartTime=now - dt.timedelta(days=30),
+            EndTime=now,
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "exceeds the limit" in err.value.response["Error"]["Message"]
