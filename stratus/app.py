@@ -121,7 +121,8 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             layers=layers,
             metrics=metrics,
         )
-        invoker.metrics = metrics
+        invoker.metrics = metrics if config.telemetry else None
+        logs.enabled = config.telemetry
         app = build_app(
             context, [lambda_routes.register, layer_routes.register, apigatewayv2.register, metering.register]
         )

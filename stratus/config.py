@@ -47,6 +47,8 @@ class Config:
     async_backoff: float = 1.0
     # Divides schedule rates; only for tests, which cannot wait minutes.
     schedule_speedup: float = 1.0
+    # Logs and metrics can be turned off (STRATUS_TELEMETRY=0), only to measure what they cost.
+    telemetry: bool = True
     # Metering prices: AWS's public x86 prices by default.
     price_per_million_requests: float = 0.20
     price_per_gb_second: float = 0.0000166667
@@ -118,6 +120,8 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
         kwargs["async_backoff"] = float(env["STRATUS_ASYNC_BACKOFF"])
     if "STRATUS_SCHEDULE_SPEEDUP" in env:
         kwargs["schedule_speedup"] = float(env["STRATUS_SCHEDULE_SPEEDUP"])
+    if env.get("STRATUS_TELEMETRY") == "0":
+        kwargs["telemetry"] = False
     if "STRATUS_PRICE_PER_MILLION_REQUESTS" in env:
         kwargs["price_per_million_requests"] = float(env["STRATUS_PRICE_PER_MILLION_REQUESTS"])
     if "STRATUS_PRICE_PER_GB_SECOND" in env:

@@ -128,7 +128,11 @@ class LogStore:
         self._lock = threading.Lock()
         self._db_lock = threading.Lock()
 
+    enabled = True  # off only to measure what logging costs (STRATUS_TELEMETRY=0)
+
     def append(self, log_group: str, stream: str, ts_ms: int, message: str) -> None:
+        if not self.enabled:
+            return
         with self._lock:
             lines = self._pending.get((log_group, stream))
             if lines is None:
