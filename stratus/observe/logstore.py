@@ -122,10 +122,9 @@ class LogStore:
         if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
             self._conn.executescript(f"BEGIN; {MIGRATE_EVENTS} COMMIT;")
         # (log group, stream) -> the lines logged since the last flush, as [timestamp, message].
+        # Only the event loop's thread appends and takes it, so it needs no lock; the writes
+        # happen in a worker thread, under the database lock.
         self._pending: dict[tuple[str, str], list[list[int | str]]] = {}
-        # The buffer is shared by the loop (appends) and the flushing thread; the lock only
-        # guards the swap of one list for another.
-        self._lock = threading.Lock()
         self._db_lock = threading.Lock()
 
     enabled = True  # off only to measure what logging costs (STRATUS_TELEMETRY=0)
@@ -133,16 +132,21 @@ class LogStore:
     def append(self, log_group: str, stream: str, ts_ms: int, message: str) -> None:
         if not self.enabled:
             return
-        with self._lock:
-            lines = self._pending.get((log_group, stream))
-            if lines is None:
-                self._pending[(log_group, stream)] = [[ts_ms, message]]
-            else:
-                lines.append([ts_ms, message])
+        lines = self._pending.get((log_group, stream))
+        if lines is None:
+            self._pending[(log_group, stream)] = [[ts_ms, message]]
+        else:
+            lines.append([ts_ms, message])
 
     def flush(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, {}
+        """Write what was appended; on the thread that appends (the loop)."""
+        self._write(self._take())
+
+    def _take(self) -> dict[tuple[str, str], list[list[int | str]]]:
+        batch, self._pending = self._pending, {}
+        return batch
+
+    def _write(self, batch: dict[tuple[str, str], list[list[int | str]]]) -> None:
         if not batch:
             return
         now = int(time.time() * 1000)
@@ -167,7 +171,7 @@ class LogStore:
         try:
             while True:
                 await asyncio.sleep(FLUSH_INTERVAL)
-                await asyncio.to_thread(self.flush)
+                await asyncio.to_thread(self._write, self._take())
                 if time.monotonic() - last_enforced >= ENFORCE_INTERVAL:
                     last_enforced = time.monotonic()
                     await asyncio.to_thread(self.enforce, int(time.time() * 1000))
@@ -193,9 +197,8 @@ class LogStore:
             return {str(g): int(d) for g, d in self._conn.execute("SELECT log_group, days FROM retention")}
 
     def enforce(self, now_ms: int) -> int:
-        """Delete chunks past their group's retention, then the oldest ones while the store is
-        over its size cap. Returns how many chunks went."""
-        self.flush()
+        """Delete stored chunks past their group's retention, then the oldest ones while the
+        store is over its size cap. Returns how many chunks went. Any thread."""
         removed = 0
         with self._db_lock:
             for group, days in self._conn.execute("SELECT log_group, days FROM retention").fetchall():
