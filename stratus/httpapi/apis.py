@@ -45,6 +45,22 @@ def function_of(integration_uri: str) -> str | None:
     return arn if _FUNCTION_ARN.match(arn) else None
 
 
+@dataclass(frozen=True)
+class FunctionTarget:
+    name: str
+    qualifier: str | None
+    region: str
+
+
+def target_of(integration: Integration) -> FunctionTarget:
+    """The function (and the region of its ARN) an integration invokes. Integrations are
+    validated when written, so the ARN is well-formed."""
+    parts = (function_of(integration.integrationUri) or "").split(":")
+    if len(parts) < 7:
+        return FunctionTarget("", None, "us-east-1")
+    return FunctionTarget(parts[6], parts[7] if len(parts) > 7 else None, parts[3])
+
+
 class HttpApis:
     def __init__(self, store: Store) -> None:
         self._store = store

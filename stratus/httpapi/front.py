@@ -25,7 +25,7 @@ from stratus.control.registry import Registry
 from stratus.errors import ResourceNotFound, StratusError, TooManyRequests
 from stratus.gateway import authn, sigv4
 from stratus.httpapi import cors, events, replies
-from stratus.httpapi.apis import HttpApis, Landing, function_of
+from stratus.httpapi.apis import HttpApis, Landing, target_of
 from stratus.httpapi.models import Api
 from stratus.httpapi.replies import HttpReply, MalformedResponse, json_reply
 from stratus.invoke.records import MAX_SYNC_PAYLOAD, InvocationResult
@@ -214,10 +214,11 @@ class Front:
         self, landing: Landing, http: events.HttpRequest, request_id: str, host: str | None
     ) -> dict[str, object]:
         api = landing.api
+        region = target_of(landing.integration).region
         target = events.Target(
             account_id=self.account_id,
             api_id=api.apiId,
-            domain_name=host or f"{api.apiId}.execute-api.{_region_of(landing)}.amazonaws.com",
+            domain_name=host or f"{api.apiId}.execute-api.{region}.amazonaws.com",
             request_id=request_id,
             route_key=landing.route.routeKey,
             stage=landing.stage.stageName,
@@ -232,15 +233,13 @@ class Front:
         return events.v2_event(http, target)
 
     async def _api_invoke(self, landing: Landing, event: dict[str, object], request_id: str) -> HttpReply:
-        arn = function_of(landing.integration.integrationUri) or ""
-        parts = arn.split(":")
-        name = parts[6] if len(parts) > 6 else ""
-        qualifier = parts[7] if len(parts) > 7 else None
+        target = target_of(landing.integration)
         mapper = replies.from_v1 if landing.integration.payloadFormatVersion == "1.0" else replies.from_v2
-        region = parts[3] if len(parts) > 3 else "us-east-1"
-        invoke = self._invoke(name, qualifier, region, event, request_id, mapper, function_url=False)
+        invoke = self._invoke(
+            target.name, target.qualifier, target.region, event, request_id, mapper, function_url=False
+        )
         limit = landing.integration.timeoutInMillis / 1000
-        record = self.registry.find(name)
+        record = self.registry.find(target.name)
         if record is None or record.latest.timeout <= limit:
             return await invoke  # the function's own timeout comes first
         task = asyncio.ensure_future(invoke)
@@ -307,11 +306,6 @@ def _request_id() -> str:
 def _split_id(rest: str) -> tuple[str, str]:
     endpoint_id, slash, path = rest.partition("/")
     return endpoint_id, "/" + path if slash else "/"
-
-
-def _region_of(landing: Landing) -> str:
-    parts = (function_of(landing.integration.integrationUri) or "").split(":")
-    return parts[3] if len(parts) > 3 else "us-east-1"
 
 
 async def _read_body(request: web.Request) -> bytes | None:

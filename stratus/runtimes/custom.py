@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stratus.runtimes.python import PythonRuntime
+from stratus.runtimes.python import NO_HOST, PythonRuntime, host_runtime
 
 PROVIDED = ("provided.al2023", "provided.al2")
 
@@ -31,7 +31,7 @@ class CustomRuntime:
 
 
 def discover(python: dict[str, PythonRuntime | str]) -> dict[str, CustomRuntime | str]:
-    host = next((r for r in python.values() if isinstance(r, PythonRuntime)), None)
+    host = host_runtime(python)
     if host is None:
-        return {name: "no Python runtime is available to prepare its environments" for name in PROVIDED}
+        return {name: NO_HOST for name in PROVIDED}
     return {name: CustomRuntime(name, host) for name in PROVIDED}

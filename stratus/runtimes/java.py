@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from stratus.runtimes.python import PythonRuntime
+from stratus.runtimes.python import NO_HOST, PythonRuntime, host_runtime
 
 JAVA_RUNTIMES = {"java17": 17, "java21": 21}
 SOURCES = Path(__file__).resolve().parent / "javaboot"
@@ -154,13 +154,13 @@ def install(cache: Path, home: Path, major: int) -> Path:
 
 
 def discover(cache: Path, python: dict[str, PythonRuntime | str]) -> dict[str, JavaRuntime | str]:
-    host = next((r for r in python.values() if isinstance(r, PythonRuntime)), None)
+    host = host_runtime(python)
     homes = {home: _major(home) for home in _homes()}
     result: dict[str, JavaRuntime | str] = {}
     for name, major in JAVA_RUNTIMES.items():
         home = next((h for h, m in homes.items() if m == major), None)
         if host is None:
-            result[name] = "no Python runtime is available to prepare its environments"
+            result[name] = NO_HOST
             continue
         if home is None:
             seen = ", ".join(sorted({str(m) for m in homes.values() if m})) or "none"

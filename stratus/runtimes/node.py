@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from stratus.runtimes.python import PythonRuntime
+from stratus.runtimes.python import NO_HOST, PythonRuntime, host_runtime
 
 NODE_RUNTIMES = {"nodejs20.x": 20, "nodejs22.x": 22}
 BOOT_DIR = Path(__file__).resolve().parent / "nodeboot"
@@ -69,13 +69,13 @@ def _candidates() -> list[Path]:
 
 
 def discover(python: dict[str, PythonRuntime | str]) -> dict[str, NodeRuntime | str]:
-    host = next((r for r in python.values() if isinstance(r, PythonRuntime)), None)
+    host = host_runtime(python)
     majors = {path: _major(path) for path in _candidates()}
     result: dict[str, NodeRuntime | str] = {}
     for name, major in NODE_RUNTIMES.items():
         node = next((p for p, m in majors.items() if m == major), None)
         if host is None:
-            result[name] = "no Python runtime is available to prepare its environments"
+            result[name] = NO_HOST
         elif node is None:
             seen = ", ".join(f"v{m}" for m in majors.values() if m) or "none"
             result[name] = f"no node {major} on this host (found: {seen})"

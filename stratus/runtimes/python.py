@@ -136,3 +136,12 @@ def install(cache: Path, name: str, *, quiet: bool = True) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+NO_HOST = "no Python runtime is available to prepare its environments"
+
+
+def host_runtime(python: dict[str, PythonRuntime | str]) -> PythonRuntime | None:
+    """The Python runtime whose zygote prepares the environments of the other runtimes (they
+    exec their own program once the blank is confined)."""
+    return next((r for r in python.values() if isinstance(r, PythonRuntime)), None)

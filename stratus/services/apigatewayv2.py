@@ -61,6 +61,16 @@ def _text(data: dict[str, Any], key: str, *, required: bool = False) -> str | No
     return value
 
 
+def _was(current: Any, field: str) -> Any:
+    """A field of the record being updated (None when creating)."""
+    return getattr(current, field) if current is not None else None
+
+
+def _given_or_kept(data: dict[str, Any], key: str, current: Any) -> str | None:
+    """An optional text field: the request's value if it names one, else the current one."""
+    return _text(data, key) if key in data else _was(current, key)
+
+
 def _cors(data: dict[str, Any]) -> dict[str, Any] | None:
     if data.get("corsConfiguration") is None:
         return None
@@ -155,19 +165,17 @@ async def delete_api(request: web.Request) -> web.StreamResponse:
 
 
 def _route(data: dict[str, Any], current: Route | None) -> Route:
-    key = _text(data, "routeKey", required=current is None) or (current.routeKey if current else "")
-    auth = _text(data, "authorizationType") or (current.authorizationType if current else "NONE")
+    key = _text(data, "routeKey", required=current is None) or (_was(current, "routeKey") or "")
+    auth = _text(data, "authorizationType") or (_was(current, "authorizationType") or "NONE")
     if auth not in ROUTE_AUTH:
         raise BadRequest(f"authorizationType {auth} is not supported here; use NONE.")
     return Route(
-        routeId=current.routeId if current else new_id(7),
+        routeId=_was(current, "routeId") or new_id(7),
         routeKey=key,
-        target=_text(data, "target") if "target" in data else (current.target if current else None),
+        target=_given_or_kept(data, "target", current),
         authorizationType=auth,
-        apiKeyRequired=bool(data.get("apiKeyRequired", current.apiKeyRequired if current else False)),
-        operationName=_text(data, "operationName")
-        if "operationName" in data
-        else (current.operationName if current else None),
+        apiKeyRequired=bool(data.get("apiKeyRequired", _was(current, "apiKeyRequired") or False)),
+        operationName=_given_or_kept(data, "operationName", current),
     )
 
 
@@ -204,33 +212,31 @@ async def delete_route(request: web.Request) -> web.StreamResponse:
 
 def _integration(data: dict[str, Any], current: Integration | None) -> Integration:
     kind = _text(data, "integrationType", required=current is None) or (
-        current.integrationType if current else ""
+        _was(current, "integrationType") or ""
     )
     if kind != "AWS_PROXY":
         raise BadRequest(
             f"integrationType {kind} is not supported here; use AWS_PROXY with a Lambda function."
         )
-    uri = _text(data, "integrationUri") or (current.integrationUri if current else None)
+    uri = _text(data, "integrationUri") or _was(current, "integrationUri")
     if uri is None or function_of(uri) is None:
         raise BadRequest(
             f"Invalid integrationUri {uri}: an AWS_PROXY integration needs a Lambda function ARN."
         )
-    version = _text(data, "payloadFormatVersion") or (current.payloadFormatVersion if current else None)
+    version = _text(data, "payloadFormatVersion") or _was(current, "payloadFormatVersion")
     if version not in PAYLOAD_VERSIONS:
         raise BadRequest("payloadFormatVersion must be 1.0 or 2.0 for a Lambda proxy integration.")
-    timeout = data.get("timeoutInMillis", current.timeoutInMillis if current else 30000)
+    timeout = data.get("timeoutInMillis", _was(current, "timeoutInMillis") or 30000)
     if isinstance(timeout, bool) or not isinstance(timeout, int) or not 50 <= timeout <= 30000:
         raise BadRequest("timeoutInMillis must be between 50 and 30000 for HTTP APIs.")
     return Integration(
-        integrationId=current.integrationId if current else new_id(7),
+        integrationId=_was(current, "integrationId") or new_id(7),
         integrationType=kind,
         integrationUri=uri,
         payloadFormatVersion=version,
         integrationMethod=_text(data, "integrationMethod") or "POST",
         timeoutInMillis=timeout,
-        description=_text(data, "description")
-        if "description" in data
-        else (current.description if current else None),
+        description=_given_or_kept(data, "description", current),
     )
 
 
@@ -267,21 +273,19 @@ async def delete_integration(request: web.Request) -> web.StreamResponse:
 
 
 def _stage(data: dict[str, Any], current: Stage | None) -> Stage:
-    variables = data.get("stageVariables", current.stageVariables if current else {}) or {}
+    variables = data.get("stageVariables", _was(current, "stageVariables") or {}) or {}
     if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise BadRequest("stageVariables must map strings to strings.")
     now = now_iso()
     return Stage(
-        stageName=current.stageName if current else (_text(data, "stageName", required=True) or ""),
-        createdDate=current.createdDate if current else now,
+        stageName=_was(current, "stageName") or (_text(data, "stageName", required=True) or ""),
+        createdDate=_was(current, "createdDate") or now,
         lastUpdatedDate=now,
-        autoDeploy=bool(data.get("autoDeploy", current.autoDeploy if current else False)),
-        description=_text(data, "description")
-        if "description" in data
-        else (current.description if current else None),
+        autoDeploy=bool(data.get("autoDeploy", _was(current, "autoDeploy") or False)),
+        description=_given_or_kept(data, "description", current),
         stageVariables=dict(variables),
-        deploymentId=_text(data, "deploymentId") or (current.deploymentId if current else None),
-        tags=_tags(data) if "tags" in data else (current.tags if current else {}),
+        deploymentId=_text(data, "deploymentId") or _was(current, "deploymentId"),
+        tags=_tags(data) if "tags" in data else (_was(current, "tags") or {}),
     )
 
 
