@@ -34,6 +34,7 @@ from stratus.isolation.process import ProcessBackend
 from stratus.lambda_api import layers as layer_routes
 from stratus.lambda_api import routes as lambda_routes
 from stratus.lambda_api.invoke import invoke_incoming, is_invoke
+from stratus.observe import spans
 from stratus.observe.logstore import LogStore
 from stratus.observe.metrics import Metrics
 from stratus.runtimes import custom as custom_runtimes
@@ -76,6 +77,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         **custom_runtimes.discover(python),
     }
     backend = choose_backend(config, python, logs)
+    span_export, spans_off = spans.from_environment()
     try:
         registry = Registry(store)
         layers = Layers(store)
@@ -122,6 +124,8 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             metrics=metrics,
         )
         invoker.metrics = metrics if config.telemetry else None
+        invoker.spans = span_export
+        limitations = backend.limitations() + ([spans_off] if spans_off else [])
         logs.enabled = config.telemetry
         app = build_app(
             context, [lambda_routes.register, layer_routes.register, apigatewayv2.register, metering.register]
@@ -129,7 +133,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         started = Started(
             endpoint=f"http://{config.host}:{config.port}",
             credentials=credentials,
-            limitations=backend.limitations(),
+            limitations=limitations,
             isolation=backend.name,
             runtimes={k: v if isinstance(v, str) else "ok" for k, v in runtimes.items()},
         )
@@ -137,6 +141,8 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             app, front, context, config, invoker, async_invoker, scheduler, backend, logs, started, on_started
         )
     finally:
+        if span_export is not None:
+            span_export.close()
         backend.close()
         events.close()
         logs.close()

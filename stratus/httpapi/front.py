@@ -31,6 +31,8 @@ from stratus.httpapi.replies import HttpReply, MalformedResponse, json_reply
 from stratus.invoke.records import MAX_SYNC_PAYLOAD, InvocationResult
 from stratus.invoke.service import InvokeService
 from stratus.lambda_api.arns import function_arn
+from stratus.observe import tracing
+from stratus.observe.tracing import TraceHeader
 
 URL_PREFIX = "/_stratus/url/"
 API_PREFIX = "/_stratus/api/"
@@ -154,8 +156,9 @@ class Front:
         )
         event = events.v2_event(http, target_info)
         qualifier = None if url.qualifier == "$LATEST" else url.qualifier
+        trace_in = tracing.parse(request.header("x-amzn-trace-id"))
         reply = await self._invoke(
-            name, qualifier, url.region, event, request_id, replies.from_v2, function_url=True
+            name, qualifier, url.region, event, request_id, replies.from_v2, trace_in, function_url=True
         )
         return _finish(reply, rules, origin, request_id)
 
@@ -201,7 +204,9 @@ class Front:
         request_id = _request_id()
         http = _snapshot(request, path, query, body)
         event = self._api_event(landing, http, request_id, host)
-        reply = await self._api_invoke(landing, event, request_id)
+        reply = await self._api_invoke(
+            landing, event, request_id, tracing.parse(request.header("x-amzn-trace-id"))
+        )
         return _finish(reply, rules, origin, request_id)
 
     def _api_or_none(self, api_id: str) -> Api | None:
@@ -232,11 +237,20 @@ class Front:
             return events.v1_event(http, target)
         return events.v2_event(http, target)
 
-    async def _api_invoke(self, landing: Landing, event: dict[str, object], request_id: str) -> HttpReply:
+    async def _api_invoke(
+        self, landing: Landing, event: dict[str, object], request_id: str, trace_in: TraceHeader | None
+    ) -> HttpReply:
         target = target_of(landing.integration)
         mapper = replies.from_v1 if landing.integration.payloadFormatVersion == "1.0" else replies.from_v2
         invoke = self._invoke(
-            target.name, target.qualifier, target.region, event, request_id, mapper, function_url=False
+            target.name,
+            target.qualifier,
+            target.region,
+            event,
+            request_id,
+            mapper,
+            trace_in,
+            function_url=False,
         )
         limit = landing.integration.timeoutInMillis / 1000
         record = self.registry.find(target.name)
@@ -261,6 +275,7 @@ class Front:
         event: dict[str, object],
         request_id: str,
         mapper: Callable[[bytes], HttpReply],
+        trace_in: TraceHeader | None,
         *,
         function_url: bool,
     ) -> HttpReply:
@@ -276,6 +291,7 @@ class Front:
                 region=region,
                 invoked_arn=function_arn(region, self.account_id, name, qualifier),
                 request_id=request_id,
+                trace=tracing.for_function(trace_in, config.tracing_mode == "Active"),
             )
         except TooManyRequests:
             key = "Message" if function_url else "message"

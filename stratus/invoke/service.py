@@ -26,8 +26,10 @@ from stratus.invoke.pool import Pool
 from stratus.invoke.records import Invocation, InvocationResult
 from stratus.invoke.sandbox import EnvironmentLost, LaunchPlan, Sandbox
 from stratus.isolation.backend import IsolationBackend
+from stratus.observe import tracing
 from stratus.observe.logstore import LogStore
 from stratus.observe.metrics import Metrics
+from stratus.observe.spans import SpanExport
 from stratus.runtimes.custom import CustomRuntime
 from stratus.runtimes.java import JavaRuntime
 from stratus.runtimes.java import app_key as java_app_key
@@ -82,6 +84,7 @@ class InvokeService:
         self._snapshots_prepared: set[Any] = set()
         self._closing = False
         self.metrics: Metrics | None = None  # set by the app; metering is off without it
+        self.spans: SpanExport | None = None  # set by the app when an OTLP endpoint is configured
         registry.subscribe(self._on_registry_change)
         for record in registry.records():
             self._on_registry_change(record.name)
@@ -148,17 +151,23 @@ class InvokeService:
         invoked_arn: str,
         client_context: str | None = None,
         request_id: str | None = None,
+        trace: tracing.TraceHeader | None = None,
     ) -> InvocationResult:
+        """`trace` is the header the function runs under (`tracing.for_function`); callers
+        that continue a caller's trace pass it, others get a trace of its own."""
         if self._tasks is None or self._closing:
             raise ServiceError("The server is shutting down and takes no new invocations.")
         record = self._registry.get(config.name)
+        if trace is None:
+            trace = tracing.for_function(None, config.tracing_mode == "Active")
         invocation = Invocation(
             request_id=request_id or str(uuid.uuid4()),
             payload=payload,
             invoked_arn=invoked_arn,
             client_context=client_context,
-            trace_id=_trace_id(),
+            trace_id=trace.render(),
         )
+        started_ns = time.time_ns() if self.spans is not None else 0
         reserved = record.reserved_concurrency
         try:
             self.limiter.acquire(config.name, reserved, self._reserved_total)
@@ -174,6 +183,10 @@ class InvokeService:
                     result = await sandbox.invoke(invocation)
                     if self.metrics is not None:
                         self._meter(config, invoked_arn, result)
+                    if self.spans is not None:
+                        self.spans.invocation(
+                            config, trace, invocation.request_id, result, started_ns, time.time_ns()
+                        )
                     return result
                 except EnvironmentLost:
                     if attempt == LOST_ENVIRONMENT_RETRIES:
@@ -350,9 +363,3 @@ class InvokeService:
 
     def environment_count(self, name: str | None = None) -> int:
         return sum(pool.size for pool in self._pools.values() if name is None or pool.config.name == name)
-
-
-def _trace_id() -> str:
-    # Trace ids need to be unique, not secret: the PRNG spares two urandom calls per invoke.
-    now = int(time.time())
-    return f"Root=1-{now:08x}-{random.getrandbits(96):024x};Parent={random.getrandbits(64):016x};Sampled=0"

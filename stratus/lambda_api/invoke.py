@@ -24,6 +24,7 @@ from stratus.httpapi.front import Incoming
 from stratus.httpapi.replies import HttpReply
 from stratus.invoke.records import MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, TAIL_BYTES
 from stratus.lambda_api.arns import function_arn, merge_qualifier, parse_function_ref
+from stratus.observe import tracing
 
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 JSON = ("Content-Type", "application/json")
@@ -82,6 +83,7 @@ async def run_invoke(
                 "Client context must be a valid Base64-encoded JSON object."
             ) from None
     request_id = str(uuid.uuid4())
+    trace = tracing.for_function(tracing.parse(header("X-Amzn-Trace-Id")), config.tracing_mode == "Active")
     result = await context.invoker.invoke(
         config,
         payload or b"{}",
@@ -89,8 +91,14 @@ async def run_invoke(
         invoked_arn=function_arn(region_name, context.account_id, name, qualifier),
         client_context=client_context,
         request_id=request_id,
+        trace=trace,
     )
-    headers = [JSON, ("X-Amz-Executed-Version", result.executed_version), ("x-amzn-RequestId", request_id)]
+    headers = [
+        JSON,
+        ("X-Amz-Executed-Version", result.executed_version),
+        ("x-amzn-RequestId", request_id),
+        ("X-Amzn-Trace-Id", trace.render()),
+    ]
     if result.function_error:
         headers.append(("X-Amz-Function-Error", result.function_error))
     if log_type == "Tail":
