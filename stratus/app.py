@@ -226,7 +226,9 @@ async def _run(
             invoker_ready = asyncio.Event()
             invoker_task = tasks.create_task(invoker.run(invoker_ready))
             flusher = tasks.create_task(logs.run_flusher())
-            metrics_flusher = tasks.create_task(context.metrics.run_flusher())
+            metrics_flusher = tasks.create_task(
+                context.metrics.run_flusher(config.metrics_retention_days * 86400)
+            )
             backend_task = tasks.create_task(backend.run())
             async_task = tasks.create_task(async_invoker.run())
             scheduler_task = tasks.create_task(scheduler.run())

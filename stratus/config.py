@@ -49,6 +49,8 @@ class Config:
     schedule_speedup: float = 1.0
     # Logs and metrics can be turned off (STRATUS_TELEMETRY=0), only to measure what they cost.
     telemetry: bool = True
+    # How long per-minute metrics are kept: CloudWatch keeps 1-minute data for 15 days.
+    metrics_retention_days: float = 15.0
     # Metering prices: AWS's public x86 prices by default.
     price_per_million_requests: float = 0.20
     price_per_gb_second: float = 0.0000166667
@@ -126,6 +128,10 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
         kwargs["price_per_million_requests"] = float(env["STRATUS_PRICE_PER_MILLION_REQUESTS"])
     if "STRATUS_PRICE_PER_GB_SECOND" in env:
         kwargs["price_per_gb_second"] = float(env["STRATUS_PRICE_PER_GB_SECOND"])
+    if "STRATUS_METRICS_RETENTION_DAYS" in env:
+        kwargs["metrics_retention_days"] = float(env["STRATUS_METRICS_RETENTION_DAYS"])
+        if not kwargs["metrics_retention_days"] > 0:  # type: ignore[operator]
+            raise ValueError("STRATUS_METRICS_RETENTION_DAYS must be a positive number of days")
     if "STRATUS_IDLE_TIMEOUT" in env:
         kwargs["idle_timeout"] = float(env["STRATUS_IDLE_TIMEOUT"])
     config = Config(data_dir=data_dir, host=host, port=port, **kwargs)  # type: ignore[arg-type]

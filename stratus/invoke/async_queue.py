@@ -21,10 +21,8 @@ import logging
 import os
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from stratus.control.models import LATEST, EventInvokeConfig
@@ -41,19 +39,6 @@ T = TypeVar("T")
 LEASE_MS = 16 * 60 * 1000  # longer than the longest function timeout
 IDLE_POLL_S = 1.0
 MAX_CHAIN = 16  # invocations in one chain of destinations before it is treated as a loop
-
-
-@dataclass
-class AsyncCounters:
-    """Per function, for the metrics work: AsyncEventsReceived, AsyncEventAge, AsyncEventsDropped."""
-
-    received: int = 0
-    retried: int = 0
-    dropped: int = 0
-    succeeded: int = 0
-    last_age_ms: int = 0
-    destination_failures: int = 0
-    loops_stopped: int = 0
 
 
 class AsyncInvoker:
@@ -81,7 +66,6 @@ class AsyncInvoker:
         self._accepted = asyncio.Event()
         self._wake = asyncio.Event()
         self._running = 0
-        self.counters: dict[str, AsyncCounters] = defaultdict(AsyncCounters)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -99,7 +83,8 @@ class AsyncInvoker:
         self._pending.append((event, done))
         self._accepted.set()
         await done
-        self.counters[function].received += 1
+        if self._invoker.metrics is not None:
+            self._invoker.metrics.async_received(function)
         return event.request_id
 
     async def _write_loop(self) -> None:
@@ -165,6 +150,8 @@ class AsyncInvoker:
 
     async def _attempt(self, event: QueuedEvent) -> tuple[Outcome | None, InvocationResult | None]:
         """Run the event once; the outcome is None when its function no longer exists."""
+        if self._invoker.metrics is not None:
+            self._invoker.metrics.async_dequeued(event.function, self._now_ms() - event.received_ms)
         try:
             config = self._invoker.resolve(event.function, event.qualifier)
             result = await self._invoker.invoke(
@@ -198,29 +185,28 @@ class AsyncInvoker:
     async def _settle(
         self, event: QueuedEvent, outcome: Outcome | None, result: InvocationResult | None
     ) -> None:
-        counters = self.counters[event.function]
+        metrics = self._invoker.metrics
         now_ms = self._now_ms()
         age_s = (now_ms - event.received_ms) / 1000
-        counters.last_age_ms = now_ms - event.received_ms
         if outcome is None:
-            counters.dropped += 1
+            if metrics is not None:
+                metrics.async_dropped(event.function)
             await self._on_db(self._queue.complete, event.id, self.owner)
             return
         policy, config = self._settings(event)
         decision = decide(outcome, event.attempts, event.backoffs, age_s, policy)
         if decision.action is Action.DONE:
-            counters.succeeded += 1
             if config is not None and config.on_success:
                 await self._deliver(config.on_success, event, "Success", decision.attempts, result)
             await self._on_db(self._queue.complete, event.id, self.owner)
         elif decision.action is Action.DROP:
-            counters.dropped += 1
+            if metrics is not None:
+                metrics.async_dropped(event.function)
             log.info("async event %s dropped: %s", event.request_id, decision.reason)
             if config is not None and config.on_failure:
                 await self._deliver(config.on_failure, event, decision.reason, decision.attempts, result)
             await self._on_db(self._queue.complete, event.id, self.owner)
         else:
-            counters.retried += 1
             backoffs = event.backoffs + (outcome in (Outcome.THROTTLED, Outcome.SYSTEM_ERROR))
             due = now_ms + int(decision.delay_s * 1000)
             await self._on_db(self._queue.retry, event.id, self.owner, due, decision.attempts, backoffs)
@@ -237,12 +223,14 @@ class AsyncInvoker:
         target = destination_function(destination)
         record = invocation_record(event, condition, attempts, result, self._arn(event), self._now_ms())
         if target is None or self._registry.find(target[0]) is None:
-            self.counters[event.function].destination_failures += 1
+            if self._invoker.metrics is not None:
+                self._invoker.metrics.destination_failed(event.function)
             log.warning("destination %s of %s is gone", destination, event.function)
             return
         if event.chain + 1 >= MAX_CHAIN:
             # Lambda's recursive loop detection stops a chain after 16 invocations.
-            self.counters[event.function].loops_stopped += 1
+            if self._invoker.metrics is not None:
+                self._invoker.metrics.recursion_stopped(event.function)
             log.warning(
                 "recursive loop detected: %s -> %s stopped after %d invocations",
                 event.function,

@@ -55,13 +55,14 @@ class Limiter:
         self._in_use: dict[str, int] = {}
         self._unreserved_in_use = 0
         self._unreserved_active: set[str] = set()
+        self.total_in_use = 0
 
     def in_use(self, function: str) -> int:
         return self._in_use.get(function, 0)
 
     @property
-    def total_in_use(self) -> int:
-        return sum(self._in_use.values())
+    def unreserved_in_use(self) -> int:
+        return self._unreserved_in_use
 
     @contextmanager
     def lease(self, function: str, reserved: int | None, reserved_total: int) -> Iterator[None]:
@@ -87,11 +88,13 @@ class Limiter:
         if reason is not None:
             raise TooManyRequests("Rate Exceeded.", Reason=reason, Type="User")
         self._in_use[function] = self._in_use.get(function, 0) + 1
+        self.total_in_use += 1
         if reserved is None:
             self._unreserved_in_use += 1
             self._unreserved_active.add(function)
 
     def release(self, function: str, reserved: int | None) -> None:
+        self.total_in_use -= 1
         left = self._in_use[function] - 1
         if left:
             self._in_use[function] = left

@@ -80,6 +80,11 @@ class Pool:
             return
         self._idle[sandbox.sandbox_id] = sandbox
 
+    def provisioned_busy(self) -> int:
+        """Provisioned environments running an invocation (scans the busy set: callers use it
+        only for pools that have provisioned concurrency)."""
+        return sum(1 for s in self._busy.values() if s.provisioned)
+
     async def acquire(self) -> Sandbox:
         """An environment for one invoke; the caller must hand it back with `checkin`."""
         if self._idle:

@@ -177,8 +177,25 @@ class InvokeService:
             raise
         try:
             pool = self._pool(config, region)
+            if self.metrics is not None:
+                limiter = self.limiter
+                self.metrics.running(
+                    config.name,
+                    config.version,
+                    limiter.in_use(config.name),
+                    limiter.total_in_use,
+                    limiter.unreserved_in_use,
+                )
             for attempt in range(LOST_ENVIRONMENT_RETRIES + 1):
                 sandbox = await pool.acquire()
+                if pool.provisioned and self.metrics is not None:
+                    self.metrics.provisioned(
+                        config.name,
+                        config.version,
+                        pool.provisioned_busy(),
+                        pool.provisioned,
+                        not sandbox.provisioned,
+                    )
                 try:
                     result = await sandbox.invoke(invocation)
                     if self.metrics is not None:

@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS minutes (
 CREATE INDEX IF NOT EXISTS minutes_by_time ON minutes(minute);
 """
 FLUSH_INTERVAL = 2.0
+PRUNE_EVERY = 30  # flushes between prunes of minutes past retention (a minute apart)
+DEFAULT_RETENTION_S = 15 * 86400
 MAX_SAMPLES = 2000  # durations kept per bucket for percentiles (evenly thinned beyond that)
 
 
@@ -47,6 +49,23 @@ class Bucket:
     billed_ms: int = 0
     gb_ms: float = 0.0  # billed ms x memory GB; GB-seconds is this / 1000
     durations: list[float] = field(default_factory=list)
+    # Gauges, kept as the minute's peak: executions running at once (the function's, or on the
+    # account bucket the account's), and provisioned environments busy of those allocated.
+    concurrent_max: int = 0
+    unreserved_max: int = 0
+    provisioned_max: int = 0
+    provisioned_alloc: int = 0
+    provisioned_invocations: int = 0
+    spillover_invocations: int = 0
+    # Asynchronous invocation: events accepted, dropped, and their age when first dequeued.
+    async_received: int = 0
+    async_dropped: int = 0
+    async_age_count: int = 0
+    async_age_sum: float = 0.0
+    async_age_max: float = 0.0
+    destination_failures: int = 0
+    dead_letter_errors: int = 0  # no dead-letter queue can be configured here yet (no SQS/SNS)
+    recursive_dropped: int = 0
 
     def add(
         self, duration_ms: float, billed_ms: int, memory_mb: int, init_ms: float | None, error: bool
@@ -66,12 +85,10 @@ class Bucket:
             self.durations[self.invocations % MAX_SAMPLES] = duration_ms
 
     def merge(self, other: Bucket) -> None:
-        for name in ("invocations", "errors", "throttles", "cold_starts", "billed_ms"):
+        for name in SUMMED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.init_ms_sum += other.init_ms_sum
-        self.duration_sum += other.duration_sum
-        self.duration_max = max(self.duration_max, other.duration_max)
-        self.gb_ms += other.gb_ms
+        for name in PEAKS:
+            setattr(self, name, max(getattr(self, name), getattr(other, name)))
         self.durations = (self.durations + other.durations)[-MAX_SAMPLES:]
 
     def to_json(self) -> str:
@@ -80,6 +97,36 @@ class Bucket:
     @classmethod
     def from_json(cls, text: str) -> Bucket:
         return cls(**json.loads(text))
+
+
+SUMMED = (
+    "invocations",
+    "errors",
+    "throttles",
+    "cold_starts",
+    "billed_ms",
+    "init_ms_sum",
+    "duration_sum",
+    "gb_ms",
+    "provisioned_invocations",
+    "spillover_invocations",
+    "async_received",
+    "async_dropped",
+    "async_age_count",
+    "async_age_sum",
+    "destination_failures",
+    "dead_letter_errors",
+    "recursive_dropped",
+)
+PEAKS = (
+    "duration_max",
+    "concurrent_max",
+    "unreserved_max",
+    "provisioned_max",
+    "provisioned_alloc",
+    "async_age_max",
+)
+ACCOUNT = ("", "account")  # the (function, dimension) of the account-wide gauges
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -134,14 +181,53 @@ class Metrics:
         if len(total.durations) >= MAX_SAMPLES:
             total.durations.clear()  # totals keep counts; percentiles come from the minutes
 
-    def throttled(self, function: str) -> None:
-        minute = int(time.time()) // 60 * 60
-        bucket = self._pending.get((function, "$LATEST", minute))
+    def _bucket(self, function: str, dimension: str) -> Bucket:
+        key = (function, dimension, int(time.time()) // 60 * 60)
+        bucket = self._pending.get(key)
         if bucket is None:
-            bucket = self._pending[(function, "$LATEST", minute)] = Bucket()
-        bucket.throttles += 1
+            bucket = self._pending[key] = Bucket()
+        return bucket
+
+    def throttled(self, function: str) -> None:
+        self._bucket(function, "$LATEST").throttles += 1
         total = self.totals.setdefault(function, Bucket())
         total.throttles += 1
+
+    def running(self, function: str, dimension: str, in_use: int, account: int, unreserved: int) -> None:
+        """An invocation has started: the concurrency gauges' peaks."""
+        bucket = self._bucket(function, dimension)
+        bucket.concurrent_max = max(bucket.concurrent_max, in_use)
+        whole = self._bucket(*ACCOUNT)
+        whole.concurrent_max = max(whole.concurrent_max, account)
+        whole.unreserved_max = max(whole.unreserved_max, unreserved)
+
+    def provisioned(self, function: str, dimension: str, busy: int, allocated: int, spillover: bool) -> None:
+        """An invocation of a configuration with provisioned concurrency has started."""
+        bucket = self._bucket(function, dimension)
+        bucket.provisioned_max = max(bucket.provisioned_max, busy)
+        bucket.provisioned_alloc = max(bucket.provisioned_alloc, allocated)
+        if spillover:
+            bucket.spillover_invocations += 1
+        else:
+            bucket.provisioned_invocations += 1
+
+    def async_received(self, function: str) -> None:
+        self._bucket(function, "$LATEST").async_received += 1
+
+    def async_dequeued(self, function: str, age_ms: float) -> None:
+        bucket = self._bucket(function, "$LATEST")
+        bucket.async_age_count += 1
+        bucket.async_age_sum += age_ms
+        bucket.async_age_max = max(bucket.async_age_max, age_ms)
+
+    def async_dropped(self, function: str) -> None:
+        self._bucket(function, "$LATEST").async_dropped += 1
+
+    def destination_failed(self, function: str) -> None:
+        self._bucket(function, "$LATEST").destination_failures += 1
+
+    def recursion_stopped(self, function: str) -> None:
+        self._bucket(function, "$LATEST").recursive_dropped += 1
 
     # -- persistence -----------------------------------------------------------------------
 
@@ -170,12 +256,21 @@ class Metrics:
                 )
             self._conn.execute("COMMIT")
 
-    async def run_flusher(self) -> None:
+    def prune(self, before: int) -> int:
+        """Drop the minutes older than `before` (epoch seconds); returns how many went."""
+        with self._db_lock:
+            return self._conn.execute("DELETE FROM minutes WHERE minute < ?", (before,)).rowcount
+
+    async def run_flusher(self, retention_s: float = DEFAULT_RETENTION_S) -> None:
+        passes = 0
         try:
             while True:
                 await asyncio.sleep(FLUSH_INTERVAL)
                 batch, self._pending = self._pending, {}
                 await asyncio.to_thread(self._write, batch)
+                passes += 1
+                if passes % PRUNE_EVERY == 1:
+                    await asyncio.to_thread(self.prune, int(time.time() - retention_s))
         finally:
             self.flush()
 
@@ -191,7 +286,9 @@ class Metrics:
         self.flush()
         sql = "SELECT function, dimension, minute, stats FROM minutes WHERE minute >= ? AND minute < ?"
         args: list[Any] = [start, end]
-        if function is not None:
+        if function is None:
+            sql += " AND function != ''"  # the account's gauges are read by naming them
+        else:
             sql += " AND function = ?"
             args.append(function)
         if dimension is not None:

@@ -2,10 +2,10 @@
 `X-Amz-Target: GraniteServiceVersion20100801.*`, which is what boto3 sends here):
 ListMetrics, GetMetricStatistics and GetMetricData over the `AWS/Lambda` namespace.
 
-Metrics come from the per-minute buckets of `observe.metrics`: Invocations, Errors, Throttles
-and Duration as Lambda defines them, plus ColdStarts and InitDuration. Dimensions are none
-(the whole account), `FunctionName`, or `FunctionName` with `Resource` (`name:version` or
-`name:alias`), as Lambda publishes them.
+Metrics come from the per-minute buckets of `observe.metrics`: Lambda's invocation,
+performance, concurrency and asynchronous-invocation metrics (`METRICS`), plus ColdStarts and
+InitDuration. Dimensions are none (the whole account), `FunctionName`, or `FunctionName` with
+`Resource` (`name:version` or `name:alias`), as Lambda publishes them.
 """
 
 from __future__ import annotations
@@ -15,18 +15,50 @@ from typing import Any
 
 from stratus.errors import ClientError
 from stratus.gateway.server import ApiContext, JsonOperation
-from stratus.observe.metrics import Bucket, percentile
+from stratus.observe.metrics import ACCOUNT, Bucket, percentile
 
 TARGET_PREFIX = "GraniteServiceVersion20100801"
 NAMESPACE = "AWS/Lambda"
-METRICS = {
-    "Invocations": "Count",
-    "Errors": "Count",
-    "Throttles": "Count",
-    "ColdStarts": "Count",
-    "Duration": "Milliseconds",
-    "InitDuration": "Milliseconds",
+# name -> (unit, how it reads from a merged minute bucket; see `_observe`)
+METRICS: dict[str, tuple[str, str]] = {
+    "Invocations": ("Count", "count"),
+    "Errors": ("Count", "count"),
+    "Throttles": ("Count", "count"),
+    "ColdStarts": ("Count", "count"),
+    "Duration": ("Milliseconds", "timing"),
+    "InitDuration": ("Milliseconds", "timing"),
+    "ConcurrentExecutions": ("Count", "gauge"),
+    "UnreservedConcurrentExecutions": ("Count", "gauge"),
+    "ProvisionedConcurrentExecutions": ("Count", "gauge"),
+    "ProvisionedConcurrencyUtilization": ("None", "gauge"),
+    "ProvisionedConcurrencyInvocations": ("Count", "count"),
+    "ProvisionedConcurrencySpilloverInvocations": ("Count", "count"),
+    "AsyncEventsReceived": ("Count", "count"),
+    "AsyncEventAge": ("Milliseconds", "timing"),
+    "AsyncEventsDropped": ("Count", "count"),
+    "DestinationDeliveryFailures": ("Count", "count"),
+    "DeadLetterErrors": ("Count", "count"),
+    "RecursiveInvocationsDropped": ("Count", "count"),
 }
+# Counts and the sample each is a share of: Errors out of invocations, and so on. The others
+# count events of their own (each a sample of 1).
+COUNTS = {
+    "Invocations": ("invocations", "invocations"),
+    "Errors": ("errors", "invocations"),
+    "ColdStarts": ("cold_starts", "invocations"),
+    "Throttles": ("throttles", "throttles"),
+    "ProvisionedConcurrencyInvocations": ("provisioned_invocations", "provisioned_invocations"),
+    "ProvisionedConcurrencySpilloverInvocations": ("spillover_invocations", "spillover_invocations"),
+    "AsyncEventsReceived": ("async_received", "async_received"),
+    "AsyncEventsDropped": ("async_dropped", "async_dropped"),
+    "DestinationDeliveryFailures": ("destination_failures", "destination_failures"),
+    "DeadLetterErrors": ("dead_letter_errors", "dead_letter_errors"),
+    "RecursiveInvocationsDropped": ("recursive_dropped", "recursive_dropped"),
+}
+# Gauges are kept as each minute's peak, which every statistic of a period then reports: the
+# Maximum is exact, the others are the peak too.
+ACCOUNT_ONLY = {"UnreservedConcurrentExecutions"}
+ACCOUNT_GAUGES = {"ConcurrentExecutions", "UnreservedConcurrentExecutions"}
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 MAX_DATAPOINTS = 1440
 
@@ -73,10 +105,16 @@ def _window(params: dict[str, Any]) -> tuple[int, int, int]:
     return int(start), int(end), period
 
 
-def _buckets(ctx: ApiContext, dims: dict[str, str], start: int, end: int) -> list[tuple[int, Bucket]]:
+def _buckets(
+    ctx: ApiContext, metric: str, dims: dict[str, str], start: int, end: int
+) -> list[tuple[int, Bucket]]:
     function = dims.get("FunctionName")
     resource = dims.get("Resource")
-    if resource is not None:
+    if not dims and metric in ACCOUNT_GAUGES:
+        rows = ctx.metrics.minutes(*ACCOUNT, start, end)
+    elif metric in ACCOUNT_ONLY:
+        return []
+    elif resource is not None:
         if function is None or not resource.startswith(function + ":"):
             return []
         qualifier = resource[len(function) + 1 :]
@@ -95,30 +133,37 @@ def _aggregate(rows: list[tuple[int, Bucket]], start: int, period: int) -> dict[
     return windows
 
 
+def _observe(metric: str, b: Bucket) -> tuple[int, float, float, float, list[float]]:
+    """(samples, sum, minimum, maximum, sampled values) of one metric in a merged bucket."""
+    if metric in COUNTS:
+        field, basis = COUNTS[metric]
+        hits, count = getattr(b, field), getattr(b, basis)
+        return count, float(hits), (0.0 if hits < count else 1.0), (1.0 if hits else 0.0), []
+    if metric == "Duration":
+        low = min(b.durations) if b.durations else 0.0
+        return b.invocations, b.duration_sum, low, b.duration_max, b.durations
+    if metric == "InitDuration":
+        mean = b.init_ms_sum / b.cold_starts if b.cold_starts else 0.0
+        return b.cold_starts, b.init_ms_sum, mean, mean, []
+    if metric == "AsyncEventAge":
+        mean = b.async_age_sum / b.async_age_count if b.async_age_count else 0.0
+        return b.async_age_count, b.async_age_sum, min(mean, b.async_age_max), b.async_age_max, []
+    if metric == "ProvisionedConcurrencyUtilization":
+        peak = b.provisioned_max / b.provisioned_alloc if b.provisioned_alloc else 0.0
+        return int(b.provisioned_alloc > 0), peak, peak, peak, []
+    peak = float(
+        {
+            "ConcurrentExecutions": b.concurrent_max,
+            "UnreservedConcurrentExecutions": b.unreserved_max,
+            "ProvisionedConcurrentExecutions": b.provisioned_max,
+        }[metric]
+    )
+    return int(peak > 0), peak, peak, peak, []
+
+
 def _stat(metric: str, bucket: Bucket, stat: str) -> float | None:
     """One statistic of one metric over a merged bucket (None: no data for it)."""
-    if metric == "Duration":
-        samples, count, total, high = (
-            bucket.durations,
-            bucket.invocations,
-            bucket.duration_sum,
-            bucket.duration_max,
-        )
-        low = min(samples) if samples else None
-    elif metric == "InitDuration":
-        count, total = bucket.cold_starts, bucket.init_ms_sum
-        samples, high, low = [], (total / count if count else 0.0), (total / count if count else 0.0)
-    else:
-        count = bucket.throttles if metric == "Throttles" else bucket.invocations
-        hits = {
-            "Invocations": bucket.invocations,
-            "Errors": bucket.errors,
-            "Throttles": bucket.throttles,
-            "ColdStarts": bucket.cold_starts,
-        }[metric]
-        samples, total = [], float(hits)
-        high = 1.0 if hits else 0.0
-        low = 0.0 if hits < count else 1.0
+    count, total, low, high, samples = _observe(metric, bucket)
     if count == 0:
         return None
     if stat.startswith("p"):
@@ -129,17 +174,17 @@ def _stat(metric: str, bucket: Bucket, stat: str) -> float | None:
         if not 0 <= q <= 1:
             raise InvalidParameterValue(f"Unknown statistic {stat}.")
         return percentile(samples, q) if samples else (total / count)
-    return (
-        {
-            "SampleCount": float(count),
-            "Sum": total,
-            "Average": total / count,
-            "Maximum": high,
-            "Minimum": low,
-        }.get(stat)
-        if stat in STATISTICS
-        else _unknown(stat)
-    )
+    if stat not in STATISTICS:
+        _unknown(stat)
+    if METRICS[metric][1] == "gauge":
+        return {"SampleCount": float(count)}.get(stat, high)
+    return {
+        "SampleCount": float(count),
+        "Sum": total,
+        "Average": total / count,
+        "Maximum": high,
+        "Minimum": low,
+    }[stat]
 
 
 def _unknown(stat: str) -> float:
@@ -163,10 +208,12 @@ async def get_metric_statistics(ctx: ApiContext, params: dict[str, Any], region:
         raise MissingParameter(
             "At least one of the parameters Statistics and ExtendedStatistics is required."
         )
-    windows = _aggregate(_buckets(ctx, _dimensions(params.get("Dimensions")), start, end), start, period)
+    windows = _aggregate(
+        _buckets(ctx, metric, _dimensions(params.get("Dimensions")), start, end), start, period
+    )
     points = []
     for slot, bucket in sorted(windows.items()):
-        point: dict[str, Any] = {"Timestamp": slot, "Unit": METRICS[metric]}
+        point: dict[str, Any] = {"Timestamp": slot, "Unit": METRICS[metric][0]}
         for stat in stats:
             value = _stat(metric, bucket, stat)
             if value is not None:
@@ -193,7 +240,7 @@ async def get_metric_data(ctx: ApiContext, params: dict[str, Any], region: str) 
         metric = _metric_name(metric_spec)
         start, end, period = _window({**params, "Period": stat_spec.get("Period")})
         windows = _aggregate(
-            _buckets(ctx, _dimensions(metric_spec.get("Dimensions")), start, end), start, period
+            _buckets(ctx, metric, _dimensions(metric_spec.get("Dimensions")), start, end), start, period
         )
         stamps, values = [], []
         for slot, bucket in sorted(windows.items(), reverse=True):  # newest first, as CloudWatch
@@ -244,6 +291,8 @@ async def list_metrics(ctx: ApiContext, params: dict[str, Any], region: str) -> 
         ):
             continue
         for name in METRICS:
+            if dims and name in ACCOUNT_ONLY:
+                continue
             if wanted_name in (None, name):
                 metrics.append({"Namespace": NAMESPACE, "MetricName": name, "Dimensions": dims})
     return {"Metrics": metrics}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -150,3 +152,94 @@ def test_time_window_out_of_range(server: Server) -> None:
         )
     assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
     assert "exceeds the limit" in err.value.response["Error"]["Message"]
+
+
+def peak(cw: Any, metric: str, dims: list[dict[str, str]], stat: str = "Maximum") -> float:
+    points = cw.get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName=metric, Dimensions=dims, Period=3600, Statistics=[stat], **window()
+    )["Datapoints"]
+    return max((p[stat] for p in points), default=0.0)
+
+
+def test_concurrency_gauges(server: Server, lam: Any, fn_name: str) -> None:
+    create(lam, fn_name, APP)
+    payload = json.dumps({"sleep": 0.5}).encode()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: lam.invoke(FunctionName=fn_name, Payload=payload), range(4)))
+    cw = server.client("cloudwatch")
+    fn = [{"Name": "FunctionName", "Value": fn_name}]
+    assert peak(cw, "ConcurrentExecutions", fn) == 4
+    assert peak(cw, "ConcurrentExecutions", []) >= 4  # the account's, shared with other tests
+    assert peak(cw, "UnreservedConcurrentExecutions", []) >= 4
+    assert peak(cw, "UnreservedConcurrentExecutions", fn) == 0  # published for the account only
+    listed = cw.list_metrics(Namespace="AWS/Lambda", Dimensions=fn)["Metrics"]
+    names = {m["MetricName"] for m in listed}
+    assert {"ConcurrentExecutions", "AsyncEventAge", "DestinationDeliveryFailures"} <= names
+    assert "UnreservedConcurrentExecutions" not in names
+
+
+def test_reserved_functions_are_not_unreserved(fresh_server: Any, fn_name: str) -> None:
+    srv: Server = fresh_server()
+    lam = srv.client()
+    create(lam, fn_name, APP)
+    lam.put_function_concurrency(FunctionName=fn_name, ReservedConcurrentExecutions=5)
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda _: lam.invoke(FunctionName=fn_name, Payload=b'{"sleep": 0.4}'), range(3)))
+    cw = srv.client("cloudwatch")
+    assert peak(cw, "ConcurrentExecutions", []) == 3
+    assert peak(cw, "UnreservedConcurrentExecutions", []) == 0
+
+
+def test_provisioned_concurrency_metrics(server: Server, lam: Any, fn_name: str) -> None:
+    create(lam, fn_name, APP)
+    version = lam.publish_version(FunctionName=fn_name)["Version"]
+    lam.create_alias(FunctionName=fn_name, Name="live", FunctionVersion=version)
+    lam.put_provisioned_concurrency_config(
+        FunctionName=fn_name, Qualifier="live", ProvisionedConcurrentExecutions=2
+    )
+    deadline = time.monotonic() + 20
+    while lam.get_provisioned_concurrency_config(FunctionName=fn_name, Qualifier="live")["Status"] != "READY":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    slow = json.dumps({"sleep": 0.5}).encode()
+    with ThreadPoolExecutor(3) as pool:  # two on provisioned environments, one spills over
+        list(pool.map(lambda _: lam.invoke(FunctionName=fn_name, Qualifier="live", Payload=slow), range(3)))
+    cw = server.client("cloudwatch")
+    fn = [{"Name": "FunctionName", "Value": fn_name}]
+    on_version = [*fn, {"Name": "Resource", "Value": f"{fn_name}:{version}"}]
+    assert peak(cw, "ProvisionedConcurrencyInvocations", fn, "Sum") == 2
+    assert peak(cw, "ProvisionedConcurrencySpilloverInvocations", fn, "Sum") == 1
+    assert peak(cw, "ProvisionedConcurrentExecutions", on_version) == 2
+    assert peak(cw, "ProvisionedConcurrencyUtilization", on_version) == 1.0
+    lam.delete_provisioned_concurrency_config(FunctionName=fn_name, Qualifier="live")
+
+
+def test_async_metrics(fresh_server: Any, fn_name: str) -> None:
+    srv: Server = fresh_server(STRATUS_ASYNC_RETRY_DELAY="0.1")
+    lam = srv.client()
+    create(lam, fn_name, APP)
+    create(lam, fn_name + "-dest", APP)
+    arn = lam.get_function(FunctionName=fn_name + "-dest")["Configuration"]["FunctionArn"]
+    lam.put_function_event_invoke_config(
+        FunctionName=fn_name, MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": arn}}
+    )
+    lam.delete_function(FunctionName=fn_name + "-dest")  # its deliveries now fail
+    for event in ({}, {"fail": True}, {"fail": True}):
+        assert (
+            lam.invoke(FunctionName=fn_name, InvocationType="Event", Payload=json.dumps(event).encode())[
+                "StatusCode"
+            ]
+            == 202
+        )
+    cw = srv.client("cloudwatch")
+    fn = [{"Name": "FunctionName", "Value": fn_name}]
+    deadline = time.monotonic() + 20
+    while peak(cw, "DestinationDeliveryFailures", fn, "Sum") < 2:
+        assert time.monotonic() < deadline, "the failed events never reached their destination"
+        time.sleep(0.3)
+    assert peak(cw, "AsyncEventsReceived", fn, "Sum") == 3
+    assert peak(cw, "AsyncEventsDropped", fn, "Sum") == 2  # no retries allowed
+    assert peak(cw, "AsyncEventAge", fn, "SampleCount") == 3  # one attempt each
+    assert 0 <= peak(cw, "AsyncEventAge", fn) < 20_000
+    assert peak(cw, "Invocations", fn, "Sum") == 3
+    assert peak(cw, "DeadLetterErrors", fn, "Sum") == 0

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from stratus.observe.metrics import Bucket, Metrics, percentile
+import pytest
+
+from stratus.config import config_from_env
+from stratus.observe.metrics import ACCOUNT, Bucket, Metrics, percentile
 
 
 def test_bucket_adds_and_merges() -> None:
@@ -48,3 +52,52 @@ def test_flush_and_usage_count_versions_not_aliases(tmp_path: Path) -> None:
     metrics.close()
     reopened = Metrics(tmp_path / "metrics.db")
     assert {u.key: u for u in reopened.usage(0, "function")}["f"].billed_ms == 18
+
+
+def test_gauges_keep_the_peak_and_counts_add_up_when_merged() -> None:
+    a, b = (
+        Bucket(concurrent_max=3, async_received=2, async_age_max=10.0),
+        Bucket(concurrent_max=5, async_received=1),
+    )
+    a.merge(b)
+    assert (a.concurrent_max, a.async_received, a.async_age_max) == (5, 3, 10.0)
+
+
+def test_rows_written_before_a_field_existed_still_load() -> None:
+    old = (
+        '{"invocations": 2, "errors": 0, "throttles": 0, "cold_starts": 1, "init_ms_sum": 5.0, '
+        '"duration_sum": 3.0, "duration_max": 2.0, "billed_ms": 4, "gb_ms": 0.5, "durations": [1.0, 2.0]}'
+    )
+    bucket = Bucket.from_json(old)
+    assert bucket.invocations == 2 and bucket.concurrent_max == 0 and bucket.async_dropped == 0
+
+
+def test_account_gauges_are_kept_apart_from_functions(tmp_path: Path) -> None:
+    metrics = Metrics(tmp_path / "m.db")
+    metrics.running("f", "$LATEST", 2, 7, 6)
+    now = int(time.time())
+    assert [(f, b.concurrent_max) for f, _, _, b in metrics.minutes(None, None, 0, now + 60)] == [("f", 2)]
+    ((_, _, _, whole),) = metrics.minutes(*ACCOUNT, 0, now + 60)
+    assert (whole.concurrent_max, whole.unreserved_max) == (7, 6)
+    metrics.close()
+
+
+def test_prune_drops_only_minutes_past_retention(tmp_path: Path) -> None:
+    metrics = Metrics(tmp_path / "m.db")
+    metrics.record("f", ["$LATEST"], 1.0, 1, 128, None, False)
+    metrics.flush()
+    now = int(time.time())
+    assert metrics.prune(now - 3600) == 0
+    assert metrics.prune(now + 120) == 1
+    assert metrics.minutes("f", None, 0, now + 120) == []
+    metrics.close()
+
+
+def test_metrics_retention_is_configurable_and_checked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("STRATUS_METRICS_RETENTION_DAYS", "2")
+    assert config_from_env(tmp_path, "127.0.0.1", 1).metrics_retention_days == 2
+    monkeypatch.setenv("STRATUS_METRICS_RETENTION_DAYS", "0")
+    with pytest.raises(ValueError, match="RETENTION"):
+        config_from_env(tmp_path, "127.0.0.1", 1)
