@@ -34,6 +34,11 @@ class FunctionConfig:
     architectures: tuple[str, ...] = ("x86_64",)
     tracing_mode: str = "PassThrough"
     log_format: str = "Text"
+    # LoggingConfig: levels filter JSON logs only (None: INFO, Lambda's default); the log group
+    # defaults to /aws/lambda/NAME.
+    app_log_level: str | None = None
+    system_log_level: str | None = None
+    log_group: str | None = None
     state: str = "Active"
     last_update_status: str = "Successful"
     # Stratus's own setting, from the function's `stratus:network` tag: "default" (the host's
@@ -46,6 +51,10 @@ class FunctionConfig:
     # Layers, in the order they apply at /opt: (layer version ARN, size, content key). The key
     # is kept so a function runs on even after the layer version is deleted, as on Lambda.
     layers: tuple[tuple[str, int, str], ...] = ()
+
+    @property
+    def log_group_name(self) -> str:
+        return self.log_group or f"/aws/lambda/{self.name}"
 
     def uses_snapshot(self) -> bool:
         """Whether new environments of this configuration fork from an initialized one."""
@@ -69,6 +78,9 @@ class FunctionConfig:
             tuple(sorted(self.environment.items())),
             self.ephemeral_storage,
             self.log_format,
+            self.app_log_level,
+            self.system_log_level,
+            self.log_group,
             self.network,
             self.snap_start,
             self.snap_latest,

@@ -164,3 +164,53 @@ def tags(value: Any) -> dict[str, str]:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+APPLICATION_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+LOG_GROUP = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
+
+
+def logging_config(value: Any) -> dict[str, Any]:
+    """The configuration changes a LoggingConfig asks for. Log levels filter structured logs,
+    so, as on Lambda, they are accepted only with LogFormat JSON; Text clears them."""
+    if not isinstance(value, dict):
+        raise InvalidParameterValue("LoggingConfig must be an object.")
+    changes: dict[str, Any] = {}
+    log_format = value.get("LogFormat")
+    if log_format is not None:
+        if log_format not in ("Text", "JSON"):
+            raise ValidationError(
+                f"1 validation error detected: Value '{log_format}' at 'loggingConfig.logFormat' failed "
+                "to satisfy constraint: Member must satisfy enum value set: [JSON, Text]"
+            )
+        changes["log_format"] = log_format
+    for key, member, allowed, field in (
+        ("ApplicationLogLevel", "applicationLogLevel", APPLICATION_LOG_LEVELS, "app_log_level"),
+        ("SystemLogLevel", "systemLogLevel", SYSTEM_LOG_LEVELS, "system_log_level"),
+    ):
+        level = value.get(key)
+        if level is None:
+            continue
+        if level not in allowed:
+            raise ValidationError(
+                f"1 validation error detected: Value '{level}' at 'loggingConfig.{member}' failed to "
+                f"satisfy constraint: Member must satisfy enum value set: [{', '.join(allowed)}]"
+            )
+        if log_format != "JSON":
+            raise InvalidParameterValue(
+                f"{key} can only be set with LogFormat JSON; logs in the Text format are not filtered "
+                "by level."
+            )
+        changes[field] = level
+    if log_format == "Text":
+        changes["app_log_level"] = changes["system_log_level"] = None
+    group = value.get("LogGroup")
+    if group is not None:
+        if not isinstance(group, str) or not LOG_GROUP.match(group):
+            raise ValidationError(
+                f"1 validation error detected: Value '{group}' at 'loggingConfig.logGroup' failed to "
+                r"satisfy constraint: Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]+"
+            )
+        changes["log_group"] = group
+    return changes

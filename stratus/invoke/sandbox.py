@@ -40,6 +40,7 @@ from stratus.invoke.records import (
 from stratus.invoke.runtime_api import RuntimeApiError, RuntimeEndpoint, event_headers
 from stratus.isolation.backend import ExitStatus, IsolationBackend, SandboxProcess, SandboxSpec
 from stratus.observe.logstore import LogStore
+from stratus.observe.platform_lines import PlatformLines, Report
 from stratus.runtimes.pyboot import stratus_channel as channel
 
 
@@ -127,7 +128,8 @@ class Sandbox:
         self.state = State.STARTING
         self._clock = clock
         self.idle_since = clock()
-        self.log_group = f"/aws/lambda/{config.name}"
+        self.log_group = config.log_group_name
+        self._platform = PlatformLines(config.log_format == "JSON", config.system_log_level or "INFO")
         day = datetime.now(UTC).strftime("%Y/%m/%d")
         self.log_stream = f"{day}/[{config.version}]{self.sandbox_id}"
         self._plan = plan
@@ -245,6 +247,7 @@ class Sandbox:
             env["AWS_EXECUTION_ENV"] = self._plan.execution_env
         if cfg.log_format == "JSON":
             env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+            env["AWS_LAMBDA_LOG_LEVEL"] = cfg.app_log_level or "INFO"
         return env
 
     async def wait_exit(self) -> None:
@@ -375,7 +378,8 @@ class Sandbox:
         current.deadline_ms = int(time.time() * 1000) + self.config.timeout * 1000
         self._last_deadline = current.deadline_ms / 1000
         self._served = True
-        self._log_line(f"START RequestId: {current.invocation.request_id} Version: {self.config.version}")
+        for line in self._platform.start(current.invocation.request_id, self.config.version):
+            self._log_line(line)
         loop = asyncio.get_running_loop()
         self._timer = loop.call_at(loop.time() + self.config.timeout, self._on_timeout)
         if self._channel_waiting:
@@ -492,20 +496,16 @@ class Sandbox:
         memory_mb = self._max_memory_mb()
         request_id = current.invocation.request_id
         if not current.delivered_at:
-            self._log_line(f"START RequestId: {request_id} Version: {self.config.version}")
+            for line in self._platform.start(request_id, self.config.version):
+                self._log_line(line)
         init_ms, self._init_ms = self._init_ms, None
         # Lambda bills the init phase of on-demand environments too, in the first invoke's
         # Billed Duration, rounded up to the millisecond.
         billed_ms = max(1, math.ceil(duration + (init_ms or 0.0)))
-        report = (
-            f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
-            f"Billed Duration: {billed_ms} ms\t"
-            f"Memory Size: {self.config.memory_size} MB\tMax Memory Used: {memory_mb} MB\t"
-        )
-        if init_ms is not None:
-            report += f"Init Duration: {init_ms:.2f} ms\t"
-        self._log_line(f"END RequestId: {request_id}")
-        self._log_line(report)
+        status = "timeout" if error_type == "Sandbox.Timedout" else "error" if function_error else "success"
+        report = Report(request_id, duration, billed_ms, self.config.memory_size, memory_mb, init_ms, status)
+        for line in self._platform.finish(report):
+            self._log_line(line)
         current.done.set_result(
             InvocationResult(
                 payload=payload,

@@ -144,10 +144,7 @@ def config_changes(context: ApiContext, params: dict[str, Any]) -> dict[str, Any
             raise InvalidParameterValue("TracingConfig.Mode must be Active or PassThrough.")
         changes["tracing_mode"] = mode
     if "LoggingConfig" in params:
-        log_format = _object(params["LoggingConfig"], "LoggingConfig").get("LogFormat", "Text")
-        if log_format not in ("Text", "JSON"):
-            raise InvalidParameterValue("LoggingConfig.LogFormat must be Text or JSON.")
-        changes["log_format"] = log_format
+        changes.update(validate.logging_config(params["LoggingConfig"]))
     if "SnapStart" in params:
         apply_on = _object(params["SnapStart"], "SnapStart").get("ApplyOn", "None")
         if apply_on not in ("None", "PublishedVersions"):

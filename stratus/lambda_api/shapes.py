@@ -38,8 +38,11 @@ def function_configuration(cfg: FunctionConfig, region: str, account: str) -> di
         "RuntimeVersionConfig": {
             "RuntimeVersionArn": f"arn:aws:lambda:{region}::runtime:stratus-{cfg.runtime}"
         },
-        "LoggingConfig": {"LogFormat": cfg.log_format, "LogGroup": f"/aws/lambda/{cfg.name}"},
+        "LoggingConfig": {"LogFormat": cfg.log_format, "LogGroup": cfg.log_group_name},
     }
+    if cfg.log_format == "JSON":
+        shape["LoggingConfig"]["ApplicationLogLevel"] = cfg.app_log_level or "INFO"
+        shape["LoggingConfig"]["SystemLogLevel"] = cfg.system_log_level or "INFO"
     if cfg.environment:
         shape["Environment"] = {"Variables": dict(cfg.environment)}
     if cfg.layers:

@@ -67,7 +67,22 @@ async function initError(errorType, error, message) {
 
 // -- logging: console output as Lambda's Node runtime writes it --------------------------------
 
+// LoggingConfig: under LogFormat JSON each console call is one JSON object, and calls below
+// ApplicationLogLevel (AWS_LAMBDA_LOG_LEVEL) are dropped; the text format is never filtered.
+const JSON_LOGS = process.env.AWS_LAMBDA_LOG_FORMAT === "JSON";
+const LEVELS = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4, FATAL: 5 };
+const MIN_LEVEL = JSON_LOGS ? (LEVELS[process.env.AWS_LAMBDA_LOG_LEVEL] ?? LEVELS.INFO) : 0;
+
 function log(level, args) {
+  if (LEVELS[level] < MIN_LEVEL) return;
+  if (JSON_LOGS) {
+    const entry = { timestamp: new Date().toISOString(), level, requestId: currentRequestId, message: util.format(...args) };
+    if (args.length === 1 && args[0] instanceof Error) {
+      Object.assign(entry, { errorType: args[0].name, errorMessage: args[0].message, stackTrace: (args[0].stack || "").split("\n") });
+    }
+    process.stdout.write(JSON.stringify(entry) + "\n");
+    return;
+  }
   const text = util.format(...args).replace(/\n/g, "\r");
   process.stdout.write(`${new Date().toISOString()}\t${currentRequestId || "undefined"}\t${level}\t${text}\n`);
 }
