@@ -23,6 +23,7 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from pathlib import Path
 from stratus.control.models import FunctionConfig
 from stratus.errors import ServiceError
 from stratus.invoke.records import (
+    TAIL_BYTES,
     Invocation,
     InvocationResult,
     error_payload,
@@ -40,8 +42,11 @@ from stratus.invoke.records import (
 from stratus.invoke.runtime_api import RuntimeApiError, RuntimeEndpoint, event_headers
 from stratus.isolation.backend import ExitStatus, IsolationBackend, SandboxProcess, SandboxSpec
 from stratus.observe.logstore import LogStore
+from stratus.observe.output import READ_BUDGET, OutputCutter
 from stratus.observe.platform_lines import PlatformLines, Report
 from stratus.runtimes.pyboot import stratus_channel as channel
+
+TAIL_CHARS = 4 * TAIL_BYTES  # characters kept for the tail: enough for 4 KB of any UTF-8
 
 
 class State(enum.Enum):
@@ -101,7 +106,10 @@ class LaunchPlan:
 class _Inflight:
     invocation: Invocation
     done: asyncio.Future[InvocationResult]
-    lines: list[str] = field(default_factory=list)
+    # The invocation's last log lines, for LogType=Tail (which returns 4 KB): a bounded tail,
+    # since a function may print without limit.
+    lines: deque[str] = field(default_factory=deque)
+    tail_chars: int = 0
     delivered_at: float = 0.0
     deadline_ms: int = 0
 
@@ -150,7 +158,7 @@ class Sandbox:
         self._current: _Inflight | None = None
         self._waiter: asyncio.Future[Invocation] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._partial = b""
+        self._output = OutputCutter(time.monotonic)
         self._exit_task: asyncio.Task[None] | None = None
         self.exit_status: ExitStatus | None = None
         self._stopping = False
@@ -491,6 +499,8 @@ class Sandbox:
             return
         self._cancel_timer()
         self._read_output()
+        for line in self._output.flush():
+            self._log_line(line)
         now = time.monotonic()
         duration = (now - current.delivered_at) * 1000 if current.delivered_at else 0.0
         memory_mb = self._max_memory_mb()
@@ -574,30 +584,31 @@ class Sandbox:
     # -- logs ----------------------------------------------------------------------------------
 
     def _read_output(self) -> None:
+        """Log what the environment wrote, at most READ_BUDGET bytes per call: a function that
+        floods its output gets a slice of the loop at a time (the reader fires again)."""
         if self._proc is None:
             return
         fd = self._proc.output_fd
-        data = self._partial
-        while True:
+        budget = READ_BUDGET
+        while budget > 0:
             try:
-                chunk = os.read(fd, 65536)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
+                chunk = os.read(fd, min(65536, budget))
+            except OSError:  # EAGAIN (nothing more for now), or the pipe is gone
                 break
             if not chunk:
                 break
-            data += chunk
-        if not data:
-            return
-        *lines, self._partial = data.split(b"\n")
-        for raw in lines:
-            self._log_line(raw.decode("utf-8", "replace").rstrip("\r"))
+            budget -= len(chunk)
+            for line in self._output.feed(chunk):
+                self._log_line(line)
 
     def _log_line(self, line: str) -> None:
         self._logs.append(self.log_group, self.log_stream, int(time.time() * 1000), line)
-        if self._current is not None:
-            self._current.lines.append(line)
+        current = self._current
+        if current is not None:
+            current.lines.append(line)
+            current.tail_chars += len(line) + 1
+            while current.tail_chars > TAIL_CHARS and len(current.lines) > 1:
+                current.tail_chars -= len(current.lines.popleft()) + 1
 
 
 def snapshot_key(config: FunctionConfig) -> str:

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from stratus.isolation.templates import (
 )
 from stratus.isolation.uids import UidAllocator
 from stratus.isolation.zygote import Zygote, ZygoteError, kill_quietly
+from stratus.observe.output import OutputCutter
 from stratus.runtimes.pyboot import stratus_channel as channel
 from stratus.runtimes.python import PythonRuntime
 
@@ -480,16 +482,15 @@ class _LineReader:
     def __init__(self, fd: int, emit: Callable[[str], None]) -> None:
         self._fd = fd
         self._emit = emit
-        self._partial = b""
+        self._cutter = OutputCutter(time.monotonic)  # bounded as an environment's output is
 
     def read(self) -> None:
         try:
             data = os.read(self._fd, 65536)
         except OSError:
             return
-        *lines, self._partial = (self._partial + data).split(b"\n")
-        for line in lines:
-            self._emit(line.decode("utf-8", "replace"))
+        for line in self._cutter.feed(data):
+            self._emit(line)
 
 
 def _join_cgroup(procs: str, pid: int) -> None:
