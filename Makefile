@@ -29,10 +29,12 @@ check: $(STAMP)
 	$(BIN)/mypy stratus
 
 # The tests drive the server with curl too, and build a compiled custom-runtime bootstrap.
+# Debian's awscli is version 2, whose `aws logs tail --follow` the log tests run (the venv's
+# PyPI awscli is version 1, which has no `tail`).
 test-tools:
-	@command -v curl >/dev/null && command -v cc >/dev/null || \
-		(apt-get update -qq && apt-get install -y -qq curl gcc libc6-dev) || \
-		echo "could not install curl and gcc; the tests that need them will fail"
+	@command -v curl >/dev/null && command -v cc >/dev/null && test -x /usr/bin/aws || \
+		(apt-get update -qq && apt-get install -y -qq curl gcc libc6-dev awscli) || \
+		echo "could not install curl, gcc and awscli; the tests that need them will fail"
 
 test: install check test-tools
 	$(BIN)/pytest -q
