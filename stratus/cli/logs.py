@@ -23,6 +23,12 @@ def logs(name: str, follow: bool, since: int, endpoint: str, data_dir: Path | No
 
     cw = client("logs", endpoint, data_dir)
     group = f"/aws/lambda/{name}"
+    try:  # the function's LoggingConfig may name a log group of its own
+        config = client("lambda", endpoint, data_dir).get_function_configuration(FunctionName=name)
+        group = config.get("LoggingConfig", {}).get("LogGroup") or group
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
     kwargs: dict[str, Any] = {"logGroupName": group, "startTime": int((time.time() - since) * 1000)}
     seen: set[str] = set()
     while True:

@@ -137,6 +137,8 @@ def test_a_custom_log_group_receives_the_logs(server: Server, lam: Any, fn_name:
             break
         time.sleep(0.2)
     assert events and "warning line" in events[0]["message"]
+    printed = server.cli("logs", fn_name)  # the CLI reads the function's own group
+    assert printed.returncode == 0 and "warning line" in printed.stdout, printed.stderr
 
 
 @pytest.mark.parametrize(
