@@ -60,6 +60,10 @@ class Limiter:
     def in_use(self, function: str) -> int:
         return self._in_use.get(function, 0)
 
+    def running(self) -> dict[str, int]:
+        """Concurrent executions now, by function (those running at least one)."""
+        return dict(self._in_use)
+
     @property
     def unreserved_in_use(self) -> int:
         return self._unreserved_in_use

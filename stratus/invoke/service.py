@@ -378,5 +378,13 @@ class InvokeService:
     def reserved_total(self) -> int:
         return self._reserved_total
 
+    def environments(self) -> dict[str, int]:
+        """Live execution environments by function."""
+        counts: dict[str, int] = {}
+        for pool in self._pools.values():
+            if pool.size:
+                counts[pool.config.name] = counts.get(pool.config.name, 0) + pool.size
+        return counts
+
     def environment_count(self, name: str | None = None) -> int:
         return sum(pool.size for pool in self._pools.values() if name is None or pool.config.name == name)

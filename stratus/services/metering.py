@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 from stratus.errors import InvalidParameterValue
 from stratus.gateway.responses import json_response
 from stratus.gateway.server import ApiContext, ctx
+from stratus.invoke.service import InvokeService
 from stratus.observe.metrics import Metrics
 
 
@@ -64,8 +65,9 @@ async def cost(request: web.Request) -> web.StreamResponse:
 
 
 class _Totals(Collector):
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, invoker: InvokeService) -> None:
         self._metrics = metrics
+        self._invoker = invoker
 
     def collect(self) -> Iterator[Any]:
         def counter(name: str, text: str) -> CounterMetricFamily:
@@ -93,11 +95,23 @@ class _Totals(Collector):
         yield duration
         yield gb
         yield maximum
+        yield _gauge(
+            "stratus_concurrent_executions", "Invocations running now", self._invoker.limiter.running()
+        )
+        yield _gauge("stratus_environments", "Execution environments alive now", self._invoker.environments())
+
+
+def _gauge(name: str, text: str, values: dict[str, int]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, text, labels=["function"])
+    for function, value in sorted(values.items()):
+        family.add_metric([function], value)
+    return family
 
 
 async def prometheus(request: web.Request) -> web.StreamResponse:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Totals(ctx(request).metrics))
+    context = ctx(request)
+    registry.register(_Totals(context.metrics, context.invoker))
     return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8")
 
 

@@ -109,3 +109,26 @@ def test_stratus_cost_cli(server: Server, lam: Any, fn_name: str) -> None:
     assert time.strftime("%Y-%m-%d", time.gmtime()) in by_day.stdout
     bad = server.cli("cost", "--since", "yesterday-ish")
     assert bad.returncode != 0 and "Invalid value for '--since'" in bad.stderr
+
+
+def test_prometheus_gauges_follow_what_runs_now(server: Server, lam: Any, fn_name: str) -> None:
+    import threading
+
+    create(lam, fn_name, APP)
+    scrape = server.endpoint + "/_stratus/metrics"
+    running = f'stratus_concurrent_executions{{function="{fn_name}"}} 2.0'
+    threads = [
+        threading.Thread(target=lam.invoke, kwargs={"FunctionName": fn_name, "Payload": b'{"sleep": 1.5}'})
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while running not in urllib.request.urlopen(scrape).read().decode():
+        assert time.monotonic() < deadline, "the two running invocations were never seen"
+        time.sleep(0.05)
+    for thread in threads:
+        thread.join()
+    after = urllib.request.urlopen(scrape).read().decode()
+    assert f'stratus_concurrent_executions{{function="{fn_name}"}}' not in after
+    assert f'stratus_environments{{function="{fn_name}"}} 2.0' in after  # both stay warm
