@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-tools check bench install runtimes clean
+.PHONY: run test test-tools browser check bench install runtimes dashboard-assets clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -12,7 +12,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) runtimes
+install: $(STAMP) runtimes dashboard-assets
+
+# The dashboard's chart library, uPlot (MIT), from the npm registry; not kept in git. Without
+# it the dashboard still serves and says that its charts need `make install`.
+UPLOT_VERSION := 1.6.32
+VENDOR := stratus/dashboard/static/vendor
+dashboard-assets:
+	@if [ -f $(VENDOR)/uPlot.iife.min.js ] && [ -f $(VENDOR)/uPlot.min.css ] && [ -f $(VENDOR)/LICENSE ]; then \
+		exit 0; fi; \
+	tmp=$$(mktemp -d) && \
+	(cd $$tmp && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && tar xzf uplot-$(UPLOT_VERSION).tgz) && \
+	mkdir -p $(VENDOR) && \
+	cp $$tmp/package/dist/uPlot.iife.min.js $$tmp/package/dist/uPlot.min.css $$tmp/package/LICENSE $(VENDOR)/ && \
+	echo "uPlot $(UPLOT_VERSION) installed in $(VENDOR)" || \
+	echo "could not fetch uPlot with npm: the dashboard will serve without charts"; \
+	rm -rf $$tmp
 
 # Gson is the Java runtime client's JSON library (Debian's package; Maven is not reachable here).
 runtimes: $(STAMP)
@@ -36,7 +51,13 @@ test-tools:
 		(apt-get update -qq && apt-get install -y -qq curl gcc libc6-dev awscli) || \
 		echo "could not install curl, gcc and awscli; the tests that need them will fail"
 
-test: install check test-tools
+# The dashboard's tests drive Debian's Chromium with Playwright (no browser download).
+browser:
+	@command -v chromium >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium) || \
+		echo "could not install chromium; the dashboard's browser tests will fail"
+
+test: install check test-tools browser
 	$(BIN)/pytest -q
 
 bench: install

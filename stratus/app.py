@@ -18,6 +18,8 @@ from stratus.config import Config, Credentials, load_credentials
 from stratus.control.codestore import CodeStore
 from stratus.control.layers import Layers
 from stratus.control.registry import Registry
+from stratus.dashboard import pages as dashboard_pages
+from stratus.dashboard.auth import Sessions
 from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
 from stratus.gateway.server import ApiContext, build_app
@@ -60,6 +62,7 @@ class Started:
     limitations: list[str]
     isolation: str
     runtimes: dict[str, str]  # runtime -> "ok" or the reason it is unavailable
+    dashboard_token: str  # logs in to the dashboard; new at every start, shown only in the banner
 
 
 async def serve(config: Config, on_started: Callable[[Started], None] | None = None) -> None:
@@ -122,13 +125,21 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             front=front,
             layers=layers,
             metrics=metrics,
+            dashboard=Sessions(credentials),
         )
         invoker.metrics = metrics if config.telemetry else None
         invoker.spans = span_export
         limitations = backend.limitations() + ([spans_off] if spans_off else [])
         logs.enabled = config.telemetry
         app = build_app(
-            context, [lambda_routes.register, layer_routes.register, apigatewayv2.register, metering.register]
+            context,
+            [
+                lambda_routes.register,
+                layer_routes.register,
+                apigatewayv2.register,
+                metering.register,
+                dashboard_pages.register,
+            ],
         )
         started = Started(
             endpoint=f"http://{config.host}:{config.port}",
@@ -136,6 +147,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             limitations=limitations,
             isolation=backend.name,
             runtimes={k: v if isinstance(v, str) else "ok" for k, v in runtimes.items()},
+            dashboard_token=context.dashboard.start_token,
         )
         await _run(
             app, front, context, config, invoker, async_invoker, scheduler, backend, logs, started, on_started

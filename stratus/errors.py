@@ -101,6 +101,13 @@ class AccessDenied(AuthError):
     code = "AccessDeniedException"
 
 
+class LoginRequired(AuthError):
+    """The dashboard's data without a session (stratus/dashboard/auth.py)."""
+
+    code = "UnauthorizedException"
+    status = 401
+
+
 # API Gateway's error codes, for the apigatewayv2 API.
 class BadRequest(ClientError):
     code = "BadRequestException"

@@ -53,6 +53,7 @@ def serve(host: str, port: int, data_dir: Path | None) -> None:
         for runtime, status in started.runtimes.items():
             click.echo(f"  runtime {runtime}: {status}")
         click.echo(f"  isolation:         {started.isolation}")
+        click.echo(f"  dashboard:         {started.endpoint}/_stratus/?token={started.dashboard_token}")
         for note in started.limitations:
             click.echo(f"  not enforced: {note}")
         click.echo(

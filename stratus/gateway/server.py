@@ -17,6 +17,7 @@ from stratus.config import Config, Credentials
 from stratus.control.codestore import CodeStore
 from stratus.control.layers import Layers
 from stratus.control.registry import Registry
+from stratus.dashboard.auth import Sessions
 from stratus.errors import (
     InvalidRequestContent,
     RequestTooLarge,
@@ -36,7 +37,9 @@ from stratus.runtimes.kinds import Runtimes
 
 # Large enough for a 50 MB zip sent base64-encoded inside JSON.
 MAX_REQUEST_BYTES = 75 * 1024 * 1024
-PUBLIC_PREFIXES = ("/_stratus/health", "/_stratus/code/", "/_stratus/metrics")
+# The dashboard's page, files and JSON check its own sessions (stratus/dashboard), not SigV4.
+PUBLIC_PREFIXES = ("/_stratus/health", "/_stratus/code/", "/_stratus/metrics", "/_stratus/ui/")
+PUBLIC_PATHS = ("/_stratus/", "/_stratus")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JsonOperation = Callable[["ApiContext", dict[str, Any], str], Awaitable[dict[str, Any]]]
@@ -58,6 +61,7 @@ class ApiContext:
     front: Front
     layers: Layers
     metrics: Metrics
+    dashboard: Sessions  # the dashboard's logins
 
     @property
     def account_id(self) -> str:
@@ -121,7 +125,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     context = ctx(request)
-    if request.path.startswith(PUBLIC_PREFIXES):
+    if request.path.startswith(PUBLIC_PREFIXES) or request.path in PUBLIC_PATHS:
         return await handler(request)
     raw = await request.read()
     identity = authn.verify(request, raw, context.credentials)
