@@ -32,6 +32,7 @@ from stratus.invoke.records import InvocationResult
 from stratus.invoke.retries import Action, Outcome, RetryPolicy, decide
 from stratus.invoke.service import InvokeService
 from stratus.lambda_api.arns import destination_function, function_arn
+from stratus.observe import tracing
 from stratus.store.queue import EventQueue, NewEvent, QueuedEvent
 
 log = logging.getLogger("stratus.async")
@@ -76,9 +77,18 @@ class AsyncInvoker:
     # -- accepting ----------------------------------------------------------------------------
 
     async def accept(
-        self, function: str, qualifier: str | None, payload: bytes, region: str, *, chain: int = 0
+        self,
+        function: str,
+        qualifier: str | None,
+        payload: bytes,
+        region: str,
+        *,
+        chain: int = 0,
+        trace: str | None = None,
     ) -> str:
-        event = NewEvent(str(uuid.uuid4()), function, qualifier, region, payload, self._now_ms(), chain)
+        event = NewEvent(
+            str(uuid.uuid4()), function, qualifier, region, payload, self._now_ms(), chain, trace
+        )
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((event, done))
         self._accepted.set()
@@ -160,6 +170,7 @@ class AsyncInvoker:
                 region=event.region,
                 invoked_arn=function_arn(event.region, self._account_id, event.function, event.qualifier),
                 request_id=event.request_id,  # retries keep the event's request id, as in Lambda
+                trace=tracing.for_function(tracing.parse(event.trace), config.tracing_mode == "Active"),
             )
         except ResourceNotFound:
             return None, None
@@ -239,7 +250,12 @@ class AsyncInvoker:
             )
             return
         await self.accept(
-            target[0], target[1], json.dumps(record).encode(), event.region, chain=event.chain + 1
+            target[0],
+            target[1],
+            json.dumps(record).encode(),
+            event.region,
+            chain=event.chain + 1,
+            trace=event.trace,  # a destination continues the same trace
         )
 
     def _arn(self, event: QueuedEvent) -> str:

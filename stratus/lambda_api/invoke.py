@@ -72,7 +72,9 @@ async def run_invoke(
                 f"Could not parse request body into json: Could not parse payload into json: {e}"
             ) from None
     if invocation_type == "Event":
-        request_id = await context.async_invoker.accept(name, qualifier, payload or b"{}", region_name)
+        request_id = await context.async_invoker.accept(
+            name, qualifier, payload or b"{}", region_name, trace=_caller_trace(header)
+        )
         return HttpReply(202, (("x-amzn-RequestId", request_id),), b"")
     client_context = header("X-Amz-Client-Context")
     if client_context:
@@ -104,6 +106,12 @@ async def run_invoke(
     if log_type == "Tail":
         headers.append(("X-Amz-Log-Result", log_tail(result.log_tail)))
     return HttpReply(200, tuple(headers), result.payload)
+
+
+def _caller_trace(header: Callable[[str], str | None]) -> str | None:
+    """The caller's trace header, kept with an event only when it is a usable one."""
+    incoming = tracing.parse(header("X-Amzn-Trace-Id"))
+    return incoming.render() if incoming else None
 
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS async_events (
     attempts INTEGER NOT NULL DEFAULT 0,
     backoffs INTEGER NOT NULL DEFAULT 0,
     chain INTEGER NOT NULL DEFAULT 0,
+    trace TEXT,
     due_ms INTEGER NOT NULL,
     lease_owner TEXT,
     lease_until_ms INTEGER
@@ -46,6 +47,7 @@ class NewEvent:
     payload: bytes
     received_ms: int
     chain: int = 0  # how many destination hops led to this event
+    trace: str | None = None  # the caller's X-Amzn-Trace-Id
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class QueuedEvent:
     attempts: int
     backoffs: int
     chain: int
+    trace: str | None = None
 
 
 class EventQueue:
@@ -69,6 +72,8 @@ class EventQueue:
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(async_events)")}
         if "chain" not in columns:  # a queue written before chains were counted
             self._conn.execute("ALTER TABLE async_events ADD COLUMN chain INTEGER NOT NULL DEFAULT 0")
+        if "trace" not in columns:  # a queue written before traces were kept
+            self._conn.execute("ALTER TABLE async_events ADD COLUMN trace TEXT")
 
     def close(self) -> None:
         self._conn.close()
@@ -79,7 +84,7 @@ class EventQueue:
         try:
             self._conn.executemany(
                 "INSERT INTO async_events(request_id, function, qualifier, region, payload, "
-                "received_ms, chain, due_ms) VALUES (?,?,?,?,?,?,?,?)",
+                "received_ms, chain, trace, due_ms) VALUES (?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         e.request_id,
@@ -89,6 +94,7 @@ class EventQueue:
                         e.payload,
                         e.received_ms,
                         e.chain,
+                        e.trace,
                         now_ms,
                     )
                     for e in events
@@ -108,7 +114,7 @@ class EventQueue:
                 " SELECT id FROM async_events WHERE due_ms <= ? AND"
                 " (lease_owner IS NULL OR lease_until_ms < ?) ORDER BY due_ms, id LIMIT ?)"
                 " RETURNING id, request_id, function, qualifier, region, payload, received_ms,"
-                " attempts, backoffs, chain",
+                " attempts, backoffs, chain, trace",
                 (owner, now_ms + lease_ms, now_ms, now_ms, limit),
             ).fetchall()
         except BaseException:

@@ -171,3 +171,34 @@ def test_spans_are_exported_in_the_callers_trace(
     warm_root = tracing.parse(warm).root  # type: ignore[union-attr]
     warm_spans = {s.name for s in by_trace[warm_root[2:10] + warm_root[11:]]}
     assert warm_spans == {f"invoke {fn_name}", "handler"}  # no init on a warm start
+
+
+def test_an_event_invoke_carries_the_callers_trace(server: Server, lam: Any, fn_name: str) -> None:
+    """The header is stored with the queued event, so it survives to the attempt (and a restart)."""
+    create(
+        lam,
+        fn_name,
+        {"app.py": "import os\ndef handler(e, c):\n    print('TRACE=' + os.environ['_X_AMZN_TRACE_ID'])\n"},
+    )
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["X-Amzn-Trace-Id"] = INCOMING
+
+    lam.meta.events.register_first("before-sign.lambda.Invoke", add_header)
+    try:
+        assert lam.invoke(FunctionName=fn_name, InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+    finally:
+        lam.meta.events.unregister("before-sign.lambda.Invoke", add_header)
+    logs = server.client("logs")
+    deadline = time.monotonic() + 15
+    while True:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{fn_name}", filterPattern="TRACE")[
+            "events"
+        ]
+        if events or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert events, "the event never ran"
+    header = tracing.parse(events[0]["message"].strip().removeprefix("TRACE="))
+    assert header is not None and header.root == ROOT and header.sampled == "1"
+    assert header.parent != CALLER_PARENT
