@@ -40,12 +40,22 @@ class OutputCutter:
         self._partial = bytearray()
         self._skipping = False  # inside an overlong line, after its first max_event bytes
         self.dropped_bytes = 0  # dropped for rate since the last note
+        self._starved = False  # the budget ran out during the current read
 
     def feed(self, data: bytes) -> list[str]:
         """The complete lines in `data` (with what came before), bounded as above."""
         out: list[str] = []
+        self._starved = False
         start = 0
         while start < len(data):
+            if self._starved and not self._partial and not self._skipping:
+                # Out of budget: every complete line left in this read is dropped at once, so
+                # a flood costs one search per read, not a pass over each of its lines.
+                last = data.rfind(b"\n", start)
+                if last >= 0:
+                    self.dropped_bytes += last + 1 - start
+                    start = last + 1
+                    continue
             newline = data.find(b"\n", start)
             end = len(data) if newline < 0 else newline
             piece = data[start:end]
@@ -87,6 +97,7 @@ class OutputCutter:
             out.append(raw.decode("utf-8", "replace"))
         else:
             self.dropped_bytes += len(raw) + 1
+            self._starved = True
 
     def _spend(self, size: int) -> bool:
         now = self._clock()

@@ -46,3 +46,11 @@ def test_the_rate_limit_drops_and_notes_then_recovers() -> None:
     assert cutter.flush() == []  # noted once
     clock.now = 1.0  # a second refills 100 bytes
     assert cutter.feed(b"a\n") == ["a"]
+
+
+def test_once_starved_a_read_drops_its_complete_lines_at_once_and_keeps_its_tail() -> None:
+    cutter = OutputCutter(Clock(), rate=0, burst=10)
+    assert cutter.feed(b"12345678\nabc\ndef\nghi\npar") == ["12345678"]  # 9 bytes: the burst
+    assert cutter.dropped_bytes == len(b"abc\ndef\nghi\n")
+    assert cutter.feed(b"tial\n") == []  # the kept tail is a line of its own, dropped too
+    assert cutter.dropped_bytes == len(b"abc\ndef\nghi\npartial\n")
