@@ -27,10 +27,7 @@ from stratus.services.metering import cost_report
 TAIL_FIRST = 100  # lines shown when the tail starts
 TAIL_MAX = 500  # lines sent per poll at most
 MESSAGE_CHARS = 8192  # longer log lines are cut for the page
-
-
-def _log_group(function: str) -> str:
-    return f"/aws/lambda/{function}"
+Labelled = tuple[LogEvent, str]  # a log line and the name it is shown with
 
 
 def _function_param(request: web.Request) -> str | None:
@@ -105,31 +102,59 @@ def _cursor(request: web.Request) -> int:
     return after
 
 
+def _log_groups(context: ApiContext, function: str | None) -> dict[str, str]:
+    """The log groups to tail -> the name their lines are shown with: the function's, or the
+    group's own where functions share it (LoggingConfig.LogGroup)."""
+    if function:
+        record = context.registry.find(function)
+        records = [record] if record else []
+    else:
+        records = list(context.registry.records())
+    groups: dict[str, str] = {}
+    for record in records:
+        for config in (record.latest, *record.versions.values()):
+            group = config.log_group_name
+            groups[group] = record.name if groups.get(group, record.name) == record.name else group
+    return groups
+
+
+def merge_tail(batches: list[tuple[str, list[LogEvent]]], after: int) -> tuple[list[Labelled], int]:
+    """Each group's (label, events) read for a poll -> the lines to show, in id order, and the
+    next cursor. After a cursor the oldest lines come first, and a group that filled its
+    `TAIL_MAX` sets a horizon past which nothing is sent yet, so no line is ever skipped."""
+    found = sorted(
+        ((event, label) for label, events in batches for event in events), key=lambda pair: pair[0].event_id
+    )
+    if after:
+        full = [events[-1].event_id for _, events in batches if len(events) >= TAIL_MAX]
+        horizon = min(full, default=None)
+        found = [pair for pair in found if horizon is None or pair[0].event_id <= horizon][:TAIL_MAX]
+    else:
+        found = found[-TAIL_FIRST:]
+    return found, max([after, *(event.event_id for event, _ in found)])
+
+
 async def logs(request: web.Request) -> web.StreamResponse:
     """Log lines after the `after` cursor (event ids only grow), or the latest ones without it."""
     context = ctx(request)
-    function = _function_param(request)
     after = _cursor(request)
-    names = [function] if function else context.registry.names()
-    found: list[tuple[LogEvent, str]] = []
-    for name in names:
+    batches = []
+    for group, label in _log_groups(context, _function_param(request)).items():
         if after:
-            events = context.logs.events(_log_group(name), after_id=after, limit=TAIL_MAX)
+            events = context.logs.events(group, after_id=after, limit=TAIL_MAX)
         else:
-            events = context.logs.events(_log_group(name), limit=TAIL_FIRST, descending=True)
-        found.extend((event, name) for event in events)
-    found.sort(key=lambda pair: pair[0].event_id)
-    found = found[-(TAIL_MAX if after else TAIL_FIRST) :]
-    cursor = max([after, *(event.event_id for event, _ in found)])
+            events = context.logs.events(group, limit=TAIL_FIRST, descending=True)
+        batches.append((label, events))
+    found, cursor = merge_tail(batches, after)
     lines = [
         {
             "id": event.event_id,
             "ts": event.timestamp,
-            "function": name,
+            "function": label,
             "stream": event.stream,
             "message": event.message[:MESSAGE_CHARS].rstrip("\n"),
         }
-        for event, name in found
+        for event, label in found
     ]
     return json_response({"events": lines, "cursor": cursor})
 

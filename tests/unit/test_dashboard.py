@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from stratus.config import Credentials
-from stratus.dashboard import series
+from stratus.dashboard import api, series
 from stratus.dashboard.auth import Sessions
+from stratus.observe.logstore import LogEvent
 from stratus.observe.metrics import Bucket
 
 
@@ -110,3 +111,22 @@ def test_sessions_are_bounded_oldest_first() -> None:
     opened = [sessions.open() for _ in range(4)]
     assert len(sessions) == 3
     assert not sessions.check(opened[0]) and all(sessions.check(s) for s in opened[1:])
+
+
+def events(*ids: int) -> list[LogEvent]:
+    return [LogEvent(i, "/aws/lambda/f", "s", i, i, f"line {i}") for i in ids]
+
+
+def test_the_tail_starts_with_the_latest_lines_then_skips_none() -> None:
+    first, cursor = api.merge_tail([("f", events(*range(1, 151))), ("g", events(500))], 0)
+    assert len(first) == api.TAIL_FIRST and first[-1][0].event_id == 500 and cursor == 500
+    assert first[-2] == (events(150)[0], "f")
+    # After a cursor: f filled its batch (odd ids 1001 to 1999), so g's 2500 waits; and at most
+    # TAIL_MAX lines go, the oldest, so f's 1999 comes next time.
+    f = events(*range(1001, 1001 + 2 * api.TAIL_MAX, 2))
+    lines, cursor = api.merge_tail([("f", f), ("g", events(1002, 2500))], 1000)
+    sent = [e.event_id for e, _ in lines]
+    assert len(sent) == api.TAIL_MAX and sent[:3] == [1001, 1002, 1003] and cursor == 1997
+    lines, cursor = api.merge_tail([("f", events(1999)), ("g", events(2500))], cursor)
+    assert [(e.event_id, label) for e, label in lines] == [(1999, "f"), (2500, "g")] and cursor == 2500
+    assert api.merge_tail([("f", []), ("g", [])], 1000) == ([], 1000)
