@@ -18,6 +18,11 @@ def cli() -> None:
     """Stratus: run AWS Lambda functions on your own machines."""
 
 
+def local_host(host: str) -> str:
+    """The address of a listener at `host` as seen from this machine."""
+    return {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port for every API.")
@@ -53,7 +58,9 @@ def serve(host: str, port: int, data_dir: Path | None) -> None:
         for runtime, status in started.runtimes.items():
             click.echo(f"  runtime {runtime}: {status}")
         click.echo(f"  isolation:         {started.isolation}")
-        click.echo(f"  dashboard:         {started.endpoint}/_stratus/?token={started.dashboard_token}")
+        # The token logs in only from this machine, so its link names this machine.
+        local = f"http://{local_host(host)}:{port}"
+        click.echo(f"  dashboard:         {local}/_stratus/?token={started.dashboard_token}")
         for note in started.limitations:
             click.echo(f"  not enforced: {note}")
         click.echo(

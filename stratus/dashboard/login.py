@@ -8,6 +8,7 @@ session cookie is SameSite=Strict as well.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,6 +24,15 @@ from stratus.gateway.server import ctx
 COOKIE_PATH = "/_stratus/"
 CSRF_HEADER = "X-Stratus-Dashboard"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_loopback(remote: str | None) -> bool:
+    """Whether a peer address is this machine's loopback: the start token is for local use, as
+    it is printed only to whoever started the server."""
+    try:
+        return remote is not None and ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
 
 
 def logged_in(request: web.Request) -> bool:
@@ -80,6 +90,10 @@ async def login(request: web.Request) -> web.StreamResponse:
     token = params.get("token")
     key_id, secret = params.get("accessKeyId"), params.get("secretAccessKey")
     if isinstance(token, str) and token:
+        if not is_loopback(request.remote):
+            raise AccessDenied(
+                "The start token works only from this machine; from elsewhere, log in with the access key."
+            )
         if not sessions.token_matches(token):
             raise AccessDenied("That token is not this server's: it changes each time the server starts.")
     elif isinstance(key_id, str) and isinstance(secret, str) and key_id and secret:

@@ -56,6 +56,7 @@ class Server:
     data_dir: Path
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"  # where it listens; tests reach it on 127.0.0.1 either way
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -76,7 +77,16 @@ class Server:
         self.log_path = self.data_dir.parent / f"server-{self.port}-{uuid.uuid4().hex[:6]}.log"
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [STRATUS, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+                [
+                    STRATUS,
+                    "serve",
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env(),
@@ -125,7 +135,11 @@ class Server:
         aws = str(Path(sys.executable).parent / "aws")
         return subprocess.run(
             [aws, "--endpoint-url", self.endpoint, *args],
-            capture_output=True, text=True, env=env, check=check, timeout=120,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=check,
+            timeout=120,
         )
 
     def cli(
@@ -135,8 +149,13 @@ class Server:
         env = self.env()
         env["STRATUS_ENDPOINT"] = self.endpoint
         return subprocess.run(
-            [STRATUS, *args], capture_output=True, text=True, env=env, input=input,
-            check=check, timeout=120,
+            [STRATUS, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            input=input,
+            check=check,
+            timeout=120,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import urllib.error
 import urllib.request
 import uuid
@@ -282,3 +283,42 @@ def test_invoke_of_a_missing_function_is_a_clear_error(srv: Server) -> None:
     status, _, body = http(srv, "POST", API + "invoke", missing, {**CHANGE, **session})
     assert status == 404 and body["__type"] == "ResourceNotFoundException"
     assert "Traceback" not in json.dumps(body)
+
+
+def own_address() -> str | None:
+    """One of this machine's non-loopback addresses (the one its routes would send from)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+def test_the_start_token_works_only_from_this_machine(tmp_path: Path) -> None:
+    address = own_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback address to come from")
+    srv = Server(tmp_path / "data", host="0.0.0.0").start()
+    try:
+        token = {"token": start_token(srv)}
+        remote_endpoint = f"http://{address}:{srv.port}"
+        request = urllib.request.Request(
+            remote_endpoint + API + "session",
+            data=json.dumps(token).encode(),
+            method="POST",
+            headers=CHANGE,
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 403
+        assert "only from this machine" in json.loads(refused.value.read())["message"]
+        keys = urllib.request.Request(
+            remote_endpoint + API + "session", data=json.dumps(KEYS).encode(), method="POST", headers=CHANGE
+        )
+        with urllib.request.urlopen(keys, timeout=30) as r:
+            assert r.status == 200  # the access key works from anywhere
+        assert http(srv, "POST", API + "session", token, CHANGE)[0] == 200  # from 127.0.0.1
+    finally:
+        srv.stop()

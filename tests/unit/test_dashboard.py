@@ -130,3 +130,11 @@ def test_the_tail_starts_with_the_latest_lines_then_skips_none() -> None:
     lines, cursor = api.merge_tail([("f", events(1999)), ("g", events(2500))], cursor)
     assert [(e.event_id, label) for e, label in lines] == [(1999, "f"), (2500, "g")] and cursor == 2500
     assert api.merge_tail([("f", []), ("g", [])], 1000) == ([], 1000)
+
+
+def test_only_loopback_peers_count_as_this_machine() -> None:
+    from stratus.dashboard.login import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("127.8.9.1") and is_loopback("::1")
+    assert not is_loopback("192.0.2.2") and not is_loopback("fd00::2")
+    assert not is_loopback(None) and not is_loopback("not an address")
