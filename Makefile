@@ -70,6 +70,7 @@ bench: install
 	$(BIN)/python -m bench.http_bench
 	$(BIN)/python -m bench.runtimes_bench
 	$(BIN)/python -m bench.telemetry_bench
+	$(BIN)/python -m bench.flood_bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
