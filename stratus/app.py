@@ -121,6 +121,12 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 events_service.TARGET_PREFIX: events_service.OPERATIONS,
                 cloudwatch_service.TARGET_PREFIX: cloudwatch_service.OPERATIONS,
             },
+            query_services={
+                cloudwatch_service.SIGNING_NAME: (
+                    cloudwatch_service.XML_NAMESPACE,
+                    cloudwatch_service.OPERATIONS,
+                )
+            },
             apis=apis,
             front=front,
             layers=layers,

@@ -81,6 +81,15 @@ class UnknownOperation(ClientError):
     status = 404
 
 
+# The query protocol's own codes (CloudWatch through the AWS CLI v2 and the Go SDK).
+class InvalidAction(ClientError):
+    code = "InvalidAction"
+
+
+class InvalidQueryParameter(ClientError):
+    code = "InvalidQueryParameter"
+
+
 class AuthError(ClientError):
     status = 403
 

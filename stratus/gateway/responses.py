@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from stratus.errors import ServiceError, StratusError
+from stratus.gateway import query_protocol
 
 log = logging.getLogger("stratus.gateway")
 
@@ -52,9 +53,23 @@ def error_response(error: StratusError) -> web.Response:
     return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
-def unexpected_error_response(exc: BaseException) -> web.Response:
+def incident_error(exc: BaseException) -> ServiceError:
+    """What a client hears of an unexpected exception: a code and an incident id to look up in
+    the server's log, never a traceback."""
     incident = uuid.uuid4().hex[:12]
     log.error("unexpected error (incident %s)", incident, exc_info=exc)
-    return error_response(
-        ServiceError(f"An internal error occurred (incident {incident}); see the server log.")
+    return ServiceError(f"An internal error occurred (incident {incident}); see the server log.")
+
+
+def unexpected_error_response(exc: BaseException) -> web.Response:
+    return error_response(incident_error(exc))
+
+
+def query_error_response(error: StratusError, request_id: str) -> web.Response:
+    """The query protocol's XML error shape, for the same errors."""
+    return web.Response(
+        status=error.status,
+        body=query_protocol.error_xml(error.code, error.message, error.sender_fault, request_id),
+        content_type="text/xml",
+        headers={"x-amzn-RequestId": request_id},
     )

@@ -7,9 +7,11 @@ Routing: the Lambda REST API by its dated paths; JSON-protocol services by `X-Am
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -19,6 +21,8 @@ from stratus.control.layers import Layers
 from stratus.control.registry import Registry
 from stratus.dashboard.auth import Sessions
 from stratus.errors import (
+    InvalidAction,
+    InvalidQueryParameter,
     InvalidRequestContent,
     RequestTooLarge,
     StratusError,
@@ -26,7 +30,14 @@ from stratus.errors import (
 )
 from stratus.events.rules import Rules
 from stratus.gateway import authn
-from stratus.gateway.responses import error_response, json_response, unexpected_error_response
+from stratus.gateway import query_protocol as query
+from stratus.gateway.responses import (
+    error_response,
+    incident_error,
+    json_response,
+    query_error_response,
+    unexpected_error_response,
+)
 from stratus.httpapi.apis import HttpApis
 from stratus.httpapi.front import API_PREFIX, URL_PREFIX, Front
 from stratus.invoke.async_queue import AsyncInvoker
@@ -62,6 +73,8 @@ class ApiContext:
     layers: Layers
     metrics: Metrics
     dashboard: Sessions  # the dashboard's logins
+    # Query-protocol services by the name requests are signed for: (XML namespace, operations).
+    query_services: dict[str, tuple[str, dict[str, JsonOperation]]] = field(default_factory=dict)
 
     @property
     def account_id(self) -> str:
@@ -136,7 +149,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 async def json_protocol(request: web.Request) -> web.StreamResponse:
-    """JSON-protocol services, dispatched by `X-Amz-Target: Prefix.Operation`."""
+    """JSON-protocol services, dispatched by `X-Amz-Target: Prefix.Operation`; a form without
+    that header is a query-protocol request, dispatched by the service it was signed for."""
+    if "X-Amz-Target" not in request.headers and request.content_type == "application/x-www-form-urlencoded":
+        return await query_protocol(request)
     target = request.headers.get("X-Amz-Target", "")
     prefix, _, operation = target.partition(".")
     context = ctx(request)
@@ -145,6 +161,33 @@ async def json_protocol(request: web.Request) -> web.StreamResponse:
         raise UnknownOperation(f"Unknown operation {target or '(no X-Amz-Target)'}.")
     result = await service[operation](context, json_body(request), region(request))
     return json_response(result, content_type="application/x-amz-json-1.1")
+
+
+async def query_protocol(request: web.Request) -> web.StreamResponse:
+    context = ctx(request)
+    request_id = str(uuid.uuid4())
+    service = context.query_services.get(str(request["service"]))
+    try:
+        try:
+            pairs = parse_qsl(body(request).decode(), keep_blank_values=True, strict_parsing=False)
+            action, params = query.parse_form(pairs)
+        except (UnicodeDecodeError, query.QueryError) as e:
+            raise InvalidQueryParameter(
+                str(e) if isinstance(e, query.QueryError) else "The form is not UTF-8."
+            ) from None
+        if service is None or action not in service[1]:
+            raise InvalidAction(f"The action {action or '(none)'} is not valid for this web service.")
+        namespace, operations = service
+        result = await operations[action](context, params, region(request))
+    except StratusError as e:
+        return query_error_response(e, request_id)
+    except Exception as e:  # the client gets a code and an incident id, never a traceback
+        return query_error_response(incident_error(e), request_id)
+    return web.Response(
+        body=query.to_xml(action, namespace, result, request_id),
+        content_type="text/xml",
+        headers={"x-amzn-RequestId": request_id},
+    )
 
 
 async def health(request: web.Request) -> web.StreamResponse:

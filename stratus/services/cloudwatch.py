@@ -18,6 +18,8 @@ from stratus.gateway.server import ApiContext, JsonOperation
 from stratus.observe.metrics import ACCOUNT, Bucket, percentile
 
 TARGET_PREFIX = "GraniteServiceVersion20100801"
+SIGNING_NAME = "monitoring"  # the service name query-protocol requests are signed for
+XML_NAMESPACE = "http://monitoring.amazonaws.com/doc/2010-08-01/"
 NAMESPACE = "AWS/Lambda"
 # name -> (unit, how it reads from a merged minute bucket; see `_observe`)
 METRICS: dict[str, tuple[str, str]] = {

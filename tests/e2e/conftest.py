@@ -30,6 +30,7 @@ SECRET_KEY = "test-secret-key-0123456789abcdefghijklmn"
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::000000000000:role/test-role"
 STRATUS = str(Path(sys.executable).parent / "stratus")
+AWS_V2 = "/usr/bin/aws"  # Debian's AWS CLI version 2; `make test` installs it (Makefile: test-tools)
 
 
 def runtime_names_in_tmp() -> set[str]:
@@ -123,16 +124,24 @@ class Server:
             config=Config(retries={"max_attempts": 1}, read_timeout=120, **config),
         )
 
-    def aws(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run the real AWS CLI against this server."""
+    @staticmethod
+    def aws_env() -> dict[str, str]:
+        """The environment in which an AWS CLI signs for this server, without retries or pager."""
         env = dict(os.environ)
         env.update(
             AWS_ACCESS_KEY_ID=ACCESS_KEY,
             AWS_SECRET_ACCESS_KEY=SECRET_KEY,
             AWS_DEFAULT_REGION=REGION,
             AWS_MAX_ATTEMPTS="1",
+            AWS_PAGER="",
         )
-        aws = str(Path(sys.executable).parent / "aws")
+        return env
+
+    def aws(self, *args: str, check: bool = True, cli: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the real AWS CLI against this server: the venv's version 1, or `cli` (such as
+        Debian's version 2, AWS_V2)."""
+        env = self.aws_env()
+        aws = cli or str(Path(sys.executable).parent / "aws")
         return subprocess.run(
             [aws, "--endpoint-url", self.endpoint, *args],
             capture_output=True,

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 import time
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import Server, create
+from tests.e2e.conftest import ACCESS_KEY, AWS_V2, REGION, SECRET_KEY, Server, create
 
 APP: dict[str, str | bytes] = {
     "app.py": """
@@ -243,3 +247,115 @@ def test_async_metrics(fresh_server: Any, fn_name: str) -> None:
     assert 0 <= peak(cw, "AsyncEventAge", fn) < 20_000
     assert peak(cw, "Invocations", fn, "Sum") == 3
     assert peak(cw, "DeadLetterErrors", fn, "Sum") == 0
+
+
+def aws_v2(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    """CloudWatch through the AWS CLI v2, which speaks its query protocol."""
+    return server.aws("--output", "json", "cloudwatch", *args, check=False, cli=AWS_V2)
+
+
+def test_the_query_protocol_through_the_aws_cli_v2(server: Server, lam: Any, fn_name: str) -> None:
+    create(lam, fn_name, APP)
+    for event in ({}, {}, {"fail": True}):
+        lam.invoke(FunctionName=fn_name, Payload=json.dumps(event).encode())
+    span = window()
+    times = ["--start-time", span["StartTime"].isoformat(), "--end-time", span["EndTime"].isoformat()]
+    dims = ["--dimensions", f"Name=FunctionName,Value={fn_name}"]
+
+    def statistics(metric: str, *wanted: str) -> subprocess.CompletedProcess[str]:
+        return aws_v2(
+            server,
+            "get-metric-statistics",
+            "--namespace",
+            "AWS/Lambda",
+            "--metric-name",
+            metric,
+            *dims,
+            *times,
+            "--period",
+            "3600",
+            *wanted,
+        )
+
+    out = statistics("Errors", "--statistics", "Sum", "SampleCount")
+    assert out.returncode == 0, out.stderr
+    (point,) = json.loads(out.stdout)["Datapoints"]
+    assert (point["Sum"], point["SampleCount"], point["Unit"]) == (1.0, 3.0, "Count")
+    out = statistics("Duration", "--extended-statistics", "p50", "p99")
+    assert out.returncode == 0, out.stderr
+    (point,) = json.loads(out.stdout)["Datapoints"]
+    assert point["ExtendedStatistics"]["p99"] >= point["ExtendedStatistics"]["p50"] > 0
+    query = json.dumps(
+        [
+            {
+                "Id": "inv",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/Lambda",
+                        "MetricName": "Invocations",
+                        "Dimensions": [{"Name": "FunctionName", "Value": fn_name}],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ]
+    )
+    out = aws_v2(server, "get-metric-data", *times, "--metric-data-queries", query)
+    assert out.returncode == 0, out.stderr
+    (result,) = json.loads(out.stdout)["MetricDataResults"]
+    assert (
+        result["Id"] == "inv"
+        and sum(result["Values"]) == 3
+        and len(result["Timestamps"]) == len(result["Values"])
+    )
+    out = aws_v2(server, "list-metrics", "--namespace", "AWS/Lambda", *dims)
+    assert out.returncode == 0, out.stderr
+    assert "Invocations" in {m["MetricName"] for m in json.loads(out.stdout)["Metrics"]}
+    out = aws_v2(
+        server,
+        "get-metric-statistics",
+        "--namespace",
+        "AWS/Lambda",
+        "--metric-name",
+        "Invocations",
+        *times,
+        "--period",
+        "45",
+        "--statistics",
+        "Sum",
+    )
+    assert out.returncode != 0 and "InvalidParameterValue" in out.stderr and "Period" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("form", "code"),
+    [
+        ("Action=DeleteAlarms&Version=2010-08-01", "InvalidAction"),
+        ("Version=2010-08-01", "InvalidAction"),
+        ("Action=ListMetrics&Dimensions.member.x.Name=FunctionName", "InvalidQueryParameter"),
+        ("Action=GetMetricStatistics&Period=sixty", "InvalidQueryParameter"),
+        ("Action=GetMetricStatistics&Namespace=AWS/Lambda&MetricName=Invocations", "MissingParameter"),
+    ],
+)
+def test_malformed_query_requests_get_xml_errors(server: Server, form: str, code: str) -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(
+        method="POST",
+        url=server.endpoint + "/",
+        data=form.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "monitoring", REGION).add_auth(request)
+    sent = urllib.request.Request(
+        request.url, data=form.encode(), headers=dict(request.headers), method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(sent, timeout=30)
+    assert err.value.code == 400
+    root = ET.fromstring(err.value.read())
+    assert root.tag == "ErrorResponse" and root.findtext("Error/Code") == code
+    assert root.findtext("Error/Type") == "Sender" and root.findtext("RequestId")

@@ -3,16 +3,14 @@ real server: earlier lines first, then lines of invocations made while it follow
 
 from __future__ import annotations
 
-import os
 import queue
 import subprocess
 import threading
 import time
 from typing import Any
 
-from tests.e2e.conftest import ACCESS_KEY, REGION, SECRET_KEY, Server, create
+from tests.e2e.conftest import AWS_V2, Server, create
 
-AWS_V2 = "/usr/bin/aws"  # `make test` installs it (Makefile: test-tools)
 APP: dict[str, str | bytes] = {
     "app.py": """
         def handler(event, context):
@@ -27,13 +25,6 @@ def test_logs_tail_follow(server: Server, lam: Any, fn_name: str) -> None:
     assert version.startswith("aws-cli/2."), version
     create(lam, fn_name, APP)
     lam.invoke(FunctionName=fn_name, Payload=b'{"n": 1}')
-    env = dict(
-        os.environ,
-        AWS_ACCESS_KEY_ID=ACCESS_KEY,
-        AWS_SECRET_ACCESS_KEY=SECRET_KEY,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_PAGER="",
-    )
     tail = subprocess.Popen(
         [
             AWS_V2,
@@ -51,7 +42,7 @@ def test_logs_tail_follow(server: Server, lam: Any, fn_name: str) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=server.aws_env(),
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in tail.stdout or []], daemon=True).start()
