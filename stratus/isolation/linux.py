@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stratus.errors import ServiceError
-from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, listen_loopback
+from stratus.isolation.backend import (
+    RUNTIME_API_ENV,
+    ExitStatus,
+    SandboxSpec,
+    listen_loopback,
+    resident_peak,
+)
 from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect, open_readonly
 from stratus.isolation.templates import (
     ASSIGN,
@@ -81,6 +87,7 @@ class LinuxSandbox:
         self._backend = backend
         self._blank = blank
         self._peak_fd: int | None = None
+        self._status_fd: int | None = None
         self._cleaned = False
 
     @property
@@ -112,18 +119,24 @@ class LinuxSandbox:
         kill_quietly(self._blank.pid)
 
     def max_memory_bytes(self) -> int:
+        """The larger of the cgroup's peak and the runtime's own peak resident set: pages it
+        shares with its zygote are charged to the zygote's cgroup, yet the function uses them.
+        Both files stay open, since this runs on every invoke."""
         if self._peak_fd is None:
             self._peak_fd = open_readonly(self._backend.groups.peak_file(self._blank.group))
+            self._status_fd = open_readonly(Path(f"/proc/{self._blank.pid}/status"))
+        peak = 0
         if self._peak_fd is not None:
             with contextlib.suppress(OSError, ValueError):
-                return int(os.pread(self._peak_fd, 64, 0))
-        return 0
+                peak = int(os.pread(self._peak_fd, 64, 0))
+        return max(peak, resident_peak(self._status_fd))
 
     def cleanup(self) -> None:
-        if self._peak_fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._peak_fd)
-            self._peak_fd = None
+        for fd in (self._peak_fd, self._status_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._peak_fd = self._status_fd = None
         self._backend.discard(self._blank)
 
 

@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 from stratus.errors import ServiceError
-from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, listen_loopback
+from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, listen_loopback, resident_peak
 from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect
 
 ROOT_ONLY = "private /tmp and memory limits need root"
@@ -81,15 +81,7 @@ class ProcessSandbox:
             peak = _read_int(self._peak_fd)
         if self._status_fd is None:
             self._status_fd = _open_quiet(f"/proc/{self._proc.pid}/status")
-        if self._status_fd is not None:
-            try:
-                status = os.pread(self._status_fd, 4096, 0)
-                start = status.index(b"VmHWM:") + 6
-                hwm = int(status[start:status.index(b"kB", start)]) * 1024
-                peak = max(peak, hwm)
-            except (OSError, ValueError):
-                pass
-        return peak
+        return max(peak, resident_peak(self._status_fd))
 
     def cleanup(self) -> None:
         if self._cleaned:

@@ -132,3 +132,24 @@ def test_prometheus_gauges_follow_what_runs_now(server: Server, lam: Any, fn_nam
     after = urllib.request.urlopen(scrape).read().decode()
     assert f'stratus_concurrent_executions{{function="{fn_name}"}}' not in after
     assert f'stratus_environments{{function="{fn_name}"}} 2.0' in after  # both stay warm
+
+
+def test_max_memory_used_counts_what_the_runtime_holds(lam: Any, fn_name: str) -> None:
+    """Pages an environment shares with the zygote it was forked from are charged to the
+    zygote's cgroup, yet the function uses them: the report counts its resident peak too."""
+    create(
+        lam,
+        fn_name,
+        {"app.py": "def handler(event, context):\n    b = bytearray(event['mb'] << 20)\n    return len(b)\n"},
+    )
+
+    def used(mb: int) -> int:
+        out = lam.invoke(FunctionName=fn_name, Payload=json.dumps({"mb": mb}).encode(), LogType="Tail")
+        line = next(
+            x for x in base64.b64decode(out["LogResult"]).decode().splitlines() if x.startswith("REPORT")
+        )
+        return int(re.search(r"Max Memory Used: (\d+) MB", line).group(1))  # type: ignore[union-attr]
+
+    idle = used(0)
+    assert idle >= 10  # a Python interpreter with awslambdaric loaded, not only its own new pages
+    assert used(60) >= idle + 55  # 60 MB more, less what the runtime had touched before
