@@ -113,6 +113,24 @@ public class Echo implements RequestStreamHandler {
 }
 """
 
+LEVELS = """
+package example;
+
+import com.amazonaws.services.lambda.runtime.Context;
+import com.amazonaws.services.lambda.runtime.LambdaLogger;
+import com.amazonaws.services.lambda.runtime.logging.LogLevel;
+
+public class Levels {
+    public String handle(String name, Context context) {
+        LambdaLogger logger = context.getLogger();
+        logger.log("debug line", LogLevel.DEBUG);
+        logger.log("warn line", LogLevel.WARN);
+        logger.log("plain line");
+        return "logged";
+    }
+}
+"""
+
 USES_LIB = """
 package example;
 
@@ -174,7 +192,12 @@ def functions_jar(tmp_path_factory: pytest.TempPathFactory, api_jar: Path) -> by
     tmp = tmp_path_factory.mktemp("fns")
     classes = compile_java(
         tmp,
-        {"example/Hello.java": HELLO, "example/Orders.java": POJO, "example/Echo.java": STREAM},
+        {
+            "example/Hello.java": HELLO,
+            "example/Orders.java": POJO,
+            "example/Echo.java": STREAM,
+            "example/Levels.java": LEVELS,
+        },
         [api_jar],
     )
     return zip_dir(classes)  # a jar is a zip of classes
@@ -217,6 +240,27 @@ def test_request_handler_with_context(lam: Any, fn_name: str, functions_jar: byt
     lam.get_waiter("function_updated_v2").wait(FunctionName=fn_name)
     _, fresh = invoke(lam, fn_name, {"name": "cy"})
     assert fresh["calls"] == 1 and fresh["env"] == "yo"  # the update retired the old environment
+
+
+def test_log_levels_and_json_format(lam: Any, fn_name: str, functions_jar: bytes) -> None:
+    deploy(lam, fn_name, functions_jar, "example.Levels::handle")
+    out, _ = invoke(lam, fn_name, "x")
+    text = base64.b64decode(out["LogResult"]).decode()
+    assert "[DEBUG] debug line" in text and "[WARN] warn line" in text  # Text filters nothing
+    lam.update_function_configuration(
+        FunctionName=fn_name, LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "WARN"}
+    )
+    lam.get_waiter("function_updated_v2").wait(FunctionName=fn_name)
+    out, body = invoke(lam, fn_name, "x")
+    assert body == "logged"
+    lines = base64.b64decode(out["LogResult"]).decode().splitlines()
+    entries = [json.loads(line) for line in lines if line.startswith('{"timestamp"')]
+    assert [(e["level"], e["message"]) for e in entries] == [
+        ("WARN", "warn line"),
+        ("UNDEFINED", "plain line"),
+    ]
+    request_ids = {e["AWSRequestId"] for e in entries}
+    assert len(request_ids) == 1 and None not in request_ids
 
 
 def test_method_handlers_with_pojo_string_list_and_void(lam: Any, fn_name: str, functions_jar: bytes) -> None:

@@ -9,6 +9,7 @@ import com.amazonaws.services.lambda.runtime.ClientContext;
 import com.amazonaws.services.lambda.runtime.CognitoIdentity;
 import com.amazonaws.services.lambda.runtime.Context;
 import com.amazonaws.services.lambda.runtime.LambdaLogger;
+import com.amazonaws.services.lambda.runtime.logging.LogLevel;
 import com.amazonaws.services.lambda.runtime.RequestHandler;
 import com.amazonaws.services.lambda.runtime.RequestStreamHandler;
 import com.google.gson.Gson;
@@ -34,6 +35,7 @@ import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -258,14 +260,43 @@ public final class Bootstrap {
 
     // -- the context --------------------------------------------------------------------------
 
+    // LoggingConfig: under LogFormat JSON each message is one JSON object, and messages below
+    // ApplicationLogLevel (AWS_LAMBDA_LOG_LEVEL) are dropped; in Text a level is a "[LEVEL] "
+    // prefix and nothing is filtered.
+    private static final boolean JSON_LOGS = "JSON".equals(System.getenv("AWS_LAMBDA_LOG_FORMAT"));
+    private static final LogLevel MIN_LEVEL =
+            JSON_LOGS ? LogLevel.fromString(System.getenv("AWS_LAMBDA_LOG_LEVEL"), LogLevel.INFO) : LogLevel.UNDEFINED;
+    private static volatile String currentRequestId;
+
     private static final class Logger implements LambdaLogger {
         public void log(String message) {
-            OUT.print(message);
-            OUT.flush();
+            log(message, LogLevel.UNDEFINED);
         }
 
         public void log(byte[] message) {
-            OUT.write(message, 0, message.length);
+            log(message, LogLevel.UNDEFINED);
+        }
+
+        public void log(byte[] message, LogLevel level) {
+            log(new String(message, StandardCharsets.UTF_8), level);
+        }
+
+        // Each call is one log event, as on Lambda: a line of its own, with the message's own
+        // line breaks kept inside it as carriage returns (as the Node client does).
+        public void log(String message, LogLevel level) {
+            if (level != LogLevel.UNDEFINED && level.compareTo(MIN_LEVEL) < 0) return;
+            if (message.endsWith("\n")) message = message.substring(0, message.length() - 1);
+            if (JSON_LOGS) {
+                Map<String, Object> entry = new LinkedHashMap<>();
+                entry.put("timestamp", java.time.Instant.now().toString());
+                entry.put("level", level.name());
+                entry.put("message", message);
+                entry.put("AWSRequestId", currentRequestId);
+                OUT.print(GSON.toJson(entry) + "\n");
+            } else {
+                String text = message.replace("\n", "\r");
+                OUT.print((level == LogLevel.UNDEFINED ? text : "[" + level + "] " + text) + "\n");
+            }
             OUT.flush();
         }
     }
@@ -374,6 +405,7 @@ public final class Bootstrap {
         for (;;) {
             Reply next = call("GET", "invocation/next", null, null);
             String requestId = next.header("Lambda-Runtime-Aws-Request-Id");
+            currentRequestId = requestId;
             String trace = next.header("Lambda-Runtime-Trace-Id");
             if (trace != null) System.setProperty("com.amazonaws.xray.traceHeader", trace);
             Context context = contextFor(next);
