@@ -21,6 +21,7 @@ INTEGERS = frozenset({"Period", "MaxDatapoints"})
 TIMESTAMP_FIELDS = frozenset({"Timestamp", "Timestamps"})
 # Result maps, written as entry/key/value.
 MAPS = frozenset({"ExtendedStatistics"})
+MAX_DEPTH = 16  # parts of a parameter name; CloudWatch's deepest is 8 (a query's dimension)
 
 
 class QueryError(ValueError):
@@ -37,7 +38,10 @@ def parse_form(pairs: list[tuple[str, str]]) -> tuple[str, dict[str, Any]]:
             continue
         if key == "Version":
             continue
-        _place(root, key.split("."), _convert(key.rsplit(".", 1)[-1], value))
+        path = key.split(".")
+        if len(path) > MAX_DEPTH:
+            raise QueryError(f"The parameter name {key[:100]} is nested too deeply.")
+        _place(root, path, _convert(path[-1], value))
     return action, _lists(root)
 
 

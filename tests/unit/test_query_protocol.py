@@ -61,6 +61,7 @@ def test_nested_lists_parse() -> None:
         [("Dimensions.member.first.Name", "x")],
         [("Dimensions..Name", "x")],
         [("Namespace", "a"), ("Namespace.member.1", "b")],
+        [("a" + ".member.1" * 5000, "deep")],
     ],
 )
 def test_malformed_forms_are_refused(pairs: list[tuple[str, str]]) -> None:
