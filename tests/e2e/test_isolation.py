@@ -790,7 +790,9 @@ def test_server_data_dir_and_other_functions_code_are_unreachable(server: Server
     code_dir = server.data_dir / "code"
     assert code_dir.is_dir() and (server.data_dir / "stratus.db").exists()  # it is all on the host
 
-    attacker = attack_fn(lam, "attacker")
+    # The walk covers every file the environment can see, /usr included, which grows with what
+    # the host has installed (a browser and the AWS CLI v2 for the tests): time, not a limit.
+    attacker = attack_fn(lam, "attacker", Timeout=60)
     check = [str(server.data_dir), str(code_dir), str(server.data_dir / "stratus.db"),
              str(server.data_dir.parent), str(server.data_dir / "run")]
     out = run(lam, attacker, "walk", names=[marker], content=f"victim-content-{marker}", check=check)
