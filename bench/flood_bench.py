@@ -36,22 +36,18 @@ def main() -> None:
     with stratus_server() as srv:
         lam = srv.client()
         quiet, busy = f"quiet-{uuid.uuid4().hex[:6]}", f"busy-{uuid.uuid4().hex[:6]}"
-        lam.create_function(
-            FunctionName=quiet,
-            Runtime="python3.11",
-            Role=ROLE,
-            Handler="app.handler",
-            Code={"ZipFile": zip_of(NOOP)},
-        )
-        lam.create_function(
-            FunctionName=busy,
-            Runtime="python3.11",
-            Role=ROLE,
-            Handler="app.handler",
-            Code={"ZipFile": zip_of(NEIGHBOUR)},
-            Timeout=30,
-            MemorySize=1024,
-        )
+        for name, files, settings in (
+            (quiet, NOOP, {}),
+            (busy, NEIGHBOUR, {"Timeout": 30, "MemorySize": 1024}),
+        ):
+            lam.create_function(
+                FunctionName=name,
+                Runtime="python3.11",
+                Role=ROLE,
+                Handler="app.handler",
+                Code={"ZipFile": zip_of(files)},
+                **settings,
+            )
         signed = SignedInvoker(srv.endpoint, quiet)
         url = f"{srv.endpoint}/2015-03-31/functions/{quiet}/invocations"
         headers = signed.headers(b"{}")
