@@ -65,7 +65,19 @@ class Started:
     dashboard_token: str  # logs in to the dashboard; new at every start, shown only in the banner
 
 
+def seal_inherited_fds() -> None:
+    """Mark every descriptor this process inherited (a launching shell's strays, say) close-on-
+    exec. Python opens its own that way already; these would otherwise reach every process the
+    server starts, environments included."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            with contextlib.suppress(OSError):
+                os.set_inheritable(fd, False)
+
+
 async def serve(config: Config, on_started: Callable[[Started], None] | None = None) -> None:
+    seal_inherited_fds()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     credentials = load_credentials(config.data_dir)
     store = Store(config.db_path)

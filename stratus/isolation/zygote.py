@@ -41,6 +41,7 @@ class Zygote:
         self._spawns: dict[int, asyncio.Future[int]] = {}
         self._exits = ExitReports()
         self._next_id = 0
+        self._output: _OutputLog | None = None
         self.alive = False
 
     def extra_paths(self) -> list[str]:
@@ -60,13 +61,24 @@ class Zygote:
             "PYTHONPATH": self.runtime.python_path(),
             "PYTHONDONTWRITEBYTECODE": "1",
         }
+        # Its output goes to a pipe the server reads, never to the server's own stdout: every
+        # environment is forked from this process, and must not find the server's log there.
+        out_r, out_w = os.pipe()
+        os.set_blocking(out_r, False)
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 str(self.runtime.interpreter), "-S", "-m", "stratus_zygote", str(theirs.fileno()),
                 pass_fds=[theirs.fileno()], env=env, cwd="/", stdin=asyncio.subprocess.DEVNULL,
+                stdout=out_w, stderr=out_w,
             )
+        except BaseException:
+            os.close(out_r)
+            raise
         finally:
             theirs.close()
+            os.close(out_w)
+        self._output = _OutputLog(out_r, f"zygote {self.runtime.name}")
+        loop.add_reader(out_r, self._output.read)
         ours.send(json.dumps({"root": str(self._root), "extra_paths": self.extra_paths()}).encode())
         self._sock = ours
         self._ready = loop.create_future()
@@ -143,6 +155,11 @@ class Zygote:
 
     def close(self) -> None:
         self._on_death()
+        if self._output is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._output.fd)
+            self._output.close()
+            self._output = None
         if self._proc is not None and self._proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self._proc.kill()
@@ -159,3 +176,38 @@ class Zygote:
 def kill_quietly(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, signal.SIGKILL)
+
+
+class _OutputLog:
+    """A zygote's own output (preload warnings, tracebacks), read from its pipe into the
+    server's log, a bounded line at a time."""
+
+    MAX_LINE = 4096
+
+    def __init__(self, fd: int, who: str) -> None:
+        self.fd = fd
+        self._who = who
+        self._partial = b""
+
+    def read(self) -> None:
+        try:
+            data = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self.fd)
+            return
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        if len(self._partial) > self.MAX_LINE:
+            lines.append(self._partial)
+            self._partial = b""
+        for line in lines:
+            if line.strip():
+                log.warning("%s: %s", self._who, line[: self.MAX_LINE].decode(errors="replace"))
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)

@@ -60,6 +60,8 @@ class Server:
     host: str = "127.0.0.1"  # where it listens; tests reach it on 127.0.0.1 either way
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    # Descriptors the server inherits, as strays from a launching shell would be.
+    pass_fds: tuple[int, ...] = ()
 
     @property
     def endpoint(self) -> str:
@@ -91,6 +93,7 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env(),
+                pass_fds=self.pass_fds,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

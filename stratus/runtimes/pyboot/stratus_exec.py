@@ -27,8 +27,15 @@ def report(message):
     print(f"{ERROR_TYPE}: {message}", file=sys.stderr, flush=True)
 
 
+def _only_stdio():
+    """The runtime that replaces this process gets fds 0-2 and nothing else (closing is cheap:
+    os.closerange uses close_range)."""
+    os.closerange(3, 1 << 20)
+
+
 def run(candidates):
     """Never returns: the first bootstrap that exists replaces this process."""
+    _only_stdio()
     for path in candidates:
         if os.path.isfile(path):
             try:
@@ -42,6 +49,7 @@ def run(candidates):
 
 def run_argv(argv):
     """Never returns: exec a runtime client (node with Stratus's Node client, say)."""
+    _only_stdio()
     try:
         os.execv(argv[0], argv)
     except OSError as e:

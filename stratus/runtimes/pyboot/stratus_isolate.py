@@ -107,6 +107,19 @@ def prctl(option, arg2=0):
     _check(_libc.prctl(option, ctypes.c_ulong(arg2), 0, 0, 0), f"prctl {option}")
 
 
+def close_fds_except(keep):
+    """Close every file descriptor but 0, 1, 2 and those in `keep`. A forked process inherits
+    whatever its parent held (the server's stdout, a launching shell's strays, the zygote's own
+    sockets and pipes); only what it was meant to have may reach user code. os.closerange uses
+    the close_range system call, so this costs the same however many fds are open."""
+    low = 3
+    for fd in sorted(f for f in set(keep) if f >= 3):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
 # -- forking servers: the zygote and the templates ------------------------------------------------
 
 
@@ -120,10 +133,10 @@ class ChildWatch:
 
         self._report_exit = report_exit
         self._selector = selectors.DefaultSelector()
-        self._wakeup_r, wakeup_w = os.pipe()
+        self._wakeup_r, self._wakeup_w = os.pipe()
         os.set_blocking(self._wakeup_r, False)
-        os.set_blocking(wakeup_w, False)
-        signal.set_wakeup_fd(wakeup_w)
+        os.set_blocking(self._wakeup_w, False)
+        signal.set_wakeup_fd(self._wakeup_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self._selector.register(sock, selectors.EVENT_READ, "socket")
         self._selector.register(self._wakeup_r, selectors.EVENT_READ, "children")
@@ -159,6 +172,7 @@ class ChildWatch:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         self._selector.close()
         os.close(self._wakeup_r)
+        os.close(self._wakeup_w)
 
 
 # -- running, and never returning ---------------------------------------------------------------

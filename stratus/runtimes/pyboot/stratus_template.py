@@ -162,6 +162,9 @@ def _run_environment(request, out_fd, chan_fd, link, watch):
 def _environment(request, out_fd, chan_fd, link, watch):
     watch.close_in_child()
     link.sock.close()
+    # Descriptors the server sent for environments forked after this one: never this one's.
+    while link.fds:
+        os.close(link.fds.pop())
     iso.prctl(iso.PR_SET_PDEATHSIG, signal.SIGKILL)
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)

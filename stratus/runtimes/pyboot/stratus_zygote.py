@@ -147,6 +147,10 @@ def _child(request, fds, root, ctrl, watch):
     iso.finish_environment(
         root, job["code_dir"], job["hostname"], job["new_net"], job.get("opt_dir"), job.get("app_dir")
     )
+    # Before any user code (a template's init included): nothing of the zygote's or the
+    # server's stays open. Python keeps its private channel; other runtimes exec with 0-2 only.
+    exec_job = bool(job.get("bootstraps") or job.get("exec_argv"))
+    iso.close_fds_except([] if exec_job or channel_fd is None else [channel_fd])
     if job.get("template"):
         import stratus_template
 
@@ -223,6 +227,9 @@ def serve(ctrl, root):
 
 def main():
     ctrl = socket.socket(fileno=int(sys.argv[1]))
+    # The server's event loop may hand a subprocess copies of its own descriptors (uvloop passes
+    # its stdio along with pass_fds): the zygote keeps only its stdio pipes and its socket.
+    iso.close_fds_except([ctrl.fileno()])
     # The settings come over the socket, not argv: every environment inherits this process's
     # command line, and host paths have no business there.
     settings = json.loads(ctrl.recv(1 << 16))
