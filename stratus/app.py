@@ -22,6 +22,7 @@ from stratus.dashboard import pages as dashboard_pages
 from stratus.dashboard.auth import Sessions
 from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
+from stratus.gateway import connections as client_connections
 from stratus.gateway.server import ApiContext, build_app
 from stratus.gateway.switchboard import LeanHandler, LeanRoutes, Switchboard
 from stratus.httpapi.apis import HttpApis
@@ -249,6 +250,8 @@ async def _run(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    connections = client_connections.for_config(config)  # slow clients: deadlines and a cap
+    app[client_connections.CONNECTIONS] = connections
     runner = web.AppRunner(app, access_log=None, handler_cancellation=False)
     await runner.setup()
     try:
@@ -263,7 +266,7 @@ async def _run(
             async_task = tasks.create_task(async_invoker.run())
             scheduler_task = tasks.create_task(scheduler.run())
             await invoker_ready.wait()
-            connections: set[Switchboard] = set()
+            sweeper = tasks.create_task(connections.run())
             aiohttp_protocol = runner.server
             assert aiohttp_protocol is not None
             routes = lean_routes(front, context)
@@ -280,7 +283,8 @@ async def _run(
             await stop.wait()
             log.info("stopping")
             site.close()  # no new connections; requests on open ones are refused below
-            for connection in list(connections):
+            sweeper.cancel()
+            for connection in connections:
                 connection.close()
             invoker.begin_shutdown()
             scheduler_task.cancel()

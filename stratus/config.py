@@ -54,6 +54,16 @@ class Config:
     # Metering prices: AWS's public x86 prices by default.
     price_per_million_requests: float = 0.20
     price_per_gb_second: float = 0.0000166667
+    # Slow clients (stratus/gateway/connections.py). Time from a connection (or a request's
+    # first byte) to the end of its headers, as Apache's mod_reqtimeout starts with; keep-alive
+    # idleness as an ALB's default idle timeout; a request body or a response that makes no
+    # progress for this long (nginx's client_body_timeout and send_timeout).
+    header_timeout: float = 20.0
+    idle_connection_timeout: float = 60.0
+    body_timeout: float = 60.0
+    # Open client connections at most; None: sized at start from RLIMIT_NOFILE, leaving room
+    # for the descriptors of environments and stores.
+    max_connections: int | None = None
 
     @property
     def min_unreserved_concurrency(self) -> int:
@@ -134,6 +144,19 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
             raise ValueError("STRATUS_METRICS_RETENTION_DAYS must be a positive number of days")
     if "STRATUS_IDLE_TIMEOUT" in env:
         kwargs["idle_timeout"] = float(env["STRATUS_IDLE_TIMEOUT"])
+    for name, key in (
+        ("STRATUS_HEADER_TIMEOUT", "header_timeout"),
+        ("STRATUS_IDLE_CONNECTION_TIMEOUT", "idle_connection_timeout"),
+        ("STRATUS_BODY_TIMEOUT", "body_timeout"),
+    ):
+        if name in env:
+            kwargs[key] = float(env[name])
+            if not kwargs[key] > 0:  # type: ignore[operator]
+                raise ValueError(f"{name} must be a positive number of seconds")
+    if "STRATUS_MAX_CONNECTIONS" in env:
+        kwargs["max_connections"] = int(env["STRATUS_MAX_CONNECTIONS"])
+        if not kwargs["max_connections"] >= 1:  # type: ignore[operator]
+            raise ValueError("STRATUS_MAX_CONNECTIONS must be a positive number")
     config = Config(data_dir=data_dir, host=host, port=port, **kwargs)  # type: ignore[arg-type]
     if not (len(config.account_id) == 12 and config.account_id.isdigit()):
         raise ValueError("STRATUS_ACCOUNT_ID must be 12 digits")

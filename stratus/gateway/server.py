@@ -29,7 +29,7 @@ from stratus.errors import (
     UnknownOperation,
 )
 from stratus.events.rules import Rules
-from stratus.gateway import authn
+from stratus.gateway import authn, connections
 from stratus.gateway import query_protocol as query
 from stratus.gateway.responses import (
     error_response,
@@ -195,7 +195,11 @@ async def health(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(context: ApiContext, register: list[Callable[[web.Application], None]]) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(
+        # track_answers first: a connection is busy for as long as any middleware works on its request.
+        middlewares=[connections.track_answers, errors_middleware, auth_middleware],
+        client_max_size=MAX_REQUEST_BYTES,
+    )
     app[CTX] = context
     app.router.add_get("/_stratus/health", health)
     app.router.add_post("/", json_protocol)
