@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-tools browser check bench install runtimes dashboard-assets clean
+.PHONY: run test test-tools browser check bench install runtimes dashboard-assets network-tools clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -12,7 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) runtimes dashboard-assets
+install: $(STAMP) runtimes dashboard-assets network-tools
+
+# nftables gives environments NATed egress from their own network namespaces; without `nft`
+# they keep loopback and the Stratus endpoint only, and `stratus serve` says so.
+network-tools:
+	@command -v nft >/dev/null || test -x /usr/sbin/nft || apt-get install -y -qq nftables || \
+		(apt-get update -qq && apt-get install -y -qq nftables) || \
+		echo "nftables unavailable: functions will have no outbound network"
 
 # The dashboard's chart library, uPlot (MIT), from the npm registry; not kept in git. Without
 # it the dashboard still serves and says that its charts need `make install`.

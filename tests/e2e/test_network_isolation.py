@@ -1,0 +1,286 @@
+"""Every environment has a network namespace of its own: egress to the outside world (NATed
+through a veth), the Stratus endpoint at the server's own address, and nothing of the host's
+loopback, the host's other addresses, its sockets, or any other environment.
+
+"The outside world" is a host in a network namespace this test makes, at 203.0.113.2
+(TEST-NET-3), routed from the host through a veth of its own; nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import ACCESS_KEY, REGION, SECRET_KEY, Server, create
+
+OUTSIDE_HOST = "203.0.113.2"
+OUTSIDE_GATEWAY = "203.0.113.1"
+OUTSIDE_PORT = 8080
+
+PROBE = r"""
+import json, os, socket, threading, urllib.request
+
+def connect(host, port, timeout=1.5):
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            return {"ok": True, "got": s.recv(200).decode(errors="replace")}
+    except OSError as e:
+        return {"ok": False, "error": repr(e)}
+
+def listen_forever(port):
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("0.0.0.0", port))
+    server.listen()
+    def serve():
+        while True:
+            conn, _ = server.accept()
+            conn.sendall(b"hello from an environment")
+            conn.close()
+    threading.Thread(target=serve, daemon=True).start()
+
+def my_address():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("203.0.113.2", 9))
+            return s.getsockname()[0]
+        except OSError:
+            return None
+
+def handler(event, context):
+    action = event["action"]
+    if action == "connect":
+        return [connect(host, port) for host, port in event["targets"]]
+    if action == "listen":
+        listen_forever(event["port"])
+        return {"address": my_address()}
+    if action == "http":
+        try:
+            with urllib.request.urlopen(event["url"], timeout=5) as r:
+                return {"status": r.status, "body": r.read().decode()}
+        except Exception as e:
+            return {"error": repr(e)}
+    if action == "look":
+        with open("/proc/net/tcp") as f:
+            tcp = f.read()
+        with open("/proc/net/unix") as f:
+            unix = f.read()
+        with open("/proc/net/dev") as f:
+            interfaces = sorted(line.split(":")[0].strip() for line in f.readlines()[2:])
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect("\0" + event["abstract"])
+            abstract = "connected"
+        except OSError as e:
+            abstract = repr(e)
+        return {"tcp": tcp, "unix": unix, "interfaces": interfaces, "abstract": abstract}
+    if action == "stratus":
+        import boto3
+        lam = boto3.client("lambda", endpoint_url=event["endpoint"], region_name=event["region"],
+                           aws_access_key_id=event["key"], aws_secret_access_key=event["secret"])
+        return sorted(f["FunctionName"] for f in lam.list_functions()["Functions"])
+    raise ValueError(action)
+"""
+
+OUTSIDE_SERVER = r"""
+import socket, sys
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("0.0.0.0", int(sys.argv[1])))
+server.listen()
+print("ready", flush=True)
+while True:
+    conn, peer = server.accept()
+    conn.recv(4096)
+    body = ("seen from " + peer[0]).encode()
+    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    conn.close()
+"""
+
+
+def run(*args: str) -> None:
+    subprocess.run(args, check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def outside() -> Iterator[str]:
+    """A host on "the internet": its own network namespace behind a veth from the host."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    tag = uuid.uuid4().hex[:6]
+    ns, host_if = f"stratus-test-{tag}", f"stout{tag}"
+    run("ip", "netns", "add", ns)
+    server = None
+    try:
+        run("ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        run("ip", "addr", "add", f"{OUTSIDE_GATEWAY}/30", "dev", host_if)
+        run("ip", "link", "set", host_if, "up")
+        run("ip", "-n", ns, "addr", "add", f"{OUTSIDE_HOST}/30", "dev", "eth0")
+        run("ip", "-n", ns, "link", "set", "eth0", "up")
+        run("ip", "-n", ns, "link", "set", "lo", "up")
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", OUTSIDE_SERVER, str(OUTSIDE_PORT)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        yield f"http://{OUTSIDE_HOST}:{OUTSIDE_PORT}/"
+    finally:
+        if server is not None:
+            server.kill()
+            server.wait()
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def probe(server: Server, mlam: Any) -> str:
+    if "isolation:         linux" not in server.output():
+        pytest.skip("needs full isolation")
+    name = f"net-probe-{uuid.uuid4().hex[:8]}"
+    create(mlam, name, {"app.py": PROBE}, Timeout=30)
+    return name
+
+
+def call(lam: Any, name: str, event: dict[str, Any]) -> Any:
+    out = lam.invoke(FunctionName=name, Payload=json.dumps(event))
+    body = json.loads(out["Payload"].read())
+    assert "FunctionError" not in out, body
+    return body
+
+
+def host_addresses() -> list[str]:
+    """Every IPv4 address of the host (its own namespace), loopback excluded."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True).stdout
+    addresses = [line.split()[3].split("/")[0] for line in out.splitlines()]
+    return [a for a in addresses if not a.startswith("127.")]
+
+
+class HostService:
+    """A TCP service on the host that counts who connects to it."""
+
+    def __init__(self, address: str) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((address, 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.sendall(b"host secret service")
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_egress_to_the_outside_world_is_nated(lam: Any, probe: str, outside: str) -> None:
+    out = call(lam, probe, {"action": "http", "url": outside})
+    assert out.get("status") == 200, out
+    # The outside host sees the host's address on its link, not the environment's own.
+    assert out["body"] == f"seen from {OUTSIDE_GATEWAY}", out
+
+
+def test_host_loopback_and_host_addresses_are_unreachable(lam: Any, probe: str) -> None:
+    loopback = HostService("127.0.0.1")
+    anywhere = HostService("0.0.0.0")
+    try:
+        targets = [["127.0.0.1", loopback.port], ["127.0.0.1", anywhere.port]]
+        targets += [[address, anywhere.port] for address in host_addresses()]
+        results = call(lam, probe, {"action": "connect", "targets": targets})
+        reached = [t for t, r in zip(targets, results, strict=True) if r["ok"]]
+        assert reached == [], (reached, results)
+        assert loopback.accepted == 0 and anywhere.accepted == 0
+        # The same service is there for a host client: the refusals above are the isolation.
+        with socket.create_connection(("127.0.0.1", anywhere.port), timeout=5) as s:
+            assert s.recv(100) == b"host secret service"
+    finally:
+        loopback.close()
+        anywhere.close()
+
+
+def test_host_sockets_are_invisible(lam: Any, probe: str) -> None:
+    service = HostService("127.0.0.1")
+    abstract_name = f"stratus-test-{uuid.uuid4().hex}"
+    abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    abstract.bind("\0" + abstract_name)
+    abstract.listen()
+    try:
+        out = call(lam, probe, {"action": "look", "abstract": abstract_name})
+        assert f":{service.port:04X} " not in out["tcp"], out["tcp"]
+        assert abstract_name not in out["unix"]
+        assert out["abstract"] != "connected", out
+        assert out["interfaces"] == ["eth0", "lo"], out
+    finally:
+        service.close()
+        abstract.close()
+
+
+def test_a_function_listening_is_not_exposed_on_the_host(lam: Any, probe: str) -> None:
+    port = 47123
+    call(lam, probe, {"action": "listen", "port": port})
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_environments_cannot_reach_each_other(server: Server, lam: Any, probe: str) -> None:
+    victim = f"net-victim-{uuid.uuid4().hex[:8]}"
+    create(lam, victim, {"app.py": PROBE}, Timeout=30)
+    port = 47555
+    address = call(lam, victim, {"action": "listen", "port": port})["address"]
+    assert address and address.startswith("198.1"), address
+    # The victim's listener is real: the victim reaches it on its own address...
+    own = call(lam, victim, {"action": "connect", "targets": [[address, port]]})
+    assert own[0]["ok"] and "hello from an environment" in own[0]["got"], own
+    # ...another function's environment does not, nor the victim's gateway side.
+    gateway = address.rsplit(".", 1)[0] + "." + str(int(address.rsplit(".", 1)[1]) - 1)
+    results = call(lam, probe, {"action": "connect", "targets": [[address, port], [gateway, port]]})
+    assert not any(r["ok"] for r in results), results
+
+
+def test_the_stratus_endpoint_is_reachable_from_a_function(server: Server, lam: Any, probe: str) -> None:
+    port = int(server.endpoint.rsplit(":", 1)[1])
+    health = call(lam, probe, {"action": "http", "url": f"http://127.0.0.1:{port}/_stratus/health"})
+    assert health.get("status") == 200, health
+    names = call(
+        lam,
+        probe,
+        {
+            "action": "stratus",
+            "endpoint": f"http://127.0.0.1:{port}",
+            "region": REGION,
+            "key": ACCESS_KEY,
+            "secret": SECRET_KEY,
+        },
+    )
+    assert probe in names
+
+
+def test_network_none_reaches_neither_outside_nor_stratus(server: Server, lam: Any, outside: str) -> None:
+    if "isolation:         linux" not in server.output():
+        pytest.skip("needs full isolation")
+    name = f"net-none-{uuid.uuid4().hex[:8]}"
+    create(lam, name, {"app.py": PROBE}, Timeout=30, Tags={"stratus:network": "none"})
+    port = int(server.endpoint.rsplit(":", 1)[1])
+    results = call(
+        lam, name, {"action": "connect", "targets": [[OUTSIDE_HOST, OUTSIDE_PORT], ["127.0.0.1", port]]}
+    )
+    assert not any(r["ok"] for r in results), results
