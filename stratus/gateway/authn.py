@@ -1,20 +1,36 @@
-"""SigV4 verification of a request against the server's credentials."""
+"""SigV4 verification of a request against the server's credentials, held to the signing
+declaration of the service the request reaches."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import cache
 
 from aiohttp import web
 
 from stratus.config import Credentials
 from stratus.gateway import sigv4
+from stratus.gateway.signing import Signing, reached
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@cache
+def declarations() -> tuple[Signing, ...]:
+    """Every service's signing declaration. Imported on first use: the services import the
+    gateway's server, which imports this module."""
+    from stratus.lambda_api import routes
+    from stratus.services import apigatewayv2, cloudwatch, events, logs
+
+    return (routes.SIGNING, apigatewayv2.SIGNING, cloudwatch.SIGNING, events.SIGNING, logs.SIGNING)
 
 
 def verify(request: web.Request, body: bytes, credentials: Credentials) -> sigv4.Identity:
-    """The signer of an aiohttp request; raises the AWS authentication error that fits."""
-    return verify_parts(
+    """The signer of an aiohttp request, held to the declaration of the service the gateway
+    routes it to; raises the AWS authentication error that fits."""
+    return verify_routed(
         request.method,
         request.raw_path.split("?", 1)[0],
         request.query.items(),
@@ -24,7 +40,7 @@ def verify(request: web.Request, body: bytes, credentials: Credentials) -> sigv4
     )
 
 
-def verify_parts(
+def verify_routed(
     method: str,
     raw_path: str,
     query: Iterable[tuple[str, str]],
@@ -32,13 +48,55 @@ def verify_parts(
     body: bytes,
     credentials: Credentials,
 ) -> sigv4.Identity:
-    """The same for a request known by its parts: decoded query pairs, headers in any case."""
-    signed = sigv4.SignedRequest(
+    """The same for a request known by its parts (decoded query pairs, headers in any case)."""
+    signed = snapshot(method, raw_path, query, headers, body)
+    return _verify(signed, credentials, expected(signed))
+
+
+def verify_parts(
+    method: str,
+    raw_path: str,
+    query: Iterable[tuple[str, str]],
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+    credentials: Credentials,
+    *,
+    expect: Signing,
+) -> sigv4.Identity:
+    """A request known by its parts, held to `expect`: the declaration of an endpoint that
+    the gateway does not route (function URLs)."""
+    return _verify(snapshot(method, raw_path, query, headers, body), credentials, expect)
+
+
+def snapshot(
+    method: str,
+    raw_path: str,
+    query: Iterable[tuple[str, str]],
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+) -> sigv4.SignedRequest:
+    return sigv4.SignedRequest(
         method=method,
         raw_path=raw_path,
         query=tuple(query),
         headers={k.lower(): v for k, v in headers},
         body_sha256=hashlib.sha256(body).hexdigest(),
     )
+
+
+def _verify(signed: sigv4.SignedRequest, credentials: Credentials, expect: Signing | None) -> sigv4.Identity:
     secrets = {credentials.access_key_id: credentials.secret_access_key}
-    return sigv4.verify(signed, secrets, datetime.now(UTC))
+    return sigv4.verify(signed, secrets, datetime.now(UTC), expect=expect)
+
+
+def expected(signed: sigv4.SignedRequest) -> Signing | None:
+    """The declaration of the service that the gateway routes `signed` to, if any."""
+    scope = sigv4.signing_scope(signed)
+    content_type = signed.headers.get("content-type", "").partition(";")[0].strip().lower()
+    return reached(
+        declarations(),
+        signed.raw_path,
+        signed.headers.get("x-amz-target"),
+        content_type == FORM,
+        scope[1] if scope else None,
+    )

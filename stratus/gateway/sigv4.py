@@ -1,7 +1,10 @@
 """AWS Signature Version 4 verification, as pure functions over a request snapshot.
 
 The server recomputes the signature the client must have made and compares in constant time.
-Both forms are accepted: the `Authorization` header and presigned query strings.
+Both forms exist: the `Authorization` header, and presigned query strings where the service
+reached declares them acceptable (`signing.Signing`). Outside S3 the body's SHA-256 is always
+part of what is signed, whatever `x-amz-content-sha256` claims, so a captured signature cannot
+carry another body.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from stratus.errors import (
     MissingAuthenticationToken,
     UnrecognizedClient,
 )
+from stratus.gateway.signing import Signing
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=15)
 MAX_PRESIGN = timedelta(days=7)
-# Values of x-amz-content-sha256 that do not claim a digest of the body.
+# Values of x-amz-content-sha256 that do not claim a digest of the body. Only S3 defines them.
 UNSIGNED_CONTENT = ("UNSIGNED-PAYLOAD", "STREAMING-")
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+STREAMING = "STREAMING-"
 
 
 @dataclass(frozen=True)
@@ -57,14 +62,21 @@ class _AuthParts:
     presigned: bool
 
 
-def verify(req: SignedRequest, secrets: dict[str, str], now: datetime) -> Identity:
-    """Return who signed `req`, or raise the error AWS would answer with."""
+def verify(req: SignedRequest, secrets: dict[str, str], now: datetime, *, expect: Signing | None) -> Identity:
+    """Return who signed `req`, or raise the error AWS would answer with.
+
+    `expect` is the declaration of the service the request reaches: the credential scope must
+    name that service, and a presigned request must be one it accepts presigned. None means
+    the request reaches no service (it will be answered 404): only the signature is checked,
+    and presigned requests are refused."""
     parts = _parse_auth(req)
+    _check_scope(req, parts, expect)
     secret = secrets.get(parts.access_key_id)
     if secret is None:
         raise UnrecognizedClient("The security token included in the request is invalid.")
     _check_time(parts, now)
     claimed = req.headers.get("x-amz-content-sha256")
+    _check_payload_claim(claimed, parts.service)
     if claimed and not claimed.startswith(UNSIGNED_CONTENT) and claimed != req.body_sha256:
         # The signature covers the claimed digest; the body must match it.
         raise InvalidSignature("The provided 'x-amz-content-sha256' header does not match what was computed.")
@@ -76,6 +88,38 @@ def verify(req: SignedRequest, secrets: dict[str, str], now: datetime) -> Identi
             "Consult the service documentation for details."
         )
     return Identity(parts.access_key_id, parts.region, parts.service)
+
+
+def _check_scope(req: SignedRequest, parts: _AuthParts, expect: Signing | None) -> None:
+    if expect is not None and parts.service != expect.name:
+        # AWS's own wording, so that tools which recognise it explain it.
+        raise InvalidSignature(
+            f"Credential should be scoped to correct service: '{expect.name}'. "
+            f"The request was signed for '{parts.service}'."
+        )
+    if parts.presigned and (expect is None or not expect.presigned(req.method, req.raw_path)):
+        where = f"the {expect.name} service" if expect else "this resource"
+        raise InvalidSignature(
+            f"Presigned (query-string) authentication is not accepted by {where} for "
+            f"{req.method} {req.raw_path}: sign the request with an Authorization header."
+        )
+
+
+def _check_payload_claim(claimed: str | None, service: str) -> None:
+    if not claimed or not claimed.startswith(UNSIGNED_CONTENT):
+        return
+    if service != "s3":
+        raise InvalidSignature(
+            f"x-amz-content-sha256 '{claimed}' is accepted only by Amazon S3; requests to "
+            f"{service} must sign the SHA-256 of their body."
+        )
+    if claimed.startswith(STREAMING):
+        # Each chunk of an aws-chunked body carries a signature of its own, chained to this
+        # one; until a body decoder verifies them, such a body would be unauthenticated.
+        raise InvalidSignature(
+            f"x-amz-content-sha256 '{claimed}' (chunked payload signing) is not supported by "
+            "this server: sign the SHA-256 of the body or use UNSIGNED-PAYLOAD."
+        )
 
 
 def signing_scope(req: SignedRequest) -> tuple[str, str] | None:
@@ -206,9 +250,11 @@ def canonical_request(
         value = req.headers.get(name, "")
         headers.append(f"{name}:{' '.join(value.split())}\n")
     query = [(k, v) for k, v in req.query if not (presigned and k == "X-Amz-Signature")]
-    payload = req.headers.get("x-amz-content-sha256") or req.body_sha256
-    if presigned and service == "s3":
-        payload = UNSIGNED_PAYLOAD
+    payload = req.body_sha256
+    if service == "s3":
+        # S3 alone lets the client state the payload hash (or UNSIGNED-PAYLOAD); for every
+        # other service the body itself is hashed, as botocore signs it.
+        payload = UNSIGNED_PAYLOAD if presigned else req.headers.get("x-amz-content-sha256") or payload
     return "\n".join(
         [
             req.method,

@@ -22,8 +22,9 @@ from multidict import CIMultiDict
 
 from stratus.config import Credentials
 from stratus.control.registry import Registry
-from stratus.errors import ResourceNotFound, StratusError, TooManyRequests
+from stratus.errors import MissingAuthenticationToken, ResourceNotFound, StratusError, TooManyRequests
 from stratus.gateway import authn, sigv4
+from stratus.gateway.signing import Signing, always
 from stratus.httpapi import cors, events, replies
 from stratus.httpapi.apis import HttpApis, Landing, target_of
 from stratus.httpapi.models import Api
@@ -38,6 +39,9 @@ URL_PREFIX = "/_stratus/url/"
 API_PREFIX = "/_stratus/api/"
 # The largest request body read at all; the event that carries it must also fit Lambda's 6 MB.
 MAX_BODY = MAX_SYNC_PAYLOAD
+# AWS_IAM function URLs take signatures made for Lambda, in a header or presigned (Lambda
+# accepts query-string SigV4 there; the body's SHA-256 is signed either way).
+URL_SIGNING = Signing("lambda", presigned=always)
 # Headers a function may not set on the wire; like Lambda, they are passed on renamed.
 REMAPPED = {"connection", "content-length", "date", "keep-alive", "server", "transfer-encoding", "upgrade"}
 
@@ -136,8 +140,8 @@ class Front:
         authorizer = None
         if url.auth_type == "AWS_IAM":
             identity = self._verify(request, body)
-            if identity is None:
-                return json_reply(403, {"Message": "Forbidden"})
+            if isinstance(identity, HttpReply):
+                return identity
             authorizer = {"iam": self._iam(identity)}
         rules = cors.Cors.from_pascal(url.cors)
         origin = request.header("origin")
@@ -162,14 +166,24 @@ class Front:
         )
         return _finish(reply, rules, origin, request_id)
 
-    def _verify(self, request: Incoming, body: bytes) -> sigv4.Identity | None:
+    def _verify(self, request: Incoming, body: bytes) -> sigv4.Identity | HttpReply:
+        """The signer of a request to an AWS_IAM function URL, or the 403 Lambda answers:
+        `Forbidden` when it carries no signature, the reason when its signature fails."""
         query = parse_qsl(request.query, keep_blank_values=True)
         try:
             return authn.verify_parts(
-                request.method, request.path, query, request.headers, body, self.credentials
+                request.method,
+                request.path,
+                query,
+                request.headers,
+                body,
+                self.credentials,
+                expect=URL_SIGNING,
             )
-        except StratusError:
-            return None
+        except MissingAuthenticationToken:
+            return json_reply(403, {"Message": "Forbidden"})
+        except StratusError as e:
+            return json_reply(403, {"message": e.message}, ("x-amzn-ErrorType", e.code))
 
     def _iam(self, identity: sigv4.Identity) -> dict[str, object]:
         return {

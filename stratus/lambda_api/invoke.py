@@ -132,7 +132,7 @@ async def invoke_incoming(context: ApiContext, request: Incoming) -> HttpReply:
                 f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
             )
         query = parse_qsl(request.query, keep_blank_values=True)
-        identity = authn.verify_parts(
+        identity = authn.verify_routed(
             request.method, request.path, query, request.headers, request.body, context.credentials
         )
         headers = dict(request.headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from stratus.gateway.signing import Signing
 from stratus.lambda_api import (
     event_invoke,
     functions,
@@ -16,6 +17,21 @@ from stratus.lambda_api import (
 )
 
 FN = "/2015-03-31/functions/{name}"
+# Lambda's API, under its dated path prefixes; no operation of it may be presigned (function
+# URLs, which may, declare their own in httpapi/front.py).
+SIGNING = Signing(
+    "lambda",
+    paths=(
+        "/2015-03-31/",
+        "/2016-08-19/",
+        "/2017-03-31/",
+        "/2017-10-31/",
+        "/2018-10-31/",
+        "/2019-09-25/",
+        "/2019-09-30/",
+        "/2021-10-31/",
+    ),
+)
 
 
 def register(app: web.Application) -> None:

@@ -10,6 +10,7 @@ from aiohttp import web
 from stratus.errors import BadRequest
 from stratus.gateway.responses import empty_response, json_response
 from stratus.gateway.server import ctx, json_body
+from stratus.gateway.signing import Signing
 from stratus.httpapi import cors, routing
 from stratus.httpapi.apis import DEFAULT_STAGE, HttpApis, function_of
 from stratus.httpapi.front import api_endpoint
@@ -17,6 +18,7 @@ from stratus.httpapi.models import Api, Integration, Route, Stage, new_id, now_i
 
 APIS = "/v2/apis"
 API = APIS + "/{api_id}"
+SIGNING = Signing("apigateway", paths=("/v2/",))
 PAYLOAD_VERSIONS = ("1.0", "2.0")
 ROUTE_AUTH = ("NONE",)
 

@@ -15,10 +15,12 @@ from typing import Any
 
 from stratus.errors import ClientError
 from stratus.gateway.server import ApiContext, JsonOperation
+from stratus.gateway.signing import Signing
 from stratus.observe.metrics import ACCOUNT, Bucket, percentile
 
 TARGET_PREFIX = "GraniteServiceVersion20100801"
 SIGNING_NAME = "monitoring"  # the service name query-protocol requests are signed for
+SIGNING = Signing(SIGNING_NAME, targets=(TARGET_PREFIX,), query_protocol=True)
 XML_NAMESPACE = "http://monitoring.amazonaws.com/doc/2010-08-01/"
 NAMESPACE = "AWS/Lambda"
 # name -> (unit, how it reads from a merged minute bucket; see `_observe`)

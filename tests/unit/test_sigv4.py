@@ -15,6 +15,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from stratus.errors import InvalidSignature, MissingAuthenticationToken, UnrecognizedClient
+from stratus.gateway.signing import Signing, always, reached
 from stratus.gateway.sigv4 import Identity, SignedRequest, signing_scope, verify
 
 KEY = "AKSTTESTKEY000000001"
@@ -104,8 +105,20 @@ def s3_put(body: bytes = b"hello world") -> SignedRequest:
     return sign("PUT", "/bucket/dir/a%20b%2Bc%21.txt", service="s3", body=body)
 
 
-def check(req: SignedRequest, now: datetime | None = None) -> Identity:
-    return verify(req, SECRETS, now or signed_at(req))
+# Declarations as services make them: S3 objects may be presigned, the others may not.
+DECLARED = {
+    "lambda": Signing("lambda"),
+    "logs": Signing("logs"),
+    "s3": Signing("s3", presigned=lambda method, path: method in ("GET", "PUT", "HEAD")),
+}
+
+
+def check(req: SignedRequest, now: datetime | None = None, expect: Signing | None = None) -> Identity:
+    """Verify `req` as the service it was signed for would (or as `expect`)."""
+    if expect is None:
+        scope = signing_scope(req)
+        expect = DECLARED[scope[1]] if scope else None
+    return verify(req, SECRETS, now or signed_at(req), expect=expect)
 
 
 # -- accepted --------------------------------------------------------------------------------
@@ -146,14 +159,16 @@ def test_s3_presigned_url() -> None:
     assert check(req) == Identity(KEY, REGION, "s3")
 
 
-def test_presigned_url_for_a_non_s3_service() -> None:
-    req = presign("/2015-03-31/functions/f", service="lambda", expires=300)
-    assert check(req) == Identity(KEY, REGION, "lambda")
+def test_presigned_url_where_the_service_declares_it() -> None:
+    # Lambda accepts presigned SigV4 on AWS_IAM function URLs; the body's digest is signed.
+    req = presign("/_stratus/url/abc/", service="lambda", expires=300)
+    assert check(req, expect=Signing("lambda", presigned=always)) == Identity(KEY, REGION, "lambda")
 
 
 def test_verify_against_several_known_keys() -> None:
     req = lambda_invoke(key="AKOTHER", secret="other-secret")
-    assert verify(req, {**SECRETS, "AKOTHER": "other-secret"}, signed_at(req)).access_key_id == "AKOTHER"
+    found = verify(req, {**SECRETS, "AKOTHER": "other-secret"}, signed_at(req), expect=DECLARED["lambda"])
+    assert found.access_key_id == "AKOTHER"
 
 
 def test_signing_scope_without_verifying() -> None:
@@ -207,7 +222,7 @@ def test_missing_x_amz_date() -> None:
     req = lambda_invoke()
     headers = {k: v for k, v in req.headers.items() if k != "x-amz-date"}
     with pytest.raises(InvalidSignature):
-        verify(dataclasses.replace(req, headers=headers), SECRETS, signed_at(req))
+        verify(dataclasses.replace(req, headers=headers), SECRETS, signed_at(req), expect=DECLARED["lambda"])
 
 
 @pytest.mark.parametrize("skew", [timedelta(minutes=15, seconds=1), -timedelta(minutes=15, seconds=1)])
@@ -329,3 +344,119 @@ def test_presigned_tampered_path() -> None:
     req = presign("/bucket/key.txt")
     with pytest.raises(InvalidSignature):
         check(dataclasses.replace(req, raw_path="/bucket/other.txt"))
+
+
+# -- held to the service the request reaches ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "reached"),
+    [
+        (lambda: sign("GET", "/2015-03-31/functions/f", service="s3"), "lambda"),
+        (lambda: sign("GET", "/2015-03-31/functions/f", service="logs"), "lambda"),
+        (logs_request, "events"),
+        (lambda_invoke, "monitoring"),
+    ],
+    ids=["s3-to-lambda", "logs-to-lambda", "logs-to-events", "lambda-to-monitoring"],
+)
+def test_a_signature_for_another_service_is_refused(make: Callable[[], SignedRequest], reached: str) -> None:
+    req = make()
+    scoped = f"Credential should be scoped to correct service: '{reached}'"
+    with pytest.raises(InvalidSignature, match=scoped):
+        check(req, expect=Signing(reached))
+
+
+def test_no_declaration_checks_only_the_signature() -> None:
+    req = sign("GET", "/_stratus/cost", service="logs")
+    assert verify(req, SECRETS, signed_at(req), expect=None).service == "logs"
+
+
+@pytest.mark.parametrize(
+    ("path", "service"),
+    [
+        ("/2015-03-31/functions/f", "lambda"),
+        (INVOKE_PATH, "lambda"),
+        ("/", "logs"),
+        ("/v2/apis", "apigateway"),
+    ],
+)
+def test_presigned_requests_are_refused_where_not_declared(path: str, service: str) -> None:
+    req = presign(path, service=service, expires=300, method="POST")
+    with pytest.raises(InvalidSignature, match="Presigned"):
+        check(req, expect=Signing(service))
+    with pytest.raises(InvalidSignature, match="Presigned"):
+        verify(req, SECRETS, signed_at(req), expect=None)
+
+
+def test_s3_declaration_decides_which_requests_may_be_presigned() -> None:
+    assert check(presign("/bucket/key.txt", method="PUT")).service == "s3"
+    with pytest.raises(InvalidSignature, match="Presigned"):
+        check(presign("/bucket/key.txt", method="DELETE"))
+
+
+def unsigned_payload(
+    service: str, body: bytes, claim: str = "UNSIGNED-PAYLOAD", path: str = INVOKE_PATH
+) -> SignedRequest:
+    """Signed the way a replay attacker would want: the body's digest left out (botocore's
+    plain signer keeps the header it is given; its S3 signer would replace it)."""
+    request = AWSRequest(
+        method="POST",
+        url=ENDPOINT + path,
+        data=body,
+        headers={"Content-Type": "application/json", "X-Amz-Content-SHA256": claim},
+    )
+    SigV4Auth(Credentials(KEY, SECRET), service, REGION).add_auth(request)
+    return snapshot(request)
+
+
+@pytest.mark.parametrize("claim", ["UNSIGNED-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"])
+@pytest.mark.parametrize("service", ["lambda", "logs"])
+def test_unsigned_payload_is_refused_outside_s3(service: str, claim: str) -> None:
+    req = unsigned_payload(service, b'{"x": 1}', claim)
+    with pytest.raises(InvalidSignature, match="accepted only by Amazon S3"):
+        check(req, expect=Signing(service))
+    # Replayed with another body: refused as well, whatever the header says.
+    replay = dataclasses.replace(req, body_sha256=hashlib.sha256(b'{"x": 2}').hexdigest())
+    with pytest.raises(InvalidSignature):
+        check(replay, expect=Signing(service))
+
+
+def test_without_the_header_the_body_is_signed() -> None:
+    # The header left out entirely (botocore's default outside S3): the body's digest is in
+    # the canonical request, so another body breaks the signature.
+    req = lambda_invoke(b'{"x": 1}')
+    assert "x-amz-content-sha256" not in req.headers
+    replay = dataclasses.replace(req, body_sha256=hashlib.sha256(b'{"x": 2}').hexdigest())
+    with pytest.raises(InvalidSignature, match="signature we calculated does not match"):
+        check(replay)
+
+
+def test_s3_may_leave_its_payload_unsigned() -> None:
+    req = unsigned_payload("s3", b"abc", path="/bucket/key")
+    assert req.headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+    assert check(req).service == "s3"
+    other = dataclasses.replace(req, body_sha256=hashlib.sha256(b"other").hexdigest())
+    assert check(other).service == "s3"  # S3's choice, as on AWS
+
+
+def test_s3_chunked_payload_signing_is_refused_until_chunks_are_verified() -> None:
+    req = unsigned_payload("s3", b"abc", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", path="/bucket/key")
+    with pytest.raises(InvalidSignature, match="chunked"):
+        check(req)
+
+
+def test_declaration_reached_by_path_target_or_form() -> None:
+    lam = Signing("lambda", paths=("/2015-03-31/",))
+    logs = Signing("logs", targets=("Logs_20140328",))
+    cw = Signing("monitoring", targets=("GraniteServiceVersion20100801",), query_protocol=True)
+    declared = (lam, logs, cw)
+    assert reached(declared, "/2015-03-31/functions/f", None, False, "s3") is lam
+    # A path route wins over a target header, as the gateway's router does.
+    assert reached(declared, "/2015-03-31/functions/f", "Logs_20140328.X", False, "logs") is lam
+    assert reached(declared, "/", "Logs_20140328.DescribeLogGroups", False, "lambda") is logs
+    assert reached(declared, "/", "GraniteServiceVersion20100801.GetMetricData", True, "s3") is cw
+    assert reached(declared, "/", None, True, "monitoring") is cw
+    assert reached(declared, "/", None, True, "s3") is None  # answered InvalidAction
+    assert reached(declared, "/", "Unknown.Op", False, "logs") is None
+    assert reached(declared, "/_stratus/cost", None, False, "lambda") is None
+    assert reached(declared, "/other", "Logs_20140328.X", False, "logs") is None
