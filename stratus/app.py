@@ -50,6 +50,8 @@ from stratus.services import apigatewayv2, metering
 from stratus.services import cloudwatch as cloudwatch_service
 from stratus.services import events as events_service
 from stratus.services import logs as logs_service
+from stratus.store import datadir
+from stratus.store.diskfull import writing
 from stratus.store.queue import EventQueue
 from stratus.store.sqlite import Store
 
@@ -79,12 +81,15 @@ def seal_inherited_fds() -> None:
 
 async def serve(config: Config, on_started: Callable[[Started], None] | None = None) -> None:
     seal_inherited_fds()
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    credentials = load_credentials(config.data_dir)
-    store = Store(config.db_path)
-    logs = LogStore(config.logs_db_path)
-    metrics = Metrics(config.metrics_db_path)
-    events = EventQueue(config.events_db_path)
+    # Opening an existing data dir writes nothing, so a full disk does not stop a start; one
+    # that must first be created (or given credentials) on a full disk stops it with DiskFull.
+    with writing():
+        datadir.prepare(config.data_dir)  # 0700, state files 0600; an existing one is tightened
+        credentials = load_credentials(config.data_dir)
+        store = Store(config.db_path)
+        logs = LogStore(config.logs_db_path)
+        metrics = Metrics(config.metrics_db_path)
+        events = EventQueue(config.events_db_path)
     python = python_runtimes.discover(config.runtime_cache)
     runtimes: Runtimes = {
         **python,

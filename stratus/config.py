@@ -181,12 +181,16 @@ def load_credentials(data_dir: Path) -> Credentials:
         generated=True,
     )
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"AccessKeyId": creds.access_key_id, "SecretAccessKey": creds.secret_access_key}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"AccessKeyId": creds.access_key_id, "SecretAccessKey": creds.secret_access_key}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk: no half-written key file stays behind
+        raise
     return creds
 
 

@@ -28,6 +28,15 @@ class ServiceError(StratusError):
     """A fault of the platform itself. The message is safe to show; details go to the log."""
 
 
+class DiskFull(ServiceError):
+    """The data dir's filesystem is out of space or quota (ENOSPC, EDQUOT, SQLite's
+    SQLITE_FULL): the write was not made and what was stored before is unchanged. Lambda's code
+    for its own failures; made by `store.diskfull`, which also recognises the raw exceptions."""
+
+    code = "ServiceException"
+    status = 500
+
+
 class ClientError(StratusError):
     code = "InvalidRequestContentException"
     status = 400

@@ -40,6 +40,7 @@ def serve(host: str, port: int, data_dir: Path | None) -> None:
 
     from stratus.app import Started
     from stratus.app import serve as run_server
+    from stratus.errors import DiskFull
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -75,6 +76,8 @@ def serve(host: str, port: int, data_dir: Path | None) -> None:
 
     try:
         uvloop.run(run_server(config, banner))
+    except DiskFull as e:
+        raise click.ClickException(f"cannot start: {e.message} Free some space, then start again.") from None
     except OSError as e:
         raise click.ClickException(f"cannot serve on {host}:{port}: {e.strerror or e}") from None
 

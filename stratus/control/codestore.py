@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from stratus.errors import InvalidParameterValue
+from stratus.store.diskfull import writing
 
 MAX_UNZIPPED = 250 * 1024 * 1024
 
@@ -85,8 +86,15 @@ class CodeStore:
         if self.tree(key).is_dir() and self.zip_path(key).is_file():
             return stored
         members = _validated_members(data)
-        self._write_zip(key, data)
-        self._extract(key, data, members)
+        new_zip = not self.zip_path(key).is_file()
+        try:
+            with writing():  # a full disk answers DiskFull, not an incident
+                self._write_zip(key, data)
+                self._extract(key, data, members)
+        except BaseException:
+            if new_zip:  # no zip without its tree: a failed upload leaves nothing behind
+                self.zip_path(key).unlink(missing_ok=True)
+            raise
         return stored
 
     def _write_zip(self, key: str, data: bytes) -> None:

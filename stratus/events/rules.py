@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from stratus.errors import ResourceNotFound, ValidationError
+from stratus.errors import DiskFull, ResourceNotFound, ValidationError
 from stratus.events.schedule import parse
 from stratus.store.sqlite import Store
 
@@ -114,7 +114,12 @@ class Rules:
     def fired(self, name: str, due_ms: int) -> None:
         rule = self._rules.get(name)
         if rule is not None:
-            self._save(replace(rule, last_fired_ms=due_ms), notify=False)
+            try:
+                self._save(replace(rule, last_fired_ms=due_ms), notify=False)
+            except DiskFull:
+                # Kept in memory all the same, or the scheduler would fire the rule again at
+                # once, forever; the store catches up at its next firing with space.
+                self._rules[name] = replace(rule, last_fired_ms=due_ms)
 
     def _save(self, rule: Rule, notify: bool = True) -> Rule:
         self.store.put_rule(rule.name, rule.to_json())

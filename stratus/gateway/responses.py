@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
 from aiohttp import web
 
-from stratus.errors import ServiceError, StratusError
+from stratus.errors import DiskFull, ServiceError, StratusError
 from stratus.gateway import query_protocol
+from stratus.store.diskfull import disk_full_error, is_disk_full, warning_due
 
 log = logging.getLogger("stratus.gateway")
 
@@ -36,6 +38,8 @@ def empty_response(status: int = 204) -> web.Response:
 def error_parts(error: StratusError) -> tuple[int, dict[str, str], bytes]:
     """AWS's error shape, readable by both the REST-JSON and the JSON protocol parsers:
     (status, headers besides Content-Type, body)."""
+    if isinstance(error, DiskFull):
+        _DiskFullNotice.note(error)
     body: dict[str, Any] = {
         "__type": error.code,
         "Type": "User" if error.sender_fault else "Service",
@@ -53,9 +57,26 @@ def error_response(error: StratusError) -> web.Response:
     return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
+class _DiskFullNotice:
+    """One warning a minute while writes are refused for a full disk: the log may be on it."""
+
+    last: float | None = None
+
+    @classmethod
+    def note(cls, exc: BaseException) -> None:
+        now = time.monotonic()
+        if warning_due(cls.last, now, 60.0):
+            cls.last = now
+            log.warning("a write was refused: the data disk is full (%s)", exc.__cause__ or exc)
+
+
 def incident_error(exc: BaseException) -> ServiceError:
     """What a client hears of an unexpected exception: a code and an incident id to look up in
-    the server's log, never a traceback."""
+    the server's log, never a traceback. A full data disk is no incident: any write that met
+    one (a raw ENOSPC, EDQUOT or SQLITE_FULL) answers `DiskFull`, which says so."""
+    if is_disk_full(exc):
+        _DiskFullNotice.note(exc)
+        return disk_full_error(exc)
     incident = uuid.uuid4().hex[:12]
     log.error("unexpected error (incident %s)", incident, exc_info=exc)
     return ServiceError(f"An internal error occurred (incident {incident}); see the server log.")

@@ -33,6 +33,7 @@ from stratus.invoke.retries import Action, Outcome, RetryPolicy, decide
 from stratus.invoke.service import InvokeService
 from stratus.lambda_api.arns import destination_function, function_arn
 from stratus.observe import tracing
+from stratus.store.diskfull import disk_full_error, is_disk_full, warning_due
 from stratus.store.queue import EventQueue, NewEvent, QueuedEvent
 
 log = logging.getLogger("stratus.async")
@@ -40,6 +41,7 @@ T = TypeVar("T")
 LEASE_MS = 16 * 60 * 1000  # longer than the longest function timeout
 IDLE_POLL_S = 1.0
 MAX_CHAIN = 16  # invocations in one chain of destinations before it is treated as a loop
+DISK_FULL_WARN_S = 60.0  # at most one warning a minute while the disk stays full
 
 
 class AsyncInvoker:
@@ -67,6 +69,7 @@ class AsyncInvoker:
         self._accepted = asyncio.Event()
         self._wake = asyncio.Event()
         self._running = 0
+        self._disk_full_warned: float | None = None
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -107,9 +110,14 @@ class AsyncInvoker:
             try:
                 await self._on_db(self._queue.enqueue, [e for e, _ in batch], self._now_ms())
             except Exception as e:  # nothing was stored: every caller hears so
+                error = (
+                    disk_full_error(e)
+                    if is_disk_full(e)
+                    else StratusError(f"The event could not be stored: {e}")
+                )
                 for _, done in batch:
                     if not done.done():
-                        done.set_exception(StratusError(f"The event could not be stored: {e}"))
+                        done.set_exception(error)
                 continue
             for _, done in batch:
                 if not done.done():
@@ -119,16 +127,36 @@ class AsyncInvoker:
     # -- dispatching --------------------------------------------------------------------------
 
     async def run(self) -> None:
-        freed = await self._on_db(self._queue.release_dead_owners, self.owner)
+        try:
+            freed = await self._on_db(self._queue.release_dead_owners, self.owner)
+        except Exception as e:
+            if not is_disk_full(e):
+                raise
+            # Their leases expire by themselves; a full disk must not stop the server starting.
+            self._warn_disk_full("earlier servers' leases stay until they expire")
+            freed = 0
         if freed:
             log.info("%d queued event(s) of an earlier server will run again", freed)
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._write_loop())
                 while True:
-                    await self._dispatch_once(tasks)
+                    try:
+                        await self._dispatch_once(tasks)
+                    except Exception as e:
+                        if not is_disk_full(e):
+                            raise
+                        # A lease is a write: due events wait in the queue until space returns.
+                        self._warn_disk_full("queued events wait until space returns")
+                        await asyncio.sleep(IDLE_POLL_S)
         finally:
             self._db.shutdown(wait=True)
+
+    def _warn_disk_full(self, consequence: str) -> None:
+        now = time.monotonic()
+        if warning_due(self._disk_full_warned, now, DISK_FULL_WARN_S):
+            self._disk_full_warned = now
+            log.warning("async queue: the data disk is full; %s", consequence)
 
     async def _dispatch_once(self, tasks: asyncio.TaskGroup) -> None:
         free = self._capacity - self._running
@@ -152,8 +180,13 @@ class AsyncInvoker:
         try:
             outcome, result = await self._attempt(event)
             await self._settle(event, outcome, result)
-        except Exception:
-            log.exception("async event %s could not be settled; its lease will expire", event.request_id)
+        except Exception as e:
+            if is_disk_full(e):  # not a bug: the settle was a write
+                self._warn_disk_full(
+                    "events that ran could not be settled and run again when their lease expires"
+                )
+            else:
+                log.exception("async event %s could not be settled; its lease will expire", event.request_id)
         finally:
             self._running -= 1
             self._wake.set()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -22,7 +23,9 @@ from typing import Any
 
 import orjson
 
-from stratus.store.sqlite import connect
+from stratus.observe.drops import Drops
+from stratus.store.diskfull import is_disk_full, writing
+from stratus.store.sqlite import connect, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
@@ -120,12 +123,20 @@ class LogStore:
         self._conn = connect(path, durable=False)
         self._conn.executescript(SCHEMA)
         if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
-            self._conn.executescript(f"BEGIN; {MIGRATE_EVENTS} COMMIT;")
+            try:
+                self._conn.executescript(f"BEGIN; {MIGRATE_EVENTS} COMMIT;")
+            except sqlite3.Error as e:
+                if not is_disk_full(e):
+                    raise
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                # The old lines stay where they are; the fold is tried again at the next start.
         # (log group, stream) -> the lines logged since the last flush, as [timestamp, message].
         # Only the event loop's thread appends and takes it, so it needs no lock; the writes
         # happen in a worker thread, under the database lock.
         self._pending: dict[tuple[str, str], list[list[int | str]]] = {}
         self._db_lock = threading.Lock()
+        self.drops = Drops("logs")  # lines a full disk kept out
 
     enabled = True  # off only to measure what logging costs (STRATUS_TELEMETRY=0)
 
@@ -157,14 +168,21 @@ class LogStore:
                 size = sum(len(str(line[1])) for line in part)
                 stamps = [int(line[0]) for line in part]
                 rows.append((group, stream, min(stamps), max(stamps), now, size, _lines_json(part)))
-        with self._db_lock:
-            self._conn.execute("BEGIN")
-            self._conn.executemany(
-                "INSERT INTO chunks(log_group, stream, first_ts, last_ts, ingested, bytes, lines) "
-                "VALUES (?,?,?,?,?,?,?)",
-                rows,
-            )
-            self._conn.execute("COMMIT")
+        try:
+            with self._db_lock, transaction(self._conn, "BEGIN"):
+                self._conn.executemany(
+                    "INSERT INTO chunks(log_group, stream, first_ts, last_ts, ingested, bytes, lines) "
+                    "VALUES (?,?,?,?,?,?,?)",
+                    rows,
+                )
+        except Exception as e:
+            if not is_disk_full(e):
+                raise
+            # Dropped, not kept: the disk may stay full for long, and logs must never end the
+            # server (this writer runs in its task group) nor make it grow without bound.
+            self.drops.dropped(sum(len(lines) for lines in batch.values()), e)
+            return
+        self.drops.stored()
 
     async def run_flusher(self) -> None:
         last_enforced = 0.0
@@ -174,14 +192,19 @@ class LogStore:
                 await asyncio.to_thread(self._write, self._take())
                 if time.monotonic() - last_enforced >= ENFORCE_INTERVAL:
                     last_enforced = time.monotonic()
-                    await asyncio.to_thread(self.enforce, int(time.time() * 1000))
+                    try:
+                        await asyncio.to_thread(self.enforce, int(time.time() * 1000))
+                    except Exception as e:  # a delete is a write too, in WAL mode
+                        if not is_disk_full(e):
+                            raise
+                        # Tried again at the next pass; the dropped lines already warn of it.
         finally:
             self.flush()
 
     # -- retention ---------------------------------------------------------------------------
 
     def put_retention(self, log_group: str, days: int) -> None:
-        with self._db_lock:
+        with self._db_lock, writing():
             self._conn.execute(
                 "INSERT INTO retention(log_group, days) VALUES (?, ?) "
                 "ON CONFLICT(log_group) DO UPDATE SET days = excluded.days",
@@ -189,7 +212,7 @@ class LogStore:
             )
 
     def delete_retention(self, log_group: str) -> None:
-        with self._db_lock:
+        with self._db_lock, writing():
             self._conn.execute("DELETE FROM retention WHERE log_group = ?", (log_group,))
 
     def retention(self) -> dict[str, int]:
@@ -301,7 +324,7 @@ class LogStore:
 
     def delete_group(self, log_group: str) -> int:
         self.flush()
-        with self._db_lock:
+        with self._db_lock, writing():
             self._conn.execute("DELETE FROM retention WHERE log_group = ?", (log_group,))
             cur = self._conn.execute("DELETE FROM chunks WHERE log_group = ?", (log_group,))
             return cur.rowcount

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stratus.store.sqlite import connect
+from stratus.observe.drops import Drops
+from stratus.store.diskfull import is_disk_full
+from stratus.store.sqlite import connect, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS minutes (
@@ -155,6 +157,7 @@ class Metrics:
         self._pending: dict[tuple[str, str, int], Bucket] = {}
         # Totals since start, for the Prometheus endpoint.
         self.totals: dict[str, Bucket] = {}
+        self.drops = Drops("metrics")  # minute buckets a full disk kept out
 
     # -- the hot path: in-memory only ------------------------------------------------------
 
@@ -240,8 +243,19 @@ class Metrics:
     def _write(self, batch: dict[tuple[str, str, int], Bucket]) -> None:
         if not batch:
             return
-        with self._db_lock:
-            self._conn.execute("BEGIN")
+        try:
+            self._write_minutes(batch)
+        except Exception as e:
+            if not is_disk_full(e):
+                raise
+            # Dropped, not kept, as log lines are: the flusher must not end the server, and the
+            # totals since start (Prometheus) still count these invocations.
+            self.drops.dropped(len(batch), e)
+            return
+        self.drops.stored()
+
+    def _write_minutes(self, batch: dict[tuple[str, str, int], Bucket]) -> None:
+        with self._db_lock, transaction(self._conn, "BEGIN"):
             for (function, dimension, minute), added in batch.items():
                 row = self._conn.execute(
                     "SELECT stats FROM minutes WHERE function = ? AND dimension = ? AND minute = ?",
@@ -254,7 +268,6 @@ class Metrics:
                     "ON CONFLICT(function, dimension, minute) DO UPDATE SET stats = excluded.stats",
                     (function, dimension, minute, bucket.to_json()),
                 )
-            self._conn.execute("COMMIT")
 
     def prune(self, before: int) -> int:
         """Drop the minutes older than `before` (epoch seconds); returns how many went."""
@@ -270,7 +283,12 @@ class Metrics:
                 await asyncio.to_thread(self._write, batch)
                 passes += 1
                 if passes % PRUNE_EVERY == 1:
-                    await asyncio.to_thread(self.prune, int(time.time() - retention_s))
+                    try:
+                        await asyncio.to_thread(self.prune, int(time.time() - retention_s))
+                    except Exception as e:  # a delete is a write too, in WAL mode
+                        if not is_disk_full(e):
+                            raise
+                        # Pruned at a later pass; the dropped buckets already warn of the disk.
         finally:
             self.flush()
 

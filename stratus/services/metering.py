@@ -17,6 +17,7 @@ from stratus.errors import InvalidParameterValue
 from stratus.gateway.responses import json_response
 from stratus.gateway.server import ApiContext, ctx
 from stratus.invoke.service import InvokeService
+from stratus.observe.drops import DropsCollector
 from stratus.observe.metrics import Metrics
 
 
@@ -112,6 +113,7 @@ async def prometheus(request: web.Request) -> web.StreamResponse:
     registry = CollectorRegistry(auto_describe=False)
     context = ctx(request)
     registry.register(_Totals(context.metrics, context.invoker))
+    registry.register(DropsCollector(context.logs.drops, context.metrics.drops))
     return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8")
 
 

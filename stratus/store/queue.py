@@ -15,7 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from stratus.store.sqlite import connect
+from stratus.store.diskfull import writing
+from stratus.store.sqlite import connect, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS async_events (
@@ -79,9 +80,9 @@ class EventQueue:
         self._conn.close()
 
     def enqueue(self, events: list[NewEvent], now_ms: int) -> None:
-        """Store events durably, in one transaction (group commit for concurrent callers)."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        """Store events durably, in one transaction (group commit for concurrent callers).
+        On a full disk nothing is stored and `errors.DiskFull` is raised."""
+        with writing(), transaction(self._conn):
             self._conn.executemany(
                 "INSERT INTO async_events(request_id, function, qualifier, region, payload, "
                 "received_ms, chain, trace, due_ms) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -100,15 +101,10 @@ class EventQueue:
                     for e in events
                 ],
             )
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
 
     def claim(self, owner: str, now_ms: int, lease_ms: int, limit: int) -> list[QueuedEvent]:
         """Lease up to `limit` due events that nobody holds (or whose lease has expired)."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        with writing(), transaction(self._conn):
             rows = self._conn.execute(
                 "UPDATE async_events SET lease_owner = ?, lease_until_ms = ? WHERE id IN ("
                 " SELECT id FROM async_events WHERE due_ms <= ? AND"
@@ -117,25 +113,23 @@ class EventQueue:
                 " attempts, backoffs, chain, trace",
                 (owner, now_ms + lease_ms, now_ms, now_ms, limit),
             ).fetchall()
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
         return sorted((QueuedEvent(*row) for row in rows), key=lambda e: e.id)
 
     def complete(self, event_id: int, owner: str) -> bool:
         """Done (ran, or dropped): gone from the queue, if the lease is still ours."""
-        cur = self._conn.execute(
-            "DELETE FROM async_events WHERE id = ? AND lease_owner = ?", (event_id, owner)
-        )
+        with writing():
+            cur = self._conn.execute(
+                "DELETE FROM async_events WHERE id = ? AND lease_owner = ?", (event_id, owner)
+            )
         return cur.rowcount == 1
 
     def retry(self, event_id: int, owner: str, due_ms: int, attempts: int, backoffs: int) -> bool:
-        cur = self._conn.execute(
-            "UPDATE async_events SET due_ms = ?, attempts = ?, backoffs = ?, lease_owner = NULL, "
-            "lease_until_ms = NULL WHERE id = ? AND lease_owner = ?",
-            (due_ms, attempts, backoffs, event_id, owner),
-        )
+        with writing():
+            cur = self._conn.execute(
+                "UPDATE async_events SET due_ms = ?, attempts = ?, backoffs = ?, lease_owner = NULL, "
+                "lease_until_ms = NULL WHERE id = ? AND lease_owner = ?",
+                (due_ms, attempts, backoffs, event_id, owner),
+            )
         return cur.rowcount == 1
 
     def release_dead_owners(self, me: str) -> int:
@@ -151,10 +145,11 @@ class EventQueue:
         for owner in owners:
             if owner == me or _alive(owner):
                 continue
-            cur = self._conn.execute(
-                "UPDATE async_events SET lease_owner = NULL, lease_until_ms = NULL WHERE lease_owner = ?",
-                (owner,),
-            )
+            with writing():
+                cur = self._conn.execute(
+                    "UPDATE async_events SET lease_owner = NULL, lease_until_ms = NULL WHERE lease_owner = ?",
+                    (owner,),
+                )
             freed += cur.rowcount
         return freed
 

@@ -3,16 +3,27 @@
 Metadata writes are rare and small, so they run on the event loop in one short transaction
 each, with `synchronous=FULL` so that an acknowledged write survives a crash or power loss.
 The invoke hot path never touches this store: the registry serves reads from memory.
+
+Every database of a data dir is opened by one server process only, so connections take
+SQLite's exclusive locking mode: the WAL index then lives in the process's memory instead of a
+`-shm` file, which a full disk refuses to grow (SQLITE_IOERR_SHMSIZE on the first read). With
+it, a server starts and serves reads on a full disk; a second server on the same data dir is
+refused ("database is locked") instead of sharing it. Database files are created 0600, and
+SQLite gives its `-wal` and `-journal` files the database's mode.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from stratus.store.diskfull import writing
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -38,11 +49,33 @@ CREATE TABLE IF NOT EXISTS meta (
 
 def connect(path: Path, *, durable: bool = True) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Private from the start: the records hold functions' environment variables.
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o600)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA locking_mode=EXCLUSIVE")  # before WAL: no -shm file (see above)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
     conn.execute("PRAGMA busy_timeout=5000")
     return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+    """One transaction: committed, or rolled back with the first error raised. SQLite rolls a
+    transaction back by itself on some errors (SQLITE_FULL among them), and a ROLLBACK then
+    fails; that failure must not hide the error that caused it. A COMMIT that fails is rolled
+    back too, so the connection is never left inside a half-done transaction."""
+    conn.execute(begin)
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
 
 
 class Store:
@@ -58,13 +91,9 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        """A write: all of it or none of it; on a full disk, `errors.DiskFull`."""
+        with writing(), transaction(self._conn) as conn:
+            yield conn
 
     def load_functions(self) -> dict[str, dict[str, Any]]:
         rows = self._conn.execute("SELECT name, record FROM functions").fetchall()
