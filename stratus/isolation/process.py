@@ -128,8 +128,8 @@ class ProcessBackend:
     def limitations(self) -> list[str]:
         why = f" ({self.reason})" if self.reason else ""
         notes = [
-            f"full isolation{why}: environments share the host's PID namespace and root "
-            "filesystem, run as the server's user, and have no seccomp filter"
+            f"full isolation{why}: environments share the host's PID namespace, network and "
+            "root filesystem, run as the server's user, and have no seccomp filter"
         ]
         if not self._root:
             notes.append(f"not running as root: {ROOT_ONLY}; /tmp is a per-environment TMPDIR")

@@ -1007,9 +1007,11 @@ def response_path(request_id: str) -> str:
 
 def assert_not_served(result: dict[str, Any]) -> None:
     """A request from another environment must not be served: refused, closed, left without an
-    answer, or 403 -- never a delivered event or an accepted response."""
+    answer, or a 4xx -- never a delivered event or an accepted response. Each environment has a
+    network namespace of its own, so "A's address" (127.0.0.1:9001) reaches the attacker's own
+    Runtime API, which knows nothing of A's invocations (400 InvalidRequestID)."""
     if result["outcome"] == "status":
-        assert result["status"] == 403, result
+        assert 400 <= result["status"] < 500, result
         assert "Lambda-Runtime-Aws-Request-Id" not in result["headers"], result
     else:
         assert result["outcome"] in ("refused", "closed", "timeout"), result
