@@ -8,6 +8,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from stratus.control.codestore import CodeStore
 from stratus.control.layers import Layers
 from stratus.control.registry import Registry
 from stratus.dashboard import pages as dashboard_pages
+from stratus.dashboard import site as dashboard_site
 from stratus.dashboard.auth import Sessions
 from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
@@ -66,6 +68,7 @@ class Started:
     isolation: str
     runtimes: dict[str, str]  # runtime -> "ok" or the reason it is unavailable
     dashboard_token: str  # logs in to the dashboard; new at every start, shown only in the banner
+    dashboard_port: int  # the dashboard's own port, so that it has an origin of its own
 
 
 def seal_inherited_fds() -> None:
@@ -81,6 +84,8 @@ def seal_inherited_fds() -> None:
 
 async def serve(config: Config, on_started: Callable[[Started], None] | None = None) -> None:
     seal_inherited_fds()
+    # First, so that a port already taken stops the start before anything else is opened.
+    dashboard_socket = dashboard_site.bind(config.host, config.dashboard_port)
     # Opening an existing data dir writes nothing, so a full disk does not stop a start; one
     # that must first be created (or given credentials) on a full disk stops it with DiskFull.
     with writing():
@@ -162,7 +167,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 layer_routes.register,
                 apigatewayv2.register,
                 metering.register,
-                dashboard_pages.register,
+                dashboard_pages.pointer(dashboard_site.port_of(dashboard_socket)),
             ],
         )
         started = Started(
@@ -172,11 +177,25 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             isolation=backend.name,
             runtimes={k: v if isinstance(v, str) else "ok" for k, v in runtimes.items()},
             dashboard_token=context.dashboard.start_token,
+            dashboard_port=dashboard_site.port_of(dashboard_socket),
         )
+        dashboard = (dashboard_pages.build_app(context), dashboard_socket)
         await _run(
-            app, front, context, config, invoker, async_invoker, scheduler, backend, logs, started, on_started
+            app,
+            front,
+            context,
+            config,
+            invoker,
+            async_invoker,
+            scheduler,
+            backend,
+            logs,
+            started,
+            on_started,
+            dashboard,
         )
     finally:
+        dashboard_socket.close()
         if span_export is not None:
             span_export.close()
         backend.close()
@@ -250,6 +269,7 @@ async def _run(
     logs: LogStore,
     started: Started,
     on_started: Callable[[Started], None] | None,
+    dashboard: tuple[web.Application, socket.socket],
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -259,6 +279,7 @@ async def _run(
     app[client_connections.CONNECTIONS] = connections
     runner = web.AppRunner(app, access_log=None, handler_cancellation=False)
     await runner.setup()
+    dashboard_runner: web.AppRunner | None = None
     try:
         async with asyncio.TaskGroup() as tasks:
             invoker_ready = asyncio.Event()
@@ -282,6 +303,7 @@ async def _run(
                 reuse_address=True,
                 backlog=1024,
             )
+            dashboard_runner = await dashboard_site.start(*dashboard)
             tune_gc()
             if on_started is not None:
                 on_started(started)
@@ -301,6 +323,8 @@ async def _run(
             flusher.cancel()
             metrics_flusher.cancel()
     finally:
+        if dashboard_runner is not None:
+            await dashboard_runner.cleanup()
         await runner.cleanup()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(Exception):

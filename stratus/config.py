@@ -54,6 +54,13 @@ class Config:
     # Metering prices: AWS's public x86 prices by default.
     price_per_million_requests: float = 0.20
     price_per_gb_second: float = 0.0000166667
+    # The dashboard's own port (`--dashboard-port`); None: a free port chosen at each start and
+    # printed in the banner. Its own port, so that no function's response shares its origin.
+    dashboard_port: int | None = None
+    # The Prometheus scrape (/_stratus/metrics) takes a SigV4 signature, or `Authorization:
+    # Bearer <metrics_token>` when a token is set, or nothing at all when metrics_public is set.
+    metrics_public: bool = False
+    metrics_token: str | None = None
     # Slow clients (stratus/gateway/connections.py). Time from a connection (or a request's
     # first byte) to the end of its headers, as Apache's mod_reqtimeout starts with; keep-alive
     # idleness as an ALB's default idle timeout; a request body or a response that makes no
@@ -144,6 +151,10 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
             raise ValueError("STRATUS_METRICS_RETENTION_DAYS must be a positive number of days")
     if "STRATUS_IDLE_TIMEOUT" in env:
         kwargs["idle_timeout"] = float(env["STRATUS_IDLE_TIMEOUT"])
+    if env.get("STRATUS_METRICS_PUBLIC") == "1":
+        kwargs["metrics_public"] = True
+    if env.get("STRATUS_METRICS_TOKEN"):
+        kwargs["metrics_token"] = metrics_token_setting(env["STRATUS_METRICS_TOKEN"])
     for name, key in (
         ("STRATUS_HEADER_TIMEOUT", "header_timeout"),
         ("STRATUS_IDLE_CONNECTION_TIMEOUT", "idle_connection_timeout"),
@@ -201,3 +212,13 @@ def read_stored_credentials(data_dir: Path) -> Credentials | None:
     except FileNotFoundError:
         return None
     return Credentials(raw["AccessKeyId"], raw["SecretAccessKey"])
+
+
+def metrics_token_setting(token: str) -> str:
+    """STRATUS_METRICS_TOKEN, the scrape's bearer token: long enough not to be guessed, since the
+    scrape endpoint has no back-off of its own."""
+    if len(token) < 16 or not token.isascii() or not token.isprintable() or " " in token:
+        raise ValueError(
+            "STRATUS_METRICS_TOKEN must be at least 16 printable ASCII characters, without spaces"
+        )
+    return token

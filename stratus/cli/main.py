@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from stratus import __version__
 from stratus.cli import cost, functions, logs, schedules, urls
-from stratus.config import DEFAULT_PORT, config_from_env, default_data_dir, default_runtime_cache
+from stratus.config import (
+    CREDENTIALS_FILE,
+    DEFAULT_PORT,
+    config_from_env,
+    default_data_dir,
+    default_runtime_cache,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,7 +40,14 @@ def local_host(host: str) -> str:
     default=None,
     help="Where state lives [default: ~/.stratus].",
 )
-def serve(host: str, port: int, data_dir: Path | None) -> None:
+@click.option(
+    "--dashboard-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    envvar="STRATUS_DASHBOARD_PORT",
+    help="Port of the dashboard, which has an origin of its own [default: a free port, printed at start].",
+)
+def serve(host: str, port: int, data_dir: Path | None, dashboard_port: int | None) -> None:
     """Run the whole platform in the foreground until SIGTERM or Ctrl-C."""
     import logging
 
@@ -45,6 +60,7 @@ def serve(host: str, port: int, data_dir: Path | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = config_from_env((data_dir or default_data_dir()).expanduser(), host, port)
+        config = replace(config, dashboard_port=dashboard_port or None)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
 
@@ -53,14 +69,19 @@ def serve(host: str, port: int, data_dir: Path | None) -> None:
         click.echo(f"Stratus {__version__} is serving on {started.endpoint}")
         click.echo(f"  data dir:          {config.data_dir}")
         click.echo(f"  access key id:     {creds.access_key_id}")
-        click.echo(f"  secret access key: {creds.secret_access_key}")
-        if creds.generated:
-            click.echo(f"  (generated and stored in {config.data_dir / 'credentials.json'})")
+        # The secret is never printed: output ends up in terminals' scrollback, CI logs and
+        # journald. It is where it came from.
+        if os.environ.get("STRATUS_ACCESS_KEY_ID") and os.environ.get("STRATUS_SECRET_ACCESS_KEY"):
+            click.echo("  secret access key: from STRATUS_SECRET_ACCESS_KEY")
+        else:
+            generated = "generated now, " if creds.generated else ""
+            click.echo(f"  secret access key: {generated}in {config.data_dir / CREDENTIALS_FILE} (mode 0600)")
         for runtime, status in started.runtimes.items():
             click.echo(f"  runtime {runtime}: {status}")
         click.echo(f"  isolation:         {started.isolation}")
-        # The token logs in only from this machine, so its link names this machine.
-        local = f"http://{local_host(host)}:{port}"
+        # The token logs in only from this machine, so its link names this machine; it is the
+        # one secret shown here, new at each start.
+        local = f"http://{local_host(host)}:{started.dashboard_port}"
         click.echo(f"  dashboard:         {local}/_stratus/?token={started.dashboard_token}")
         for note in started.limitations:
             click.echo(f"  not enforced: {note}")

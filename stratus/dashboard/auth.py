@@ -5,6 +5,8 @@
 1. Only the event loop calls it, and no method awaits, so it needs no lock.
 2. A login opens a session: a random token that the browser keeps in an HttpOnly,
    SameSite=Strict cookie. The server keeps them in memory only; a restart logs everyone out.
+   Logins are throttled (`throttle`, dashboard/throttle.py): repeated failures make the next
+   attempt wait, for the client's address and for everyone.
 3. A session ends after `idle_s` without use, `max_age_s` after login, on logout, or when
    `max_sessions` newer ones push it out (the oldest goes first).
 4. The start token is new at every start and is never written anywhere but the start-up
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stratus.config import Credentials
+from stratus.dashboard.throttle import LoginThrottle
 
 COOKIE = "stratus_dashboard"
 IDLE_S = 12 * 3600.0
@@ -56,6 +59,7 @@ class Sessions:
         self._max_age_s = max_age_s
         self._max_sessions = max_sessions
         self._open: dict[str, _Session] = {}  # insertion order is login order
+        self.throttle = LoginThrottle(clock)
 
     # -- logging in ------------------------------------------------------------------------
 

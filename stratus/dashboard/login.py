@@ -4,6 +4,16 @@ Requests that change something (login, logout, invoke) must send JSON with the
 `X-Stratus-Dashboard` header, and an `Origin`, when the browser sends one, of this server: a
 page of another site can send neither without a CORS preflight, which is never answered. The
 session cookie is SameSite=Strict as well.
+
+Both ways of logging in, the form's POST and the printed link's `GET /_stratus/?token=`, go
+through `verify`, so they apply the same checks in the same order: the back-off (429 with
+Retry-After while a wait runs), loopback only for the start token, then the secret, whose
+failure is counted.
+
+The cookie's path is `/_stratus/ui/`, where the page's JSON lives, and the dashboard has a port
+of its own: browsers send a cookie to every port of its host, so the path is what keeps it from
+the API port, which answers nothing under that path without a SigV4 signature and routes
+nothing under it to a function.
 """
 
 from __future__ import annotations
@@ -17,11 +27,19 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from stratus.dashboard.auth import COOKIE, MAX_AGE_S
-from stratus.errors import AccessDenied, InvalidRequestContent, LoginRequired, UnsupportedMediaType
-from stratus.gateway.responses import json_response
+from stratus.dashboard.throttle import retry_after_header
+from stratus.errors import (
+    AccessDenied,
+    InvalidRequestContent,
+    LoginRequired,
+    TooManyRequests,
+    UnsupportedMediaType,
+)
+from stratus.gateway.responses import error_response, json_response
 from stratus.gateway.server import ctx
 
-COOKIE_PATH = "/_stratus/"
+COOKIE_PATH = "/_stratus/ui/"
+WRONG_TOKEN = "That token is not this server's: it changes each time the server starts."
 CSRF_HEADER = "X-Stratus-Dashboard"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -33,6 +51,45 @@ def is_loopback(remote: str | None) -> bool:
         return remote is not None and ipaddress.ip_address(remote).is_loopback
     except ValueError:
         return False
+
+
+class LoginThrottled(TooManyRequests):
+    def __init__(self, wait_s: float) -> None:
+        self.retry_after = retry_after_header(wait_s)
+        super().__init__(f"Too many failed logins: try again in {self.retry_after} s.")
+
+
+def throttled_response(error: LoginThrottled) -> web.Response:
+    """The one mapper's answer, with the Retry-After this wait needs (it says 1 s by default)."""
+    response = error_response(error)
+    response.headers["Retry-After"] = error.retry_after
+    return response
+
+
+def verify(request: web.Request, *, token: str | None = None, keys: tuple[str, str] | None = None) -> bool:
+    """Whether the start token, or else the access key pair, is right; a wrong one is counted.
+    Raises LoginThrottled while the client must wait, and AccessDenied for a token from a peer
+    that is not this machine; in both cases the secret is not looked at."""
+    sessions = ctx(request).dashboard
+    peer = request.remote
+    wait = sessions.throttle.wait_s(peer)
+    if wait > 0:
+        raise LoginThrottled(wait)
+    if token is not None:
+        if not is_loopback(peer):
+            raise AccessDenied(
+                "The start token works only from this machine; from elsewhere, log in with the access key."
+            )
+        right = sessions.token_matches(token)
+    elif keys is not None:
+        right = sessions.key_matches(*keys)
+    else:
+        right = False
+    if right:
+        sessions.throttle.succeeded(peer)
+    else:
+        sessions.throttle.failed(peer)
+    return right
 
 
 def logged_in(request: web.Request) -> bool:
@@ -86,21 +143,19 @@ async def session_state(request: web.Request) -> web.StreamResponse:
 
 async def login(request: web.Request) -> web.StreamResponse:
     params = await change_request(request)
-    sessions = ctx(request).dashboard
     token = params.get("token")
     key_id, secret = params.get("accessKeyId"), params.get("secretAccessKey")
-    if isinstance(token, str) and token:
-        if not is_loopback(request.remote):
-            raise AccessDenied(
-                "The start token works only from this machine; from elsewhere, log in with the access key."
-            )
-        if not sessions.token_matches(token):
-            raise AccessDenied("That token is not this server's: it changes each time the server starts.")
-    elif isinstance(key_id, str) and isinstance(secret, str) and key_id and secret:
-        if not sessions.key_matches(key_id, secret):
-            raise AccessDenied("The access key id or secret access key is wrong.")
-    else:
-        raise InvalidRequestContent("Give either token, or accessKeyId and secretAccessKey.")
+    try:
+        if isinstance(token, str) and token:
+            if not verify(request, token=token):
+                raise AccessDenied(WRONG_TOKEN)
+        elif isinstance(key_id, str) and isinstance(secret, str) and key_id and secret:
+            if not verify(request, keys=(key_id, secret)):
+                raise AccessDenied("The access key id or secret access key is wrong.")
+        else:
+            raise InvalidRequestContent("Give either token, or accessKeyId and secretAccessKey.")
+    except LoginThrottled as e:
+        return throttled_response(e)
     return with_session(json_response({"authenticated": True}), request)
 
 

@@ -1,21 +1,28 @@
 """The dashboard's routes: the page at `/_stratus/`, its files under `/_stratus/ui/assets/`, and
-its JSON under `/_stratus/ui/api/`.
+its JSON under `/_stratus/ui/api/`, served on a port of their own (`build_app`).
+
+Why a port of its own: an origin is scheme, host and port, so nothing a function URL or an HTTP
+API answers on the API port (a page, a script) can run in the dashboard's origin, read its
+answers or call it with its `Origin`. Nothing but the dashboard is served on its port, whatever
+the Host header says. Cookies ignore ports, hence the cookie's narrow path (see `login`). The API
+port only redirects `/_stratus/` here (`pointer`).
 
 The page and its files are public, so that a browser without a session can show the login
-form; everything under `api/` but the session endpoint answers only an open session. The
-gateway's SigV4 check leaves these paths to the dashboard (`gateway.server.PUBLIC_PREFIXES`).
+form; everything under `api/` but the session endpoint answers only an open session.
 The chart library (uPlot) is not kept in git: `make install` fetches it into `static/vendor/`,
 and without it the page says so instead of drawing charts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
 
 from stratus.dashboard import api, login
-from stratus.gateway.server import ctx
+from stratus.errors import AccessDenied
+from stratus.gateway.server import CTX, ApiContext, mapped_errors
 
 PAGE_PATH = "/_stratus/"
 UI_PREFIX = "/_stratus/ui/"
@@ -36,18 +43,24 @@ SECURITY_HEADERS = {
 }
 
 
-def is_dashboard_path(path: str) -> bool:
-    return path == PAGE_PATH or path.startswith(UI_PREFIX)
+# The page and its JSON are small; nothing larger is ever posted to them.
+MAX_REQUEST_BYTES = 1024 * 1024
 
 
 async def page(request: web.Request) -> web.StreamResponse:
-    """The page. `?token=` logs in with the start token; the page then drops it from the address
-    bar, and says so when the token was not this server's."""
-    response = web.FileResponse(STATIC_DIR / "index.html")
+    """The page. `?token=` logs in with the start token, through the same checks as the form's
+    login (`login.verify`); the page then drops it from the address bar, and says so when the
+    token was not this server's (answered 403, with the page)."""
     token = request.query.get("token")
-    if token and ctx(request).dashboard.token_matches(token):
-        return login.with_session(response, request)
-    return response
+    if not token:
+        return web.FileResponse(STATIC_DIR / "index.html")
+    try:
+        right = login.verify(request, token=token)
+    except login.LoginThrottled as e:
+        return login.throttled_response(e)
+    if not right:
+        return web.FileResponse(STATIC_DIR / "index.html", status=AccessDenied.status)
+    return login.with_session(web.FileResponse(STATIC_DIR / "index.html"), request)
 
 
 async def to_page(request: web.Request) -> web.StreamResponse:
@@ -55,9 +68,33 @@ async def to_page(request: web.Request) -> web.StreamResponse:
 
 
 async def _harden(request: web.Request, response: web.StreamResponse) -> None:
-    if is_dashboard_path(request.path):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+def build_app(context: ApiContext) -> web.Application:
+    """The application of the dashboard's own port: the dashboard's routes and nothing else."""
+    app = web.Application(middlewares=[mapped_errors], client_max_size=MAX_REQUEST_BYTES)
+    app[CTX] = context
+    register(app)
+    app.router.add_get("/", to_page)
+    return app
+
+
+def pointer(dashboard_port: int) -> Callable[[web.Application], None]:
+    """Routes for the API port: `/_stratus/` redirects a browser to the dashboard's port, on the
+    host it asked for. Nothing else of the dashboard is served there."""
+
+    async def to_dashboard(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPTemporaryRedirect(
+            request.url.with_port(dashboard_port).with_path(PAGE_PATH).with_query({})
+        )
+
+    def add(app: web.Application) -> None:
+        app.router.add_get(PAGE_PATH, to_dashboard)
+        app.router.add_get(PAGE_PATH.rstrip("/"), to_dashboard)
+
+    return add
 
 
 def register(app: web.Application) -> None:

@@ -1,7 +1,9 @@
 """The one HTTP front door: route, authenticate (SigV4), and map errors once.
 
 Routing: the Lambda REST API by its dated paths; JSON-protocol services by `X-Amz-Target`;
-`/_stratus/` for Stratus's own pages. Every API request must carry a valid SigV4 signature.
+`/_stratus/` for Stratus's own endpoints. Every API request must carry a valid SigV4 signature.
+The dashboard is not served here but on a port of its own (stratus/dashboard/pages.py), so that
+no function's response shares its origin; this port only points browsers there.
 """
 
 from __future__ import annotations
@@ -48,9 +50,10 @@ from stratus.runtimes.kinds import Runtimes
 
 # Large enough for a 50 MB zip sent base64-encoded inside JSON.
 MAX_REQUEST_BYTES = 75 * 1024 * 1024
-# The dashboard's page, files and JSON check its own sessions (stratus/dashboard), not SigV4.
-PUBLIC_PREFIXES = ("/_stratus/health", "/_stratus/code/", "/_stratus/metrics", "/_stratus/ui/")
-PUBLIC_PATHS = ("/_stratus/", "/_stratus")
+# Paths without SigV4: health, the pointer to the dashboard's port, and the Prometheus scrape,
+# which checks its own setting (public, a bearer token, or SigV4: services/metering.py).
+PUBLIC_PREFIXES = ("/_stratus/health", "/_stratus/code/")
+PUBLIC_PATHS = ("/_stratus/", "/_stratus", "/_stratus/metrics")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JsonOperation = Callable[["ApiContext", dict[str, Any], str], Awaitable[dict[str, Any]]]
@@ -115,11 +118,18 @@ def json_body(request: web.Request) -> dict[str, Any]:
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     front = ctx(request).front
+    if front.claims(request.raw_path, request.host):
+        # Function URLs and HTTP APIs: answered here, each authenticated (or not) by its
+        # own configuration rather than by the SigV4 check below.
+        return await mapped_errors(request, front.handle)
+    return await mapped_errors(request, handler)
+
+
+@web.middleware
+async def mapped_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The handler's answer, with any error mapped to AWS's shape (the dashboard's port uses
+    this alone: nothing there is routed to a function)."""
     try:
-        if front.claims(request.raw_path, request.host):
-            # Function URLs and HTTP APIs: answered here, each authenticated (or not) by its
-            # own configuration rather than by the SigV4 check below.
-            return await front.handle(request)
         return await handler(request)
     except StratusError as e:
         return error_response(e)

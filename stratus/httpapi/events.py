@@ -1,6 +1,8 @@
 """HTTP request -> Lambda event, in API Gateway's payload formats 2.0 (also function URLs') and 1.0.
 
 Pure functions over a frozen request snapshot, so the shapes are unit-tested field by field.
+Stratus's own cookies (the dashboard's session) never reach a function, whichever port or
+path they arrived on: `own_cookies_removed` takes them out of both formats.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, unquote_plus
+
+from stratus.dashboard.auth import COOKIE as DASHBOARD_COOKIE
 
 # Bodies of these types reach the function as text; everything else is base64-encoded, as
 # Lambda does for function URLs and API Gateway for HTTP APIs.
@@ -56,6 +60,16 @@ class Target:
     path_parameters: dict[str, str] | None = None
     stage_variables: dict[str, str] | None = None
     authorizer: dict[str, Any] | None = None
+
+
+# Cookies of Stratus itself, which a browser may send to a function URL on the same host.
+OWN_COOKIES = frozenset({DASHBOARD_COOKIE})
+
+
+def own_cookies_removed(value: str) -> list[str]:
+    """The `name=value` pairs of a Cookie header, without Stratus's own."""
+    pairs = (pair.strip() for pair in value.split(";"))
+    return [pair for pair in pairs if pair and pair.partition("=")[0].strip() not in OWN_COOKIES]
 
 
 def is_text(content_type: str | None) -> bool:
@@ -104,7 +118,7 @@ def v2_event(request: HttpRequest, target: Target) -> dict[str, Any]:
     cookies: list[str] = []
     for name, value in request.headers:
         if name == "cookie":
-            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+            cookies.extend(own_cookies_removed(value))
             continue
         headers[name] = f"{headers[name]},{value}" if name in headers else value
     query: dict[str, str] = {}
@@ -154,6 +168,12 @@ def v1_event(request: HttpRequest, target: Target) -> dict[str, Any]:
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     for name, value in request.headers:
+        if name == "cookie":
+            kept = own_cookies_removed(value)
+            if len(kept) != len([pair for pair in value.split(";") if pair.strip()]):
+                value = "; ".join(kept)  # rewritten only when one of Stratus's was taken out
+            if not value.strip():
+                continue
         headers[name] = value  # format 1.0 keeps the last value here, all of them below
         multi_headers.setdefault(name, []).append(value)
     query: dict[str, str] = {}

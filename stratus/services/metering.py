@@ -1,19 +1,27 @@
 """Stratus's own read endpoints for what it meters: the cost report (`/_stratus/cost`, SigV4
-like every API) and Prometheus metrics (`/_stratus/metrics`, unauthenticated, as scrapers
-expect; it carries counts and durations only)."""
+like every API) and Prometheus metrics (`/_stratus/metrics`).
+
+The scrape is signed like every API request unless a setting says otherwise, because it names
+every function: `STRATUS_METRICS_TOKEN` lets Prometheus send `Authorization: Bearer <token>`
+(its `authorization` setting) instead, and `STRATUS_METRICS_PUBLIC=1` serves it to anyone, for
+scrapers that can do neither. The gateway leaves this path to `prometheus`, which decides with
+`scrape_access` (pure).
+"""
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from stratus.errors import InvalidParameterValue
+from stratus.errors import AccessDenied, InvalidParameterValue
+from stratus.gateway import authn
 from stratus.gateway.responses import json_response
 from stratus.gateway.server import ApiContext, ctx
 from stratus.invoke.service import InvokeService
@@ -109,9 +117,36 @@ def _gauge(name: str, text: str, values: dict[str, int]) -> GaugeMetricFamily:
     return family
 
 
+ScrapeAccess = Literal["open", "bearer", "wrong-bearer", "no-token-set", "sigv4"]
+
+
+def scrape_access(public: bool, token: str | None, authorization: str | None) -> ScrapeAccess:
+    """What a scrape with this Authorization header gets: "open" and "bearer" are served,
+    "sigv4" must pass the signature check, the others are refused."""
+    if public:
+        return "open"
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return "sigv4"
+    if token is None:
+        return "no-token-set"
+    return "bearer" if hmac.compare_digest(given.strip().encode(), token.encode()) else "wrong-bearer"
+
+
 async def prometheus(request: web.Request) -> web.StreamResponse:
-    registry = CollectorRegistry(auto_describe=False)
     context = ctx(request)
+    config = context.config
+    access = scrape_access(config.metrics_public, config.metrics_token, request.headers.get("Authorization"))
+    if access == "wrong-bearer":
+        raise AccessDenied("The bearer token is not this server's STRATUS_METRICS_TOKEN.")
+    if access == "no-token-set":
+        raise AccessDenied(
+            "No STRATUS_METRICS_TOKEN is set on this server: sign the scrape with SigV4, or set a "
+            "token (or STRATUS_METRICS_PUBLIC=1)."
+        )
+    if access == "sigv4":
+        authn.verify(request, await request.read(), context.credentials)
+    registry = CollectorRegistry(auto_describe=False)
     registry.register(_Totals(context.metrics, context.invoker))
     registry.register(DropsCollector(context.logs.drops, context.metrics.drops))
     return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8")

@@ -1,11 +1,13 @@
-"""The dashboard at /_stratus/, driven in headless Chromium (Debian's, through Playwright) and over
-plain HTTP, against the real server with functions invoked through boto3."""
+"""The dashboard at /_stratus/ on its own port, driven in headless Chromium (Debian's, through
+Playwright) and over plain HTTP, against the real server with functions invoked through boto3.
+Its login's back-off is attacked here too; its origin is in test_dashboard_origin.py."""
 
 from __future__ import annotations
 
 import json
 import re
 import socket
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -91,25 +93,46 @@ def page(browser: Any) -> Iterator[Any]:
     assert not errors, errors
 
 
-def start_token(server: Server) -> str:
-    match = re.search(r"dashboard:\s+(http://\S+/_stratus/\?token=(\S+))", server.output())
+def banner_link(server: Server) -> tuple[str, str]:
+    """(the dashboard's endpoint, the start token), from the link the banner prints."""
+    match = re.search(r"dashboard:\s+(http://127\.0\.0\.1:(\d+))/_stratus/\?token=(\S+)", server.output())
     assert match, server.output()
-    assert match.group(1).startswith(server.endpoint)
-    return match.group(2)
+    assert int(match.group(2)) != server.port  # an origin of its own
+    return match.group(1), match.group(3)
+
+
+def dashboard(server: Server) -> str:
+    return banner_link(server)[0]
+
+
+def dashboard_port(server: Server) -> int:
+    return int(dashboard(server).rsplit(":", 1)[1])
+
+
+def start_token(server: Server) -> str:
+    return banner_link(server)[1]
 
 
 def log_in(page: Any, server: Server) -> None:
-    page.goto(f"{server.endpoint}/_stratus/?token={start_token(server)}")
+    page.goto(f"{dashboard(server)}/_stratus/?token={start_token(server)}")
     page.wait_for_selector("#dashboard-view:not([hidden])")
     page.wait_for_function("() => window.stratusDashboard.refreshes >= 1")
 
 
 def http(
-    server: Server, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    server: Server,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    *,
+    endpoint: str | None = None,
 ) -> tuple[int, dict[str, str], Any]:
-    """(status, headers, parsed JSON or text) of a plain HTTP request."""
+    """(status, headers, parsed JSON or text) of a plain HTTP request, to the dashboard's port
+    unless `endpoint` says otherwise."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(server.endpoint + path, data=data, method=method, headers=headers or {})
+    base = endpoint or dashboard(server)
+    request = urllib.request.Request(base + path, data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=30) as r:
             status, raw, got = r.status, r.read(), dict(r.headers)
@@ -131,6 +154,7 @@ def http_login(server: Server) -> dict[str, str]:
     assert status == 200
     cookie = headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Path=/_stratus/ui/" in cookie  # not sent to the API port's function URLs
     return {"Cookie": cookie.split(";")[0]}
 
 
@@ -147,9 +171,9 @@ def test_data_endpoints_refuse_requests_without_a_session(srv: Server, fn: str) 
     status, headers, text = http(srv, "GET", "/_stratus/")
     assert status == 200 and "key-form" in text
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
-    # Stratus's own SigV4 endpoints stay as they were.
-    assert http(srv, "GET", "/_stratus/cost")[0] == 403
-    assert http(srv, "GET", "/_stratus/health")[0] == 200
+    # Stratus's own SigV4 endpoints stay as they were, on the API port.
+    assert http(srv, "GET", "/_stratus/cost", endpoint=srv.endpoint)[0] == 403
+    assert http(srv, "GET", "/_stratus/health", endpoint=srv.endpoint)[0] == 200
 
 
 def test_login_over_http_bad_keys_csrf_and_logout(srv: Server) -> None:
@@ -170,7 +194,7 @@ def test_login_over_http_bad_keys_csrf_and_logout(srv: Server) -> None:
 
 
 def test_login_form_refuses_a_wrong_key_and_takes_the_right_one(page: Any, srv: Server, fn: str) -> None:
-    page.goto(f"{srv.endpoint}/_stratus/")
+    page.goto(f"{dashboard(srv)}/_stratus/")
     page.wait_for_selector("#login-view:not([hidden])")
     assert page.is_hidden("#dashboard-view")
     page.fill("#access-key-id", ACCESS_KEY)
@@ -192,10 +216,10 @@ def test_the_printed_link_logs_in_and_leaves_the_address_bar(page: Any, srv: Ser
     log_in(page, srv)
     assert "token" not in page.url
     # A stale link with an open session: the session counts.
-    page.goto(f"{srv.endpoint}/_stratus/?token=stale-token")
+    page.goto(f"{dashboard(srv)}/_stratus/?token=stale-token")
     page.wait_for_selector("#dashboard-view:not([hidden])")
     page.context.clear_cookies()
-    page.goto(f"{srv.endpoint}/_stratus/?token=stale-token")
+    page.goto(f"{dashboard(srv)}/_stratus/?token=stale-token")
     page.wait_for_selector("#login-error:not([hidden])")
     assert "not this server's" in page.text_content("#login-error")
 
@@ -303,7 +327,7 @@ def test_the_start_token_works_only_from_this_machine(tmp_path: Path) -> None:
     srv = Server(tmp_path / "data", host="0.0.0.0").start()
     try:
         token = {"token": start_token(srv)}
-        remote_endpoint = f"http://{address}:{srv.port}"
+        remote_endpoint = f"http://{address}:{dashboard_port(srv)}"
         request = urllib.request.Request(
             remote_endpoint + API + "session",
             data=json.dumps(token).encode(),
@@ -320,5 +344,57 @@ def test_the_start_token_works_only_from_this_machine(tmp_path: Path) -> None:
         with urllib.request.urlopen(keys, timeout=30) as r:
             assert r.status == 200  # the access key works from anywhere
         assert http(srv, "POST", API + "session", token, CHANGE)[0] == 200  # from 127.0.0.1
+    finally:
+        srv.stop()
+
+
+def test_fifty_wrong_logins_are_refused_and_the_right_one_works_after_the_wait(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "data").start()  # a server of its own: the back-off is per server
+    try:
+        wrong = {**KEYS, "secretAccessKey": "guess"}
+        statuses: list[int] = []
+        retry_after: list[int] = []
+        # Both ways in share one count: three guesses through the printed link, then the form.
+        for _ in range(3):
+            statuses.append(http(srv, "GET", "/_stratus/?token=guess")[0])
+        for _ in range(47):
+            status, headers, _ = http(srv, "POST", API + "session", wrong, CHANGE)
+            statuses.append(status)
+            if status == 429:
+                retry_after.append(int(headers["Retry-After"]))
+        assert statuses[:5] == [403] * 5  # five free tries
+        checked, refused = statuses.count(403), statuses.count(429)
+        assert checked + refused == 50
+        # After the fifth failure each one doubles the wait (1 s, 2 s, 4 s ...), so only a run
+        # slower than 31 s could have more than ten guesses checked.
+        assert checked <= 10 and refused >= 40, statuses
+        assert min(retry_after) >= 1
+        # While the wait runs, the right secret is refused too, unread, on both ways in.
+        status, headers, _ = http(srv, "POST", API + "session", KEYS, CHANGE)
+        assert status == 429 and int(headers["Retry-After"]) >= 1
+        status, _, body = http(srv, "GET", f"/_stratus/?token={start_token(srv)}")
+        assert status == 429 and body["__type"] == "TooManyRequestsException"
+        time.sleep(int(headers["Retry-After"]) + 0.5)  # the wait it announced, not a measurement
+        http_login(srv)  # the right key is let in after the wait
+        # A success clears this client's count: the next wrong guess is checked, not refused.
+        assert http(srv, "POST", API + "session", wrong, CHANGE)[0] == 403
+    finally:
+        srv.stop()
+
+
+def test_the_printed_link_logs_in_only_from_this_machine(tmp_path: Path) -> None:
+    address = own_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback address to come from")
+    srv = Server(tmp_path / "data", host="0.0.0.0").start()
+    try:
+        link = f"/_stratus/?token={start_token(srv)}"
+        remote = urllib.request.Request(f"http://{address}:{dashboard_port(srv)}{link}")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(remote, timeout=30)
+        assert refused.value.code == 403 and refused.value.headers.get("Set-Cookie") is None
+        assert "only from this machine" in json.loads(refused.value.read())["message"]
+        status, headers, _ = http(srv, "GET", link)  # from 127.0.0.1
+        assert status == 200 and "Path=/_stratus/ui/" in headers["Set-Cookie"]
     finally:
         srv.stop()

@@ -33,6 +33,11 @@ def report_billing(log: str) -> tuple[int, int]:
 
 
 def signed_get(server: Server, path: str) -> Any:
+    return json.loads(signed_text(server, path))
+
+
+def signed_text(server: Server, path: str) -> str:
+    """The body of a SigV4-signed GET (the Prometheus scrape wants one unless set otherwise)."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
@@ -42,7 +47,7 @@ def signed_get(server: Server, path: str) -> Any:
     request = AWSRequest(method="GET", url=server.endpoint + path)
     SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "lambda", REGION).add_auth(request)
     with urllib.request.urlopen(urllib.request.Request(request.url, headers=dict(request.headers))) as r:
-        return json.loads(r.read())
+        return str(r.read().decode())
 
 
 def test_cost_report_adds_up_to_the_report_lines(fresh_server: Any, fn_name: str) -> None:
@@ -73,7 +78,7 @@ def test_cost_report_adds_up_to_the_report_lines(fresh_server: Any, fn_name: str
     assert sum(row["requests"] for row in by_day["rows"]) == 2 * len(events)
     assert abs(by_day["totalCost"] - report["totalCost"]) < 1e-9
 
-    metrics = urllib.request.urlopen(srv.endpoint + "/_stratus/metrics").read().decode()
+    metrics = signed_text(srv, "/_stratus/metrics")
     assert f'stratus_invocations_total{{function="{fn_name}"}} 4.0' in metrics
     assert f'stratus_errors_total{{function="{fn_name}"}} 1.0' in metrics
     assert f'stratus_billed_milliseconds_total{{function="{fn_name}"}} {float(billed[fn_name])}' in metrics
@@ -115,7 +120,7 @@ def test_prometheus_gauges_follow_what_runs_now(server: Server, lam: Any, fn_nam
     import threading
 
     create(lam, fn_name, APP)
-    scrape = server.endpoint + "/_stratus/metrics"
+    scrape = "/_stratus/metrics"
     running = f'stratus_concurrent_executions{{function="{fn_name}"}} 2.0'
     threads = [
         threading.Thread(target=lam.invoke, kwargs={"FunctionName": fn_name, "Payload": b'{"sleep": 1.5}'})
@@ -124,12 +129,12 @@ def test_prometheus_gauges_follow_what_runs_now(server: Server, lam: Any, fn_nam
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 10
-    while running not in urllib.request.urlopen(scrape).read().decode():
+    while running not in signed_text(server, scrape):
         assert time.monotonic() < deadline, "the two running invocations were never seen"
         time.sleep(0.05)
     for thread in threads:
         thread.join()
-    after = urllib.request.urlopen(scrape).read().decode()
+    after = signed_text(server, scrape)
     assert f'stratus_concurrent_executions{{function="{fn_name}"}}' not in after
     assert f'stratus_environments{{function="{fn_name}"}} 2.0' in after  # both stay warm
 
