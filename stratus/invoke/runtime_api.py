@@ -16,7 +16,13 @@ from typing import Protocol
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
-from stratus.invoke.records import MAX_RESPONSE_PAYLOAD, Invocation
+from stratus.invoke.records import Invocation
+from stratus.invoke.result_limit import (
+    REFUSAL_DOCUMENT,
+    REFUSAL_STATUS,
+    declared_over_limit,
+    over_limit,
+)
 from stratus.isolation.peercred import tcp_peer_uid
 
 PREFIX = "/2018-06-01/runtime/"
@@ -40,6 +46,8 @@ class RuntimeSide(Protocol):
 
     def post_init_error(self, body: bytes, error_type: str | None) -> None: ...
 
+    def post_too_large(self, request_id: str | None) -> None: ...
+
 
 def _json(status: int, body: dict[str, str]) -> web.Response:
     return web.Response(status=status, body=json.dumps(body).encode(), content_type="application/json")
@@ -48,21 +56,24 @@ def _json(status: int, body: dict[str, str]) -> web.Response:
 _ACCEPTED = b'{"status":"OK"}'
 
 
-async def _read_body(request: BaseRequest, limit: int) -> bytes | None:
-    """The whole body, or None once it passes `limit` (the rest is discarded)."""
+async def _read_body(request: BaseRequest) -> bytes | None:
+    """The whole body, or None as soon as it is known to pass the result limit: at once by its
+    Content-Length, or by the bytes counted so far when it is chunked. The rest is never read
+    (the connection is closed after the answer: see `lingering_time`)."""
+    if declared_over_limit(request.content_length):
+        return None
     chunks: list[bytes] = []
     size = 0
-    while True:
-        chunk = await request.content.readany()
-        if not chunk:
-            break
+    while chunk := await request.content.readany():
         size += len(chunk)
-        if size > limit:
-            while await request.content.readany():
-                pass
+        if over_limit(size):
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _refused() -> web.Response:
+    return _json(REFUSAL_STATUS, REFUSAL_DOCUMENT)
 
 
 class RuntimeEndpoint:
@@ -73,7 +84,9 @@ class RuntimeEndpoint:
 
     def __init__(self, side: RuntimeSide) -> None:
         self._side = side
-        self._web = web.Server(self._handle, handler_cancellation=True, access_log=None)
+        # lingering_time=0: a body left unread (one refused as too large) is not drained after
+        # the answer; the connection is closed instead.
+        self._web = web.Server(self._handle, handler_cancellation=True, access_log=None, lingering_time=0)
         self._server: asyncio.AbstractServer | None = None
         self._peer_uid: int | None = None
         self._trusted: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
@@ -122,45 +135,26 @@ class RuntimeEndpoint:
                 return await self._next()
             if route.startswith("invocation/") and request.method == "POST":
                 request_id, _, action = route[len("invocation/") :].partition("/")
-                if action == "response":
-                    body = await _read_body(request, MAX_RESPONSE_PAYLOAD)
+                if action in ("response", "error"):
+                    body = await _read_body(request)
                     if body is None:
-                        self._side.post_error(
-                            request_id,
-                            json.dumps(
-                                {
-                                    "errorMessage": "Response payload size exceeded maximum "
-                                    f"allowed payload size ({MAX_RESPONSE_PAYLOAD} bytes).",
-                                    "errorType": "Function.ResponseSizeTooLarge",
-                                }
-                            ).encode(),
-                            "Function.ResponseSizeTooLarge",
-                        )
-                        return _json(
-                            413,
-                            {
-                                "errorType": "RequestEntityTooLarge",
-                                "errorMessage": "Response payload too large",
-                            },
-                        )
-                    self._side.post_response(request_id, body)
-                    return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
-                if action == "error":
-                    body = await _read_body(request, MAX_RESPONSE_PAYLOAD) or b""
-                    error_type = request.headers.get("Lambda-Runtime-Function-Error-Type")
-                    self._side.post_error(request_id, body, error_type)
+                        self._side.post_too_large(request_id)
+                        return _refused()
+                    if action == "response":
+                        self._side.post_response(request_id, body)
+                    else:
+                        error_type = request.headers.get("Lambda-Runtime-Function-Error-Type")
+                        self._side.post_error(request_id, body, error_type)
                     return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
             if route == "restore/next" and request.method == "GET":
                 # SnapStart's restore handshake: this environment is already restored when it
                 # asks (it was forked from its template), so it may go on at once.
                 return web.Response(status=200, body=b"", content_type="application/json")
-            if route == "restore/error" and request.method == "POST":
-                body = await _read_body(request, MAX_RESPONSE_PAYLOAD) or b""
-                error_type = request.headers.get("Lambda-Runtime-Function-Error-Type")
-                self._side.post_init_error(body, error_type)
-                return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
-            if route == "init/error" and request.method == "POST":
-                body = await _read_body(request, MAX_RESPONSE_PAYLOAD) or b""
+            if route in ("restore/error", "init/error") and request.method == "POST":
+                body = await _read_body(request)
+                if body is None:
+                    self._side.post_too_large(None)
+                    return _refused()
                 error_type = request.headers.get("Lambda-Runtime-Function-Error-Type")
                 self._side.post_init_error(body, error_type)
                 return web.Response(status=202, body=_ACCEPTED, content_type="application/json")

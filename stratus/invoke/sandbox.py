@@ -7,6 +7,9 @@ Contract:
    on a cold start, the init timeout applies.
 3. Every invoke ends with exactly one `InvocationResult`: the response, the function's error, a
    timeout (the environment is killed), or the runtime's exit (crash, init failure, OOM).
+   An answer (result, error or init error) past Lambda's 6 MB limit is refused while it is read,
+   on the channel and over HTTP alike: the caller gets `Function.ResponseSizeTooLarge`, and the
+   environment is killed and replaced (`invoke/result_limit.py`).
 4. Once DEAD a sandbox never runs again; the pool drops it and a later invoke gets a fresh one.
 5. All its state is touched only on the event loop, by its own methods.
 """
@@ -39,6 +42,7 @@ from stratus.invoke.records import (
     exit_message,
     timeout_message,
 )
+from stratus.invoke.result_limit import RESULT_LIMIT, TOO_LARGE_DOCUMENT, TOO_LARGE_MESSAGE, TOO_LARGE_TYPE
 from stratus.invoke.runtime_api import RuntimeApiError, RuntimeEndpoint, event_headers
 from stratus.isolation.backend import ExitStatus, IsolationBackend, SandboxProcess, SandboxSpec
 from stratus.observe.logstore import LogStore
@@ -47,6 +51,9 @@ from stratus.observe.platform_lines import PlatformLines, Report
 from stratus.runtimes.pyboot import stratus_channel as channel
 
 TAIL_CHARS = 4 * TAIL_BYTES  # characters kept for the tail: enough for 4 KB of any UTF-8
+# At most this much is read from an environment's channel per wake-up: a whole answer at the
+# limit fits, and a runtime that keeps writing gets a slice of the loop at a time.
+CHANNEL_READ_BUDGET = RESULT_LIMIT + (2 << 20)
 
 
 class State(enum.Enum):
@@ -166,7 +173,9 @@ class Sandbox:
         self._initialized: asyncio.Future[None] | None = None
         self._channel: socket.socket | None = None
         self._channel_waiting = False
-        self._decoder = channel.Decoder()
+        # Frames are judged by the sizes they declare: an answer past Lambda's limit is refused
+        # before its body is read, so the server never holds more than the limit of it.
+        self._decoder = channel.Decoder(body_limit=RESULT_LIMIT)
         # What is still to be written to the (non-blocking) channel: a large event does not fit
         # in the socket buffer at once, so the rest goes out as the environment reads.
         self._outbox = bytearray()
@@ -434,33 +443,69 @@ class Sandbox:
             self._writing = False
 
     def _on_channel_readable(self) -> None:
+        """Take frames after every read, so at most one read past a frame within the limit is
+        ever held, and read at most CHANNEL_READ_BUDGET per wake-up (the reader fires again)."""
         sock = self._channel
-        if sock is None:
-            return
-        while True:
+        budget = CHANNEL_READ_BUDGET
+        while sock is not None and sock is self._channel and budget > 0:
             try:
                 data = sock.recv(1 << 20)
             except (BlockingIOError, InterruptedError):
-                break
+                return
             except OSError:
                 data = b""
             if not data:
                 asyncio.get_running_loop().remove_reader(sock.fileno())
-                break
+                return
+            budget -= len(data)
             self._decoder.feed(data)
-        for kind, header, body in self._decoder.frames():
-            try:
-                if kind == channel.NEXT:
-                    self._runtime_ready()
-                    self._channel_waiting = True
-                    self._deliver()
-                elif kind == channel.RESPONSE:
-                    self.post_response(str(header.get("id")), body)
-                elif kind == channel.ERROR:
-                    error_type = header.get("type")
-                    self.post_error(str(header.get("id")), body, str(error_type) if error_type else None)
-            except RuntimeApiError:
-                pass  # a stale or foreign request id: ignored, as the HTTP endpoint refuses it
+            while True:
+                try:
+                    frames = self._decoder.frames()
+                except channel.FrameTooLarge:
+                    self._close_channel_reader(sock)
+                    self._refuse_too_large()
+                    return
+                except ValueError:  # a frame that cannot be decoded: the runtime is broken
+                    self._close_channel_reader(sock)
+                    self.stop()
+                    return
+                if not frames:
+                    break
+                for kind, header, body in frames:
+                    self._on_frame(kind, header, body)
+
+    def _on_frame(self, kind: int, header: dict[str, object], body: bytes) -> None:
+        try:
+            if kind == channel.NEXT:
+                self._runtime_ready()
+                self._channel_waiting = True
+                self._deliver()
+            elif kind == channel.RESPONSE:
+                self.post_response(str(header.get("id")), body)
+            elif kind == channel.ERROR:
+                error_type = header.get("type")
+                self.post_error(str(header.get("id")), body, str(error_type) if error_type else None)
+        except RuntimeApiError:
+            pass  # a stale or foreign request id: ignored, as the HTTP endpoint refuses it
+
+    def _close_channel_reader(self, sock: socket.socket) -> None:
+        """Read nothing more from this channel (its exit finishes the bookkeeping)."""
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(sock.fileno())
+        self._decoder.clear()
+
+    def _refuse_too_large(self) -> None:
+        """The runtime answers with more than Lambda allows: the invocation it runs gets
+        Lambda's error, and the environment is replaced, since it may still be writing the rest
+        (and Lambda's runtime clients exit when the Runtime API refuses an answer)."""
+        current = self._current
+        if current is not None and current.delivered_at and not current.done.done():
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            request_id = current.invocation.request_id
+            self._log_line(f"{stamp} {request_id} {TOO_LARGE_TYPE}: {TOO_LARGE_MESSAGE}")
+            self._finish(TOO_LARGE_DOCUMENT, "Unhandled", error_type=TOO_LARGE_TYPE)
+        self.stop()
 
     def _on_not_ready(self) -> None:
         """The runtime outlived its last invocation's timeout without asking for more: stop it.
@@ -574,6 +619,19 @@ class Sandbox:
     def post_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
         self._check_request(request_id)
         self._finish(_error_body(body, error_type), "Unhandled", error_type=error_type)
+
+    def post_too_large(self, request_id: str | None) -> None:
+        """The runtime posted a result or error (`request_id`), or an init error (None), larger
+        than Lambda allows; none of it was kept."""
+        if request_id is None:
+            if self._ready:
+                raise RuntimeApiError(403, "InvalidStateTransition", "Init has already completed.")
+            self._init_error = TOO_LARGE_DOCUMENT
+            self._init_ms = (time.monotonic() - self._spawned_at) * 1000
+            self.stop()
+            return
+        self._check_request(request_id)
+        self._refuse_too_large()
 
     def post_init_error(self, body: bytes, error_type: str | None) -> None:
         if self._ready:

@@ -48,27 +48,60 @@ def encode(kind: int, header: dict[str, Any], body: bytes = b"") -> bytes:
 _NEXT_FRAME = encode(NEXT, {})
 
 
-class Decoder:
-    """Feed bytes in; take whole frames out as (kind, header, body)."""
+class FrameError(ValueError):
+    """The stream cannot be decoded any further."""
 
-    def __init__(self) -> None:
+
+class FrameTooLarge(FrameError):
+    """A frame declares a body larger than the decoder's limit. Nothing of it is kept, and the
+    stream cannot go on (the rest of that frame was never read)."""
+
+    def __init__(self, kind: int, body_size: int) -> None:
+        super().__init__(f"frame of kind {kind} declares a {body_size}-byte body")
+        self.kind = kind
+        self.body_size = body_size
+
+
+class Decoder:
+    """Feed bytes in; take whole frames out as (kind, header, body).
+
+    With `body_limit`, a frame is judged by the sizes it declares as soon as its first 7 bytes
+    are in: `frames` raises FrameTooLarge instead of waiting for (and buffering) a body past the
+    limit (the whole frames before such a frame are returned first; the next call raises). A
+    reader that takes frames after each `feed` never holds more than one frame within the limit
+    plus one read."""
+
+    def __init__(self, body_limit: int | None = None) -> None:
         self._buffer = bytearray()
+        self._limit = body_limit
 
     def feed(self, data: bytes) -> None:
         self._buffer += data
 
+    def clear(self) -> None:
+        self._buffer = bytearray()
+
     def frames(self) -> list[tuple[int, dict[str, Any], bytes]]:
         out: list[tuple[int, dict[str, Any], bytes]] = []
         buf = self._buffer
-        while len(buf) >= 4:
-            (length,) = struct.unpack_from("!I", buf, 0)
+        while len(buf) >= 7:
+            length, kind, head_len = _HEAD.unpack_from(buf, 0)
+            body_size = length - 3 - head_len
+            if body_size < 0 or (self._limit is not None and body_size > self._limit):
+                if out:  # the frames before it are whole: the next call raises
+                    break
+                if body_size < 0:
+                    raise FrameError(f"frame of kind {kind} is shorter than its header")
+                raise FrameTooLarge(kind, body_size)
             if len(buf) < 4 + length:
                 break
-            kind, head_len = struct.unpack_from("!BH", buf, 4)
             head = bytes(buf[7 : 7 + head_len])
             body = bytes(buf[7 + head_len : 4 + length])
             del buf[: 4 + length]
-            out.append((kind, _loads(head), body))
+            header = _loads(head)
+            if not isinstance(header, dict):
+                raise FrameError(f"frame of kind {kind} has a header that is not an object")
+            out.append((kind, header, body))
         return out
 
 
