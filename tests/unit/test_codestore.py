@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import io
 import os
-import shutil
 import stat
+import struct
 import zipfile
 from pathlib import Path
 
@@ -158,25 +159,24 @@ def test_bad_package_is_refused_without_leftovers(name: str, tmp_path: Path) -> 
 def test_failed_extraction_leaves_no_partial_tree(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = CodeStore(root)
     data = good_zip()
-    calls = 0
-    real_copy = shutil.copyfileobj
+    real_open = os.open
 
-    def failing_copy(src: object, dst: object, *args: object) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise OSError("disk full")
-        real_copy(src, dst)  # type: ignore[arg-type]
+    def full_disk_open(path: str | os.PathLike[str], flags: int, *args: int, **kw: object) -> int:
+        if os.fspath(path).endswith("__init__.py"):  # the package's second file
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_open(path, flags, *args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(shutil, "copyfileobj", failing_copy)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(os, "open", full_disk_open)
+    with pytest.raises(Exception) as info:
         store.put(data)
+    # A full disk is the server's condition, not a bad package.
+    assert not isinstance(info.value, InvalidParameterValue)
     key = hashlib.sha256(data).hexdigest()
     assert not store.tree(key).exists()
     assert os.listdir(root / "trees") == []
-    assert not any(name.startswith(".upload-") for name in os.listdir(root / "zips"))
+    assert os.listdir(root / "zips") == []
 
-    monkeypatch.setattr(shutil, "copyfileobj", real_copy)
+    monkeypatch.setattr(os, "open", real_open)
     stored = store.put(data)  # a retry completes the package
     assert (stored.root / "pkg" / "deep" / "data.txt").read_bytes() == b"payload"
 
@@ -195,3 +195,127 @@ def test_layers_merge_in_order_once(root: Path) -> None:
     reverse = store.layered((top.key, base.key))
     assert reverse != merged and (reverse / "python/shared.py").read_bytes() == b"base"
     assert not [p for p in (root / "opt").iterdir() if p.name.startswith(".")]  # no leftovers
+
+
+# -- hostile packages (issue 12, item 13) ------------------------------------------------------
+
+
+def raw_entry(name: str, data: bytes, mode: int = stat.S_IFREG | 0o644) -> tuple[zipfile.ZipInfo, bytes]:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = mode << 16
+    return info, data
+
+
+def zeros_zip(total: int, *, entries: int = 1) -> bytes:
+    """A small zip that inflates to `total` bytes of zeros, declared honestly."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for i in range(entries):
+            with zf.open(f"zero{i}.bin", "w", force_zip64=True) as dst:
+                left = total // entries
+                while left:
+                    n = min(left, 8 * 1024 * 1024)
+                    dst.write(bytes(n))
+                    left -= n
+    return buf.getvalue()
+
+
+def lying_sizes_zip() -> bytes:
+    """One entry of 4 MB of zeros whose headers claim 10 bytes: declared sizes are not trusted."""
+    data = bytearray(make_zip([("zeros.bin", bytes(4 * 1024 * 1024))]))
+    real = struct.pack("<I", 4 * 1024 * 1024)
+    for header, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = data.index(header)
+        assert data[at + offset : at + offset + 4] == real
+        data[at + offset : at + offset + 4] = struct.pack("<I", 10)
+    return bytes(data)
+
+
+def many_entries_zip(count: int) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(count):
+            zf.writestr(zipfile.ZipInfo(f"{i:x}"), b"")
+    return buf.getvalue()
+
+
+def non_utf8_name_zip() -> bytes:
+    """An entry flagged as UTF-8 whose name is not."""
+    data = bytearray(make_zip([("app.py", b"x"), ("nameXX.py", b"y")]))
+    for header, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = 0
+        while (at := data.find(header, start)) >= 0:
+            flags = struct.unpack_from("<H", data, at + flags_at)[0]
+            struct.pack_into("<H", data, at + flags_at, flags | 0x800)
+            start = at + 4
+    at = data.find(b"nameXX")
+    while at >= 0:
+        data[at + 4 : at + 6] = b"\xff\xfe"
+        at = data.find(b"nameXX", at + 1)
+    return bytes(data)
+
+
+HOSTILE_PACKAGES = {
+    "file-then-dir-of-same-name": lambda: make_zip(
+        [("app.py", b"x"), ("lib", b"file"), ("lib/mod.py", b"y")]
+    ),
+    "dir-then-file-of-same-name": lambda: make_zip([("lib/mod.py", b"y"), ("lib", b"file")]),
+    "dir-entry-and-file-of-same-name": lambda: make_zip(
+        [(entry("lib/", stat.S_IFDIR | 0o755), b""), ("lib", b"f")]
+    ),
+    "entry-named-dot": lambda: make_zip([("app.py", b"x"), (".", b"dot")]),
+    "entry-named-dot-slash-dot": lambda: make_zip([("app.py", b"x"), ("./.", b"dot")]),
+    "300-character-name": lambda: make_zip([("app.py", b"x"), ("a" * 300 + ".py", b"long")]),
+    "300-character-dir-name": lambda: make_zip([("d" * 300 + "/app.py", b"long")]),
+    "too-long-path": lambda: make_zip([("/".join(["abcdefgh"] * 300) + "/x.py", b"deep")]),
+    "duplicate-names": lambda: make_zip([("app.py", b"first"), ("app.py", b"second")]),
+    "duplicate-after-normalising": lambda: make_zip([("lib/app.py", b"first"), ("lib//./app.py", b"second")]),
+    "fifo": lambda: make_zip([("app.py", b"x"), raw_entry("pipe", b"", stat.S_IFIFO | 0o644)]),
+    "char-device": lambda: make_zip([("app.py", b"x"), raw_entry("null", b"", stat.S_IFCHR | 0o666)]),
+    "block-device": lambda: make_zip([("app.py", b"x"), raw_entry("sda", b"", stat.S_IFBLK | 0o660)]),
+    "socket": lambda: make_zip([("app.py", b"x"), raw_entry("sock", b"", stat.S_IFSOCK | 0o644)]),
+    "bomb-declared": lambda: zeros_zip(251 * 1024 * 1024),
+    "bomb-declared-in-many-entries": lambda: zeros_zip(260 * 1024 * 1024, entries=4),
+    "lying-sizes": lying_sizes_zip,
+    "too-many-entries": lambda: many_entries_zip(100_001),
+    "non-utf8-name": non_utf8_name_zip,
+}
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+@pytest.mark.parametrize("name", sorted(HOSTILE_PACKAGES))
+def test_hostile_package_is_refused_without_leftovers(name: str, tmp_path: Path) -> None:
+    root = tmp_path / "data" / "code"
+    store = CodeStore(root)
+    with pytest.raises(InvalidParameterValue) as info:
+        store.put(HOSTILE_PACKAGES[name]())
+    assert info.value.message.startswith(("Could not unzip", "Unzipped size")), info.value.message
+    assert everything_under(root) == ["opt", "trees", "zips"]
+
+
+def test_a_plain_dot_slash_prefix_and_doubled_slashes_are_accepted(root: Path) -> None:
+    stored = CodeStore(root).put(make_zip([("./", b""), ("./app.py", b"x"), ("lib//m.py", b"m")]))
+    assert (stored.root / "app.py").read_bytes() == b"x"
+    assert (stored.root / "lib" / "m.py").read_bytes() == b"m"
+
+
+def test_names_up_to_255_bytes_are_accepted(root: Path) -> None:
+    name = "a" * 252 + ".py"
+    stored = CodeStore(root).put(make_zip([(name, b"x")]))
+    assert (stored.root / name).read_bytes() == b"x"
+
+
+def test_temp_files_left_by_a_crash_are_swept_when_the_store_opens(root: Path) -> None:
+    store = CodeStore(root)
+    kept = store.put(good_zip())
+    (root / "zips" / ".upload-abc123").write_bytes(b"\0" * 1024)
+    half = root / "trees" / ".extract-xyz"
+    (half / "pkg").mkdir(parents=True)
+    (half / "pkg" / "a.py").write_bytes(b"x")
+    (half / "pkg" / "a.py").chmod(0o444)
+    (root / "opt" / ".merge-q1").mkdir()
+    CodeStore(root)
+    assert everything_under(root / "zips") == [f"{kept.key}.zip"]
+    assert [p.name for p in (root / "trees").iterdir()] == [kept.key]
+    assert list((root / "opt").iterdir()) == []
+    assert (kept.root / "app.py").is_file()
