@@ -38,6 +38,8 @@ class Config:
     min_unreserved_override: int | None = None
     # Seconds an idle environment stays warm before it is stopped.
     idle_timeout: float = 300.0
+    # Seconds a GetFunction Code.Location link works: Lambda's "up to 10 minutes".
+    code_url_ttl: float = 600.0
     # Lambda's limit for the init phase of an on-demand environment.
     init_timeout: float = 10.0
     runtime_cache: Path = field(default_factory=lambda: default_runtime_cache())
@@ -151,6 +153,10 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
             raise ValueError("STRATUS_METRICS_RETENTION_DAYS must be a positive number of days")
     if "STRATUS_IDLE_TIMEOUT" in env:
         kwargs["idle_timeout"] = float(env["STRATUS_IDLE_TIMEOUT"])
+    if "STRATUS_CODE_URL_TTL" in env:
+        kwargs["code_url_ttl"] = float(env["STRATUS_CODE_URL_TTL"])
+        if not 0 < kwargs["code_url_ttl"] <= 604800:  # type: ignore[operator]
+            raise ValueError("STRATUS_CODE_URL_TTL must be a number of seconds from 1 to 604800")
     if env.get("STRATUS_METRICS_PUBLIC") == "1":
         kwargs["metrics_public"] = True
     if env.get("STRATUS_METRICS_TOKEN"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
-import hmac
+import time
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +24,7 @@ from stratus.errors import (
 )
 from stratus.gateway.responses import empty_response, json_response
 from stratus.gateway.server import ApiContext, ctx, json_body, region
+from stratus.lambda_api import code_urls
 from stratus.lambda_api.arns import merge_qualifier, parse_function_ref
 from stratus.lambda_api.shapes import function_configuration
 from stratus.runtimes import java
@@ -259,23 +260,31 @@ async def get_function(request: web.Request) -> web.StreamResponse:
     return json_response(result)
 
 
-def code_token(context: ApiContext, key: str) -> str:
-    secret = context.credentials.secret_access_key.encode()
-    return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()[:32]
-
-
 def code_location(request: web.Request, key: str) -> str:
     context = ctx(request)
     host = request.headers.get("Host") or f"{context.config.host}:{context.config.port}"
-    return f"http://{host}/_stratus/code/{key}?token={code_token(context, key)}"
+    return code_urls.location(host, key, context.credentials.secret_access_key, context.config.code_url_ttl)
 
 
 async def download_code(request: web.Request) -> web.StreamResponse:
+    """A Code.Location link: honoured while genuine and current, else S3's 403 XML."""
     context = ctx(request)
     key = request.match_info["key"]
-    token = request.query.get("token", "")
-    if not hmac.compare_digest(token, code_token(context, key)):
-        raise ResourceNotFound("No such code package.")
+    refusal = code_urls.check(
+        key,
+        request.query.get("Expires"),
+        request.query.get("Signature"),
+        context.credentials.secret_access_key,
+        time.time(),
+    )
+    if refusal is not None:
+        request_id = uuid.uuid4().hex.upper()[:16]
+        return web.Response(
+            status=403,
+            body=refusal.xml(request_id),
+            content_type="application/xml",
+            headers={"x-amz-request-id": request_id},
+        )
     path = context.code.zip_path(key)
     if not path.is_file():
         raise ResourceNotFound("No such code package.")
