@@ -25,6 +25,7 @@ from stratus.dashboard.auth import Sessions
 from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
 from stratus.gateway import connections as client_connections
+from stratus.gateway.doors import EnvironmentDoors
 from stratus.gateway.server import ApiContext, build_app
 from stratus.gateway.switchboard import LeanHandler, LeanRoutes, Switchboard
 from stratus.httpapi.apis import HttpApis
@@ -35,6 +36,7 @@ from stratus.invoke.retries import RetryPolicy
 from stratus.invoke.service import InvokeService
 from stratus.isolation import linux
 from stratus.isolation.backend import IsolationBackend
+from stratus.isolation.network import Networks
 from stratus.isolation.process import ProcessBackend
 from stratus.lambda_api import layers as layer_routes
 from stratus.lambda_api import routes as lambda_routes
@@ -102,7 +104,8 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         **java_runtimes.discover(config.runtime_cache, python),
         **custom_runtimes.discover(python),
     }
-    backend = choose_backend(config, python, logs)
+    doors = EnvironmentDoors()
+    backend = choose_backend(config, python, logs, doors)
     span_export, spans_off = spans.from_environment()
     try:
         registry = Registry(store)
@@ -193,6 +196,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             started,
             on_started,
             dashboard,
+            doors,
         )
     finally:
         dashboard_socket.close()
@@ -206,7 +210,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
 
 
 def choose_backend(
-    config: Config, runtimes: dict[str, PythonRuntime | str], logs: LogStore
+    config: Config, runtimes: dict[str, PythonRuntime | str], logs: LogStore, doors: EnvironmentDoors
 ) -> IsolationBackend:
     """Full isolation where the host allows it; otherwise the process backend, which says at
     start what it cannot enforce. `STRATUS_ISOLATION=process` forces the latter."""
@@ -220,7 +224,10 @@ def choose_backend(
         def log_line(group: str, stream: str, line: str) -> None:
             logs.append(group, stream, int(time.time() * 1000), line)
 
-        return linux.LinuxBackend(config.run_dir, instance, ready, fast_channel=fast, log_sink=log_line)
+        networks = Networks(instance, config.port, doors)
+        return linux.LinuxBackend(
+            config.run_dir, instance, ready, networks, fast_channel=fast, log_sink=log_line
+        )
     if wanted == "linux":
         raise RuntimeError(f"STRATUS_ISOLATION=linux, but this host cannot: {reason}")
     backend = ProcessBackend(config.run_dir, instance)
@@ -270,6 +277,7 @@ async def _run(
     started: Started,
     on_started: Callable[[Started], None] | None,
     dashboard: tuple[web.Application, socket.socket],
+    doors: EnvironmentDoors,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -296,13 +304,13 @@ async def _run(
             aiohttp_protocol = runner.server
             assert aiohttp_protocol is not None
             routes = lean_routes(front, context)
+            def front_protocol() -> Switchboard:
+                return Switchboard(routes, aiohttp_protocol, connections)
+
             site = await loop.create_server(
-                lambda: Switchboard(routes, aiohttp_protocol, connections),
-                config.host,
-                config.port,
-                reuse_address=True,
-                backlog=1024,
+                front_protocol, config.host, config.port, reuse_address=True, backlog=1024
             )
+            await doors.serve(front_protocol)  # the same endpoint, inside each environment
             dashboard_runner = await dashboard_site.start(*dashboard)
             tune_gc()
             if on_started is not None:
@@ -310,6 +318,7 @@ async def _run(
             await stop.wait()
             log.info("stopping")
             site.close()  # no new connections; requests on open ones are refused below
+            doors.close_all()
             sweeper.cancel()
             for connection in connections:
                 connection.close()

@@ -1,9 +1,10 @@
 """The Linux backend: environments forked from per-runtime zygotes, fully isolated.
 
-Each environment gets its own PID, mount, IPC and UTS namespaces (and a network namespace for
-functions that ask for none), cgroups for memory, pids and CPU share, a read-only root with the
-code at /var/task and a private tmpfs /tmp, an unprivileged uid of its own, `no_new_privs`,
-no capabilities, and a seccomp filter. It needs root; `available()` says why it cannot run.
+Each environment gets its own PID, mount, IPC, UTS and network namespaces (the latter with
+loopback, the Runtime API, the Stratus endpoint and NATed egress: see network.py), cgroups for
+memory, pids and CPU, a read-only root with the code at /var/task and a private tmpfs /tmp, an
+unprivileged uid of its own, `no_new_privs`, no capabilities, and a seccomp filter. It needs
+root; `available()` says why it cannot run.
 """
 
 from __future__ import annotations
@@ -22,14 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stratus.errors import ServiceError
-from stratus.isolation.backend import (
-    RUNTIME_API_ENV,
-    ExitStatus,
-    SandboxSpec,
-    listen_loopback,
-    resident_peak,
-)
+from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, resident_peak
 from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect, open_readonly
+from stratus.isolation.network import RUNTIME_API_ADDRESS, EnvironmentNet, Networks
 from stratus.isolation.templates import (
     ASSIGN,
     UIDS_PER_TEMPLATE,
@@ -75,8 +71,7 @@ class Blank:
     assign_fd: int  # write end of its assignment pipe
     group: EnvironmentGroup
     uid: int
-    listener: socket.socket
-    address: str
+    net: EnvironmentNet
     tmp_mb: int
     channel: socket.socket | None  # the server's end of the private channel, if any
     released: bool = False
@@ -101,11 +96,11 @@ class LinuxSandbox:
 
     @property
     def runtime_listener(self) -> socket.socket:
-        return self._blank.listener
+        return self._blank.net.runtime_listener
 
     @property
     def peer_uid(self) -> int | None:
-        return self._blank.uid
+        return None  # the listener lives in the environment's own network namespace
 
     @property
     def channel(self) -> socket.socket | None:
@@ -159,6 +154,7 @@ class LinuxBackend:
         run_dir: Path,
         instance: str,
         runtimes: dict[str, PythonRuntime],
+        networks: Networks,
         *,
         blanks_per_runtime: int = 3,
         fast_channel: bool = True,
@@ -168,6 +164,8 @@ class LinuxBackend:
         if layout is None:
             raise RuntimeError("no memory cgroup controller")
         self.groups = EnvironmentGroups(layout, instance)
+        self._networks = networks
+        networks.start()
         self._run_dir = run_dir
         self._runtimes = runtimes
         self._zygotes: dict[str, Zygote] = {}
@@ -188,7 +186,7 @@ class LinuxBackend:
         missing = {"memory", "pids", "cpu"} - set(self.groups.controllers)
         if missing:
             notes.append(f"cgroup controllers missing: {', '.join(sorted(missing))}")
-        return notes
+        return notes + self._networks.limitations()
 
     def task_root(self, code_dir: Path) -> str:
         return "/var/task"
@@ -246,21 +244,23 @@ class LinuxBackend:
         zygote = await self._zygote(runtime)
         uid = self._uids.take()
         group = self.groups.create(uuid.uuid4().hex, BLANK_MEMORY_MB)
-        listener, address = listen_loopback()
         out_r, out_w = os.pipe()
         assign_r, assign_w = os.pipe()
         os.set_blocking(out_r, False)
         ours, theirs = socket.socketpair() if self._fast_channel else (None, None)
         fds = [out_w, assign_r] + ([theirs.fileno()] if theirs is not None else [])
+        request = {
+            "cgroups": group.procs_files, "uid": uid, "runtime_api": RUNTIME_API_ADDRESS, "tmp_mb": tmp_mb
+        }
+        pid = None
         try:
-            pid = await zygote.spawn(
-                {"cgroups": group.procs_files, "uid": uid, "runtime_api": address, "tmp_mb": tmp_mb},
-                fds,
-            )
+            pid = await zygote.spawn(request, fds)
+            net = await self._networks.attach(pid)
         except BaseException:
+            if pid is not None:
+                kill_quietly(pid)
             for fd in (out_r, assign_w):
                 os.close(fd)
-            listener.close()
             if ours is not None:
                 ours.close()
             self.groups.destroy(group)
@@ -273,7 +273,7 @@ class LinuxBackend:
                 theirs.close()
         if ours is not None:
             ours.setblocking(False)
-        return Blank(runtime, zygote, pid, out_r, assign_w, group, uid, listener, address, tmp_mb, ours)
+        return Blank(runtime, zygote, pid, out_r, assign_w, group, uid, net, tmp_mb, ours)
 
     async def spawn(self, spec: SandboxSpec) -> LinuxSandbox | SnapshotSandbox:
         if spec.snapshot_key is not None:
@@ -297,14 +297,15 @@ class LinuxBackend:
             self.discard(blank)
             raise ZygoteError("stratus:network=none needs the private channel (STRATUS_FAST_CHANNEL=1)")
         try:
+            if spec.network == "none":
+                await self._networks.isolate(blank.net)
             self.groups.set_limits(blank.group, spec.memory_mb)
             assignment = {
-                "env": {**spec.env, RUNTIME_API_ENV: blank.address},
+                "env": {**spec.env, RUNTIME_API_ENV: RUNTIME_API_ADDRESS},
                 "code_dir": str(spec.code_dir),
                 "handler": spec.handler,
                 "tmp_mb": spec.tmp_mb,
                 "hostname": "stratus",
-                "new_net": spec.network == "none",
                 "template": template,
                 "bootstraps": list(spec.bootstraps),
                 "exec_argv": list(spec.exec_argv),
@@ -392,27 +393,29 @@ class LinuxBackend:
         an RCU grace period on cgroup v1) off a cold start's path."""
         uid_index = template.take_uid()
         group = self.groups.create(uuid.uuid4().hex, BLANK_MEMORY_MB)
-        listener, address = listen_loopback()
         out_r, out_w = os.pipe()
         os.set_blocking(out_r, False)
         ours, theirs = socket.socketpair()
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        host_pid = None
         try:
             ns_pid = await template.fork({"uid": uid_index, "tmp_mb": tmp_mb}, [out_w, theirs.fileno()])
             ours.setblocking(False)
             host_pid = await hello(ours, TEMPLATE_INIT_TIMEOUT)
             await asyncio.gather(*(asyncio.to_thread(_join_cgroup, p, host_pid) for p in group.procs_files))
+            net = await self._networks.attach(host_pid)
         except BaseException:
+            if host_pid is not None:
+                kill_quietly(host_pid)
             os.close(out_r)
             ours.close()
-            listener.close()
             self.groups.destroy(group)
             template.release_uid(uid_index)
             raise
         finally:
             os.close(out_w)
             theirs.close()
-        return Parked(template, ns_pid, host_pid, uid_index, out_r, listener, address, ours, group, tmp_mb)
+        return Parked(template, ns_pid, host_pid, uid_index, out_r, net, ours, group, tmp_mb)
 
     async def _spawn_from_template(self, spec: SandboxSpec, key: str) -> SnapshotSandbox:
         try:
@@ -433,8 +436,10 @@ class LinuxBackend:
             parked = await self._park(template, spec.tmp_mb)
         own = ("AWS_LAMBDA_LOG_STREAM_NAME", "AWS_REGION", "AWS_DEFAULT_REGION")
         env = {k: spec.env[k] for k in own if k in spec.env}
-        env.update({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", RUNTIME_API_ENV: parked.address})
+        env.update({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", RUNTIME_API_ENV: RUNTIME_API_ADDRESS})
         try:
+            if spec.network == "none":
+                await self._networks.isolate(parked.net)
             self.groups.set_limits(parked.group, spec.memory_mb)
             parked.channel.sendall(channel.encode(ASSIGN, {"env": env, "tmp_mb": spec.tmp_mb}))
         except BaseException:
@@ -447,7 +452,8 @@ class LinuxBackend:
             parked.host_pid,
             parked.uid_index,
             parked.output_fd,
-            parked.listener,
+            parked.net,
+            self._networks,
             parked.channel,
             parked.group,
         )
@@ -456,7 +462,7 @@ class LinuxBackend:
         kill_quietly(parked.host_pid)
         with contextlib.suppress(OSError):
             os.close(parked.output_fd)
-        parked.listener.close()
+        self._networks.release(parked.net)
         parked.channel.close()
         self.groups.destroy(parked.group)
         parked.template.release_uid(parked.uid_index)
@@ -475,7 +481,7 @@ class LinuxBackend:
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        blank.listener.close()
+        self._networks.release(blank.net)
         if blank.channel is not None:
             blank.channel.close()
         self.groups.destroy(blank.group)
@@ -489,6 +495,7 @@ class LinuxBackend:
                 self.discard(ready.popleft())
         for zygote in self._zygotes.values():
             zygote.close()
+        self._networks.close()
         self.groups.close()
         self._uids.close()
 

@@ -163,6 +163,7 @@ class Networks:
         )
         if nft is None:
             return "nft (the nftables package) is not installed"
+        _sweep_tables(nft)
         text = f"table inet {self._table}\ndelete table inet {self._table}\n" + ruleset(self._table)
         done = subprocess.run([nft, "-f", "-"], input=text, capture_output=True, text=True, timeout=30)
         if done.returncode != 0:
@@ -295,6 +296,25 @@ class Networks:
                 self._host_route().link("del", ifname=f"{HOST_PREFIX}{slot}")
         finally:
             self._slots.release(slot)
+
+
+def _sweep_tables(nft: str) -> None:
+    """Delete the tables of instances that died without removing theirs (SIGKILL, say): each is
+    named for its server's pid, and their rules would otherwise pile up."""
+    listing = subprocess.run([nft, "list", "tables", "inet"], capture_output=True, text=True, timeout=30)
+    for line in listing.stdout.splitlines():
+        name = line.split()[-1] if line.startswith("table inet ") else ""
+        pid = name.removeprefix("stratus_")
+        if not (name.startswith("stratus_") and pid.isdigit()) or _is_stratus(int(pid)):
+            continue
+        subprocess.run([nft, "delete", "table", "inet", name], capture_output=True, timeout=30, check=False)
+
+
+def _is_stratus(pid: int) -> bool:
+    try:
+        return b"stratus" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _setns(fd: int) -> None:

@@ -25,6 +25,7 @@ from stratus.errors import ServiceError
 from stratus.isolation.backend import ExitStatus
 from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, open_readonly
 from stratus.isolation.exits import ExitReports
+from stratus.isolation.network import EnvironmentNet, Networks
 from stratus.isolation.zygote import kill_quietly
 from stratus.runtimes.pyboot import stratus_channel as channel
 
@@ -184,8 +185,7 @@ class Parked:
     host_pid: int
     uid_index: int
     output_fd: int
-    listener: socket.socket
-    address: str
+    net: EnvironmentNet
     channel: socket.socket
     group: EnvironmentGroup
     tmp_mb: int
@@ -202,7 +202,8 @@ class SnapshotSandbox:
         host_pid: int,
         uid_index: int,
         output_fd: int,
-        listener: socket.socket,
+        net: EnvironmentNet,
+        networks: Networks,
         chan: socket.socket,
         group: EnvironmentGroup,
     ) -> None:
@@ -212,7 +213,8 @@ class SnapshotSandbox:
         self._pid = host_pid
         self._uid_index = uid_index
         self._output_fd = output_fd
-        self._listener = listener
+        self._net = net
+        self._networks = networks
         self._channel = chan
         self._group = group
         self._peak_fd: int | None = None
@@ -228,11 +230,11 @@ class SnapshotSandbox:
 
     @property
     def runtime_listener(self) -> socket.socket:
-        return self._listener
+        return self._net.runtime_listener
 
     @property
     def peer_uid(self) -> int | None:
-        return self._template.uid_base + self._uid_index
+        return None  # the listener lives in the environment's own network namespace
 
     @property
     def channel(self) -> socket.socket | None:
@@ -262,7 +264,7 @@ class SnapshotSandbox:
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        self._listener.close()
+        self._networks.release(self._net)
         self._channel.close()
         self._groups.destroy(self._group)
         self._template.release_uid(self._uid_index)

@@ -80,14 +80,16 @@ SYS_CLONE = {"x86_64": 56}
 SIGCHLD = 17
 
 
-def fork_into_new_pid_namespace():
-    """fork(), but the child is PID 1 of a new PID namespace: a raw clone() with CLONE_NEWPID,
-    wrapped in the interpreter's own before/after-fork hooks as os.fork() does."""
+def fork_into_new_pid_namespace(extra_flags=CLONE_NEWNET):
+    """fork(), but the child is PID 1 of a new PID namespace and, by default, has a network
+    namespace of its own, which exists as soon as its pid is known: the server sets it up from
+    outside. A raw clone(), wrapped in the interpreter's own before/after-fork hooks as
+    os.fork() does."""
     nr = SYS_CLONE.get(os.uname().machine)
     if nr is None:
         raise OSError(38, "clone: unsupported machine")
     ctypes.pythonapi.PyOS_BeforeFork()
-    pid = _pylibc.syscall(nr, ctypes.c_ulong(CLONE_NEWPID | SIGCHLD), 0, 0, 0, 0)
+    pid = _pylibc.syscall(nr, ctypes.c_ulong(CLONE_NEWPID | extra_flags | SIGCHLD), 0, 0, 0, 0)
     if pid == 0:
         ctypes.pythonapi.PyOS_AfterFork_Child()
         return 0
@@ -287,23 +289,10 @@ def resize_tmp(root, tmp_mb):
     mount(None, os.path.join(root, "tmp"), None, MS_REMOUNT | MS_NOSUID | MS_NODEV, f"size={int(tmp_mb)}m")
 
 
-def _loopback_up():
-    """A new network namespace starts with `lo` down; code may still talk to itself."""
-    import fcntl
-    import socket
-
-    siocsifflags, iff_up, iff_loopback, iff_running = 0x8914, 0x1, 0x8, 0x40
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        request = struct.pack("16sH14s", b"lo", iff_up | iff_loopback | iff_running, b"")
-        fcntl.ioctl(sock, siocsifflags, request)
-
-
-def finish_environment(root, code_dir, hostname, new_net, opt_dir=None, app_dir=None):
+def finish_environment(root, code_dir, hostname, opt_dir=None, app_dir=None):
     """The function's part: its code at /var/task, its layers at /opt and its runtime artifacts
-    (a Java function's class archive) at /var/runtime/app, then pivot into the template root."""
-    if new_net:
-        unshare(CLONE_NEWNET)
-        _loopback_up()
+    (a Java function's class archive) at /var/runtime/app, then pivot into the template root.
+    Its network namespace was set up by the server (stratus/isolation/network.py)."""
     bind_readonly(code_dir, os.path.join(root, "var/task"))
     if opt_dir:
         bind_readonly(opt_dir, os.path.join(root, "opt"))

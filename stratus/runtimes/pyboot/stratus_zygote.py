@@ -16,7 +16,9 @@ per packet:
   zygote -> server  {"id", "pid"} or {"id", "error"}
   zygote -> server  {"exit": pid, "code": returncode}  (negative: killed by that signal)
 The server then writes the assignment straight to the child and closes the pipe:
-  {"env", "code_dir", "handler", "tmp_mb", "hostname", "new_net"}
+  {"env", "code_dir", "handler", "tmp_mb", "hostname", ...}
+Each environment is cloned into new PID and network namespaces; the server sets up the latter
+(stratus/isolation/network.py) before it sends the assignment.
 """
 
 import gc
@@ -144,9 +146,7 @@ def _child(request, fds, root, ctrl, watch):
     job = json.loads(assignment)
     if job["tmp_mb"] != request["tmp_mb"]:
         iso.resize_tmp(root, job["tmp_mb"])
-    iso.finish_environment(
-        root, job["code_dir"], job["hostname"], job["new_net"], job.get("opt_dir"), job.get("app_dir")
-    )
+    iso.finish_environment(root, job["code_dir"], job["hostname"], job.get("opt_dir"), job.get("app_dir"))
     # Before any user code (a template's init included): nothing of the zygote's or the
     # server's stays open. Python keeps its private channel; other runtimes exec with 0-2 only.
     exec_job = bool(job.get("bootstraps") or job.get("exec_argv"))
