@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from stratus.httpapi.events import OWN_COOKIES
+
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
@@ -86,7 +88,14 @@ def _structured(value: dict[str, Any], *, cookies: bool) -> HttpReply:
         headers.extend(("set-cookie", _value(cookie)) for cookie in jar)
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("content-type", "application/json"))
+    # A function may not set Stratus's own cookies: a browser would send such a cookie to the
+    # dashboard too (cookies ignore ports), shadowing or ending the user's session.
+    headers = [(n, v) for n, v in headers if not (n.lower() == "set-cookie" and _names_own_cookie(v))]
     return HttpReply(status, tuple(headers), _body(value))
+
+
+def _names_own_cookie(set_cookie: str) -> bool:
+    return set_cookie.partition("=")[0].strip() in OWN_COOKIES
 
 
 def _absent_as(item: Any, default: Any) -> Any:

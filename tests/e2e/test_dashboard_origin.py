@@ -60,6 +60,10 @@ APP: dict[str, str | bytes] = {
             path = event.get("rawPath") or event.get("path") or ""
             if path.endswith("/page"):
                 return {{"statusCode": 200, "headers": {{"content-type": "text/html"}}, "body": PAGE}}
+            if path.endswith("/toss"):  # tries to plant Stratus's own cookie in the browser
+                return {{"statusCode": 200, "body": "tossed",
+                         "cookies": ["stratus_dashboard=planted; Path=/_stratus/ui/", "visitor=1"],
+                         "multiValueHeaders": {{"Set-Cookie": [" stratus_dashboard=again; Path=/"]}}}}
             seen = {{k: event.get(k) for k in ("cookies", "headers", "multiValueHeaders")}}
             return {{"statusCode": 200, "headers": {{"content-type": "application/json"}},
                      "body": json.dumps(seen)}}
@@ -204,3 +208,12 @@ def test_the_dashboard_port_serves_nothing_but_the_dashboard(srv: Server, fn_url
     assert reply.status == 404 and b"headers" not in reply.body
     reply = call(dashboard(srv) + "/", headers=[("Host", f"{url_id}.lambda-url.us-east-1.localhost")])
     assert reply.status == 308 and reply.headers["Location"] == "/_stratus/"
+
+
+def test_a_function_cannot_set_the_dashboard_cookie(srv: Server, fn_url: str) -> None:
+    """Cookies ignore ports: a dashboard cookie set by a function URL's answer would reach the
+    dashboard. The front drops any Set-Cookie that names Stratus's own cookies."""
+    reply = call(fn_url + "toss")
+    assert reply.status == 200
+    set_cookies = reply.headers.get_all("Set-Cookie") or []
+    assert set_cookies == ["visitor=1"], set_cookies

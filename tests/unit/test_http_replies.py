@@ -327,3 +327,15 @@ def test_v1_malformed_structured(value: dict[str, Any]) -> None:
 def test_both_formats_map_a_structured_response_alike(mapper: Callable[[bytes], HttpReply]) -> None:
     reply = mapper(dump({"statusCode": 200, "headers": {"content-type": "text/plain"}, "body": "ok"}))
     assert reply == HttpReply(200, (("content-type", "text/plain"),), b"ok")
+
+
+def test_stratus_own_cookies_are_never_set_by_a_function() -> None:
+    payload = json.dumps(
+        {
+            "statusCode": 200,
+            "cookies": ["stratus_dashboard=x; Path=/_stratus/ui/", "a=1"],
+            "multiValueHeaders": {"set-cookie": ["stratus_dashboard =y", "b=2"]},
+        }
+    ).encode()
+    reply = from_v2(payload)
+    assert [v for n, v in reply.headers if n.lower() == "set-cookie"] == ["b=2", "a=1"]
