@@ -161,6 +161,7 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
         kwargs["metrics_public"] = True
     if env.get("STRATUS_METRICS_TOKEN"):
         kwargs["metrics_token"] = metrics_token_setting(env["STRATUS_METRICS_TOKEN"])
+    max_pids_setting()  # a bad value stops the start here, with its message
     for name, key in (
         ("STRATUS_HEADER_TIMEOUT", "header_timeout"),
         ("STRATUS_IDLE_CONNECTION_TIMEOUT", "idle_connection_timeout"),
@@ -218,6 +219,22 @@ def read_stored_credentials(data_dir: Path) -> Credentials | None:
     except FileNotFoundError:
         return None
     return Credentials(raw["AccessKeyId"], raw["SecretAccessKey"])
+
+
+def max_pids_setting() -> int | None:
+    """STRATUS_MAX_PIDS: how many processes and threads this instance's environments may hold
+    together (unset: the host-wide limit, half of the host's pid and thread space, which also
+    bounds all instances together). The isolation backend reads it when it starts."""
+    raw = os.environ.get("STRATUS_MAX_PIDS")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 16:
+        raise ValueError(f"STRATUS_MAX_PIDS must be a whole number of at least 16, not {raw!r}")
+    return value
 
 
 def metrics_token_setting(token: str) -> str:

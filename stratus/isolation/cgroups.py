@@ -1,8 +1,13 @@
-"""Cgroups for environments: memory, pids and CPU share, on cgroup v2 or v1.
+"""Cgroups for environments: memory, pids and CPU (share and quota), on cgroup v2 or v1.
 
 Each server instance owns one parent group per controller, named after its pid, so instances
 side by side never touch each other's groups; each environment gets a child group in each,
 removed with it. Groups left by an instance that died are removed at start.
+
+All instances' parents sit under one shared `stratus` group. Its pids limit bounds every
+environment of every instance on the host together (each environment's own 1,024 times the
+concurrency limit would exceed the host's pid space); it is never removed, since another
+instance may be using it, and each instance's parent carries its own, possibly lower, limit.
 """
 
 from __future__ import annotations
@@ -15,9 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
-# Lambda gives one vCPU at 1,769 MB; CPU weight follows memory in the same proportion.
+SHARED = "stratus"
+# Lambda gives one vCPU at 1,769 MB; CPU weight and quota follow memory in the same proportion.
 MB_PER_VCPU = 1769
+# The quota's floor, in vCPUs. Lambda's 0.072 vCPU at 128 MB would stretch a cold start many
+# times over. Measured on a 2-core host, a 128 MB Python function creating a boto3 client on
+# its first invoke: about 165 ms uncapped, 240 ms at 0.5 vCPU, 370 ms at 0.25; a hog still gets
+# at most half a core.
+MIN_VCPUS = 0.5
+CFS_PERIOD_US = 100_000  # the kernel's default period, which new groups already have
 PIDS_MAX = 1024
+# Environments of all instances together may hold at most this share of the host's pid (and
+# thread) space; the rest stays for the host.
+HOST_PIDS_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -54,11 +69,36 @@ class EnvironmentGroup:
         return [str(d / "cgroup.procs") for d in self.dirs]
 
 
+def host_pids_limit(pid_max: int, threads_max: int) -> int:
+    """Processes and threads that all environments on the host may hold together."""
+    return max(PIDS_MAX, int(min(pid_max, threads_max) * HOST_PIDS_SHARE))
+
+
+def instance_pids_limit(setting: int | None, host_limit: int) -> int:
+    """This instance's share: the setting (STRATUS_MAX_PIDS), never above the host's."""
+    return host_limit if setting is None else min(setting, host_limit)
+
+
+def cpu_quota_us(memory_mb: int, period_us: int = CFS_PERIOD_US) -> int:
+    """CPU time per period in proportion to memory as on Lambda, never below the floor."""
+    return int(period_us * max(MIN_VCPUS, memory_mb / MB_PER_VCPU))
+
+
+def read_host_pids_limit() -> int:
+    values = []
+    for name in ("pid_max", "threads-max"):
+        try:
+            values.append(int(Path(f"/proc/sys/kernel/{name}").read_text()))
+        except (OSError, ValueError):
+            values.append(32768)  # the kernel's default pid_max
+    return host_pids_limit(values[0], values[1])
+
+
 class EnvironmentGroups:
-    def __init__(self, layout: CgroupLayout, instance: str) -> None:
+    def __init__(self, layout: CgroupLayout, instance: str, max_pids: int | None = None) -> None:
         self.layout = layout
         self._instance = instance
-        self._parents = sorted({root / "stratus" / instance for root in layout.roots.values()})
+        self._parents = sorted({root / SHARED / instance for root in layout.roots.values()})
         for parent in self._parents:
             parent.mkdir(parents=True, exist_ok=True)
             _remove_stale(parent.parent, keep=instance)
@@ -67,6 +107,19 @@ class EnvironmentGroups:
             for group in (self._parents[0].parent, self._parents[0]):
                 with contextlib.suppress(OSError):
                     (group / "cgroup.subtree_control").write_text(enable)
+        self.host_max_pids = read_host_pids_limit()
+        self.max_pids = instance_pids_limit(max_pids, self.host_max_pids)
+        pids = layout.roots.get("pids")
+        if pids is not None:
+            # Every instance writes the same host-derived value, so whichever starts last
+            # changes nothing; a smaller setting of one instance applies to its own parent only.
+            (pids / SHARED / "pids.max").write_text(str(self.host_max_pids))
+            (pids / SHARED / instance / "pids.max").write_text(str(self.max_pids))
+
+    def pids_parent(self) -> Path | None:
+        """This instance's parent in the pids hierarchy (its pids.current counts them all)."""
+        pids = self.layout.roots.get("pids")
+        return None if pids is None else pids / SHARED / self._instance
 
     @property
     def controllers(self) -> list[str]:
@@ -75,10 +128,10 @@ class EnvironmentGroups:
     def create(self, name: str, memory_mb: int) -> EnvironmentGroup:
         dirs: list[Path] = []
         for root in sorted(set(self.layout.roots.values())):
-            group = root / "stratus" / self._instance / name
+            group = root / SHARED / self._instance / name
             group.mkdir(exist_ok=True)
             dirs.append(group)
-        memory = self.layout.roots["memory"] / "stratus" / self._instance / name
+        memory = self.layout.roots["memory"] / SHARED / self._instance / name
         created = EnvironmentGroup(name, tuple(dirs), memory)
         self.set_limits(created, memory_mb)
         return created
@@ -87,7 +140,7 @@ class EnvironmentGroups:
         limit = memory_mb * 1024 * 1024
         v2 = self.layout.version == 2
         for controller, root in self.layout.roots.items():
-            group = root / "stratus" / self._instance / created.name
+            group = root / SHARED / self._instance / created.name
             if controller == "memory":
                 if v2:
                     (group / "memory.max").write_text(str(limit))
@@ -98,12 +151,17 @@ class EnvironmentGroups:
             elif controller == "pids":
                 (group / "pids.max").write_text(str(PIDS_MAX))
             elif controller == "cpu":
+                # The weight shares contended CPU; the quota caps it even when the host is
+                # idle, so an environment's hog cannot take the cores from its neighbours.
+                quota = cpu_quota_us(memory_mb)
                 if v2:
                     weight = max(1, min(10000, memory_mb * 100 // MB_PER_VCPU))
                     (group / "cpu.weight").write_text(str(weight))
+                    (group / "cpu.max").write_text(f"{quota} {CFS_PERIOD_US}")
                 else:
                     shares = max(2, memory_mb * 1024 // MB_PER_VCPU)
                     (group / "cpu.shares").write_text(str(shares))
+                    (group / "cpu.cfs_quota_us").write_text(str(quota))
 
     def peak_file(self, group: EnvironmentGroup) -> Path:
         v2 = self.layout.version == 2

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from stratus.config import max_pids_setting
 from stratus.errors import ServiceError
 from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, resident_peak
 from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect, open_readonly
@@ -163,7 +164,7 @@ class LinuxBackend:
         layout = detect()
         if layout is None:
             raise RuntimeError("no memory cgroup controller")
-        self.groups = EnvironmentGroups(layout, instance)
+        self.groups = EnvironmentGroups(layout, instance, max_pids=max_pids_setting())
         self._networks = networks
         networks.start()
         self._run_dir = run_dir
