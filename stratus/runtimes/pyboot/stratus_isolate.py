@@ -238,9 +238,9 @@ def mount_private_tmp(prefix, size_mb):
 
 
 def build_template_root(root, extra_paths):
-    """A read-only root for every environment of this zygote: the host's /usr and /etc, a few
-    devices, the interpreter and runtime paths, and empty mount points for /var/task, /tmp and
-    /proc, which each environment fills with its own."""
+    """A read-only root for every environment of this zygote: the host's /usr, a minimal /etc
+    (build_etc), a few devices, the interpreter and runtime paths, and empty mount points for
+    /var/task, /tmp and /proc, which each environment fills with its own."""
     mount("tmpfs", root, "tmpfs", MS_NOSUID, "mode=0755,size=4m")
     for sub in ("usr", "etc", "dev", "proc", "tmp", "var/task", "var/runtime/app", "opt", ".old"):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
@@ -252,7 +252,7 @@ def build_template_root(root, extra_paths):
             os.makedirs(os.path.join(root, name), exist_ok=True)
             bind_readonly(host, os.path.join(root, name))
     bind_readonly("/usr", os.path.join(root, "usr"))
-    bind_readonly("/etc", os.path.join(root, "etc"))
+    build_etc(os.path.join(root, "etc"))
     for dev in DEVICES:
         target = os.path.join(root, "dev", dev)
         with open(target, "w"):
@@ -274,6 +274,120 @@ def build_template_root(root, extra_paths):
         os.makedirs(target, exist_ok=True)
         bind_readonly(path, target)
     mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)
+
+
+# -- a minimal /etc --------------------------------------------------------------------------------
+# What Lambda's image has and runtimes read, and nothing else of the host's /etc: no shadow, ssh
+# keys, machine-id or private keys. Host files are copied (small ones) or bound read-only
+# (directories), each only if the host has it.
+ETC_COPIES = (
+    "resolv.conf",  # DNS works where the host's does
+    "ld.so.cache",  # the dynamic linker's index of libraries
+    "ld.so.conf",
+    "services",  # getaddrinfo() with a service name
+    "protocols",
+    "timezone",
+    "mime.types",  # Python's mimetypes
+    "ssl/openssl.cnf",
+    "pki/tls/openssl.cnf",
+)
+ETC_DIR_COPIES = ("ld.so.conf.d",)
+# Symlinks kept as links: the timezone, os-release and every /usr/bin/java, /usr/bin/node...
+# that goes through the alternatives system.
+ETC_LINKS = ("localtime", "os-release", "mtab", "alternatives/*", "pki/tls/cert.pem")
+# CA certificates (Python's ssl, Node with the system store, Java's cacerts on Debian through
+# /usr/lib/jvm/*/lib/security/cacerts -> /etc/ssl/certs/java/cacerts) and the JDKs' own
+# configuration (jvm.cfg and java.security, reached by links from /usr/lib/jvm on Debian).
+ETC_BINDS = ("ssl/certs", "pki/ca-trust", "pki/tls/certs", "pki/java", "java-*", "java")
+ENV_USER = "sbx_user1051"  # the name Lambda gives its functions' user
+TEMPLATE_UIDS = 256  # a snapshot template's environments run as uids 1..255 of its namespace
+
+
+def _etc_text():
+    return {
+        "passwd": "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n",
+        "group": "root:x:0:\nnogroup:x:65534:\n",
+        # Environments are named `stratus` (their UTS namespace's hostname).
+        "hosts": "127.0.0.1\tlocalhost stratus\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+        "nsswitch.conf": (
+            "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\nnetworks: files\n"
+            "protocols: files\nservices: files\nethers: files\nrpc: files\n"
+        ),
+    }
+
+
+def _write(path, text, mode=0o644):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(text if isinstance(text, bytes) else text.encode())
+
+
+def _host_etc(pattern, host_etc):
+    import glob
+
+    return sorted(glob.glob(os.path.join(host_etc, pattern)))
+
+
+def build_etc(target, host_etc="/etc"):
+    """Fill `target` (an empty directory of the template root, before it turns read-only) with
+    the minimal /etc: generated passwd, group, hosts and nsswitch.conf, and the host's files
+    named above."""
+    os.makedirs(target, exist_ok=True)
+    for name, text in _etc_text().items():
+        _write(os.path.join(target, name), text)
+    for name in ETC_COPIES:
+        source = os.path.join(host_etc, name)
+        if os.path.isfile(source):
+            with open(source, "rb") as f:
+                _write(os.path.join(target, name), f.read())
+    for name in ETC_DIR_COPIES:
+        for source in _host_etc(name + "/*", host_etc):
+            if os.path.isfile(source) and not os.path.islink(source):
+                with open(source, "rb") as f:
+                    _write(os.path.join(target, os.path.relpath(source, host_etc)), f.read())
+    for pattern in ETC_LINKS:
+        for source in _host_etc(pattern, host_etc):
+            if os.path.islink(source):
+                link = os.path.join(target, os.path.relpath(source, host_etc))
+                os.makedirs(os.path.dirname(link), exist_ok=True)
+                os.symlink(os.readlink(source), link)
+    for pattern in ETC_BINDS:
+        for source in _host_etc(pattern, host_etc):
+            if os.path.isdir(source) and not os.path.islink(source):
+                mount_point = os.path.join(target, os.path.relpath(source, host_etc))
+                os.makedirs(mount_point, exist_ok=True)
+                bind_readonly(source, mount_point)
+
+
+def identity_text(uid):
+    """passwd and group for an environment running as `uid`: root, nobody, the environment's own
+    user first (so a lookup stops early), and the uids a snapshot template gives the
+    environments it forks (they keep the /etc of the environment that became the template)."""
+    users = [(uid, ENV_USER)] + [(n, f"sbx_snap{n}") for n in range(1, TEMPLATE_UIDS)]
+    passwd = ["root:x:0:0:root:/root:/sbin/nologin"]
+    group = ["root:x:0:"]
+    for number, name in users:
+        passwd.append(f"{name}:x:{number}:{number}::/home/{ENV_USER}:/sbin/nologin")
+        group.append(f"{name}:x:{number}:")
+    passwd.append("nobody:x:65534:65534:nobody:/:/sbin/nologin")
+    group.append("nogroup:x:65534:")
+    return {"passwd": "\n".join(passwd) + "\n", "group": "\n".join(group) + "\n"}
+
+
+def mount_identity(root, uid):
+    """In an environment's own mount namespace, before the pivot: its passwd and group over the
+    template root's, so that getpwuid(getuid()) names it. They are written to a small tmpfs at
+    the (empty) /.old mount point, bound read-only into /etc, and that tmpfs is detached again:
+    the binds keep the files alive, and nothing of it stays writable."""
+    scratch = os.path.join(root, ".old")
+    mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
+    try:
+        for name, text in identity_text(uid).items():
+            _write(os.path.join(scratch, name), text)
+            bind_readonly(os.path.join(scratch, name), os.path.join(root, "etc", name))
+    finally:
+        _check(_libc.umount2(_b(scratch), MNT_DETACH), "umount identity scratch")
 
 
 def prepare_environment(root, tmp_mb):

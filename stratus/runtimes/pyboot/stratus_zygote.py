@@ -137,6 +137,7 @@ def _child(request, fds, root, ctrl, watch):
         with open(procs, "w") as f:
             f.write("0")
     iso.prepare_environment(root, request["tmp_mb"])
+    iso.mount_identity(root, request["uid"])  # its passwd and group, named for its uid
     os.environ["AWS_LAMBDA_RUNTIME_API"] = request["runtime_api"]
     _load_runtime_client(channel_fd)
 
