@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import weakref
 from typing import Protocol
 
 from aiohttp import web
@@ -23,7 +22,6 @@ from stratus.invoke.result_limit import (
     declared_over_limit,
     over_limit,
 )
-from stratus.isolation.peercred import tcp_peer_uid
 
 PREFIX = "/2018-06-01/runtime/"
 
@@ -77,10 +75,9 @@ def _refused() -> web.Response:
 
 
 class RuntimeEndpoint:
-    """Contract: it serves one environment's listener; when `peer_uid` is set, a connection is
-    answered only if the kernel says its socket belongs to that uid (checked once per
-    connection), so neither another environment nor anything else on the host can fetch or
-    answer this environment's invocations."""
+    """Contract: it serves one environment's listener. Under the Linux backend that listener
+    lives in the environment's own network namespace, so nothing else (another environment, the
+    host) can connect to it to fetch or answer this environment's invocations."""
 
     def __init__(self, side: RuntimeSide) -> None:
         self._side = side
@@ -88,28 +85,10 @@ class RuntimeEndpoint:
         # the answer; the connection is closed instead.
         self._web = web.Server(self._handle, handler_cancellation=True, access_log=None, lingering_time=0)
         self._server: asyncio.AbstractServer | None = None
-        self._peer_uid: int | None = None
-        self._trusted: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
 
-    async def serve(self, listener: socket.socket, peer_uid: int | None) -> None:
-        self._peer_uid = peer_uid
+    async def serve(self, listener: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._web, sock=listener)
-
-    def _peer_allowed(self, request: BaseRequest) -> bool:
-        if self._peer_uid is None:
-            return True
-        transport = request.transport
-        if transport is None:
-            return False
-        if transport in self._trusted:
-            return True
-        local = transport.get_extra_info("sockname")
-        peer = transport.get_extra_info("peername")
-        if not local or not peer or tcp_peer_uid(local[:2], peer[:2]) != self._peer_uid:
-            return False
-        self._trusted.add(transport)
-        return True
 
     def stop_listening(self) -> None:
         if self._server is not None:
@@ -122,10 +101,6 @@ class RuntimeEndpoint:
         await self._web.shutdown(0.05)
 
     async def _handle(self, request: BaseRequest) -> web.StreamResponse:
-        if not self._peer_allowed(request):
-            if request.transport is not None:
-                request.transport.close()
-            return _json(403, {"errorType": "AccessDenied", "errorMessage": "Not your environment"})
         path = request.path
         if not path.startswith(PREFIX):
             return _json(404, {"errorType": "InvalidRequest", "errorMessage": "Not found"})

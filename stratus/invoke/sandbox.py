@@ -216,7 +216,7 @@ class Sandbox:
         self._spawned_at = time.monotonic()
         try:
             self._proc = await self._backend.spawn(spec)
-            await self._endpoint.serve(self._proc.runtime_listener, self._proc.peer_uid)
+            await self._endpoint.serve(self._proc.runtime_listener)
         except BaseException:
             if self._proc is not None:
                 self._proc.cleanup()

@@ -72,8 +72,7 @@ class SandboxProcess(Protocol):
     """A running environment.
 
     `output_fd` is the read end of its stdout+stderr, non-blocking. `runtime_listener` is the
-    listening socket its runtime connects to (the address is in its AWS_LAMBDA_RUNTIME_API);
-    `peer_uid`, when set, is the only uid whose sockets may talk to that listener."""
+    listening socket its runtime connects to (the address is in its AWS_LAMBDA_RUNTIME_API)."""
 
     @property
     def pid(self) -> int: ...
@@ -83,9 +82,6 @@ class SandboxProcess(Protocol):
 
     @property
     def runtime_listener(self) -> socket.socket: ...
-
-    @property
-    def peer_uid(self) -> int | None: ...
 
     async def wait(self) -> ExitStatus: ...
 

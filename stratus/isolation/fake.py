@@ -83,10 +83,6 @@ class FakeProcess:
         return self._listener
 
     @property
-    def peer_uid(self) -> int | None:
-        return None
-
-    @property
     def exited(self) -> bool:
         return self._exit.done()
 

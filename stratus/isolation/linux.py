@@ -100,10 +100,6 @@ class LinuxSandbox:
         return self._blank.net.runtime_listener
 
     @property
-    def peer_uid(self) -> int | None:
-        return None  # the listener lives in the environment's own network namespace
-
-    @property
     def channel(self) -> socket.socket | None:
         return self._blank.channel
 

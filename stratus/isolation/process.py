@@ -55,10 +55,6 @@ class ProcessSandbox:
     def runtime_listener(self) -> socket.socket:
         return self._listener
 
-    @property
-    def peer_uid(self) -> int | None:
-        return None  # environments run as the server's own user here
-
     async def wait(self) -> ExitStatus:
         code = await self._proc.wait()
         oom = bool(self._groups and self._group and self._groups.oom_killed(self._group))

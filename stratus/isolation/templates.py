@@ -233,10 +233,6 @@ class SnapshotSandbox:
         return self._net.runtime_listener
 
     @property
-    def peer_uid(self) -> int | None:
-        return None  # the listener lives in the environment's own network namespace
-
-    @property
     def channel(self) -> socket.socket | None:
         return self._channel
 
