@@ -290,9 +290,6 @@ class LinuxBackend:
         self._refill.set()
         if blank is None:
             blank = await self._make_blank(zygote, spec.tmp_mb)
-        if spec.network == "none" and blank.channel is None:
-            self.discard(blank)
-            raise ZygoteError("stratus:network=none needs the private channel (STRATUS_FAST_CHANNEL=1)")
         try:
             if spec.network == "none":
                 await self._networks.isolate(blank.net)
