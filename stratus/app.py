@@ -226,7 +226,13 @@ def choose_backend(
 
         networks = Networks(instance, config.port, doors)
         return linux.LinuxBackend(
-            config.run_dir, instance, ready, networks, fast_channel=fast, log_sink=log_line
+            config.run_dir,
+            instance,
+            ready,
+            networks,
+            fast_channel=fast,
+            max_pids=config.max_pids,
+            log_sink=log_line,
         )
     if wanted == "linux":
         raise RuntimeError(f"STRATUS_ISOLATION=linux, but this host cannot: {reason}")

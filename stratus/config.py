@@ -56,6 +56,9 @@ class Config:
     # Metering prices: AWS's public x86 prices by default.
     price_per_million_requests: float = 0.20
     price_per_gb_second: float = 0.0000166667
+    # Processes and threads this instance's environments may hold together (STRATUS_MAX_PIDS);
+    # None: the host-wide ceiling, half of the host's pid and thread space.
+    max_pids: int | None = None
     # The dashboard's own port (`--dashboard-port`); None: a free port chosen at each start and
     # printed in the banner. Its own port, so that no function's response shares its origin.
     dashboard_port: int | None = None
@@ -161,7 +164,7 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
         kwargs["metrics_public"] = True
     if env.get("STRATUS_METRICS_TOKEN"):
         kwargs["metrics_token"] = metrics_token_setting(env["STRATUS_METRICS_TOKEN"])
-    max_pids_setting()  # a bad value stops the start here, with its message
+    kwargs["max_pids"] = max_pids_setting()  # a bad value stops the start here, with its message
     for name, key in (
         ("STRATUS_HEADER_TIMEOUT", "header_timeout"),
         ("STRATUS_IDLE_CONNECTION_TIMEOUT", "idle_connection_timeout"),
@@ -224,7 +227,7 @@ def read_stored_credentials(data_dir: Path) -> Credentials | None:
 def max_pids_setting() -> int | None:
     """STRATUS_MAX_PIDS: how many processes and threads this instance's environments may hold
     together (unset: the host-wide limit, half of the host's pid and thread space, which also
-    bounds all instances together). The isolation backend reads it when it starts."""
+    bounds all instances together)."""
     raw = os.environ.get("STRATUS_MAX_PIDS")
     if raw is None or raw == "":
         return None

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from stratus.config import max_pids_setting
 from stratus.errors import ServiceError
 from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, resident_peak
 from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect, open_readonly
@@ -155,12 +154,13 @@ class LinuxBackend:
         *,
         blanks_per_runtime: int = 3,
         fast_channel: bool = True,
+        max_pids: int | None = None,
         log_sink: Callable[[str, str, str], None] | None = None,
     ) -> None:
         layout = detect()
         if layout is None:
             raise RuntimeError("no memory cgroup controller")
-        self.groups = EnvironmentGroups(layout, instance, max_pids=max_pids_setting())
+        self.groups = EnvironmentGroups(layout, instance, max_pids=max_pids)
         self._networks = networks
         networks.start()
         self._run_dir = run_dir
