@@ -40,6 +40,13 @@ def handler(event, context):
     return {"secret": os.environ.get("SECRET"), "n": event.get("n")}
 """
 
+LAYERED = """
+import helper
+
+def handler(event, context):
+    return {"helper": helper.VALUE}
+"""
+
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[tuple[Path, list[Server]]]:
@@ -139,11 +146,15 @@ def test_a_full_disk_refuses_writes_clearly_and_the_server_lives_on(
     env = {"Variables": {"SECRET": SECRET}}
     create(lam, "keeper", {"app.py": HANDLER}, Environment=env, MemorySize=128)
     create(lam, "cold", {"app.py": HANDLER}, Environment=env, MemorySize=256)  # first run: full
+    layer = lam.publish_layer_version(
+        LayerName="helpers", Content={"ZipFile": _zip({"python/helper.py": "VALUE = 42\n"})}
+    )["LayerVersionArn"]
+    create(lam, "layered", {"app.py": LAYERED}, Layers=[layer])  # its first run too
     assert invoke(lam, "keeper", {"n": 1}) == {"secret": SECRET, "n": 1}
 
     # Nearly full: functions are created until the disk refuses one, each refusal the clear error.
     fill(disk / "ballast-1", leave=1 << 20)
-    created, refused = ["keeper", "cold"], 0
+    created, refused = ["keeper", "cold", "layered"], 0
     for i in range(12):
         name = f"fill-{i}"
         try:
@@ -173,6 +184,10 @@ def test_a_full_disk_refuses_writes_clearly_and_the_server_lives_on(
     for n in range(5):
         assert invoke(lam, "keeper", {"n": n}) == {"secret": SECRET, "n": n}
     assert invoke(lam, "cold", {"n": 7}) == {"secret": SECRET, "n": 7}
+    assert invoke(lam, "layered", {}) == {"helper": 42}  # its layer, merged at deploy, at /opt
+    with pytest.raises(ClientError) as err:
+        lam.publish_layer_version(LayerName="more", Content={"ZipFile": _zip(incompressible_code())})
+    assert_disk_full(err.value)
 
     # A flood of logs on the full disk: dropped and counted; the server stays up.
     before = dropped_logs(srv)
@@ -228,7 +243,8 @@ def test_a_full_disk_refuses_writes_clearly_and_the_server_lives_on(
     )
     assert {f["FunctionName"] for f in lam.list_functions()["Functions"]} == {*created, "after"}
     for name in created:
-        assert invoke(lam, name, {"n": 1}) == {"secret": SECRET, "n": 1}
+        expected = {"helper": 42} if name == "layered" else {"secret": SECRET, "n": 1}
+        assert invoke(lam, name, {"n": 1}) == expected
     assert alive(srv)
 
     # No orphan of a refused upload: no temporary files, and no zip without its tree.
