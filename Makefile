@@ -78,6 +78,7 @@ bench: install
 	$(BIN)/python -m bench.runtimes_bench
 	$(BIN)/python -m bench.telemetry_bench
 	$(BIN)/python -m bench.flood_bench
+	$(BIN)/python -m bench.slowloris_bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

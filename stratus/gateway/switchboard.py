@@ -23,6 +23,8 @@ import asyncio
 import email.utils
 import http
 import logging
+import socket
+import struct
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -369,7 +371,7 @@ class Switchboard(asyncio.Protocol):
             return
         started = self._phase in (Phase.HEADERS, Phase.BODY)
         if why is Verdict.SEND_STALLED:
-            transport.abort()  # what is unsent would never be read
+            _reset(transport)
         elif not started:
             transport.close()  # idle, or connected without a byte: nothing to answer
         elif self._relay is None:
@@ -385,9 +387,21 @@ class Switchboard(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         if self._writes_paused_at is not None:
-            transport.abort()
+            _reset(transport)
         else:
             transport.close()
+
+
+def _reset(transport: asyncio.Transport) -> None:
+    """Close with a reset: what is unsent, here and in the kernel's send buffer, would never be
+    read, and a plain close leaves the kernel sending it to the slow reader for minutes."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    transport.abort()
 
 
 class _Watch:
