@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.request
 import uuid
@@ -239,3 +240,78 @@ def create(lam: Any, name: str, files: dict[str, str | bytes], **kwargs: Any) ->
 def error_code(err: pytest.ExceptionInfo[ClientError]) -> str:
     """The AWS error code of a refused boto3 call."""
     return str(err.value.response["Error"]["Code"])
+
+
+# -- "the outside world": a host in a network namespace of the test run's own ------------------
+#
+# Environments have a network namespace each, from which the host's own addresses (its loopback
+# included) are unreachable by design. A test server that functions must reach (a collector of
+# what they report, an HTTP service standing in for the internet) therefore listens in a
+# namespace the test run makes, behind a veth from the host, at a TEST-NET-3 address. Nothing
+# leaves the machine. The sockets are created inside that namespace from a helper thread and
+# served by the test process as usual.
+
+OUTSIDE_HOST = "203.0.113.2"
+OUTSIDE_GATEWAY = "203.0.113.1"
+CLONE_NEWNET = 0x40000000
+
+
+@dataclass
+class OutsideWorld:
+    namespace: str
+    netns_fd: int
+
+    def listen(self, port: int = 0) -> socket.socket:
+        """A TCP socket listening on OUTSIDE_HOST:port, inside the outside world's namespace."""
+        made: list[socket.socket | BaseException] = []
+
+        def inside() -> None:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.setns(self.netns_fd, CLONE_NEWNET) != 0:
+                made.append(OSError(ctypes.get_errno(), "cannot enter the outside world's namespace"))
+                return
+            try:  # this thread never returns to the host's namespace: it ends here
+                sock = socket.socket()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((OUTSIDE_HOST, port))
+                sock.listen(128)
+                made.append(sock)
+            except OSError as e:
+                made.append(e)
+
+        thread = threading.Thread(target=inside)
+        thread.start()
+        thread.join()
+        if isinstance(made[0], BaseException):
+            raise made[0]
+        return made[0]
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def outside_world() -> Iterator[OutsideWorld]:
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("the outside world needs root and iproute2")
+    tag = uuid.uuid4().hex[:6]
+    namespace, host_if = f"stratus-test-{tag}", f"stout{tag}"
+    _ip("netns", "add", namespace)
+    try:
+        _ip("link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", namespace)
+        _ip("addr", "add", f"{OUTSIDE_GATEWAY}/30", "dev", host_if)
+        _ip("link", "set", host_if, "up")
+        _ip("-n", namespace, "addr", "add", f"{OUTSIDE_HOST}/30", "dev", "eth0")
+        _ip("-n", namespace, "link", "set", "eth0", "up")
+        _ip("-n", namespace, "link", "set", "lo", "up")
+        fd = os.open(f"/run/netns/{namespace}", os.O_RDONLY)
+        try:
+            yield OutsideWorld(namespace, fd)
+        finally:
+            os.close(fd)
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=30)
+        subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=30)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import Server, create
+from tests.e2e.conftest import OUTSIDE_HOST, OutsideWorld, Server, create
 
 # The function reports each attempt to a collector the test runs, then behaves as asked.
 APP = """
@@ -32,7 +32,10 @@ def handler(event, context):
 
 
 class Collector:
-    def __init__(self) -> None:
+    """Records what functions POST to it. It listens in the outside world's namespace: an
+    environment cannot reach the host's own addresses."""
+
+    def __init__(self, world: OutsideWorld) -> None:
         self.seen: list[dict[str, Any]] = []
         lock = threading.Lock()
         collector = self
@@ -49,8 +52,10 @@ class Collector:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.server = ThreadingHTTPServer((OUTSIDE_HOST, 0), Handler, bind_and_activate=False)
+        self.server.socket.close()
+        self.server.socket = world.listen()
+        self.url = f"http://{OUTSIDE_HOST}:{self.server.socket.getsockname()[1]}/"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def ids(self) -> Counter[str]:
@@ -67,8 +72,8 @@ class Collector:
 
 
 @pytest.fixture
-def collector() -> Iterator[Collector]:
-    c = Collector()
+def collector(outside_world: OutsideWorld) -> Iterator[Collector]:
+    c = Collector(outside_world)
     yield c
     c.server.shutdown()
 

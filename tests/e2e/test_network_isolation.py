@@ -9,10 +9,8 @@ loopback, the host's other addresses, its sockets, or any other environment.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -20,10 +18,17 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ACCESS_KEY, REGION, SECRET_KEY, Server, create
+from tests.e2e.conftest import (
+    ACCESS_KEY,
+    OUTSIDE_GATEWAY,
+    OUTSIDE_HOST,
+    REGION,
+    SECRET_KEY,
+    OutsideWorld,
+    Server,
+    create,
+)
 
-OUTSIDE_HOST = "203.0.113.2"
-OUTSIDE_GATEWAY = "203.0.113.1"
 OUTSIDE_PORT = 8080
 
 PROBE = r"""
@@ -103,55 +108,25 @@ def handler(event, context):
     raise ValueError(action)
 """
 
-OUTSIDE_SERVER = r"""
-import socket, sys
-server = socket.socket()
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("0.0.0.0", int(sys.argv[1])))
-server.listen()
-print("ready", flush=True)
-while True:
-    conn, peer = server.accept()
-    conn.recv(4096)
-    body = ("seen from " + peer[0]).encode()
-    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-    conn.close()
-"""
-
-
-def run(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True, timeout=30)
-
-
 @pytest.fixture(scope="module")
-def outside() -> Iterator[str]:
-    """A host on "the internet": its own network namespace behind a veth from the host."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    tag = uuid.uuid4().hex[:6]
-    ns, host_if = f"stratus-test-{tag}", f"stout{tag}"
-    run("ip", "netns", "add", ns)
-    server = None
-    try:
-        run("ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", ns)
-        run("ip", "addr", "add", f"{OUTSIDE_GATEWAY}/30", "dev", host_if)
-        run("ip", "link", "set", host_if, "up")
-        run("ip", "-n", ns, "addr", "add", f"{OUTSIDE_HOST}/30", "dev", "eth0")
-        run("ip", "-n", ns, "link", "set", "eth0", "up")
-        run("ip", "-n", ns, "link", "set", "lo", "up")
-        server = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-c", OUTSIDE_SERVER, str(OUTSIDE_PORT)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-        yield f"http://{OUTSIDE_HOST}:{OUTSIDE_PORT}/"
-    finally:
-        if server is not None:
-            server.kill()
-            server.wait()
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+def outside(outside_world: OutsideWorld) -> Iterator[str]:
+    """An HTTP service on "the internet" that tells each client the address it came from."""
+    listener = outside_world.listen(OUTSIDE_PORT)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, peer = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                body = f"seen from {peer[0]}".encode()
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://{OUTSIDE_HOST}:{OUTSIDE_PORT}/"
+    listener.close()
 
 
 @pytest.fixture(scope="module")
