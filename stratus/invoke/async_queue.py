@@ -294,8 +294,9 @@ class AsyncInvoker:
     def _arn(self, event: QueuedEvent) -> str:
         return function_arn(event.region, self._account_id, event.function, event.qualifier or LATEST)
 
-    def depth(self) -> int:
-        return self._queue.depth()
+    async def depth(self) -> int:
+        """Events accepted and not yet settled (queued, leased or waiting for a retry)."""
+        return await self._on_db(self._queue.depth)
 
 
 def invocation_record(

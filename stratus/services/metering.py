@@ -110,6 +110,19 @@ class _Totals(Collector):
         yield _gauge("stratus_environments", "Execution environments alive now", self._invoker.environments())
 
 
+class _QueueDepth(Collector):
+    """The async queue's depth, read on the queue's own thread before the scrape is built (its
+    connection belongs to that thread), so the collector only reports it."""
+
+    def __init__(self, depth: int) -> None:
+        self._depth = depth
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "stratus_async_queue_depth", "Asynchronous events accepted and not yet settled", value=self._depth
+        )
+
+
 def _gauge(name: str, text: str, values: dict[str, int]) -> GaugeMetricFamily:
     family = GaugeMetricFamily(name, text, labels=["function"])
     for function, value in sorted(values.items()):
@@ -148,6 +161,7 @@ async def prometheus(request: web.Request) -> web.StreamResponse:
         authn.verify(request, await request.read(), context.credentials)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Totals(context.metrics, context.invoker))
+    registry.register(_QueueDepth(await context.async_invoker.depth()))
     registry.register(DropsCollector(context.logs.drops, context.metrics.drops))
     return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8")
 

@@ -301,3 +301,27 @@ def test_dead_letter_config_is_refused_clearly(lam: Any, fn_name: str) -> None:
         )
     assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert "OnFailure" in err.value.response["Error"]["Message"]
+
+
+def queue_depth(server: Server) -> int:
+    from tests.e2e.test_metering import signed_text
+
+    text = signed_text(server, "/_stratus/metrics")
+    line = next(line for line in text.splitlines() if line.startswith("stratus_async_queue_depth "))
+    return int(float(line.split()[1]))
+
+
+def test_queue_depth_gauge_follows_the_queue(fresh_server: Any, fn_name: str) -> None:
+    """Prometheus shows the events accepted and not yet settled (the databases are the server's
+    alone, so this is how anyone outside sees the queue)."""
+    server = fresh_server()
+    lam = server.client()
+    create(lam, fn_name, {"app.py": "import time\ndef handler(event, context):\n    time.sleep(1)\n"})
+    lam.put_function_concurrency(FunctionName=fn_name, ReservedConcurrentExecutions=1)
+    for _ in range(3):
+        assert send(lam, fn_name, {})["StatusCode"] == 202
+    assert queue_depth(server) >= 1  # one runs, the others wait for the reserved environment
+    deadline = time.monotonic() + 60
+    while queue_depth(server) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert queue_depth(server) == 0
