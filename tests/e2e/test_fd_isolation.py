@@ -331,3 +331,26 @@ def test_other_paths_hold_only_their_own_descriptors(
         assert sorted(fds, key=int) == ["0", "1", "2"], fds
     finally:
         server.stop()
+
+
+LIMITS_PROBE = """
+def handler(event, context):
+    with open("/proc/self/limits") as f:
+        line = next(line for line in f if line.startswith("Max open files"))
+    return line.split()[3:5]
+"""
+
+
+@pytest.mark.parametrize("settings", [{}, {"STRATUS_ISOLATION": "process"}])
+def test_open_file_limit_is_lambdas(fresh_server: Any, settings: dict[str, str]) -> None:
+    """The server raises its own open-file limit for client connections; environments get
+    Lambda's 1,024 whatever the server has."""
+    server = fresh_server(**settings)
+    fds = deploy(
+        server.client(),
+        f"fds-limit-{uuid.uuid4().hex[:8]}",
+        Runtime="python3.11",
+        Handler="app.handler",
+        Code={"ZipFile": make_zip({"app.py": LIMITS_PROBE})},
+    )
+    assert fds == ["1024", "1024"]

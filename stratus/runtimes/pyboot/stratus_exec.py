@@ -31,6 +31,9 @@ def _only_stdio():
     """The runtime that replaces this process gets fds 0-2 and nothing else (closing is cheap:
     os.closerange uses close_range)."""
     os.closerange(3, 1 << 20)
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))  # Lambda's open-file limit
 
 
 def run(candidates):

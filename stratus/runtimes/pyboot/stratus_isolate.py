@@ -419,7 +419,15 @@ def finish_environment(root, code_dir, hostname, opt_dir=None, app_dir=None):
 PR_CAPBSET_DROP = 24
 
 
+# Lambda's limit on an environment's open files; the server's own (raised for many client
+# connections) must not pass to functions.
+NOFILE = 1024
+
+
 def drop_privileges(uid):
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
     # Empty the bounding set too, so nothing can ever bring a capability back.
     cap = 0
     while _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:

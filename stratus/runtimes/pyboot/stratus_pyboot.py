@@ -68,6 +68,9 @@ def main() -> None:
     # Whatever the server's event loop let through to this process (copies of its stdio, say)
     # is closed before any user code: the environment keeps its own fds 0-2 only.
     os.closerange(3, 1 << 20)
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))  # Lambda's open-file limit
     _die_with_server()
     _join_cgroup()
     _private_tmp()
