@@ -22,6 +22,7 @@ no egress, and `limitations()` says so.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import ctypes
@@ -181,8 +182,6 @@ class Networks:
 
     async def attach(self, pid: int, *, egress: bool = True) -> EnvironmentNet:
         """Set up the namespace of `pid` (just cloned with CLONE_NEWNET)."""
-        import asyncio
-
         loop = asyncio.get_running_loop()
         netns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -202,22 +201,14 @@ class Networks:
 
     async def isolate(self, net: EnvironmentNet) -> None:
         """No network but loopback (and the Runtime API) from now on."""
-        import asyncio
-
-        if net.endpoint_listener is not None:
-            self._doors.close(net.endpoint_listener)
-            net.endpoint_listener.close()
-            net.endpoint_listener = None
+        self._shut_door(net)
         if net.slot is not None:
             slot, net.slot = net.slot, None
             await asyncio.get_running_loop().run_in_executor(self._worker, self._unplug, slot)
 
     def release(self, net: EnvironmentNet) -> None:
         net.runtime_listener.close()
-        if net.endpoint_listener is not None:
-            self._doors.close(net.endpoint_listener)
-            net.endpoint_listener.close()
-            net.endpoint_listener = None
+        self._shut_door(net)
         if net.slot is not None:
             # The worker deletes the veth, then frees the slot; close() waits for it.
             slot, net.slot = net.slot, None
@@ -225,6 +216,12 @@ class Networks:
                 self._worker.submit(self._unplug, slot)
         with contextlib.suppress(OSError):
             os.close(net.netns_fd)
+
+    def _shut_door(self, net: EnvironmentNet) -> None:
+        if net.endpoint_listener is not None:
+            self._doors.close(net.endpoint_listener)
+            net.endpoint_listener.close()
+            net.endpoint_listener = None
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)

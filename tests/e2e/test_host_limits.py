@@ -126,13 +126,18 @@ def test_fork_bombs_together_stay_under_the_instance_pids_limit(fresh_server: An
                 os.kill(pid, signal.SIGUSR1)
         runner.join(timeout=180)
 
-    assert current <= limit, current
+    # The kernel checks forks against pids.max but not moves into a group: a blank environment
+    # the server prepares (and moves in) while the bombs hold the group full may pass the limit
+    # by one process each, at most the blanks it keeps (3 per Python runtime). Forks from inside
+    # environments never pass it.
+    slack = 3 * 3
+    assert current <= limit + slack, current
     # All the children together (plus the environments themselves) fit in the limit, though
     # each environment's own group would have let it fork 1,023.
     assert sum(counted) + bombs <= limit, counted
     peak = group / "pids.peak"
     if peak.exists():
-        assert int(peak.read_text()) <= limit
+        assert int(peak.read_text()) <= limit + slack
     assert len(results) == bombs
     for result in results:
         assert not isinstance(result, BaseException), result

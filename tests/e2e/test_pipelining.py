@@ -118,17 +118,17 @@ def test_lambda_api_then_function_url_in_one_write(server: Server, target: tuple
 
 
 def test_invokes_around_an_api_request_split_across_writes(server: Server, target: tuple[str, str]) -> None:
-    """Invoke (the switchboard's), ListFunctions (aiohttp's), Invoke: the API request's bytes
+    """Invoke (the switchboard's), GetFunction (aiohttp's), Invoke: the API request's bytes
     arrive in two sends, the first of them together with the first Invoke."""
     name, _ = target
     invoke = f"/2015-03-31/functions/{name}/invocations"
     payload = json.dumps({"rawPath": "/direct"}).encode()
-    listing = signed(server, "GET", "/2015-03-31/functions/")
+    listing = signed(server, "GET", f"/2015-03-31/functions/{name}")
     data = signed(server, "POST", invoke, payload) + listing[:20]
     rest = listing[20:] + signed(server, "POST", invoke, payload)
     first, second, third = exchange(server, data, rest, responses=3)
     assert first[0] == 200 and json.loads(first[2])["body"] == "url:/direct"
-    assert second[0] == 200 and name in [f["FunctionName"] for f in json.loads(second[2])["Functions"]]
+    assert second[0] == 200 and json.loads(second[2])["Configuration"]["FunctionName"] == name
     assert third[0] == 200 and json.loads(third[2])["body"] == "url:/direct"
 
 
