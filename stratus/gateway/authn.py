@@ -12,7 +12,7 @@ from aiohttp import web
 
 from stratus.config import Credentials
 from stratus.gateway import sigv4
-from stratus.gateway.signing import Signing, reached
+from stratus.wire.signing import Signing, reached
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -21,7 +21,7 @@ from stratus.errors import (
     MissingAuthenticationToken,
     UnrecognizedClient,
 )
-from stratus.gateway.signing import Signing
+from stratus.wire.signing import Signing
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=15)

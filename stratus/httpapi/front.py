@@ -24,7 +24,6 @@ from stratus.config import Credentials
 from stratus.control.registry import Registry
 from stratus.errors import MissingAuthenticationToken, ResourceNotFound, StratusError, TooManyRequests
 from stratus.gateway import authn, sigv4
-from stratus.gateway.signing import Signing, always
 from stratus.httpapi import cors, events, replies
 from stratus.httpapi.apis import HttpApis, Landing, target_of
 from stratus.httpapi.models import Api
@@ -34,6 +33,7 @@ from stratus.invoke.service import InvokeService
 from stratus.lambda_api.arns import function_arn
 from stratus.observe import tracing
 from stratus.observe.tracing import TraceHeader
+from stratus.wire.signing import Signing, always
 
 URL_PREFIX = "/_stratus/url/"
 API_PREFIX = "/_stratus/api/"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from stratus.gateway.signing import Signing
 from stratus.lambda_api import (
     event_invoke,
     functions,
@@ -15,6 +14,7 @@ from stratus.lambda_api import (
     urls,
     versions,
 )
+from stratus.wire.signing import Signing
 
 FN = "/2015-03-31/functions/{name}"
 # Lambda's API, under its dated path prefixes; no operation of it may be presigned (function

@@ -10,11 +10,11 @@ from aiohttp import web
 from stratus.errors import BadRequest
 from stratus.gateway.responses import empty_response, json_response
 from stratus.gateway.server import ctx, json_body
-from stratus.gateway.signing import Signing
 from stratus.httpapi import cors, routing
 from stratus.httpapi.apis import DEFAULT_STAGE, HttpApis, function_of
 from stratus.httpapi.front import api_endpoint
 from stratus.httpapi.models import Api, Integration, Route, Stage, new_id, now_iso, wire
+from stratus.wire.signing import Signing
 
 APIS = "/v2/apis"
 API = APIS + "/{api_id}"

@@ -15,8 +15,8 @@ from typing import Any
 
 from stratus.errors import ClientError
 from stratus.gateway.server import ApiContext, JsonOperation
-from stratus.gateway.signing import Signing
 from stratus.observe.metrics import ACCOUNT, Bucket, percentile
+from stratus.wire.signing import Signing
 
 TARGET_PREFIX = "GraniteServiceVersion20100801"
 SIGNING_NAME = "monitoring"  # the service name query-protocol requests are signed for

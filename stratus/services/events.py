@@ -10,8 +10,8 @@ from stratus.errors import ValidationError
 from stratus.events.rules import Rule, Target
 from stratus.events.scheduler import rule_arn
 from stratus.gateway.server import ApiContext, JsonOperation
-from stratus.gateway.signing import Signing
 from stratus.lambda_api.arns import destination_function
+from stratus.wire.signing import Signing
 
 TARGET_PREFIX = "AWSEvents"
 SIGNING = Signing("events", targets=(TARGET_PREFIX,))

@@ -7,9 +7,9 @@ from typing import Any
 
 from stratus.errors import InvalidParameter, InvalidParameterValue, ResourceNotFound
 from stratus.gateway.server import ApiContext, JsonOperation
-from stratus.gateway.signing import Signing
 from stratus.observe.filters import BadPattern, compile_pattern
 from stratus.observe.logstore import RETENTION_DAYS, LogEvent
+from stratus.wire.signing import Signing
 
 TARGET_PREFIX = "Logs_20140328"
 SIGNING = Signing("logs", targets=(TARGET_PREFIX,))
