@@ -1,0 +1,103 @@
+"""The one declaration of a service: everything the gateway needs to reach it, read its
+requests, check them and answer them, in one value next to its handlers.
+
+    SERVICE = Service(
+        model="logs",
+        signing=Signing("logs", targets=("Logs_20140328",)),
+        handlers={"DescribeLogGroups": describe_log_groups, ...},
+        validation_error="InvalidParameterException",
+    )
+
+The gateway dispatches from these declarations (`wire/dispatch.py`); nothing in it knows a
+service by name. Handlers receive input the model has already checked (required members,
+types, lengths, patterns, enums), so they keep only the checks a model cannot express.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from stratus.wire.signing import Signing
+from stratus.wire.types import WireError
+
+C = TypeVar("C")
+
+# What the JSON services already took: the context they read, the operation's input as a boto3
+# call takes it, and the region the request was signed for; the result as boto3 returns it.
+Handler = Callable[[C, dict[str, Any], str], Awaitable[dict[str, Any]]]
+# An operation's IAM action and the ARN of the resource it acts on, from its input, the
+# region and the account: what a policy is evaluated against.
+Authorization = Callable[[Mapping[str, Any], str, str], tuple[str, str]]
+
+# botocore's names for the protocols a service may speak.
+PROTOCOLS = frozenset({"json", "query", "rest-json", "rest-xml"})
+
+
+@dataclass(frozen=True)
+class Service(Generic[C]):
+    """A service as the gateway serves it."""
+
+    # botocore's model name ("logs", "events", "cloudwatch", "lambda"...).
+    model: str
+    # How requests reach it and how they must be signed.
+    signing: Signing
+    # The operations it implements; the model's other operations answer `not_implemented`.
+    handlers: Mapping[str, Handler[C]]
+    # The service's own code for input the model refuses, and (where the service has one, as
+    # CloudWatch's MissingParameter) for input that lacks only required members.
+    validation_error: str = "ValidationException"
+    missing_error: str | None = None
+    # The protocols it answers, in botocore's names; the first REST one serves its paths.
+    protocols: tuple[str, ...] = ("json",)
+    # Each operation's IAM action and resource, where it is not `<prefix>:<Operation>` on "*".
+    authorization: Mapping[str, Authorization] = field(default_factory=dict)
+    # The IAM action prefix when it differs from the signing name (CloudWatch signs as
+    # "monitoring" but its actions are "cloudwatch:...").
+    action_prefix: str | None = None
+
+    def __post_init__(self) -> None:
+        unknown = set(self.protocols) - PROTOCOLS
+        if unknown or not self.protocols:
+            raise ValueError(
+                f"{self.model}: protocols must be some of {sorted(PROTOCOLS)}, not {self.protocols}"
+            )
+        stray = set(self.authorization) - set(self.handlers)
+        if stray:
+            raise ValueError(f"{self.model}: authorization for operations without handlers: {sorted(stray)}")
+
+    def speaks(self, protocol: str) -> bool:
+        return protocol in self.protocols
+
+    @property
+    def rest_protocol(self) -> str | None:
+        """The REST protocol that serves the service's paths, if it has one."""
+        return next((p for p in self.protocols if p.startswith("rest-")), None)
+
+    def action(self, operation: str, params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+        """(IAM action, resource ARN) of one call of `operation`."""
+        declared = self.authorization.get(operation)
+        if declared is not None:
+            return declared(params, region, account)
+        return f"{self.action_prefix or self.signing.name}:{operation}", "*"
+
+    def invalid(self, problems: list[str], message: str) -> WireError:
+        """The error for input the model refuses. `problems` are the validator's findings,
+        `message` their joined AWS wording."""
+        missing_only = all("Member must not be null" in p for p in problems)
+        code = self.missing_error if self.missing_error and missing_only else self.validation_error
+        return WireError(code, message, 400)
+
+
+def not_implemented(protocol: str, operation: str) -> WireError:
+    """The answer to an operation the model has but the service does not implement, as AWS
+    answers an operation it does not know in each protocol: the query protocol's
+    InvalidAction, S3's NotImplemented, and UnknownOperationException for the JSON ones."""
+    if protocol == "query":
+        return WireError("InvalidAction", f"The action {operation} is not valid for this web service.", 400)
+    if protocol == "rest-xml":
+        return WireError(
+            "NotImplemented", f"{operation} is not implemented by Stratus.", 501, sender_fault=False
+        )
+    return WireError("UnknownOperationException", f"Operation {operation} is not supported by Stratus.", 400)
