@@ -5,10 +5,10 @@ machine (digests, not Python's salted `hash`), and a value the model accepts: an
 value, strings within min/max that match the shape's pattern, numbers within range, timestamps
 as aware datetimes with whole seconds (every protocol carries those exactly), blobs as bytes,
 lists of 1-2 items, maps of one entry. Every member of a structure is present, so a round trip
-exercises every member; below depth 4 only required members are, which is what stops
-recursive shapes. Documents and event streams are skipped: no protocol here carries them as
-plain values. Values differ from member to member (they are drawn from the member's path), so
-a serializer that swaps or drops members cannot go unnoticed.
+exercises every member; below depth 4 only required members are (or one scalar member when
+none is), which is what stops recursive shapes. Documents and event streams are skipped: no
+protocol here carries them as plain values. Values differ from member to member (they are
+drawn from the member's path), so a serializer that swaps or drops members cannot go unnoticed.
 """
 
 from __future__ import annotations
@@ -93,10 +93,16 @@ def _structure(shape: Shape, path: str, depth: int) -> dict[str, Any]:
             if value is not None:
                 return {name: value}
         return {}
-    required = set(shape.required_members)
+    keep = set(members)
+    if depth >= MAX_DEPTH:
+        # Required members only, or one scalar: the query protocols cannot carry an empty
+        # structure (it sends no pairs), so a sample never holds one.
+        keep = set(shape.required_members) or set(
+            [n for n, m in members.items() if m.type_name not in ("structure", "list", "map")][:1]
+        )
     out: dict[str, Any] = {}
     for name, member in members.items():
-        if depth >= MAX_DEPTH and name not in required:
+        if name not in keep:
             continue
         location = member.serialization.get("location")
         if location == "statusCode":

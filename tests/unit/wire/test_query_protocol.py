@@ -1,0 +1,138 @@
+"""The query protocol against botocore's own client: every operation of SNS, IAM, STS and
+CloudWatch round-trips its input (form) and its output (XML), and errors reach botocore's
+parser with their code and message."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+
+from stratus.wire.models import service_model
+from stratus.wire.query_protocol import MAX_DEPTH, QueryProtocol
+from stratus.wire.samples import sample
+from stratus.wire.types import BadRequest, WireError, WireRequest
+from tests.unit.wire.roundtrip import REQUEST_ID, botocore_reads, operations, request_round_trip
+
+SERVICES = ("sns", "iam", "sts", "cloudwatch")
+OPERATIONS = operations(SERVICES)
+WIRE = QueryProtocol()
+
+
+@pytest.mark.parametrize(("service", "name"), OPERATIONS, ids=[f"{s}-{o}" for s, o in OPERATIONS])
+def test_request_round_trip(service: str, name: str) -> None:
+    model = service_model(service)
+    operation = model.operation_model(name)
+    params = sample(operation.input_shape, seed=name) if operation.input_shape else {}
+    assert request_round_trip(WIRE, "query", model, operation, params) == params
+
+
+@pytest.mark.parametrize(("service", "name"), OPERATIONS, ids=[f"{s}-{o}" for s, o in OPERATIONS])
+def test_response_round_trip(service: str, name: str) -> None:
+    operation = service_model(service).operation_model(name)
+    shape = operation.output_shape
+    result = sample(shape, seed=f"out-{name}") if shape is not None else {}
+    response = WIRE.serialize(operation, result, REQUEST_ID)
+    assert response.status == 200
+    parsed = botocore_reads("query", response, operation)
+    assert parsed.pop("ResponseMetadata")["RequestId"] == REQUEST_ID
+    assert parsed == result
+
+
+@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize(
+    "error",
+    [
+        WireError("NoSuchEntity", 'The role <r> & "s" cannot be found.', 404),
+        WireError("InternalFailure", "Try again.", 500, sender_fault=False),
+    ],
+)
+def test_error_round_trip(service: str, error: WireError) -> None:
+    model = service_model(service)
+    operation = model.operation_model(model.operation_names[0])
+    response = WIRE.error(model, error, REQUEST_ID)
+    assert response.status == error.status
+    parsed = botocore_reads("query", response, operation)
+    assert parsed["Error"]["Code"] == error.code
+    assert parsed["Error"]["Message"] == error.message
+    assert parsed["Error"]["Type"] == ("Sender" if error.sender_fault else "Receiver")
+    assert parsed["ResponseMetadata"]["RequestId"] == REQUEST_ID
+
+
+def _form(pairs: list[tuple[str, str]], *, get: bool = False) -> WireRequest:
+    if get:
+        return WireRequest("GET", "/", tuple(pairs), {}, b"")
+    return WireRequest("POST", "/", (), {}, urlencode(pairs).encode())
+
+
+@pytest.mark.parametrize("action", [None, "", "NoSuchAction", "getcalleridentity"])
+def test_unknown_action_is_invalid_action(action: str | None) -> None:
+    pairs = [("Version", "2011-06-15")] + ([] if action is None else [("Action", action)])
+    with pytest.raises(BadRequest) as caught:
+        WIRE.operation(service_model("sts"), _form(pairs))
+    assert caught.value.code == "InvalidAction"
+    assert caught.value.status == 400
+
+
+def test_a_get_carries_the_form_in_its_query_string() -> None:
+    model = service_model("cloudwatch")
+    request = _form(
+        [("Action", "ListMetrics"), ("Namespace", "N"), ("Dimensions.member.1.Name", "d")], get=True
+    )
+    operation, labels = WIRE.operation(model, request)
+    assert WIRE.parse(operation, request, labels) == {"Namespace": "N", "Dimensions": [{"Name": "d"}]}
+
+
+def test_list_items_may_be_capitalised_member_and_come_in_any_order() -> None:
+    model = service_model("cloudwatch")
+    operation = model.operation_model("ListMetrics")
+    pairs = [("Dimensions.Member.2.Name", "b"), ("Dimensions.Member.1.Name", "a")]
+    assert WIRE.parse(operation, _form(pairs), {}) == {"Dimensions": [{"Name": "a"}, {"Name": "b"}]}
+
+
+def test_empty_list() -> None:
+    operation = service_model("sns").operation_model("TagResource")
+    params = WIRE.parse(operation, _form([("ResourceArn", "arn"), ("Tags", "")]), {})
+    assert params == {"ResourceArn": "arn", "Tags": []}
+
+
+def test_names_nested_too_deeply_are_refused() -> None:
+    operation = service_model("cloudwatch").operation_model("ListMetrics")
+    ok = ".".join(["Namespace"] * MAX_DEPTH)
+    too_deep = ".".join(["Namespace"] * (MAX_DEPTH + 1))
+    with pytest.raises(BadRequest) as caught:
+        WIRE.parse(operation, _form([(too_deep, "x")]), {})
+    assert caught.value.code == "InvalidQueryParameter"
+    assert "nested too deeply" in caught.value.message
+    with pytest.raises(BadRequest) as caught:  # within the bound, but not the model's shape
+        WIRE.parse(operation, _form([(ok, "x")]), {})
+    assert "nested too deeply" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [("Period", "sixty")],
+        [("StartTime", "yesterday")],
+        [("Dimensions.member.x.Name", "d")],
+        [("Dimensions..Name", "d")],
+        [("Namespace", "a"), ("Namespace", "b")],
+        [("Namespace", "a"), ("Namespace.b", "b")],
+    ],
+)
+def test_unreadable_forms(pairs: list[tuple[str, str]]) -> None:
+    operation = service_model("cloudwatch").operation_model("GetMetricStatistics")
+    with pytest.raises(BadRequest) as caught:
+        WIRE.parse(operation, _form(pairs), {})
+    assert caught.value.code == "InvalidQueryParameter"
+
+
+def test_response_is_wrapped_in_the_namespace_and_result() -> None:
+    operation = service_model("sts").operation_model("GetCallerIdentity")
+    body = WIRE.serialize(operation, {"Account": "123456789012"}, REQUEST_ID).body.decode()
+    assert body == (
+        '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+        "<GetCallerIdentityResult><Account>123456789012</Account></GetCallerIdentityResult>"
+        f"<ResponseMetadata><RequestId>{REQUEST_ID}</RequestId></ResponseMetadata>"
+        "</GetCallerIdentityResponse>"
+    )
