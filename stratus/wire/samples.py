@@ -4,11 +4,12 @@
 machine (digests, not Python's salted `hash`), and a value the model accepts: an enum's first
 value, strings within min/max that match the shape's pattern, numbers within range, timestamps
 as aware datetimes with whole seconds (every protocol carries those exactly), blobs as bytes,
-lists of 1-2 items, maps of one entry. Every member of a structure is present, so a round trip
-exercises every member; below depth 4 only required members are (or one scalar member when
-none is), which is what stops recursive shapes. Documents and event streams are skipped: no
-protocol here carries them as plain values. Values differ from member to member (they are
-drawn from the member's path), so a serializer that swaps or drops members cannot go unnoticed.
+lists of 1-2 items, maps of one entry (more where the model's minimum says so). Every member
+of a structure is present, so a round trip exercises every member; below depth 4 only required
+members are (or one scalar member when none is), which is what stops recursive shapes.
+Documents and event streams are skipped: no protocol here carries them as plain values.
+Values differ from member to member (they are drawn from the member's path), so a serializer
+that swaps or drops members cannot go unnoticed.
 """
 
 from __future__ import annotations
@@ -59,9 +60,15 @@ def _value(shape: Shape, path: str, depth: int) -> Any:
         items = (_value(shape.member, f"{path}.{i}", depth + 1) for i in range(count))
         return [item for item in items if item is not None]
     if kind == "map":
-        key = _value(shape.key, f"{path}.key", depth + 1)
-        value = _value(shape.value, f"{path}.value", depth + 1)
-        return {} if value is None else {key: value}
+        # One entry, or the map's minimum; enum keys take successive values so they differ.
+        enum = shape.key.metadata.get("enum") or []
+        out = {}
+        for i in range(_within(1, shape, length=True)):
+            key = enum[i % len(enum)] if enum else _value(shape.key, f"{path}.key{i}", depth + 1)
+            value = _value(shape.value, f"{path}.value{i}", depth + 1)
+            if value is not None:
+                out[key] = value
+        return out
     if kind == "string":
         return _string(shape, path)
     if kind in ("integer", "long"):
