@@ -587,6 +587,8 @@ class Sandbox:
         if not self._ready:
             self._ready = True
             self._init_ms = (time.monotonic() - self._spawned_at) * 1000
+            if self._proc is not None:
+                self._proc.initialized()
             if self._initialized is not None and not self._initialized.done():
                 self._initialized.set_result(None)
 

@@ -89,6 +89,10 @@ class SandboxProcess(Protocol):
 
     def max_memory_bytes(self) -> int: ...
 
+    def initialized(self) -> None:
+        """Its init is over (the runtime asked for its first event): end the init's CPU boost."""
+        ...
+
     def cleanup(self) -> None: ...
 
 

@@ -28,6 +28,8 @@ MB_PER_VCPU = 1769
 # its first invoke: about 165 ms uncapped, 240 ms at 0.5 vCPU, 370 ms at 0.25; a hog still gets
 # at most half a core.
 MIN_VCPUS = 0.5
+# What an environment gets at least while its init runs (see cpu_quota_us).
+INIT_VCPUS = 1.0
 CFS_PERIOD_US = 100_000  # the kernel's default period, which new groups already have
 PIDS_MAX = 1024
 # Environments of all instances together may hold at most this share of the host's pid (and
@@ -79,9 +81,14 @@ def instance_pids_limit(setting: int | None, host_limit: int) -> int:
     return host_limit if setting is None else min(setting, host_limit)
 
 
-def cpu_quota_us(memory_mb: int, period_us: int = CFS_PERIOD_US) -> int:
-    """CPU time per period in proportion to memory as on Lambda, never below the floor."""
-    return int(period_us * max(MIN_VCPUS, memory_mb / MB_PER_VCPU))
+def cpu_quota_us(memory_mb: int, period_us: int = CFS_PERIOD_US, *, initializing: bool = False) -> int:
+    """CPU time per period in proportion to memory as on Lambda, never below the floor. While
+    an environment initializes it gets at least a whole vCPU, as Lambda gives an on-demand init
+    a full, unthrottled vCPU (its "init boost"); the proportion applies once init is over."""
+    vcpus = max(MIN_VCPUS, memory_mb / MB_PER_VCPU)
+    if initializing:
+        vcpus = max(INIT_VCPUS, vcpus)
+    return int(period_us * vcpus)
 
 
 def read_host_pids_limit() -> int:
@@ -136,7 +143,7 @@ class EnvironmentGroups:
         self.set_limits(created, memory_mb)
         return created
 
-    def set_limits(self, created: EnvironmentGroup, memory_mb: int) -> None:
+    def set_limits(self, created: EnvironmentGroup, memory_mb: int, *, initializing: bool = False) -> None:
         limit = memory_mb * 1024 * 1024
         v2 = self.layout.version == 2
         for controller, root in self.layout.roots.items():
@@ -153,7 +160,7 @@ class EnvironmentGroups:
             elif controller == "cpu":
                 # The weight shares contended CPU; the quota caps it even when the host is
                 # idle, so an environment's hog cannot take the cores from its neighbours.
-                quota = cpu_quota_us(memory_mb)
+                quota = cpu_quota_us(memory_mb, initializing=initializing)
                 if v2:
                     weight = max(1, min(10000, memory_mb * 100 // MB_PER_VCPU))
                     (group / "cpu.weight").write_text(str(weight))
@@ -162,6 +169,19 @@ class EnvironmentGroups:
                     shares = max(2, memory_mb * 1024 // MB_PER_VCPU)
                     (group / "cpu.shares").write_text(str(shares))
                     (group / "cpu.cfs_quota_us").write_text(str(quota))
+
+    def end_init_boost(self, created: EnvironmentGroup, memory_mb: int) -> None:
+        """The proportional quota, once the environment's init is over."""
+        quota = cpu_quota_us(memory_mb)
+        root = self.layout.roots.get("cpu")
+        if root is None:
+            return
+        group = root / SHARED / self._instance / created.name
+        with contextlib.suppress(OSError):  # the environment may be gone already
+            if self.layout.version == 2:
+                (group / "cpu.max").write_text(f"{quota} {CFS_PERIOD_US}")
+            else:
+                (group / "cpu.cfs_quota_us").write_text(str(quota))
 
     def peak_file(self, group: EnvironmentGroup) -> Path:
         v2 = self.layout.version == 2

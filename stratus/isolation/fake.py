@@ -94,6 +94,9 @@ class FakeProcess:
             self._killed = True
             self._task.cancel()
 
+    def initialized(self) -> None:
+        pass  # no init boost here
+
     def max_memory_bytes(self) -> int:
         return 0
 

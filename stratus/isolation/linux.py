@@ -78,9 +78,10 @@ class Blank:
 
 
 class LinuxSandbox:
-    def __init__(self, backend: LinuxBackend, blank: Blank) -> None:
+    def __init__(self, backend: LinuxBackend, blank: Blank, memory_mb: int) -> None:
         self._backend = backend
         self._blank = blank
+        self._memory_mb = memory_mb
         self._peak_fd: int | None = None
         self._status_fd: int | None = None
         self._reads = self._last_peak = self._resident = 0
@@ -109,6 +110,9 @@ class LinuxSandbox:
     def kill(self) -> None:
         # SIGKILL from outside reaches even PID 1 of the environment's namespace.
         kill_quietly(self._blank.pid)
+
+    def initialized(self) -> None:
+        self._backend.groups.end_init_boost(self._blank.group, self._memory_mb)
 
     def max_memory_bytes(self) -> int:
         """The larger of the cgroup's peak and the runtime's own peak resident set: pages it
@@ -293,7 +297,7 @@ class LinuxBackend:
         try:
             if spec.network == "none":
                 await self._networks.isolate(blank.net)
-            self.groups.set_limits(blank.group, spec.memory_mb)
+            self.groups.set_limits(blank.group, spec.memory_mb, initializing=True)
             assignment = {
                 "env": {**spec.env, RUNTIME_API_ENV: RUNTIME_API_ADDRESS},
                 "code_dir": str(spec.code_dir),
@@ -314,7 +318,7 @@ class LinuxBackend:
             with contextlib.suppress(OSError):
                 os.close(blank.assign_fd)
             blank.assign_fd = -1
-        return LinuxSandbox(self, blank)
+        return LinuxSandbox(self, blank, spec.memory_mb)
 
     async def prepare(self, spec: SandboxSpec) -> None:
         """Run a snapshot configuration's init now (at publish), as Lambda does."""

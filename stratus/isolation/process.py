@@ -66,6 +66,9 @@ class ProcessSandbox:
         with contextlib.suppress(ProcessLookupError):
             self._proc.kill()
 
+    def initialized(self) -> None:
+        pass  # no init boost here
+
     def max_memory_bytes(self) -> int:
         # The cgroup counts only what was charged after the runtime joined it, so the peak
         # resident set of the runtime process counts too. Both files stay open: this runs on

@@ -243,6 +243,9 @@ class SnapshotSandbox:
     def kill(self) -> None:
         kill_quietly(self._pid)
 
+    def initialized(self) -> None:
+        pass  # its init ran in the template; its quota was the proportional one from the start
+
     def max_memory_bytes(self) -> int:
         if self._peak_fd is None:
             self._peak_fd = open_readonly(self._groups.peak_file(self._group))

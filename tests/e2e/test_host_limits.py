@@ -261,3 +261,56 @@ def test_filling_tmp_past_memory_ends_only_that_invocation(server: Server, lam: 
     assert set(again["files"]) <= runtime_names_in_tmp() and again["env"] != first, again
     with urllib.request.urlopen(f"{server.endpoint}/_stratus/health", timeout=10) as r:
         assert r.status == 200
+
+
+
+INIT_APP = r'''
+import time
+
+open("/tmp/in-init", "w").write("yes")
+time.sleep(3)  # the init phase, long enough for the host to look at its cgroup
+
+
+def handler(event, context):
+    return {"ok": True}
+'''
+
+
+def init_group(instance_cpu: Path, deadline: float) -> Path:
+    """The cpu cgroup of the environment whose init wrote its marker."""
+    while time.monotonic() < deadline:
+        for procs in instance_cpu.glob("*/cgroup.procs"):
+            for pid in procs.read_text().split():
+                with contextlib.suppress(OSError):
+                    if Path(f"/proc/{pid}/root/tmp/in-init").exists():
+                        return procs.parent
+        time.sleep(0.05)
+    raise AssertionError("no environment in its init phase was found")
+
+
+def quota_of(cpu_group: Path) -> int:
+    quota_file = cpu_group / "cpu.cfs_quota_us"
+    text = quota_file.read_text() if quota_file.exists() else cpu_group.joinpath("cpu.max").read_text()
+    return int(text.split()[0])
+
+
+def test_init_gets_a_whole_vcpu_then_the_proportional_quota(server: Server, lam: Any) -> None:
+    """As on Lambda, an on-demand init runs with a full vCPU; the invokes after it with the
+    128 MB function's share (the floor, half a vCPU). Read from the host's cgroup files."""
+    linux_only(server)
+    instance_cpu = Path(f"/sys/fs/cgroup/cpu/stratus/{server.proc.pid}")  # type: ignore[union-attr]
+    if not instance_cpu.exists():
+        pytest.skip("needs the cgroup v1 cpu controller")
+    fn = f"initcpu-{uuid.uuid4().hex[:6]}"
+    deploy(lam, fn, {"app.py": INIT_APP}, MemorySize=128, Timeout=30)
+    result: list[Any] = []
+    caller = threading.Thread(target=lambda: result.append(invoke(lam, fn, {})))
+    caller.start()
+    try:
+        group = init_group(instance_cpu, time.monotonic() + 20)
+        during = quota_of(group)
+    finally:
+        caller.join(timeout=60)
+    ok(*result[0])
+    assert during == cpu_quota_us(128, initializing=True) == CFS_PERIOD_US  # a whole vCPU
+    assert quota_of(group) == cpu_quota_us(128) == CFS_PERIOD_US // 2  # then the proportion
