@@ -25,7 +25,6 @@ from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 from stratus.wire.eventstream import encode_events
 from stratus.wire.types import BadRequest, WireRequest
 
-QUERY_TIMESTAMP = "iso8601"
 HEADER_TIMESTAMP = "rfc822"
 
 
@@ -101,8 +100,8 @@ def float_out(value: float) -> float | str:
     return value
 
 
-def from_text(shape: Shape, text: str, default_ts: str) -> Any:
-    """A scalar from a label, query value or header."""
+def from_text(shape: Shape, text: str) -> Any:
+    """A scalar from a label, query value or header (a timestamp in any of the wire's forms)."""
     kind = shape.type_name
     try:
         if kind in ("integer", "long"):
@@ -197,7 +196,7 @@ def read_request(
         wire = where.get("name", name)
         if location == "uri":
             if wire in labels:
-                params[name] = from_text(member, labels[wire], QUERY_TIMESTAMP)
+                params[name] = from_text(member, labels[wire])
         elif location == "querystring":
             if member.type_name == "map":
                 query_map = (name, member)
@@ -206,18 +205,18 @@ def read_request(
             if wire not in query:
                 continue
             if member.type_name == "list":
-                params[name] = [from_text(member.member, v, QUERY_TIMESTAMP) for v in query[wire]]  # type: ignore[attr-defined]
+                params[name] = [from_text(member.member, v) for v in query[wire]]  # type: ignore[attr-defined]
             else:
-                params[name] = from_text(member, query[wire][0], QUERY_TIMESTAMP)
+                params[name] = from_text(member, query[wire][0])
         elif location == "header":
             text = request.header(wire)
             if text is None:
                 continue
             if member.type_name == "list":
                 item = member.member  # type: ignore[attr-defined]
-                params[name] = [from_text(item, v, HEADER_TIMESTAMP) for v in split_header_list(text)]
+                params[name] = [from_text(item, v) for v in split_header_list(text)]
             else:
-                params[name] = from_text(member, text, HEADER_TIMESTAMP)
+                params[name] = from_text(member, text)
         elif location == "headers":
             prefix = wire.lower()
             found = {k[len(prefix) :]: v for k, v in request.headers.items() if k.lower().startswith(prefix)}

@@ -121,7 +121,7 @@ def _from_xml(shape: Shape, node: Any, top: bool = False) -> Any:
         return text
     if kind == "blob":
         return rest.b64decode(text)
-    return rest.from_text(shape, text.strip(), "iso8601")
+    return rest.from_text(shape, text.strip())
 
 
 def _to_xml(parent: ET.Element, shape: Shape, value: Any, name: str) -> None:
