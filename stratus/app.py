@@ -51,9 +51,7 @@ from stratus.runtimes import python as python_runtimes
 from stratus.runtimes.kinds import Runtimes
 from stratus.runtimes.python import PythonRuntime
 from stratus.services import apigatewayv2, metering
-from stratus.services import cloudwatch as cloudwatch_service
-from stratus.services import events as events_service
-from stratus.services import logs as logs_service
+from stratus.services.declared import SERVICES
 from stratus.store import datadir
 from stratus.store.diskfull import writing
 from stratus.store.queue import EventQueue
@@ -142,17 +140,6 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             runtimes=runtimes,
             async_invoker=async_invoker,
             rules=rules,
-            json_services={
-                logs_service.TARGET_PREFIX: logs_service.OPERATIONS,
-                events_service.TARGET_PREFIX: events_service.OPERATIONS,
-                cloudwatch_service.TARGET_PREFIX: cloudwatch_service.OPERATIONS,
-            },
-            query_services={
-                cloudwatch_service.SIGNING_NAME: (
-                    cloudwatch_service.XML_NAMESPACE,
-                    cloudwatch_service.OPERATIONS,
-                )
-            },
             apis=apis,
             front=front,
             layers=layers,
@@ -172,6 +159,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 metering.register,
                 dashboard_pages.pointer(dashboard_site.port_of(dashboard_socket)),
             ],
+            SERVICES,
         )
         started = Started(
             endpoint=f"http://{config.host}:{config.port}",

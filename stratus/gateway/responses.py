@@ -11,7 +11,6 @@ from typing import Any
 from aiohttp import web
 
 from stratus.errors import DiskFull, ServiceError, StratusError
-from stratus.gateway import query_protocol
 from stratus.store.diskfull import disk_full_error, is_disk_full, warning_due
 
 log = logging.getLogger("stratus.gateway")
@@ -85,12 +84,3 @@ def incident_error(exc: BaseException) -> ServiceError:
 def unexpected_error_response(exc: BaseException) -> web.Response:
     return error_response(incident_error(exc))
 
-
-def query_error_response(error: StratusError, request_id: str) -> web.Response:
-    """The query protocol's XML error shape, for the same errors."""
-    return web.Response(
-        status=error.status,
-        body=query_protocol.error_xml(error.code, error.message, error.sender_fault, request_id),
-        content_type="text/xml",
-        headers={"x-amzn-RequestId": request_id},
-    )

@@ -1,7 +1,9 @@
 """The one HTTP front door: route, authenticate (SigV4), and map errors once.
 
-Routing: the Lambda REST API by its dated paths; JSON-protocol services by `X-Amz-Target`;
-`/_stratus/` for Stratus's own endpoints. Every API request must carry a valid SigV4 signature.
+Routing: the Lambda REST API by its dated paths; the declared services (`wire.service.Service`)
+at `POST /` by `X-Amz-Target` (JSON protocol) or by a form signed for them (query protocol),
+each dispatched from its declaration by `wire.dispatch`; `/_stratus/` for Stratus's own
+endpoints. Every API request must carry a valid SigV4 signature.
 The dashboard is not served here but on a port of its own (stratus/dashboard/pages.py), so that
 no function's response shares its origin; this port only points browsers there.
 """
@@ -9,13 +11,12 @@ no function's response shares its origin; this port only points browsers there.
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from stratus.config import Config, Credentials
 from stratus.control.codestore import CodeStore
@@ -24,7 +25,6 @@ from stratus.control.registry import Registry
 from stratus.dashboard.auth import Sessions
 from stratus.errors import (
     InvalidAction,
-    InvalidQueryParameter,
     InvalidRequestContent,
     RequestTooLarge,
     StratusError,
@@ -32,12 +32,10 @@ from stratus.errors import (
 )
 from stratus.events.rules import Rules
 from stratus.gateway import authn, connections
-from stratus.gateway import query_protocol as query
 from stratus.gateway.responses import (
     error_response,
     incident_error,
     json_response,
-    query_error_response,
     unexpected_error_response,
 )
 from stratus.httpapi.apis import HttpApis
@@ -47,6 +45,12 @@ from stratus.invoke.service import InvokeService
 from stratus.observe.logstore import LogStore
 from stratus.observe.metrics import Metrics
 from stratus.runtimes.kinds import Runtimes
+from stratus.wire.dispatch import dispatch, protocol_for
+from stratus.wire.json_protocol import JsonProtocol
+from stratus.wire.query_protocol import QueryProtocol
+from stratus.wire.service import Service
+from stratus.wire.signing import reached
+from stratus.wire.types import WireProtocol, WireRequest
 
 # Large enough for a 50 MB zip sent base64-encoded inside JSON.
 MAX_REQUEST_BYTES = 75 * 1024 * 1024
@@ -56,7 +60,8 @@ PUBLIC_PREFIXES = ("/_stratus/health", "/_stratus/code/")
 PUBLIC_PATHS = ("/_stratus/", "/_stratus", "/_stratus/metrics")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-JsonOperation = Callable[["ApiContext", dict[str, Any], str], Awaitable[dict[str, Any]]]
+# The protocols of the declared services, by botocore's names (the REST ones serve paths).
+PROTOCOLS: dict[str, WireProtocol] = {"json": JsonProtocol(), "query": QueryProtocol()}
 
 
 @dataclass
@@ -70,14 +75,11 @@ class ApiContext:
     runtimes: Runtimes
     async_invoker: AsyncInvoker
     rules: Rules
-    json_services: dict[str, dict[str, JsonOperation]]
     apis: HttpApis
     front: Front
     layers: Layers
     metrics: Metrics
     dashboard: Sessions  # the dashboard's logins
-    # Query-protocol services by the name requests are signed for: (XML namespace, operations).
-    query_services: dict[str, tuple[str, dict[str, JsonOperation]]] = field(default_factory=dict)
 
     @property
     def account_id(self) -> str:
@@ -85,6 +87,8 @@ class ApiContext:
 
 
 CTX = web.AppKey("ctx", ApiContext)
+# The declared services, by signing name.
+SERVICES = web.AppKey("services", dict[str, Service[ApiContext]])
 
 
 def ctx(request: web.Request) -> ApiContext:
@@ -158,45 +162,34 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-async def json_protocol(request: web.Request) -> web.StreamResponse:
-    """JSON-protocol services, dispatched by `X-Amz-Target: Prefix.Operation`; a form without
-    that header is a query-protocol request, dispatched by the service it was signed for."""
-    if "X-Amz-Target" not in request.headers and request.content_type == "application/x-www-form-urlencoded":
-        return await query_protocol(request)
-    target = request.headers.get("X-Amz-Target", "")
-    prefix, _, operation = target.partition(".")
-    context = ctx(request)
-    service = context.json_services.get(prefix)
-    if service is None or operation not in service:
-        raise UnknownOperation(f"Unknown operation {target or '(no X-Amz-Target)'}.")
-    result = await service[operation](context, json_body(request), region(request))
-    return json_response(result, content_type="application/x-amz-json-1.1")
+async def declared_service(request: web.Request) -> web.StreamResponse:
+    """`POST /`: a declared service, reached as `authn` reached it for the signature check
+    (X-Amz-Target, or a form signed for it), in the protocol the request speaks."""
+    wire = wire_request(request)
+    services = request.app[SERVICES]
+    target = wire.header("x-amz-target")
+    form = target is None and request.content_type == authn.FORM
+    signing = reached((s.signing for s in services.values()), "/", target, form, str(request["service"]))
+    service = services.get(signing.name) if signing else None
+    protocol = protocol_for(service, wire) if service else None
+    if service is None or protocol is None or protocol not in PROTOCOLS:
+        if form:
+            raise InvalidAction("The action is not valid for this web service.")
+        raise UnknownOperation(f"Unknown operation {(target or '(no X-Amz-Target)')[:200]}.")
+    answer = await dispatch(
+        service, PROTOCOLS[protocol], wire, ctx(request), region(request), incident=incident_error
+    )
+    return web.Response(status=answer.status, headers=CIMultiDict(answer.headers), body=answer.body)
 
 
-async def query_protocol(request: web.Request) -> web.StreamResponse:
-    context = ctx(request)
-    request_id = str(uuid.uuid4())
-    service = context.query_services.get(str(request["service"]))
-    try:
-        try:
-            pairs = parse_qsl(body(request).decode(), keep_blank_values=True, strict_parsing=False)
-            action, params = query.parse_form(pairs)
-        except (UnicodeDecodeError, query.QueryError) as e:
-            raise InvalidQueryParameter(
-                str(e) if isinstance(e, query.QueryError) else "The form is not UTF-8."
-            ) from None
-        if service is None or action not in service[1]:
-            raise InvalidAction(f"The action {action or '(none)'} is not valid for this web service.")
-        namespace, operations = service
-        result = await operations[action](context, params, region(request))
-    except StratusError as e:
-        return query_error_response(e, request_id)
-    except Exception as e:  # the client gets a code and an incident id, never a traceback
-        return query_error_response(incident_error(e), request_id)
-    return web.Response(
-        body=query.to_xml(action, namespace, result, request_id),
-        content_type="text/xml",
-        headers={"x-amzn-RequestId": request_id},
+def wire_request(request: web.Request) -> WireRequest:
+    """The aiohttp request as the wire layer reads it, once (its body read by auth_middleware)."""
+    return WireRequest(
+        method=request.method,
+        raw_path=request.raw_path.split("?", 1)[0],
+        query=tuple(request.query.items()),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=body(request),
     )
 
 
@@ -204,15 +197,20 @@ async def health(request: web.Request) -> web.StreamResponse:
     return json_response({"status": "ok"})
 
 
-def build_app(context: ApiContext, register: list[Callable[[web.Application], None]]) -> web.Application:
+def build_app(
+    context: ApiContext,
+    register: list[Callable[[web.Application], None]],
+    services: Iterable[Service[ApiContext]] = (),
+) -> web.Application:
     app = web.Application(
         # track_answers first: a connection is busy for as long as any middleware works on its request.
         middlewares=[connections.track_answers, errors_middleware, auth_middleware],
         client_max_size=MAX_REQUEST_BYTES,
     )
     app[CTX] = context
+    app[SERVICES] = {s.signing.name: s for s in services}
     app.router.add_get("/_stratus/health", health)
-    app.router.add_post("/", json_protocol)
+    app.router.add_post("/", declared_service)
     # The front answers these before routing completes (see auth_middleware); the routes only
     # spare the router a miss per request.
     for prefix in (URL_PREFIX, API_PREFIX):

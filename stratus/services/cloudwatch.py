@@ -1,6 +1,9 @@
-"""CloudWatch metrics, the subset that reads Lambda's function metrics (JSON protocol,
-`X-Amz-Target: GraniteServiceVersion20100801.*`, which is what boto3 sends here):
-ListMetrics, GetMetricStatistics and GetMetricData over the `AWS/Lambda` namespace.
+"""CloudWatch metrics, the subset that reads Lambda's function metrics: ListMetrics,
+GetMetricStatistics and GetMetricData over the `AWS/Lambda` namespace, declared as `SERVICE`
+in both protocols its clients speak: JSON (`X-Amz-Target: GraniteServiceVersion20100801.*`,
+what boto3 sends) and query (forms signed for "monitoring": the AWS CLI v2 as Debian ships it,
+the Go SDK under Grafana). The model checks required members, types and enums at the edge;
+the handlers check what it cannot (periods, windows, statistics, Lambda's dimensions).
 
 Metrics come from the per-minute buckets of `observe.metrics`: Lambda's invocation,
 performance, concurrency and asynchronous-invocation metrics (`METRICS`), plus ColdStarts and
@@ -10,18 +13,17 @@ InitDuration. Dimensions are none (the whole account), `FunctionName`, or `Funct
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
 from stratus.errors import ClientError
-from stratus.gateway.server import ApiContext, JsonOperation
+from stratus.gateway.server import ApiContext
 from stratus.observe.metrics import ACCOUNT, Bucket, percentile
+from stratus.wire.service import Handler, Service
 from stratus.wire.signing import Signing
 
 TARGET_PREFIX = "GraniteServiceVersion20100801"
-SIGNING_NAME = "monitoring"  # the service name query-protocol requests are signed for
-SIGNING = Signing(SIGNING_NAME, targets=(TARGET_PREFIX,), query_protocol=True)
-XML_NAMESPACE = "http://monitoring.amazonaws.com/doc/2010-08-01/"
 NAMESPACE = "AWS/Lambda"
 # name -> (unit, how it reads from a merged minute bucket; see `_observe`)
 METRICS: dict[str, tuple[str, str]] = {
@@ -76,16 +78,24 @@ class MissingParameter(ClientError):
 
 
 def _require(params: dict[str, Any], key: str) -> Any:
+    """For members the model leaves optional but these operations need (a query's metric)."""
     if params.get(key) in (None, "", []):
         raise MissingParameter(f"The parameter {key} is required.")
     return params[key]
 
 
-def _dimensions(value: Any) -> dict[str, str]:
+def _epoch(value: dt.datetime | float) -> float:
+    # The protocols parse timestamps as boto3 takes them (aware datetimes); numbers pass too.
+    return value.timestamp() if isinstance(value, dt.datetime) else float(value)
+
+
+def _stamp(epoch: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
+def _dimensions(value: list[dict[str, str]] | None) -> dict[str, str]:
     if value is None:
         return {}
-    if not isinstance(value, list) or not all(isinstance(d, dict) and "Name" in d for d in value):
-        raise InvalidParameterValue("Dimensions must be a list of {Name, Value}.")
     dims = {str(d["Name"]): str(d.get("Value", "")) for d in value}
     unknown = set(dims) - {"FunctionName", "Resource"}
     if unknown:
@@ -94,11 +104,11 @@ def _dimensions(value: Any) -> dict[str, str]:
 
 
 def _window(params: dict[str, Any]) -> tuple[int, int, int]:
-    start, end = _require(params, "StartTime"), _require(params, "EndTime")
-    period = params.get("Period", 60)
-    if not isinstance(start, int | float) or not isinstance(end, int | float) or end <= start:
+    start, end = _epoch(params["StartTime"]), _epoch(params["EndTime"])
+    period = params["Period"]
+    if end <= start:
         raise InvalidParameterValue("The parameter EndTime must be greater than StartTime.")
-    if not isinstance(period, int) or period < 60 or period % 60:
+    if period < 60 or period % 60:
         raise InvalidParameterValue("The parameter Period must be a multiple of 60.")
     if (end - start) / period > MAX_DATAPOINTS:
         raise InvalidParameterValue(
@@ -196,7 +206,7 @@ def _unknown(stat: str) -> float:
 
 
 def _metric_name(params: dict[str, Any]) -> str:
-    name = _require(params, "MetricName")
+    name = _require(params, "MetricName")  # required by GetMetricStatistics, not by a query's
     namespace = _require(params, "Namespace")
     if namespace != NAMESPACE or name not in METRICS:
         raise InvalidParameterValue(f"Stratus publishes {', '.join(METRICS)} in {NAMESPACE} only.")
@@ -217,7 +227,7 @@ async def get_metric_statistics(ctx: ApiContext, params: dict[str, Any], region:
     )
     points = []
     for slot, bucket in sorted(windows.items()):
-        point: dict[str, Any] = {"Timestamp": slot, "Unit": METRICS[metric][0]}
+        point: dict[str, Any] = {"Timestamp": _stamp(slot), "Unit": METRICS[metric][0]}
         for stat in stats:
             value = _stat(metric, bucket, stat)
             if value is not None:
@@ -232,29 +242,29 @@ async def get_metric_statistics(ctx: ApiContext, params: dict[str, Any], region:
 
 
 async def get_metric_data(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    queries = _require(params, "MetricDataQueries")
-    if not isinstance(queries, list) or len(queries) > 500:
+    queries = params["MetricDataQueries"]
+    if len(queries) > 500:  # CloudWatch's documented limit, which its model does not carry
         raise InvalidParameterValue("MetricDataQueries must be a list of at most 500 queries.")
     results = []
     for query in queries:
-        if not isinstance(query, dict) or "MetricStat" not in query:
+        if "MetricStat" not in query:
             raise InvalidParameterValue("Only MetricStat queries are supported here; metric math is not.")
         stat_spec = query["MetricStat"]
-        metric_spec = stat_spec.get("Metric") or {}
+        metric_spec = stat_spec["Metric"]
         metric = _metric_name(metric_spec)
-        start, end, period = _window({**params, "Period": stat_spec.get("Period")})
+        start, end, period = _window({**params, "Period": stat_spec["Period"]})
         windows = _aggregate(
             _buckets(ctx, metric, _dimensions(metric_spec.get("Dimensions")), start, end), start, period
         )
         stamps, values = [], []
         for slot, bucket in sorted(windows.items(), reverse=True):  # newest first, as CloudWatch
-            value = _stat(metric, bucket, str(_require(stat_spec, "Stat")))
+            value = _stat(metric, bucket, stat_spec["Stat"])
             if value is not None:
-                stamps.append(slot)
+                stamps.append(_stamp(slot))
                 values.append(value)
         results.append(
             {
-                "Id": query.get("Id"),
+                "Id": query["Id"],
                 "Label": query.get("Label") or metric,
                 "Timestamps": stamps,
                 "Values": values,
@@ -302,8 +312,21 @@ async def list_metrics(ctx: ApiContext, params: dict[str, Any], region: str) -> 
     return {"Metrics": metrics}
 
 
-OPERATIONS: dict[str, JsonOperation] = {
+OPERATIONS: dict[str, Handler[ApiContext]] = {
     "GetMetricStatistics": get_metric_statistics,
     "GetMetricData": get_metric_data,
     "ListMetrics": list_metrics,
 }
+
+SERVICE = Service(
+    model="cloudwatch",
+    # Forms signed for "monitoring" are its query-protocol requests.
+    signing=Signing("monitoring", targets=(TARGET_PREFIX,), query_protocol=True),
+    handlers=OPERATIONS,
+    # CloudWatch's own codes: a missing member is MissingParameter, any other refusal
+    # InvalidParameterValue (as it answers a statistic outside its enum, say).
+    validation_error="InvalidParameterValue",
+    missing_error="MissingParameter",
+    protocols=("json", "query"),
+    action_prefix="cloudwatch",
+)

@@ -1,5 +1,6 @@
 """EventBridge, the subset for scheduled rules with Lambda targets (JSON protocol,
-`X-Amz-Target: AWSEvents.*`)."""
+`X-Amz-Target: AWSEvents.*`), declared as `SERVICE`. The model checks names, required members
+and lengths at the edge; the handlers check what it cannot (schedules, which targets exist)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,12 @@ from typing import Any
 from stratus.errors import ValidationError
 from stratus.events.rules import Rule, Target
 from stratus.events.scheduler import rule_arn
-from stratus.gateway.server import ApiContext, JsonOperation
+from stratus.gateway.server import ApiContext
 from stratus.lambda_api.arns import destination_function
+from stratus.wire.service import Handler, Service
 from stratus.wire.signing import Signing
 
 TARGET_PREFIX = "AWSEvents"
-SIGNING = Signing("events", targets=(TARGET_PREFIX,))
-
-
-def _name(params: dict[str, Any], key: str = "Name") -> str:
-    value = params.get(key)
-    if not isinstance(value, str) or not value:
-        raise ValidationError(f"1 validation error detected: Value null at '{key[0].lower() + key[1:]}'")
-    return value
-
 
 def _shape(ctx: ApiContext, rule: Rule) -> dict[str, Any]:
     return {
@@ -39,7 +32,7 @@ async def put_rule(ctx: ApiContext, params: dict[str, Any], region: str) -> dict
     if params.get("EventPattern"):
         raise ValidationError("Event patterns are not supported here; use ScheduleExpression.")
     rule = ctx.rules.put(
-        params.get("Name"),
+        params["Name"],
         params.get("ScheduleExpression"),
         params.get("State", "ENABLED"),
         params.get("Description", ""),
@@ -50,14 +43,16 @@ async def put_rule(ctx: ApiContext, params: dict[str, Any], region: str) -> dict
 
 
 async def describe_rule(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    return {**_shape(ctx, ctx.rules.get(_name(params))), "CreatedBy": ctx.account_id}
+    return {**_shape(ctx, ctx.rules.get(params["Name"])), "CreatedBy": ctx.account_id}
 
 
 async def list_rules(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     prefix = params.get("NamePrefix") or ""
     rules = [r for r in ctx.rules.all() if r.name.startswith(prefix)]
-    start = int(params.get("NextToken") or 0)
-    limit = int(params.get("Limit") or 100)
+    token = params.get("NextToken", "0")
+    if not token.isdigit():  # a token this handler did not issue
+        raise ValidationError("The NextToken is invalid.")
+    start, limit = int(token), params.get("Limit", 100)
     page = rules[start : start + limit]
     result: dict[str, Any] = {"Rules": [_shape(ctx, r) for r in page]}
     if start + limit < len(rules):
@@ -66,34 +61,25 @@ async def list_rules(ctx: ApiContext, params: dict[str, Any], region: str) -> di
 
 
 async def delete_rule(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    ctx.rules.delete(_name(params))
+    ctx.rules.delete(params["Name"])
     return {}
 
 
 async def enable_rule(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    ctx.rules.set_state(_name(params), "ENABLED")
+    ctx.rules.set_state(params["Name"], "ENABLED")
     return {}
 
 
 async def disable_rule(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    ctx.rules.set_state(_name(params), "DISABLED")
+    ctx.rules.set_state(params["Name"], "DISABLED")
     return {}
 
 
 async def put_targets(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name = _name(params, "Rule")
+    name = params["Rule"]
     ctx.rules.get(name)
-    raw = params.get("Targets")
-    if not isinstance(raw, list) or not raw:
-        raise ValidationError("Targets must be a non-empty list.")
     targets = []
-    for item in raw:
-        if (
-            not isinstance(item, dict)
-            or not isinstance(item.get("Id"), str)
-            or not isinstance(item.get("Arn"), str)
-        ):
-            raise ValidationError("Each target needs an Id and an Arn.")
+    for item in params["Targets"]:
         function = destination_function(item["Arn"])
         if function is None:
             raise ValidationError(f"Target {item['Arn']} is not supported: Lambda functions are.")
@@ -109,13 +95,12 @@ async def put_targets(ctx: ApiContext, params: dict[str, Any], region: str) -> d
 
 
 async def remove_targets(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    ids = params.get("Ids") or []
-    ctx.rules.remove_targets(_name(params, "Rule"), [str(i) for i in ids])
+    ctx.rules.remove_targets(params["Rule"], list(params["Ids"]))
     return {"FailedEntryCount": 0, "FailedEntries": []}
 
 
 async def list_targets_by_rule(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    rule = ctx.rules.get(_name(params, "Rule"))
+    rule = ctx.rules.get(params["Rule"])
     targets = []
     for t in rule.targets:
         shape = {"Id": t.id, "Arn": t.arn}
@@ -127,7 +112,7 @@ async def list_targets_by_rule(ctx: ApiContext, params: dict[str, Any], region: 
     return {"Targets": targets}
 
 
-OPERATIONS: dict[str, JsonOperation] = {
+OPERATIONS: dict[str, Handler[ApiContext]] = {
     "PutRule": put_rule,
     "DescribeRule": describe_rule,
     "ListRules": list_rules,
@@ -138,3 +123,10 @@ OPERATIONS: dict[str, JsonOperation] = {
     "RemoveTargets": remove_targets,
     "ListTargetsByRule": list_targets_by_rule,
 }
+
+SERVICE = Service(
+    model="events",
+    signing=Signing("events", targets=(TARGET_PREFIX,)),
+    handlers=OPERATIONS,
+    validation_error="ValidationException",
+)

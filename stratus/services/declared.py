@@ -1,0 +1,11 @@
+"""The services served from their declarations (`wire.service.Service`): the gateway
+dispatches to these and holds their requests' signatures to their signing declarations. A new
+service is one more entry here."""
+
+from __future__ import annotations
+
+from stratus.gateway.server import ApiContext
+from stratus.services import cloudwatch, events, logs
+from stratus.wire.service import Service
+
+SERVICES: tuple[Service[ApiContext], ...] = (logs.SERVICE, events.SERVICE, cloudwatch.SERVICE)
