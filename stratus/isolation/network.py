@@ -33,6 +33,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from typing import Any, Protocol
 log = logging.getLogger("stratus.network")
 
 RUNTIME_API_PORT = 9001
+WORKERS = 8
 RUNTIME_API_ADDRESS = f"127.0.0.1:{RUNTIME_API_PORT}"
 SUBNET = ipaddress.IPv4Network("198.18.0.0/15")
 SLOTS = SUBNET.num_addresses // 4  # a /30 each: host side .1, environment .2
@@ -108,8 +110,13 @@ class _SlotLocks:
         SLOT_LOCKS.mkdir(parents=True, exist_ok=True)
         self._next = start % SLOTS
         self._held: dict[int, int] = {}
+        self._mutex = threading.Lock()  # the workers take and release slots
 
     def take(self) -> int:
+        with self._mutex:
+            return self._take()
+
+    def _take(self) -> int:
         for _ in range(SLOTS):
             slot = self._next
             self._next = (self._next + 1) % SLOTS
@@ -126,7 +133,8 @@ class _SlotLocks:
         raise OSError("no free network slot for an environment")
 
     def release(self, slot: int) -> None:
-        fd = self._held.pop(slot, None)
+        with self._mutex:
+            fd = self._held.pop(slot, None)
         if fd is not None:
             os.close(fd)
 
@@ -139,17 +147,20 @@ class Networks:
     """Contract: `attach(pid)` gives the namespace of a freshly cloned environment its loopback,
     listeners and (with egress) veth, and returns what the server keeps of it; `isolate` takes
     the veth and the Stratus endpoint away again (`stratus:network=none`); `release` undoes
-    everything. All namespace work runs on one worker thread, which always returns to the
-    host's namespace before it takes the next job. Owns the netfilter table and slot locks."""
+    everything. Namespace work runs on a few worker threads (`setns` moves only the calling
+    thread), each of which returns to the host's namespace before it takes its next job; the
+    kernel's waits in creating a veth (several ms) then overlap when many environments start
+    at once. Owns the netfilter table and slot locks."""
 
     def __init__(self, instance: str, endpoint_port: int, doors: EndpointDoors) -> None:
         self._table = f"stratus_{instance}"
         self._endpoint_port = endpoint_port
         self._doors = doors
         self._host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="stratus-netns")
+        self._worker = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="stratus-netns")
         self._slots = _SlotLocks(start=int(instance) * 61 if instance.isdigit() else 0)
-        self._ipr: Any = None  # pyroute2's IPRoute in the host namespace, used by the worker only
+        self._routes = threading.local()  # each worker's own pyroute2 IPRoute, in the host namespace
+        self._opened: list[Any] = []
         self.egress_problem: str | None = None
 
     def start(self) -> None:
@@ -225,9 +236,9 @@ class Networks:
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)
-        if self._ipr is not None:
+        for ipr in self._opened:
             with contextlib.suppress(Exception):
-                self._ipr.close()
+                ipr.close()
         self._slots.close()
         nft = shutil.which("nft")
         if nft is not None and self.egress_problem is None:
@@ -254,11 +265,13 @@ class Networks:
         return runtime, endpoint
 
     def _host_route(self) -> Any:
-        if self._ipr is None:
+        ipr = getattr(self._routes, "ipr", None)
+        if ipr is None:
             from pyroute2 import IPRoute
 
-            self._ipr = IPRoute()  # created here, so its netlink socket is the host's
-        return self._ipr
+            ipr = self._routes.ipr = IPRoute()  # made by a worker at home: the host's netlink
+            self._opened.append(ipr)
+        return ipr
 
     def _plug(self, netns_fd: int) -> int:
         slot = self._slots.take()
