@@ -4,6 +4,7 @@ signing declaration reaches what the model says)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -117,3 +118,75 @@ def test_each_declared_service_agrees_with_its_model(name: str) -> None:
 def test_declared_services_are_reached_by_distinct_names() -> None:
     names = [s.signing.name for s in declared()]
     assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize(
+    ("model", "protocol", "headers", "body", "code"),
+    [
+        # Checks the handlers dropped: each is now the model's, with the service's own code.
+        ("logs", "json", {"x-amz-target": "Logs_20140328.GetLogEvents"}, b'{"logGroupName": "g"}', "Invalid"),
+        ("logs", "json", {"x-amz-target": "Logs_20140328.DescribeLogGroups"}, b'{"limit": 51}', "Invalid"),
+        (
+            "logs",
+            "json",
+            {"x-amz-target": "Logs_20140328.FilterLogEvents"},
+            b'{"filterPattern": "%s"}',
+            "Invalid",
+        ),
+        (
+            "events",
+            "json",
+            {"x-amz-target": "AWSEvents.PutTargets"},
+            b'{"Rule": "r", "Targets": []}',
+            "Validation",
+        ),
+        ("events", "json", {"x-amz-target": "AWSEvents.DescribeRule"}, b"{}", "Validation"),
+        (
+            "events",
+            "json",
+            {"x-amz-target": "AWSEvents.PutTargets"},
+            b'{"Rule": "r", "Targets": [{"Id": "a"}]}',
+            "Validation",
+        ),
+        (
+            "cloudwatch",
+            "query",
+            {"content-type": "application/x-www-form-urlencoded"},
+            b"Action=GetMetricStatistics&Version=2010-08-01&Namespace=AWS/Lambda&MetricName=Invocations",
+            "MissingParameter",
+        ),
+        (
+            "cloudwatch",
+            "json",
+            {"x-amz-target": "GraniteServiceVersion20100801.GetMetricStatistics"},
+            b'{"Namespace": "AWS/Lambda", "MetricName": "Errors", "StartTime": 1, "EndTime": 2, "Period": 60,'
+            b' "Statistics": ["Median"]}',
+            "InvalidParameterValue",
+        ),
+    ],
+)
+def test_declared_services_refuse_at_the_edge_what_their_handlers_no_longer_check(
+    model: str, protocol: str, headers: dict[str, str], body: bytes, code: str
+) -> None:
+    import asyncio
+
+    from stratus.errors import ServiceError
+    from stratus.wire.dispatch import dispatch
+    from stratus.wire.json_protocol import JsonProtocol
+    from stratus.wire.query_protocol import QueryProtocol
+    from stratus.wire.types import WireRequest
+
+    (svc,) = [s for s in declared() if s.model == model]
+    wire = QueryProtocol() if protocol == "query" else JsonProtocol()
+    body = body.replace(b"%s", b"x" * 1025)
+    request = WireRequest("POST", "/", headers=headers, body=body)
+    # No context: the handler is never reached.
+    answer = asyncio.run(
+        dispatch(svc, wire, request, None, "eu-west-1", incident=lambda e: ServiceError(repr(e)))
+    )
+    assert answer.status == 400, answer.body
+    expected = {"Invalid": "InvalidParameterException", "Validation": "ValidationException"}.get(code, code)
+    if protocol == "json":
+        assert json.loads(answer.body)["__type"] == expected
+    else:
+        assert f"<Code>{expected}</Code>".encode() in answer.body
