@@ -55,3 +55,65 @@ def request_round_trip(
     found, labels = wire.operation(service, request)
     assert found.name == operation.name
     return wire.parse(found, request, labels)
+
+
+def handmade_service() -> ServiceModel:
+    """A service using the naming traits no real model of the tested services has: members,
+    list items and map keys/values under locationNames, flattened lists and maps."""
+    names = {
+        "type": "structure",
+        "members": {
+            "Renamed": {"shape": "Text", "locationName": "wireName"},
+            "Items": {"shape": "NamedItems"},
+            "Flat": {"shape": "FlatItems"},
+            "FlatNamed": {"shape": "FlatNamedItems"},
+            "Pairs": {"shape": "NamedMap"},
+            "FlatPairs": {"shape": "FlatMap"},
+            "When": {"shape": "Stamp"},
+        },
+    }
+    return ServiceModel(
+        {
+            "metadata": {
+                "protocol": "json",
+                "jsonVersion": "1.1",
+                "targetPrefix": "Handmade_1",
+                "apiVersion": "2024-01-01",
+                "xmlNamespace": "https://handmade.example/doc/2024-01-01/",
+                "serviceId": "Handmade",
+                "endpointPrefix": "handmade",
+            },
+            "operations": {
+                "Echo": {
+                    "name": "Echo",
+                    "http": {"method": "POST", "requestUri": "/"},
+                    "input": {"shape": "Names"},
+                    "output": {"shape": "Names", "resultWrapper": "EchoResult"},
+                }
+            },
+            "shapes": {
+                "Names": names,
+                "Text": {"type": "string"},
+                "Stamp": {"type": "timestamp"},
+                "NamedItems": {"type": "list", "member": {"shape": "Text", "locationName": "Item"}},
+                "FlatItems": {"type": "list", "member": {"shape": "Text"}, "flattened": True},
+                "FlatNamedItems": {
+                    "type": "list",
+                    "member": {"shape": "Text", "locationName": "One"},
+                    "flattened": True,
+                },
+                "NamedMap": {
+                    "type": "map",
+                    "key": {"shape": "Text", "locationName": "Name"},
+                    "value": {"shape": "Text", "locationName": "Val"},
+                },
+                "FlatMap": {
+                    "type": "map",
+                    "key": {"shape": "Text"},
+                    "value": {"shape": "Text"},
+                    "flattened": True,
+                },
+            },
+        },
+        service_name="handmade",
+    )

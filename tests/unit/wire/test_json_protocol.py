@@ -13,7 +13,14 @@ from stratus.wire.json_protocol import JsonProtocol
 from stratus.wire.models import service_model
 from stratus.wire.samples import sample
 from stratus.wire.types import BadRequest, WireError, WireRequest
-from tests.unit.wire.roundtrip import REQUEST_ID, botocore_reads, operations, request_round_trip
+from tests.unit.wire.roundtrip import (
+    REQUEST_ID,
+    botocore_reads,
+    handmade_service,
+    operations,
+    request_round_trip,
+    wire_request,
+)
 
 SERVICES = ("logs", "events", "cloudwatch", "sqs", "dynamodb", "stepfunctions")
 OPERATIONS = operations(SERVICES)
@@ -124,3 +131,18 @@ def test_results_may_carry_epoch_numbers_and_text_blobs() -> None:
     result = {"logGroups": [{"logGroupName": "g", "creationTime": 5, "unknownMember": 1}]}
     body = json.loads(WIRE.serialize(operation, result, REQUEST_ID).body)
     assert body == {"logGroups": [{"logGroupName": "g", "creationTime": 5}]}
+
+
+def test_location_names_round_trip() -> None:
+    # No JSON model of the tested services renames a member; this one does.
+    model = handmade_service()
+    operation = model.operation_model("Echo")
+    params = sample(operation.input_shape, seed="names")
+    request = wire_request("json", params, operation)
+    assert b'"wireName"' in request.body
+    assert request_round_trip(WIRE, "json", model, operation, params) == params
+    response = WIRE.serialize(operation, params, REQUEST_ID)
+    assert b'"wireName"' in response.body
+    parsed = botocore_reads("json", response, operation)
+    parsed.pop("ResponseMetadata")
+    assert parsed == params

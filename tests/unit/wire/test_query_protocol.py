@@ -12,10 +12,18 @@ from stratus.wire.models import service_model
 from stratus.wire.query_protocol import MAX_DEPTH, QueryProtocol
 from stratus.wire.samples import sample
 from stratus.wire.types import BadRequest, WireError, WireRequest
-from tests.unit.wire.roundtrip import REQUEST_ID, botocore_reads, operations, request_round_trip
+from tests.unit.wire.roundtrip import (
+    REQUEST_ID,
+    botocore_reads,
+    handmade_service,
+    operations,
+    request_round_trip,
+    wire_request,
+)
 
 SERVICES = ("sns", "iam", "sts", "cloudwatch")
 OPERATIONS = operations(SERVICES)
+EXTRA = operations(("sdb", "sqs", "elasticache"))
 WIRE = QueryProtocol()
 
 
@@ -136,3 +144,34 @@ def test_response_is_wrapped_in_the_namespace_and_result() -> None:
         f"<ResponseMetadata><RequestId>{REQUEST_ID}</RequestId></ResponseMetadata>"
         "</GetCallerIdentityResponse>"
     )
+
+
+@pytest.mark.parametrize(("service", "name"), EXTRA, ids=[f"{s}-{o}" for s, o in EXTRA])
+def test_naming_traits_of_other_query_models(service: str, name: str) -> None:
+    """SimpleDB, SQS's older query side and ElastiCache name list items, flatten lists and maps:
+    traits the four services above barely use."""
+    test_request_round_trip(service, name)
+    test_response_round_trip(service, name)
+
+
+def test_location_names_round_trip() -> None:
+    model = handmade_service()
+    operation = model.operation_model("Echo")
+    params = sample(operation.input_shape, seed="names")
+    form = wire_request("query", params, operation).body.decode()
+    for part in (
+        "wireName=",
+        "Items.Item.1=",
+        "Flat.1=",
+        "One.1=",
+        "Pairs.entry.1.Name=",
+        "FlatPairs.1.key=",
+    ):
+        assert part in form
+    assert request_round_trip(WIRE, "query", model, operation, params) == params
+    response = WIRE.serialize(operation, params, REQUEST_ID)
+    for part in (b"<wireName>", b"<Items><Item>", b"<One>", b"<Pairs><entry><Name>", b"<FlatPairs><key>"):
+        assert part in response.body
+    parsed = botocore_reads("query", response, operation)
+    parsed.pop("ResponseMetadata")
+    assert parsed == params
