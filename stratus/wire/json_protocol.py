@@ -63,6 +63,11 @@ class JsonProtocol:
         payload = {**error.fields, "__type": error.code, "message": error.message}
         body = orjson.dumps(payload, default=str)
         headers = (*_headers(service, request_id), ("x-amzn-ErrorType", error.code))
+        if service.is_query_compatible:
+            # Services that also speak query (SQS, CloudWatch) name the query-era code and the
+            # fault too; botocore reads them from this header for both protocols' clients.
+            fault = "Sender" if error.sender_fault else "Receiver"
+            headers = (*headers, ("x-amzn-query-error", f"{error.code};{fault}"))
         return WireResponse(error.status, headers, body)
 
 

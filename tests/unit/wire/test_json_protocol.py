@@ -67,6 +67,9 @@ def test_error_round_trip(service: str, error: WireError) -> None:
     assert parsed["Error"]["Code"] == error.code
     assert parsed["Error"]["Message"] == error.message
     assert parsed["ResponseMetadata"]["RequestId"] == REQUEST_ID
+    if model.is_query_compatible:
+        assert parsed["Error"]["Type"] == ("Sender" if error.sender_fault else "Receiver")
+        assert parsed["Error"]["QueryErrorCode"] == error.code
 
 
 def test_error_fields_join_the_body() -> None:
