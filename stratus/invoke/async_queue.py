@@ -31,7 +31,8 @@ from stratus.errors import ResourceNotFound, StratusError, TooManyRequests
 from stratus.invoke.records import InvocationResult
 from stratus.invoke.retries import Action, Outcome, RetryPolicy, decide
 from stratus.invoke.service import InvokeService
-from stratus.lambda_api.arns import destination_function, function_arn
+from stratus.invoke.target import Target
+from stratus.lambda_api.arns import destination_function
 from stratus.observe import tracing
 from stratus.store.diskfull import disk_full_error, is_disk_full, warning_due
 from stratus.store.queue import EventQueue, NewEvent, QueuedEvent
@@ -196,14 +197,11 @@ class AsyncInvoker:
         if self._invoker.metrics is not None:
             self._invoker.metrics.async_dequeued(event.function, self._now_ms() - event.received_ms)
         try:
-            config = self._invoker.resolve(event.function, event.qualifier)
-            result = await self._invoker.invoke(
-                config,
+            invoked = await self._invoker.invoke_target(
+                Target(event.function, event.qualifier, event.region, self._account_id),
                 event.payload,
-                region=event.region,
-                invoked_arn=function_arn(event.region, self._account_id, event.function, event.qualifier),
                 request_id=event.request_id,  # retries keep the event's request id, as in Lambda
-                trace=tracing.for_function(tracing.parse(event.trace), config.tracing_mode == "Active"),
+                caller_trace=tracing.parse(event.trace),
             )
         except ResourceNotFound:
             return None, None
@@ -211,6 +209,7 @@ class AsyncInvoker:
             return Outcome.THROTTLED, None
         except StratusError:
             return Outcome.SYSTEM_ERROR, None
+        result = invoked.result
         return (Outcome.FUNCTION_ERROR if result.function_error else Outcome.SUCCESS), result
 
     def _settings(self, event: QueuedEvent) -> tuple[RetryPolicy, EventInvokeConfig | None]:
@@ -292,7 +291,7 @@ class AsyncInvoker:
         )
 
     def _arn(self, event: QueuedEvent) -> str:
-        return function_arn(event.region, self._account_id, event.function, event.qualifier or LATEST)
+        return Target(event.function, event.qualifier or LATEST, event.region, self._account_id).arn
 
     async def depth(self) -> int:
         """Events accepted and not yet settled (queued, leased or waiting for a retry)."""

@@ -25,6 +25,7 @@ from stratus.invoke.placement import pick_version
 from stratus.invoke.pool import Pool
 from stratus.invoke.records import Invocation, InvocationResult
 from stratus.invoke.sandbox import EnvironmentLost, LaunchPlan, Sandbox
+from stratus.invoke.target import Invoked, Target
 from stratus.isolation.backend import IsolationBackend
 from stratus.observe import tracing
 from stratus.observe.logstore import LogStore
@@ -142,6 +143,25 @@ class InvokeService:
             return self._registry.version(name, version)
         return self._registry.version(name, qualifier)
 
+    async def invoke_target(
+        self,
+        target: Target,
+        payload: bytes,
+        *,
+        request_id: str | None = None,
+        client_context: str | None = None,
+        caller_trace: tracing.TraceHeader | None = None,
+    ) -> Invoked:
+        """The one way in: resolve the target (an alias's weights drawn here), run it under the
+        caller's trace when it sent one (or a trace of its own), and meter it by the qualifier
+        the caller named. Raises StratusError for what is refused; function faults are results."""
+        config = self.resolve(target.name, target.qualifier)
+        trace = tracing.for_function(caller_trace, config.tracing_mode == "Active")
+        result = await self._run(
+            config, payload, target.region, target.arn, target.qualifier, client_context, request_id, trace
+        )
+        return Invoked(result, trace)
+
     async def invoke(
         self,
         config: FunctionConfig,
@@ -153,13 +173,29 @@ class InvokeService:
         request_id: str | None = None,
         trace: tracing.TraceHeader | None = None,
     ) -> InvocationResult:
-        """`trace` is the header the function runs under (`tracing.for_function`); callers
-        that continue a caller's trace pass it, others get a trace of its own."""
+        """The former entry, kept until the Lambda API moves to `invoke_target`: the qualifier
+        is read back from `invoked_arn`."""
+        qualifier = invoked_arn.split(":")[7] if invoked_arn.count(":") >= 7 else None
+        if trace is None:
+            trace = tracing.for_function(None, config.tracing_mode == "Active")
+        return await self._run(
+            config, payload, region, invoked_arn, qualifier, client_context, request_id, trace
+        )
+
+    async def _run(
+        self,
+        config: FunctionConfig,
+        payload: bytes,
+        region: str,
+        invoked_arn: str,
+        qualifier: str | None,
+        client_context: str | None,
+        request_id: str | None,
+        trace: tracing.TraceHeader,
+    ) -> InvocationResult:
         if self._tasks is None or self._closing:
             raise ServiceError("The server is shutting down and takes no new invocations.")
         record = self._registry.get(config.name)
-        if trace is None:
-            trace = tracing.for_function(None, config.tracing_mode == "Active")
         invocation = Invocation(
             request_id=request_id or str(uuid.uuid4()),
             payload=payload,
@@ -199,7 +235,7 @@ class InvokeService:
                 try:
                     result = await sandbox.invoke(invocation)
                     if self.metrics is not None:
-                        self._meter(config, invoked_arn, result)
+                        self._meter(config, qualifier, result)
                     if self.spans is not None:
                         self.spans.invocation(
                             config, trace, invocation.request_id, result, started_ns, time.time_ns()
@@ -216,10 +252,9 @@ class InvokeService:
         finally:
             self.limiter.release(config.name, reserved)
 
-    def _meter(self, config: FunctionConfig, invoked_arn: str, result: InvocationResult) -> None:
+    def _meter(self, config: FunctionConfig, qualifier: str | None, result: InvocationResult) -> None:
         assert self.metrics is not None
         dimensions = [config.version]
-        qualifier = invoked_arn.split(":")[7] if invoked_arn.count(":") >= 7 else None
         if qualifier and qualifier != config.version and qualifier != LATEST:
             dimensions.append(f"alias:{qualifier}")
         self.metrics.record(
