@@ -26,11 +26,12 @@ from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
 from stratus.gateway import connections as client_connections
 from stratus.gateway.doors import EnvironmentDoors
+from stratus.gateway.lean import ROUTES, Operation, RouteTable
 from stratus.gateway.server import ApiContext, build_app
-from stratus.gateway.switchboard import LeanHandler, LeanRoutes, Switchboard
+from stratus.gateway.switchboard import Switchboard
+from stratus.http_types import HttpReply, Incoming
 from stratus.httpapi.apis import HttpApis
-from stratus.httpapi.front import Front, Incoming
-from stratus.httpapi.replies import HttpReply
+from stratus.httpapi.front import Front
 from stratus.invoke.async_queue import AsyncInvoker
 from stratus.invoke.retries import RetryPolicy
 from stratus.invoke.service import InvokeService
@@ -161,6 +162,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             ],
             SERVICES,
         )
+        app[ROUTES] = lean_routes(front, context)
         started = Started(
             endpoint=f"http://{config.host}:{config.port}",
             credentials=credentials,
@@ -242,20 +244,14 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def lean_routes(front: Front, context: ApiContext) -> LeanRoutes:
-    """The requests the switchboard answers itself: the data path and Invoke."""
+def lean_routes(front: Front, context: ApiContext) -> RouteTable:
+    """The requests answered without aiohttp's web layer: the data path and Invoke. The same
+    table routes function URLs and HTTP APIs on connections aiohttp serves."""
 
     async def invoke(request: Incoming) -> HttpReply:
         return await invoke_incoming(context, request)
 
-    def route(method: str, path: str, host: str) -> LeanHandler | None:
-        if Front.claims(path, host):
-            return front.respond
-        if is_invoke(method, path):
-            return invoke
-        return None
-
-    return route
+    return RouteTable(claims=(front.claim(),), operations=(Operation(invoke, is_invoke),))
 
 
 async def _run(
@@ -297,7 +293,8 @@ async def _run(
             sweeper = tasks.create_task(connections.run())
             aiohttp_protocol = runner.server
             assert aiohttp_protocol is not None
-            routes = lean_routes(front, context)
+            routes = app[ROUTES].route
+
             def front_protocol() -> Switchboard:
                 return Switchboard(routes, aiohttp_protocol, connections)
 

@@ -10,6 +10,7 @@ no function's response shares its origin; this port only points browsers there.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from stratus.errors import (
     UnknownOperation,
 )
 from stratus.events.rules import Rules
-from stratus.gateway import authn, connections
+from stratus.gateway import authn, connections, lean
 from stratus.gateway.responses import (
     error_response,
     incident_error,
@@ -121,11 +122,11 @@ def json_body(request: web.Request) -> dict[str, Any]:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    front = ctx(request).front
-    if front.claims(request.raw_path, request.host):
-        # Function URLs and HTTP APIs: answered here, each authenticated (or not) by its
-        # own configuration rather than by the SigV4 check below.
-        return await mapped_errors(request, front.handle)
+    claimed = request.app.get(lean.ROUTES, lean.NO_ROUTES).claimed(request.raw_path, request.host)
+    if claimed is not None:
+        # Function URLs and HTTP APIs (the switchboard's table): answered here, each
+        # authenticated (or not) by its own configuration rather than by the SigV4 check below.
+        return await mapped_errors(request, functools.partial(lean.answer, handler=claimed))
     return await mapped_errors(request, handler)
 
 

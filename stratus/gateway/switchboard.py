@@ -26,21 +26,18 @@ import logging
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httptools
 
 from stratus.gateway.connections import Connections, Phase, Snapshot, Verdict
-from stratus.httpapi.front import MAX_BODY, Incoming
-from stratus.httpapi.replies import HttpReply, json_reply
+from stratus.gateway.lean import LeanHandler, LeanRoutes
+from stratus.http_types import MAX_BODY, HttpReply, Incoming, json_reply
 
 log = logging.getLogger("stratus.gateway")
 
 ProtocolFactory = Callable[[], asyncio.BaseProtocol]
-LeanHandler = Callable[[Incoming], Awaitable[HttpReply]]
-# Which requests are answered here rather than by aiohttp: (method, path, host) -> a handler.
-LeanRoutes = Callable[[str, str, str], LeanHandler | None]
 _REASONS = {s.value: s.phrase for s in http.HTTPStatus}
 # A request line and headers larger than this are refused (ALB allows 64 KiB in all).
 MAX_HEAD = 64 * 1024

@@ -18,51 +18,33 @@ from urllib.parse import parse_qsl
 
 import orjson
 from aiohttp import web
-from multidict import CIMultiDict
 
 from stratus.config import Credentials
 from stratus.control.registry import Registry
 from stratus.errors import MissingAuthenticationToken, ResourceNotFound, StratusError, TooManyRequests
 from stratus.gateway import authn, sigv4
+from stratus.gateway.lean import Claim, answer
+from stratus.http_types import HttpReply, Incoming, json_reply
 from stratus.httpapi import cors, events, replies
 from stratus.httpapi.apis import HttpApis, Landing, target_of
 from stratus.httpapi.models import Api
-from stratus.httpapi.replies import HttpReply, MalformedResponse, json_reply
-from stratus.invoke.records import MAX_SYNC_PAYLOAD, InvocationResult
+from stratus.httpapi.replies import MalformedResponse
+from stratus.invoke.records import MAX_SYNC_PAYLOAD
 from stratus.invoke.service import InvokeService
-from stratus.lambda_api.arns import function_arn
+from stratus.invoke.target import Target
 from stratus.observe import tracing
 from stratus.observe.tracing import TraceHeader
 from stratus.wire.signing import Signing, always
 
 URL_PREFIX = "/_stratus/url/"
 API_PREFIX = "/_stratus/api/"
-# The largest request body read at all; the event that carries it must also fit Lambda's 6 MB.
-MAX_BODY = MAX_SYNC_PAYLOAD
+# Host names that reach a function URL or an HTTP API as on AWS.
+HOST_MARKERS = (".lambda-url.", ".execute-api.")
 # AWS_IAM function URLs take signatures made for Lambda, in a header or presigned (Lambda
 # accepts query-string SigV4 there; the body's SHA-256 is signed either way).
 URL_SIGNING = Signing("lambda", presigned=always)
 # Headers a function may not set on the wire; like Lambda, they are passed on renamed.
 REMAPPED = {"connection", "content-length", "date", "keep-alive", "server", "transfer-encoding", "upgrade"}
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """A request as it came off the wire, whichever server parsed it."""
-
-    method: str
-    path: str  # raw, percent-encoding intact, without the query
-    query: str
-    headers: tuple[tuple[str, str], ...]  # lower-cased names, in order
-    body: bytes | None  # None: larger than any event could carry
-    peer: str
-    protocol: str = "HTTP/1.1"
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
 
 
 def url_path(host: str, url_id: str) -> str:
@@ -86,27 +68,13 @@ class Front:
 
     # -- dispatch --------------------------------------------------------------------------
 
-    @staticmethod
-    def claims(path: str, host: str) -> bool:
-        """Whether a request is for a function URL or an HTTP API rather than an AWS API."""
-        return path.startswith((URL_PREFIX, API_PREFIX)) or ".lambda-url." in host or ".execute-api." in host
+    def claim(self) -> Claim:
+        """Where this front's requests are sent: its path prefixes and its host names."""
+        return Claim(self.respond, (URL_PREFIX, API_PREFIX), HOST_MARKERS)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """The aiohttp side: for connections the switchboard handed to aiohttp."""
-        raw_path, _, raw_query = request.raw_path.partition("?")
-        peer = request.remote or "127.0.0.1"
-        version = request.version
-        incoming = Incoming(
-            method=request.method,
-            path=raw_path,
-            query=raw_query,
-            headers=tuple((k.lower(), v) for k, v in request.headers.items()),
-            body=await _read_body(request),
-            peer=peer,
-            protocol=f"HTTP/{version.major}.{version.minor}",
-        )
-        reply = await self.respond(incoming)
-        return web.Response(status=reply.status, headers=CIMultiDict(reply.headers), body=reply.body)
+        return await answer(request, self.respond)
 
     async def respond(self, request: Incoming) -> HttpReply:
         path, query = request.path, request.query
@@ -298,24 +266,21 @@ class Front:
             key = "Message" if function_url else "message"
             return json_reply(413, {key: "Request Entity Too Large"})
         try:
-            config = self.invoker.resolve(name, qualifier)
-            result: InvocationResult = await self.invoker.invoke(
-                config,
+            invoked = await self.invoker.invoke_target(
+                Target(name, qualifier, region, self.account_id),
                 payload,
-                region=region,
-                invoked_arn=function_arn(region, self.account_id, name, qualifier),
                 request_id=request_id,
-                trace=tracing.for_function(trace_in, config.tracing_mode == "Active"),
+                caller_trace=trace_in,
             )
         except TooManyRequests:
             key = "Message" if function_url else "message"
             return json_reply(429, {key: "Too Many Requests"})
         except (ResourceNotFound, StratusError):
             return _failed(function_url)
-        if result.function_error:
+        if invoked.result.function_error:
             return _failed(function_url)
         try:
-            return mapper(result.payload)
+            return mapper(invoked.result.payload)
         except MalformedResponse:
             return _failed(function_url)
 
@@ -336,21 +301,6 @@ def _request_id() -> str:
 def _split_id(rest: str) -> tuple[str, str]:
     endpoint_id, slash, path = rest.partition("/")
     return endpoint_id, "/" + path if slash else "/"
-
-
-async def _read_body(request: web.Request) -> bytes | None:
-    """The body, or None when it is larger than any event could carry."""
-    length = request.content_length
-    if length is not None and length > MAX_BODY:
-        return None
-    body = await request.content.read(MAX_BODY + 1) if length is None else await request.read()
-    if length is None:
-        chunks = [body]
-        while body and sum(map(len, chunks)) <= MAX_BODY:
-            body = await request.content.read(MAX_BODY + 1)
-            chunks.append(body)
-        body = b"".join(chunks)
-    return None if len(body) > MAX_BODY else body
 
 
 def _snapshot(request: Incoming, path: str, query: str, body: bytes) -> events.HttpRequest:

@@ -11,11 +11,11 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from stratus.http_types import HttpReply
 from stratus.httpapi.events import OWN_COOKIES
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -23,17 +23,6 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 class MalformedResponse(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class HttpReply:
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-
-def json_reply(status: int, body: dict[str, Any], *headers: tuple[str, str]) -> HttpReply:
-    return HttpReply(status, (("content-type", "application/json"), *headers), json.dumps(body).encode())
 
 
 def from_v2(payload: bytes) -> HttpReply:

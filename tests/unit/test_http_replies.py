@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from stratus.httpapi.replies import HttpReply, MalformedResponse, from_v1, from_v2, json_reply
+from stratus.http_types import HttpReply, json_reply
+from stratus.httpapi.replies import MalformedResponse, from_v1, from_v2
 
 JSON = ("content-type", "application/json")
 
