@@ -20,8 +20,7 @@ from stratus.errors import InvalidParameterValue, InvalidRequestContent, Request
 from stratus.gateway import authn
 from stratus.gateway.responses import error_parts, unexpected_error_response
 from stratus.gateway.server import ApiContext, body, ctx, region
-from stratus.httpapi.front import Incoming
-from stratus.httpapi.replies import HttpReply
+from stratus.http_types import HttpReply, Incoming
 from stratus.invoke.records import MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, TAIL_BYTES
 from stratus.lambda_api.arns import function_arn, merge_qualifier, parse_function_ref
 from stratus.observe import tracing
