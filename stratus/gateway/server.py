@@ -1,8 +1,9 @@
 """The one HTTP front door: route, authenticate (SigV4), and map errors once.
 
-Routing: the Lambda REST API by its dated paths; the declared services (`wire.service.Service`)
-at `POST /` by `X-Amz-Target` (JSON protocol) or by a form signed for them (query protocol),
-each dispatched from its declaration by `wire.dispatch`; `/_stratus/` for Stratus's own
+Routing: the declared services (`wire.service.Service`) at `POST /` by `X-Amz-Target` (JSON
+protocol) or by a form signed for them (query protocol), and the REST ones (rest-json, rest-xml)
+under their signing declaration's path prefixes, each dispatched from its declaration by
+`wire.dispatch`; the Lambda REST API by its dated paths; `/_stratus/` for Stratus's own
 endpoints. Every API request must carry a valid SigV4 signature.
 The dashboard is not served here but on a port of its own (stratus/dashboard/pages.py), so that
 no function's response shares its origin; this port only points browsers there.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,9 +51,11 @@ from stratus.runtimes.kinds import Runtimes
 from stratus.wire.dispatch import dispatch, protocol_for
 from stratus.wire.json_protocol import JsonProtocol
 from stratus.wire.query_protocol import QueryProtocol
+from stratus.wire.rest_json import RestJsonProtocol
+from stratus.wire.rest_xml import RestXmlProtocol
 from stratus.wire.service import Service
 from stratus.wire.signing import reached
-from stratus.wire.types import WireProtocol, WireRequest
+from stratus.wire.types import WireProtocol, WireRequest, WireResponse
 
 # Large enough for a 50 MB zip sent base64-encoded inside JSON.
 MAX_REQUEST_BYTES = 75 * 1024 * 1024
@@ -90,10 +94,24 @@ class ApiContext:
 CTX = web.AppKey("ctx", ApiContext)
 # The declared services, by signing name.
 SERVICES = web.AppKey("services", dict[str, Service[ApiContext]])
+# The REST protocol of each declared REST service, by signing name (each answers an unknown
+# route with its service's own error, so each service has its own instance).
+REST_PROTOCOLS = web.AppKey("rest_protocols", dict[str, WireProtocol])
+# The Host a declared service's request was sent to, for the handlers whose answers carry a URL
+# of this server (an HTTP API's ApiEndpoint, a function URL): it must work for the client that
+# asked, which may have reached the server by another name than its configured host. Set around
+# each dispatch, in the task serving the request.
+HOST: ContextVar[str | None] = ContextVar("host", default=None)
 
 
 def ctx(request: web.Request) -> ApiContext:
     return request.app[CTX]
+
+
+def request_host(context: ApiContext) -> str:
+    """The host (and port) the current request was sent to; the configured one outside a
+    request or when the client sent no Host."""
+    return HOST.get() or f"{context.config.host}:{context.config.port}"
 
 
 def region(request: web.Request) -> str:
@@ -177,10 +195,44 @@ async def declared_service(request: web.Request) -> web.StreamResponse:
         if form:
             raise InvalidAction("The action is not valid for this web service.")
         raise UnknownOperation(f"Unknown operation {(target or '(no X-Amz-Target)')[:200]}.")
-    answer = await dispatch(
-        service, PROTOCOLS[protocol], wire, ctx(request), region(request), incident=incident_error
-    )
+    return _answer(await _dispatch(request, service, PROTOCOLS[protocol], wire))
+
+
+async def declared_rest(request: web.Request) -> web.StreamResponse:
+    """A path under a declared REST service's prefixes, in its REST protocol; a path that
+    matches none of its operations gets the service's own no-route answer."""
+    wire = wire_request(request)
+    services = request.app[SERVICES]
+    signing = reached((s.signing for s in services.values()), wire.raw_path, None, False, None)
+    protocol = request.app[REST_PROTOCOLS].get(signing.name) if signing else None
+    if signing is None or protocol is None:  # the router sends only declared prefixes here
+        raise UnknownOperation(f"No operation matches {request.method} {request.path}.")
+    return _answer(await _dispatch(request, services[signing.name], protocol, wire))
+
+
+async def _dispatch(
+    request: web.Request, service: Service[ApiContext], protocol: WireProtocol, wire: WireRequest
+) -> WireResponse:
+    token = HOST.set(request.host or None)
+    try:
+        return await dispatch(service, protocol, wire, ctx(request), region(request), incident=incident_error)
+    finally:
+        HOST.reset(token)
+
+
+def _answer(answer: WireResponse) -> web.Response:
     return web.Response(status=answer.status, headers=CIMultiDict(answer.headers), body=answer.body)
+
+
+def rest_protocol(service: Service[Any]) -> WireProtocol | None:
+    """The protocol serving a service's paths, answering an unknown route as the service
+    declares (or as the protocol does by default)."""
+    name = service.rest_protocol
+    if name == "rest-json":
+        return RestJsonProtocol(service.no_route) if service.no_route else RestJsonProtocol()
+    if name == "rest-xml":
+        return RestXmlProtocol(service.no_route) if service.no_route else RestXmlProtocol()
+    return None
 
 
 def wire_request(request: web.Request) -> WireRequest:
@@ -210,8 +262,16 @@ def build_app(
     )
     app[CTX] = context
     app[SERVICES] = {s.signing.name: s for s in services}
+    app[REST_PROTOCOLS] = {}
     app.router.add_get("/_stratus/health", health)
     app.router.add_post("/", declared_service)
+    for service in app[SERVICES].values():
+        rest = rest_protocol(service)
+        if rest is None:
+            continue
+        app[REST_PROTOCOLS][service.signing.name] = rest
+        for prefix in service.signing.paths:
+            app.router.add_route("*", prefix.rstrip("/") + "/{tail:.*}", declared_rest)
     # The front answers these before routing completes (see auth_middleware); the routes only
     # spare the router a miss per request.
     for prefix in (URL_PREFIX, API_PREFIX):

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from stratus.wire.rest_routes import NoRoute
 from stratus.wire.signing import Signing
 from stratus.wire.types import WireError
 
@@ -51,6 +52,9 @@ class Service(Generic[C]):
     missing_error: str | None = None
     # The protocols it answers, in botocore's names; the first REST one serves its paths.
     protocols: tuple[str, ...] = ("json",)
+    # What a request under its paths that matches no operation is told (REST protocols only;
+    # None: the protocol's default, Lambda's UnknownOperationException or S3's MethodNotAllowed).
+    no_route: NoRoute | None = None
     # Each operation's IAM action and resource, where it is not `<prefix>:<Operation>` on "*".
     authorization: Mapping[str, Authorization] = field(default_factory=dict)
     # The IAM action prefix when it differs from the signing name (CloudWatch signs as

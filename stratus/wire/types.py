@@ -60,7 +60,11 @@ class BadRequest(Exception):
 class WireProtocol(Protocol):
     """One AWS protocol, server side."""
 
-    name: str  # botocore's protocol name: "json", "query", "rest-json", "rest-xml"
+    @property
+    def name(self) -> str:
+        """botocore's protocol name: "json", "query", "rest-json", "rest-xml". Read-only, so
+        that frozen dataclasses (the REST protocols) satisfy it."""
+        ...
 
     def operation(
         self, service: ServiceModel, request: WireRequest

@@ -1,0 +1,229 @@
+"""The gateway serving declared REST services: boto3's own clients, signed as they sign, reach a
+declared service's handlers under its signing declaration's path prefixes through the real
+gateway app (SigV4 check, wire.dispatch, the REST protocol), and hear each outcome as botocore
+reads it: the result (with the model's status code), the service's own no-route error under its
+prefix, its validation code, an operation it does not implement, a handler's error."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
+from typing import Any, cast
+
+import boto3
+import pytest
+from aiohttp.test_utils import TestServer
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config as BotoConfig
+from botocore.credentials import Credentials as BotoCredentials
+from botocore.exceptions import ClientError
+
+from stratus.config import Credentials
+from stratus.errors import NotFound
+from stratus.gateway.server import ApiContext, build_app, request_host
+from stratus.wire.rest_routes import NoRoute
+from stratus.wire.service import Service
+from stratus.wire.signing import Signing
+
+KEY, SECRET, REGION = "AKIDGATEWAYREST01", "gateway-rest-secret", "eu-west-3"
+calls: list[tuple[str, dict[str, Any], str]] = []
+
+
+class NoFront:
+    """The function-URL front claims nothing here (its routes, if reached, answer 410)."""
+
+    @staticmethod
+    def claims(path: str, host: str | None) -> bool:
+        return False
+
+    @staticmethod
+    async def handle(request: Any) -> Any:
+        from aiohttp import web
+
+        return web.Response(status=410)
+
+
+CONTEXT = cast(
+    ApiContext,
+    SimpleNamespace(
+        credentials=Credentials(KEY, SECRET),
+        front=NoFront(),
+        config=SimpleNamespace(host="configured.invalid", port=1),
+    ),
+)
+
+
+async def get_apis(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    calls.append(("GetApis", params, region))
+    api = {"ApiId": "a1", "Name": "n", "ProtocolType": "HTTP", "ApiEndpoint": request_host(context)}
+    return {"Items": [api]}
+
+
+async def create_api(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    calls.append(("CreateApi", params, region))
+    return {"ApiId": "a2", "Name": params["Name"], "ProtocolType": params["ProtocolType"]}
+
+
+async def get_api(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    calls.append(("GetApi", params, region))
+    raise NotFound(f"Invalid API identifier specified {params['ApiId']}")
+
+
+async def list_functions(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    calls.append(("ListFunctions", params, region))
+    return {"Functions": []}
+
+
+APIGW = Service[ApiContext](
+    model="apigatewayv2",
+    signing=Signing("apigateway", paths=("/v2/",)),
+    handlers={"GetApis": get_apis, "CreateApi": create_api, "GetApi": get_api},
+    validation_error="BadRequestException",
+    protocols=("rest-json",),
+    no_route=NoRoute("NotFoundException", 404, "No such resource: {method} {path}"),
+)
+# A second REST service under its own prefixes, with the protocol's default no-route answer.
+LAMBDA = Service[ApiContext](
+    model="lambda",
+    signing=Signing("lambda", paths=("/2015-03-31/",)),
+    handlers={"ListFunctions": list_functions},
+    protocols=("rest-json",),
+)
+
+
+def served(test: Callable[[str], Awaitable[None]]) -> None:
+    """Run `test(endpoint)` against the gateway app with the two services declared."""
+
+    async def run() -> None:
+        server = TestServer(build_app(CONTEXT, [], (APIGW, LAMBDA)), host="127.0.0.1")
+        await server.start_server()
+        try:
+            await test(f"http://127.0.0.1:{server.port}")
+        finally:
+            await server.close()
+
+    calls.clear()
+    asyncio.run(run())
+
+
+def client(name: str, endpoint: str, validate: bool = True) -> Any:
+    return boto3.client(
+        name,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        config=BotoConfig(parameter_validation=validate, retries={"max_attempts": 1}),
+    )
+
+
+def signed(method: str, url: str, service: str) -> tuple[str, dict[str, str]]:
+    request = AWSRequest(method=method, url=url, data=b"")
+    SigV4Auth(BotoCredentials(KEY, SECRET), service, REGION).add_auth(request)
+    return url, dict(request.headers.items())
+
+
+async def raw(method: str, url: str, service: str) -> tuple[int, dict[str, str], bytes]:
+    import urllib.request
+
+    target, headers = signed(method, url, service)
+
+    def send() -> tuple[int, dict[str, str], bytes]:
+        req = urllib.request.Request(target, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req) as reply:
+                return reply.status, dict(reply.headers.items()), reply.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers.items()), e.read()
+
+    return await asyncio.to_thread(send)
+
+
+def error_of(call: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        with pytest.raises(ClientError) as err:
+            call()
+        return err.value.response
+
+    return run
+
+
+def test_a_rest_operation_reaches_its_handler_and_botocore_reads_the_answer() -> None:
+    async def test(endpoint: str) -> None:
+        gw = client("apigatewayv2", endpoint)
+        page = await asyncio.to_thread(gw.get_apis, MaxResults="5")
+        assert page["ResponseMetadata"]["HTTPStatusCode"] == 200
+        assert page["Items"][0]["ApiId"] == "a1"
+        # The handler heard the Host the client used, not the configured one.
+        assert page["Items"][0]["ApiEndpoint"] == endpoint.removeprefix("http://")
+        assert calls == [("GetApis", {"MaxResults": "5"}, REGION)]
+
+    served(test)
+
+
+def test_the_status_comes_from_the_model() -> None:
+    async def test(endpoint: str) -> None:
+        created = await asyncio.to_thread(
+            client("apigatewayv2", endpoint).create_api, Name="x", ProtocolType="HTTP"
+        )
+        assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
+        assert (created["ApiId"], created["Name"]) == ("a2", "x")
+
+    served(test)
+
+
+def test_an_unknown_route_under_a_prefix_is_that_services_no_route_error() -> None:
+    async def test(endpoint: str) -> None:
+        status, headers, body = await raw("GET", endpoint + "/v2/nothing/here", "apigateway")
+        assert (status, headers["x-amzn-ErrorType"]) == (404, "NotFoundException")
+        assert b"No such resource: GET /v2/nothing/here" in body
+        status, headers, _ = await raw("PATCH", endpoint + "/v2/apis", "apigateway")
+        assert (status, headers["x-amzn-ErrorType"]) == (404, "NotFoundException")
+        # Lambda's prefix: the protocol's default, Lambda's own.
+        status, headers, _ = await raw("GET", endpoint + "/2015-03-31/nothing", "lambda")
+        assert (status, headers["x-amzn-ErrorType"]) == (404, "UnknownOperationException")
+        assert calls == []
+
+    served(test)
+
+
+def test_each_prefix_reaches_its_own_service() -> None:
+    async def test(endpoint: str) -> None:
+        listed = await asyncio.to_thread(client("lambda", endpoint).list_functions)
+        assert listed["Functions"] == []
+        assert [c[0] for c in calls] == ["ListFunctions"]
+
+    served(test)
+
+
+def test_refusals_are_the_services_own_errors() -> None:
+    async def test(endpoint: str) -> None:
+        loose = client("apigatewayv2", endpoint, validate=False)
+        # Input the model refuses: API Gateway's validation code, before any handler.
+        refused = await asyncio.to_thread(error_of(lambda: loose.create_api(Name="x")))
+        assert refused["Error"]["Code"] == "BadRequestException"
+        assert refused["ResponseMetadata"]["HTTPStatusCode"] == 400
+        # A modeled operation without a handler.
+        missing = await asyncio.to_thread(error_of(lambda: loose.get_routes(ApiId="a1")))
+        assert missing["Error"]["Code"] == "UnknownOperationException"
+        # A handler's error, with its code and status.
+        gone = await asyncio.to_thread(error_of(lambda: loose.get_api(ApiId="zz")))
+        assert (gone["Error"]["Code"], gone["Error"]["Message"]) == (
+            "NotFoundException",
+            "Invalid API identifier specified zz",
+        )
+        assert gone["ResponseMetadata"]["HTTPStatusCode"] == 404
+        assert [c[0] for c in calls] == ["GetApi"]
+
+    served(test)
+
+
+def test_a_signature_for_another_service_is_refused_under_a_prefix() -> None:
+    async def test(endpoint: str) -> None:
+        status, _, body = await raw("GET", endpoint + "/v2/apis", "lambda")
+        assert status == 403, body
+        assert calls == []
+
+    served(test)
