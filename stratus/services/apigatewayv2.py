@@ -1,66 +1,66 @@
-"""API Gateway v2 (HTTP APIs) control API: the REST-JSON subset `boto3.client("apigatewayv2")`
-uses to create APIs, routes, Lambda proxy integrations, stages and deployments."""
+"""API Gateway v2 (HTTP APIs) control API: the operations `boto3.client("apigatewayv2")` uses to
+create APIs, routes, Lambda proxy integrations, stages and deployments, declared once
+(`SERVICE`) and served by the gateway in rest-json from botocore's model.
+
+The model checks at the edge what it can (required members, types, enums, TimeoutInMillis's
+50..30000); the handlers keep what it cannot: HTTP APIs only (no WEBSOCKET), Lambda proxy
+integrations only, route keys, CORS values, stage names, page tokens."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
-from aiohttp import web
-
 from stratus.errors import BadRequest
-from stratus.gateway.responses import empty_response, json_response
-from stratus.gateway.server import ctx, json_body
+from stratus.gateway.server import ApiContext, request_host
 from stratus.httpapi import cors, routing
-from stratus.httpapi.apis import DEFAULT_STAGE, HttpApis, function_of
+from stratus.httpapi.apis import DEFAULT_STAGE, function_of
 from stratus.httpapi.front import api_endpoint
 from stratus.httpapi.models import Api, Integration, Route, Stage, new_id, now_iso, wire
+from stratus.wire.models import service_model
+from stratus.wire.rest_routes import NoRoute
+from stratus.wire.service import Authorization, Handler, Service
 from stratus.wire.signing import Signing
 
-APIS = "/v2/apis"
-API = APIS + "/{api_id}"
-SIGNING = Signing("apigateway", paths=("/v2/",))
 PAYLOAD_VERSIONS = ("1.0", "2.0")
 ROUTE_AUTH = ("NONE",)
+Params = dict[str, Any]
+Result = dict[str, Any]
 
 
-def _apis(request: web.Request) -> HttpApis:
-    return ctx(request).apis
+@cache
+def _names(shape: str) -> dict[str, str]:
+    """The model's member names of `shape` by their wire names (`apiId` -> `ApiId`)."""
+    members = service_model("apigatewayv2").shape_for(shape).members  # type: ignore[attr-defined]
+    return {m.serialization.get("name", n): n for n, m in members.items()}
 
 
-def _api_shape(request: web.Request, api: Api) -> dict[str, Any]:
-    shape = wire(api)
-    context = ctx(request)
-    shape["apiEndpoint"] = api_endpoint(
-        request.host or f"{context.config.host}:{context.config.port}", api.apiId
-    )
-    shape["routeSelectionExpression"] = "$request.method $request.path"
-    shape["apiKeySelectionExpression"] = "$request.header.x-api-key"
-    if api.corsConfiguration:
-        shape["corsConfiguration"] = cors.to_camel(api.corsConfiguration)
+def _shaped(record: Any, shape: str) -> Result:
+    """A record (its fields in the API's camelCase wire names) as boto3 returns it."""
+    names = _names(shape)
+    return {names[k]: v for k, v in wire(record).items() if k in names}
+
+
+def _api(context: ApiContext, api: Api) -> Result:
+    shape = _shaped(api, "Api")
+    shape["ApiEndpoint"] = api_endpoint(request_host(context), api.apiId)
+    shape["RouteSelectionExpression"] = "$request.method $request.path"
+    shape["ApiKeySelectionExpression"] = "$request.header.x-api-key"
     return shape
 
 
-def _page(items: list[dict[str, Any]], request: web.Request) -> dict[str, Any]:
+def _page(items: list[Result], params: Params) -> Result:
+    # The model types both as strings; that they hold numbers is this API's own rule.
     try:
-        start = int(request.query.get("nextToken", "0") or 0)
-        size = int(request.query.get("maxResults", "100") or 100)
+        start = int(params.get("NextToken") or 0)
+        size = int(params.get("MaxResults") or 100)
     except ValueError:
         raise BadRequest("nextToken and maxResults must be integers.") from None
-    page: dict[str, Any] = {"items": items[start : start + size]}
+    page: Result = {"Items": items[start : start + size]}
     if start + size < len(items):
-        page["nextToken"] = str(start + size)
+        page["NextToken"] = str(start + size)
     return page
-
-
-def _text(data: dict[str, Any], key: str, *, required: bool = False) -> str | None:
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise BadRequest(f"{key} is required.")
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(f"{key} must be a string.")
-    return value
 
 
 def _was(current: Any, field: str) -> Any:
@@ -68,53 +68,42 @@ def _was(current: Any, field: str) -> Any:
     return getattr(current, field) if current is not None else None
 
 
-def _given_or_kept(data: dict[str, Any], key: str, current: Any) -> str | None:
-    """An optional text field: the request's value if it names one, else the current one."""
-    return _text(data, key) if key in data else _was(current, key)
+def _given_or_kept(params: Params, key: str, current: Any, field: str) -> Any:
+    """An optional member: the request's value if it names one, else the current one."""
+    return params[key] if key in params else _was(current, field)
 
 
-def _cors(data: dict[str, Any]) -> dict[str, Any] | None:
-    if data.get("corsConfiguration") is None:
+def _cors(params: Params) -> dict[str, Any] | None:
+    if params.get("CorsConfiguration") is None:
         return None
-    try:
-        return cors.validate(data["corsConfiguration"], camel=True)
+    try:  # the values the model cannot check: methods, empty strings
+        return cors.validate(params["CorsConfiguration"], camel=False)
     except ValueError as e:
         raise BadRequest(f"Invalid corsConfiguration: {e}.") from None
-
-
-def _tags(data: dict[str, Any]) -> dict[str, str]:
-    tags = data.get("tags") or {}
-    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-        raise BadRequest("tags must map strings to strings.")
-    return dict(tags)
 
 
 # -- APIs ----------------------------------------------------------------------------------------
 
 
-async def create_api(request: web.Request) -> web.StreamResponse:
-    data = json_body(request)
-    name = _text(data, "name", required=True)
-    protocol = _text(data, "protocolType", required=True)
-    if protocol != "HTTP":
-        raise BadRequest(f"protocolType {protocol} is not supported here; only HTTP APIs are.")
+async def create_api(context: ApiContext, params: Params, region: str) -> Result:
+    if params["ProtocolType"] != "HTTP":
+        raise BadRequest(f"protocolType {params['ProtocolType']} is not supported here; only HTTP APIs are.")
     api = Api(
         apiId=new_id(10),
-        name=name or "",
+        name=params["Name"],
         createdDate=now_iso(),
-        description=_text(data, "description"),
-        version=_text(data, "version"),
-        corsConfiguration=_cors(data),
-        disableExecuteApiEndpoint=bool(data.get("disableExecuteApiEndpoint", False)),
-        tags=_tags(data),
+        description=params.get("Description"),
+        version=params.get("Version"),
+        corsConfiguration=_cors(params),
+        disableExecuteApiEndpoint=params.get("DisableExecuteApiEndpoint", False),
+        tags=dict(params.get("Tags") or {}),
     )
-    target = _text(data, "target")
-    if target is not None:
-        api = _quick_create(api, target, _text(data, "routeKey") or "$default")
-    elif data.get("routeKey") is not None:
+    if "Target" in params:
+        api = _quick_create(api, params["Target"], params.get("RouteKey") or "$default")
+    elif "RouteKey" in params:
         raise BadRequest("routeKey is only for quick create, together with target.")
-    _apis(request).create_api(api)
-    return json_response(_api_shape(request, api), status=201)
+    context.apis.create_api(api)
+    return _api(context, api)
 
 
 def _quick_create(api: Api, target: str, route_key: str) -> Api:
@@ -136,226 +125,229 @@ def _quick_create(api: Api, target: str, route_key: str) -> Api:
     )
 
 
-async def get_apis(request: web.Request) -> web.StreamResponse:
-    return json_response(_page([_api_shape(request, a) for a in _apis(request).list()], request))
+async def get_apis(context: ApiContext, params: Params, region: str) -> Result:
+    return _page([_api(context, a) for a in context.apis.list()], params)
 
 
-async def get_api(request: web.Request) -> web.StreamResponse:
-    return json_response(_api_shape(request, _apis(request).get(request.match_info["api_id"])))
+async def get_api(context: ApiContext, params: Params, region: str) -> Result:
+    return _api(context, context.apis.get(params["ApiId"]))
 
 
-async def update_api(request: web.Request) -> web.StreamResponse:
-    data = json_body(request)
-    changes: dict[str, Any] = {}
-    for key in ("name", "description", "version"):
-        if key in data:
-            changes[key] = _text(data, key)
-    if "corsConfiguration" in data:
-        changes["corsConfiguration"] = _cors(data)
-    if "disableExecuteApiEndpoint" in data:
-        changes["disableExecuteApiEndpoint"] = bool(data["disableExecuteApiEndpoint"])
-    api = _apis(request).update_api(request.match_info["api_id"], **changes)
-    return json_response(_api_shape(request, api))
+async def update_api(context: ApiContext, params: Params, region: str) -> Result:
+    fields = {"Name": "name", "Description": "description", "Version": "version"}
+    changes: dict[str, Any] = {field: params[key] for key, field in fields.items() if key in params}
+    if "CorsConfiguration" in params:
+        changes["corsConfiguration"] = _cors(params)
+    if "DisableExecuteApiEndpoint" in params:
+        changes["disableExecuteApiEndpoint"] = params["DisableExecuteApiEndpoint"]
+    return _api(context, context.apis.update_api(params["ApiId"], **changes))
 
 
-async def delete_api(request: web.Request) -> web.StreamResponse:
-    _apis(request).delete_api(request.match_info["api_id"])
-    return empty_response(204)
+async def delete_api(context: ApiContext, params: Params, region: str) -> Result:
+    context.apis.delete_api(params["ApiId"])
+    return {}
 
 
 # -- routes --------------------------------------------------------------------------------------
 
 
-def _route(data: dict[str, Any], current: Route | None) -> Route:
-    key = _text(data, "routeKey", required=current is None) or (_was(current, "routeKey") or "")
-    auth = _text(data, "authorizationType") or (_was(current, "authorizationType") or "NONE")
+def _route(params: Params, current: Route | None) -> Route:
+    auth = params.get("AuthorizationType") or (_was(current, "authorizationType") or "NONE")
     if auth not in ROUTE_AUTH:
         raise BadRequest(f"authorizationType {auth} is not supported here; use NONE.")
     return Route(
         routeId=_was(current, "routeId") or new_id(7),
-        routeKey=key,
-        target=_given_or_kept(data, "target", current),
+        routeKey=params.get("RouteKey") or _was(current, "routeKey"),  # CreateRoute's is required
+        target=_given_or_kept(params, "Target", current, "target"),
         authorizationType=auth,
-        apiKeyRequired=bool(data.get("apiKeyRequired", _was(current, "apiKeyRequired") or False)),
-        operationName=_given_or_kept(data, "operationName", current),
+        apiKeyRequired=_given_or_kept(params, "ApiKeyRequired", current, "apiKeyRequired") or False,
+        operationName=_given_or_kept(params, "OperationName", current, "operationName"),
     )
 
 
-async def create_route(request: web.Request) -> web.StreamResponse:
-    route = _apis(request).put_route(request.match_info["api_id"], _route(json_body(request), None))
-    return json_response(wire(route), status=201)
+async def create_route(context: ApiContext, params: Params, region: str) -> Result:
+    return _shaped(context.apis.put_route(params["ApiId"], _route(params, None)), "Route")
 
 
-async def get_routes(request: web.Request) -> web.StreamResponse:
-    api = _apis(request).get(request.match_info["api_id"])
-    return json_response(_page([wire(r) for r in api.routes.values()], request))
+async def get_routes(context: ApiContext, params: Params, region: str) -> Result:
+    api = context.apis.get(params["ApiId"])
+    return _page([_shaped(r, "Route") for r in api.routes.values()], params)
 
 
-async def get_route(request: web.Request) -> web.StreamResponse:
-    return json_response(
-        wire(_apis(request).route(request.match_info["api_id"], request.match_info["route_id"]))
-    )
+async def get_route(context: ApiContext, params: Params, region: str) -> Result:
+    return _shaped(context.apis.route(params["ApiId"], params["RouteId"]), "Route")
 
 
-async def update_route(request: web.Request) -> web.StreamResponse:
-    api_id, route_id = request.match_info["api_id"], request.match_info["route_id"]
-    current = _apis(request).route(api_id, route_id)
-    route = _apis(request).put_route(api_id, _route(json_body(request), current))
-    return json_response(wire(route))
+async def update_route(context: ApiContext, params: Params, region: str) -> Result:
+    current = context.apis.route(params["ApiId"], params["RouteId"])
+    return _shaped(context.apis.put_route(params["ApiId"], _route(params, current)), "Route")
 
 
-async def delete_route(request: web.Request) -> web.StreamResponse:
-    _apis(request).delete_route(request.match_info["api_id"], request.match_info["route_id"])
-    return empty_response(204)
+async def delete_route(context: ApiContext, params: Params, region: str) -> Result:
+    context.apis.delete_route(params["ApiId"], params["RouteId"])
+    return {}
 
 
 # -- integrations --------------------------------------------------------------------------------
 
 
-def _integration(data: dict[str, Any], current: Integration | None) -> Integration:
-    kind = _text(data, "integrationType", required=current is None) or (
-        _was(current, "integrationType") or ""
-    )
+def _integration(params: Params, current: Integration | None) -> Integration:
+    kind = params.get("IntegrationType") or _was(current, "integrationType")
     if kind != "AWS_PROXY":
         raise BadRequest(
             f"integrationType {kind} is not supported here; use AWS_PROXY with a Lambda function."
         )
-    uri = _text(data, "integrationUri") or _was(current, "integrationUri")
+    uri = params.get("IntegrationUri") or _was(current, "integrationUri")
     if uri is None or function_of(uri) is None:
         raise BadRequest(
             f"Invalid integrationUri {uri}: an AWS_PROXY integration needs a Lambda function ARN."
         )
-    version = _text(data, "payloadFormatVersion") or _was(current, "payloadFormatVersion")
+    version = params.get("PayloadFormatVersion") or _was(current, "payloadFormatVersion")
     if version not in PAYLOAD_VERSIONS:
         raise BadRequest("payloadFormatVersion must be 1.0 or 2.0 for a Lambda proxy integration.")
-    timeout = data.get("timeoutInMillis", _was(current, "timeoutInMillis") or 30000)
-    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 50 <= timeout <= 30000:
-        raise BadRequest("timeoutInMillis must be between 50 and 30000 for HTTP APIs.")
     return Integration(
         integrationId=_was(current, "integrationId") or new_id(7),
         integrationType=kind,
         integrationUri=uri,
         payloadFormatVersion=version,
-        integrationMethod=_text(data, "integrationMethod") or "POST",
-        timeoutInMillis=timeout,
-        description=_given_or_kept(data, "description", current),
+        integrationMethod=params.get("IntegrationMethod") or "POST",
+        timeoutInMillis=params.get("TimeoutInMillis", _was(current, "timeoutInMillis") or 30000),
+        description=_given_or_kept(params, "Description", current, "description"),
     )
 
 
-async def create_integration(request: web.Request) -> web.StreamResponse:
-    created = _apis(request).put_integration(
-        request.match_info["api_id"], _integration(json_body(request), None)
-    )
-    return json_response(wire(created), status=201)
+async def create_integration(context: ApiContext, params: Params, region: str) -> Result:
+    created = context.apis.put_integration(params["ApiId"], _integration(params, None))
+    return _shaped(created, "Integration")
 
 
-async def get_integrations(request: web.Request) -> web.StreamResponse:
-    api = _apis(request).get(request.match_info["api_id"])
-    return json_response(_page([wire(i) for i in api.integrations.values()], request))
+async def get_integrations(context: ApiContext, params: Params, region: str) -> Result:
+    api = context.apis.get(params["ApiId"])
+    return _page([_shaped(i, "Integration") for i in api.integrations.values()], params)
 
 
-async def get_integration(request: web.Request) -> web.StreamResponse:
-    found = _apis(request).integration(request.match_info["api_id"], request.match_info["integration_id"])
-    return json_response(wire(found))
+async def get_integration(context: ApiContext, params: Params, region: str) -> Result:
+    return _shaped(context.apis.integration(params["ApiId"], params["IntegrationId"]), "Integration")
 
 
-async def update_integration(request: web.Request) -> web.StreamResponse:
-    api_id = request.match_info["api_id"]
-    current = _apis(request).integration(api_id, request.match_info["integration_id"])
-    updated = _apis(request).put_integration(api_id, _integration(json_body(request), current))
-    return json_response(wire(updated))
+async def update_integration(context: ApiContext, params: Params, region: str) -> Result:
+    current = context.apis.integration(params["ApiId"], params["IntegrationId"])
+    updated = context.apis.put_integration(params["ApiId"], _integration(params, current))
+    return _shaped(updated, "Integration")
 
 
-async def delete_integration(request: web.Request) -> web.StreamResponse:
-    _apis(request).delete_integration(request.match_info["api_id"], request.match_info["integration_id"])
-    return empty_response(204)
+async def delete_integration(context: ApiContext, params: Params, region: str) -> Result:
+    context.apis.delete_integration(params["ApiId"], params["IntegrationId"])
+    return {}
 
 
 # -- stages and deployments ----------------------------------------------------------------------
 
 
-def _stage(data: dict[str, Any], current: Stage | None) -> Stage:
-    variables = data.get("stageVariables", _was(current, "stageVariables") or {}) or {}
-    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
-        raise BadRequest("stageVariables must map strings to strings.")
+def _stage(params: Params, current: Stage | None) -> Stage:
     now = now_iso()
     return Stage(
-        stageName=_was(current, "stageName") or (_text(data, "stageName", required=True) or ""),
+        stageName=_was(current, "stageName") or params["StageName"],
         createdDate=_was(current, "createdDate") or now,
         lastUpdatedDate=now,
-        autoDeploy=bool(data.get("autoDeploy", _was(current, "autoDeploy") or False)),
-        description=_given_or_kept(data, "description", current),
-        stageVariables=dict(variables),
-        deploymentId=_text(data, "deploymentId") or _was(current, "deploymentId"),
-        tags=_tags(data) if "tags" in data else (_was(current, "tags") or {}),
+        autoDeploy=_given_or_kept(params, "AutoDeploy", current, "autoDeploy") or False,
+        description=_given_or_kept(params, "Description", current, "description"),
+        stageVariables=dict(_given_or_kept(params, "StageVariables", current, "stageVariables") or {}),
+        deploymentId=params.get("DeploymentId") or _was(current, "deploymentId"),
+        tags=dict(_given_or_kept(params, "Tags", current, "tags") or {}),
     )
 
 
-async def create_stage(request: web.Request) -> web.StreamResponse:
-    stage = _apis(request).put_stage(
-        request.match_info["api_id"], _stage(json_body(request), None), create=True
+async def create_stage(context: ApiContext, params: Params, region: str) -> Result:
+    return _shaped(context.apis.put_stage(params["ApiId"], _stage(params, None), create=True), "Stage")
+
+
+async def get_stages(context: ApiContext, params: Params, region: str) -> Result:
+    api = context.apis.get(params["ApiId"])
+    return _page([_shaped(s, "Stage") for s in api.stages.values()], params)
+
+
+async def get_stage(context: ApiContext, params: Params, region: str) -> Result:
+    return _shaped(context.apis.stage(params["ApiId"], params["StageName"]), "Stage")
+
+
+async def update_stage(context: ApiContext, params: Params, region: str) -> Result:
+    current = context.apis.stage(params["ApiId"], params["StageName"])
+    updated = context.apis.put_stage(params["ApiId"], _stage(params, current), create=False)
+    return _shaped(updated, "Stage")
+
+
+async def delete_stage(context: ApiContext, params: Params, region: str) -> Result:
+    context.apis.delete_stage(params["ApiId"], params["StageName"])
+    return {}
+
+
+async def create_deployment(context: ApiContext, params: Params, region: str) -> Result:
+    deployment = context.apis.create_deployment(
+        params["ApiId"], params.get("Description"), params.get("StageName")
     )
-    return json_response(wire(stage), status=201)
+    return _shaped(deployment, "Deployment")
 
 
-async def get_stages(request: web.Request) -> web.StreamResponse:
-    api = _apis(request).get(request.match_info["api_id"])
-    return json_response(_page([wire(s) for s in api.stages.values()], request))
+async def get_deployments(context: ApiContext, params: Params, region: str) -> Result:
+    api = context.apis.get(params["ApiId"])
+    return _page([_shaped(d, "Deployment") for d in api.deployments.values()], params)
 
 
-async def get_stage(request: web.Request) -> web.StreamResponse:
-    return json_response(
-        wire(_apis(request).stage(request.match_info["api_id"], request.match_info["stage"]))
-    )
+# -- the declaration -----------------------------------------------------------------------------
 
 
-async def update_stage(request: web.Request) -> web.StreamResponse:
-    api_id = request.match_info["api_id"]
-    current = _apis(request).stage(api_id, request.match_info["stage"])
-    return json_response(
-        wire(_apis(request).put_stage(api_id, _stage(json_body(request), current), create=False))
-    )
+def _authorization(operation: str) -> Authorization:
+    """API Gateway's IAM model: the action is the HTTP method (`apigateway:PATCH`) and the
+    resource the path without its version (`arn:aws:apigateway:REGION::/apis/ID/routes/ID`),
+    both from the operation's HTTP binding in the model."""
+    model = service_model("apigatewayv2").operation_model(operation)
+    method, template = model.http["method"], model.http["requestUri"].partition("?")[0].removeprefix("/v2")
+    members = model.input_shape.members if model.input_shape is not None else {}
+    labels = {m.serialization.get("name", n): n for n, m in members.items()}
+
+    def authorize(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+        path = template
+        for wire_name, name in labels.items():
+            path = path.replace("{" + wire_name + "}", str(params.get(name, "*")))
+        return f"apigateway:{method}", f"arn:aws:apigateway:{region}::{path}"
+
+    return authorize
 
 
-async def delete_stage(request: web.Request) -> web.StreamResponse:
-    _apis(request).delete_stage(request.match_info["api_id"], request.match_info["stage"])
-    return empty_response(204)
+HANDLERS: dict[str, Handler[ApiContext]] = {
+    "CreateApi": create_api,
+    "GetApis": get_apis,
+    "GetApi": get_api,
+    "UpdateApi": update_api,
+    "DeleteApi": delete_api,
+    "CreateRoute": create_route,
+    "GetRoutes": get_routes,
+    "GetRoute": get_route,
+    "UpdateRoute": update_route,
+    "DeleteRoute": delete_route,
+    "CreateIntegration": create_integration,
+    "GetIntegrations": get_integrations,
+    "GetIntegration": get_integration,
+    "UpdateIntegration": update_integration,
+    "DeleteIntegration": delete_integration,
+    "CreateStage": create_stage,
+    "GetStages": get_stages,
+    "GetStage": get_stage,
+    "UpdateStage": update_stage,
+    "DeleteStage": delete_stage,
+    "CreateDeployment": create_deployment,
+    "GetDeployments": get_deployments,
+}
 
-
-async def create_deployment(request: web.Request) -> web.StreamResponse:
-    data = json_body(request)
-    deployment = _apis(request).create_deployment(
-        request.match_info["api_id"], _text(data, "description"), _text(data, "stageName")
-    )
-    return json_response(wire(deployment), status=201)
-
-
-async def get_deployments(request: web.Request) -> web.StreamResponse:
-    api = _apis(request).get(request.match_info["api_id"])
-    return json_response(_page([wire(d) for d in api.deployments.values()], request))
-
-
-def register(app: web.Application) -> None:
-    r = app.router
-    r.add_post(APIS, create_api)
-    r.add_get(APIS, get_apis)
-    r.add_get(API, get_api)
-    r.add_patch(API, update_api)
-    r.add_delete(API, delete_api)
-    r.add_post(API + "/routes", create_route)
-    r.add_get(API + "/routes", get_routes)
-    r.add_get(API + "/routes/{route_id}", get_route)
-    r.add_patch(API + "/routes/{route_id}", update_route)
-    r.add_delete(API + "/routes/{route_id}", delete_route)
-    r.add_post(API + "/integrations", create_integration)
-    r.add_get(API + "/integrations", get_integrations)
-    r.add_get(API + "/integrations/{integration_id}", get_integration)
-    r.add_patch(API + "/integrations/{integration_id}", update_integration)
-    r.add_delete(API + "/integrations/{integration_id}", delete_integration)
-    r.add_post(API + "/stages", create_stage)
-    r.add_get(API + "/stages", get_stages)
-    r.add_get(API + "/stages/{stage}", get_stage)
-    r.add_patch(API + "/stages/{stage}", update_stage)
-    r.add_delete(API + "/stages/{stage}", delete_stage)
-    r.add_post(API + "/deployments", create_deployment)
-    r.add_get(API + "/deployments", get_deployments)
+SERVICE = Service[ApiContext](
+    model="apigatewayv2",
+    signing=Signing("apigateway", paths=("/v2/",)),
+    handlers=HANDLERS,
+    validation_error="BadRequestException",
+    protocols=("rest-json",),
+    no_route=NoRoute("NotFoundException", 404, "Invalid request path: {method} {path}"),
+    authorization={name: _authorization(name) for name in HANDLERS},
+)
+# The signing declaration on its own, for the SigV4 check's list (gateway/authn.py).
+SIGNING = SERVICE.signing

@@ -5,7 +5,12 @@ service is one more entry here."""
 from __future__ import annotations
 
 from stratus.gateway.server import ApiContext
-from stratus.services import cloudwatch, events, logs
+from stratus.services import apigatewayv2, cloudwatch, events, logs
 from stratus.wire.service import Service
 
-SERVICES: tuple[Service[ApiContext], ...] = (logs.SERVICE, events.SERVICE, cloudwatch.SERVICE)
+SERVICES: tuple[Service[ApiContext], ...] = (
+    logs.SERVICE,
+    events.SERVICE,
+    cloudwatch.SERVICE,
+    apigatewayv2.SERVICE,
+)

@@ -227,3 +227,93 @@ def test_a_signature_for_another_service_is_refused_under_a_prefix() -> None:
         assert calls == []
 
     served(test)
+
+
+# -- API Gateway v2's own declaration, served the same way ---------------------------------------
+
+ARN = "arn:aws:lambda:eu-west-3:123456789012:function:f"
+
+
+def served_apigatewayv2(tmp_path: Any, test: Callable[[str], Awaitable[None]]) -> None:
+    from stratus.httpapi.apis import HttpApis
+    from stratus.services import apigatewayv2
+    from stratus.store.sqlite import Store
+
+    store = Store(tmp_path / "db")
+    context = cast(ApiContext, SimpleNamespace(**vars(CONTEXT), apis=HttpApis(store)))
+
+    async def run() -> None:
+        server = TestServer(build_app(context, [], (apigatewayv2.SERVICE,)), host="127.0.0.1")
+        await server.start_server()
+        try:
+            await test(f"http://127.0.0.1:{server.port}")
+        finally:
+            await server.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        store.close()
+
+
+def test_apigatewayv2_answers_as_boto3_expects(tmp_path: Any) -> None:
+    async def test(endpoint: str) -> None:
+        gw = client("apigatewayv2", endpoint)
+        api = await asyncio.to_thread(gw.create_api, Name="n", ProtocolType="HTTP", Target=ARN)
+        assert api["ResponseMetadata"]["HTTPStatusCode"] == 201
+        host = endpoint.removeprefix("http://")
+        assert api["ApiEndpoint"] == f"http://{host}/_stratus/api/{api['ApiId']}"
+        assert api["CreatedDate"].tzinfo is not None  # a timestamp, as botocore reads one
+        stages = await asyncio.to_thread(gw.get_stages, ApiId=api["ApiId"])
+        assert [(s["StageName"], s["AutoDeploy"]) for s in stages["Items"]] == [("$default", True)]
+        routes = await asyncio.to_thread(gw.get_routes, ApiId=api["ApiId"])
+        integ = routes["Items"][0]["Target"].removeprefix("integrations/")
+        updated = await asyncio.to_thread(
+            gw.update_integration, ApiId=api["ApiId"], IntegrationId=integ, TimeoutInMillis=1000
+        )
+        assert (updated["TimeoutInMillis"], updated["PayloadFormatVersion"]) == (1000, "2.0")
+        deleted = await asyncio.to_thread(gw.delete_api, ApiId=api["ApiId"])
+        assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+
+    served_apigatewayv2(tmp_path, test)
+
+
+def test_apigatewayv2_refusals(tmp_path: Any) -> None:
+    async def test(endpoint: str) -> None:
+        loose = client("apigatewayv2", endpoint, validate=False)
+        api = await asyncio.to_thread(loose.create_api, Name="n", ProtocolType="HTTP")
+        # The model's range (50..30000) and enum, refused at the edge with API Gateway's code.
+        for bad in ({"TimeoutInMillis": 40000}, {"IntegrationType": "SOAP"}):
+            args = {"IntegrationType": "AWS_PROXY", "IntegrationUri": ARN, "PayloadFormatVersion": "2.0"}
+            args.update(bad)
+            call = lambda a=args: loose.create_integration(ApiId=api["ApiId"], **a)  # noqa: E731
+            refused = await asyncio.to_thread(error_of(call))
+            assert refused["Error"]["Code"] == "BadRequestException", bad
+        # What the model allows but this API does not: the handler's own refusals.
+        ws = await asyncio.to_thread(error_of(lambda: loose.create_api(Name="w", ProtocolType="WEBSOCKET")))
+        assert ws["Error"]["Code"] == "BadRequestException"
+        page = await asyncio.to_thread(error_of(lambda: loose.get_apis(MaxResults="many")))
+        assert page["Error"]["Code"] == "BadRequestException"
+        gone = await asyncio.to_thread(error_of(lambda: loose.get_route(ApiId=api["ApiId"], RouteId="r1")))
+        assert gone["Error"]["Code"] == "NotFoundException"
+        assert gone["ResponseMetadata"]["HTTPStatusCode"] == 404
+        status, headers, _ = await raw("GET", endpoint + "/v2/nowhere", "apigateway")
+        assert (status, headers["x-amzn-ErrorType"]) == (404, "NotFoundException")
+
+    served_apigatewayv2(tmp_path, test)
+
+
+def test_apigatewayv2_iam_actions_and_resources_follow_its_http_bindings() -> None:
+    from stratus.services.apigatewayv2 import SERVICE
+
+    params = {"ApiId": "a1", "RouteId": "r1"}
+    assert SERVICE.action("UpdateRoute", params, "eu-west-1", "1") == (
+        "apigateway:PATCH",
+        "arn:aws:apigateway:eu-west-1::/apis/a1/routes/r1",
+    )
+    listed = SERVICE.action("GetApis", {}, "us-east-1", "1")
+    assert listed == ("apigateway:GET", "arn:aws:apigateway:us-east-1::/apis")
+    assert SERVICE.action("CreateStage", {"ApiId": "a1", "StageName": "p"}, "r", "1") == (
+        "apigateway:POST",
+        "arn:aws:apigateway:r::/apis/a1/stages",
+    )
