@@ -51,7 +51,7 @@ from stratus.runtimes import node as node_runtimes
 from stratus.runtimes import python as python_runtimes
 from stratus.runtimes.kinds import Runtimes
 from stratus.runtimes.python import PythonRuntime
-from stratus.services import metering
+from stratus.services import apigatewayv2, metering
 from stratus.services.declared import SERVICES
 from stratus.store import datadir
 from stratus.store.diskfull import writing
@@ -93,7 +93,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         datadir.prepare(config.data_dir)  # 0700, state files 0600; an existing one is tightened
         credentials = load_credentials(config.data_dir)
         store = Store(config.db_path)
-        logs = LogStore(config.logs_db_path)
+        logs = LogStore(config.logs_db_path, enabled=config.telemetry)
         metrics = Metrics(config.metrics_db_path)
         events = EventQueue(config.events_db_path)
     python = python_runtimes.discover(config.runtime_cache)
@@ -119,6 +119,8 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             account_limit=config.concurrency_limit,
             idle_timeout=config.idle_timeout,
             init_timeout=config.init_timeout,
+            metrics=metrics if config.telemetry else None,
+            spans=span_export,
         )
         async_invoker = AsyncInvoker(
             events,
@@ -127,8 +129,11 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             config.account_id,
             RetryPolicy(function_error_delay_s=config.async_retry_delay, backoff_s=config.async_backoff),
         )
-        rules = Rules(store)
-        scheduler = Scheduler(rules, async_invoker, config.account_id, speedup=config.schedule_speedup)
+        rules_changed = asyncio.Event()  # set by the rules, waited on by the scheduler
+        rules = Rules(store, on_change=rules_changed.set)
+        scheduler = Scheduler(
+            rules, async_invoker, config.account_id, changed=rules_changed, speedup=config.schedule_speedup
+        )
         apis = HttpApis(store)
         front = Front(registry, apis, invoker, credentials, config.account_id)
         context = ApiContext(
@@ -147,15 +152,13 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             metrics=metrics,
             dashboard=Sessions(credentials),
         )
-        invoker.metrics = metrics if config.telemetry else None
-        invoker.spans = span_export
         limitations = backend.limitations() + ([spans_off] if spans_off else [])
-        logs.enabled = config.telemetry
         app = build_app(
             context,
             [
                 lambda_routes.register,
                 layer_routes.register,
+                apigatewayv2.register,
                 metering.register,
                 dashboard_pages.pointer(dashboard_site.port_of(dashboard_socket)),
             ],
@@ -225,9 +228,7 @@ def choose_backend(
         )
     if wanted == "linux":
         raise RuntimeError(f"STRATUS_ISOLATION=linux, but this host cannot: {reason}")
-    backend = ProcessBackend(config.run_dir, instance)
-    backend.reason = reason
-    return backend
+    return ProcessBackend(config.run_dir, instance, reason=reason)
 
 
 # Each request allocates a few hundred short-lived objects. With CPython's default threshold the

@@ -65,16 +65,17 @@ class Scheduler:
         async_invoker: AsyncInvoker,
         account_id: str,
         *,
+        changed: asyncio.Event | None = None,
         speedup: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`changed` is the event the rules set when they change (their `on_change`)."""
         self._rules = rules
         self._async = async_invoker
         self._account = account_id
         self._speedup = speedup
         self._clock = clock
-        self._wake = asyncio.Event()
-        rules.on_change = self._wake.set
+        self._wake = changed if changed is not None else asyncio.Event()
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)

@@ -65,6 +65,8 @@ class InvokeService:
         init_timeout: float,
         clock: Callable[[], float] = time.monotonic,
         draw: Callable[[], float] = random.random,
+        metrics: Metrics | None = None,
+        spans: SpanExport | None = None,
     ) -> None:
         self._registry = registry
         self._code = code
@@ -84,8 +86,8 @@ class InvokeService:
         self._tasks: asyncio.TaskGroup | None = None
         self._snapshots_prepared: set[Any] = set()
         self._closing = False
-        self.metrics: Metrics | None = None  # set by the app; metering is off without it
-        self.spans: SpanExport | None = None  # set by the app when an OTLP endpoint is configured
+        self.metrics = metrics  # metering is off without it
+        self.spans = spans  # when an OTLP endpoint is configured
         registry.subscribe(self._on_registry_change)
         for record in registry.records():
             self._on_registry_change(record.name)

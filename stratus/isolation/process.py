@@ -117,8 +117,8 @@ def _read_int(fd: int | None) -> int:
 class ProcessBackend:
     name = "process"
 
-    def __init__(self, run_dir: Path, instance: str) -> None:
-        self.reason = ""  # why full isolation is not in use
+    def __init__(self, run_dir: Path, instance: str, *, reason: str = "") -> None:
+        self.reason = reason  # why full isolation is not in use
         self._run_dir = run_dir
         self._root = os.geteuid() == 0
         layout = detect() if self._root else None

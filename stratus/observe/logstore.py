@@ -118,8 +118,9 @@ def _parse_lines(text: str) -> list[list[Any]]:
 
 
 class LogStore:
-    def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES, *, enabled: bool = True) -> None:
         self._max_bytes = max_bytes
+        self.enabled = enabled  # off only to measure what logging costs (STRATUS_TELEMETRY=0)
         self._conn = connect(path, durable=False)
         self._conn.executescript(SCHEMA)
         if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
@@ -137,8 +138,6 @@ class LogStore:
         self._pending: dict[tuple[str, str], list[list[int | str]]] = {}
         self._db_lock = threading.Lock()
         self.drops = Drops("logs")  # lines a full disk kept out
-
-    enabled = True  # off only to measure what logging costs (STRATUS_TELEMETRY=0)
 
     def append(self, log_group: str, stream: str, ts_ms: int, message: str) -> None:
         if not self.enabled:
