@@ -6,7 +6,6 @@ zygote-forked backend can replace each other; component tests use the fake.
 
 from __future__ import annotations
 
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,20 +40,6 @@ class SandboxSpec:
 class ExitStatus:
     returncode: int  # negative: killed by that signal
     oom_killed: bool = False
-
-
-def resident_peak(status_fd: int | None) -> int:
-    """A process's peak resident set (VmHWM) in bytes, from its open `/proc/PID/status`; 0 when
-    unreadable. Memory cgroups count only pages charged after a process joined them, so pages
-    a forked environment shares with its zygote show here and not there."""
-    if status_fd is None:
-        return 0
-    try:
-        status = os.pread(status_fd, 4096, 0)
-        start = status.index(b"VmHWM:") + 6
-        return int(status[start : status.index(b"kB", start)]) * 1024
-    except (OSError, ValueError):
-        return 0
 
 
 def listen_loopback() -> tuple[socket.socket, str]:

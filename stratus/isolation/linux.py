@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stratus.errors import ServiceError
-from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, resident_peak
-from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect, open_readonly
+from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec
+from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect
+from stratus.isolation.memory import MemoryPeak
 from stratus.isolation.network import RUNTIME_API_ADDRESS, EnvironmentNet, Networks
 from stratus.isolation.templates import (
     ASSIGN,
@@ -82,9 +83,7 @@ class LinuxSandbox:
         self._backend = backend
         self._blank = blank
         self._memory_mb = memory_mb
-        self._peak_fd: int | None = None
-        self._status_fd: int | None = None
-        self._reads = self._last_peak = self._resident = 0
+        self._memory = MemoryPeak(backend.groups.peak_file(blank.group), blank.pid)
         self._cleaned = False
 
     @property
@@ -115,30 +114,10 @@ class LinuxSandbox:
         self._backend.groups.end_init_boost(self._blank.group, self._memory_mb)
 
     def max_memory_bytes(self) -> int:
-        """The larger of the cgroup's peak and the runtime's own peak resident set: pages it
-        shares with its zygote are charged to the zygote's cgroup, yet the function uses them.
-        Both files stay open, since this runs on every invoke."""
-        if self._peak_fd is None:
-            self._peak_fd = open_readonly(self._backend.groups.peak_file(self._blank.group))
-            self._status_fd = open_readonly(Path(f"/proc/{self._blank.pid}/status"))
-        peak = 0
-        if self._peak_fd is not None:
-            with contextlib.suppress(OSError, ValueError):
-                peak = int(os.pread(self._peak_fd, 64, 0))
-        # /proc/PID/status costs about 8 us to produce; it is read again only when the cgroup's
-        # peak moved, early on (shared pages are faulted in by the first invokes), or now and then.
-        self._reads += 1
-        if peak != self._last_peak or self._reads <= 4 or self._reads % 64 == 0:
-            self._resident = resident_peak(self._status_fd)
-            self._last_peak = peak
-        return max(peak, self._resident)
+        return self._memory.bytes()  # pages shared with its zygote count (memory.py)
 
     def cleanup(self) -> None:
-        for fd in (self._peak_fd, self._status_fd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._peak_fd = self._status_fd = None
+        self._memory.close()
         self._backend.discard(self._blank)
 
 

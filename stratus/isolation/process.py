@@ -17,8 +17,9 @@ import subprocess
 from pathlib import Path
 
 from stratus.errors import ServiceError
-from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, listen_loopback, resident_peak
+from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec, listen_loopback
 from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect
+from stratus.isolation.memory import MemoryPeak
 
 ROOT_ONLY = "private /tmp and memory limits need root"
 
@@ -40,8 +41,7 @@ class ProcessSandbox:
         self._group = group
         self._scratch = scratch
         self._cleaned = False
-        self._peak_fd: int | None = None
-        self._status_fd: int | None = None
+        self._memory = MemoryPeak(groups.peak_file(group) if groups and group else None, proc.pid)
 
     @property
     def pid(self) -> int:
@@ -70,17 +70,8 @@ class ProcessSandbox:
         pass  # no init boost here
 
     def max_memory_bytes(self) -> int:
-        # The cgroup counts only what was charged after the runtime joined it, so the peak
-        # resident set of the runtime process counts too. Both files stay open: this runs on
-        # every invoke, and a pread is far cheaper than an open.
-        peak = 0
-        if self._groups and self._group:
-            if self._peak_fd is None:
-                self._peak_fd = _open_quiet(self._groups.peak_file(self._group))
-            peak = _read_int(self._peak_fd)
-        if self._status_fd is None:
-            self._status_fd = _open_quiet(f"/proc/{self._proc.pid}/status")
-        return max(peak, resident_peak(self._status_fd))
+        # The cgroup counts only what was charged after the runtime joined it (memory.py).
+        return self._memory.bytes()
 
     def cleanup(self) -> None:
         if self._cleaned:
@@ -88,30 +79,13 @@ class ProcessSandbox:
         self._cleaned = True
         self.kill()
         self._listener.close()
-        for fd in (self._output_fd, self._peak_fd, self._status_fd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        with contextlib.suppress(OSError):
+            os.close(self._output_fd)
+        self._memory.close()
         if self._groups and self._group:
             self._groups.destroy(self._group)
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
-
-
-def _open_quiet(path: str | Path) -> int | None:
-    try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-
-
-def _read_int(fd: int | None) -> int:
-    if fd is None:
-        return 0
-    try:
-        return int(os.pread(fd, 64, 0))
-    except (OSError, ValueError):
-        return 0
 
 
 class ProcessBackend:

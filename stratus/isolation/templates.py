@@ -23,8 +23,9 @@ from typing import Any
 
 from stratus.errors import ServiceError
 from stratus.isolation.backend import ExitStatus
-from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, open_readonly
+from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups
 from stratus.isolation.exits import ExitReports
+from stratus.isolation.memory import MemoryPeak
 from stratus.isolation.network import EnvironmentNet, Networks
 from stratus.isolation.zygote import kill_quietly
 from stratus.runtimes.pyboot import stratus_channel as channel
@@ -217,7 +218,7 @@ class SnapshotSandbox:
         self._networks = networks
         self._channel = chan
         self._group = group
-        self._peak_fd: int | None = None
+        self._memory = MemoryPeak(groups.peak_file(group), host_pid)
         self._cleaned = False
 
     @property
@@ -247,22 +248,18 @@ class SnapshotSandbox:
         pass  # its init ran in the template; its quota was the proportional one from the start
 
     def max_memory_bytes(self) -> int:
-        if self._peak_fd is None:
-            self._peak_fd = open_readonly(self._groups.peak_file(self._group))
-        if self._peak_fd is not None:
-            with contextlib.suppress(OSError, ValueError):
-                return int(os.pread(self._peak_fd, 64, 0))
-        return 0
+        # The pages it shares with its template are charged to the template's cgroup, yet the
+        # function uses them: read as every environment is (memory.py).
+        return self._memory.bytes()
 
     def cleanup(self) -> None:
         if self._cleaned:
             return
         self._cleaned = True
         self.kill()
-        for fd in (self._output_fd, self._peak_fd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        with contextlib.suppress(OSError):
+            os.close(self._output_fd)
+        self._memory.close()
         self._networks.release(self._net)
         self._channel.close()
         self._groups.destroy(self._group)

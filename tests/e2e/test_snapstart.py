@@ -172,3 +172,31 @@ def test_template_init_output_reaches_the_log_group(server: Server, lam: Any) ->
         time.sleep(0.2)
     assert found, "the template's init output is not in the log group"
     assert "template-" in found[0]["logStreamName"]
+
+
+MEMORY_TOLERANCE_MB = 5  # what two environments of one handler may differ by
+
+
+def max_memory_used(resp: dict[str, Any]) -> int:
+    found = re.search(r"Max Memory Used: (\d+) MB", report(resp))
+    assert found is not None, report(resp)
+    return int(found.group(1))
+
+
+def test_snapstart_max_memory_used_counts_what_it_shares_with_its_template(
+    server: Server, lam: Any
+) -> None:
+    """A forked environment's pages shared with its template are charged to the template's
+    cgroup; its REPORT counts them anyway, as an on-demand environment's counts its zygote's."""
+    linux_only(server)
+    name = f"snapmem-{uuid.uuid4().hex[:8]}"
+    create(lam, name, {"app.py": APP}, SnapStart={"ApplyOn": "PublishedVersions"})
+    version = lam.publish_version(FunctionName=name)["Version"]
+    on_demand = lam.invoke(FunctionName=name, LogType="Tail", Payload=b"{}")  # $LATEST: no snapshot
+    assert json.loads(on_demand["Payload"].read())["init_type"] == "on-demand"
+    snap = lam.invoke(FunctionName=name, Qualifier=version, LogType="Tail", Payload=b"{}")
+    assert json.loads(snap["Payload"].read())["init_type"] == "snap-start"
+    assert max_memory_used(snap) >= max_memory_used(on_demand) - MEMORY_TOLERANCE_MB, (
+        report(on_demand),
+        report(snap),
+    )
