@@ -51,7 +51,7 @@ from stratus.runtimes import node as node_runtimes
 from stratus.runtimes import python as python_runtimes
 from stratus.runtimes.kinds import Runtimes
 from stratus.runtimes.python import PythonRuntime
-from stratus.services import apigatewayv2, metering
+from stratus.services import metering
 from stratus.services.declared import SERVICES
 from stratus.store import datadir
 from stratus.store.diskfull import writing
@@ -158,7 +158,6 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             [
                 lambda_routes.register,
                 layer_routes.register,
-                apigatewayv2.register,
                 metering.register,
                 dashboard_pages.pointer(dashboard_site.port_of(dashboard_socket)),
             ],
