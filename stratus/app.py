@@ -39,8 +39,7 @@ from stratus.isolation import linux
 from stratus.isolation.backend import IsolationBackend
 from stratus.isolation.network import Networks
 from stratus.isolation.process import ProcessBackend
-from stratus.lambda_api import layers as layer_routes
-from stratus.lambda_api import routes as lambda_routes
+from stratus.lambda_api import functions as lambda_functions
 from stratus.lambda_api.invoke import invoke_incoming, is_invoke
 from stratus.observe import spans
 from stratus.observe.logstore import LogStore
@@ -156,8 +155,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         app = build_app(
             context,
             [
-                lambda_routes.register,
-                layer_routes.register,
+                lambda_functions.register_downloads,
                 metering.register,
                 dashboard_pages.pointer(dashboard_site.port_of(dashboard_socket)),
             ],

@@ -21,11 +21,10 @@ FORM = "application/x-www-form-urlencoded"
 def declarations() -> tuple[Signing, ...]:
     """Every service's signing declaration. Imported on first use: the services import the
     gateway's server, which imports this module."""
-    from stratus.lambda_api import routes
     from stratus.services import apigatewayv2
     from stratus.services.declared import SERVICES
 
-    return (routes.SIGNING, apigatewayv2.SIGNING, *(s.signing for s in SERVICES))
+    return (apigatewayv2.SIGNING, *(s.signing for s in SERVICES))
 
 
 def verify(request: web.Request, body: bytes, credentials: Credentials) -> sigv4.Identity:

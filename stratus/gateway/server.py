@@ -227,6 +227,8 @@ def _answer(answer: WireResponse) -> web.Response:
 def rest_protocol(service: Service[Any]) -> WireProtocol | None:
     """The protocol serving a service's paths, answering an unknown route as the service
     declares (or as the protocol does by default)."""
+    if service.rest_impl is not None:
+        return service.rest_impl
     name = service.rest_protocol
     if name == "rest-json":
         return RestJsonProtocol(service.no_route) if service.no_route else RestJsonProtocol()

@@ -20,10 +20,8 @@ from stratus.errors import (
     RequestTooLarge,
     ResourceConflict,
     ResourceNotFound,
-    ValidationError,
 )
-from stratus.gateway.responses import empty_response, json_response
-from stratus.gateway.server import ApiContext, ctx, json_body, region
+from stratus.gateway.server import ApiContext, ctx, request_host
 from stratus.lambda_api import code_urls
 from stratus.lambda_api.arns import merge_qualifier, parse_function_ref
 from stratus.lambda_api.shapes import function_configuration
@@ -71,10 +69,11 @@ CONFIG_FIELDS = {
 }
 
 
-def function_ref(request: web.Request) -> tuple[str, str | None]:
-    context = ctx(request)
-    ref = parse_function_ref(request.match_info["name"], context.account_id)
-    return ref.name, merge_qualifier(ref, request.query.get("Qualifier"))
+def function_ref(context: ApiContext, params: dict[str, Any]) -> tuple[str, str | None]:
+    """The function a request names (a name, or a partial or full ARN) and its qualifier, from
+    the name and `?Qualifier=`, which must agree."""
+    ref = parse_function_ref(params["FunctionName"], context.account_id)
+    return ref.name, merge_qualifier(ref, params.get("Qualifier"))
 
 
 def check_runtime(context: ApiContext, runtime: Any) -> str:
@@ -90,19 +89,16 @@ def check_runtime(context: ApiContext, runtime: Any) -> str:
     return str(runtime)
 
 
-def decode_zip(code: Any) -> bytes:
-    if not isinstance(code, dict):
-        raise InvalidParameterValue("Code must be an object with a ZipFile.")
+def decode_zip(code: dict[str, Any]) -> bytes:
+    """The package of a FunctionCode (or a layer's Content): the parser has already decoded the
+    model's base64 blob; only ZipFile sources are served here."""
     if "ZipFile" not in code:
         if "S3Bucket" in code or "ImageUri" in code:
             raise InvalidParameterValue(
                 "Only ZipFile code is supported; S3Bucket and ImageUri are not available here."
             )
         raise InvalidParameterValue("Please provide a source for function code.")
-    try:
-        data = base64.b64decode(code["ZipFile"], validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise InvalidParameterValue("ZipFile must be base64-encoded zip data.") from None
+    data = bytes(code["ZipFile"])
     if len(data) > MAX_ZIP_BYTES:
         raise RequestTooLarge("Request must be smaller than 70167211 bytes for the CreateFunction operation")
     return data
@@ -110,14 +106,6 @@ def decode_zip(code: Any) -> bytes:
 
 async def store_code(context: ApiContext, data: bytes) -> StoredCode:
     return await asyncio.to_thread(context.code.put, data)
-
-
-def _object(value: Any, member: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidParameterValue(f"{member} must be an object.")
-    return value
 
 
 def config_changes(context: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -140,23 +128,12 @@ def config_changes(context: ApiContext, params: dict[str, Any]) -> dict[str, Any
     if "EphemeralStorage" in params:
         changes["ephemeral_storage"] = validate.ephemeral_storage(params["EphemeralStorage"])
     if "TracingConfig" in params:
-        mode = _object(params["TracingConfig"], "TracingConfig").get("Mode", "PassThrough")
-        if mode not in ("Active", "PassThrough"):
-            raise InvalidParameterValue("TracingConfig.Mode must be Active or PassThrough.")
-        changes["tracing_mode"] = mode
+        changes["tracing_mode"] = params["TracingConfig"].get("Mode", "PassThrough")
     if "LoggingConfig" in params:
         changes.update(validate.logging_config(params["LoggingConfig"]))
     if "SnapStart" in params:
-        apply_on = _object(params["SnapStart"], "SnapStart").get("ApplyOn", "None")
-        if apply_on not in ("None", "PublishedVersions"):
-            raise InvalidParameterValue("SnapStart.ApplyOn must be None or PublishedVersions.")
-        changes["snap_start"] = apply_on
-    target = (
-        (params.get("DeadLetterConfig") or {}).get("TargetArn")
-        if isinstance(params.get("DeadLetterConfig"), dict)
-        else params.get("DeadLetterConfig")
-    )
-    if target:
+        changes["snap_start"] = params["SnapStart"].get("ApplyOn", "None")
+    if (params.get("DeadLetterConfig") or {}).get("TargetArn"):
         raise InvalidParameterValue(
             "DeadLetterConfig needs an SQS queue or SNS topic, which this server does not offer yet; "
             "use an OnFailure destination (PutFunctionEventInvokeConfig) to another function instead."
@@ -183,9 +160,7 @@ async def prepare_layers(context: ApiContext, changes: dict[str, Any]) -> None:
         await asyncio.to_thread(context.code.layered, keys)
 
 
-def _layers(context: ApiContext, arns: Any) -> tuple[tuple[str, int, str], ...]:
-    if not isinstance(arns, list) or not all(isinstance(a, str) for a in arns):
-        raise InvalidParameterValue("Layers must be a list of layer version ARNs.")
+def _layers(context: ApiContext, arns: list[str]) -> tuple[tuple[str, int, str], ...]:
     if len(arns) > 5:
         raise InvalidParameterValue("Cannot reference more than 5 layers.")
     if len({a.rsplit(":", 1)[0] for a in arns}) != len(arns):
@@ -202,15 +177,9 @@ def _layers(context: ApiContext, arns: Any) -> tuple[tuple[str, int, str], ...]:
     return tuple(resolved)
 
 
-async def create_function(request: web.Request) -> web.StreamResponse:
-    context = ctx(request)
-    params = json_body(request)
-    name = validate.function_name(params.get("FunctionName"))
-    if "Role" not in params:
-        raise ValidationError(
-            "1 validation error detected: Value null at 'role' failed to satisfy constraint: "
-            "Member must not be null"
-        )
+async def create_function(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    # The model allows names up to 140 characters and ARNs; Lambda creates plain names only.
+    name = validate.function_name(params["FunctionName"])
     if params.get("PackageType", "Zip") != "Zip":
         raise InvalidParameterValue("Only the Zip package type is supported.")
     if "Runtime" not in params or "Handler" not in params:
@@ -225,7 +194,7 @@ async def create_function(request: web.Request) -> web.StreamResponse:
     if context.registry.find(name) is not None:
         # Refuse before storing code, so a conflict costs nothing.
         raise ResourceConflict(f"Function already exist: {name}")
-    stored = await store_code(context, decode_zip(params.get("Code")))
+    stored = await store_code(context, decode_zip(params["Code"]))
     await prepare_layers(context, changes)
     config = FunctionConfig(
         name=name,
@@ -241,33 +210,33 @@ async def create_function(request: web.Request) -> web.StreamResponse:
     )
     await prepare_runtime(context, config)
     created = context.registry.create_function(config, tags=tags, publish=bool(params.get("Publish")))
-    return json_response(function_configuration(created, region(request), context.account_id), 201)
+    return function_configuration(created, region, context.account_id)
 
 
-async def get_function(request: web.Request) -> web.StreamResponse:
-    context = ctx(request)
-    name, qualifier = function_ref(request)
+async def get_function(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    name, qualifier = function_ref(context, params)
     cfg = context.registry.version(name, qualifier)
     record = context.registry.get(name)
     result: dict[str, Any] = {
-        "Configuration": function_configuration(cfg, region(request), context.account_id),
-        "Code": {"RepositoryType": "S3", "Location": code_location(request, cfg.code_key)},
+        "Configuration": function_configuration(cfg, region, context.account_id),
+        "Code": {"RepositoryType": "S3", "Location": code_location(context, cfg.code_key)},
     }
     if record.tags:
         result["Tags"] = dict(record.tags)
     if record.reserved_concurrency is not None:
         result["Concurrency"] = {"ReservedConcurrentExecutions": record.reserved_concurrency}
-    return json_response(result)
+    return result
 
 
-def code_location(request: web.Request, key: str) -> str:
-    context = ctx(request)
-    host = request.headers.get("Host") or f"{context.config.host}:{context.config.port}"
+def code_location(context: ApiContext, key: str) -> str:
+    """A download link on the host the client reached this server by."""
+    host = request_host(context)
     return code_urls.location(host, key, context.credentials.secret_access_key, context.config.code_url_ttl)
 
 
 async def download_code(request: web.Request) -> web.StreamResponse:
-    """A Code.Location link: honoured while genuine and current, else S3's 403 XML."""
+    """A Code.Location link: honoured while genuine and current, else S3's 403 XML. Not part of
+    Lambda's API (no SigV4: the link carries its own signature), so an aiohttp route."""
     context = ctx(request)
     key = request.match_info["key"]
     refusal = code_urls.check(
@@ -291,24 +260,22 @@ async def download_code(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": "application/zip"})
 
 
-async def get_function_configuration(request: web.Request) -> web.StreamResponse:
-    context = ctx(request)
-    name, qualifier = function_ref(request)
+def register_downloads(app: web.Application) -> None:
+    app.router.add_get(code_urls.PATH_PREFIX + "{key}", download_code)
+
+
+async def get_function_configuration(
+    context: ApiContext, params: dict[str, Any], region: str
+) -> dict[str, Any]:
+    name, qualifier = function_ref(context, params)
     cfg = context.registry.version(name, qualifier)
-    return json_response(function_configuration(cfg, region(request), context.account_id))
+    return function_configuration(cfg, region, context.account_id)
 
 
-async def list_functions(request: web.Request) -> web.StreamResponse:
-    context = ctx(request)
-    marker = request.query.get("Marker")
-    try:
-        max_items = int(request.query.get("MaxItems", "50"))
-    except ValueError:
-        raise InvalidParameterValue("MaxItems must be a number between 1 and 10000.") from None
-    if not 1 <= max_items <= 10000:
-        raise InvalidParameterValue("MaxItems must be a number between 1 and 10000.")
-    max_items = min(max_items, 50)
-    all_versions = request.query.get("FunctionVersion") == "ALL"
+async def list_functions(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    # The model holds MaxItems to 1..10000; Lambda pages at most 50 at a time.
+    max_items = min(params.get("MaxItems", 50), 50)
+    all_versions = params.get("FunctionVersion") == "ALL"
     configs: list[FunctionConfig] = []
     for name in context.registry.names():
         record = context.registry.get(name)
@@ -317,17 +284,18 @@ async def list_functions(request: web.Request) -> web.StreamResponse:
             configs.extend(record.versions[v] for v in sorted(record.versions, key=int))
     keys = [_order_key(c.name, c.version) for c in configs]
     start = 0
+    marker = params.get("Marker")
     if marker:
         after = _order_key(*_decode_marker(marker))
         start = next((i for i, k in enumerate(keys) if k > after), len(keys))
     page = configs[start : start + max_items]
     result: dict[str, Any] = {
-        "Functions": [function_configuration(c, region(request), context.account_id) for c in page]
+        "Functions": [function_configuration(c, region, context.account_id) for c in page]
     }
     if start + max_items < len(configs):
         last = page[-1]
         result["NextMarker"] = base64.urlsafe_b64encode(f"{last.name}:{last.version}".encode()).decode()
-    return json_response(result)
+    return result
 
 
 def _order_key(name: str, version: str) -> tuple[str, int]:
@@ -345,10 +313,8 @@ def _decode_marker(marker: str) -> tuple[str, str]:
         raise InvalidParameterValue("Invalid pagination marker.") from None
 
 
-async def update_function_code(request: web.Request) -> web.StreamResponse:
-    context = ctx(request)
-    name, _ = function_ref(request)
-    params = json_body(request)
+async def update_function_code(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    name, _ = function_ref(context, params)
     context.registry.get(name)
     stored = await store_code(context, decode_zip(params))
     latest = context.registry.get(name).latest
@@ -356,14 +322,14 @@ async def update_function_code(request: web.Request) -> web.StreamResponse:
     cfg = context.registry.update_code(
         name, stored, revision_id=params.get("RevisionId"), publish=bool(params.get("Publish"))
     )
-    return json_response(function_configuration(cfg, region(request), context.account_id))
+    return function_configuration(cfg, region, context.account_id)
 
 
-async def update_function_configuration(request: web.Request) -> web.StreamResponse:
-    context = ctx(request)
-    name, _ = function_ref(request)
-    params = json_body(request)
-    unknown = set(params) - CONFIG_FIELDS
+async def update_function_configuration(
+    context: ApiContext, params: dict[str, Any], region: str
+) -> dict[str, Any]:
+    name, _ = function_ref(context, params)
+    unknown = set(params) - CONFIG_FIELDS - {"FunctionName"}
     if unknown:
         raise InvalidParameterValue(f"Unsupported configuration fields: {', '.join(sorted(unknown))}")
     context.registry.get(name)
@@ -371,11 +337,10 @@ async def update_function_configuration(request: web.Request) -> web.StreamRespo
     await prepare_layers(context, changes)
     await prepare_runtime(context, context.registry.get(name).latest.replace(**changes))
     cfg = context.registry.update_config(name, changes, revision_id=params.get("RevisionId"))
-    return json_response(function_configuration(cfg, region(request), context.account_id))
+    return function_configuration(cfg, region, context.account_id)
 
 
-async def delete_function(request: web.Request) -> web.StreamResponse:
-    context = ctx(request)
-    name, qualifier = function_ref(request)
+async def delete_function(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    name, qualifier = function_ref(context, params)
     context.registry.delete_function(name, qualifier)
-    return empty_response(204)
+    return {}

@@ -1,32 +1,48 @@
-"""Lambda REST API: Invoke (RequestResponse, Event and DryRun).
+"""Lambda REST API: Invoke (RequestResponse, Event and DryRun), on two paths that share one
+operation.
 
-`run_invoke` is the operation itself, independent of the HTTP server: the switchboard calls it
-for the hot path (it parses requests without aiohttp's web layer), and `invoke` is the aiohttp
-route for connections aiohttp serves.
+- `invoke` is the declared handler (lambda_api/service.py): the rest-json parser reads the
+  request from botocore's model, the serializer writes the answer (status code, the
+  header-bound FunctionError, LogResult and ExecutedVersion, the payload).
+- `invoke_incoming` is the switchboard's lean path for the hot operation: it reads the request
+  itself (`read_incoming`, tested against the general parser), checks it against the same model,
+  and writes the same answer without aiohttp's web layer or the general serializer.
+
+Both call `run`, which returns the result as boto3 shows it, `ResponseMetadata` included: the
+invocation's own request id (the one the function saw) and the trace header it ran under.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from aiohttp import web
+import orjson
 
-from stratus.errors import InvalidParameterValue, InvalidRequestContent, RequestTooLarge, StratusError
+from stratus.errors import (
+    ClientError,
+    InvalidParameterValue,
+    InvalidRequestContent,
+    RequestTooLarge,
+    StratusError,
+)
 from stratus.gateway import authn
-from stratus.gateway.responses import error_parts, unexpected_error_response
-from stratus.gateway.server import ApiContext, body, ctx, region
+from stratus.gateway.responses import incident_error
+from stratus.gateway.server import ApiContext
 from stratus.http_types import HttpReply, Incoming
 from stratus.invoke.records import MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, TAIL_BYTES
-from stratus.lambda_api.arns import function_arn, merge_qualifier, parse_function_ref
+from stratus.invoke.target import Target
+from stratus.lambda_api.arns import merge_qualifier, parse_function_ref
+from stratus.lambda_api.conventions import CALLER_TRACE, PROTOCOL, invalid
 from stratus.observe import tracing
-
-INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
-JSON = ("Content-Type", "application/json")
+from stratus.wire import validate
+from stratus.wire.dispatch import wire_error
+from stratus.wire.models import service_model
+from stratus.wire.types import WireError
 
 
 def log_tail(text: str) -> str:
@@ -34,48 +50,35 @@ def log_tail(text: str) -> str:
     return base64.b64encode(data).decode()
 
 
-async def run_invoke(
-    context: ApiContext,
-    name_ref: str,
-    qualifier_param: str | None,
-    header: Callable[[str], str | None],
-    payload: bytes,
-    region_name: str,
-) -> HttpReply:
-    """Raises StratusError for what the API refuses; function faults are 200 replies."""
-    ref = parse_function_ref(name_ref, context.account_id)
-    name, qualifier = ref.name, merge_qualifier(ref, qualifier_param)
-    invocation_type = header("X-Amz-Invocation-Type") or "RequestResponse"
-    if invocation_type not in INVOCATION_TYPES:
-        raise InvalidParameterValue(
-            f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed "
-            "to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
-        )
-    log_type = header("X-Amz-Log-Type") or "None"
-    if log_type not in ("None", "Tail"):
-        raise InvalidParameterValue(
-            f"1 validation error detected: Value '{log_type}' at 'logType' failed to satisfy "
-            "constraint: Member must satisfy enum value set: [Tail, None]"
-        )
+async def run(
+    context: ApiContext, params: Mapping[str, Any], region: str, caller_trace: str | None
+) -> dict[str, Any]:
+    """Invoke with checked parameters (as the rest-json parser reads them). Raises StratusError
+    for what the API refuses; function faults are results (`FunctionError`)."""
+    ref = parse_function_ref(params["FunctionName"], context.account_id)
+    name, qualifier = ref.name, merge_qualifier(ref, params.get("Qualifier"))
+    invocation_type = params.get("InvocationType", "RequestResponse")
+    payload: bytes = params.get("Payload") or b""
     limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
     if len(payload) > limit:
         raise RequestTooLarge(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
     config = context.invoker.resolve(name, qualifier)
     if invocation_type == "DryRun":
-        return HttpReply(204, (("X-Amz-Executed-Version", config.version),), b"")
+        return {"StatusCode": 204, "ExecutedVersion": config.version}
     if payload:
         try:
-            json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as e:
+            orjson.loads(payload)
+        except orjson.JSONDecodeError as e:
             raise InvalidRequestContent(
                 f"Could not parse request body into json: Could not parse payload into json: {e}"
             ) from None
     if invocation_type == "Event":
+        incoming = tracing.parse(caller_trace)
         request_id = await context.async_invoker.accept(
-            name, qualifier, payload or b"{}", region_name, trace=_caller_trace(header)
+            name, qualifier, payload or b"{}", region, trace=incoming.render() if incoming else None
         )
-        return HttpReply(202, (("x-amzn-RequestId", request_id),), b"")
-    client_context = header("X-Amz-Client-Context")
+        return {"StatusCode": 202, "ResponseMetadata": {"RequestId": request_id}}
+    client_context = params.get("ClientContext")
     if client_context:
         try:
             client_context = base64.b64decode(client_context, validate=True).decode()
@@ -84,48 +87,134 @@ async def run_invoke(
                 "Client context must be a valid Base64-encoded JSON object."
             ) from None
     request_id = str(uuid.uuid4())
-    trace = tracing.for_function(tracing.parse(header("X-Amzn-Trace-Id")), config.tracing_mode == "Active")
-    result = await context.invoker.invoke(
-        config,
+    invoked = await context.invoker.invoke_target(
+        Target(name, qualifier, region, context.account_id),
         payload or b"{}",
-        region=region_name,
-        invoked_arn=function_arn(region_name, context.account_id, name, qualifier),
-        client_context=client_context,
         request_id=request_id,
-        trace=trace,
+        client_context=client_context,
+        caller_trace=tracing.parse(caller_trace),
     )
-    headers = [
-        JSON,
-        ("X-Amz-Executed-Version", result.executed_version),
-        ("x-amzn-RequestId", request_id),
-        ("X-Amzn-Trace-Id", trace.render()),
-    ]
+    result = invoked.result
+    answer: dict[str, Any] = {
+        "StatusCode": 200,
+        "ExecutedVersion": result.executed_version,
+        "Payload": result.payload,
+        "ResponseMetadata": {
+            "RequestId": request_id,
+            "HTTPHeaders": {"Content-Type": "application/json", "X-Amzn-Trace-Id": invoked.trace.render()},
+        },
+    }
     if result.function_error:
-        headers.append(("X-Amz-Function-Error", result.function_error))
-    if log_type == "Tail":
-        headers.append(("X-Amz-Log-Result", log_tail(result.log_tail)))
-    return HttpReply(200, tuple(headers), result.payload)
+        answer["FunctionError"] = result.function_error
+    if params.get("LogType") == "Tail":
+        answer["LogResult"] = log_tail(result.log_tail)
+    return answer
 
 
-def _caller_trace(header: Callable[[str], str | None]) -> str | None:
-    """The caller's trace header, kept with an event only when it is a usable one."""
-    incoming = tracing.parse(header("X-Amzn-Trace-Id"))
-    return incoming.render() if incoming else None
+async def invoke(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    """The declared handler of Invoke."""
+    return await run(context, params, region, CALLER_TRACE.get())
 
+
+async def run_invoke(
+    context: ApiContext,
+    name_ref: str,
+    qualifier: str | None,
+    header: Callable[[str], str | None],
+    payload: bytes,
+    region: str,
+) -> HttpReply:
+    """Invoke from Stratus's own callers (the dashboard's invoke form): the request's parts,
+    checked as the API checks them, and the answer as the API sends it. Raises StratusError."""
+    params = _params(name_ref, qualifier, header, payload)
+    _check(params)
+    return reply(await run(context, params, region, header("X-Amzn-Trace-Id")))
+
+
+# -- the lean path -----------------------------------------------------------------------------
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
+# Invoke's header-bound members, by the header that carries each (the model's locationName).
+HEADER_MEMBERS = (
+    ("InvocationType", "x-amz-invocation-type"),
+    ("LogType", "x-amz-log-type"),
+    ("ClientContext", "x-amz-client-context"),
+    ("DurableExecutionName", "x-amz-durable-execution-name"),
+    ("TenantId", "x-amz-tenant-id"),
+)
 
 
 def is_invoke(method: str, path: str) -> bool:
     return method == "POST" and INVOKE_PATH.match(path) is not None
 
 
+def _params(
+    name_ref: str, qualifier: str | None, header: Callable[[str], str | None], payload: bytes
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"FunctionName": name_ref}
+    if qualifier is not None:
+        params["Qualifier"] = qualifier
+    for member, name in HEADER_MEMBERS:
+        value = header(name)
+        if value is not None:
+            params[member] = value
+    if payload:
+        params["Payload"] = payload
+    return params
+
+
+def read_incoming(request: Incoming) -> dict[str, Any]:
+    """Invoke's parameters from a raw request, as the rest-json parser reads them from the model
+    (tests/unit/test_invoke_lean.py holds the two to the same answers). The caller checked the
+    path with `is_invoke` and that the body was not too large."""
+    match = INVOKE_PATH.match(request.path)
+    assert match is not None and request.body is not None
+    qualifier = None
+    for key, value in parse_qsl(request.query, keep_blank_values=True):
+        if key == "Qualifier":
+            qualifier = value
+            break
+    return _params(unquote(match.group(1)), qualifier, request.header, request.body)
+
+
+def _check(params: Mapping[str, Any]) -> None:
+    """The model's checks, with the codes the declared path answers (lambda_api/conventions.py)."""
+    problems = validate.validate(_INPUT, params)
+    if problems:
+        error = invalid(problems, validate.message(problems))
+        refused = ClientError(error.message)
+        refused.code = error.code
+        raise refused
+
+
+_INPUT = service_model("lambda").operation_model("Invoke").input_shape
+
+
+def reply(result: Mapping[str, Any], request_id: str | None = None) -> HttpReply:
+    """The answer `run` describes, as the general serializer writes it for Invoke (`request_id`:
+    the answer's own when the result names none, as dispatch gives every answer one)."""
+    meta = result.get("ResponseMetadata") or {}
+    headers: list[tuple[str, str]] = []
+    if "ExecutedVersion" in result:
+        headers.append(("X-Amz-Executed-Version", result["ExecutedVersion"]))
+    if "FunctionError" in result:
+        headers.append(("X-Amz-Function-Error", result["FunctionError"]))
+    if "LogResult" in result:
+        headers.append(("X-Amz-Log-Result", result["LogResult"]))
+    headers.append(("x-amzn-RequestId", meta.get("RequestId") or request_id or str(uuid.uuid4())))
+    headers.extend((meta.get("HTTPHeaders") or {}).items())
+    return HttpReply(int(result["StatusCode"]), tuple(headers), bytes(result.get("Payload") or b""))
+
+
+def _error_reply(error: WireError) -> HttpReply:
+    answer = PROTOCOL.error(service_model("lambda"), error, str(uuid.uuid4()))
+    return HttpReply(answer.status, answer.headers, answer.body)
+
+
 async def invoke_incoming(context: ApiContext, request: Incoming) -> HttpReply:
-    """Invoke from the switchboard: SigV4 checked here, every error mapped as the gateway maps
-    it, and never an exception."""
+    """Invoke from the switchboard: SigV4 checked here, every error answered as the declared
+    path answers it, and never an exception."""
     try:
-        match = INVOKE_PATH.match(request.path)
-        assert match is not None
         if request.body is None:
             raise RequestTooLarge(
                 f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
@@ -134,31 +223,10 @@ async def invoke_incoming(context: ApiContext, request: Incoming) -> HttpReply:
         identity = authn.verify_routed(
             request.method, request.path, query, request.headers, request.body, context.credentials
         )
-        headers = dict(request.headers)
-        return await run_invoke(
-            context,
-            unquote(match.group(1)),
-            dict(query).get("Qualifier"),
-            lambda name: headers.get(name.lower()),
-            request.body,
-            identity.region,
-        )
+        params = read_incoming(request)
+        _check(params)
+        return reply(await run(context, params, identity.region, request.header("x-amzn-trace-id")))
     except StratusError as e:
-        status, extra, body_bytes = error_parts(e)
-        return HttpReply(status, (JSON, *extra.items()), body_bytes)
+        return _error_reply(wire_error(e))
     except Exception as e:  # the client gets a code and an incident id, never a traceback
-        response = unexpected_error_response(e)
-        assert isinstance(response.body, bytes)
-        return HttpReply(response.status, (JSON,), response.body)
-
-
-async def invoke(request: web.Request) -> web.StreamResponse:
-    reply = await run_invoke(
-        ctx(request),
-        request.match_info["name"],
-        request.query.get("Qualifier"),
-        request.headers.get,
-        body(request),
-        region(request),
-    )
-    return web.Response(status=reply.status, headers=dict(reply.headers), body=reply.body)
+        return _error_reply(wire_error(incident_error(e)))

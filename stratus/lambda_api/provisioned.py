@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
-
 from stratus.control.models import ProvisionedConcurrency
 from stratus.errors import InvalidParameterValue, ResourceNotFound
-from stratus.gateway.responses import empty_response, json_response
-from stratus.gateway.server import ApiContext, ctx, json_body, region
+from stratus.gateway.server import ApiContext
 from stratus.lambda_api.arns import function_arn
 from stratus.lambda_api.functions import function_ref
 
@@ -18,8 +15,9 @@ class ProvisionedConfigNotFound(ResourceNotFound):
     code = "ProvisionedConcurrencyConfigNotFoundException"
 
 
-def _qualified(request: web.Request) -> tuple[str, str]:
-    name, qualifier = function_ref(request)
+def _qualified(context: ApiContext, params: dict[str, Any]) -> tuple[str, str]:
+    # The model requires a Qualifier, but it may also come in the function's ARN.
+    name, qualifier = function_ref(context, params)
     if not qualifier:
         raise InvalidParameterValue("A Qualifier (a published version or an alias) is required.")
     return name, qualifier
@@ -45,12 +43,9 @@ def _shape(context: ApiContext, name: str, config: ProvisionedConcurrency) -> di
     return shape
 
 
-async def put_provisioned(request: web.Request) -> web.StreamResponse:
-    context = ctx(request)
-    name, qualifier = _qualified(request)
-    requested = json_body(request).get("ProvisionedConcurrentExecutions")
-    if not isinstance(requested, int) or isinstance(requested, bool) or requested < 1:
-        raise InvalidParameterValue("ProvisionedConcurrentExecutions must be a whole number of 1 or more.")
+async def put_provisioned(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    name, qualifier = _qualified(context, params)
+    requested = params["ProvisionedConcurrentExecutions"]  # the model holds it to >= 1
     record = context.registry.get(name)
     others = sum(p.requested for q, p in record.provisioned.items() if q != qualifier)
     if record.reserved_concurrency is not None and others + requested > record.reserved_concurrency:
@@ -65,40 +60,30 @@ async def put_provisioned(request: web.Request) -> web.StreamResponse:
             "Specified ConcurrentExecutions for function is greater than account's unreserved concurrency "
             f"less its minimum of [{floor}]."
         )
-    config = context.registry.put_provisioned(name, qualifier, requested, region(request))
-    return json_response(_shape(context, name, config), 202)
+    config = context.registry.put_provisioned(name, qualifier, requested, region)
+    return _shape(context, name, config)
 
 
-async def get_provisioned(request: web.Request) -> web.StreamResponse:
-    context = ctx(request)
-    name, qualifier = _qualified(request)
+async def get_provisioned(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    name, qualifier = _qualified(context, params)
     config = context.registry.get(name).provisioned.get(qualifier)
     if config is None:
         raise ProvisionedConfigNotFound("No Provisioned Concurrency Config found for this function")
-    return json_response(_shape(context, name, config))
+    return _shape(context, name, config)
 
 
-async def delete_provisioned(request: web.Request) -> web.StreamResponse:
-    context = ctx(request)
-    name, qualifier = _qualified(request)
+async def delete_provisioned(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    name, qualifier = _qualified(context, params)
     context.registry.delete_provisioned(name, qualifier)
-    return empty_response(204)
+    return {}
 
 
-async def list_provisioned(request: web.Request) -> web.StreamResponse:
-    context = ctx(request)
-    name, _ = function_ref(request)
+async def list_provisioned(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    name, _ = function_ref(context, params)
     record = context.registry.get(name)
     items = []
     for qualifier in sorted(record.provisioned):
         shape = _shape(context, name, record.provisioned[qualifier])
-        shape["FunctionArn"] = function_arn(region(request), context.account_id, name, qualifier)
+        shape["FunctionArn"] = function_arn(region, context.account_id, name, qualifier)
         items.append(shape)
-    return json_response({"ProvisionedConcurrencyConfigs": items})
-
-
-async def provisioned(request: web.Request) -> web.StreamResponse:
-    """One path serves Get and List (`?List=ALL`)."""
-    if request.query.get("List") == "ALL":
-        return await list_provisioned(request)
-    return await get_provisioned(request)
+    return {"ProvisionedConcurrencyConfigs": items}

@@ -143,7 +143,7 @@ def to_text(shape: Shape, value: Any, default_ts: str) -> str:
 def b64decode(text: str | bytes) -> bytes:
     try:
         return base64.b64decode(text)
-    except (ValueError, binascii.Error) as e:
+    except (ValueError, TypeError, binascii.Error) as e:  # TypeError: a JSON number, say
         raise BadRequest("SerializationException", "Invalid base64 value") from e
 
 

@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from stratus.wire.rest_routes import NoRoute
 from stratus.wire.signing import Signing
-from stratus.wire.types import WireError
+from stratus.wire.types import WireError, WireProtocol
 
 C = TypeVar("C")
 
@@ -55,6 +55,9 @@ class Service(Generic[C]):
     # What a request under its paths that matches no operation is told (REST protocols only;
     # None: the protocol's default, Lambda's UnknownOperationException or S3's MethodNotAllowed).
     no_route: NoRoute | None = None
+    # A REST protocol of the service's own, where its conventions differ from the protocol's
+    # (Lambda's `Type` in errors and its code for an unreadable body); None: the protocol's.
+    rest_impl: WireProtocol | None = None
     # Each operation's IAM action and resource, where it is not `<prefix>:<Operation>` on "*".
     authorization: Mapping[str, Authorization] = field(default_factory=dict)
     # The IAM action prefix when it differs from the signing name (CloudWatch signs as

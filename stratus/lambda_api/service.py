@@ -1,0 +1,97 @@
+"""The Lambda REST API, declared once (`SERVICE`): its model, how its requests reach it and
+its handlers by operation (Lambda's own conventions: lambda_api/conventions.py).
+"""
+
+from __future__ import annotations
+
+from stratus.gateway.server import ApiContext
+from stratus.lambda_api import (
+    event_invoke,
+    functions,
+    invoke,
+    layers,
+    policy,
+    provisioned,
+    settings,
+    urls,
+    versions,
+)
+from stratus.lambda_api.conventions import PROTOCOL, LambdaService
+from stratus.wire.service import Handler
+from stratus.wire.signing import Signing
+
+# Lambda's API, under its dated path prefixes; no operation of it may be presigned (function
+# URLs, which may, declare their own in httpapi/front.py).
+SIGNING = Signing(
+    "lambda",
+    paths=(
+        "/2015-03-31/",
+        "/2016-08-19/",
+        "/2017-03-31/",
+        "/2017-10-31/",
+        "/2018-10-31/",
+        "/2019-09-25/",
+        "/2019-09-30/",
+        "/2021-10-31/",
+    ),
+)
+
+HANDLERS: dict[str, Handler[ApiContext]] = {
+    "CreateFunction": functions.create_function,
+    "ListFunctions": functions.list_functions,
+    "GetFunction": functions.get_function,
+    "GetFunctionConfiguration": functions.get_function_configuration,
+    "UpdateFunctionConfiguration": functions.update_function_configuration,
+    "UpdateFunctionCode": functions.update_function_code,
+    "DeleteFunction": functions.delete_function,
+    "Invoke": invoke.invoke,
+    "PublishVersion": versions.publish_version,
+    "ListVersionsByFunction": versions.list_versions,
+    "CreateAlias": versions.create_alias,
+    "ListAliases": versions.list_aliases,
+    "GetAlias": versions.get_alias,
+    "UpdateAlias": versions.update_alias,
+    "DeleteAlias": versions.delete_alias,
+    "PutFunctionConcurrency": settings.put_function_concurrency,
+    "GetFunctionConcurrency": settings.get_function_concurrency,
+    "DeleteFunctionConcurrency": settings.delete_function_concurrency,
+    "TagResource": settings.tag_resource,
+    "UntagResource": settings.untag_resource,
+    "ListTags": settings.list_tags,
+    "GetAccountSettings": settings.get_account_settings,
+    "PutProvisionedConcurrencyConfig": provisioned.put_provisioned,
+    "GetProvisionedConcurrencyConfig": provisioned.get_provisioned,
+    "DeleteProvisionedConcurrencyConfig": provisioned.delete_provisioned,
+    "ListProvisionedConcurrencyConfigs": provisioned.list_provisioned,
+    "PutFunctionEventInvokeConfig": event_invoke.put_event_invoke,
+    "UpdateFunctionEventInvokeConfig": event_invoke.update_event_invoke,
+    "GetFunctionEventInvokeConfig": event_invoke.get_event_invoke,
+    "DeleteFunctionEventInvokeConfig": event_invoke.delete_event_invoke,
+    "ListFunctionEventInvokeConfigs": event_invoke.list_event_invoke,
+    "CreateFunctionUrlConfig": urls.create_url,
+    "GetFunctionUrlConfig": urls.get_url,
+    "UpdateFunctionUrlConfig": urls.update_url,
+    "DeleteFunctionUrlConfig": urls.delete_url,
+    "ListFunctionUrlConfigs": urls.list_urls,
+    "AddPermission": policy.add_permission,
+    "GetPolicy": policy.get_policy,
+    "RemovePermission": policy.remove_permission,
+    "PublishLayerVersion": layers.publish_layer_version,
+    "GetLayerVersion": layers.get_layer_version,
+    "GetLayerVersionByArn": layers.get_layer_version_by_arn,
+    "ListLayers": layers.list_layers,
+    "ListLayerVersions": layers.list_layer_versions,
+    "DeleteLayerVersion": layers.delete_layer_version,
+    "AddLayerVersionPermission": layers.add_layer_version_permission,
+    "GetLayerVersionPolicy": layers.get_layer_version_policy,
+    "RemoveLayerVersionPermission": layers.remove_layer_version_permission,
+}
+
+SERVICE = LambdaService(
+    model="lambda",
+    signing=SIGNING,
+    handlers=HANDLERS,
+    validation_error="ValidationException",
+    protocols=("rest-json",),
+    rest_impl=PROTOCOL,
+)
