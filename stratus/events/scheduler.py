@@ -17,10 +17,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from stratus.control.arns import destination_function
 from stratus.events.rules import Rule, Rules, Target
 from stratus.events.schedule import next_fire, parse
 from stratus.invoke.async_queue import AsyncInvoker
-from stratus.lambda_api.arns import destination_function
 
 log = logging.getLogger("stratus.scheduler")
 POLL_S = 1.0

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from stratus.control.arns import destination_function
 from stratus.control.models import LATEST, EventInvokeConfig
 from stratus.control.registry import Registry
 from stratus.errors import ResourceNotFound, StratusError, TooManyRequests
@@ -32,7 +33,6 @@ from stratus.invoke.records import InvocationResult
 from stratus.invoke.retries import Action, Outcome, RetryPolicy, decide
 from stratus.invoke.service import InvokeService
 from stratus.invoke.target import Target
-from stratus.lambda_api.arns import destination_function
 from stratus.observe import tracing
 from stratus.store.diskfull import disk_full_error, is_disk_full, warning_due
 from stratus.store.queue import EventQueue, NewEvent, QueuedEvent

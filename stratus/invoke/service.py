@@ -164,26 +164,6 @@ class InvokeService:
         )
         return Invoked(result, trace)
 
-    async def invoke(
-        self,
-        config: FunctionConfig,
-        payload: bytes,
-        *,
-        region: str,
-        invoked_arn: str,
-        client_context: str | None = None,
-        request_id: str | None = None,
-        trace: tracing.TraceHeader | None = None,
-    ) -> InvocationResult:
-        """The former entry, kept until the Lambda API moves to `invoke_target`: the qualifier
-        is read back from `invoked_arn`."""
-        qualifier = invoked_arn.split(":")[7] if invoked_arn.count(":") >= 7 else None
-        if trace is None:
-            trace = tracing.for_function(None, config.tracing_mode == "Active")
-        return await self._run(
-            config, payload, region, invoked_arn, qualifier, client_context, request_id, trace
-        )
-
     async def _run(
         self,
         config: FunctionConfig,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from stratus.control.arns import destination_function, function_arn
 from stratus.control.models import LATEST, EventInvokeConfig
 from stratus.control.registry import Registry
 from stratus.errors import InvalidParameterValue, ResourceNotFound
 from stratus.gateway.server import ApiContext
-from stratus.lambda_api.arns import destination_function, function_arn
 from stratus.lambda_api.functions import function_ref
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from stratus.control import validate
+from stratus.control.arns import merge_qualifier, parse_function_ref
 from stratus.control.codestore import StoredCode
 from stratus.control.models import FunctionConfig
 from stratus.control.registry import new_revision, now_iso
@@ -23,7 +24,6 @@ from stratus.errors import (
 )
 from stratus.gateway.server import ApiContext, ctx, request_host
 from stratus.lambda_api import code_urls
-from stratus.lambda_api.arns import merge_qualifier, parse_function_ref
 from stratus.lambda_api.shapes import function_configuration
 from stratus.runtimes import java
 from stratus.runtimes.java import JavaRuntime

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 
+from stratus.control.arns import merge_qualifier, parse_function_ref
 from stratus.errors import (
     ClientError,
     InvalidParameterValue,
@@ -36,7 +37,6 @@ from stratus.gateway.server import ApiContext
 from stratus.http_types import HttpReply, Incoming
 from stratus.invoke.records import MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, TAIL_BYTES
 from stratus.invoke.target import Target
-from stratus.lambda_api.arns import merge_qualifier, parse_function_ref
 from stratus.lambda_api.conventions import CALLER_TRACE, PROTOCOL, invalid
 from stratus.observe import tracing
 from stratus.wire import validate

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from stratus.control.arns import function_arn
 from stratus.control.models import ProvisionedConcurrency
 from stratus.errors import InvalidParameterValue, ResourceNotFound
 from stratus.gateway.server import ApiContext
-from stratus.lambda_api.arns import function_arn
 from stratus.lambda_api.functions import function_ref
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from stratus.control import validate
+from stratus.control.arns import parse_resource_arn
 from stratus.control.codestore import MAX_UNZIPPED
 from stratus.errors import InvalidParameterValue
 from stratus.gateway.server import ApiContext
-from stratus.lambda_api.arns import parse_resource_arn
 from stratus.lambda_api.functions import MAX_ZIP_BYTES, function_ref
 
 

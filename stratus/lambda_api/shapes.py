@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from stratus.control.arns import function_arn
 from stratus.control.models import LATEST, Alias, FunctionConfig
-from stratus.lambda_api.arns import function_arn
 
 
 def function_configuration(cfg: FunctionConfig, region: str, account: str) -> dict[str, Any]:

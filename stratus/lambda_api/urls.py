@@ -10,13 +10,13 @@ import secrets
 import string
 from typing import Any
 
+from stratus.control.arns import function_arn
 from stratus.control.models import LATEST, FunctionUrl
 from stratus.control.registry import now_iso
 from stratus.errors import ResourceConflict, ResourceNotFound, ValidationError
 from stratus.gateway.server import ApiContext, request_host
 from stratus.httpapi import cors
 from stratus.httpapi.front import url_path
-from stratus.lambda_api.arns import function_arn
 from stratus.lambda_api.functions import function_ref
 
 _URL_ID_ALPHABET = string.ascii_lowercase + string.digits

@@ -31,7 +31,6 @@ from stratus.invoke.service import InvalidRuntime, InvokeService
 from stratus.invoke.target import Target
 from stratus.isolation.backend import SandboxSpec
 from stratus.isolation.fake import FakeBackend, FakeProcess, Handler, crash, log
-from stratus.lambda_api.arns import function_arn
 from stratus.observe.logstore import LogStore
 from stratus.runtimes.python import PythonRuntime
 from stratus.store.sqlite import Store
@@ -598,24 +597,6 @@ def test_timeout_kills_the_environment(world: World) -> None:
         assert body_of(result)["errorMessage"].endswith("Task timed out after 1.00 seconds")
         await until(lambda: not w.backend.live(), "the timed-out environment was killed")
         assert (await w.backend.processes[0].wait()).returncode == -9
-
-    run(world, body)
-
-
-def test_former_entry_still_invokes(world: World) -> None:
-    """`invoke(config, ...)` stays until the Lambda API moves to `invoke_target`."""
-
-    async def body(w: World) -> None:
-        create(w)
-        config = w.service.resolve("f", None)
-        result = await w.service.invoke(
-            config, b'{"n": 1}', region=REGION, invoked_arn=function_arn(REGION, ACCOUNT, "f")
-        )
-        assert body_of(result) == {"echo": {"n": 1}}
-        invoked = await w.service.invoke_target(Target("f", None, REGION, ACCOUNT), b'{"n": 2}')
-        assert body_of(invoked.result) == {"echo": {"n": 2}}
-        assert invoked.trace.render().startswith("Root=1-")
-        assert len(w.backend.processes) == 1  # both entries reach the same pool
 
     run(world, body)
 

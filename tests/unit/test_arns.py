@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from stratus.errors import InvalidParameterValue, ValidationError
-from stratus.lambda_api.arns import (
+from stratus.control.arns import (
     FunctionRef,
     function_arn,
     merge_qualifier,
     parse_function_ref,
     parse_resource_arn,
 )
+from stratus.errors import InvalidParameterValue, ValidationError
 
 ACCOUNT = "000000000000"
 ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:my-fn_1"

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
+from stratus.control.arns import function_arn
 from stratus.invoke.target import Target
-from stratus.lambda_api.arns import function_arn
 
 
 @pytest.mark.parametrize("qualifier", [None, "$LATEST", "1", "live"])
