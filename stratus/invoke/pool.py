@@ -45,10 +45,6 @@ class Pool:
         return len(self._idle) + len(self._busy)
 
     @property
-    def idle_count(self) -> int:
-        return len(self._idle)
-
-    @property
     def initialized(self) -> int:
         """Environments that have finished init (idle or busy)."""
         return len(self._idle) + sum(1 for s in self._busy.values() if s.state is not State.STARTING)
@@ -138,9 +134,6 @@ class Pool:
         self.retire()
         for sandbox in list(self._busy.values()):
             sandbox.stop()
-
-    def sandboxes(self) -> list[Sandbox]:
-        return [*self._idle.values(), *self._busy.values()]
 
 
 def monotonic() -> float:

@@ -167,7 +167,6 @@ class Sandbox:
         self._timer: asyncio.TimerHandle | None = None
         self._output = OutputCutter(time.monotonic)
         self._exit_task: asyncio.Task[None] | None = None
-        self.exit_status: ExitStatus | None = None
         self._stopping = False
         self.provisioned = provisioned
         self._initialized: asyncio.Future[None] | None = None
@@ -295,7 +294,6 @@ class Sandbox:
         await self._endpoint.close()
 
     def _finish_exit(self, proc: SandboxProcess, status: ExitStatus) -> None:
-        self.exit_status = status
         self._read_output()
         loop = asyncio.get_running_loop()
         loop.remove_reader(proc.output_fd)

@@ -123,11 +123,6 @@ class EnvironmentGroups:
             (pids / SHARED / "pids.max").write_text(str(self.host_max_pids))
             (pids / SHARED / instance / "pids.max").write_text(str(self.max_pids))
 
-    def pids_parent(self) -> Path | None:
-        """This instance's parent in the pids hierarchy (its pids.current counts them all)."""
-        pids = self.layout.roots.get("pids")
-        return None if pids is None else pids / SHARED / self._instance
-
     @property
     def controllers(self) -> list[str]:
         return sorted(self.layout.roots)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -264,7 +263,3 @@ class SnapshotSandbox:
         self._channel.close()
         self._groups.destroy(self._group)
         self._template.release_uid(self._uid_index)
-
-
-def template_assignment(base: dict[str, Any]) -> bytes:
-    return json.dumps({**base, "template": True}).encode()

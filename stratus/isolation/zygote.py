@@ -167,11 +167,6 @@ class Zygote:
             self._sock.close()
             self._sock = None
 
-    async def wait_closed(self) -> None:
-        if self._proc is not None:
-            with contextlib.suppress(Exception):
-                await self._proc.wait()
-
 
 def kill_quietly(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
