@@ -49,6 +49,7 @@ run: install
 check: $(STAMP)
 	$(BIN)/ruff check stratus tests bench
 	$(BIN)/mypy stratus
+	$(BIN)/lint-imports
 
 # The tests drive the server with curl too, and build a compiled custom-runtime bootstrap.
 # Debian's awscli is version 2, whose `aws logs tail --follow` the log tests run (the venv's

@@ -24,10 +24,11 @@ from stratus.dashboard import site as dashboard_site
 from stratus.dashboard.auth import Sessions
 from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
+from stratus.frontend.context import ApiContext
 from stratus.gateway import connections as client_connections
+from stratus.gateway.declared import SERVICES
 from stratus.gateway.doors import EnvironmentDoors
-from stratus.gateway.lean import ROUTES, Operation, RouteTable
-from stratus.gateway.server import ApiContext, build_app
+from stratus.gateway.server import build_app
 from stratus.gateway.switchboard import Switchboard
 from stratus.http_types import HttpReply, Incoming
 from stratus.httpapi.apis import HttpApis
@@ -41,6 +42,7 @@ from stratus.isolation.network import Networks
 from stratus.isolation.process import ProcessBackend
 from stratus.lambda_api import functions as lambda_functions
 from stratus.lambda_api.invoke import invoke_incoming, is_invoke
+from stratus.lean_routes import ROUTES, Operation, RouteTable
 from stratus.observe import spans
 from stratus.observe.logstore import LogStore
 from stratus.observe.metrics import Metrics
@@ -51,7 +53,6 @@ from stratus.runtimes import python as python_runtimes
 from stratus.runtimes.kinds import Runtimes
 from stratus.runtimes.python import PythonRuntime
 from stratus.services import metering
-from stratus.services.declared import SERVICES
 from stratus.store import datadir
 from stratus.store.diskfull import writing
 from stratus.store.queue import EventQueue
@@ -135,6 +136,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         )
         apis = HttpApis(store)
         front = Front(registry, apis, invoker, credentials, config.account_id)
+        sessions = Sessions(credentials)  # the dashboard's logins
         context = ApiContext(
             config=config,
             credentials=credentials,
@@ -149,7 +151,6 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             front=front,
             layers=layers,
             metrics=metrics,
-            dashboard=Sessions(credentials),
         )
         limitations = backend.limitations() + ([spans_off] if spans_off else [])
         app = build_app(
@@ -168,10 +169,10 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             limitations=limitations,
             isolation=backend.name,
             runtimes={k: v if isinstance(v, str) else "ok" for k, v in runtimes.items()},
-            dashboard_token=context.dashboard.start_token,
+            dashboard_token=sessions.start_token,
             dashboard_port=dashboard_site.port_of(dashboard_socket),
         )
-        dashboard = (dashboard_pages.build_app(context), dashboard_socket)
+        dashboard = (dashboard_pages.build_app(context, sessions), dashboard_socket)
         await _run(
             app,
             front,

@@ -46,3 +46,8 @@ class HttpReply:
 
 def json_reply(status: int, body: dict[str, Any], *headers: tuple[str, str]) -> HttpReply:
     return HttpReply(status, (("content-type", "application/json"), *headers), json.dumps(body).encode())
+
+
+# The dashboard's session cookie. Named here, below both the dashboard that sets it and the
+# front-ends that must never pass it to a function (cookies ignore ports).
+DASHBOARD_COOKIE = "stratus_dashboard"

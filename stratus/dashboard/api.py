@@ -17,8 +17,8 @@ from stratus.control.models import FunctionRecord
 from stratus.dashboard import series
 from stratus.dashboard.login import change_request
 from stratus.errors import InvalidParameterValue, InvalidRequestContent
-from stratus.gateway.responses import json_response
-from stratus.gateway.server import ApiContext, ctx
+from stratus.frontend.context import ApiContext, ctx
+from stratus.frontend.responses import json_response
 from stratus.invoke.service import DEFAULT_REGION
 from stratus.lambda_api.invoke import run_invoke
 from stratus.observe.logstore import LogEvent

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 from stratus.config import Credentials
 from stratus.dashboard.throttle import LoginThrottle
+from stratus.http_types import DASHBOARD_COOKIE
 
-COOKIE = "stratus_dashboard"
+COOKIE = DASHBOARD_COOKIE
 IDLE_S = 12 * 3600.0
 MAX_AGE_S = 7 * 86400.0
 MAX_SESSIONS = 256

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from stratus.dashboard.auth import COOKIE, MAX_AGE_S
+from stratus.dashboard.auth import COOKIE, MAX_AGE_S, Sessions
 from stratus.dashboard.throttle import retry_after_header
 from stratus.errors import (
     AccessDenied,
@@ -35,13 +35,15 @@ from stratus.errors import (
     TooManyRequests,
     UnsupportedMediaType,
 )
-from stratus.gateway.responses import error_response, json_response
-from stratus.gateway.server import ctx
+from stratus.frontend.responses import error_response, json_response
 
 COOKIE_PATH = "/_stratus/ui/"
 WRONG_TOKEN = "That token is not this server's: it changes each time the server starts."
 CSRF_HEADER = "X-Stratus-Dashboard"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# The dashboard's logins, owned by `Sessions`; the app of its port holds them.
+SESSIONS = web.AppKey("sessions", Sessions)
 
 
 def is_loopback(remote: str | None) -> bool:
@@ -70,7 +72,7 @@ def verify(request: web.Request, *, token: str | None = None, keys: tuple[str, s
     """Whether the start token, or else the access key pair, is right; a wrong one is counted.
     Raises LoginThrottled while the client must wait, and AccessDenied for a token from a peer
     that is not this machine; in both cases the secret is not looked at."""
-    sessions = ctx(request).dashboard
+    sessions = request.app[SESSIONS]
     peer = request.remote
     wait = sessions.throttle.wait_s(peer)
     if wait > 0:
@@ -93,7 +95,7 @@ def verify(request: web.Request, *, token: str | None = None, keys: tuple[str, s
 
 
 def logged_in(request: web.Request) -> bool:
-    return ctx(request).dashboard.check(request.cookies.get(COOKIE))
+    return request.app[SESSIONS].check(request.cookies.get(COOKIE))
 
 
 def guarded(handler: Handler) -> Handler:
@@ -130,7 +132,7 @@ async def change_request(request: web.Request) -> dict[str, Any]:
 
 def with_session(response: web.StreamResponse, request: web.Request) -> web.StreamResponse:
     """The response, carrying the cookie of a newly opened session."""
-    session = ctx(request).dashboard.open()
+    session = request.app[SESSIONS].open()
     response.set_cookie(
         COOKIE, session, path=COOKIE_PATH, max_age=int(MAX_AGE_S), httponly=True, samesite="Strict"
     )
@@ -161,7 +163,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     await change_request(request)
-    ctx(request).dashboard.close(request.cookies.get(COOKIE))
+    request.app[SESSIONS].close(request.cookies.get(COOKIE))
     response = json_response({"authenticated": False})
     response.del_cookie(COOKIE, path=COOKIE_PATH)
     return response

@@ -21,8 +21,11 @@ from pathlib import Path
 from aiohttp import web
 
 from stratus.dashboard import api, login
+from stratus.dashboard.auth import Sessions
+from stratus.dashboard.login import SESSIONS
 from stratus.errors import AccessDenied
-from stratus.gateway.server import CTX, ApiContext, mapped_errors
+from stratus.frontend.context import CTX, ApiContext
+from stratus.gateway.server import mapped_errors
 
 PAGE_PATH = "/_stratus/"
 UI_PREFIX = "/_stratus/ui/"
@@ -72,10 +75,11 @@ async def _harden(request: web.Request, response: web.StreamResponse) -> None:
         response.headers.setdefault(name, value)
 
 
-def build_app(context: ApiContext) -> web.Application:
+def build_app(context: ApiContext, sessions: Sessions) -> web.Application:
     """The application of the dashboard's own port: the dashboard's routes and nothing else."""
     app = web.Application(middlewares=[mapped_errors], client_max_size=MAX_REQUEST_BYTES)
     app[CTX] = context
+    app[SESSIONS] = sessions
     register(app)
     app.router.add_get("/", to_page)
     return app

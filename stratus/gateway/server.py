@@ -12,42 +12,29 @@ no function's response shares its origin; this port only points browsers there.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Awaitable, Callable, Iterable
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
 
-from stratus.config import Config, Credentials
-from stratus.control.codestore import CodeStore
-from stratus.control.layers import Layers
-from stratus.control.registry import Registry
-from stratus.dashboard.auth import Sessions
+from stratus import lean_routes as lean
 from stratus.errors import (
     InvalidAction,
-    InvalidRequestContent,
     RequestTooLarge,
     StratusError,
     UnknownOperation,
 )
-from stratus.events.rules import Rules
-from stratus.gateway import authn, connections, lean
-from stratus.gateway.responses import (
+from stratus.frontend.context import CTX, HOST, ApiContext, ctx
+from stratus.frontend.responses import (
     error_response,
     incident_error,
     json_response,
     unexpected_error_response,
 )
-from stratus.httpapi.apis import HttpApis
-from stratus.httpapi.front import API_PREFIX, URL_PREFIX, Front
-from stratus.invoke.async_queue import AsyncInvoker
-from stratus.invoke.service import InvokeService
-from stratus.observe.logstore import LogStore
-from stratus.observe.metrics import Metrics
-from stratus.runtimes.kinds import Runtimes
+from stratus.gateway import connections
+from stratus.httpapi.front import API_PREFIX, URL_PREFIX
+from stratus.wire import authn
 from stratus.wire.dispatch import dispatch, protocol_for
 from stratus.wire.json_protocol import JsonProtocol
 from stratus.wire.query_protocol import QueryProtocol
@@ -69,49 +56,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PROTOCOLS: dict[str, WireProtocol] = {"json": JsonProtocol(), "query": QueryProtocol()}
 
 
-@dataclass
-class ApiContext:
-    config: Config
-    credentials: Credentials
-    registry: Registry
-    code: CodeStore
-    invoker: InvokeService
-    logs: LogStore
-    runtimes: Runtimes
-    async_invoker: AsyncInvoker
-    rules: Rules
-    apis: HttpApis
-    front: Front
-    layers: Layers
-    metrics: Metrics
-    dashboard: Sessions  # the dashboard's logins
-
-    @property
-    def account_id(self) -> str:
-        return self.config.account_id
-
-
-CTX = web.AppKey("ctx", ApiContext)
 # The declared services, by signing name.
 SERVICES = web.AppKey("services", dict[str, Service[ApiContext]])
 # The REST protocol of each declared REST service, by signing name (each answers an unknown
 # route with its service's own error, so each service has its own instance).
 REST_PROTOCOLS = web.AppKey("rest_protocols", dict[str, WireProtocol])
-# The Host a declared service's request was sent to, for the handlers whose answers carry a URL
-# of this server (an HTTP API's ApiEndpoint, a function URL): it must work for the client that
-# asked, which may have reached the server by another name than its configured host. Set around
-# each dispatch, in the task serving the request.
-HOST: ContextVar[str | None] = ContextVar("host", default=None)
-
-
-def ctx(request: web.Request) -> ApiContext:
-    return request.app[CTX]
-
-
-def request_host(context: ApiContext) -> str:
-    """The host (and port) the current request was sent to; the configured one outside a
-    request or when the client sent no Host."""
-    return HOST.get() or f"{context.config.host}:{context.config.port}"
 
 
 def region(request: web.Request) -> str:
@@ -120,22 +69,6 @@ def region(request: web.Request) -> str:
 
 def body(request: web.Request) -> bytes:
     return bytes(request["body"])
-
-
-def json_body(request: web.Request) -> dict[str, Any]:
-    raw = body(request)
-    if not raw.strip():
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequestContent(
-            "Could not parse request body into json: Could not parse payload into json: "
-            "Unexpected character. Check the request body and try again."
-        ) from None
-    if not isinstance(parsed, dict):
-        raise InvalidRequestContent("The request body must be a JSON object.")
-    return parsed
 
 
 @web.middleware
@@ -174,7 +107,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.path.startswith(PUBLIC_PREFIXES) or request.path in PUBLIC_PATHS:
         return await handler(request)
     raw = await request.read()
-    identity = authn.verify(request, raw, context.credentials)
+    signings = (service.signing for service in request.app[SERVICES].values())
+    identity = authn.verify(request, raw, context.credentials, signings)
     request["region"] = identity.region
     request["service"] = identity.service
     request["body"] = raw

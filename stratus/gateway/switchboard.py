@@ -32,8 +32,8 @@ from typing import Any
 import httptools
 
 from stratus.gateway.connections import Connections, Phase, Snapshot, Verdict
-from stratus.gateway.lean import LeanHandler, LeanRoutes
 from stratus.http_types import MAX_BODY, HttpReply, Incoming, json_reply
+from stratus.lean_routes import LeanHandler, LeanRoutes
 
 log = logging.getLogger("stratus.gateway")
 

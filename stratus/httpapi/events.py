@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
-from stratus.dashboard.auth import COOKIE as DASHBOARD_COOKIE
+from stratus.http_types import DASHBOARD_COOKIE
 
 # Bodies of these types reach the function as text; everything else is base64-encoded, as
 # Lambda does for function URLs and API Gateway for HTTP APIs.

@@ -22,8 +22,6 @@ from aiohttp import web
 from stratus.config import Credentials
 from stratus.control.registry import Registry
 from stratus.errors import MissingAuthenticationToken, ResourceNotFound, StratusError, TooManyRequests
-from stratus.gateway import authn, sigv4
-from stratus.gateway.lean import Claim, answer
 from stratus.http_types import HttpReply, Incoming, json_reply
 from stratus.httpapi import cors, events, replies
 from stratus.httpapi.apis import HttpApis, Landing, target_of
@@ -32,8 +30,10 @@ from stratus.httpapi.replies import MalformedResponse
 from stratus.invoke.records import MAX_SYNC_PAYLOAD
 from stratus.invoke.service import InvokeService
 from stratus.invoke.target import Target
+from stratus.lean_routes import Claim, answer
 from stratus.observe import tracing
 from stratus.observe.tracing import TraceHeader
+from stratus.wire import authn, sigv4
 from stratus.wire.signing import Signing, always
 
 URL_PREFIX = "/_stratus/url/"

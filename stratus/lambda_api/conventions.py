@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
-from stratus.gateway.server import ApiContext
+from stratus.frontend.context import ApiContext
 from stratus.wire.rest_json import RestJsonProtocol
 from stratus.wire.service import Service
 from stratus.wire.types import BadRequest, WireError, WireRequest, WireResponse

@@ -10,7 +10,7 @@ from stratus.control.arns import destination_function, function_arn
 from stratus.control.models import LATEST, EventInvokeConfig
 from stratus.control.registry import Registry
 from stratus.errors import InvalidParameterValue, ResourceNotFound
-from stratus.gateway.server import ApiContext
+from stratus.frontend.context import ApiContext
 from stratus.lambda_api.functions import function_ref
 
 

@@ -22,7 +22,7 @@ from stratus.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
-from stratus.gateway.server import ApiContext, ctx, request_host
+from stratus.frontend.context import ApiContext, ctx, request_host
 from stratus.lambda_api import code_urls
 from stratus.lambda_api.shapes import function_configuration
 from stratus.runtimes import java

@@ -31,15 +31,15 @@ from stratus.errors import (
     RequestTooLarge,
     StratusError,
 )
-from stratus.gateway import authn
-from stratus.gateway.responses import incident_error
-from stratus.gateway.server import ApiContext
+from stratus.frontend.context import ApiContext
+from stratus.frontend.responses import incident_error
 from stratus.http_types import HttpReply, Incoming
 from stratus.invoke.records import MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, TAIL_BYTES
 from stratus.invoke.target import Target
 from stratus.lambda_api.conventions import CALLER_TRACE, PROTOCOL, invalid
+from stratus.lambda_api.signing import SIGNING
 from stratus.observe import tracing
-from stratus.wire import validate
+from stratus.wire import authn, validate
 from stratus.wire.dispatch import wire_error
 from stratus.wire.models import service_model
 from stratus.wire.types import WireError
@@ -220,8 +220,9 @@ async def invoke_incoming(context: ApiContext, request: Incoming) -> HttpReply:
                 f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
             )
         query = parse_qsl(request.query, keep_blank_values=True)
-        identity = authn.verify_routed(
-            request.method, request.path, query, request.headers, request.body, context.credentials
+        identity = authn.verify_parts(
+            request.method, request.path, query, request.headers, request.body, context.credentials,
+            expect=SIGNING,
         )
         params = read_incoming(request)
         _check(params)

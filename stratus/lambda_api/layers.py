@@ -9,7 +9,7 @@ from typing import Any
 from stratus.control.layers import LayerVersion
 from stratus.control.registry import new_revision, now_iso
 from stratus.errors import InvalidParameterValue, ResourceNotFound
-from stratus.gateway.server import ApiContext
+from stratus.frontend.context import ApiContext
 from stratus.lambda_api.functions import KNOWN_RUNTIMES, code_location, decode_zip, store_code
 
 

@@ -16,7 +16,7 @@ from stratus.control.arns import function_arn
 from stratus.control.models import LATEST
 from stratus.control.registry import new_revision
 from stratus.errors import PreconditionFailed, ResourceConflict, ResourceNotFound
-from stratus.gateway.server import ApiContext
+from stratus.frontend.context import ApiContext
 from stratus.lambda_api.functions import function_ref
 
 _SERVICE = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com$")

@@ -7,7 +7,7 @@ from typing import Any
 from stratus.control.arns import function_arn
 from stratus.control.models import ProvisionedConcurrency
 from stratus.errors import InvalidParameterValue, ResourceNotFound
-from stratus.gateway.server import ApiContext
+from stratus.frontend.context import ApiContext
 from stratus.lambda_api.functions import function_ref
 
 

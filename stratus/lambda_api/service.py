@@ -4,7 +4,7 @@ its handlers by operation (Lambda's own conventions: lambda_api/conventions.py).
 
 from __future__ import annotations
 
-from stratus.gateway.server import ApiContext
+from stratus.frontend.context import ApiContext
 from stratus.lambda_api import (
     event_invoke,
     functions,
@@ -17,24 +17,8 @@ from stratus.lambda_api import (
     versions,
 )
 from stratus.lambda_api.conventions import PROTOCOL, LambdaService
+from stratus.lambda_api.signing import SIGNING
 from stratus.wire.service import Handler
-from stratus.wire.signing import Signing
-
-# Lambda's API, under its dated path prefixes; no operation of it may be presigned (function
-# URLs, which may, declare their own in httpapi/front.py).
-SIGNING = Signing(
-    "lambda",
-    paths=(
-        "/2015-03-31/",
-        "/2016-08-19/",
-        "/2017-03-31/",
-        "/2017-10-31/",
-        "/2018-10-31/",
-        "/2019-09-25/",
-        "/2019-09-30/",
-        "/2021-10-31/",
-    ),
-)
 
 HANDLERS: dict[str, Handler[ApiContext]] = {
     "CreateFunction": functions.create_function,

@@ -8,7 +8,7 @@ from stratus.control import validate
 from stratus.control.arns import parse_resource_arn
 from stratus.control.codestore import MAX_UNZIPPED
 from stratus.errors import InvalidParameterValue
-from stratus.gateway.server import ApiContext
+from stratus.frontend.context import ApiContext
 from stratus.lambda_api.functions import MAX_ZIP_BYTES, function_ref
 
 

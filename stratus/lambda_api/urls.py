@@ -14,7 +14,7 @@ from stratus.control.arns import function_arn
 from stratus.control.models import LATEST, FunctionUrl
 from stratus.control.registry import now_iso
 from stratus.errors import ResourceConflict, ResourceNotFound, ValidationError
-from stratus.gateway.server import ApiContext, request_host
+from stratus.frontend.context import ApiContext, request_host
 from stratus.httpapi import cors
 from stratus.httpapi.front import url_path
 from stratus.lambda_api.functions import function_ref

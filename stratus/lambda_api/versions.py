@@ -8,7 +8,7 @@ from typing import Any
 
 from stratus.control import validate
 from stratus.errors import InvalidParameterValue
-from stratus.gateway.server import ApiContext
+from stratus.frontend.context import ApiContext
 from stratus.lambda_api.functions import function_ref
 from stratus.lambda_api.shapes import alias_configuration, function_configuration
 

@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from stratus.errors import BadRequest
-from stratus.gateway.server import ApiContext, request_host
+from stratus.frontend.context import ApiContext, request_host
 from stratus.httpapi import cors, routing
 from stratus.httpapi.apis import DEFAULT_STAGE, function_of
 from stratus.httpapi.front import api_endpoint
@@ -349,5 +349,3 @@ SERVICE = Service[ApiContext](
     no_route=NoRoute("NotFoundException", 404, "Invalid request path: {method} {path}"),
     authorization={name: _authorization(name) for name in HANDLERS},
 )
-# The signing declaration on its own, for the SigV4 check's list (gateway/authn.py).
-SIGNING = SERVICE.signing

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from stratus.errors import ClientError
-from stratus.gateway.server import ApiContext
+from stratus.frontend.context import ApiContext
 from stratus.observe.metrics import ACCOUNT, Bucket, percentile
 from stratus.wire.service import Handler, Service
 from stratus.wire.signing import Signing

@@ -11,7 +11,7 @@ from stratus.control.arns import destination_function
 from stratus.errors import ValidationError
 from stratus.events.rules import Rule, Target
 from stratus.events.scheduler import rule_arn
-from stratus.gateway.server import ApiContext
+from stratus.frontend.context import ApiContext
 from stratus.wire.service import Handler, Service
 from stratus.wire.signing import Signing
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from stratus.errors import InvalidParameter, InvalidParameterValue, ResourceNotFound
-from stratus.gateway.server import ApiContext
+from stratus.frontend.context import ApiContext
 from stratus.observe.filters import BadPattern, compile_pattern
 from stratus.observe.logstore import RETENTION_DAYS, LogEvent
 from stratus.wire.service import Handler, Service

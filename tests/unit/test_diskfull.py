@@ -18,7 +18,7 @@ import pytest
 from stratus.control.codestore import CodeStore
 from stratus.errors import DiskFull
 from stratus.events.rules import Rules
-from stratus.gateway.responses import error_parts, incident_error
+from stratus.frontend.responses import error_parts, incident_error
 from stratus.observe.drops import Drops, DropsCollector
 from stratus.observe.logstore import LogStore
 from stratus.observe.metrics import Bucket, Metrics

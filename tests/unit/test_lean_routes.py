@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stratus.gateway.lean import Claim, Operation, RouteTable
 from stratus.http_types import HttpReply, Incoming
+from stratus.lean_routes import Claim, Operation, RouteTable
 
 
 async def front(request: Incoming) -> HttpReply:

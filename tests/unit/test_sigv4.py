@@ -15,8 +15,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from stratus.errors import InvalidSignature, MissingAuthenticationToken, UnrecognizedClient
-from stratus.gateway.sigv4 import Identity, SignedRequest, signing_scope, verify
 from stratus.wire.signing import Signing, always, reached
+from stratus.wire.sigv4 import Identity, SignedRequest, signing_scope, verify
 
 KEY = "AKSTTESTKEY000000001"
 SECRET = "test-secret-key-0123456789abcdefghijklmn"

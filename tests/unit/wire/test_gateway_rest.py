@@ -22,7 +22,8 @@ from botocore.exceptions import ClientError
 
 from stratus.config import Credentials
 from stratus.errors import NotFound
-from stratus.gateway.server import ApiContext, build_app, request_host
+from stratus.frontend.context import ApiContext, request_host
+from stratus.gateway.server import build_app
 from stratus.wire.rest_routes import NoRoute
 from stratus.wire.service import Service
 from stratus.wire.signing import Signing

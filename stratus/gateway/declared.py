@@ -4,7 +4,7 @@ service is one more entry here."""
 
 from __future__ import annotations
 
-from stratus.gateway.server import ApiContext
+from stratus.frontend.context import ApiContext
 from stratus.lambda_api import service as lambda_api
 from stratus.services import apigatewayv2, cloudwatch, events, logs
 from stratus.wire.service import Service

@@ -6,51 +6,30 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from functools import cache
 
 from aiohttp import web
 
 from stratus.config import Credentials
-from stratus.gateway import sigv4
+from stratus.wire import sigv4
 from stratus.wire.signing import Signing, reached
 
 FORM = "application/x-www-form-urlencoded"
 
 
-@cache
-def declarations() -> tuple[Signing, ...]:
-    """Every service's signing declaration. Imported on first use: the services import the
-    gateway's server, which imports this module."""
-    from stratus.services import apigatewayv2
-    from stratus.services.declared import SERVICES
-
-    return (apigatewayv2.SIGNING, *(s.signing for s in SERVICES))
-
-
-def verify(request: web.Request, body: bytes, credentials: Credentials) -> sigv4.Identity:
-    """The signer of an aiohttp request, held to the declaration of the service the gateway
-    routes it to; raises the AWS authentication error that fits."""
-    return verify_routed(
+def verify(
+    request: web.Request, body: bytes, credentials: Credentials, declarations: Iterable[Signing]
+) -> sigv4.Identity:
+    """The signer of an aiohttp request, held to the declaration (among `declarations`, the
+    gateway's services) of the service the gateway routes it to; raises the AWS authentication
+    error that fits."""
+    signed = snapshot(
         request.method,
         request.raw_path.split("?", 1)[0],
         request.query.items(),
         request.headers.items(),
         body,
-        credentials,
     )
-
-
-def verify_routed(
-    method: str,
-    raw_path: str,
-    query: Iterable[tuple[str, str]],
-    headers: Iterable[tuple[str, str]],
-    body: bytes,
-    credentials: Credentials,
-) -> sigv4.Identity:
-    """The same for a request known by its parts (decoded query pairs, headers in any case)."""
-    signed = snapshot(method, raw_path, query, headers, body)
-    return _verify(signed, credentials, expected(signed))
+    return _verify(signed, credentials, expected(signed, declarations))
 
 
 def verify_parts(
@@ -89,12 +68,12 @@ def _verify(signed: sigv4.SignedRequest, credentials: Credentials, expect: Signi
     return sigv4.verify(signed, secrets, datetime.now(UTC), expect=expect)
 
 
-def expected(signed: sigv4.SignedRequest) -> Signing | None:
+def expected(signed: sigv4.SignedRequest, declarations: Iterable[Signing]) -> Signing | None:
     """The declaration of the service that the gateway routes `signed` to, if any."""
     scope = sigv4.signing_scope(signed)
     content_type = signed.headers.get("content-type", "").partition(";")[0].strip().lower()
     return reached(
-        declarations(),
+        declarations,
         signed.raw_path,
         signed.headers.get("x-amz-target"),
         content_type == FORM,

@@ -1,0 +1,21 @@
+"""How Lambda's API is reached and signed: its dated path prefixes, signed for "lambda". None
+of its operations may be presigned (function URLs, which may, declare their own in
+httpapi/front.py). Its own module, since both the declaration and Invoke's lean path use it."""
+
+from __future__ import annotations
+
+from stratus.wire.signing import Signing
+
+SIGNING = Signing(
+    "lambda",
+    paths=(
+        "/2015-03-31/",
+        "/2016-08-19/",
+        "/2017-03-31/",
+        "/2017-10-31/",
+        "/2018-10-31/",
+        "/2019-09-25/",
+        "/2019-09-30/",
+        "/2021-10-31/",
+    ),
+)
