@@ -17,13 +17,10 @@ Contract:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
-import hashlib
 import json
 import math
 import os
-import socket
 import time
 import uuid
 from collections import deque
@@ -34,6 +31,8 @@ from pathlib import Path
 
 from stratus.control.models import FunctionConfig
 from stratus.errors import ServiceError
+from stratus.invoke.channel import RuntimeChannel
+from stratus.invoke.launch import LaunchPlan, Placement, environment, sandbox_spec
 from stratus.invoke.records import (
     TAIL_BYTES,
     Invocation,
@@ -42,18 +41,14 @@ from stratus.invoke.records import (
     exit_message,
     timeout_message,
 )
-from stratus.invoke.result_limit import RESULT_LIMIT, TOO_LARGE_DOCUMENT, TOO_LARGE_MESSAGE, TOO_LARGE_TYPE
+from stratus.invoke.result_limit import TOO_LARGE_DOCUMENT, TOO_LARGE_MESSAGE, TOO_LARGE_TYPE
 from stratus.invoke.runtime_api import RuntimeApiError, RuntimeEndpoint, event_headers
 from stratus.isolation.backend import ExitStatus, IsolationBackend, SandboxProcess, SandboxSpec
 from stratus.observe.logstore import LogStore
 from stratus.observe.output import READ_BUDGET, OutputCutter
 from stratus.observe.platform_lines import PlatformLines, Report
-from stratus.runtimes.pyboot import stratus_channel as channel
 
 TAIL_CHARS = 4 * TAIL_BYTES  # characters kept for the tail: enough for 4 KB of any UTF-8
-# At most this much is read from an environment's channel per wake-up: a whole answer at the
-# limit fits, and a runtime that keeps writing gets a slice of the loop at a time.
-CHANNEL_READ_BUDGET = RESULT_LIMIT + (2 << 20)
 
 
 class State(enum.Enum):
@@ -85,28 +80,6 @@ READY_GRACE_S = 0.05
 class EnvironmentLost(Exception):
     """A warm environment died (or had to be stopped) before the invocation handed to it was
     delivered: the invocation never ran, and the caller runs it in another environment."""
-
-
-@dataclass(frozen=True)
-class LaunchPlan:
-    """How to start this environment's runtime: argv and the variables the runtime adds."""
-
-    argv: tuple[str, ...]
-    env: dict[str, str]
-    execution_env: str  # "" for custom runtimes, where Lambda sets no AWS_EXECUTION_ENV
-    # Custom runtimes: where to look for the bootstrap, and the Python runtime whose zygote
-    # prepares the environment (the Linux backend execs the bootstrap from its blank).
-    bootstraps: tuple[str, ...] = ()
-    zygote: str = ""
-    # Runtimes whose own client is another program (Node.js): the Linux backend's blank execs
-    # this argv once confined.
-    exec_argv: tuple[str, ...] = ()
-    app_dir: str | None = None  # the function's runtime artifacts, to appear at /var/runtime/app
-
-    @property
-    def speaks_http(self) -> bool:
-        """Whether the runtime uses the HTTP Runtime API rather than the private channel."""
-        return bool(self.bootstraps or self.exec_argv)
 
 
 @dataclass
@@ -170,15 +143,7 @@ class Sandbox:
         self._stopping = False
         self.provisioned = provisioned
         self._initialized: asyncio.Future[None] | None = None
-        self._channel: socket.socket | None = None
-        self._channel_waiting = False
-        # Frames are judged by the sizes they declare: an answer past Lambda's limit is refused
-        # before its body is read, so the server never holds more than the limit of it.
-        self._decoder = channel.Decoder(body_limit=RESULT_LIMIT)
-        # What is still to be written to the (non-blocking) channel: a large event does not fit
-        # in the socket buffer at once, so the rest goes out as the environment reads.
-        self._outbox = bytearray()
-        self._writing = False
+        self._channel: RuntimeChannel | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -188,26 +153,8 @@ class Sandbox:
         self.state = to
 
     def spec(self) -> SandboxSpec:
-        return SandboxSpec(
-            sandbox_id=self.sandbox_id,
-            argv=self._plan.argv,
-            env=self._environment(),
-            code_dir=Path(self._code_dir),
-            memory_mb=self.config.memory_size,
-            runtime=self.config.runtime,
-            handler=self.config.handler,
-            tmp_mb=self.config.ephemeral_storage,
-            network=self.config.network,
-            snapshot_key=(
-                snapshot_key(self.config)
-                if self.config.uses_snapshot() and not self._plan.bootstraps
-                else None
-            ),
-            zygote=self._plan.zygote,
-            bootstraps=self._plan.bootstraps,
-            exec_argv=self._plan.exec_argv,
-            opt_dir=Path(self._opt_dir) if self._opt_dir else None,
-            app_dir=Path(self._plan.app_dir) if self._plan.app_dir else None,
+        return sandbox_spec(
+            self.sandbox_id, self.config, self._plan, self._environment(), self._code_dir, self._opt_dir
         )
 
     async def start(self, tasks: asyncio.TaskGroup) -> None:
@@ -226,9 +173,9 @@ class Sandbox:
         loop = asyncio.get_running_loop()
         loop.add_reader(self._proc.output_fd, self._read_output)
         # Other runtimes speak HTTP; the channel is for awslambdaric only.
-        self._channel = None if self._plan.speaks_http else getattr(self._proc, "channel", None)
-        if self._channel is not None:
-            loop.add_reader(self._channel.fileno(), self._on_channel_readable)
+        sock = None if self._plan.speaks_http else getattr(self._proc, "channel", None)
+        if sock is not None:
+            self._channel = RuntimeChannel(sock, self)
         self._log_line(f"INIT_START Runtime Version: {self.config.runtime}")
         watcher = self._watch_exit(self._proc)
         try:
@@ -240,31 +187,9 @@ class Sandbox:
             raise StratusShuttingDown("The server is shutting down and takes no new invocations.") from None
 
     def _environment(self) -> dict[str, str]:
-        cfg = self.config
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "LANG": "en_US.UTF-8",
-            "TZ": ":UTC",
-            **cfg.environment,
-            **self._plan.env,
-            "AWS_LAMBDA_FUNCTION_NAME": cfg.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.memory_size),
-            "AWS_LAMBDA_FUNCTION_VERSION": cfg.version,
-            "AWS_LAMBDA_LOG_GROUP_NAME": self.log_group,
-            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency" if self.provisioned else "on-demand",
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "LAMBDA_TASK_ROOT": self._backend.task_root(Path(self._code_dir)),
-            "LAMBDA_RUNTIME_DIR": "/var/runtime",
-            "_HANDLER": cfg.handler,
-        }
-        if self._plan.execution_env:
-            env["AWS_EXECUTION_ENV"] = self._plan.execution_env
-        if cfg.log_format == "JSON":
-            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
-            env["AWS_LAMBDA_LOG_LEVEL"] = cfg.app_log_level or "INFO"
-        return env
+        task_root = self._backend.task_root(Path(self._code_dir))
+        where = Placement(self.region, self.log_group, self.log_stream, self.provisioned, task_root)
+        return environment(self.config, self._plan, where)
 
     async def wait_exit(self) -> None:
         if self._exit_task is not None:
@@ -329,13 +254,7 @@ class Sandbox:
             self._initialized.exception()
         self._cancel_timer()
         if self._channel is not None:
-            with contextlib.suppress(Exception):
-                loop.remove_reader(self._channel.fileno())
-            if self._writing:
-                with contextlib.suppress(Exception):
-                    loop.remove_writer(self._channel.fileno())
-                self._writing = False
-            self._outbox.clear()
+            self._channel.close()
             self._channel = None
         self._endpoint.stop_listening()  # before the backend releases the listening socket
         proc.cleanup()
@@ -386,7 +305,8 @@ class Sandbox:
         current = self._current
         waiter = self._waiter
         http_waiting = waiter is not None and not waiter.done()
-        if current is None or current.delivered_at or not (http_waiting or self._channel_waiting):
+        chan = self._channel if self._channel is not None and self._channel.waiting else None
+        if current is None or current.delivered_at or not (http_waiting or chan is not None):
             return
         self._cancel_timer()
         current.delivered_at = time.monotonic()
@@ -397,103 +317,22 @@ class Sandbox:
             self._log_line(line)
         loop = asyncio.get_running_loop()
         self._timer = loop.call_at(loop.time() + self.config.timeout, self._on_timeout)
-        if self._channel_waiting:
-            self._channel_waiting = False
-            self._channel_send(
-                channel.EVENT,
-                event_headers(current.invocation, current.deadline_ms),
-                current.invocation.payload,
-            )
+        if chan is not None:
+            invocation = current.invocation
+            chan.send_event(event_headers(invocation, current.deadline_ms), invocation.payload)
             return
         assert waiter is not None
         self._waiter = None
         waiter.set_result(current.invocation)
 
-    # -- the private channel (Python environments of the Linux backend) ---------------------------
+    # -- the private channel's side (called by RuntimeChannel) ---------------------------------
 
-    def _channel_send(self, kind: int, header: dict[str, str], body: bytes = b"") -> None:
-        if self._channel is not None:
-            self._outbox += channel.encode(kind, header, body)
-            self._flush_channel()
+    def channel_next(self) -> None:
+        """The runtime asked for its next event over the private channel."""
+        self._runtime_ready()
+        self._deliver()
 
-    def _flush_channel(self) -> None:
-        """Write what the socket takes now; wait for it to be writable for the rest (`sendall`
-        on a non-blocking socket would give up part-way and lose the end of the frame)."""
-        sock = self._channel
-        while sock is not None and self._outbox:
-            try:
-                sent = sock.send(self._outbox)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                self._outbox.clear()  # the environment is going; its exit settles the invoke
-                break
-            del self._outbox[:sent]
-        if sock is None:
-            self._outbox.clear()
-            return
-        loop = asyncio.get_running_loop()
-        if self._outbox and not self._writing:
-            loop.add_writer(sock.fileno(), self._flush_channel)
-            self._writing = True
-        elif not self._outbox and self._writing:
-            loop.remove_writer(sock.fileno())
-            self._writing = False
-
-    def _on_channel_readable(self) -> None:
-        """Take frames after every read, so at most one read past a frame within the limit is
-        ever held, and read at most CHANNEL_READ_BUDGET per wake-up (the reader fires again)."""
-        sock = self._channel
-        budget = CHANNEL_READ_BUDGET
-        while sock is not None and sock is self._channel and budget > 0:
-            try:
-                data = sock.recv(1 << 20)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                data = b""
-            if not data:
-                asyncio.get_running_loop().remove_reader(sock.fileno())
-                return
-            budget -= len(data)
-            self._decoder.feed(data)
-            while True:
-                try:
-                    frames = self._decoder.frames()
-                except channel.FrameTooLarge:
-                    self._close_channel_reader(sock)
-                    self._refuse_too_large()
-                    return
-                except ValueError:  # a frame that cannot be decoded: the runtime is broken
-                    self._close_channel_reader(sock)
-                    self.stop()
-                    return
-                if not frames:
-                    break
-                for kind, header, body in frames:
-                    self._on_frame(kind, header, body)
-
-    def _on_frame(self, kind: int, header: dict[str, object], body: bytes) -> None:
-        try:
-            if kind == channel.NEXT:
-                self._runtime_ready()
-                self._channel_waiting = True
-                self._deliver()
-            elif kind == channel.RESPONSE:
-                self.post_response(str(header.get("id")), body)
-            elif kind == channel.ERROR:
-                error_type = header.get("type")
-                self.post_error(str(header.get("id")), body, str(error_type) if error_type else None)
-        except RuntimeApiError:
-            pass  # a stale or foreign request id: ignored, as the HTTP endpoint refuses it
-
-    def _close_channel_reader(self, sock: socket.socket) -> None:
-        """Read nothing more from this channel (its exit finishes the bookkeeping)."""
-        with contextlib.suppress(Exception):
-            asyncio.get_running_loop().remove_reader(sock.fileno())
-        self._decoder.clear()
-
-    def _refuse_too_large(self) -> None:
+    def refuse_too_large(self) -> None:
         """The runtime answers with more than Lambda allows: the invocation it runs gets
         Lambda's error, and the environment is replaced, since it may still be writing the rest
         (and Lambda's runtime clients exit when the Runtime API refuses an answer)."""
@@ -631,7 +470,7 @@ class Sandbox:
             self.stop()
             return
         self._check_request(request_id)
-        self._refuse_too_large()
+        self.refuse_too_large()
 
     def post_init_error(self, body: bytes, error_type: str | None) -> None:
         if self._ready:
@@ -667,12 +506,6 @@ class Sandbox:
             current.tail_chars += len(line) + 1
             while current.tail_chars > TAIL_CHARS and len(current.lines) > 1:
                 current.tail_chars -= len(current.lines.popleft()) + 1
-
-
-def snapshot_key(config: FunctionConfig) -> str:
-    """Names the template environments of this configuration fork from. The region is not part
-    of it: each environment gets its region's variables when it is forked."""
-    return hashlib.sha256(repr(config.runtime_key()).encode()).hexdigest()[:32]
 
 
 def _error_body(body: bytes, error_type: str | None) -> bytes:

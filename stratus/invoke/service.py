@@ -20,11 +20,12 @@ from stratus.control.codestore import CodeStore
 from stratus.control.models import LATEST, FunctionConfig
 from stratus.control.registry import Registry
 from stratus.errors import ServiceError, StratusError, TooManyRequests
+from stratus.invoke.launch import LaunchPlan
 from stratus.invoke.limits import Limiter
 from stratus.invoke.placement import pick_version
 from stratus.invoke.pool import Pool
 from stratus.invoke.records import Invocation, InvocationResult
-from stratus.invoke.sandbox import EnvironmentLost, LaunchPlan, Sandbox
+from stratus.invoke.sandbox import EnvironmentLost, Sandbox
 from stratus.invoke.target import Invoked, Target
 from stratus.isolation.backend import IsolationBackend
 from stratus.observe import tracing
