@@ -95,10 +95,6 @@ class InvalidAction(ClientError):
     code = "InvalidAction"
 
 
-class InvalidQueryParameter(ClientError):
-    code = "InvalidQueryParameter"
-
-
 class AuthError(ClientError):
     status = 403
 

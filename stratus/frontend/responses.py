@@ -30,10 +30,6 @@ def json_response(
     )
 
 
-def empty_response(status: int = 204) -> web.Response:
-    return web.Response(status=status)
-
-
 def error_parts(error: StratusError) -> tuple[int, dict[str, str], bytes]:
     """AWS's error shape, readable by both the REST-JSON and the JSON protocol parsers:
     (status, headers besides Content-Type, body)."""

@@ -75,10 +75,6 @@ def validate(data: Any, *, camel: bool) -> dict[str, Any]:
     return out
 
 
-def to_camel(data: dict[str, Any]) -> dict[str, Any]:
-    return {k[0].lower() + k[1:]: v for k, v in data.items()}
-
-
 def is_preflight(method: str, origin: str | None, request_method: str | None) -> bool:
     return method == "OPTIONS" and origin is not None and request_method is not None
 

@@ -11,7 +11,6 @@ from stratus.httpapi.cors import (
     is_preflight,
     preflight_headers,
     response_headers,
-    to_camel,
     validate,
 )
 
@@ -256,7 +255,7 @@ def test_apply_keeps_non_cors_headers_in_order() -> None:
     assert ("access-control-max-age", "9") not in result
 
 
-# -- validate / to_camel ----------------------------------------------------------------------
+# -- validate ----------------------------------------------------------------------
 
 
 def test_validate_pascal_accepts_full_config() -> None:
@@ -299,15 +298,6 @@ def test_validate_pascal_mode_rejects_camel_names() -> None:
     with pytest.raises(ValueError, match="allowOrigins"):
         validate({"allowOrigins": ["*"]}, camel=False)
 
-
-def test_to_camel_inverts_validate() -> None:
-    data = {"allowOrigins": ["*"], "maxAge": 10, "allowCredentials": True}
-    pascal = validate(data, camel=True)
-    assert to_camel(pascal) == data
-    assert to_camel({"AllowMethods": ["GET"], "ExposeHeaders": []}) == {
-        "allowMethods": ["GET"],
-        "exposeHeaders": [],
-    }
 
 
 def test_validated_config_builds_cors() -> None:
