@@ -68,3 +68,14 @@ def exit_description(returncode: int) -> str:
 
 def exit_message(request_id: str, returncode: int) -> str:
     return f"RequestId: {request_id} Error: Runtime exited with error: {exit_description(returncode)}"
+
+
+def error_document(body: bytes, error_type: str | None) -> bytes:
+    """The runtime's error document, made well-formed if the runtime sent something else."""
+    try:
+        parsed = json.loads(body)
+        if isinstance(parsed, dict):
+            return body
+    except ValueError:
+        pass
+    return error_payload(error_type or "Unhandled", body.decode("utf-8", "replace"))

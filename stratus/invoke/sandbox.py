@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import math
-import os
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,11 +29,12 @@ from pathlib import Path
 from stratus.control.models import FunctionConfig
 from stratus.errors import ServiceError
 from stratus.invoke.channel import RuntimeChannel
+from stratus.invoke.envlog import EnvironmentLog, Tail, stamp
 from stratus.invoke.launch import LaunchPlan, Placement, environment, sandbox_spec
 from stratus.invoke.records import (
-    TAIL_BYTES,
     Invocation,
     InvocationResult,
+    error_document,
     error_payload,
     exit_message,
     timeout_message,
@@ -45,10 +43,7 @@ from stratus.invoke.result_limit import TOO_LARGE_DOCUMENT, TOO_LARGE_MESSAGE, T
 from stratus.invoke.runtime_api import RuntimeApiError, RuntimeEndpoint, event_headers
 from stratus.isolation.backend import ExitStatus, IsolationBackend, SandboxProcess, SandboxSpec
 from stratus.observe.logstore import LogStore
-from stratus.observe.output import READ_BUDGET, OutputCutter
 from stratus.observe.platform_lines import PlatformLines, Report
-
-TAIL_CHARS = 4 * TAIL_BYTES  # characters kept for the tail: enough for 4 KB of any UTF-8
 
 
 class State(enum.Enum):
@@ -86,10 +81,7 @@ class EnvironmentLost(Exception):
 class _Inflight:
     invocation: Invocation
     done: asyncio.Future[InvocationResult]
-    # The invocation's last log lines, for LogType=Tail (which returns 4 KB): a bounded tail,
-    # since a function may print without limit.
-    lines: deque[str] = field(default_factory=deque)
-    tail_chars: int = 0
+    tail: Tail = field(default_factory=Tail)  # its last log lines, for LogType=Tail
     delivered_at: float = 0.0
     deadline_ms: int = 0
 
@@ -122,7 +114,7 @@ class Sandbox:
         self.log_stream = f"{day}/[{config.version}]{self.sandbox_id}"
         self._plan = plan
         self._backend = backend
-        self._logs = logs
+        self._log = EnvironmentLog(logs, self.log_group, self.log_stream)
         self._init_timeout = init_timeout
         self._code_dir = code_dir
         self._opt_dir = opt_dir
@@ -138,7 +130,6 @@ class Sandbox:
         self._current: _Inflight | None = None
         self._waiter: asyncio.Future[Invocation] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._output = OutputCutter(time.monotonic)
         self._exit_task: asyncio.Task[None] | None = None
         self._stopping = False
         self.provisioned = provisioned
@@ -338,9 +329,8 @@ class Sandbox:
         (and Lambda's runtime clients exit when the Runtime API refuses an answer)."""
         current = self._current
         if current is not None and current.delivered_at and not current.done.done():
-            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
             request_id = current.invocation.request_id
-            self._log_line(f"{stamp} {request_id} {TOO_LARGE_TYPE}: {TOO_LARGE_MESSAGE}")
+            self._log_line(f"{stamp()} {request_id} {TOO_LARGE_TYPE}: {TOO_LARGE_MESSAGE}")
             self._finish(TOO_LARGE_DOCUMENT, "Unhandled", error_type=TOO_LARGE_TYPE)
         self.stop()
 
@@ -352,7 +342,7 @@ class Sandbox:
         if current is not None and not current.done.done() and not current.delivered_at:
             current.done.set_exception(EnvironmentLost())
             self._log_line(
-                f"{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z Runtime did not ask for "
+                f"{stamp()} Runtime did not ask for "
                 "its next event within its invocation's timeout; the environment is stopped"
             )
         self.stop()
@@ -365,8 +355,7 @@ class Sandbox:
         request_id = current.invocation.request_id
         seconds = float(self.config.timeout) if current.delivered_at else self._init_timeout
         message = timeout_message(request_id, seconds)
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        self._log_line(f"{stamp} {request_id} Task timed out after {seconds:.2f} seconds")
+        self._log_line(f"{stamp()} {request_id} Task timed out after {seconds:.2f} seconds")
         self._finish(error_payload("Sandbox.Timedout", message), "Unhandled", error_type="Sandbox.Timedout")
         self.stop()
 
@@ -381,8 +370,7 @@ class Sandbox:
             return
         self._cancel_timer()
         self._read_output()
-        for line in self._output.flush():
-            self._log_line(line)
+        self._log.flush_output(current.tail)
         now = time.monotonic()
         duration = (now - current.delivered_at) * 1000 if current.delivered_at else 0.0
         memory_mb = self._max_memory_mb()
@@ -403,7 +391,7 @@ class Sandbox:
                 payload=payload,
                 executed_version=self.config.version,
                 function_error=function_error,
-                log_tail="\n".join(current.lines) + "\n",
+                log_tail=current.tail.text(),
                 duration_ms=duration,
                 billed_ms=billed_ms,
                 init_ms=init_ms,
@@ -457,7 +445,7 @@ class Sandbox:
 
     def post_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
         self._check_request(request_id)
-        self._finish(_error_body(body, error_type), "Unhandled", error_type=error_type)
+        self._finish(error_document(body, error_type), "Unhandled", error_type=error_type)
 
     def post_too_large(self, request_id: str | None) -> None:
         """The runtime posted a result or error (`request_id`), or an init error (None), larger
@@ -475,45 +463,17 @@ class Sandbox:
     def post_init_error(self, body: bytes, error_type: str | None) -> None:
         if self._ready:
             raise RuntimeApiError(403, "InvalidStateTransition", "Init has already completed.")
-        self._init_error = _error_body(body, error_type)
+        self._init_error = error_document(body, error_type)
         self._init_ms = (time.monotonic() - self._spawned_at) * 1000
 
     # -- logs ----------------------------------------------------------------------------------
 
     def _read_output(self) -> None:
-        """Log what the environment wrote, at most READ_BUDGET bytes per call: a function that
-        floods its output gets a slice of the loop at a time (the reader fires again)."""
-        if self._proc is None:
-            return
-        fd = self._proc.output_fd
-        budget = READ_BUDGET
-        while budget > 0:
-            try:
-                chunk = os.read(fd, min(65536, budget))
-            except OSError:  # EAGAIN (nothing more for now), or the pipe is gone
-                break
-            if not chunk:
-                break
-            budget -= len(chunk)
-            for line in self._output.feed(chunk):
-                self._log_line(line)
+        if self._proc is not None:
+            self._log.read_output(self._proc.output_fd, self._tail())
 
     def _log_line(self, line: str) -> None:
-        self._logs.append(self.log_group, self.log_stream, int(time.time() * 1000), line)
-        current = self._current
-        if current is not None:
-            current.lines.append(line)
-            current.tail_chars += len(line) + 1
-            while current.tail_chars > TAIL_CHARS and len(current.lines) > 1:
-                current.tail_chars -= len(current.lines.popleft()) + 1
+        self._log.line(line, self._tail())
 
-
-def _error_body(body: bytes, error_type: str | None) -> bytes:
-    """The runtime's error document, made well-formed if the runtime sent something else."""
-    try:
-        parsed = json.loads(body)
-        if isinstance(parsed, dict):
-            return body
-    except ValueError:
-        pass
-    return error_payload(error_type or "Unhandled", body.decode("utf-8", "replace"))
+    def _tail(self) -> Tail | None:
+        return self._current.tail if self._current is not None else None
