@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 RUNTIME_API_ENV = "AWS_LAMBDA_RUNTIME_API"
+DEFAULT_TMP_MB = 512  # an environment's /tmp when its function does not say
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class SandboxSpec:
     memory_mb: int
     runtime: str = ""
     handler: str = ""
-    tmp_mb: int = 512
+    tmp_mb: int = DEFAULT_TMP_MB
     network: str = "default"  # or "none": a network namespace with no interfaces
     # Fork from an initialized environment of this configuration (snapshot-style), if set.
     snapshot_key: str | None = None

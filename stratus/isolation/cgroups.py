@@ -32,6 +32,8 @@ MIN_VCPUS = 0.5
 INIT_VCPUS = 1.0
 CFS_PERIOD_US = 100_000  # the kernel's default period, which new groups already have
 PIDS_MAX = 1024
+# A blank (or parked) environment's memory limit until it is given its function's.
+BLANK_MEMORY_MB = 128
 # Environments of all instances together may hold at most this share of the host's pid (and
 # thread) space; the rest stays for the host.
 HOST_PIDS_SHARE = 0.5

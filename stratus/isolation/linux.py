@@ -15,38 +15,23 @@ import json
 import logging
 import os
 import socket
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from stratus.errors import ServiceError
-from stratus.isolation.backend import RUNTIME_API_ENV, ExitStatus, SandboxSpec
-from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups, detect
+from stratus.isolation.backend import DEFAULT_TMP_MB, RUNTIME_API_ENV, ExitStatus, SandboxSpec
+from stratus.isolation.cgroups import BLANK_MEMORY_MB, EnvironmentGroup, EnvironmentGroups, detect
+from stratus.isolation.forker import kill_quietly, pid_alive
 from stratus.isolation.memory import MemoryPeak
 from stratus.isolation.network import RUNTIME_API_ADDRESS, EnvironmentNet, Networks
-from stratus.isolation.templates import (
-    ASSIGN,
-    UIDS_PER_TEMPLATE,
-    Parked,
-    SnapshotSandbox,
-    Template,
-    TemplateInitFailed,
-    hello,
-)
+from stratus.isolation.snapshots import Snapshots
+from stratus.isolation.templates import SnapshotSandbox
 from stratus.isolation.uids import UidAllocator
-from stratus.isolation.zygote import Zygote, ZygoteError, kill_quietly
-from stratus.observe.output import OutputCutter
-from stratus.runtimes.pyboot import stratus_channel as channel
+from stratus.isolation.zygote import Zygote, ZygoteError
 from stratus.runtimes.python import PythonRuntime
 
-MAX_TEMPLATES = 16
-PARKED_PER_TEMPLATE = 1
-DEFAULT_TMP_MB = 512
-# A blank environment's memory limit until it is given its function's.
-BLANK_MEMORY_MB = 128
 log = logging.getLogger("stratus.isolation")
 
 
@@ -85,6 +70,10 @@ class LinuxSandbox:
         self._memory_mb = memory_mb
         self._memory = MemoryPeak(backend.groups.peak_file(blank.group), blank.pid)
         self._cleaned = False
+
+    @property
+    def blank(self) -> Blank:
+        return self._blank
 
     @property
     def pid(self) -> int:
@@ -153,13 +142,12 @@ class LinuxBackend:
         self._uids = UidAllocator(start=int(instance) * 977 if instance.isdigit() else 0)
         self._blanks_per_runtime = blanks_per_runtime
         self._fast_channel = fast_channel
-        # Where a template's own output (its init's prints) goes: (log group, stream, line).
-        self._log_sink = log_sink
         self._ready: dict[str, deque[Blank]] = {name: deque() for name in runtimes}
         self._refill = asyncio.Event()
-        self._templates: dict[str, tuple[Template, Blank, int]] = {}  # key -> (template, blank, uid block)
-        self._templates_starting: dict[str, asyncio.Future[Template]] = {}
-        self._parked: dict[str, deque[Parked]] = {}
+        self._snapshots = Snapshots(
+            self, self.groups, networks, self._uids, self._refill,
+            fast_channel=fast_channel, log_sink=log_sink,
+        )
 
     def limitations(self) -> list[str]:
         notes = []
@@ -181,14 +169,7 @@ class LinuxBackend:
                         except ZygoteError as e:
                             log.warning("cannot prepare a %s environment: %s", runtime, e)
                             break
-                for key, (template, _blank, _base) in list(self._templates.items()):
-                    waiting = self._parked.setdefault(key, deque())
-                    while template.alive and len(waiting) < PARKED_PER_TEMPLATE:
-                        try:
-                            waiting.append(await self._park(template))
-                        except ServiceError as e:
-                            log.warning("cannot park an environment: %s", e)
-                            break
+                await self._snapshots.park_all()
                 self._refill.clear()
                 await self._refill.wait()
         finally:
@@ -257,16 +238,18 @@ class LinuxBackend:
 
     async def spawn(self, spec: SandboxSpec) -> LinuxSandbox | SnapshotSandbox:
         if spec.snapshot_key is not None:
-            return await self._spawn_from_template(spec, spec.snapshot_key)
-        return await self._spawn_blank(spec)
+            return await self._snapshots.spawn(spec, spec.snapshot_key)
+        return await self.spawn_blank(spec)
 
-    async def _spawn_blank(self, spec: SandboxSpec, template: bool = False) -> LinuxSandbox:
+    async def spawn_blank(self, spec: SandboxSpec, template: bool = False) -> LinuxSandbox:
+        """Assign a blank of the spec's runtime (made now if none is ready); a template is a
+        blank that runs its init and then waits to fork (`snapshots.py`)."""
         zygote = spec.zygote or spec.runtime
         ready = self._ready.get(zygote)
         blank = None
         while ready:
             candidate = ready.popleft()
-            if candidate.zygote.alive and _alive(candidate.pid):
+            if candidate.zygote.alive and pid_alive(candidate.pid):
                 blank = candidate
                 break
             self.discard(candidate)
@@ -302,151 +285,7 @@ class LinuxBackend:
     async def prepare(self, spec: SandboxSpec) -> None:
         """Run a snapshot configuration's init now (at publish), as Lambda does."""
         if spec.snapshot_key is not None:
-            with contextlib.suppress(TemplateInitFailed, ZygoteError):
-                await self._template(spec, spec.snapshot_key)
-
-    # -- snapshot-style templates -----------------------------------------------------------------
-
-    async def _template(self, spec: SandboxSpec, key: str) -> Template:
-        entry = self._templates.get(key)
-        if entry is not None and entry[0].alive:
-            return entry[0]
-        pending = self._templates_starting.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Template] = asyncio.get_running_loop().create_future()
-        self._templates_starting[key] = future
-        try:
-            template = await self._start_template(spec, key)
-            future.set_result(template)
-            return template
-        except BaseException as e:
-            future.set_exception(e)
-            future.exception()
-            raise
-        finally:
-            del self._templates_starting[key]
-
-    async def _start_template(self, spec: SandboxSpec, key: str) -> Template:
-        if not self._fast_channel:
-            raise ZygoteError("snapshot templates need the private channel (STRATUS_FAST_CHANNEL=1)")
-        sandbox = await self._spawn_blank(spec, template=True)
-        blank = sandbox._blank
-        assert blank.channel is not None
-        base = self._uids.take_block(UIDS_PER_TEMPLATE)
-        template = Template(blank.pid, blank.channel, base)
-        group = spec.env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
-        stream = spec.env.get("AWS_LAMBDA_LOG_STREAM_NAME", "").rsplit("]", 1)[0] + f"]template-{key[:12]}"
-        reader = _LineReader(blank.output_fd, lambda line: self._sink(group, stream, line))
-        asyncio.get_running_loop().add_reader(blank.output_fd, reader.read)
-        try:
-            await template.ready(TEMPLATE_INIT_TIMEOUT)
-        except BaseException:
-            template.close()
-            self._release_template(blank, base)
-            raise
-        self._templates[key] = (template, blank, base)
-        self._refill.set()  # park an environment for it
-        while len(self._templates) > MAX_TEMPLATES:  # the oldest goes
-            self._drop_template(next(iter(self._templates)))
-        return template
-
-    def _drop_template(self, key: str) -> None:
-        for parked in self._parked.pop(key, deque()):
-            self._discard_parked(parked)
-        template, blank, base = self._templates.pop(key)
-        template.close()
-        self._release_template(blank, base)
-
-    def _release_template(self, blank: Blank, base: int) -> None:
-        with contextlib.suppress(Exception):
-            asyncio.get_running_loop().remove_reader(blank.output_fd)
-        self.discard(blank)
-        self._uids.release(base)
-
-    async def _park(self, template: Template, tmp_mb: int = DEFAULT_TMP_MB) -> Parked:
-        """Fork an environment from `template` and place it in its cgroups; it then waits for its
-        assignment. Done ahead of time, this keeps the fork and the cgroup moves (which wait for
-        an RCU grace period on cgroup v1) off a cold start's path."""
-        uid_index = template.take_uid()
-        group = self.groups.create(uuid.uuid4().hex, BLANK_MEMORY_MB)
-        out_r, out_w = os.pipe()
-        os.set_blocking(out_r, False)
-        ours, theirs = socket.socketpair()
-        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        host_pid = None
-        try:
-            ns_pid = await template.fork({"uid": uid_index, "tmp_mb": tmp_mb}, [out_w, theirs.fileno()])
-            ours.setblocking(False)
-            host_pid = await hello(ours, TEMPLATE_INIT_TIMEOUT)
-            await asyncio.gather(*(asyncio.to_thread(_join_cgroup, p, host_pid) for p in group.procs_files))
-            net = await self._networks.attach(host_pid)
-        except BaseException:
-            if host_pid is not None:
-                kill_quietly(host_pid)
-            os.close(out_r)
-            ours.close()
-            self.groups.destroy(group)
-            template.release_uid(uid_index)
-            raise
-        finally:
-            os.close(out_w)
-            theirs.close()
-        return Parked(template, ns_pid, host_pid, uid_index, out_r, net, ours, group, tmp_mb)
-
-    async def _spawn_from_template(self, spec: SandboxSpec, key: str) -> SnapshotSandbox:
-        try:
-            template = await self._template(spec, key)
-        except TemplateInitFailed:
-            # Init fails the same way in an ordinary environment, which reports it properly.
-            return await self._spawn_blank(spec)  # type: ignore[return-value]
-        waiting = self._parked.setdefault(key, deque())
-        parked = None
-        while waiting:
-            candidate = waiting.popleft()
-            if candidate.template is template and template.alive and _alive(candidate.host_pid):
-                parked = candidate
-                break
-            self._discard_parked(candidate)
-        self._refill.set()
-        if parked is None:
-            parked = await self._park(template, spec.tmp_mb)
-        own = ("AWS_LAMBDA_LOG_STREAM_NAME", "AWS_REGION", "AWS_DEFAULT_REGION")
-        env = {k: spec.env[k] for k in own if k in spec.env}
-        env.update({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", RUNTIME_API_ENV: RUNTIME_API_ADDRESS})
-        try:
-            if spec.network == "none":
-                await self._networks.isolate(parked.net)
-            self.groups.set_limits(parked.group, spec.memory_mb)
-            parked.channel.sendall(channel.encode(ASSIGN, {"env": env, "tmp_mb": spec.tmp_mb}))
-        except BaseException:
-            self._discard_parked(parked)
-            raise
-        return SnapshotSandbox(
-            self.groups,
-            template,
-            parked.ns_pid,
-            parked.host_pid,
-            parked.uid_index,
-            parked.output_fd,
-            parked.net,
-            self._networks,
-            parked.channel,
-            parked.group,
-        )
-
-    def _discard_parked(self, parked: Parked) -> None:
-        kill_quietly(parked.host_pid)
-        with contextlib.suppress(OSError):
-            os.close(parked.output_fd)
-        self._networks.release(parked.net)
-        parked.channel.close()
-        self.groups.destroy(parked.group)
-        parked.template.release_uid(parked.uid_index)
-
-    def _sink(self, group: str, stream: str, line: str) -> None:
-        if self._log_sink is not None and group:
-            self._log_sink(group, stream, line)
+            await self._snapshots.prepare(spec, spec.snapshot_key)
 
     def discard(self, blank: Blank) -> None:
         """Kill a blank (or a finished environment) and release everything it held."""
@@ -465,8 +304,7 @@ class LinuxBackend:
         self._uids.release(blank.uid)
 
     def close(self) -> None:
-        for key in list(self._templates):
-            self._drop_template(key)
+        self._snapshots.close()
         for ready in self._ready.values():
             while ready:
                 self.discard(ready.popleft())
@@ -475,43 +313,6 @@ class LinuxBackend:
         self._networks.close()
         self.groups.close()
         self._uids.close()
-
-
-TEMPLATE_INIT_TIMEOUT = 30.0
-
-
-class _LineReader:
-    """Reads a template's output (its init's prints) line by line, for its function's log."""
-
-    def __init__(self, fd: int, emit: Callable[[str], None]) -> None:
-        self._fd = fd
-        self._emit = emit
-        self._cutter = OutputCutter(time.monotonic)  # bounded as an environment's output is
-
-    def read(self) -> None:
-        try:
-            data = os.read(self._fd, 65536)
-        except OSError:
-            return
-        for line in self._cutter.feed(data):
-            self._emit(line)
-
-
-def _join_cgroup(procs: str, pid: int) -> None:
-    """Move a process into a cgroup from outside. Blocking: a v1 move waits for an RCU grace
-    period, so the moves into each hierarchy run in threads at once."""
-    with open(procs, "w") as f:
-        f.write(str(pid))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _write_all(fd: int, data: bytes) -> None:

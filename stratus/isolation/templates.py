@@ -2,9 +2,11 @@
 
 A `Template` owns one template environment and its channel: it writes the template's user
 namespace maps when asked, waits for its init to finish, and forks environments from it, each
-reported back with its PID-namespace-local pid and, later, its exit. Environments forked from it
-talk to the server over channels of their own; `hello` reads an environment's host pid from its
-first frame (SO_PASSCRED), which is how the server can signal it and place it in its cgroups.
+reported back with its PID-namespace-local pid and, later, its exit (the socket's reader, the
+pending forks and the exit reports are its `Forker` base's, `forker.py`, as a zygote's are).
+Environments forked from it talk to the server over channels of their own; `hello` reads an
+environment's host pid from its first frame (SO_PASSCRED), which is how the server can signal
+it and place it in its cgroups. `SnapshotSandbox` is such an environment once assigned.
 """
 
 from __future__ import annotations
@@ -16,17 +18,15 @@ import os
 import signal
 import socket
 import struct
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from stratus.errors import ServiceError
 from stratus.isolation.backend import ExitStatus
 from stratus.isolation.cgroups import EnvironmentGroup, EnvironmentGroups
-from stratus.isolation.exits import ExitReports
+from stratus.isolation.forker import Forker, kill_quietly
 from stratus.isolation.memory import MemoryPeak
 from stratus.isolation.network import EnvironmentNet, Networks
-from stratus.isolation.zygote import kill_quietly
 from stratus.runtimes.pyboot import stratus_channel as channel
 
 log = logging.getLogger("stratus.isolation")
@@ -45,19 +45,15 @@ class TemplateInitFailed(Exception):
         self.document = document
 
 
-class Template:
+class Template(Forker):
     def __init__(self, pid: int, sock: socket.socket, uid_base: int) -> None:
+        super().__init__()
         self.pid = pid  # host pid of the template
         self.uid_base = uid_base
-        self._sock = sock
         self._decoder = channel.Decoder()
-        loop = asyncio.get_running_loop()
-        self._ready: asyncio.Future[None] = loop.create_future()
-        self._forks: deque[asyncio.Future[int]] = deque()
-        self._exits = ExitReports()
+        self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._free = list(range(UIDS_PER_TEMPLATE - 1, 0, -1))
-        self.alive = True
-        loop.add_reader(sock.fileno(), self._on_readable)
+        self._listen(sock)
 
     async def ready(self, timeout: float) -> None:
         await asyncio.wait_for(asyncio.shield(self._ready), timeout)
@@ -74,30 +70,11 @@ class Template:
         """Fork an environment; returns its pid inside the template's PID namespace."""
         if not self.alive:
             raise ServiceError("the template has exited")
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._forks.append(future)
-        try:
-            socket.send_fds(self._sock, [channel.encode(FORK, request)], fds)
-        except OSError as e:
-            self._forks.remove(future)
-            raise ServiceError(f"cannot reach the template: {e}") from None
-        ns_pid = await future
-        self._exits.expect(ns_pid)
-        return ns_pid
+        # The template answers in order, so a request needs no id.
+        return await self._fork(lambda _request_id: channel.encode(FORK, request), fds)
 
-    async def wait(self, ns_pid: int) -> int:
-        return await self._exits.wait(ns_pid)
-
-    def _on_readable(self) -> None:
-        try:
-            data = self._sock.recv(1 << 16)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._on_death()
-            return
+    def _on_data(self, data: bytes) -> None:
+        assert self._sock is not None
         self._decoder.feed(data)
         for kind, header, body in self._decoder.frames():
             if kind == MAPME:
@@ -107,15 +84,13 @@ class Template:
                 self._ready.set_result(None)
             elif kind == INIT_FAILED and not self._ready.done():
                 self._ready.set_exception(TemplateInitFailed(body))
-            elif kind == FORKED and self._forks:
-                waiter = self._forks.popleft()
+            elif kind == FORKED:
                 if header.get("error"):
-                    waiter.set_exception(ServiceError(f"fork from template failed: {header['error']}"))
+                    self._forked(None, None, ServiceError(f"fork from template failed: {header['error']}"))
                 else:
-                    waiter.set_result(int(header["ns_pid"]))
+                    self._forked(None, int(header["ns_pid"]), None)
             elif kind == EXITED:
-                pid = int(header["ns_pid"])
-                self._exits.report(pid, int(header["code"]))
+                self._exited(int(header["ns_pid"]), int(header["code"]))
 
     def _write_maps(self) -> None:
         mapping = f"0 {self.uid_base} {UIDS_PER_TEMPLATE}\n"
@@ -124,20 +99,14 @@ class Template:
         with open(f"/proc/{self.pid}/gid_map", "w") as f:
             f.write(mapping)
 
-    def _on_death(self) -> None:
-        if not self.alive:
-            return
-        self.alive = False
-        with contextlib.suppress(Exception):
-            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+    def _unreachable(self, error: OSError) -> Exception:
+        return ServiceError(f"cannot reach the template: {error}")
+
+    def _died(self) -> Exception:
         if not self._ready.done():
             self._ready.set_exception(ServiceError("the template exited during init"))
             self._ready.exception()
-        for waiter in self._forks:
-            if not waiter.done():
-                waiter.set_exception(ServiceError("the template exited"))
-        self._forks.clear()
-        self._exits.parent_died()
+        return ServiceError("the template exited")
 
     def close(self) -> None:
         self._on_death()

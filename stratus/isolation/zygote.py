@@ -1,9 +1,9 @@
 """The server's side of one zygote: its process and its control socket.
 
 The zygote (`runtimes/pyboot/stratus_zygote.py`) forks environments on request. This object
-owns the socket: it sends spawn requests, and routes the zygote's answers and exit reports to
-the futures that wait for them. Messages are read by a reader callback on the event loop, so no
-task is needed; if the zygote dies, every waiter is failed or told its environment is gone.
+starts it, sends spawn requests (JSON over a SOCK_SEQPACKET socket, one message each) and routes
+the zygote's answers and exit reports through its `Forker` base (`forker.py`), which owns the
+socket's reader; if the zygote dies, every waiter is failed or told its environment is gone.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import socket
 from pathlib import Path
 from typing import Any
 
 from stratus.errors import ServiceError
-from stratus.isolation.exits import ExitReports
+from stratus.isolation.forker import Forker
 from stratus.runtimes.node import BOOT_DIR as NODE_BOOT_DIR
 from stratus.runtimes.python import BOOT_DIR, PythonRuntime
 
@@ -31,18 +30,14 @@ class ZygoteError(ServiceError):
     """An environment could not be created: the client gets a ServiceException."""
 
 
-class Zygote:
+class Zygote(Forker):
     def __init__(self, runtime: PythonRuntime, root: Path) -> None:
+        super().__init__()
         self.runtime = runtime
         self._root = root
-        self._sock: socket.socket | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._ready: asyncio.Future[int] | None = None
-        self._spawns: dict[int, asyncio.Future[int]] = {}
-        self._exits = ExitReports()
-        self._next_id = 0
         self._output: _OutputLog | None = None
-        self.alive = False
 
     def extra_paths(self) -> list[str]:
         """Host paths every environment of this runtime needs, bound read-only into its root."""
@@ -80,10 +75,8 @@ class Zygote:
         self._output = _OutputLog(out_r, f"zygote {self.runtime.name}")
         loop.add_reader(out_r, self._output.read)
         ours.send(json.dumps({"root": str(self._root), "extra_paths": self.extra_paths()}).encode())
-        self._sock = ours
         self._ready = loop.create_future()
-        self.alive = True
-        loop.add_reader(ours.fileno(), self._on_readable)
+        self._listen(ours)
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), READY_TIMEOUT)
         except (TimeoutError, ZygoteError):
@@ -94,64 +87,29 @@ class Zygote:
         """Fork an environment; returns its pid (in the server's PID namespace)."""
         if not self.alive or self._sock is None:
             raise ZygoteError(f"the {self.runtime.name} zygote is not running")
-        self._next_id += 1
-        request_id = self._next_id
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._spawns[request_id] = future
-        payload = json.dumps({**request, "id": request_id}).encode()
-        try:
-            socket.send_fds(self._sock, [payload], fds)
-        except OSError as e:
-            self._spawns.pop(request_id, None)
-            raise ZygoteError(f"cannot reach the {self.runtime.name} zygote: {e}") from None
-        pid = await future
-        self._exits.expect(pid)
-        return pid
+        return await self._fork(lambda request_id: json.dumps({**request, "id": request_id}).encode(), fds)
 
-    async def wait(self, pid: int) -> int:
-        return await self._exits.wait(pid)
-
-    def _on_readable(self) -> None:
-        assert self._sock is not None
-        try:
-            data = self._sock.recv(1 << 16)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._on_death()
-            return
+    def _on_data(self, data: bytes) -> None:
         message = json.loads(data)
         if "ready" in message and self._ready is not None and not self._ready.done():
             self._ready.set_result(int(message["ready"]))
         elif "exit" in message:
-            pid = int(message["exit"])
-            self._exits.report(pid, int(message["code"]))
+            self._exited(int(message["exit"]), int(message["code"]))
         elif "id" in message:
-            waiter = self._spawns.pop(int(message["id"]), None)
-            if waiter is not None and not waiter.done():
-                if "error" in message:
-                    waiter.set_exception(ZygoteError(str(message["error"])))
-                else:
-                    waiter.set_result(int(message["pid"]))
+            if "error" in message:
+                self._forked(int(message["id"]), None, ZygoteError(str(message["error"])))
+            else:
+                self._forked(int(message["id"]), int(message["pid"]), None)
 
-    def _on_death(self) -> None:
-        if not self.alive:
-            return
-        self.alive = False
+    def _unreachable(self, error: OSError) -> Exception:
+        return ZygoteError(f"cannot reach the {self.runtime.name} zygote: {error}")
+
+    def _died(self) -> Exception:
         log.warning("the %s zygote exited", self.runtime.name)
-        if self._sock is not None:
-            with contextlib.suppress(Exception):
-                asyncio.get_running_loop().remove_reader(self._sock.fileno())
         error = ZygoteError(f"the {self.runtime.name} zygote exited")
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(error)
-        for waiter in self._spawns.values():
-            if not waiter.done():
-                waiter.set_exception(error)
-        self._spawns.clear()
-        self._exits.parent_died()
+        return error
 
     def close(self) -> None:
         self._on_death()
@@ -166,11 +124,6 @@ class Zygote:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-
-
-def kill_quietly(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGKILL)
 
 
 class _OutputLog:
