@@ -5,6 +5,11 @@ loopback, the Runtime API, the Stratus endpoint and NATed egress: see network.py
 memory, pids and CPU, a read-only root with the code at /var/task and a private tmpfs /tmp, an
 unprivileged uid of its own, `no_new_privs`, no capabilities, and a seccomp filter. It needs
 root; `available()` says why it cannot run.
+
+This module holds the blanks (environments forked and confined ahead of time, `Blank`), the
+environments made from them (`LinuxSandbox`) and the backend's contract (`LinuxBackend`); the
+zygotes' client is `zygote.py`, and SnapStart's templates and parked environments are
+`snapshots.py`.
 """
 
 from __future__ import annotations
