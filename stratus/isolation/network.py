@@ -164,10 +164,20 @@ class Networks:
         self.egress_problem: str | None = None
 
     def start(self) -> None:
-        """Install the netfilter table and turn on forwarding; on failure, run without egress."""
+        """Install the netfilter table and turn on forwarding; on failure, run without egress.
+        Every worker thread starts now, each with its netlink socket, so the server's own
+        descriptors are the same from the start as under load."""
         self.egress_problem = self._install_rules()
         if self.egress_problem is not None:
             log.warning("functions get no outbound network: %s", self.egress_problem)
+        gathered = threading.Barrier(WORKERS)
+
+        def warm() -> None:
+            gathered.wait(timeout=30)  # all workers at once, so each is a thread of its own
+            self._host_route()
+
+        for done in [self._worker.submit(warm) for _ in range(WORKERS)]:
+            done.result(timeout=60)
 
     def _install_rules(self) -> str | None:
         nft = shutil.which("nft") or next(
