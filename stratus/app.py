@@ -148,7 +148,6 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             async_invoker=async_invoker,
             rules=rules,
             apis=apis,
-            front=front,
             layers=layers,
             metrics=metrics,
         )

@@ -13,7 +13,6 @@ from stratus.control.layers import Layers
 from stratus.control.registry import Registry
 from stratus.events.rules import Rules
 from stratus.httpapi.apis import HttpApis
-from stratus.httpapi.front import Front
 from stratus.invoke.async_queue import AsyncInvoker
 from stratus.invoke.service import InvokeService
 from stratus.observe.logstore import LogStore
@@ -33,7 +32,6 @@ class ApiContext:
     async_invoker: AsyncInvoker
     rules: Rules
     apis: HttpApis
-    front: Front
     layers: Layers
     metrics: Metrics
 

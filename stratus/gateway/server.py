@@ -33,7 +33,6 @@ from stratus.frontend.responses import (
     unexpected_error_response,
 )
 from stratus.gateway import connections
-from stratus.httpapi.front import API_PREFIX, URL_PREFIX
 from stratus.wire import authn
 from stratus.wire.dispatch import dispatch, protocol_for
 from stratus.wire.json_protocol import JsonProtocol
@@ -208,10 +207,6 @@ def build_app(
         app[REST_PROTOCOLS][service.signing.name] = rest
         for prefix in service.signing.paths:
             app.router.add_route("*", prefix.rstrip("/") + "/{tail:.*}", declared_rest)
-    # The front answers these before routing completes (see auth_middleware); the routes only
-    # spare the router a miss per request.
-    for prefix in (URL_PREFIX, API_PREFIX):
-        app.router.add_route("*", prefix + "{tail:.*}", context.front.handle)
     for add_routes in register:
         add_routes(app)
     return app

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 import orjson
-from aiohttp import web
 
 from stratus.config import Credentials
 from stratus.control.registry import Registry
@@ -30,7 +29,7 @@ from stratus.httpapi.replies import MalformedResponse
 from stratus.invoke.records import MAX_SYNC_PAYLOAD
 from stratus.invoke.service import InvokeService
 from stratus.invoke.target import Target
-from stratus.lean_routes import Claim, answer
+from stratus.lean_routes import Claim
 from stratus.observe import tracing
 from stratus.observe.tracing import TraceHeader
 from stratus.wire import authn, sigv4
@@ -71,10 +70,6 @@ class Front:
     def claim(self) -> Claim:
         """Where this front's requests are sent: its path prefixes and its host names."""
         return Claim(self.respond, (URL_PREFIX, API_PREFIX), HOST_MARKERS)
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        """The aiohttp side: for connections the switchboard handed to aiohttp."""
-        return await answer(request, self.respond)
 
     async def respond(self, request: Incoming) -> HttpReply:
         path, query = request.path, request.query
