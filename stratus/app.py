@@ -26,7 +26,7 @@ from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
 from stratus.frontend.context import ApiContext
 from stratus.gateway import connections as client_connections
-from stratus.gateway.declared import SERVICES
+from stratus.gateway.declared import declared
 from stratus.gateway.doors import EnvironmentDoors
 from stratus.gateway.server import build_app
 from stratus.gateway.switchboard import Switchboard
@@ -41,6 +41,7 @@ from stratus.isolation.backend import IsolationBackend
 from stratus.isolation.network import Networks
 from stratus.isolation.process import ProcessBackend
 from stratus.lambda_api import functions as lambda_functions
+from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.invoke import invoke_incoming, is_invoke
 from stratus.lean_routes import ROUTES, Operation, RouteTable
 from stratus.observe import spans
@@ -53,6 +54,10 @@ from stratus.runtimes import python as python_runtimes
 from stratus.runtimes.kinds import Runtimes
 from stratus.runtimes.python import PythonRuntime
 from stratus.services import metering
+from stratus.services.apigatewayv2 import ApiGatewayContext
+from stratus.services.cloudwatch import CloudWatchContext
+from stratus.services.events import EventsContext
+from stratus.services.logs import LogsContext
 from stratus.store import datadir
 from stratus.store.diskfull import writing
 from stratus.store.queue import EventQueue
@@ -137,31 +142,45 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         apis = HttpApis(store)
         front = Front(registry, apis, invoker, credentials, config.account_id)
         sessions = Sessions(credentials)  # the dashboard's logins
+        # The dashboard's, the metering endpoints' and the signature check's.
         context = ApiContext(
+            config=config,
+            credentials=credentials,
+            registry=registry,
+            invoker=invoker,
+            logs=logs,
+            async_invoker=async_invoker,
+            metrics=metrics,
+        )
+        # Each declared service's own (the lean Invoke path and code links read Lambda's).
+        lambda_context = LambdaContext(
             config=config,
             credentials=credentials,
             registry=registry,
             code=code,
             invoker=invoker,
-            logs=logs,
             runtimes=runtimes,
             async_invoker=async_invoker,
-            rules=rules,
-            apis=apis,
             layers=layers,
-            metrics=metrics,
+        )
+        services = declared(
+            lambda_context,
+            LogsContext(logs=logs, account_id=config.account_id),
+            EventsContext(rules=rules, registry=registry, account_id=config.account_id),
+            CloudWatchContext(metrics=metrics),
+            ApiGatewayContext(apis=apis, configured_host=lambda_context.configured_host),
         )
         limitations = backend.limitations() + ([spans_off] if spans_off else [])
         app = build_app(
             context,
             [
-                lambda_functions.register_downloads,
+                lambda_functions.downloads(lambda_context),
                 metering.register,
                 dashboard_pages.pointer(dashboard_site.port_of(dashboard_socket)),
             ],
-            SERVICES,
+            services,
         )
-        app[ROUTES] = lean_routes(front, context)
+        app[ROUTES] = lean_routes(front, lambda_context)
         started = Started(
             endpoint=f"http://{config.host}:{config.port}",
             credentials=credentials,
@@ -171,7 +190,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             dashboard_token=sessions.start_token,
             dashboard_port=dashboard_site.port_of(dashboard_socket),
         )
-        dashboard = (dashboard_pages.build_app(context, sessions), dashboard_socket)
+        dashboard = (dashboard_pages.build_app(context, lambda_context, sessions), dashboard_socket)
         await _run(
             app,
             front,
@@ -241,7 +260,7 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def lean_routes(front: Front, context: ApiContext) -> RouteTable:
+def lean_routes(front: Front, context: LambdaContext) -> RouteTable:
     """The requests answered without aiohttp's web layer: the data path and Invoke. The same
     table routes function URLs and HTTP APIs on connections aiohttp serves."""
 

@@ -20,6 +20,7 @@ from stratus.errors import InvalidParameterValue, InvalidRequestContent
 from stratus.frontend.context import ApiContext, ctx
 from stratus.frontend.responses import json_response
 from stratus.invoke.service import DEFAULT_REGION
+from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.invoke import run_invoke
 from stratus.observe.logstore import LogEvent
 from stratus.services.metering import cost_report
@@ -28,6 +29,8 @@ TAIL_FIRST = 100  # lines shown when the tail starts
 TAIL_MAX = 500  # lines sent per poll at most
 MESSAGE_CHARS = 8192  # longer log lines are cut for the page
 Labelled = tuple[LogEvent, str]  # a log line and the name it is shown with
+# What the form's Invoke runs with: the Lambda API's own context, as its Invoke operation has.
+LAMBDA = web.AppKey("lambda", LambdaContext)
 
 
 def _function_param(request: web.Request) -> str | None:
@@ -161,7 +164,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
 
 async def invoke(request: web.Request) -> web.StreamResponse:
     """A synchronous invoke through the API's own Invoke operation, with the log tail."""
-    context = ctx(request)
+    context = request.app[LAMBDA]
     params = await change_request(request)
     name = params.get("function")
     if not isinstance(name, str) or not name:

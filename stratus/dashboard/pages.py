@@ -26,6 +26,7 @@ from stratus.dashboard.login import SESSIONS
 from stratus.errors import AccessDenied
 from stratus.frontend.context import CTX, ApiContext
 from stratus.gateway.server import mapped_errors
+from stratus.lambda_api.context import LambdaContext
 
 PAGE_PATH = "/_stratus/"
 UI_PREFIX = "/_stratus/ui/"
@@ -75,10 +76,12 @@ async def _harden(request: web.Request, response: web.StreamResponse) -> None:
         response.headers.setdefault(name, value)
 
 
-def build_app(context: ApiContext, sessions: Sessions) -> web.Application:
-    """The application of the dashboard's own port: the dashboard's routes and nothing else."""
+def build_app(context: ApiContext, lambda_context: LambdaContext, sessions: Sessions) -> web.Application:
+    """The application of the dashboard's own port: the dashboard's routes and nothing else.
+    Its pages read `context`; its Invoke form runs Lambda's Invoke with `lambda_context`."""
     app = web.Application(middlewares=[mapped_errors], client_max_size=MAX_REQUEST_BYTES)
     app[CTX] = context
+    app[api.LAMBDA] = lambda_context
     app[SESSIONS] = sessions
     register(app)
     app.router.add_get("/", to_page)

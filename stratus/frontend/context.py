@@ -1,38 +1,37 @@
-"""The context a front-end's handlers get: the owners they call, and the request's host."""
+"""The wide context of the pages and endpoints that read across services (the dashboard, the
+cost report and Prometheus scrape, the gateway's signature check), and the request's host.
+
+Each declared service gets a context of its own with only what its handlers read (declared next
+to its handlers: `LogsContext`, `LambdaContext`...), paired with it by `gateway/declared.py`.
+"""
 
 from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiohttp import web
 
 from stratus.config import Config, Credentials
-from stratus.control.codestore import CodeStore
-from stratus.control.layers import Layers
 from stratus.control.registry import Registry
-from stratus.events.rules import Rules
-from stratus.httpapi.apis import HttpApis
 from stratus.invoke.async_queue import AsyncInvoker
 from stratus.invoke.service import InvokeService
 from stratus.observe.logstore import LogStore
 from stratus.observe.metrics import Metrics
-from stratus.runtimes.kinds import Runtimes
 
 
-@dataclass
+@dataclass(frozen=True)
 class ApiContext:
+    """What the dashboard's pages and `services/metering.py` read (and the gateway's
+    credentials for SigV4): no declared service's handlers get it."""
+
     config: Config
     credentials: Credentials
     registry: Registry
-    code: CodeStore
     invoker: InvokeService
     logs: LogStore
-    runtimes: Runtimes
     async_invoker: AsyncInvoker
-    rules: Rules
-    apis: HttpApis
-    layers: Layers
     metrics: Metrics
 
     @property
@@ -52,7 +51,14 @@ def ctx(request: web.Request) -> ApiContext:
     return request.app[CTX]
 
 
-def request_host(context: ApiContext) -> str:
+class Hosted(Protocol):
+    """A context that knows the host (and port) this server is configured to answer on."""
+
+    @property
+    def configured_host(self) -> str: ...
+
+
+def request_host(context: Hosted) -> str:
     """The host (and port) the current request was sent to; the configured one outside a
     request or when the client sent no Host."""
-    return HOST.get() or f"{context.config.host}:{context.config.port}"
+    return HOST.get() or context.configured_host

@@ -1,18 +1,29 @@
-"""The services served from their declarations (`wire.service.Service`): the gateway
-dispatches to these and holds their requests' signatures to their signing declarations. A new
-service is one more entry here."""
+"""The services served from their declarations (`wire.service.Service`), each bound to the
+context its handlers read: the gateway dispatches to these and holds their requests' signatures
+to their signing declarations. A new service is one more context here and one more entry."""
 
 from __future__ import annotations
 
-from stratus.frontend.context import ApiContext
-from stratus.lambda_api import service as lambda_api
-from stratus.services import apigatewayv2, cloudwatch, events, logs
-from stratus.wire.service import Service
+from typing import Any
 
-SERVICES: tuple[Service[ApiContext], ...] = (
-    lambda_api.SERVICE,
-    logs.SERVICE,
-    events.SERVICE,
-    cloudwatch.SERVICE,
-    apigatewayv2.SERVICE,
-)
+from stratus.gateway.server import Bound
+from stratus.lambda_api import service as lambda_api
+from stratus.lambda_api.context import LambdaContext
+from stratus.services import apigatewayv2, cloudwatch, events, logs
+
+
+def declared(
+    lambda_context: LambdaContext,
+    logs_context: logs.LogsContext,
+    events_context: events.EventsContext,
+    cloudwatch_context: cloudwatch.CloudWatchContext,
+    apigatewayv2_context: apigatewayv2.ApiGatewayContext,
+) -> tuple[Bound[Any], ...]:
+    """Each declared service with its context (mypy checks each pair agrees)."""
+    return (
+        Bound(lambda_api.SERVICE, lambda_context),
+        Bound(logs.SERVICE, logs_context),
+        Bound(events.SERVICE, events_context),
+        Bound(cloudwatch.SERVICE, cloudwatch_context),
+        Bound(apigatewayv2.SERVICE, apigatewayv2_context),
+    )

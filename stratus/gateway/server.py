@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -55,8 +56,20 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PROTOCOLS: dict[str, WireProtocol] = {"json": JsonProtocol(), "query": QueryProtocol()}
 
 
-# The declared services, by signing name.
-SERVICES = web.AppKey("services", dict[str, Service[ApiContext]])
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Bound(Generic[C]):
+    """A declared service and the context its handlers get (its own, with only what they
+    read): the pairing is checked where it is made (`gateway/declared.py`)."""
+
+    service: Service[C]
+    context: C
+
+
+# The declared services with their contexts, by signing name.
+SERVICES = web.AppKey("services", dict[str, Bound[Any]])
 # The REST protocol of each declared REST service, by signing name (each answers an unknown
 # route with its service's own error, so each service has its own instance).
 REST_PROTOCOLS = web.AppKey("rest_protocols", dict[str, WireProtocol])
@@ -106,7 +119,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.path.startswith(PUBLIC_PREFIXES) or request.path in PUBLIC_PATHS:
         return await handler(request)
     raw = await request.read()
-    signings = (service.signing for service in request.app[SERVICES].values())
+    signings = (bound.service.signing for bound in request.app[SERVICES].values())
     identity = authn.verify(request, raw, context.credentials, signings)
     request["region"] = identity.region
     request["service"] = identity.service
@@ -121,14 +134,15 @@ async def declared_service(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     target = wire.header("x-amz-target")
     form = target is None and request.content_type == authn.FORM
-    signing = reached((s.signing for s in services.values()), "/", target, form, str(request["service"]))
-    service = services.get(signing.name) if signing else None
-    protocol = protocol_for(service, wire) if service else None
-    if service is None or protocol is None or protocol not in PROTOCOLS:
+    signings = (b.service.signing for b in services.values())
+    signing = reached(signings, "/", target, form, str(request["service"]))
+    bound = services.get(signing.name) if signing else None
+    protocol = protocol_for(bound.service, wire) if bound else None
+    if bound is None or protocol is None or protocol not in PROTOCOLS:
         if form:
             raise InvalidAction("The action is not valid for this web service.")
         raise UnknownOperation(f"Unknown operation {(target or '(no X-Amz-Target)')[:200]}.")
-    return _answer(await _dispatch(request, service, PROTOCOLS[protocol], wire))
+    return _answer(await _dispatch(request, bound, PROTOCOLS[protocol], wire))
 
 
 async def declared_rest(request: web.Request) -> web.StreamResponse:
@@ -136,7 +150,7 @@ async def declared_rest(request: web.Request) -> web.StreamResponse:
     matches none of its operations gets the service's own no-route answer."""
     wire = wire_request(request)
     services = request.app[SERVICES]
-    signing = reached((s.signing for s in services.values()), wire.raw_path, None, False, None)
+    signing = reached((b.service.signing for b in services.values()), wire.raw_path, None, False, None)
     protocol = request.app[REST_PROTOCOLS].get(signing.name) if signing else None
     if signing is None or protocol is None:  # the router sends only declared prefixes here
         raise UnknownOperation(f"No operation matches {request.method} {request.path}.")
@@ -144,11 +158,13 @@ async def declared_rest(request: web.Request) -> web.StreamResponse:
 
 
 async def _dispatch(
-    request: web.Request, service: Service[ApiContext], protocol: WireProtocol, wire: WireRequest
+    request: web.Request, bound: Bound[C], protocol: WireProtocol, wire: WireRequest
 ) -> WireResponse:
     token = HOST.set(request.host or None)
     try:
-        return await dispatch(service, protocol, wire, ctx(request), region(request), incident=incident_error)
+        return await dispatch(
+            bound.service, protocol, wire, bound.context, region(request), incident=incident_error
+        )
     finally:
         HOST.reset(token)
 
@@ -188,19 +204,23 @@ async def health(request: web.Request) -> web.StreamResponse:
 def build_app(
     context: ApiContext,
     register: list[Callable[[web.Application], None]],
-    services: Iterable[Service[ApiContext]] = (),
+    services: Iterable[Bound[Any]] = (),
 ) -> web.Application:
+    """The gateway's app. `context` is what the signature check (its credentials) and the
+    routes `register` adds (`services/metering.py`'s) read; each declared service is
+    dispatched with the context it is bound to."""
     app = web.Application(
         # track_answers first: a connection is busy for as long as any middleware works on its request.
         middlewares=[connections.track_answers, errors_middleware, auth_middleware],
         client_max_size=MAX_REQUEST_BYTES,
     )
     app[CTX] = context
-    app[SERVICES] = {s.signing.name: s for s in services}
+    app[SERVICES] = {b.service.signing.name: b for b in services}
     app[REST_PROTOCOLS] = {}
     app.router.add_get("/_stratus/health", health)
     app.router.add_post("/", declared_service)
-    for service in app[SERVICES].values():
+    for bound in app[SERVICES].values():
+        service = bound.service
         rest = rest_protocol(service)
         if rest is None:
             continue

@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
-from stratus.frontend.context import ApiContext
+from stratus.lambda_api.context import LambdaContext
 from stratus.wire.rest_json import RestJsonProtocol
 from stratus.wire.service import Service
 from stratus.wire.types import BadRequest, WireError, WireRequest, WireResponse
@@ -62,7 +62,7 @@ def invalid(problems: list[str], message: str) -> WireError:
 
 
 @dataclass(frozen=True)
-class LambdaService(Service[ApiContext]):
+class LambdaService(Service[LambdaContext]):
     def invalid(self, problems: list[str], message: str) -> WireError:
         return invalid(problems, message)
 

@@ -10,11 +10,11 @@ from stratus.control.arns import destination_function, function_arn
 from stratus.control.models import LATEST, EventInvokeConfig
 from stratus.control.registry import Registry
 from stratus.errors import InvalidParameterValue, ResourceNotFound
-from stratus.frontend.context import ApiContext
+from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.functions import function_ref
 
 
-def _destination(context: ApiContext, params: dict[str, Any], key: str) -> str | None:
+def _destination(context: LambdaContext, params: dict[str, Any], key: str) -> str | None:
     entry = (params.get("DestinationConfig") or {}).get(key) or {}
     arn = entry.get("Destination")
     if not arn:
@@ -36,7 +36,7 @@ def _check_exists(registry: Registry, name: str, qualifier: str | None, *, arn: 
         raise InvalidParameterValue(f"The destination {arn} does not exist.") from None
 
 
-def _shape(context: ApiContext, region: str, name: str, config: EventInvokeConfig) -> dict[str, Any]:
+def _shape(context: LambdaContext, region: str, name: str, config: EventInvokeConfig) -> dict[str, Any]:
     shape: dict[str, Any] = {
         "LastModified": config.last_modified,
         "FunctionArn": function_arn(region, context.account_id, name, config.qualifier),
@@ -52,7 +52,7 @@ def _shape(context: ApiContext, region: str, name: str, config: EventInvokeConfi
     return shape
 
 
-def _parsed(context: ApiContext, qualifier: str, params: dict[str, Any]) -> dict[str, Any]:
+def _parsed(context: LambdaContext, qualifier: str, params: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {"qualifier": qualifier, "last_modified": time.time()}
     if "MaximumRetryAttempts" in params:
         values["max_retries"] = params["MaximumRetryAttempts"]  # the model's range: 0..2
@@ -64,13 +64,13 @@ def _parsed(context: ApiContext, qualifier: str, params: dict[str, Any]) -> dict
     return values
 
 
-async def put_event_invoke(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def put_event_invoke(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = function_ref(context, params)
     config = EventInvokeConfig(**_parsed(context, qualifier or LATEST, params))
     return _shape(context, region, name, context.registry.put_event_invoke(name, config))
 
 
-async def update_event_invoke(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def update_event_invoke(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = function_ref(context, params)
     current = context.registry.get(name).event_invoke.get(qualifier or LATEST)
     base = current.to_dict() if current else {"qualifier": qualifier or LATEST}
@@ -78,7 +78,7 @@ async def update_event_invoke(context: ApiContext, params: dict[str, Any], regio
     return _shape(context, region, name, context.registry.put_event_invoke(name, config))
 
 
-async def get_event_invoke(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def get_event_invoke(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = function_ref(context, params)
     config = context.registry.get(name).event_invoke.get(qualifier or LATEST)
     if config is None:
@@ -88,13 +88,13 @@ async def get_event_invoke(context: ApiContext, params: dict[str, Any], region: 
     return _shape(context, region, name, config)
 
 
-async def delete_event_invoke(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def delete_event_invoke(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = function_ref(context, params)
     context.registry.delete_event_invoke(name, qualifier or LATEST)
     return {}
 
 
-async def list_event_invoke(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def list_event_invoke(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     record = context.registry.get(name)
     configs = [_shape(context, region, name, record.event_invoke[q]) for q in sorted(record.event_invoke)]

@@ -7,6 +7,7 @@ import base64
 import binascii
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -22,8 +23,9 @@ from stratus.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
-from stratus.frontend.context import ApiContext, ctx, request_host
+from stratus.frontend.context import request_host
 from stratus.lambda_api import code_urls
+from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.shapes import function_configuration
 from stratus.runtimes import java
 from stratus.runtimes.java import JavaRuntime
@@ -69,14 +71,14 @@ CONFIG_FIELDS = {
 }
 
 
-def function_ref(context: ApiContext, params: dict[str, Any]) -> tuple[str, str | None]:
+def function_ref(context: LambdaContext, params: dict[str, Any]) -> tuple[str, str | None]:
     """The function a request names (a name, or a partial or full ARN) and its qualifier, from
     the name and `?Qualifier=`, which must agree."""
     ref = parse_function_ref(params["FunctionName"], context.account_id)
     return ref.name, merge_qualifier(ref, params.get("Qualifier"))
 
 
-def check_runtime(context: ApiContext, runtime: Any) -> str:
+def check_runtime(context: LambdaContext, runtime: Any) -> str:
     if runtime not in KNOWN_RUNTIMES:
         raise InvalidParameterValue(
             f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy "
@@ -104,11 +106,11 @@ def decode_zip(code: dict[str, Any]) -> bytes:
     return data
 
 
-async def store_code(context: ApiContext, data: bytes) -> StoredCode:
+async def store_code(context: LambdaContext, data: bytes) -> StoredCode:
     return await asyncio.to_thread(context.code.put, data)
 
 
-def config_changes(context: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+def config_changes(context: LambdaContext, params: dict[str, Any]) -> dict[str, Any]:
     """Validated FunctionConfig fields from Create/UpdateFunctionConfiguration parameters."""
     changes: dict[str, Any] = {}
     if "Runtime" in params:
@@ -143,7 +145,7 @@ def config_changes(context: ApiContext, params: dict[str, Any]) -> dict[str, Any
     return changes
 
 
-async def prepare_runtime(context: ApiContext, config: FunctionConfig) -> None:
+async def prepare_runtime(context: LambdaContext, config: FunctionConfig) -> None:
     """At deploy: a Java version's own class-data-sharing archive, so its cold starts map its
     classes instead of loading them. A failure only means starts without it."""
     runtime = context.runtimes.get(config.runtime)
@@ -153,14 +155,14 @@ async def prepare_runtime(context: ApiContext, config: FunctionConfig) -> None:
         await asyncio.to_thread(java.build_app_archive, runtime, tree, config.handler, target)
 
 
-async def prepare_layers(context: ApiContext, changes: dict[str, Any]) -> None:
+async def prepare_layers(context: LambdaContext, changes: dict[str, Any]) -> None:
     """Merge the layers' trees for /opt now, off the loop, so no cold start builds it."""
     if changes.get("layers"):
         keys = tuple(key for _, _, key in changes["layers"])
         await asyncio.to_thread(context.code.layered, keys)
 
 
-def _layers(context: ApiContext, arns: list[str]) -> tuple[tuple[str, int, str], ...]:
+def _layers(context: LambdaContext, arns: list[str]) -> tuple[tuple[str, int, str], ...]:
     if len(arns) > 5:
         raise InvalidParameterValue("Cannot reference more than 5 layers.")
     if len({a.rsplit(":", 1)[0] for a in arns}) != len(arns):
@@ -177,7 +179,7 @@ def _layers(context: ApiContext, arns: list[str]) -> tuple[tuple[str, int, str],
     return tuple(resolved)
 
 
-async def create_function(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def create_function(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     # The model allows names up to 140 characters and ARNs; Lambda creates plain names only.
     name = validate.function_name(params["FunctionName"])
     if params.get("PackageType", "Zip") != "Zip":
@@ -213,7 +215,7 @@ async def create_function(context: ApiContext, params: dict[str, Any], region: s
     return function_configuration(created, region, context.account_id)
 
 
-async def get_function(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def get_function(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = function_ref(context, params)
     cfg = context.registry.version(name, qualifier)
     record = context.registry.get(name)
@@ -228,16 +230,15 @@ async def get_function(context: ApiContext, params: dict[str, Any], region: str)
     return result
 
 
-def code_location(context: ApiContext, key: str) -> str:
+def code_location(context: LambdaContext, key: str) -> str:
     """A download link on the host the client reached this server by."""
     host = request_host(context)
     return code_urls.location(host, key, context.credentials.secret_access_key, context.config.code_url_ttl)
 
 
-async def download_code(request: web.Request) -> web.StreamResponse:
+async def download_code(context: LambdaContext, request: web.Request) -> web.StreamResponse:
     """A Code.Location link: honoured while genuine and current, else S3's 403 XML. Not part of
     Lambda's API (no SigV4: the link carries its own signature), so an aiohttp route."""
-    context = ctx(request)
     key = request.match_info["key"]
     refusal = code_urls.check(
         key,
@@ -260,19 +261,27 @@ async def download_code(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": "application/zip"})
 
 
-def register_downloads(app: web.Application) -> None:
-    app.router.add_get(code_urls.PATH_PREFIX + "{key}", download_code)
+def downloads(context: LambdaContext) -> Callable[[web.Application], None]:
+    """What adds the code download route to an app, its handler given the Lambda context."""
+
+    async def download(request: web.Request) -> web.StreamResponse:
+        return await download_code(context, request)
+
+    def register(app: web.Application) -> None:
+        app.router.add_get(code_urls.PATH_PREFIX + "{key}", download)
+
+    return register
 
 
 async def get_function_configuration(
-    context: ApiContext, params: dict[str, Any], region: str
+    context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
     name, qualifier = function_ref(context, params)
     cfg = context.registry.version(name, qualifier)
     return function_configuration(cfg, region, context.account_id)
 
 
-async def list_functions(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def list_functions(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     # The model holds MaxItems to 1..10000; Lambda pages at most 50 at a time.
     max_items = min(params.get("MaxItems", 50), 50)
     all_versions = params.get("FunctionVersion") == "ALL"
@@ -313,7 +322,7 @@ def _decode_marker(marker: str) -> tuple[str, str]:
         raise InvalidParameterValue("Invalid pagination marker.") from None
 
 
-async def update_function_code(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def update_function_code(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     context.registry.get(name)
     stored = await store_code(context, decode_zip(params))
@@ -326,7 +335,7 @@ async def update_function_code(context: ApiContext, params: dict[str, Any], regi
 
 
 async def update_function_configuration(
-    context: ApiContext, params: dict[str, Any], region: str
+    context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     unknown = set(params) - CONFIG_FIELDS - {"FunctionName"}
@@ -340,7 +349,7 @@ async def update_function_configuration(
     return function_configuration(cfg, region, context.account_id)
 
 
-async def delete_function(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def delete_function(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = function_ref(context, params)
     context.registry.delete_function(name, qualifier)
     return {}

@@ -31,11 +31,11 @@ from stratus.errors import (
     RequestTooLarge,
     StratusError,
 )
-from stratus.frontend.context import ApiContext
 from stratus.frontend.responses import incident_error
 from stratus.http_types import HttpReply, Incoming
 from stratus.invoke.records import MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, TAIL_BYTES
 from stratus.invoke.target import Target
+from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.conventions import CALLER_TRACE, PROTOCOL, invalid
 from stratus.lambda_api.signing import SIGNING
 from stratus.observe import tracing
@@ -51,7 +51,7 @@ def log_tail(text: str) -> str:
 
 
 async def run(
-    context: ApiContext, params: Mapping[str, Any], region: str, caller_trace: str | None
+    context: LambdaContext, params: Mapping[str, Any], region: str, caller_trace: str | None
 ) -> dict[str, Any]:
     """Invoke with checked parameters (as the rest-json parser reads them). Raises StratusError
     for what the API refuses; function faults are results (`FunctionError`)."""
@@ -111,13 +111,13 @@ async def run(
     return answer
 
 
-async def invoke(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def invoke(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     """The declared handler of Invoke."""
     return await run(context, params, region, CALLER_TRACE.get())
 
 
 async def run_invoke(
-    context: ApiContext,
+    context: LambdaContext,
     name_ref: str,
     qualifier: str | None,
     header: Callable[[str], str | None],
@@ -211,7 +211,7 @@ def _error_reply(error: WireError) -> HttpReply:
     return HttpReply(answer.status, answer.headers, answer.body)
 
 
-async def invoke_incoming(context: ApiContext, request: Incoming) -> HttpReply:
+async def invoke_incoming(context: LambdaContext, request: Incoming) -> HttpReply:
     """Invoke from the switchboard: SigV4 checked here, every error answered as the declared
     path answers it, and never an exception."""
     try:

@@ -9,7 +9,7 @@ from typing import Any
 from stratus.control.layers import LayerVersion
 from stratus.control.registry import new_revision, now_iso
 from stratus.errors import InvalidParameterValue, ResourceNotFound
-from stratus.frontend.context import ApiContext
+from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.functions import KNOWN_RUNTIMES, code_location, decode_zip, store_code
 
 
@@ -17,7 +17,7 @@ def layer_arn(region_name: str, account: str, name: str) -> str:
     return f"arn:aws:lambda:{region_name}:{account}:layer:{name}"
 
 
-def _shape(context: ApiContext, v: LayerVersion, *, content: bool = True) -> dict[str, Any]:
+def _shape(context: LambdaContext, v: LayerVersion, *, content: bool = True) -> dict[str, Any]:
     arn = layer_arn(v.region, context.account_id, v.name)
     shape: dict[str, Any] = {
         "LayerArn": arn,
@@ -48,7 +48,9 @@ def _runtimes(params: dict[str, Any]) -> tuple[str, ...]:
     return tuple(values)
 
 
-async def publish_layer_version(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def publish_layer_version(
+    context: LambdaContext, params: dict[str, Any], region: str
+) -> dict[str, Any]:
     stored = await store_code(context, decode_zip(params["Content"]))
     draft = LayerVersion(
         name=params["LayerName"],
@@ -66,12 +68,12 @@ async def publish_layer_version(context: ApiContext, params: dict[str, Any], reg
     return _shape(context, context.layers.publish(draft))
 
 
-async def get_layer_version(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def get_layer_version(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     return _shape(context, context.layers.get(params["LayerName"], params["VersionNumber"]))
 
 
 async def get_layer_version_by_arn(
-    context: ApiContext, params: dict[str, Any], region: str
+    context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
     return _shape(context, context.layers.by_arn(params["Arn"]))
 
@@ -96,7 +98,7 @@ def _matches(params: dict[str, Any], v: LayerVersion) -> bool:
     )
 
 
-async def list_layers(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def list_layers(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     layers = context.layers
     items = []
     for name in layers.names():
@@ -109,19 +111,19 @@ async def list_layers(context: ApiContext, params: dict[str, Any], region: str) 
     return _page(params, items, "Layers")
 
 
-async def list_layer_versions(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def list_layer_versions(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     versions = context.layers.versions(params["LayerName"])
     items = [_shape(context, v, content=False) for v in versions if _matches(params, v)]
     return _page(params, items, "LayerVersions")
 
 
-async def delete_layer_version(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def delete_layer_version(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     context.layers.delete(params["LayerName"], params["VersionNumber"])
     return {}
 
 
 async def add_layer_version_permission(
-    context: ApiContext, params: dict[str, Any], region: str
+    context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
     name, version = params["LayerName"], params["VersionNumber"]
     if params["Action"] != "lambda:GetLayerVersion":
@@ -142,7 +144,7 @@ async def add_layer_version_permission(
 
 
 async def get_layer_version_policy(
-    context: ApiContext, params: dict[str, Any], region: str
+    context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
     found = context.layers.get(params["LayerName"], params["VersionNumber"])
     if not found.policy:
@@ -152,7 +154,7 @@ async def get_layer_version_policy(
 
 
 async def remove_layer_version_permission(
-    context: ApiContext, params: dict[str, Any], region: str
+    context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
     name, version, sid = params["LayerName"], params["VersionNumber"], params["StatementId"]
     found = context.layers.get(name, version)

@@ -16,7 +16,7 @@ from stratus.control.arns import function_arn
 from stratus.control.models import LATEST
 from stratus.control.registry import new_revision
 from stratus.errors import PreconditionFailed, ResourceConflict, ResourceNotFound
-from stratus.frontend.context import ApiContext
+from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.functions import function_ref
 
 _SERVICE = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com$")
@@ -45,7 +45,7 @@ def _condition(data: dict[str, Any]) -> dict[str, Any]:
     return condition
 
 
-async def add_permission(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def add_permission(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = function_ref(context, params)
     # The model requires these and checks their patterns (Lambda's codes: see lambda_api.service).
     sid, action = params["StatementId"], params["Action"]
@@ -80,7 +80,7 @@ async def add_permission(context: ApiContext, params: dict[str, Any], region: st
     return {"Statement": json.dumps(statement)}
 
 
-async def get_policy(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def get_policy(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = function_ref(context, params)
     record = context.registry.get(name)
     statements = record.policy.get(qualifier or "", ())
@@ -90,7 +90,7 @@ async def get_policy(context: ApiContext, params: dict[str, Any], region: str) -
     return {"Policy": json.dumps(policy), "RevisionId": new_revision()}
 
 
-async def remove_permission(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def remove_permission(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = function_ref(context, params)
     sid = params["StatementId"]
     record = context.registry.get(name)

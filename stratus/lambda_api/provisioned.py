@@ -7,7 +7,7 @@ from typing import Any
 from stratus.control.arns import function_arn
 from stratus.control.models import ProvisionedConcurrency
 from stratus.errors import InvalidParameterValue, ResourceNotFound
-from stratus.frontend.context import ApiContext
+from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.functions import function_ref
 
 
@@ -15,7 +15,7 @@ class ProvisionedConfigNotFound(ResourceNotFound):
     code = "ProvisionedConcurrencyConfigNotFoundException"
 
 
-def _qualified(context: ApiContext, params: dict[str, Any]) -> tuple[str, str]:
+def _qualified(context: LambdaContext, params: dict[str, Any]) -> tuple[str, str]:
     # The model requires a Qualifier, but it may also come in the function's ARN.
     name, qualifier = function_ref(context, params)
     if not qualifier:
@@ -23,7 +23,7 @@ def _qualified(context: ApiContext, params: dict[str, Any]) -> tuple[str, str]:
     return name, qualifier
 
 
-def _shape(context: ApiContext, name: str, config: ProvisionedConcurrency) -> dict[str, Any]:
+def _shape(context: LambdaContext, name: str, config: ProvisionedConcurrency) -> dict[str, Any]:
     available, failure = context.invoker.provisioned_status(name, config.qualifier)
     if available >= config.requested:
         status = "READY"
@@ -43,7 +43,7 @@ def _shape(context: ApiContext, name: str, config: ProvisionedConcurrency) -> di
     return shape
 
 
-async def put_provisioned(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def put_provisioned(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = _qualified(context, params)
     requested = params["ProvisionedConcurrentExecutions"]  # the model holds it to >= 1
     record = context.registry.get(name)
@@ -64,7 +64,7 @@ async def put_provisioned(context: ApiContext, params: dict[str, Any], region: s
     return _shape(context, name, config)
 
 
-async def get_provisioned(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def get_provisioned(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = _qualified(context, params)
     config = context.registry.get(name).provisioned.get(qualifier)
     if config is None:
@@ -72,13 +72,13 @@ async def get_provisioned(context: ApiContext, params: dict[str, Any], region: s
     return _shape(context, name, config)
 
 
-async def delete_provisioned(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def delete_provisioned(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = _qualified(context, params)
     context.registry.delete_provisioned(name, qualifier)
     return {}
 
 
-async def list_provisioned(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def list_provisioned(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     record = context.registry.get(name)
     items = []

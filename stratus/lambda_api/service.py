@@ -4,7 +4,6 @@ its handlers by operation (Lambda's own conventions: lambda_api/conventions.py).
 
 from __future__ import annotations
 
-from stratus.frontend.context import ApiContext
 from stratus.lambda_api import (
     event_invoke,
     functions,
@@ -16,11 +15,12 @@ from stratus.lambda_api import (
     urls,
     versions,
 )
+from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.conventions import PROTOCOL, LambdaService
 from stratus.lambda_api.signing import SIGNING
 from stratus.wire.service import Handler
 
-HANDLERS: dict[str, Handler[ApiContext]] = {
+HANDLERS: dict[str, Handler[LambdaContext]] = {
     "CreateFunction": functions.create_function,
     "ListFunctions": functions.list_functions,
     "GetFunction": functions.get_function,

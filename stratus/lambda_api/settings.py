@@ -8,12 +8,12 @@ from stratus.control import validate
 from stratus.control.arns import parse_resource_arn
 from stratus.control.codestore import MAX_UNZIPPED
 from stratus.errors import InvalidParameterValue
-from stratus.frontend.context import ApiContext
+from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.functions import MAX_ZIP_BYTES, function_ref
 
 
 async def put_function_concurrency(
-    context: ApiContext, params: dict[str, Any], region: str
+    context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     value = params["ReservedConcurrentExecutions"]  # the model holds it to a whole number >= 0
@@ -31,7 +31,7 @@ async def put_function_concurrency(
 
 
 async def get_function_concurrency(
-    context: ApiContext, params: dict[str, Any], region: str
+    context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     record = context.registry.get(name)
@@ -41,31 +41,31 @@ async def get_function_concurrency(
 
 
 async def delete_function_concurrency(
-    context: ApiContext, params: dict[str, Any], region: str
+    context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     context.registry.put_reserved_concurrency(name, None)
     return {}
 
 
-async def tag_resource(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def tag_resource(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name = parse_resource_arn(params["Resource"])
     context.registry.tag(name, validate.tags(params["Tags"]))
     return {}
 
 
-async def untag_resource(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def untag_resource(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name = parse_resource_arn(params["Resource"])
     context.registry.untag(name, params["TagKeys"])
     return {}
 
 
-async def list_tags(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def list_tags(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name = parse_resource_arn(params["Resource"])
     return {"Tags": dict(context.registry.get(name).tags)}
 
 
-async def get_account_settings(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def get_account_settings(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     records = list(context.registry.records())
     total_code = sum(r.latest.code_size + sum(v.code_size for v in r.versions.values()) for r in records)
     limit = context.config.concurrency_limit

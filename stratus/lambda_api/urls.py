@@ -14,20 +14,21 @@ from stratus.control.arns import function_arn
 from stratus.control.models import LATEST, FunctionUrl
 from stratus.control.registry import now_iso
 from stratus.errors import ResourceConflict, ResourceNotFound, ValidationError
-from stratus.frontend.context import ApiContext, request_host
+from stratus.frontend.context import request_host
 from stratus.httpapi import cors
 from stratus.httpapi.front import url_path
+from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.functions import function_ref
 
 _URL_ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
-def _qualifier(context: ApiContext, params: dict[str, Any]) -> tuple[str, str]:
+def _qualifier(context: LambdaContext, params: dict[str, Any]) -> tuple[str, str]:
     name, qualifier = function_ref(context, params)
     return name, qualifier or LATEST
 
 
-def _shape(context: ApiContext, name: str, url: FunctionUrl, *, modified: bool = True) -> dict[str, Any]:
+def _shape(context: LambdaContext, name: str, url: FunctionUrl, *, modified: bool = True) -> dict[str, Any]:
     qualifier = None if url.qualifier == LATEST else url.qualifier
     shape: dict[str, Any] = {
         # On the host the client reached this server by, so the URL works as-is for it.
@@ -54,14 +55,14 @@ def _cors(params: dict[str, Any]) -> dict[str, Any] | None:
         raise ValidationError(f"Invalid Cors configuration: {e}.") from None
 
 
-def _find(context: ApiContext, name: str, qualifier: str) -> FunctionUrl:
+def _find(context: LambdaContext, name: str, qualifier: str) -> FunctionUrl:
     found = context.registry.get(name).urls.get(qualifier)
     if found is None:
         raise ResourceNotFound("The resource you requested does not exist.")
     return found
 
 
-async def create_url(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def create_url(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = _qualifier(context, params)
     rules = _cors(params)
     record = context.registry.get(name)
@@ -79,12 +80,12 @@ async def create_url(context: ApiContext, params: dict[str, Any], region: str) -
     return _shape(context, name, url, modified=False)
 
 
-async def get_url(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def get_url(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = _qualifier(context, params)
     return _shape(context, name, _find(context, name, qualifier))
 
 
-async def update_url(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def update_url(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = _qualifier(context, params)
     current = _find(context, name, qualifier)
     changes: dict[str, Any] = {"last_modified": now_iso()}
@@ -99,13 +100,13 @@ async def update_url(context: ApiContext, params: dict[str, Any], region: str) -
     return _shape(context, name, updated)
 
 
-async def delete_url(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def delete_url(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, qualifier = _qualifier(context, params)
     context.registry.delete_url(name, qualifier)
     return {}
 
 
-async def list_urls(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def list_urls(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     record = context.registry.get(name)
     items = [_shape(context, name, record.urls[q]) for q in sorted(record.urls)]

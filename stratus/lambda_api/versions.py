@@ -8,7 +8,7 @@ from typing import Any
 
 from stratus.control import validate
 from stratus.errors import InvalidParameterValue
-from stratus.frontend.context import ApiContext
+from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.functions import function_ref
 from stratus.lambda_api.shapes import alias_configuration, function_configuration
 
@@ -34,7 +34,7 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict
     return result
 
 
-async def publish_version(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def publish_version(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     description = params.get("Description", "")
     validate.description(description)
@@ -47,7 +47,7 @@ async def publish_version(context: ApiContext, params: dict[str, Any], region: s
     return function_configuration(cfg, region, context.account_id)
 
 
-async def list_versions(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def list_versions(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     record = context.registry.get(name)
     configs = [record.latest] + [record.versions[v] for v in sorted(record.versions, key=int)]
@@ -55,7 +55,7 @@ async def list_versions(context: ApiContext, params: dict[str, Any], region: str
     return _page(shapes, params, "Versions")
 
 
-async def create_alias(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def create_alias(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     # The model's pattern lets an all-digit name through; Lambda refuses it (a version's name).
     alias = validate.alias_name(params["Name"])
@@ -66,13 +66,13 @@ async def create_alias(context: ApiContext, params: dict[str, Any], region: str)
     return alias_configuration(name, created, region, context.account_id)
 
 
-async def get_alias(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def get_alias(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     alias = context.registry.get_alias(name, params["Name"])
     return alias_configuration(name, alias, region, context.account_id)
 
 
-async def update_alias(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def update_alias(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     description = params.get("Description")
     if description is not None:
@@ -88,13 +88,13 @@ async def update_alias(context: ApiContext, params: dict[str, Any], region: str)
     return alias_configuration(name, updated, region, context.account_id)
 
 
-async def delete_alias(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def delete_alias(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     context.registry.delete_alias(name, params["Name"])
     return {}
 
 
-async def list_aliases(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def list_aliases(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, _ = function_ref(context, params)
     record = context.registry.get(name)
     wanted = params.get("FunctionVersion")

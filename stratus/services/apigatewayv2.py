@@ -9,19 +9,30 @@ integrations only, route keys, CORS values, stage names, page tokens."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from stratus.errors import BadRequest
-from stratus.frontend.context import ApiContext, request_host
+from stratus.frontend.context import request_host
 from stratus.httpapi import cors, routing
-from stratus.httpapi.apis import DEFAULT_STAGE, function_of
+from stratus.httpapi.apis import DEFAULT_STAGE, HttpApis, function_of
 from stratus.httpapi.front import api_endpoint
 from stratus.httpapi.models import Api, Integration, Route, Stage, new_id, now_iso, wire
 from stratus.wire.models import service_model
 from stratus.wire.rest_routes import NoRoute
 from stratus.wire.service import Authorization, Handler, Service
 from stratus.wire.signing import Signing
+
+
+@dataclass(frozen=True)
+class ApiGatewayContext:
+    """What the API Gateway handlers read: the HTTP APIs, and the host (and port) this server
+    is configured on, for an ApiEndpoint outside a request that sent a Host."""
+
+    apis: HttpApis
+    configured_host: str
+
 
 PAYLOAD_VERSIONS = ("1.0", "2.0")
 ROUTE_AUTH = ("NONE",)
@@ -42,7 +53,7 @@ def _shaped(record: Any, shape: str) -> Result:
     return {names[k]: v for k, v in wire(record).items() if k in names}
 
 
-def _api(context: ApiContext, api: Api) -> Result:
+def _api(context: ApiGatewayContext, api: Api) -> Result:
     shape = _shaped(api, "Api")
     shape["ApiEndpoint"] = api_endpoint(request_host(context), api.apiId)
     shape["RouteSelectionExpression"] = "$request.method $request.path"
@@ -85,7 +96,7 @@ def _cors(params: Params) -> dict[str, Any] | None:
 # -- APIs ----------------------------------------------------------------------------------------
 
 
-async def create_api(context: ApiContext, params: Params, region: str) -> Result:
+async def create_api(context: ApiGatewayContext, params: Params, region: str) -> Result:
     if params["ProtocolType"] != "HTTP":
         raise BadRequest(f"protocolType {params['ProtocolType']} is not supported here; only HTTP APIs are.")
     api = Api(
@@ -125,15 +136,15 @@ def _quick_create(api: Api, target: str, route_key: str) -> Api:
     )
 
 
-async def get_apis(context: ApiContext, params: Params, region: str) -> Result:
+async def get_apis(context: ApiGatewayContext, params: Params, region: str) -> Result:
     return _page([_api(context, a) for a in context.apis.list()], params)
 
 
-async def get_api(context: ApiContext, params: Params, region: str) -> Result:
+async def get_api(context: ApiGatewayContext, params: Params, region: str) -> Result:
     return _api(context, context.apis.get(params["ApiId"]))
 
 
-async def update_api(context: ApiContext, params: Params, region: str) -> Result:
+async def update_api(context: ApiGatewayContext, params: Params, region: str) -> Result:
     fields = {"Name": "name", "Description": "description", "Version": "version"}
     changes: dict[str, Any] = {field: params[key] for key, field in fields.items() if key in params}
     if "CorsConfiguration" in params:
@@ -143,7 +154,7 @@ async def update_api(context: ApiContext, params: Params, region: str) -> Result
     return _api(context, context.apis.update_api(params["ApiId"], **changes))
 
 
-async def delete_api(context: ApiContext, params: Params, region: str) -> Result:
+async def delete_api(context: ApiGatewayContext, params: Params, region: str) -> Result:
     context.apis.delete_api(params["ApiId"])
     return {}
 
@@ -165,25 +176,25 @@ def _route(params: Params, current: Route | None) -> Route:
     )
 
 
-async def create_route(context: ApiContext, params: Params, region: str) -> Result:
+async def create_route(context: ApiGatewayContext, params: Params, region: str) -> Result:
     return _shaped(context.apis.put_route(params["ApiId"], _route(params, None)), "Route")
 
 
-async def get_routes(context: ApiContext, params: Params, region: str) -> Result:
+async def get_routes(context: ApiGatewayContext, params: Params, region: str) -> Result:
     api = context.apis.get(params["ApiId"])
     return _page([_shaped(r, "Route") for r in api.routes.values()], params)
 
 
-async def get_route(context: ApiContext, params: Params, region: str) -> Result:
+async def get_route(context: ApiGatewayContext, params: Params, region: str) -> Result:
     return _shaped(context.apis.route(params["ApiId"], params["RouteId"]), "Route")
 
 
-async def update_route(context: ApiContext, params: Params, region: str) -> Result:
+async def update_route(context: ApiGatewayContext, params: Params, region: str) -> Result:
     current = context.apis.route(params["ApiId"], params["RouteId"])
     return _shaped(context.apis.put_route(params["ApiId"], _route(params, current)), "Route")
 
 
-async def delete_route(context: ApiContext, params: Params, region: str) -> Result:
+async def delete_route(context: ApiGatewayContext, params: Params, region: str) -> Result:
     context.apis.delete_route(params["ApiId"], params["RouteId"])
     return {}
 
@@ -216,27 +227,27 @@ def _integration(params: Params, current: Integration | None) -> Integration:
     )
 
 
-async def create_integration(context: ApiContext, params: Params, region: str) -> Result:
+async def create_integration(context: ApiGatewayContext, params: Params, region: str) -> Result:
     created = context.apis.put_integration(params["ApiId"], _integration(params, None))
     return _shaped(created, "Integration")
 
 
-async def get_integrations(context: ApiContext, params: Params, region: str) -> Result:
+async def get_integrations(context: ApiGatewayContext, params: Params, region: str) -> Result:
     api = context.apis.get(params["ApiId"])
     return _page([_shaped(i, "Integration") for i in api.integrations.values()], params)
 
 
-async def get_integration(context: ApiContext, params: Params, region: str) -> Result:
+async def get_integration(context: ApiGatewayContext, params: Params, region: str) -> Result:
     return _shaped(context.apis.integration(params["ApiId"], params["IntegrationId"]), "Integration")
 
 
-async def update_integration(context: ApiContext, params: Params, region: str) -> Result:
+async def update_integration(context: ApiGatewayContext, params: Params, region: str) -> Result:
     current = context.apis.integration(params["ApiId"], params["IntegrationId"])
     updated = context.apis.put_integration(params["ApiId"], _integration(params, current))
     return _shaped(updated, "Integration")
 
 
-async def delete_integration(context: ApiContext, params: Params, region: str) -> Result:
+async def delete_integration(context: ApiGatewayContext, params: Params, region: str) -> Result:
     context.apis.delete_integration(params["ApiId"], params["IntegrationId"])
     return {}
 
@@ -258,38 +269,38 @@ def _stage(params: Params, current: Stage | None) -> Stage:
     )
 
 
-async def create_stage(context: ApiContext, params: Params, region: str) -> Result:
+async def create_stage(context: ApiGatewayContext, params: Params, region: str) -> Result:
     return _shaped(context.apis.put_stage(params["ApiId"], _stage(params, None), create=True), "Stage")
 
 
-async def get_stages(context: ApiContext, params: Params, region: str) -> Result:
+async def get_stages(context: ApiGatewayContext, params: Params, region: str) -> Result:
     api = context.apis.get(params["ApiId"])
     return _page([_shaped(s, "Stage") for s in api.stages.values()], params)
 
 
-async def get_stage(context: ApiContext, params: Params, region: str) -> Result:
+async def get_stage(context: ApiGatewayContext, params: Params, region: str) -> Result:
     return _shaped(context.apis.stage(params["ApiId"], params["StageName"]), "Stage")
 
 
-async def update_stage(context: ApiContext, params: Params, region: str) -> Result:
+async def update_stage(context: ApiGatewayContext, params: Params, region: str) -> Result:
     current = context.apis.stage(params["ApiId"], params["StageName"])
     updated = context.apis.put_stage(params["ApiId"], _stage(params, current), create=False)
     return _shaped(updated, "Stage")
 
 
-async def delete_stage(context: ApiContext, params: Params, region: str) -> Result:
+async def delete_stage(context: ApiGatewayContext, params: Params, region: str) -> Result:
     context.apis.delete_stage(params["ApiId"], params["StageName"])
     return {}
 
 
-async def create_deployment(context: ApiContext, params: Params, region: str) -> Result:
+async def create_deployment(context: ApiGatewayContext, params: Params, region: str) -> Result:
     deployment = context.apis.create_deployment(
         params["ApiId"], params.get("Description"), params.get("StageName")
     )
     return _shaped(deployment, "Deployment")
 
 
-async def get_deployments(context: ApiContext, params: Params, region: str) -> Result:
+async def get_deployments(context: ApiGatewayContext, params: Params, region: str) -> Result:
     api = context.apis.get(params["ApiId"])
     return _page([_shaped(d, "Deployment") for d in api.deployments.values()], params)
 
@@ -315,7 +326,7 @@ def _authorization(operation: str) -> Authorization:
     return authorize
 
 
-HANDLERS: dict[str, Handler[ApiContext]] = {
+HANDLERS: dict[str, Handler[ApiGatewayContext]] = {
     "CreateApi": create_api,
     "GetApis": get_apis,
     "GetApi": get_api,
@@ -340,7 +351,7 @@ HANDLERS: dict[str, Handler[ApiContext]] = {
     "GetDeployments": get_deployments,
 }
 
-SERVICE = Service[ApiContext](
+SERVICE = Service[ApiGatewayContext](
     model="apigatewayv2",
     signing=Signing("apigateway", paths=("/v2/",)),
     handlers=HANDLERS,

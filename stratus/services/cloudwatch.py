@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from stratus.errors import ClientError
-from stratus.frontend.context import ApiContext
-from stratus.observe.metrics import ACCOUNT, Bucket, percentile
+from stratus.observe.metrics import ACCOUNT, Bucket, Metrics, percentile
 from stratus.wire.service import Handler, Service
 from stratus.wire.signing import Signing
+
+
+@dataclass(frozen=True)
+class CloudWatchContext:
+    """What the CloudWatch handlers read: the per-minute metric buckets."""
+
+    metrics: Metrics
+
 
 TARGET_PREFIX = "GraniteServiceVersion20100801"
 NAMESPACE = "AWS/Lambda"
@@ -120,7 +128,7 @@ def _window(params: dict[str, Any]) -> tuple[int, int, int]:
 
 
 def _buckets(
-    ctx: ApiContext, metric: str, dims: dict[str, str], start: int, end: int
+    ctx: CloudWatchContext, metric: str, dims: dict[str, str], start: int, end: int
 ) -> list[tuple[int, Bucket]]:
     function = dims.get("FunctionName")
     resource = dims.get("Resource")
@@ -213,7 +221,9 @@ def _metric_name(params: dict[str, Any]) -> str:
     return str(name)
 
 
-async def get_metric_statistics(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def get_metric_statistics(
+    ctx: CloudWatchContext, params: dict[str, Any], region: str
+) -> dict[str, Any]:
     metric = _metric_name(params)
     start, end, period = _window(params)
     stats = params.get("Statistics") or []
@@ -241,7 +251,7 @@ async def get_metric_statistics(ctx: ApiContext, params: dict[str, Any], region:
     return {"Label": metric, "Datapoints": points}
 
 
-async def get_metric_data(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def get_metric_data(ctx: CloudWatchContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     queries = params["MetricDataQueries"]
     if len(queries) > 500:  # CloudWatch's documented limit, which its model does not carry
         raise InvalidParameterValue("MetricDataQueries must be a list of at most 500 queries.")
@@ -274,7 +284,7 @@ async def get_metric_data(ctx: ApiContext, params: dict[str, Any], region: str) 
     return {"MetricDataResults": results, "Messages": []}
 
 
-async def list_metrics(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def list_metrics(ctx: CloudWatchContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     namespace = params.get("Namespace")
     if namespace not in (None, NAMESPACE):
         return {"Metrics": []}
@@ -312,13 +322,13 @@ async def list_metrics(ctx: ApiContext, params: dict[str, Any], region: str) -> 
     return {"Metrics": metrics}
 
 
-OPERATIONS: dict[str, Handler[ApiContext]] = {
+OPERATIONS: dict[str, Handler[CloudWatchContext]] = {
     "GetMetricStatistics": get_metric_statistics,
     "GetMetricData": get_metric_data,
     "ListMetrics": list_metrics,
 }
 
-SERVICE = Service(
+SERVICE = Service[CloudWatchContext](
     model="cloudwatch",
     # Forms signed for "monitoring" are its query-protocol requests.
     signing=Signing("monitoring", targets=(TARGET_PREFIX,), query_protocol=True),

@@ -5,19 +5,30 @@ and lengths at the edge; the handlers check what it cannot (schedules, which tar
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from stratus.control.arns import destination_function
+from stratus.control.registry import Registry
 from stratus.errors import ValidationError
-from stratus.events.rules import Rule, Target
+from stratus.events.rules import Rule, Rules, Target
 from stratus.events.scheduler import rule_arn
-from stratus.frontend.context import ApiContext
 from stratus.wire.service import Handler, Service
 from stratus.wire.signing import Signing
 
 TARGET_PREFIX = "AWSEvents"
 
-def _shape(ctx: ApiContext, rule: Rule) -> dict[str, Any]:
+@dataclass(frozen=True)
+class EventsContext:
+    """What the EventBridge handlers read: the rules, the functions their targets name, and
+    the account their ARNs name."""
+
+    rules: Rules
+    registry: Registry
+    account_id: str
+
+
+def _shape(ctx: EventsContext, rule: Rule) -> dict[str, Any]:
     return {
         "Name": rule.name,
         "Arn": rule_arn(rule.region, ctx.account_id, rule.name),
@@ -28,7 +39,7 @@ def _shape(ctx: ApiContext, rule: Rule) -> dict[str, Any]:
     }
 
 
-async def put_rule(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def put_rule(ctx: EventsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     if params.get("EventPattern"):
         raise ValidationError("Event patterns are not supported here; use ScheduleExpression.")
     rule = ctx.rules.put(
@@ -42,11 +53,11 @@ async def put_rule(ctx: ApiContext, params: dict[str, Any], region: str) -> dict
     return {"RuleArn": rule_arn(rule.region, ctx.account_id, rule.name)}
 
 
-async def describe_rule(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def describe_rule(ctx: EventsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     return {**_shape(ctx, ctx.rules.get(params["Name"])), "CreatedBy": ctx.account_id}
 
 
-async def list_rules(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def list_rules(ctx: EventsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     prefix = params.get("NamePrefix") or ""
     rules = [r for r in ctx.rules.all() if r.name.startswith(prefix)]
     token = params.get("NextToken", "0")
@@ -60,22 +71,22 @@ async def list_rules(ctx: ApiContext, params: dict[str, Any], region: str) -> di
     return result
 
 
-async def delete_rule(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def delete_rule(ctx: EventsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     ctx.rules.delete(params["Name"])
     return {}
 
 
-async def enable_rule(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def enable_rule(ctx: EventsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     ctx.rules.set_state(params["Name"], "ENABLED")
     return {}
 
 
-async def disable_rule(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def disable_rule(ctx: EventsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     ctx.rules.set_state(params["Name"], "DISABLED")
     return {}
 
 
-async def put_targets(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def put_targets(ctx: EventsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name = params["Rule"]
     ctx.rules.get(name)
     targets = []
@@ -94,12 +105,12 @@ async def put_targets(ctx: ApiContext, params: dict[str, Any], region: str) -> d
     return {"FailedEntryCount": 0, "FailedEntries": []}
 
 
-async def remove_targets(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def remove_targets(ctx: EventsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     ctx.rules.remove_targets(params["Rule"], list(params["Ids"]))
     return {"FailedEntryCount": 0, "FailedEntries": []}
 
 
-async def list_targets_by_rule(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def list_targets_by_rule(ctx: EventsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     rule = ctx.rules.get(params["Rule"])
     targets = []
     for t in rule.targets:
@@ -112,7 +123,7 @@ async def list_targets_by_rule(ctx: ApiContext, params: dict[str, Any], region: 
     return {"Targets": targets}
 
 
-OPERATIONS: dict[str, Handler[ApiContext]] = {
+OPERATIONS: dict[str, Handler[EventsContext]] = {
     "PutRule": put_rule,
     "DescribeRule": describe_rule,
     "ListRules": list_rules,
@@ -124,7 +135,7 @@ OPERATIONS: dict[str, Handler[ApiContext]] = {
     "ListTargetsByRule": list_targets_by_rule,
 }
 
-SERVICE = Service(
+SERVICE = Service[EventsContext](
     model="events",
     signing=Signing("events", targets=(TARGET_PREFIX,)),
     handlers=OPERATIONS,

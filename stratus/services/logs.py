@@ -5,23 +5,31 @@ by one of two members, the allowed retention periods, the tokens they issued).""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from stratus.errors import InvalidParameter, InvalidParameterValue, ResourceNotFound
-from stratus.frontend.context import ApiContext
 from stratus.observe.filters import BadPattern, compile_pattern
-from stratus.observe.logstore import RETENTION_DAYS, LogEvent
+from stratus.observe.logstore import RETENTION_DAYS, LogEvent, LogStore
 from stratus.wire.service import Handler, Service
 from stratus.wire.signing import Signing
 
 TARGET_PREFIX = "Logs_20140328"
 
 
+@dataclass(frozen=True)
+class LogsContext:
+    """What the Logs handlers read: the log store, and the account their ARNs name."""
+
+    logs: LogStore
+    account_id: str
+
+
 def _group_arn(region: str, account: str, group: str) -> str:
     return f"arn:aws:logs:{region}:{account}:log-group:{group}:*"
 
 
-def _require_group(context: ApiContext, params: dict[str, Any]) -> str:
+def _require_group(context: LogsContext, params: dict[str, Any]) -> str:
     # Required by the model for some operations only: others also take a logGroupIdentifier,
     # which Stratus does not serve, so the name is checked here.
     group = params.get("logGroupName")
@@ -42,7 +50,7 @@ def _token(params: dict[str, Any], key: str) -> int:
         raise InvalidParameterValue("The specified nextToken is invalid.") from None
 
 
-async def describe_log_groups(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def describe_log_groups(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     prefix = params.get("logGroupNamePrefix", "")
     retention = ctx.logs.retention()
     groups = []
@@ -60,7 +68,7 @@ async def describe_log_groups(ctx: ApiContext, params: dict[str, Any], region: s
     return {"logGroups": groups[: params.get("limit", 50)]}
 
 
-async def put_retention_policy(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def put_retention_policy(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     days = params["retentionInDays"]
     if days not in RETENTION_DAYS:  # the model says only "integer"
         raise InvalidParameter(
@@ -72,12 +80,12 @@ async def put_retention_policy(ctx: ApiContext, params: dict[str, Any], region: 
     return {}
 
 
-async def delete_retention_policy(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def delete_retention_policy(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     ctx.logs.delete_retention(_require_group(ctx, params))
     return {}
 
 
-async def describe_log_streams(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def describe_log_streams(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     group = _require_group(ctx, params)
     streams = ctx.logs.streams(group)
     if params.get("orderBy") == "LastEventTime":
@@ -115,7 +123,7 @@ def _event(e: LogEvent, with_stream: bool) -> dict[str, Any]:
     return shape
 
 
-async def get_log_events(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def get_log_events(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     group = _require_group(ctx, params)
     stream = params["logStreamName"]
     limit = params.get("limit", 10000)
@@ -141,7 +149,7 @@ async def get_log_events(ctx: ApiContext, params: dict[str, Any], region: str) -
     }
 
 
-async def filter_log_events(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def filter_log_events(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     group = _require_group(ctx, params)
     limit = params.get("limit", 10000)
     after = _token(params, "nextToken")
@@ -179,13 +187,13 @@ async def filter_log_events(ctx: ApiContext, params: dict[str, Any], region: str
     return result
 
 
-async def delete_log_group(ctx: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def delete_log_group(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     group = _require_group(ctx, params)
     ctx.logs.delete_group(group)
     return {}
 
 
-OPERATIONS: dict[str, Handler[ApiContext]] = {
+OPERATIONS: dict[str, Handler[LogsContext]] = {
     "DescribeLogGroups": describe_log_groups,
     "DescribeLogStreams": describe_log_streams,
     "GetLogEvents": get_log_events,
@@ -195,7 +203,7 @@ OPERATIONS: dict[str, Handler[ApiContext]] = {
     "DeleteRetentionPolicy": delete_retention_policy,
 }
 
-SERVICE = Service(
+SERVICE = Service[LogsContext](
     model="logs",
     signing=Signing("logs", targets=(TARGET_PREFIX,)),
     handlers=OPERATIONS,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -23,7 +24,7 @@ from botocore.exceptions import ClientError
 from stratus.config import Credentials
 from stratus.errors import NotFound
 from stratus.frontend.context import ApiContext, request_host
-from stratus.gateway.server import build_app
+from stratus.gateway.server import Bound, build_app
 from stratus.wire.rest_routes import NoRoute
 from stratus.wire.service import Service
 from stratus.wire.signing import Signing
@@ -32,52 +33,42 @@ KEY, SECRET, REGION = "AKIDGATEWAYREST01", "gateway-rest-secret", "eu-west-3"
 calls: list[tuple[str, dict[str, Any], str]] = []
 
 
-class NoFront:
-    """The function-URL front claims nothing here (its routes, if reached, answer 410)."""
-
-    @staticmethod
-    def claims(path: str, host: str | None) -> bool:
-        return False
-
-    @staticmethod
-    async def handle(request: Any) -> Any:
-        from aiohttp import web
-
-        return web.Response(status=410)
+# The gateway's own context: only its signature check reads it here (its credentials).
+GATEWAY = cast(ApiContext, SimpleNamespace(credentials=Credentials(KEY, SECRET)))
 
 
-CONTEXT = cast(
-    ApiContext,
-    SimpleNamespace(
-        credentials=Credentials(KEY, SECRET),
-        front=NoFront(),
-        config=SimpleNamespace(host="configured.invalid", port=1),
-    ),
-)
+@dataclass(frozen=True)
+class Hosted:
+    """What these handlers read: the configured host, for `request_host`."""
+
+    configured_host: str
 
 
-async def get_apis(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+CONTEXT = Hosted("configured.invalid:1")
+
+
+async def get_apis(context: Hosted, params: dict[str, Any], region: str) -> dict[str, Any]:
     calls.append(("GetApis", params, region))
     api = {"ApiId": "a1", "Name": "n", "ProtocolType": "HTTP", "ApiEndpoint": request_host(context)}
     return {"Items": [api]}
 
 
-async def create_api(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def create_api(context: Hosted, params: dict[str, Any], region: str) -> dict[str, Any]:
     calls.append(("CreateApi", params, region))
     return {"ApiId": "a2", "Name": params["Name"], "ProtocolType": params["ProtocolType"]}
 
 
-async def get_api(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def get_api(context: Hosted, params: dict[str, Any], region: str) -> dict[str, Any]:
     calls.append(("GetApi", params, region))
     raise NotFound(f"Invalid API identifier specified {params['ApiId']}")
 
 
-async def list_functions(context: ApiContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+async def list_functions(context: Hosted, params: dict[str, Any], region: str) -> dict[str, Any]:
     calls.append(("ListFunctions", params, region))
     return {"Functions": []}
 
 
-APIGW = Service[ApiContext](
+APIGW = Service[Hosted](
     model="apigatewayv2",
     signing=Signing("apigateway", paths=("/v2/",)),
     handlers={"GetApis": get_apis, "CreateApi": create_api, "GetApi": get_api},
@@ -86,7 +77,7 @@ APIGW = Service[ApiContext](
     no_route=NoRoute("NotFoundException", 404, "No such resource: {method} {path}"),
 )
 # A second REST service under its own prefixes, with the protocol's default no-route answer.
-LAMBDA = Service[ApiContext](
+LAMBDA = Service[Hosted](
     model="lambda",
     signing=Signing("lambda", paths=("/2015-03-31/",)),
     handlers={"ListFunctions": list_functions},
@@ -98,7 +89,8 @@ def served(test: Callable[[str], Awaitable[None]]) -> None:
     """Run `test(endpoint)` against the gateway app with the two services declared."""
 
     async def run() -> None:
-        server = TestServer(build_app(CONTEXT, [], (APIGW, LAMBDA)), host="127.0.0.1")
+        services = (Bound(APIGW, CONTEXT), Bound(LAMBDA, CONTEXT))
+        server = TestServer(build_app(GATEWAY, [], services), host="127.0.0.1")
         await server.start_server()
         try:
             await test(f"http://127.0.0.1:{server.port}")
@@ -241,10 +233,10 @@ def served_apigatewayv2(tmp_path: Any, test: Callable[[str], Awaitable[None]]) -
     from stratus.store.sqlite import Store
 
     store = Store(tmp_path / "db")
-    context = cast(ApiContext, SimpleNamespace(**vars(CONTEXT), apis=HttpApis(store)))
+    context = apigatewayv2.ApiGatewayContext(apis=HttpApis(store), configured_host=CONTEXT.configured_host)
 
     async def run() -> None:
-        server = TestServer(build_app(context, [], (apigatewayv2.SERVICE,)), host="127.0.0.1")
+        server = TestServer(build_app(GATEWAY, [], (Bound(apigatewayv2.SERVICE, context),)), host="127.0.0.1")
         await server.start_server()
         try:
             await test(f"http://127.0.0.1:{server.port}")
