@@ -33,18 +33,17 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from stratus.isolation.hostlocks import try_lock
 from stratus.isolation.netlink import Netlink
 
 log = logging.getLogger("stratus.network")
 
 RUNTIME_API_PORT = 9001
-WORKERS = 1
 RUNTIME_API_ADDRESS = f"127.0.0.1:{RUNTIME_API_PORT}"
 SUBNET = ipaddress.IPv4Network("198.18.0.0/15")
 SLOTS = SUBNET.num_addresses // 4  # a /30 each: host side .1, environment .2
@@ -112,31 +111,22 @@ class _SlotLocks:
         SLOT_LOCKS.mkdir(parents=True, exist_ok=True)
         self._next = start % SLOTS
         self._held: dict[int, int] = {}
-        self._mutex = threading.Lock()  # the workers take and release slots
 
     def take(self) -> int:
-        with self._mutex:
-            return self._take()
-
-    def _take(self) -> int:
         for _ in range(SLOTS):
             slot = self._next
             self._next = (self._next + 1) % SLOTS
             if slot in self._held:
                 continue
-            fd = os.open(SLOT_LOCKS / str(slot), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
+            fd = try_lock(SLOT_LOCKS / str(slot))
+            if fd is None:
                 continue
             self._held[slot] = fd
             return slot
         raise OSError("no free network slot for an environment")
 
     def release(self, slot: int) -> None:
-        with self._mutex:
-            fd = self._held.pop(slot, None)
+        fd = self._held.pop(slot, None)
         if fd is not None:
             os.close(fd)
 
@@ -160,27 +150,20 @@ class Networks:
         self._endpoint_port = endpoint_port
         self._doors = doors
         self._host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        self._worker = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="stratus-netns")
+        # One worker thread does all namespace work and owns the slot locks' use.
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="stratus-netns")
         self._slots = _SlotLocks(start=int(instance) * 61 if instance.isdigit() else 0)
-        self._routes = threading.local()  # each worker's own netlink socket, in the host namespace
-        self._opened: list[Netlink] = []
+        self._host_link: Netlink | None = None  # the worker's netlink socket, in the host namespace
         self.egress_problem: str | None = None
 
     def start(self) -> None:
         """Install the netfilter table and turn on forwarding; on failure, run without egress.
-        Every worker thread starts now, each with its netlink socket, so the server's own
-        descriptors are the same from the start as under load."""
+        The worker starts now, with its netlink socket, so the server's own descriptors are the
+        same from the start as under load."""
         self.egress_problem = self._install_rules()
         if self.egress_problem is not None:
             log.warning("functions get no outbound network: %s", self.egress_problem)
-        gathered = threading.Barrier(WORKERS)
-
-        def warm() -> None:
-            gathered.wait(timeout=30)  # all workers at once, so each is a thread of its own
-            self._host_route()
-
-        for done in [self._worker.submit(warm) for _ in range(WORKERS)]:
-            done.result(timeout=60)
+        self._worker.submit(self._host_route).result(timeout=60)
 
     def _install_rules(self) -> str | None:
         nft = shutil.which("nft") or next(
@@ -249,8 +232,8 @@ class Networks:
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)
-        for link in self._opened:
-            link.close()
+        if self._host_link is not None:
+            self._host_link.close()
         self._slots.close()
         nft = shutil.which("nft")
         if nft is not None and self.egress_problem is None:
@@ -277,11 +260,9 @@ class Networks:
         return runtime, endpoint
 
     def _host_route(self) -> Netlink:
-        link: Netlink | None = getattr(self._routes, "link", None)
-        if link is None:
-            link = self._routes.link = Netlink()  # made by a worker at home: the host's netlink
-            self._opened.append(link)
-        return link
+        if self._host_link is None:
+            self._host_link = Netlink()  # made by the worker at home: the host's netlink
+        return self._host_link
 
     def _plug(self, netns_fd: int) -> int:
         slot = self._slots.take()

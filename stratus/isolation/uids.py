@@ -6,11 +6,11 @@ file under /run/stratus/uids; the kernel drops the lock if the instance dies.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
 
 from stratus.errors import ServiceError
+from stratus.isolation.hostlocks import try_lock
 
 # Environments run as uids from this range, one each, so they cannot signal or read each
 # other's processes even where they share a kernel object.
@@ -46,11 +46,8 @@ class UidAllocator:
         raise ServiceError("no free environment uid")
 
     def _lock(self, uid: int) -> bool:
-        fd = os.open(UID_LOCKS / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+        fd = try_lock(UID_LOCKS / str(uid))
+        if fd is None:
             return False
         self._held[uid] = fd
         return True
@@ -61,11 +58,8 @@ class UidAllocator:
             base = BLOCK_BASE + index * size
             if base in self._held:
                 continue
-            fd = os.open(UID_LOCKS / f"block-{base}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
+            fd = try_lock(UID_LOCKS / f"block-{base}")
+            if fd is None:
                 continue
             self._held[base] = fd
             return base
