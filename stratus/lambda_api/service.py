@@ -15,6 +15,7 @@ from stratus.lambda_api import (
     urls,
     versions,
 )
+from stratus.lambda_api.actions import AUTHORIZATION
 from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.conventions import PROTOCOL, LambdaService
 from stratus.lambda_api.signing import SIGNING
@@ -78,4 +79,5 @@ SERVICE = LambdaService(
     validation_error="ValidationException",
     protocols=("rest-json",),
     rest_impl=PROTOCOL,
+    authorization=AUTHORIZATION,
 )

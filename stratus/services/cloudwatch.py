@@ -338,5 +338,8 @@ SERVICE = Service[CloudWatchContext](
     validation_error="InvalidParameterValue",
     missing_error="MissingParameter",
     protocols=("json", "query"),
+    # Its IAM actions are "cloudwatch:...", and the reference ("Actions, resources, and condition
+    # keys for Amazon CloudWatch") gives the metric operations served here no resource type: each
+    # is `cloudwatch:<Operation>` on "*", the declaration's default, so there is no table.
     action_prefix="cloudwatch",
 )

@@ -5,6 +5,7 @@ and lengths at the edge; the handlers check what it cannot (schedules, which tar
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ from stratus.control.registry import Registry
 from stratus.errors import ValidationError
 from stratus.events.rules import Rule, Rules, Target
 from stratus.events.scheduler import rule_arn
-from stratus.wire.service import Handler, Service
+from stratus.wire.service import Authorization, Handler, Service
 from stratus.wire.signing import Signing
 
 TARGET_PREFIX = "AWSEvents"
@@ -135,9 +136,42 @@ OPERATIONS: dict[str, Handler[EventsContext]] = {
     "ListTargetsByRule": list_targets_by_rule,
 }
 
+# -- authorization ---------------------------------------------------------------------------
+# The Service Authorization Reference ("Actions, resources, and condition keys for Amazon
+# EventBridge"): every rule operation served here acts on a rule,
+# `arn:aws:events:REGION:ACCOUNT:rule/[BUS/]NAME`, the bus written only when it is not the
+# default one; ListRules on the rules of the bus (`rule/*`).
+#
+# The handlers serve the default bus only and do not read EventBusName, so the resource is the
+# default bus's rule whatever bus a request names: it is the rule the call reaches. Naming
+# another bus must not move the call out of the reach of a policy on `rule/NAME` (when the
+# handlers refuse other buses, as EventBridge does, `rule/BUS/NAME` becomes right for them).
+
+
+def _on_rule(operation: str, member: str) -> Authorization:
+    def authorize(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+        return f"events:{operation}", rule_arn(region, account, str(params.get(member, "")))
+
+    return authorize
+
+
+def _list_rules(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+    return "events:ListRules", rule_arn(region, account, "*")
+
+
+AUTHORIZATION: dict[str, Authorization] = {
+    **{
+        op: _on_rule(op, "Name")
+        for op in ("PutRule", "DescribeRule", "DeleteRule", "EnableRule", "DisableRule")
+    },
+    **{op: _on_rule(op, "Rule") for op in ("PutTargets", "RemoveTargets", "ListTargetsByRule")},
+    "ListRules": _list_rules,
+}
+
 SERVICE = Service[EventsContext](
     model="events",
     signing=Signing("events", targets=(TARGET_PREFIX,)),
     handlers=OPERATIONS,
     validation_error="ValidationException",
+    authorization=AUTHORIZATION,
 )

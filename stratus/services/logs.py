@@ -5,13 +5,15 @@ by one of two members, the allowed retention periods, the tokens they issued).""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from stratus.errors import InvalidParameter, InvalidParameterValue, ResourceNotFound
 from stratus.observe.filters import BadPattern, compile_pattern
 from stratus.observe.logstore import RETENTION_DAYS, LogEvent, LogStore
-from stratus.wire.service import Handler, Service
+from stratus.wire.service import Authorization, Handler, Service
 from stratus.wire.signing import Signing
 
 TARGET_PREFIX = "Logs_20140328"
@@ -203,9 +205,69 @@ OPERATIONS: dict[str, Handler[LogsContext]] = {
     "DeleteRetentionPolicy": delete_retention_policy,
 }
 
+# -- authorization ---------------------------------------------------------------------------
+# The Service Authorization Reference ("Actions, resources, and condition keys for Amazon
+# CloudWatch Logs"): GetLogEvents acts on a log stream, the others served here on a log group
+# (DescribeLogGroups too, on no group in particular). A log-group operation is evaluated against
+# the group's `:log-stream:` with no stream, which is why CloudWatch Logs' guide has policies name
+# a group as `log-group:NAME:*` for every action but the tagging ones: that pattern matches both
+# `log-group:NAME:log-stream:` and `log-group:NAME:log-stream:S`, a bare `log-group:NAME` neither.
+
+# A log group named by its ARN in logGroupIdentifier (with or without the trailing `:*`).
+_GROUP_ARN = re.compile(r"^arn:[^:]*:logs:[^:]*:[^:]*:log-group:(?P<name>[^:]+)(?::\*)?$")
+
+
+def log_stream_arn(region: str, account: str, group: str, stream: str = "") -> str:
+    """The resource of an operation on log group `group` (and on its stream `stream`)."""
+    return f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{stream}"
+
+
+def _group_named(params: Mapping[str, Any]) -> str:
+    """The group a request names (the handlers read only logGroupName and refuse a request
+    without one; a logGroupIdentifier still names the group the caller meant)."""
+    name = params.get("logGroupName")
+    if isinstance(name, str) and name:
+        return name
+    identifier = str(params.get("logGroupIdentifier") or "")
+    match = _GROUP_ARN.match(identifier)
+    return match.group("name") if match else identifier
+
+
+def _on_group(operation: str) -> Authorization:
+    def authorize(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+        return f"logs:{operation}", log_stream_arn(region, account, _group_named(params))
+
+    return authorize
+
+
+def _describe_log_groups(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+    return "logs:DescribeLogGroups", log_stream_arn(region, account, "")
+
+
+def _get_log_events(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+    stream = str(params.get("logStreamName", ""))
+    return "logs:GetLogEvents", log_stream_arn(region, account, _group_named(params), stream)
+
+
+AUTHORIZATION: dict[str, Authorization] = {
+    "DescribeLogGroups": _describe_log_groups,
+    "GetLogEvents": _get_log_events,
+    **{
+        op: _on_group(op)
+        for op in (
+            "DescribeLogStreams",
+            "FilterLogEvents",
+            "DeleteLogGroup",
+            "PutRetentionPolicy",
+            "DeleteRetentionPolicy",
+        )
+    },
+}
+
 SERVICE = Service[LogsContext](
     model="logs",
     signing=Signing("logs", targets=(TARGET_PREFIX,)),
     handlers=OPERATIONS,
     validation_error="InvalidParameterException",
+    authorization=AUTHORIZATION,
 )
