@@ -90,6 +90,15 @@ async def list_role_tags(ctx: IamContext, params: dict[str, Any], region: str) -
     )
 
 
+async def list_instance_profiles_for_role(
+    ctx: IamContext, params: dict[str, Any], region: str
+) -> dict[str, Any]:
+    # Stratus has no EC2 instance profiles, so a role is in none; Terraform asks before it
+    # deletes a role.
+    ctx.directory.require_role(params["RoleName"])
+    return {"InstanceProfiles": [], "IsTruncated": False}
+
+
 HANDLERS: dict[str, Handler[IamContext]] = {
     "CreateRole": create_role,
     "GetRole": get_role,
@@ -101,4 +110,5 @@ HANDLERS: dict[str, Handler[IamContext]] = {
     "TagRole": tag_role,
     "UntagRole": untag_role,
     "ListRoleTags": list_role_tags,
+    "ListInstanceProfilesForRole": list_instance_profiles_for_role,
 }
