@@ -1,0 +1,1 @@
+"""Identities: IAM, STS, policy evaluation, and the credentials functions get."""
