@@ -207,19 +207,29 @@ def decode_policy(raw: str, account_id: str) -> tuple[ManagedPolicy, int]:
 
 
 def aws_managed(held: managed.ManagedPolicy, document: Policy) -> ManagedPolicy:
-    """One of AWS's managed policies (`managed.MANAGED`), as IAM describes it."""
+    """One of AWS's managed policies (`managed.MANAGED`), as IAM describes it: with AWS's own
+    id and dates where `managed` has them."""
+    created = _iso(held.created) or AWS_MANAGED_DATE
+    updated = _iso(held.updated) or created
     return ManagedPolicy(
         name=held.name,
         path=held.path,
         arn=held.arn,
-        policy_id=aws_policy_id(held.arn),
+        policy_id=held.policy_id or aws_policy_id(held.arn),
         default_version_id=held.version_id,
-        versions=(PolicyVersion(held.version_id, document, AWS_MANAGED_DATE),),
-        create_date=AWS_MANAGED_DATE,
-        update_date=AWS_MANAGED_DATE,
+        versions=(PolicyVersion(held.version_id, document, updated),),
+        create_date=created,
+        update_date=updated,
         description=held.description,
         aws_managed=True,
     )
+
+
+def _iso(text: str) -> datetime | None:
+    if not text:
+        return None
+    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def aws_policy_id(arn: str) -> str:
