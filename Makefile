@@ -80,6 +80,7 @@ bench: install
 	$(BIN)/python -m bench.telemetry_bench
 	$(BIN)/python -m bench.flood_bench
 	$(BIN)/python -m bench.slowloris_bench
+	$(BIN)/python -m bench.authz_bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

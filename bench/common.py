@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 import os
 import platform
 import shutil
@@ -56,14 +57,21 @@ class Running:
 
     def client(self, service: str = "lambda") -> Any:
         return boto3.client(
-            service, endpoint_url=self.endpoint, region_name=REGION,
-            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
             config=Config(retries={"max_attempts": 1}, read_timeout=300, max_pool_connections=128),
         )
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "STRATUS_ACCESS_KEY_ID": ACCESS_KEY,
-                "STRATUS_SECRET_ACCESS_KEY": SECRET_KEY, "STRATUS_ENDPOINT": self.endpoint}
+        return {
+            **os.environ,
+            "STRATUS_ACCESS_KEY_ID": ACCESS_KEY,
+            "STRATUS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "STRATUS_ENDPOINT": self.endpoint,
+        }
 
 
 @contextmanager
@@ -73,15 +81,37 @@ def stratus_server(**env: str) -> Iterator[Running]:
     running = Running(f"http://127.0.0.1:{port}", data_dir)
     proc = subprocess.Popen(
         [str(BIN / "stratus"), "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**running.env(), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**running.env(), **env},
     )
     try:
         wait_http(f"{running.endpoint}/_stratus/health")
+        create_role(running, ROLE.rpartition("/")[2])
         yield running
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+LAMBDA_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+def create_role(running: Running, name: str, policy: str | None = None) -> str:
+    """A role Lambda may assume (CreateFunction checks), with `policy` inline if given."""
+    iam = running.client("iam")
+    arn = str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"])
+    if policy is not None:
+        iam.put_role_policy(RoleName=name, PolicyName="inline", PolicyDocument=policy)
+    return arn
 
 
 def zip_of(files: dict[str, str]) -> bytes:

@@ -33,6 +33,14 @@ from stratus.gateway.switchboard import Switchboard
 from stratus.http_types import HttpReply, Incoming
 from stratus.httpapi.apis import HttpApis
 from stratus.httpapi.front import Front
+from stratus.identity.authorizer import Authorizer
+from stratus.identity.directory import Directory
+from stratus.identity.environments import FunctionCredentials, LambdaRoles
+from stratus.identity.iam_api import IamContext
+from stratus.identity.keyring import Keyring
+from stratus.identity.sessions import Sessions as TokenSessions
+from stratus.identity.sessions import load_key
+from stratus.identity.sts_api import StsContext
 from stratus.invoke.async_queue import AsyncInvoker
 from stratus.invoke.retries import RetryPolicy
 from stratus.invoke.service import InvokeService
@@ -101,6 +109,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         logs = LogStore(config.logs_db_path, enabled=config.telemetry)
         metrics = Metrics(config.metrics_db_path)
         events = EventQueue(config.events_db_path)
+        identity_key = load_key(config.data_dir)
     python = python_runtimes.discover(config.runtime_cache)
     runtimes: Runtimes = {
         **python,
@@ -112,6 +121,10 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
     backend = choose_backend(config, python, logs, doors)
     span_export, spans_off = spans.from_environment()
     try:
+        directory = Directory(store, config.account_id)
+        token_sessions = TokenSessions(identity_key)
+        keyring = Keyring(credentials, config.account_id, directory, token_sessions, strict=config.iam)
+        authorizer = Authorizer(directory, config.account_id, enabled=config.iam)
         registry = Registry(store)
         layers = Layers(store)
         code = CodeStore(config.code_dir)
@@ -126,6 +139,12 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             init_timeout=config.init_timeout,
             metrics=metrics if config.telemetry else None,
             spans=span_export,
+            credentials=FunctionCredentials(
+                directory,
+                token_sessions,
+                environment_endpoint(config, backend),
+                config.env_credential_seconds,
+            ),
         )
         async_invoker = AsyncInvoker(
             events,
@@ -137,15 +156,21 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         rules_changed = asyncio.Event()  # set by the rules, waited on by the scheduler
         rules = Rules(store, on_change=rules_changed.set)
         scheduler = Scheduler(
-            rules, async_invoker, config.account_id, changed=rules_changed, speedup=config.schedule_speedup
+            rules,
+            async_invoker,
+            config.account_id,
+            changed=rules_changed,
+            speedup=config.schedule_speedup,
+            may_invoke=service_may_invoke(authorizer, registry, "events.amazonaws.com", config.account_id),
         )
         apis = HttpApis(store)
-        front = Front(registry, apis, invoker, credentials, config.account_id)
+        front = Front(registry, apis, invoker, keyring, authorizer, config.account_id)
         sessions = Sessions(credentials)  # the dashboard's logins
         # The dashboard's, the metering endpoints' and the signature check's.
         context = ApiContext(
             config=config,
-            credentials=credentials,
+            keyring=keyring,
+            authorizer=authorizer,
             registry=registry,
             invoker=invoker,
             logs=logs,
@@ -156,6 +181,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         lambda_context = LambdaContext(
             config=config,
             credentials=credentials,
+            keyring=keyring,
+            authorizer=authorizer,
+            roles=LambdaRoles(directory) if config.iam else None,
             registry=registry,
             code=code,
             invoker=invoker,
@@ -169,6 +197,10 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             EventsContext(rules=rules, registry=registry, account_id=config.account_id),
             CloudWatchContext(metrics=metrics),
             ApiGatewayContext(apis=apis, configured_host=lambda_context.configured_host),
+            StsContext(
+                directory=directory, sessions=token_sessions, account_id=config.account_id, enforce=config.iam
+            ),
+            IamContext(directory=directory, account_id=config.account_id),
         )
         limitations = backend.limitations() + ([spans_off] if spans_off else [])
         app = build_app(
@@ -215,6 +247,33 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         logs.close()
         metrics.close()
         store.close()
+
+
+def service_may_invoke(
+    authorizer: Authorizer, registry: Registry, service: str, account_id: str
+) -> Callable[[str, str, str, str], bool]:
+    """Whether an AWS service may invoke a function for a source: by the function's resource
+    policy, when it has one (identity/authorizer.py's `service_may`)."""
+
+    def may(name: str, target_arn: str, source_arn: str, region: str) -> bool:
+        return authorizer.service_may(
+            service,
+            "lambda:InvokeFunction",
+            target_arn,
+            registry.policy_document(name),
+            source_arn=source_arn,
+            source_account=account_id,
+            region=region,
+        )
+
+    return may
+
+
+def environment_endpoint(config: Config, backend: IsolationBackend) -> str:
+    """The URL an environment's SDK reaches this server at (AWS_ENDPOINT_URL): 127.0.0.1 inside
+    an environment's own network namespace (gateway/doors.py), else the host's address."""
+    host = "127.0.0.1" if backend.name == "linux" or config.host in ("0.0.0.0", "::", "") else config.host
+    return f"http://{host}:{config.port}"
 
 
 def choose_backend(

@@ -76,6 +76,13 @@ class Config:
     # Open client connections at most; None: sized at start from RLIMIT_NOFILE, leaving room
     # for the descriptors of environments and stores.
     max_connections: int | None = None
+    # Identities (STRATUS_IAM=off turns it off): whether CreateFunction's role must exist and
+    # trust Lambda, and whether callers other than root are held to their policies.
+    iam: bool = True
+    # How long the session credentials each function environment gets are valid
+    # (STRATUS_ENV_CREDENTIAL_SECONDS); an environment is not reused in the last quarter of
+    # that time, so no invocation starts with credentials about to expire.
+    env_credential_seconds: int = 6 * 3600
 
     @property
     def min_unreserved_concurrency(self) -> int:
@@ -129,6 +136,15 @@ def default_runtime_cache() -> Path:
     return Path(base).expanduser() / "stratus" / "runtimes"
 
 
+def iam_setting(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("on", "1", "true", "yes"):
+        return True
+    if lowered in ("off", "0", "false", "no"):
+        return False
+    raise ValueError(f"STRATUS_IAM must be on or off, not {value!r}")
+
+
 def config_from_env(data_dir: Path, host: str, port: int) -> Config:
     env = os.environ
     kwargs: dict[str, object] = {}
@@ -178,6 +194,11 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
         kwargs["max_connections"] = int(env["STRATUS_MAX_CONNECTIONS"])
         if not kwargs["max_connections"] >= 1:  # type: ignore[operator]
             raise ValueError("STRATUS_MAX_CONNECTIONS must be a positive number")
+    kwargs["iam"] = iam_setting(env.get("STRATUS_IAM", "on"))
+    if "STRATUS_ENV_CREDENTIAL_SECONDS" in env:
+        kwargs["env_credential_seconds"] = int(env["STRATUS_ENV_CREDENTIAL_SECONDS"])
+        if not kwargs["env_credential_seconds"] >= 4:  # type: ignore[operator]
+            raise ValueError("STRATUS_ENV_CREDENTIAL_SECONDS must be at least 4")
     config = Config(data_dir=data_dir, host=host, port=port, **kwargs)  # type: ignore[arg-type]
     if not (len(config.account_id) == 12 and config.account_id.isdigit()):
         raise ValueError("STRATUS_ACCOUNT_ID must be 12 digits")

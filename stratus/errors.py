@@ -115,6 +115,13 @@ class AccessDenied(AuthError):
     code = "AccessDeniedException"
 
 
+class ExpiredToken(AuthError):
+    """A session token past its expiry (STS credentials)."""
+
+    code = "ExpiredTokenException"
+    status = 400
+
+
 class LoginRequired(AuthError):
     """The dashboard's data without a session (stratus/dashboard/auth.py)."""
 

@@ -15,7 +15,35 @@ import click
 
 from stratus.cli.client import client, endpoint_option, fail_on_client_error
 
-DEFAULT_ROLE = "arn:aws:iam::000000000000:role/stratus-function"
+# The execution role `deploy` gives a function when none is named: created on first use, with
+# Lambda's basic execution policy (logs only), as the Lambda console's default role has.
+DEFAULT_ROLE_NAME = "stratus-function"
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+LAMBDA_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+def default_role(endpoint: str, data_dir: Path | None) -> str:
+    """The ARN of the default execution role, created (and given basic execution) if missing."""
+    from botocore.exceptions import ClientError
+
+    iam = client("iam", endpoint, data_dir)
+    try:
+        return str(iam.get_role(RoleName=DEFAULT_ROLE_NAME)["Role"]["Arn"])
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+    arn = str(
+        iam.create_role(RoleName=DEFAULT_ROLE_NAME, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
+    )
+    iam.attach_role_policy(RoleName=DEFAULT_ROLE_NAME, PolicyArn=BASIC_EXECUTION)
+    return arn
 
 
 def zip_directory(directory: Path) -> bytes:
@@ -54,7 +82,9 @@ def _env_pairs(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--memory", type=int, default=None, help="MemorySize in MB (default 128).")
 @click.option("--timeout", type=int, default=None, help="Timeout in seconds (default 3).")
 @click.option("--env", "env", multiple=True, help="KEY=VALUE; repeatable.")
-@click.option("--role", default=DEFAULT_ROLE, show_default=True)
+@click.option(
+    "--role", default=None, help=f"Execution role ARN [default: {DEFAULT_ROLE_NAME}, created if missing]."
+)
 @endpoint_option
 @fail_on_client_error
 def deploy(
@@ -65,7 +95,7 @@ def deploy(
     memory: int | None,
     timeout: int | None,
     env: tuple[str, ...],
-    role: str,
+    role: str | None,
     endpoint: str,
     data_dir: Path | None,
 ) -> None:
@@ -74,7 +104,9 @@ def deploy(
 
     lam = client("lambda", endpoint, data_dir)
     code = zip_directory(directory)
-    config: dict[str, Any] = {"Runtime": runtime, "Handler": handler, "Role": role}
+    config: dict[str, Any] = {"Runtime": runtime, "Handler": handler}
+    if role is not None:
+        config["Role"] = role
     if memory is not None:
         config["MemorySize"] = memory
     if timeout is not None:
@@ -94,6 +126,7 @@ def deploy(
         result = lam.update_function_configuration(FunctionName=name, **config)
         lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
     else:
+        config.setdefault("Role", default_role(endpoint, data_dir))
         result = lam.create_function(FunctionName=name, Code={"ZipFile": code}, **config)
         lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
     click.echo(result["FunctionArn"])

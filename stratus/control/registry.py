@@ -9,6 +9,7 @@ invoke service uses this to retire environments of a configuration that no longe
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -54,6 +55,8 @@ class Registry:
         self._listeners: list[ChangeListener] = []
         # url id -> (function, qualifier): the data path finds a function URL in one lookup.
         self._url_index: dict[str, tuple[str, str]] = {}
+        # name -> (the record's policy map, its document): rebuilt only when the map changes.
+        self._policy_texts: dict[str, tuple[object, str]] = {}
         for record in self._functions.values():
             self._index_urls(record.name)
 
@@ -323,6 +326,20 @@ class Registry:
         if statements:
             policy[qualifier] = statements
         self._commit(record.replace(policy=policy))
+
+    def policy_document(self, name: str) -> str | None:
+        """The function's resource-based policy as one document (every qualifier's statements:
+        each names its own resource), or None when it has none or does not exist."""
+        record = self._functions.get(name)
+        if record is None or not record.policy:
+            return None
+        cached = self._policy_texts.get(name)
+        if cached is not None and cached[0] is record.policy:
+            return cached[1]
+        statements = [s for qualifier in sorted(record.policy) for s in record.policy[qualifier]]
+        text = json.dumps({"Version": "2012-10-17", "Id": "default", "Statement": statements})
+        self._policy_texts[name] = (record.policy, text)
+        return text
 
     def _index_urls(self, name: str) -> None:
         for url_id in [u for u, (n, _) in self._url_index.items() if n == name]:

@@ -58,6 +58,10 @@ def target_payload(target: Target, event: dict[str, Any]) -> bytes:
     return json.dumps(event).encode()
 
 
+# (function name, function ARN as the target names it, the rule's ARN, region) -> allowed.
+MayInvoke = Callable[[str, str, str, str], bool]
+
+
 class Scheduler:
     def __init__(
         self,
@@ -68,8 +72,12 @@ class Scheduler:
         changed: asyncio.Event | None = None,
         speedup: float = 1.0,
         clock: Callable[[], float] = time.time,
+        may_invoke: MayInvoke | None = None,
     ) -> None:
-        """`changed` is the event the rules set when they change (their `on_change`)."""
+        """`changed` is the event the rules set when they change (their `on_change`);
+        `may_invoke` whether EventBridge may invoke a function for a rule (its resource policy;
+        None: always)."""
+        self._may_invoke = may_invoke
         self._rules = rules
         self._async = async_invoker
         self._account = account_id
@@ -123,6 +131,17 @@ class Scheduler:
         for target in rule.targets:
             function = destination_function(target.arn)
             if function is None:
+                continue
+            source = rule_arn(rule.region, self._account, rule.name)
+            if self._may_invoke is not None and not self._may_invoke(
+                function[0], target.arn, source, rule.region
+            ):
+                # As EventBridge's invocation fails on AWS (a FailedInvocations datapoint there).
+                log.warning(
+                    "rule %s may not invoke %s: its resource policy does not allow events.amazonaws.com",
+                    rule.name,
+                    target.arn,
+                )
                 continue
             try:
                 await self._async.accept(function[0], function[1], target_payload(target, event), rule.region)

@@ -13,8 +13,10 @@ from typing import Protocol
 
 from aiohttp import web
 
-from stratus.config import Config, Credentials
+from stratus.config import Config
 from stratus.control.registry import Registry
+from stratus.identity.authorizer import Authorizer
+from stratus.identity.keyring import Keyring
 from stratus.invoke.async_queue import AsyncInvoker
 from stratus.invoke.service import InvokeService
 from stratus.observe.logstore import LogStore
@@ -23,11 +25,12 @@ from stratus.observe.metrics import Metrics
 
 @dataclass(frozen=True)
 class ApiContext:
-    """What the dashboard's pages and `services/metering.py` read (and the gateway's
-    credentials for SigV4): no declared service's handlers get it."""
+    """What the dashboard's pages and `services/metering.py` read (and the gateway's keyring
+    and authorizer, for SigV4 and policies): no declared service's handlers get it."""
 
     config: Config
-    credentials: Credentials
+    keyring: Keyring
+    authorizer: Authorizer
     registry: Registry
     invoker: InvokeService
     logs: LogStore

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from stratus.gateway.server import Bound
+from stratus.identity import iam_api, sts_api
 from stratus.lambda_api import service as lambda_api
 from stratus.lambda_api.context import LambdaContext
 from stratus.services import apigatewayv2, cloudwatch, events, logs
@@ -18,6 +19,8 @@ def declared(
     events_context: events.EventsContext,
     cloudwatch_context: cloudwatch.CloudWatchContext,
     apigatewayv2_context: apigatewayv2.ApiGatewayContext,
+    sts_context: sts_api.StsContext,
+    iam_context: iam_api.IamContext,
 ) -> tuple[Bound[Any], ...]:
     """Each declared service with its context (mypy checks each pair agrees)."""
     return (
@@ -26,4 +29,6 @@ def declared(
         Bound(events.SERVICE, events_context),
         Bound(cloudwatch.SERVICE, cloudwatch_context),
         Bound(apigatewayv2.SERVICE, apigatewayv2_context),
+        Bound(sts_api.SERVICE, sts_context),
+        Bound(iam_api.SERVICE, iam_context),
     )

@@ -12,6 +12,7 @@ no function's response shares its origin; this port only points browsers there.
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -34,9 +35,12 @@ from stratus.frontend.responses import (
     unexpected_error_response,
 )
 from stratus.gateway import connections
-from stratus.wire import authn
-from stratus.wire.dispatch import dispatch, protocol_for
+from stratus.identity.guard import CALLER, guard
+from stratus.identity.keyring import Caller
+from stratus.wire import authn, sigv4
+from stratus.wire.dispatch import dispatch, for_protocol, protocol_for, wire_error
 from stratus.wire.json_protocol import JsonProtocol
+from stratus.wire.models import service_model
 from stratus.wire.query_protocol import QueryProtocol
 from stratus.wire.rest_json import RestJsonProtocol
 from stratus.wire.rest_xml import RestXmlProtocol
@@ -120,11 +124,36 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     raw = await request.read()
     signings = (bound.service.signing for bound in request.app[SERVICES].values())
-    identity = authn.verify(request, raw, context.credentials, signings)
+    try:
+        identity = authn.verify(request, raw, context.keyring.resolve, signings)
+    except StratusError as e:
+        refused = _query_refusal(request, raw, e)
+        if refused is None:
+            raise
+        return refused
     request["region"] = identity.region
     request["service"] = identity.service
+    request["caller"] = identity.caller
     request["body"] = raw
     return await handler(request)
+
+
+def _query_refusal(request: web.Request, raw: bytes, error: StratusError) -> web.Response | None:
+    """A refused signature on a query-protocol request (IAM, STS, CloudWatch), answered in
+    that protocol's XML as the service would, so that its clients read the code; None for the
+    others (the JSON error shape, which the JSON and REST-JSON clients read)."""
+    if request.path != "/" or request.content_type != authn.FORM:
+        return None
+    signed = authn.snapshot(
+        request.method, request.raw_path.split("?", 1)[0], (), request.headers.items(), raw
+    )
+    scope = sigv4.signing_scope(signed)
+    bound = request.app[SERVICES].get(scope[1]) if scope else None
+    if bound is None or not bound.service.speaks("query"):
+        return None
+    model = service_model(bound.service.model)
+    answer = PROTOCOLS["query"].error(model, for_protocol(wire_error(error), "query"), str(uuid.uuid4()))
+    return _answer(answer)
 
 
 async def declared_service(request: web.Request) -> web.StreamResponse:
@@ -161,11 +190,23 @@ async def _dispatch(
     request: web.Request, bound: Bound[C], protocol: WireProtocol, wire: WireRequest
 ) -> WireResponse:
     token = HOST.set(request.host or None)
+    caller = request["caller"]
+    if not isinstance(caller, Caller):  # the keyring names every signer (a Caller)
+        raise TypeError(f"unexpected signer {caller!r}")
+    caller_token = CALLER.set(caller)
+    keep_out = guard(ctx(request).authorizer, caller, request.remote)
     try:
         return await dispatch(
-            bound.service, protocol, wire, bound.context, region(request), incident=incident_error
+            bound.service,
+            protocol,
+            wire,
+            bound.context,
+            region(request),
+            incident=incident_error,
+            guard=keep_out,
         )
     finally:
+        CALLER.reset(caller_token)
         HOST.reset(token)
 
 
@@ -206,7 +247,7 @@ def build_app(
     register: list[Callable[[web.Application], None]],
     services: Iterable[Bound[Any]] = (),
 ) -> web.Application:
-    """The gateway's app. `context` is what the signature check (its credentials) and the
+    """The gateway's app. `context` is what the signature check (its keyring) and the
     routes `register` adds (`services/metering.py`'s) read; each declared service is
     dispatched with the context it is bound to."""
     app = web.Application(

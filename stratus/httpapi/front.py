@@ -18,14 +18,22 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from stratus.config import Credentials
+from stratus.control.arns import function_arn
 from stratus.control.registry import Registry
-from stratus.errors import MissingAuthenticationToken, ResourceNotFound, StratusError, TooManyRequests
+from stratus.errors import (
+    AccessDenied,
+    MissingAuthenticationToken,
+    ResourceNotFound,
+    StratusError,
+    TooManyRequests,
+)
 from stratus.http_types import HttpReply, Incoming, json_reply
 from stratus.httpapi import cors, events, replies
 from stratus.httpapi.apis import HttpApis, Landing, target_of
 from stratus.httpapi.models import Api
 from stratus.httpapi.replies import MalformedResponse
+from stratus.identity.authorizer import Authorizer
+from stratus.identity.keyring import Caller, Keyring
 from stratus.invoke.records import MAX_SYNC_PAYLOAD
 from stratus.invoke.service import InvokeService
 from stratus.invoke.target import Target
@@ -59,7 +67,8 @@ class Front:
     registry: Registry
     apis: HttpApis
     invoker: InvokeService
-    credentials: Credentials
+    keyring: Keyring
+    authorizer: Authorizer
     account_id: str
     # Invokes whose HTTP API answered 503 before the function finished; each ends with its
     # function's own timeout at the latest.
@@ -105,6 +114,8 @@ class Front:
             identity = self._verify(request, body)
             if isinstance(identity, HttpReply):
                 return identity
+            if not self._may_invoke_url(identity, name, url.qualifier, url.region, request.peer):
+                return json_reply(403, {"Message": "Forbidden"})
             authorizer = {"iam": self._iam(identity)}
         rules = cors.Cors.from_pascal(url.cors)
         origin = request.header("origin")
@@ -140,7 +151,7 @@ class Front:
                 query,
                 request.headers,
                 body,
-                self.credentials,
+                self.keyring.resolve,
                 expect=URL_SIGNING,
             )
         except MissingAuthenticationToken:
@@ -148,15 +159,40 @@ class Front:
         except StratusError as e:
             return json_reply(403, {"message": e.message}, ("x-amzn-ErrorType", e.code))
 
+    def _may_invoke_url(
+        self, identity: sigv4.Identity, name: str, qualifier: str, region: str, peer: str
+    ) -> bool:
+        """lambda:InvokeFunctionUrl on the function (or its alias), by the caller's policies
+        and the function's resource policy, as Lambda authorizes an AWS_IAM function URL."""
+        caller = identity.caller
+        if not isinstance(caller, Caller):  # the keyring names every signer (a Caller)
+            return False
+        resource = function_arn(region, self.account_id, name, None if qualifier == "$LATEST" else qualifier)
+        try:
+            self.authorizer.check(
+                caller,
+                "lambda:InvokeFunctionUrl",
+                resource,
+                region=region,
+                resource_policy_text=self.registry.policy_document(name),
+                extra={"lambda:functionurlauthtype": ("AWS_IAM",)},
+                source_ip=peer,
+            )
+        except AccessDenied:
+            return False
+        return True
+
     def _iam(self, identity: sigv4.Identity) -> dict[str, object]:
+        caller = identity.caller
+        assert isinstance(caller, Caller)
         return {
             "accessKey": identity.access_key_id,
             "accountId": self.account_id,
-            "callerId": self.account_id,
+            "callerId": caller.user_id,
             "cognitoIdentity": None,
             "principalOrgId": None,
-            "userArn": f"arn:aws:iam::{self.account_id}:root",
-            "userId": self.account_id,
+            "userArn": caller.principal.arn,
+            "userId": caller.user_id,
         }
 
     # -- HTTP APIs -------------------------------------------------------------------------

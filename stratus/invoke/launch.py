@@ -51,6 +51,8 @@ class Placement:
     log_stream: str
     provisioned: bool
     task_root: str  # the code's path as the environment sees it (the backend decides)
+    # The execution role's session and the endpoint its SDK calls (identity/environments.py).
+    credentials: tuple[tuple[str, str], ...] = ()
 
 
 def environment(config: FunctionConfig, plan: LaunchPlan, where: Placement) -> dict[str, str]:
@@ -72,6 +74,7 @@ def environment(config: FunctionConfig, plan: LaunchPlan, where: Placement) -> d
         "LAMBDA_TASK_ROOT": where.task_root,
         "LAMBDA_RUNTIME_DIR": "/var/runtime",
         "_HANDLER": config.handler,
+        **dict(where.credentials),
     }
     if plan.execution_env:
         env["AWS_EXECUTION_ENV"] = plan.execution_env

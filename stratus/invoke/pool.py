@@ -83,12 +83,15 @@ class Pool:
 
     async def acquire(self) -> Sandbox:
         """An environment for one invoke; the caller must hand it back with `checkin`."""
-        if self._idle:
+        while self._idle:
             # The most recently used idle environment: it is the warmest, and preferring it lets
             # the others age out and be reaped when load falls. `_idle` is kept in release
             # order, so that is its last entry, found without scanning.
             chosen = next(reversed(self._idle))
             sandbox = self._idle.pop(chosen)
+            if not sandbox.reusable():  # its session is in its last quarter: a new one
+                sandbox.stop()
+                continue
             self._busy[chosen] = sandbox
             return sandbox
         sandbox = self._make(self.config, self.region, self._on_exit)
@@ -105,7 +108,7 @@ class Pool:
         self._busy.pop(sandbox.sandbox_id, None)
         if not sandbox.usable:
             return
-        if self.retired:
+        if self.retired or not sandbox.reusable():
             sandbox.stop()
             return
         sandbox.release()

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from stratus.control.models import FunctionConfig
 from stratus.errors import ServiceError
+from stratus.identity.environments import EnvironmentCredentials
 from stratus.invoke.channel import RuntimeChannel
 from stratus.invoke.envlog import EnvironmentLog, Tail, stamp
 from stratus.invoke.launch import LaunchPlan, Placement, environment, sandbox_spec
@@ -101,6 +102,8 @@ class Sandbox:
         on_exit: Callable[[Sandbox], None],
         clock: Callable[[], float] = time.monotonic,
         provisioned: bool = False,
+        credentials: EnvironmentCredentials | None = None,
+        reuse_for: float = math.inf,
     ) -> None:
         self.sandbox_id = uuid.uuid4().hex
         self.config = config
@@ -108,6 +111,10 @@ class Sandbox:
         self.state = State.STARTING
         self._clock = clock
         self.idle_since = clock()
+        self._credentials = credentials
+        # Its session is fresh for this long (identity/environments.py): after that it finishes
+        # what it runs and takes no more, and a new environment gets a new session.
+        self.reuse_until = self.idle_since + reuse_for
         self.log_group = config.log_group_name
         self._platform = PlatformLines(config.log_format == "JSON", config.system_log_level or "INFO")
         day = datetime.now(UTC).strftime("%Y/%m/%d")
@@ -179,12 +186,19 @@ class Sandbox:
 
     def _environment(self) -> dict[str, str]:
         task_root = self._backend.task_root(Path(self._code_dir))
-        where = Placement(self.region, self.log_group, self.log_stream, self.provisioned, task_root)
+        credentials = self._credentials.variables if self._credentials else ()
+        where = Placement(
+            self.region, self.log_group, self.log_stream, self.provisioned, task_root, credentials
+        )
         return environment(self.config, self._plan, where)
 
     async def wait_exit(self) -> None:
         if self._exit_task is not None:
             await asyncio.shield(self._exit_task)
+
+    def reusable(self) -> bool:
+        """Whether it may take another invocation: alive, and its session still fresh."""
+        return self.usable and self._clock() < self.reuse_until
 
     @property
     def usable(self) -> bool:

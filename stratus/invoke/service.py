@@ -20,6 +20,7 @@ from stratus.control.codestore import CodeStore
 from stratus.control.models import LATEST, FunctionConfig
 from stratus.control.registry import Registry
 from stratus.errors import ServiceError, StratusError, TooManyRequests
+from stratus.identity.environments import FunctionCredentials
 from stratus.invoke.launch import LaunchPlan
 from stratus.invoke.limits import Limiter
 from stratus.invoke.placement import pick_version
@@ -68,8 +69,10 @@ class InvokeService:
         draw: Callable[[], float] = random.random,
         metrics: Metrics | None = None,
         spans: SpanExport | None = None,
+        credentials: FunctionCredentials | None = None,
     ) -> None:
         self._registry = registry
+        self._credentials = credentials  # each environment's session of its role
         self._code = code
         self._backend = backend
         self._logs = logs
@@ -322,9 +325,17 @@ class InvokeService:
             opt_dir=str(self._code.layered(layer_keys)) if layer_keys else None,
             on_exit=exited,
             clock=self._clock,
+            **self._session(config),
         )
         self._sandboxes.add(sandbox)
         return sandbox
+
+    def _session(self, config: FunctionConfig) -> dict[str, Any]:
+        """A new environment's credentials, and how long it may take invocations with them."""
+        if self._credentials is None:
+            return {}
+        issued = self._credentials.issue(config.role, config.name)
+        return {"credentials": issued, "reuse_for": self._credentials.reuse_for}
 
     # -- configuration changes -------------------------------------------------------------------
 

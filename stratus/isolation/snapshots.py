@@ -213,7 +213,16 @@ class Snapshots:
         self._refill.set()
         if parked is None:
             parked = await self._park(template, spec.tmp_mb)
-        own = ("AWS_LAMBDA_LOG_STREAM_NAME", "AWS_REGION", "AWS_DEFAULT_REGION")
+        own = (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            # Each environment's own session (a client made during the template's init keeps
+            # the template's, a session of the same role).
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+        )
         env = {k: spec.env[k] for k in own if k in spec.env}
         env.update({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", RUNTIME_API_ENV: RUNTIME_API_ADDRESS})
         try:
@@ -251,7 +260,6 @@ class Snapshots:
             self._log_sink(group, stream, line)
 
 
-
 class _LineReader:
     """Reads a template's output (its init's prints) line by line, for its function's log."""
 
@@ -274,5 +282,3 @@ def _join_cgroup(procs: str, pid: int) -> None:
     period, so the moves into each hierarchy run in threads at once."""
     with open(procs, "w") as f:
         f.write(str(pid))
-
-

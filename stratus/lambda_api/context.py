@@ -9,6 +9,9 @@ from stratus.config import Config, Credentials
 from stratus.control.codestore import CodeStore
 from stratus.control.layers import Layers
 from stratus.control.registry import Registry
+from stratus.identity.authorizer import Authorizer
+from stratus.identity.environments import LambdaRoles
+from stratus.identity.keyring import Keyring
 from stratus.invoke.async_queue import AsyncInvoker
 from stratus.invoke.service import InvokeService
 from stratus.runtimes.kinds import Runtimes
@@ -18,8 +21,13 @@ from stratus.runtimes.kinds import Runtimes
 class LambdaContext:
     # The account, host and port, concurrency limits and code-link lifetime.
     config: Config
-    # Lean Invoke checks SigV4 itself; code links are signed with the secret key.
+    # Code links are signed with the root secret key.
     credentials: Credentials
+    # Lean Invoke checks SigV4 and policies itself.
+    keyring: Keyring
+    authorizer: Authorizer
+    # CreateFunction's role check; None with STRATUS_IAM=off (any well-formed ARN is taken).
+    roles: LambdaRoles | None
     registry: Registry
     code: CodeStore
     invoker: InvokeService

@@ -117,6 +117,8 @@ def config_changes(context: LambdaContext, params: dict[str, Any]) -> dict[str, 
         changes["runtime"] = check_runtime(context, params["Runtime"])
     if "Role" in params:
         changes["role"] = validate.role(params["Role"])
+        if context.roles is not None and not context.roles.assumable(changes["role"]):
+            raise InvalidParameterValue("The role defined for the function cannot be assumed by Lambda.")
     if "Handler" in params:
         changes["handler"] = validate.handler(params["Handler"])
     if "Description" in params:

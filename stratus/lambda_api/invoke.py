@@ -33,6 +33,8 @@ from stratus.errors import (
 )
 from stratus.frontend.responses import incident_error
 from stratus.http_types import HttpReply, Incoming
+from stratus.identity.guard import guard
+from stratus.identity.keyring import Caller
 from stratus.invoke.records import MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, TAIL_BYTES
 from stratus.invoke.target import Target
 from stratus.lambda_api.context import LambdaContext
@@ -211,6 +213,19 @@ def _error_reply(error: WireError) -> HttpReply:
     return HttpReply(answer.status, answer.headers, answer.body)
 
 
+def _authorize(
+    context: LambdaContext, caller: object, params: Mapping[str, Any], region: str, peer: str
+) -> None:
+    """The declared path's one check (identity/guard.py), for the lean path."""
+    if not isinstance(caller, Caller):  # the keyring names every signer (a Caller)
+        raise TypeError(f"unexpected signer {caller!r}")
+    keep_out = guard(context.authorizer, caller, peer)
+    if keep_out is not None:
+        from stratus.lambda_api.service import SERVICE  # it imports this module's handlers
+
+        keep_out(SERVICE, context, "Invoke", params, region)
+
+
 async def invoke_incoming(context: LambdaContext, request: Incoming) -> HttpReply:
     """Invoke from the switchboard: SigV4 checked here, every error answered as the declared
     path answers it, and never an exception."""
@@ -221,11 +236,17 @@ async def invoke_incoming(context: LambdaContext, request: Incoming) -> HttpRepl
             )
         query = parse_qsl(request.query, keep_blank_values=True)
         identity = authn.verify_parts(
-            request.method, request.path, query, request.headers, request.body, context.credentials,
+            request.method,
+            request.path,
+            query,
+            request.headers,
+            request.body,
+            context.keyring.resolve,
             expect=SIGNING,
         )
         params = read_incoming(request)
         _check(params)
+        _authorize(context, identity.caller, params, identity.region, request.peer)
         return reply(await run(context, params, identity.region, request.header("x-amzn-trace-id")))
     except StratusError as e:
         return _error_reply(wire_error(e))

@@ -4,6 +4,9 @@ its handlers by operation (Lambda's own conventions: lambda_api/conventions.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from stratus.lambda_api import (
     event_invoke,
     functions,
@@ -72,6 +75,22 @@ HANDLERS: dict[str, Handler[LambdaContext]] = {
     "RemoveLayerVersionPermission": layers.remove_layer_version_permission,
 }
 
+
+def pass_role(params: Mapping[str, Any], region: str, account: str) -> tuple[tuple[str, str], ...]:
+    """Giving a function a role needs iam:PassRole on it, as on AWS."""
+    role = params.get("Role")
+    return (("iam:PassRole", str(role)),) if role else ()
+
+
+def function_policy(context: LambdaContext, resource: str) -> str | None:
+    """The resource-based policy of the function a resource ARN names (its AddPermission
+    statements), for the gateway's authorization."""
+    parts = resource.split(":")
+    if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
+        return None
+    return context.registry.policy_document(parts[6])
+
+
 SERVICE = LambdaService(
     model="lambda",
     signing=SIGNING,
@@ -80,4 +99,6 @@ SERVICE = LambdaService(
     protocols=("rest-json",),
     rest_impl=PROTOCOL,
     authorization=AUTHORIZATION,
+    also_requires={"CreateFunction": pass_role, "UpdateFunctionConfiguration": pass_role},
+    resource_policy=function_policy,
 )

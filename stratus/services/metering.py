@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from stratus.errors import AccessDenied, InvalidParameterValue
 from stratus.frontend.context import ApiContext, ctx
 from stratus.frontend.responses import json_response
+from stratus.identity.keyring import Caller
 from stratus.invoke.service import InvokeService
 from stratus.observe.drops import DropsCollector
 from stratus.observe.metrics import Metrics
@@ -70,7 +71,19 @@ async def cost(request: web.Request) -> web.StreamResponse:
         raise InvalidParameterValue("since must be epoch seconds.") from None
     if since < 0 or since > time.time() + 86400:
         raise InvalidParameterValue("since is out of range.")
+    _may_read_metrics(request, request.get("caller"), str(request.get("region", "us-east-1")))
     return json_response(cost_report(ctx(request), since, by))
+
+
+# Stratus's own endpoints are read as CloudWatch metrics are: a caller other than root needs
+# cloudwatch:GetMetricData.
+METRICS_ACTION = "cloudwatch:GetMetricData"
+
+
+def _may_read_metrics(request: web.Request, caller: object, region: str) -> None:
+    if not isinstance(caller, Caller):
+        raise AccessDenied("The request was not signed.")
+    ctx(request).authorizer.check(caller, METRICS_ACTION, "*", region=region)
 
 
 class _Totals(Collector):
@@ -159,7 +172,8 @@ async def prometheus(request: web.Request) -> web.StreamResponse:
         )
     if access == "sigv4":
         # No service's declaration covers this path: the signature alone is checked.
-        authn.verify(request, await request.read(), context.credentials, ())
+        identity = authn.verify(request, await request.read(), context.keyring.resolve, ())
+        _may_read_metrics(request, identity.caller, identity.region)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Totals(context.metrics, context.invoker))
     registry.register(_QueueDepth(await context.async_invoker.depth()))

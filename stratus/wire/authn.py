@@ -1,5 +1,6 @@
-"""SigV4 verification of a request against the server's credentials, held to the signing
-declaration of the service the request reaches."""
+"""SigV4 verification of a request against the keys the server knows (the keyring: root, IAM
+users' keys, STS sessions), held to the signing declaration of the service the request
+reaches."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from stratus.config import Credentials
 from stratus.wire import sigv4
 from stratus.wire.signing import Signing, reached
 
@@ -17,7 +17,7 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def verify(
-    request: web.Request, body: bytes, credentials: Credentials, declarations: Iterable[Signing]
+    request: web.Request, body: bytes, keys: sigv4.KeyLookup, declarations: Iterable[Signing]
 ) -> sigv4.Identity:
     """The signer of an aiohttp request, held to the declaration (among `declarations`, the
     gateway's services) of the service the gateway routes it to; raises the AWS authentication
@@ -29,7 +29,7 @@ def verify(
         request.headers.items(),
         body,
     )
-    return _verify(signed, credentials, expected(signed, declarations))
+    return _verify(signed, keys, expected(signed, declarations))
 
 
 def verify_parts(
@@ -38,13 +38,13 @@ def verify_parts(
     query: Iterable[tuple[str, str]],
     headers: Iterable[tuple[str, str]],
     body: bytes,
-    credentials: Credentials,
+    keys: sigv4.KeyLookup,
     *,
     expect: Signing,
 ) -> sigv4.Identity:
     """A request known by its parts, held to `expect`: the declaration of an endpoint that
     the gateway does not route (function URLs)."""
-    return _verify(snapshot(method, raw_path, query, headers, body), credentials, expect)
+    return _verify(snapshot(method, raw_path, query, headers, body), keys, expect)
 
 
 def snapshot(
@@ -63,9 +63,8 @@ def snapshot(
     )
 
 
-def _verify(signed: sigv4.SignedRequest, credentials: Credentials, expect: Signing | None) -> sigv4.Identity:
-    secrets = {credentials.access_key_id: credentials.secret_access_key}
-    return sigv4.verify(signed, secrets, datetime.now(UTC), expect=expect)
+def _verify(signed: sigv4.SignedRequest, keys: sigv4.KeyLookup, expect: Signing | None) -> sigv4.Identity:
+    return sigv4.verify(signed, keys, datetime.now(UTC), expect=expect)
 
 
 def expected(signed: sigv4.SignedRequest, declarations: Iterable[Signing]) -> Signing | None:

@@ -12,7 +12,7 @@ hears of only as an incident id (`incident`, the gateway's mapper: never a trace
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from stratus.errors import DiskFull, StratusError
@@ -27,6 +27,19 @@ FORM = "application/x-www-form-urlencoded"
 # What a client hears of an exception nobody expected: the gateway's mapper, which logs it under
 # an incident id (and recognises a full disk). Passed in, so the wire layer imports no gateway.
 Incident = Callable[[BaseException], StratusError]
+# Whether the caller may run the operation, given the service, its context, the operation's
+# name, its checked input and the region; raises AccessDenied when not (identity/guard.py).
+Guard = Callable[[Service[Any], Any, str, Mapping[str, Any], str], None]
+
+# The authentication and authorization codes the JSON protocols use, as the query and REST-XML
+# services (IAM, STS, CloudWatch, S3) spell them.
+_XML_AUTH_CODES = {
+    "AccessDeniedException": "AccessDenied",
+    "ExpiredTokenException": "ExpiredToken",
+    "UnrecognizedClientException": "InvalidClientTokenId",
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+}
 
 
 async def dispatch(
@@ -37,6 +50,7 @@ async def dispatch(
     region: str,
     *,
     incident: Incident,
+    guard: Guard | None = None,
 ) -> WireResponse:
     model = service_model(service.model)
     request_id = str(uuid.uuid4())
@@ -55,18 +69,29 @@ async def dispatch(
                 return protocol.error(
                     model, service.invalid(problems, validate.message(problems)), request_id
                 )
+        if guard is not None:
+            guard(service, context, operation.name, params, region)
         result = await handler(context, params, region)
         return protocol.serialize(operation, result, request_id)
     except DiskFull as e:  # the gateway's mapper also notes it in the log, once a minute
         return protocol.error(model, wire_error(incident(e)), request_id)
     except StratusError as e:
-        return protocol.error(model, wire_error(e), request_id)
+        return protocol.error(model, for_protocol(wire_error(e), protocol.name), request_id)
     except Exception as e:  # the client gets a code and an incident id, never a traceback
         return protocol.error(model, wire_error(incident(e)), request_id)
 
 
 def wire_error(error: StratusError) -> WireError:
     return WireError(error.code, error.message, error.status, error.sender_fault, dict(error.extra))
+
+
+def for_protocol(error: WireError, protocol: str) -> WireError:
+    """`error` with the code the protocol's services give it (AccessDenied in XML)."""
+    if protocol in ("query", "rest-xml") and error.code in _XML_AUTH_CODES:
+        return WireError(
+            _XML_AUTH_CODES[error.code], error.message, error.status, error.sender_fault, error.fields
+        )
+    return error
 
 
 def protocol_for(service: Service[Any], request: WireRequest) -> str | None:

@@ -63,6 +63,17 @@ class Service(Generic[C]):
     # The IAM action prefix when it differs from the signing name (CloudWatch signs as
     # "monitoring" but its actions are "cloudwatch:...").
     action_prefix: str | None = None
+    # The resource-based policy (JSON text) of a resource, by its ARN, where the service has
+    # them (Lambda's AddPermission statements): evaluated with the caller's own policies.
+    resource_policy: Callable[[C, str], str | None] | None = None
+    # Further (action, resource) pairs an operation needs, from its input: iam:PassRole on the
+    # role CreateFunction gives a function, so that a caller cannot hand out a role it may not.
+    also_requires: Mapping[str, Callable[[Mapping[str, Any], str, str], tuple[tuple[str, str], ...]]] = field(
+        default_factory=dict
+    )
+    # Operations any authenticated caller may call, whatever its policies say (AWS's
+    # sts:GetCallerIdentity).
+    public_operations: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = set(self.protocols) - PROTOCOLS

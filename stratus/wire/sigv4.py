@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -48,6 +49,13 @@ class Identity:
     access_key_id: str
     region: str
     service: str
+    # Who holds the key, as the key lookup named it (identity.keyring.Caller for the gateway).
+    caller: object = None
+
+
+# The secret of an access key (with the request's session token, for temporary credentials)
+# and who holds it; raises the AWS error for a key it does not know, or a token expired.
+KeyLookup = Callable[[str, "str | None"], tuple[str, object]]
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,19 @@ class _AuthParts:
     presigned: bool
 
 
-def verify(req: SignedRequest, secrets: dict[str, str], now: datetime, *, expect: Signing | None) -> Identity:
+def fixed_keys(secrets: dict[str, str]) -> KeyLookup:
+    """A lookup of a fixed set of key pairs, each held by its own key id."""
+
+    def lookup(access_key_id: str, token: str | None) -> tuple[str, object]:
+        secret = secrets.get(access_key_id)
+        if secret is None:
+            raise UnrecognizedClient("The security token included in the request is invalid.")
+        return secret, access_key_id
+
+    return lookup
+
+
+def verify(req: SignedRequest, keys: KeyLookup, now: datetime, *, expect: Signing | None) -> Identity:
     """Return who signed `req`, or raise the error AWS would answer with.
 
     `expect` is the declaration of the service the request reaches: the credential scope must
@@ -71,9 +91,8 @@ def verify(req: SignedRequest, secrets: dict[str, str], now: datetime, *, expect
     and presigned requests are refused."""
     parts = _parse_auth(req)
     _check_scope(req, parts, expect)
-    secret = secrets.get(parts.access_key_id)
-    if secret is None:
-        raise UnrecognizedClient("The security token included in the request is invalid.")
+    token = req.headers.get("x-amz-security-token") or dict(req.query).get("X-Amz-Security-Token")
+    secret, caller = keys(parts.access_key_id, token)
     _check_time(parts, now)
     claimed = req.headers.get("x-amz-content-sha256")
     _check_payload_claim(claimed, parts.service)
@@ -87,7 +106,7 @@ def verify(req: SignedRequest, secrets: dict[str, str], now: datetime, *, expect
             "Check your AWS Secret Access Key and signing method. "
             "Consult the service documentation for details."
         )
-    return Identity(parts.access_key_id, parts.region, parts.service)
+    return Identity(parts.access_key_id, parts.region, parts.service, caller)
 
 
 def _check_scope(req: SignedRequest, parts: _AuthParts, expect: Signing | None) -> None:
@@ -226,8 +245,13 @@ def _parse_amz_date(stamp: str) -> datetime:
         raise InvalidSignature(f"Invalid X-Amz-Date: {stamp!r}")
     try:
         return datetime(
-            int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]),
-            int(stamp[9:11]), int(stamp[11:13]), int(stamp[13:15]), tzinfo=UTC,
+            int(stamp[0:4]),
+            int(stamp[4:6]),
+            int(stamp[6:8]),
+            int(stamp[9:11]),
+            int(stamp[11:13]),
+            int(stamp[13:15]),
+            tzinfo=UTC,
         )
     except ValueError:
         raise InvalidSignature(f"Invalid X-Amz-Date: {stamp!r}") from None

@@ -4,6 +4,7 @@ driven by real clients (boto3, the AWS CLI, HTTP)."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import signal
@@ -30,6 +31,15 @@ ACCESS_KEY = "AKSTTESTKEY000000001"
 SECRET_KEY = "test-secret-key-0123456789abcdefghijklmn"
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::000000000000:role/test-role"
+# A trust policy that lets Lambda assume a role (what CreateFunction checks).
+LAMBDA_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
 STRATUS = str(Path(sys.executable).parent / "stratus")
 AWS_V2 = "/usr/bin/aws"  # Debian's AWS CLI version 2; `make test` installs it (Makefile: test-tools)
 
@@ -103,10 +113,21 @@ class Server:
             try:
                 with urllib.request.urlopen(f"{self.endpoint}/_stratus/health", timeout=1) as r:
                     if r.status == 200:
+                        self.ensure_role()
                         return self
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"server did not start:\n{self.output()}")
+
+    def ensure_role(self, name: str = ROLE.rpartition("/")[2]) -> None:
+        """The execution role the tests' functions name (ROLE), trusting Lambda, as CreateFunction
+        requires with IAM on; kept across restarts of the same data dir."""
+        iam = self.client("iam")
+        try:
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "EntityAlreadyExists":
+                raise
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""

@@ -16,16 +16,14 @@ from botocore.credentials import Credentials
 
 from stratus.errors import InvalidSignature, MissingAuthenticationToken, UnrecognizedClient
 from stratus.wire.signing import Signing, always, reached
-from stratus.wire.sigv4 import Identity, SignedRequest, signing_scope, verify
+from stratus.wire.sigv4 import Identity, SignedRequest, fixed_keys, signing_scope, verify
 
 KEY = "AKSTTESTKEY000000001"
 SECRET = "test-secret-key-0123456789abcdefghijklmn"
 SECRETS = {KEY: SECRET}
 REGION = "us-east-1"
 ENDPOINT = "http://127.0.0.1:9000"
-INVOKE_PATH = (
-    "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Af/invocations"
-)
+INVOKE_PATH = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Af/invocations"
 
 
 def snapshot(request: AWSRequest) -> SignedRequest:
@@ -118,7 +116,7 @@ def check(req: SignedRequest, now: datetime | None = None, expect: Signing | Non
     if expect is None:
         scope = signing_scope(req)
         expect = DECLARED[scope[1]] if scope else None
-    return verify(req, SECRETS, now or signed_at(req), expect=expect)
+    return verify(req, fixed_keys(SECRETS), now or signed_at(req), expect=expect)
 
 
 # -- accepted --------------------------------------------------------------------------------
@@ -128,12 +126,12 @@ def test_lambda_request_with_encoded_path_and_query() -> None:
     req = lambda_invoke()
     assert req.raw_path == INVOKE_PATH
     assert req.query == (("Qualifier", "$LATEST"),)
-    assert check(req) == Identity(KEY, REGION, "lambda")
+    assert check(req) == Identity(KEY, REGION, "lambda", KEY)
 
 
 def test_lambda_get_without_body() -> None:
     req = sign("GET", "/2015-03-31/functions/my-fn", service="lambda")
-    assert check(req) == Identity(KEY, REGION, "lambda")
+    assert check(req) == Identity(KEY, REGION, "lambda", KEY)
 
 
 def test_lambda_query_with_several_parameters() -> None:
@@ -143,31 +141,33 @@ def test_lambda_query_with_several_parameters() -> None:
 
 
 def test_logs_json_post() -> None:
-    assert check(logs_request()) == Identity(KEY, "eu-west-1", "logs")
+    assert check(logs_request()) == Identity(KEY, "eu-west-1", "logs", KEY)
 
 
 def test_s3_path_is_not_encoded_twice() -> None:
     req = s3_put()
     assert req.raw_path == "/bucket/dir/a%20b%2Bc%21.txt"
     assert "x-amz-content-sha256" in req.headers
-    assert check(req) == Identity(KEY, REGION, "s3")
+    assert check(req) == Identity(KEY, REGION, "s3", KEY)
 
 
 def test_s3_presigned_url() -> None:
     req = presign("/bucket/dir/a%20b%2Bc.txt", expires=60)
     assert "authorization" not in req.headers
-    assert check(req) == Identity(KEY, REGION, "s3")
+    assert check(req) == Identity(KEY, REGION, "s3", KEY)
 
 
 def test_presigned_url_where_the_service_declares_it() -> None:
     # Lambda accepts presigned SigV4 on AWS_IAM function URLs; the body's digest is signed.
     req = presign("/_stratus/url/abc/", service="lambda", expires=300)
-    assert check(req, expect=Signing("lambda", presigned=always)) == Identity(KEY, REGION, "lambda")
+    assert check(req, expect=Signing("lambda", presigned=always)) == Identity(KEY, REGION, "lambda", KEY)
 
 
 def test_verify_against_several_known_keys() -> None:
     req = lambda_invoke(key="AKOTHER", secret="other-secret")
-    found = verify(req, {**SECRETS, "AKOTHER": "other-secret"}, signed_at(req), expect=DECLARED["lambda"])
+    found = verify(
+        req, fixed_keys({**SECRETS, "AKOTHER": "other-secret"}), signed_at(req), expect=DECLARED["lambda"]
+    )
     assert found.access_key_id == "AKOTHER"
 
 
@@ -222,7 +222,12 @@ def test_missing_x_amz_date() -> None:
     req = lambda_invoke()
     headers = {k: v for k, v in req.headers.items() if k != "x-amz-date"}
     with pytest.raises(InvalidSignature):
-        verify(dataclasses.replace(req, headers=headers), SECRETS, signed_at(req), expect=DECLARED["lambda"])
+        verify(
+            dataclasses.replace(req, headers=headers),
+            fixed_keys(SECRETS),
+            signed_at(req),
+            expect=DECLARED["lambda"],
+        )
 
 
 @pytest.mark.parametrize("skew", [timedelta(minutes=15, seconds=1), -timedelta(minutes=15, seconds=1)])
@@ -368,7 +373,7 @@ def test_a_signature_for_another_service_is_refused(make: Callable[[], SignedReq
 
 def test_no_declaration_checks_only_the_signature() -> None:
     req = sign("GET", "/_stratus/cost", service="logs")
-    assert verify(req, SECRETS, signed_at(req), expect=None).service == "logs"
+    assert verify(req, fixed_keys(SECRETS), signed_at(req), expect=None).service == "logs"
 
 
 @pytest.mark.parametrize(
@@ -385,7 +390,7 @@ def test_presigned_requests_are_refused_where_not_declared(path: str, service: s
     with pytest.raises(InvalidSignature, match="Presigned"):
         check(req, expect=Signing(service))
     with pytest.raises(InvalidSignature, match="Presigned"):
-        verify(req, SECRETS, signed_at(req), expect=None)
+        verify(req, fixed_keys(SECRETS), signed_at(req), expect=None)
 
 
 def test_s3_declaration_decides_which_requests_may_be_presigned() -> None:

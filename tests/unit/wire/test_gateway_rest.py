@@ -21,10 +21,10 @@ from botocore.config import Config as BotoConfig
 from botocore.credentials import Credentials as BotoCredentials
 from botocore.exceptions import ClientError
 
-from stratus.config import Credentials
-from stratus.errors import NotFound
+from stratus.errors import NotFound, UnrecognizedClient
 from stratus.frontend.context import ApiContext, request_host
 from stratus.gateway.server import Bound, build_app
+from stratus.identity.keyring import root_caller
 from stratus.wire.rest_routes import NoRoute
 from stratus.wire.service import Service
 from stratus.wire.signing import Signing
@@ -33,8 +33,18 @@ KEY, SECRET, REGION = "AKIDGATEWAYREST01", "gateway-rest-secret", "eu-west-3"
 calls: list[tuple[str, dict[str, Any], str]] = []
 
 
-# The gateway's own context: only its signature check reads it here (its credentials).
-GATEWAY = cast(ApiContext, SimpleNamespace(credentials=Credentials(KEY, SECRET)))
+# The gateway's own context: only its signature check reads it here (its keyring, with the one
+# root pair: root callers are never evaluated, so no authorizer is consulted).
+ROOT = root_caller("000000000000", KEY)
+
+
+def _resolve(access_key_id: str, token: str | None) -> tuple[str, object]:
+    if access_key_id != KEY:
+        raise UnrecognizedClient("The security token included in the request is invalid.")
+    return SECRET, ROOT
+
+
+GATEWAY = cast(ApiContext, SimpleNamespace(keyring=SimpleNamespace(resolve=_resolve), authorizer=None))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,168 @@
+"""The one authorization check every API request of a caller other than root passes through.
+
+The gateway (and the lean Invoke and function URL paths) call `check` with the action and
+resource the service declared for the operation; the decision itself is the pure
+`evaluate.evaluate`. What is cached: each caller's parsed identity policies, by the
+directory's revision (any IAM write invalidates them all), and parsed resource policies by
+their text. Nothing else is remembered between requests, so a policy change applies to the
+next request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from stratus.errors import AccessDenied
+from stratus.identity.directory import Directory
+from stratus.identity.evaluate import Decision, Principal, Request, evaluate
+from stratus.identity.keyring import Caller
+from stratus.identity.policy import Policy, parse
+
+Context = Mapping[str, tuple[str, ...]]
+_MAX_CACHED_CALLERS = 10_000
+
+
+@lru_cache(maxsize=1024)
+def resource_policy(text: str) -> Policy:
+    return parse(text, "resource")
+
+
+class Authorizer:
+    """Contract: `check` raises AccessDenied (AWS's message, naming the caller, action and
+    resource) unless the caller may; root, and everyone when `enabled` is False
+    (STRATUS_IAM=off), may do everything. Reads the directory; owns only its caches."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        account_id: str,
+        *,
+        enabled: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._directory = directory
+        self.account_id = account_id
+        self.enabled = enabled
+        self._clock = clock
+        self._policies: dict[str, tuple[int, tuple[Policy, ...]]] = {}
+
+    def check(
+        self,
+        caller: Caller,
+        action: str,
+        resource: str,
+        *,
+        region: str,
+        resource_policy_text: str | None = None,
+        extra: Context | None = None,
+        source_ip: str | None = None,
+    ) -> None:
+        if caller.is_root or not self.enabled:
+            return
+        identity = self.identity_policies(caller)
+        held = resource_policy(resource_policy_text) if resource_policy_text else None
+        request = Request(caller.principal, action, resource, self.context(caller, region, extra, source_ip))
+        decision = evaluate(request, identity, held, resource_account=self.account_id)
+        if decision is Decision.ALLOW:
+            return
+        raise AccessDenied(
+            denial(caller.principal.arn, action, resource, self._why(request, identity, decision))
+        )
+
+    def allows(self, caller: Caller, action: str, resource: str, *, region: str) -> bool:
+        try:
+            self.check(caller, action, resource, region=region)
+        except AccessDenied:
+            return False
+        return True
+
+    def service_may(
+        self,
+        service: str,
+        action: str,
+        resource: str,
+        resource_policy_text: str | None,
+        *,
+        source_arn: str | None,
+        source_account: str | None,
+        region: str,
+    ) -> bool:
+        """Whether an AWS service principal ("events.amazonaws.com") may act on a resource:
+        as Lambda does for the services that invoke functions, by the resource's policy when it
+        has one (Stratus lets a service invoke a function without one, for local work)."""
+        if not self.enabled or not resource_policy_text:
+            return True
+        context: dict[str, tuple[str, ...]] = {"aws:requestedregion": (region,)}
+        if source_arn:
+            context["aws:sourcearn"] = (source_arn,)
+        if source_account:
+            context["aws:sourceaccount"] = (source_account,)
+        principal = Principal(service, "service", None)
+        request = Request(principal, action, resource, context)
+        held = resource_policy(resource_policy_text)
+        return evaluate(request, (), held, resource_account=self.account_id) is Decision.ALLOW
+
+    def identity_policies(self, caller: Caller) -> tuple[Policy, ...]:
+        key = caller.principal.arn
+        revision = self._directory.revision
+        cached = self._policies.get(key)
+        if cached is not None and cached[0] == revision:
+            return cached[1]
+        if caller.role_name is not None:
+            policies = self._directory.role_policies(caller.role_name)
+        elif caller.user_name is not None:
+            policies = self._directory.user_policies(caller.user_name)
+        else:
+            policies = ()
+        if len(self._policies) >= _MAX_CACHED_CALLERS:
+            self._policies.clear()
+        self._policies[key] = (revision, policies)
+        return policies
+
+    def context(
+        self, caller: Caller, region: str, extra: Context | None, source_ip: str | None
+    ) -> dict[str, tuple[str, ...]]:
+        """The global condition keys of one request (lower-cased, as policies are matched)."""
+        now = self._clock()
+        principal = caller.principal
+        context: dict[str, tuple[str, ...]] = {
+            "aws:principalarn": (principal.role_arn or principal.arn,),
+            "aws:principalaccount": (self.account_id,),
+            "aws:principaltype": (_PRINCIPAL_TYPES[principal.kind],),
+            "aws:userid": (caller.user_id,),
+            "aws:requestedregion": (region,),
+            "aws:currenttime": (datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),),
+            "aws:epochtime": (str(int(now)),),
+            "aws:securetransport": ("false",),
+            "aws:multifactorauthpresent": ("false",),
+        }
+        if caller.user_name is not None:
+            context["aws:username"] = (caller.user_name,)
+        if caller.session is not None:
+            context["aws:tokenissuetime"] = (
+                datetime.fromtimestamp(caller.session.issued, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            )
+        if source_ip:
+            context["aws:sourceip"] = (source_ip,)
+        if extra:
+            context.update(extra)
+        return context
+
+    @staticmethod
+    def _why(request: Request, identity: tuple[Policy, ...], decision: Decision) -> str:
+        if decision is Decision.EXPLICIT_DENY:
+            alone = evaluate(request, identity, None)
+            where = "identity-based" if alone is Decision.EXPLICIT_DENY else "resource-based"
+            return f"with an explicit deny in an {where} policy"
+        return f"because no identity-based policy allows the {request.action} action"
+
+
+_PRINCIPAL_TYPES = {"root": "Account", "user": "User", "assumed-role": "AssumedRole", "service": "Service"}
+
+
+def denial(principal_arn: str, action: str, resource: str, why: str) -> str:
+    """AWS's message for a refused call."""
+    return f"User: {principal_arn} is not authorized to perform: {action} on resource: {resource} {why}"
