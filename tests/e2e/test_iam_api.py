@@ -426,3 +426,55 @@ def test_the_directory_survives_a_restart(fresh_server: Any) -> None:
     listed = iam.list_access_keys(UserName="keeper")["AccessKeyMetadata"]
     assert [k["AccessKeyId"] for k in listed] == [key["AccessKeyId"]]
     assert _client(srv, "sts", key).get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/keeper"
+
+
+def test_a_user_is_held_to_its_policies_on_iam_itself(iam: Any, server: Server) -> None:
+    """IAM's operations are authorized on the entity they name (iam_api's declarations): a
+    user may read roles under one name prefix, manage its own keys (`${aws:username}`), and
+    nothing else."""
+    prefix = unique("app")
+    mine, other = f"{prefix}-mine", unique("other")
+    for role in (mine, other):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=LAMBDA_TRUST)
+    name = unique("limited")
+    iam.create_user(UserName=name)
+    statements = [
+        {"Effect": "Allow", "Action": ["iam:GetRole"], "Resource": f"arn:aws:iam::{ACCOUNT}:role/{prefix}-*"},
+        {"Effect": "Allow", "Action": "iam:ListRoles", "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": ["iam:GetUser", "iam:ListAccessKeys", "iam:CreateAccessKey"],
+            "Resource": f"arn:aws:iam::{ACCOUNT}:user/${{aws:username}}",
+        },
+    ]
+    document = {"Version": "2012-10-17", "Statement": statements}
+    iam.put_user_policy(UserName=name, PolicyName="limited", PolicyDocument=json.dumps(document))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    limited = _client(server, "iam", key)
+
+    assert limited.get_role(RoleName=mine)["Role"]["RoleName"] == mine
+    assert mine in [r["RoleName"] for r in limited.list_roles()["Roles"]]
+    err = refused(limited.get_role, RoleName=other)
+    assert err.response["Error"]["Code"] == "AccessDenied"
+    assert f"iam:GetRole on resource: arn:aws:iam::{ACCOUNT}:role/{other}" in err.response["Error"]["Message"]
+    err = refused(limited.delete_role, RoleName=mine)
+    assert err.response["Error"]["Code"] == "AccessDenied"
+    err = refused(limited.create_role, RoleName=unique("nope"), AssumeRolePolicyDocument=LAMBDA_TRUST)
+    assert err.response["Error"]["Code"] == "AccessDenied"
+
+    # Its own user, named or not (GetUser and the key operations default to the caller).
+    assert limited.get_user()["User"]["UserName"] == name
+    assert [k["AccessKeyId"] for k in limited.list_access_keys()["AccessKeyMetadata"]] == [key["AccessKeyId"]]
+    second = limited.create_access_key()["AccessKey"]
+    assert second["UserName"] == name
+    err = refused(limited.get_user, UserName="test-user-of-someone-else")
+    assert err.response["Error"]["Code"] == "AccessDenied"
+    err = refused(limited.list_access_keys, UserName=other)
+    assert err.response["Error"]["Code"] == "AccessDenied"
+
+    for each in (key, second):
+        iam.delete_access_key(UserName=name, AccessKeyId=each["AccessKeyId"])
+    iam.delete_user_policy(UserName=name, PolicyName="limited")
+    iam.delete_user(UserName=name)
+    for role in (mine, other):
+        iam.delete_role(RoleName=role)
