@@ -98,10 +98,12 @@ def text_of(tokens: Template, context: Context | None) -> str | None:
 def regex_of(tokens: Template, context: Context | None, *, arn: bool = False) -> str | None:
     """The template as a regular expression: `*` and `?` in its literal text are wildcards;
     variables' values and ${*} ${?} ${$} are literal. With `arn`, a wildcard before the fifth
-    colon stays inside its ARN part (ArnLike's segment-wise matching)."""
+    colon stays inside its ARN part (ArnLike's segment-wise matching), so a pattern of fewer
+    parts than the ARN matches nothing."""
     out: list[str] = []
     colons = 0
-    segmented = arn and sum(t.count(":") for t in tokens if isinstance(t, str)) >= 5
+    # A lone "*" stands for any ARN; otherwise ARN parts are matched one by one.
+    segmented = arn and tokens != ("*",)
     for t in tokens:
         if isinstance(t, str):
             for ch in t:
@@ -264,9 +266,7 @@ class Condition:
         return any(match(v) for v in present) != self.negated
 
     def _resolve(self, context: Context) -> tuple[object, ...]:
-        return tuple(
-            c for c in (_operand(self.family, t, context) for t in self._templates) if c is not None
-        )
+        return tuple(c for c in (_operand(self.family, t, context) for t in self._templates) if c is not None)
 
     def _matcher(self, operands: tuple[object, ...]) -> Callable[[str], bool]:
         family = self.family

@@ -61,17 +61,29 @@ _LOGS_WRITE = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents
 # name -> (path, PolicyId, default version, created, updated, description, statements)
 _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] = {
     "AWSLambdaBasicExecutionRole": (
-        "/service-role/", "ANPAJNCQGXC42545SKXIK", "v1", "2015-04-09T15:03:43Z", "2015-04-09T15:03:43Z",
+        "/service-role/",
+        "ANPAJNCQGXC42545SKXIK",
+        "v1",
+        "2015-04-09T15:03:43Z",
+        "2015-04-09T15:03:43Z",
         "Provides write permissions to CloudWatch Logs.",
         [_allow(_LOGS_WRITE)],
     ),
     "AWSLambdaRole": (
-        "/service-role/", "ANPAJX4DPCRGTC4NFDUXI", "v1", "2015-02-06T18:41:28Z", "2015-02-06T18:41:28Z",
+        "/service-role/",
+        "ANPAJX4DPCRGTC4NFDUXI",
+        "v1",
+        "2015-02-06T18:41:28Z",
+        "2015-02-06T18:41:28Z",
         "Default policy for AWS Lambda service role.",
         [_allow(["lambda:InvokeFunction"], ["*"])],
     ),
     "AWSLambdaVPCAccessExecutionRole": (
-        "/service-role/", "ANPAJVTME3YLVNL72YR2K", "v3", "2016-02-11T23:15:26Z", "2024-01-05T22:38:26Z",
+        "/service-role/",
+        "ANPAJVTME3YLVNL72YR2K",
+        "v3",
+        "2016-02-11T23:15:26Z",
+        "2024-01-05T22:38:26Z",
         "Provides minimum permissions for a Lambda function to execute while accessing a resource within "
         "a VPC - create, describe, delete network interfaces and write permissions to CloudWatch Logs.",
         [
@@ -90,13 +102,21 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "AWSLambdaSQSQueueExecutionRole": (
-        "/service-role/", "ANPAJFWJZI6JNND4TSELK", "v1", "2018-06-14T21:50:45Z", "2018-06-14T21:50:45Z",
+        "/service-role/",
+        "ANPAJFWJZI6JNND4TSELK",
+        "v1",
+        "2018-06-14T21:50:45Z",
+        "2018-06-14T21:50:45Z",
         "Provides receive message, delete message, and read attribute access to SQS queues, and write "
         "permissions to CloudWatch logs.",
         [_allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", *_LOGS_WRITE])],
     ),
     "AWSLambdaDynamoDBExecutionRole": (
-        "/service-role/", "ANPAIP7WNAGMIPYNW4WQG", "v1", "2015-04-09T15:09:29Z", "2015-04-09T15:09:29Z",
+        "/service-role/",
+        "ANPAIP7WNAGMIPYNW4WQG",
+        "v1",
+        "2015-04-09T15:09:29Z",
+        "2015-04-09T15:09:29Z",
         "Provides list and read access to DynamoDB streams and write permissions to CloudWatch logs.",
         [
             _allow(
@@ -111,7 +131,11 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "AWSLambdaKinesisExecutionRole": (
-        "/service-role/", "ANPAJHOLKJPXV4GBRMJUQ", "v2", "2015-04-09T15:14:16Z", "2018-11-19T20:09:24Z",
+        "/service-role/",
+        "ANPAJHOLKJPXV4GBRMJUQ",
+        "v2",
+        "2015-04-09T15:14:16Z",
+        "2018-11-19T20:09:24Z",
         "Provides list and read access to Kinesis streams and write permissions to CloudWatch logs.",
         [
             _allow(
@@ -129,7 +153,11 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "AWSLambda_FullAccess": (
-        "/", "ANPAZKAPJZG4OXQPYWZ5D", "v7", "2020-11-17T21:14:08Z", "2026-02-12T18:00:51Z",
+        "/",
+        "ANPAZKAPJZG4OXQPYWZ5D",
+        "v7",
+        "2020-11-17T21:14:08Z",
+        "2026-02-12T18:00:51Z",
         "Grants full access to AWS Lambda service, AWS Lambda console features, and other related AWS "
         "services.",
         [
@@ -182,7 +210,11 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "AWSLambda_ReadOnlyAccess": (
-        "/", "ANPAZKAPJZG4IERNVMNPE", "v5", "2020-11-17T21:10:32Z", "2026-02-12T18:02:55Z",
+        "/",
+        "ANPAZKAPJZG4IERNVMNPE",
+        "v5",
+        "2020-11-17T21:10:32Z",
+        "2026-02-12T18:02:55Z",
         "Grants read-only access to AWS Lambda service, AWS Lambda console features, and other related AWS "
         "services.",
         [
@@ -233,17 +265,29 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "AmazonS3ReadOnlyAccess": (
-        "/", "ANPAIZTJ4DXE7G6AGAE6M", "v3", "2015-02-06T18:40:59Z", "2023-08-10T21:31:39Z",
+        "/",
+        "ANPAIZTJ4DXE7G6AGAE6M",
+        "v3",
+        "2015-02-06T18:40:59Z",
+        "2023-08-10T21:31:39Z",
         "Provides read only access to all buckets via the AWS Management Console.",
         [_allow(["s3:Get*", "s3:List*", "s3:Describe*", "s3-object-lambda:Get*", "s3-object-lambda:List*"])],
     ),
     "AmazonS3FullAccess": (
-        "/", "ANPAIFIR6V6BVTRAHWINE", "v2", "2015-02-06T18:40:58Z", "2021-09-27T20:16:37Z",
+        "/",
+        "ANPAIFIR6V6BVTRAHWINE",
+        "v2",
+        "2015-02-06T18:40:58Z",
+        "2021-09-27T20:16:37Z",
         "Provides full access to all buckets via the AWS Management Console.",
         [_allow(["s3:*", "s3-object-lambda:*"])],
     ),
     "AmazonDynamoDBFullAccess": (
-        "/", "ANPAINUGF2JSOSUY76KYA", "v15", "2015-02-06T18:40:11Z", "2021-01-29T17:38:30Z",
+        "/",
+        "ANPAINUGF2JSOSUY76KYA",
+        "v15",
+        "2015-02-06T18:40:11Z",
+        "2021-01-29T17:38:30Z",
         "Provides full access to Amazon DynamoDB via the AWS Management Console.",
         [
             _allow(
@@ -341,7 +385,11 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "AmazonDynamoDBReadOnlyAccess": (
-        "/", "ANPAIY2XFNA232XJ6J7X2", "v15", "2015-02-06T18:40:12Z", "2024-11-18T17:38:15Z",
+        "/",
+        "ANPAIY2XFNA232XJ6J7X2",
+        "v15",
+        "2015-02-06T18:40:12Z",
+        "2024-11-18T17:38:15Z",
         "Provides read only access to Amazon DynamoDB via the AWS Management Console.",
         [
             _allow(
@@ -406,12 +454,20 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "AmazonSQSFullAccess": (
-        "/", "ANPAI65L554VRJ33ECQS6", "v1", "2015-02-06T18:41:07Z", "2015-02-06T18:41:07Z",
+        "/",
+        "ANPAI65L554VRJ33ECQS6",
+        "v1",
+        "2015-02-06T18:41:07Z",
+        "2015-02-06T18:41:07Z",
         "Provides full access to Amazon SQS via the AWS Management Console.",
         [_allow(["sqs:*"])],
     ),
     "AmazonSQSReadOnlyAccess": (
-        "/", "ANPAIUGSSQY362XGCM6KW", "v4", "2015-02-06T18:41:08Z", "2024-05-24T18:16:44Z",
+        "/",
+        "ANPAIUGSSQY362XGCM6KW",
+        "v4",
+        "2015-02-06T18:41:08Z",
+        "2024-05-24T18:16:44Z",
         "Provides read only access to Amazon SQS via the AWS Management Console.",
         [
             _allow(
@@ -428,7 +484,11 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "AmazonSNSFullAccess": (
-        "/", "ANPAJWEKLCXXUNT2SOLSG", "v2", "2015-02-06T18:41:05Z", "2024-09-24T22:32:05Z",
+        "/",
+        "ANPAJWEKLCXXUNT2SOLSG",
+        "v2",
+        "2015-02-06T18:41:05Z",
+        "2024-09-24T22:32:05Z",
         "Provides full access to Amazon SNS via the AWS Management Console.",
         [
             _allow("sns:*", sid="SNSFullAccess"),
@@ -453,14 +513,22 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "AWSStepFunctionsFullAccess": (
-        "/", "ANPAJXKA6VP3UFBVHDPPA", "v1", "2017-01-11T21:51:32Z", "2017-01-11T21:51:32Z",
+        "/",
+        "ANPAJXKA6VP3UFBVHDPPA",
+        "v1",
+        "2017-01-11T21:51:32Z",
+        "2017-01-11T21:51:32Z",
         "An access policy for providing a user/role/etc access to the AWS StepFunctions API. For full "
         "access, in addition to this policy, a user MUST have iam:PassRole permission on at least one IAM "
         "role that can be assumed by the service.",
         [_allow("states:*")],
     ),
     "AWSStepFunctionsReadOnlyAccess": (
-        "/", "ANPAJONHB2TJQDJPFW5TM", "v4", "2017-01-11T21:46:19Z", "2024-04-26T18:53:54Z",
+        "/",
+        "ANPAJONHB2TJQDJPFW5TM",
+        "v4",
+        "2017-01-11T21:46:19Z",
+        "2024-04-26T18:53:54Z",
         "An access policy for providing a user/role/etc read only access to the AWS StepFunctions service.",
         [
             _allow(
@@ -486,7 +554,11 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "CloudWatchLogsFullAccess": (
-        "/", "ANPAJ3ZGNWK2R5HW5BQFO", "v8", "2015-02-06T18:40:02Z", "2026-02-12T18:00:33Z",
+        "/",
+        "ANPAJ3ZGNWK2R5HW5BQFO",
+        "v8",
+        "2015-02-06T18:40:02Z",
+        "2026-02-12T18:00:33Z",
         "Provides full access to CloudWatch Logs",
         [
             _allow(
@@ -503,7 +575,11 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "CloudWatchLogsReadOnlyAccess": (
-        "/", "ANPAJ2YIYDYSNNEHK3VKW", "v12", "2015-02-06T18:40:03Z", "2026-02-12T17:59:13Z",
+        "/",
+        "ANPAJ2YIYDYSNNEHK3VKW",
+        "v12",
+        "2015-02-06T18:40:03Z",
+        "2026-02-12T17:59:13Z",
         "Provides read only access to CloudWatch Logs",
         [
             _allow(
@@ -528,7 +604,11 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "AmazonEventBridgeFullAccess": (
-        "/", "ANPAZKAPJZG4BUM4GCASI", "v7", "2019-07-11T14:08:55Z", "2026-02-12T17:58:25Z",
+        "/",
+        "ANPAZKAPJZG4BUM4GCASI",
+        "v7",
+        "2019-07-11T14:08:55Z",
+        "2026-02-12T17:58:25Z",
         "Provides full access to Amazon EventBridge.",
         [
             _allow(["events:*", "schemas:*", "scheduler:*", "pipes:*"], sid="EventBridgeActions"),
@@ -572,13 +652,21 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "AdministratorAccess": (
-        "/", "ANPAIWMBCKSKIEE64ZLYK", "v1", "2015-02-06T18:39:46Z", "2015-02-06T18:39:46Z",
+        "/",
+        "ANPAIWMBCKSKIEE64ZLYK",
+        "v1",
+        "2015-02-06T18:39:46Z",
+        "2015-02-06T18:39:46Z",
         "Provides full access to AWS services and resources.",
         [_allow("*")],
     ),
     # AWS's document covers ~400 services; this one only Stratus's (see the module docstring).
     "ReadOnlyAccess": (
-        "/", "ANPAILL3HVNFSB6DCOWYQ", "v178", "2015-02-06T18:39:48Z", "2026-02-12T18:01:33Z",
+        "/",
+        "ANPAILL3HVNFSB6DCOWYQ",
+        "v178",
+        "2015-02-06T18:39:48Z",
+        "2026-02-12T18:01:33Z",
         "Provides read-only access to AWS services and resources.",
         [
             _allow(
@@ -662,7 +750,11 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "IAMFullAccess": (
-        "/", "ANPAI7XKCFMBPM3QQRRVQ", "v2", "2015-02-06T18:40:38Z", "2019-06-21T19:40:00Z",
+        "/",
+        "ANPAI7XKCFMBPM3QQRRVQ",
+        "v2",
+        "2015-02-06T18:40:38Z",
+        "2019-06-21T19:40:00Z",
         "Provides full access to IAM via the AWS Management Console.",
         [
             _allow(
@@ -683,7 +775,11 @@ _POLICIES: dict[str, tuple[str, str, str, str, str, str, list[dict[str, Any]]]] 
         ],
     ),
     "IAMReadOnlyAccess": (
-        "/", "ANPAJKSO7NDY4T57MWDSQ", "v4", "2015-02-06T18:40:39Z", "2018-01-25T19:11:27Z",
+        "/",
+        "ANPAJKSO7NDY4T57MWDSQ",
+        "v4",
+        "2015-02-06T18:40:39Z",
+        "2018-01-25T19:11:27Z",
         "Provides read only access to IAM via the AWS Management Console.",
         [
             _allow(

@@ -53,7 +53,7 @@ _ACCOUNT = re.compile(r"\d{12}")
 _PRINCIPAL_ARN = re.compile(
     r"arn:[a-z\-]+:(?:iam::\d{12}:(?:root|user/.+|role/.+|federated-user/.+)|sts::\d{12}:assumed-role/[^/]+/.+)"
 )
-_SERVICE = re.compile(r"[a-z0-9][a-z0-9.\-]*")
+_SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]*")
 _UNIQUE_ID = re.compile(r"A[A-Z0-9]{15,127}")  # AIDA.../AROA...: what IAM shows for a deleted principal
 
 
