@@ -243,6 +243,7 @@ class Condition:
     family: str
     _static: tuple[object, ...]  # the values compiled once, or () when a variable is in them
     _templates: tuple[Template, ...]
+    _match: Callable[[str], bool] | None = None  # the matcher over `_static`, built once
 
     def holds(self, context: Context) -> bool:
         present = context.get(self.key)
@@ -255,10 +256,12 @@ class Condition:
             if self.qualifier == "foranyvalue":
                 return False
             return self.negated
-        operands = self._static or self._resolve(context)
-        if not operands:
-            return False  # every value was a variable without a value
-        match = self._matcher(operands)
+        match = self._match
+        if match is None:
+            operands = self._resolve(context)
+            if not operands:
+                return False  # every value was a variable without a value
+            match = self._matcher(operands)
         if self.qualifier == "forallvalues":
             return all(match(v) != self.negated for v in present)
         if self.qualifier == "foranyvalue":
@@ -333,7 +336,7 @@ def compile_condition(operator: str, key: str, values: tuple[str, ...], *, varia
         if not static:
             # No value can match: keep one that never does, so `holds` does not resolve again.
             static = (_NEVER,)
-    return Condition(
+    condition = Condition(
         operator=operator,
         key=key.lower(),
         values=values,
@@ -344,6 +347,9 @@ def compile_condition(operator: str, key: str, values: tuple[str, ...], *, varia
         _static=static,
         _templates=templates,
     )
+    if static:
+        object.__setattr__(condition, "_match", condition._matcher(static))
+    return condition
 
 
 _NEVER = object()

@@ -96,7 +96,11 @@ def evaluate(
     resource: Policy | None = None,
     *,
     resource_account: str | None = None,
+    resource_must_allow: bool = False,
 ) -> Decision:
+    """The decision for one request. `resource_must_allow` is for the resources whose own
+    policy must allow the principal (by name, or through its account) whatever the identity
+    policies say: IAM roles, whose trust policy is that resource policy for sts:AssumeRole."""
     action = request.action.lower()
     service = action.partition(":")[0]
     target = request.resource
@@ -122,6 +126,8 @@ def evaluate(
                 granted = True
             else:
                 trusted = True
+    if resource_must_allow and not (granted or trusted):
+        return Decision.IMPLICIT_DENY
     if who.account is None or resource_account is None or who.account == resource_account:
         return Decision.ALLOW if allowed or granted else Decision.IMPLICIT_DENY
     return Decision.ALLOW if allowed and (granted or trusted) else Decision.IMPLICIT_DENY

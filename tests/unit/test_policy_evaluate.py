@@ -619,3 +619,40 @@ def test_a_trust_policy_read_as_the_roles_resource_policy() -> None:
         evaluate(request, [identity(allow("sts:AssumeRole", ROLE))], role_policy, resource_account=ACCT)
         is ALLOW
     )
+
+
+def test_a_role_whose_trust_does_not_name_the_caller_cannot_be_assumed() -> None:
+    """With resource_must_allow (IAM roles), an identity policy allowing sts:AssumeRole is not
+    enough: the trust policy must name the caller or its account, as on AWS."""
+    only_lambda = parse(
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                },
+            }
+        ),
+        "resource",
+    )
+    the_account = parse(
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": {"Effect": "Allow", "Principal": {"AWS": ACCT}, "Action": "sts:AssumeRole"},
+            }
+        ),
+        "resource",
+    )
+    request = Request(BOB, "sts:AssumeRole", ROLE, CTX)
+    mine = [identity(allow("sts:AssumeRole"))]
+
+    def decide(policies: list[Policy], held: Policy) -> Decision:
+        return evaluate(request, policies, held, resource_account=ACCT, resource_must_allow=True)
+
+    assert decide(mine, only_lambda) is IMPLICIT
+    assert evaluate(request, mine, only_lambda, resource_account=ACCT) is ALLOW  # without the flag
+    assert decide(mine, the_account) is ALLOW
+    assert decide([], the_account) is IMPLICIT
