@@ -353,8 +353,12 @@ class _Parser:
             # everyone but the few it names.
             raise MalformedPolicy("NotPrincipal is supported only with Effect Deny.")
         value: dict[str, Any] | str = st.get("Principal", st.get("NotPrincipal")) or {}
-        if not isinstance(value, dict):
-            return  # "*", the one string form `_principal_syntax` let through
+        if not isinstance(value, dict) or self.kind == "resource":
+            # "*" is the one string form `_principal_syntax` let through. A resource policy's
+            # values are not checked here: the policy is parsed when a request is authorized
+            # (its service validates principals when it writes a statement), and a name that
+            # is no principal matches nobody rather than failing every caller's request.
+            return
         for kind, names in value.items():
             for name in _strings(names) or []:
                 if not self._principal_ok(kind, name):

@@ -284,6 +284,15 @@ CASES: list[tuple[str, Principal, str, str, list[Policy], Policy | None, Decisio
         resource(grant({"AWS": f"arn:aws:iam::{ACCT}:user/al"})),
         IMPLICIT,
     ),
+    (
+        "resource policy names no principal it knows",
+        BOB,
+        "lambda:InvokeFunction",
+        FN,
+        [],
+        resource(grant({"AWS": "bob"})),
+        IMPLICIT,
+    ),
     ("resource policy allows anyone", BOB, "lambda:InvokeFunction", FN, [], resource(grant("*")), ALLOW),
     (
         "resource policy allows AWS *",

@@ -233,8 +233,8 @@ INVALID: list[tuple[str, str, str, str]] = [
     ),
     (
         "malformed AWS principal",
-        "resource",
-        doc({"Effect": "Allow", "Principal": {"AWS": "bob"}, "Action": "lambda:InvokeFunction"}),
+        "trust",
+        doc({"Effect": "Allow", "Principal": {"AWS": "bob"}, "Action": "sts:AssumeRole"}),
         'Invalid principal in policy: "AWS":"bob"',
     ),
     (
@@ -362,6 +362,11 @@ VALID: list[tuple[str, str, str]] = [
         "resource, a trust policy read as the role's policy",
         "resource",
         doc({"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:AssumeRole"}),
+    ),
+    (
+        "resource, a name that is no principal (matches nobody)",
+        "resource",
+        doc({"Effect": "Allow", "Principal": {"AWS": "bob"}, "Action": "lambda:InvokeFunction"}),
     ),
     (
         "resource, NotPrincipal with Deny",
