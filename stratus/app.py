@@ -152,6 +152,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             registry,
             config.account_id,
             RetryPolicy(function_error_delay_s=config.async_retry_delay, backoff_s=config.async_backoff),
+            may_send=role_may_invoke(authorizer, registry),
         )
         rules_changed = asyncio.Event()  # set by the rules, waited on by the scheduler
         rules = Rules(store, on_change=rules_changed.set)
@@ -247,6 +248,26 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         logs.close()
         metrics.close()
         store.close()
+
+
+def role_may_invoke(authorizer: Authorizer, registry: Registry) -> Callable[[str, str, str], bool]:
+    """Whether a function's execution role may invoke a destination function."""
+
+    def may(source: str, destination_arn: str, region: str) -> bool:
+        record = registry.find(source)
+        if record is None:
+            return False
+        name = destination_arn.split(":")[6] if destination_arn.count(":") >= 6 else destination_arn
+        return authorizer.role_may(
+            record.latest.role,
+            source,
+            "lambda:InvokeFunction",
+            destination_arn,
+            region=region,
+            resource_policy_text=registry.policy_document(name),
+        )
+
+    return may
 
 
 def service_may_invoke(

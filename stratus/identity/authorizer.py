@@ -18,7 +18,7 @@ from functools import lru_cache
 from stratus.errors import AccessDenied
 from stratus.identity.directory import Directory
 from stratus.identity.evaluate import Decision, Principal, Request, evaluate
-from stratus.identity.keyring import Caller
+from stratus.identity.keyring import Caller, assumed_role_arn
 from stratus.identity.policy import Policy, parse
 
 Context = Mapping[str, tuple[str, ...]]
@@ -104,6 +104,36 @@ class Authorizer:
         request = Request(principal, action, resource, context)
         held = resource_policy(resource_policy_text)
         return evaluate(request, (), held, resource_account=self.account_id) is Decision.ALLOW
+
+    def role_may(
+        self,
+        role_arn: str,
+        session_name: str,
+        action: str,
+        resource: str,
+        *,
+        region: str,
+        resource_policy_text: str | None = None,
+    ) -> bool:
+        """Whether a session of `role_arn` may act (what Lambda checks when it uses a function's
+        execution role itself, as for an asynchronous invocation's destination)."""
+        if not self.enabled:
+            return True
+        role = self._directory.role_by_arn(role_arn)
+        if role is None:
+            return False
+        principal = Principal(
+            assumed_role_arn(self.account_id, role.name, session_name),
+            "assumed-role",
+            self.account_id,
+            role.arn,
+        )
+        caller = Caller(principal, "", f"{role.role_id}:{session_name}", role_name=role.name)
+        try:
+            self.check(caller, action, resource, region=region, resource_policy_text=resource_policy_text)
+        except AccessDenied:
+            return False
+        return True
 
     def identity_policies(self, caller: Caller) -> tuple[Policy, ...]:
         key = caller.principal.arn

@@ -41,6 +41,8 @@ log = logging.getLogger("stratus.async")
 T = TypeVar("T")
 LEASE_MS = 16 * 60 * 1000  # longer than the longest function timeout
 IDLE_POLL_S = 1.0
+# (source function, destination ARN, region) -> whether the source's role may invoke it.
+MaySend = Callable[[str, str, str], bool]
 MAX_CHAIN = 16  # invocations in one chain of destinations before it is treated as a loop
 DISK_FULL_WARN_S = 60.0  # at most one warning a minute while the disk stays full
 
@@ -56,8 +58,11 @@ class AsyncInvoker:
         *,
         concurrency: int = 64,
         clock: Callable[[], float] = time.time,
+        may_send: MaySend | None = None,
     ) -> None:
         self._queue = queue
+        # Whether a function's execution role may invoke a destination (None: always).
+        self._may_send = may_send
         self._invoker = invoker
         self._registry = registry
         self._account_id = account_id
@@ -269,6 +274,12 @@ class AsyncInvoker:
             if self._invoker.metrics is not None:
                 self._invoker.metrics.destination_failed(event.function)
             log.warning("destination %s of %s is gone", destination, event.function)
+            return
+        if self._may_send is not None and not self._may_send(event.function, destination, event.region):
+            # As on AWS: the execution role needs lambda:InvokeFunction on the destination.
+            if self._invoker.metrics is not None:
+                self._invoker.metrics.destination_failed(event.function)
+            log.warning("%s's execution role may not invoke its destination %s", event.function, destination)
             return
         if event.chain + 1 >= MAX_CHAIN:
             # Lambda's recursive loop detection stops a chain after 16 invocations.

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import OUTSIDE_HOST, OutsideWorld, Server, create
+from tests.e2e.conftest import LAMBDA_TRUST, OUTSIDE_HOST, OutsideWorld, Server, create
 
 # The function reports each attempt to a collector the test runs, then behaves as asked.
 APP = """
@@ -231,7 +231,7 @@ def test_destinations_receive_the_invocation_record(
     lam = srv.client()
     recorder = f"{fn_name}-rec"
     recorder_arn = create(lam, recorder, {"app.py": RECORDER})["FunctionArn"]
-    create(lam, fn_name, {"app.py": APP})
+    create(lam, fn_name, {"app.py": APP}, Role=invoking_role(srv))
     lam.put_function_event_invoke_config(
         FunctionName=fn_name,
         MaximumRetryAttempts=1,
@@ -262,6 +262,42 @@ def test_destinations_receive_the_invocation_record(
     assert collector.ids()["bad"] == 2
 
 
+def invoking_role(srv: Server, resource: str = "*") -> str:
+    """A role that Lambda may assume and that may invoke `resource`: what a function needs to
+    send to a destination function (Lambda uses the function's execution role for it)."""
+    iam = srv.client("iam")
+    name = f"invoker-{uuid.uuid4().hex[:8]}"
+    arn = str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"])
+    allow = {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": resource}
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="invoke",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [allow]}),
+    )
+    return arn
+
+
+def test_a_destination_the_role_may_not_invoke_gets_nothing(
+    fresh_server: Any, fn_name: str, collector: Collector
+) -> None:
+    srv = fresh_server()
+    lam = srv.client()
+    recorder = f"{fn_name}-rec"
+    recorder_arn = create(lam, recorder, {"app.py": RECORDER})["FunctionArn"]
+    elsewhere = f"arn:aws:lambda:us-east-1:000000000000:function:{fn_name}-other"
+    create(lam, fn_name, {"app.py": APP}, Role=invoking_role(srv, elsewhere))
+    lam.put_function_event_invoke_config(
+        FunctionName=fn_name, DestinationConfig={"OnSuccess": {"Destination": recorder_arn}}
+    )
+    send(lam, fn_name, {"id": "good", "collector": collector.url})
+    deadline = time.monotonic() + 20
+    while "may not invoke its destination" not in srv.output() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "may not invoke its destination" in srv.output()
+    assert collector.ids()["good"] == 1  # the function itself ran
+    assert collector.ids()["record"] == 0
+
+
 LOOP = """
 import json, urllib.request
 
@@ -279,7 +315,7 @@ def test_a_function_that_is_its_own_destination_is_stopped(
 ) -> None:
     srv = fresh_server()
     lam = srv.client()
-    arn = create(lam, fn_name, {"app.py": LOOP})["FunctionArn"]
+    arn = create(lam, fn_name, {"app.py": LOOP}, Role=invoking_role(srv))["FunctionArn"]
     lam.put_function_event_invoke_config(
         FunctionName=fn_name, DestinationConfig={"OnSuccess": {"Destination": arn}}
     )

@@ -399,3 +399,120 @@ def test_iam_off_takes_any_role_and_allows_every_caller(fresh_server: Any, fn_na
     assert fn_name in [
         f["FunctionName"] for f in client_with(server, "lambda", user).list_functions()["Functions"]
     ]
+
+
+def test_passing_a_role_needs_iam_pass_role(server: Server, fn_name: str) -> None:
+    may_create = {
+        "Effect": "Allow",
+        "Action": ["lambda:CreateFunction", "lambda:GetFunction"],
+        "Resource": "*",
+    }
+    without = new_user(server, may_create)
+    with pytest.raises(ClientError) as denied:
+        create(client_with(server, "lambda", without), fn_name, HELLO)
+    assert error_code(denied) == "AccessDeniedException"
+    assert "iam:PassRole" in denied.value.response["Error"]["Message"]
+    allowed = new_user(server, may_create, {"Effect": "Allow", "Action": "iam:PassRole", "Resource": ROLE})
+    create(client_with(server, "lambda", allowed), fn_name, HELLO)
+
+
+# -- AWS_IAM function URLs -------------------------------------------------------------------------
+
+
+def signed_get(url: str, creds: dict[str, str]) -> int:
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(
+        Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds.get("SessionToken")),
+        "lambda",
+        REGION,
+    ).add_auth(request)
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=dict(request.headers)), timeout=60
+        ) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+
+
+def test_aws_iam_function_url_is_held_to_invoke_function_url(server: Server, fn_name: str) -> None:
+    lam = server.client("lambda")
+    create(
+        lam,
+        fn_name,
+        {"app.py": "def handler(event, context):\n    return {'statusCode': 200, 'body': 'in'}\n"},
+    )
+    url = lam.create_function_url_config(FunctionName=fn_name, AuthType="AWS_IAM")["FunctionUrl"]
+    fn_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn_name}"
+    stranger = new_user(server, {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": fn_arn})
+    assert signed_get(url, stranger) == 403  # InvokeFunction is not InvokeFunctionUrl
+    friend = new_user(
+        server,
+        {
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunctionUrl",
+            "Resource": fn_arn,
+            "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}},
+        },
+    )
+    assert signed_get(url, friend) == 200
+    assert signed_get(url, {"AccessKeyId": "AKIANOTAKEY000000000", "SecretAccessKey": "x" * 40}) == 403
+
+
+# -- services invoking functions -------------------------------------------------------------------
+
+
+def test_a_schedule_needs_the_functions_policy_to_allow_eventbridge(fresh_server: Any) -> None:
+    """A function with a resource policy is invoked by a rule only when that policy allows
+    events.amazonaws.com for the rule's ARN; one without a policy is invoked (local work)."""
+    server = fresh_server(STRATUS_SCHEDULE_SPEEDUP="60")  # rate(1 minute) fires every second
+    lam, events = server.client("lambda"), server.client("events")
+    counter = {"app.py": "import os\ndef handler(event, context):\n    return 'ok'\n"}
+    names = {k: unique(k) for k in ("open", "wrong", "granted")}
+    for name in names.values():
+        create(lam, name, counter)
+    rule_arns = {}
+    for key in names:
+        rule_arns[key] = events.put_rule(Name=f"r-{key}", ScheduleExpression="rate(1 minute)")["RuleArn"]
+    lam.add_permission(
+        FunctionName=names["wrong"],
+        StatementId="other-rule",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule_arns["open"],  # some other rule's ARN
+    )
+    lam.add_permission(
+        FunctionName=names["granted"],
+        StatementId="this-rule",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule_arns["granted"],
+    )
+    for key, name in names.items():
+        events.put_targets(
+            Rule=f"r-{key}",
+            Targets=[{"Id": "fn", "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"}],
+        )
+    logs = server.client("logs")
+
+    def invoked(name: str) -> bool:
+        try:
+            streams = logs.describe_log_streams(logGroupName=f"/aws/lambda/{name}")["logStreams"]
+        except ClientError:
+            return False
+        return bool(streams)
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (invoked(names["open"]) and invoked(names["granted"])):
+        time.sleep(0.2)
+    assert invoked(names["open"]) and invoked(names["granted"])
+    time.sleep(3)  # several more firings of every rule
+    assert not invoked(names["wrong"])
+    assert "may not invoke" in server.output()
