@@ -114,6 +114,18 @@ def create_role(running: Running, name: str, policy: str | None = None) -> str:
     return arn
 
 
+def ensure_role(client: Any, name: str) -> None:
+    """The role CreateFunction needs, made with the credentials and endpoint of `client` (any
+    boto3 client of the server) unless it exists."""
+    creds = client._request_signer._credentials.get_frozen_credentials()
+    iam = boto3.client("iam", endpoint_url=client.meta.endpoint_url, region_name=client.meta.region_name,
+                       aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key)
+    try:
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+
+
 def zip_of(files: dict[str, str]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:

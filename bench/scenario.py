@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import BIN, ROLE, Running, free_port, wait_http, zip_of
+from bench.common import BIN, ROLE, Running, ensure_role, free_port, wait_http, zip_of
 
 # Environments run as uids from this range (stratus/isolation/linux.py); read-only copies here,
 # so the checks do not depend on the code they check.
@@ -113,6 +113,7 @@ def plan(n: int, mix: dict[str, int], seed: int) -> list[Call]:
 
 
 def deploy(lam: Any) -> None:
+    ensure_role(lam, ROLE.rpartition("/")[2])
     code = zip_of({"app.py": APP})
     for name, extra in FUNCTIONS.items():
         lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
