@@ -194,7 +194,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         )
         services = declared(
             lambda_context,
-            LogsContext(logs=logs, account_id=config.account_id),
+            LogsContext(logs=logs, account_id=config.account_id, group_home=registry.log_group_home),
             EventsContext(rules=rules, registry=registry, account_id=config.account_id),
             CloudWatchContext(metrics=metrics),
             ApiGatewayContext(apis=apis, configured_host=lambda_context.configured_host),

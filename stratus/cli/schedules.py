@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -48,14 +49,32 @@ def add_schedule(
             json.loads(payload)
         except ValueError as e:
             raise click.ClickException(f"--input is not valid JSON: {e}") from None
-    arn = client("lambda", endpoint, data_dir).get_function_configuration(FunctionName=function)[
-        "FunctionArn"
-    ]
+    lam = client("lambda", endpoint, data_dir)
+    arn = lam.get_function_configuration(FunctionName=function)["FunctionArn"]
     events = client("events", endpoint, data_dir)
     rule_arn = events.put_rule(Name=name, ScheduleExpression=expression)["RuleArn"]
+    allow_rule(lam, function, rule_arn)
     target = {"Id": "stratus-cli", "Arn": arn, **({"Input": payload} if payload is not None else {})}
     events.put_targets(Rule=name, Targets=[target])
     click.echo(rule_arn)
+
+
+def allow_rule(lam: Any, function: str, rule_arn: str) -> None:
+    """Let the rule invoke the function (its resource policy must, as on AWS; the console adds
+    this statement too), unless a statement of that id is already there."""
+    from botocore.exceptions import ClientError
+
+    try:
+        lam.add_permission(
+            FunctionName=function,
+            StatementId=f"stratus-schedule-{rule_arn.rpartition('/')[2]}"[:100],
+            Action="lambda:InvokeFunction",
+            Principal="events.amazonaws.com",
+            SourceArn=rule_arn,
+        )
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "ResourceConflictException":
+            raise
 
 
 @schedule.command("rm")

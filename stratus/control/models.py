@@ -51,6 +51,9 @@ class FunctionConfig:
     # Layers, in the order they apply at /opt: (layer version ARN, size, content key). The key
     # is kept so a function runs on even after the layer version is deleted, as on Lambda.
     layers: tuple[tuple[str, int, str], ...] = ()
+    # The region CreateFunction was signed for ("" for functions created before it was kept).
+    # Functions are one namespace across regions here; policies are evaluated in this one.
+    home_region: str = ""
 
     @property
     def log_group_name(self) -> str:

@@ -327,6 +327,19 @@ class Registry:
             policy[qualifier] = statements
         self._commit(record.replace(policy=policy))
 
+    def home_region(self, name: str) -> str | None:
+        """The region a function was created in (None: unknown, or no such function)."""
+        record = self._functions.get(name)
+        return (record.latest.home_region or None) if record is not None else None
+
+    def log_group_home(self, group: str) -> str | None:
+        """The home region of the function that logs to `group`, if one does (a scan: Logs
+        requests are rare)."""
+        for record in self._functions.values():
+            if record.latest.log_group_name == group and record.latest.home_region:
+                return record.latest.home_region
+        return None
+
     def policy_document(self, name: str) -> str | None:
         """The function's resource-based policy as one document (every qualifier's statements:
         each names its own resource), or None when it has none or does not exist."""

@@ -91,10 +91,13 @@ class Authorizer:
         region: str,
     ) -> bool:
         """Whether an AWS service principal ("events.amazonaws.com") may act on a resource:
-        as Lambda does for the services that invoke functions, by the resource's policy when it
-        has one (Stratus lets a service invoke a function without one, for local work)."""
-        if not self.enabled or not resource_policy_text:
+        as Lambda does for the services that invoke functions, only by the resource's policy
+        (without one, nothing may: else whoever may create a rule could have any function run
+        with an input of their choosing, under that function's role)."""
+        if not self.enabled:
             return True
+        if not resource_policy_text:
+            return False
         context: dict[str, tuple[str, ...]] = {"aws:requestedregion": (region,)}
         if source_arn:
             context["aws:sourcearn"] = (source_arn,)

@@ -34,6 +34,8 @@ def guard(authorizer: Authorizer, caller: Caller, source_ip: str | None = None) 
         if operation in service.public_operations:
             return
         action, resource = service.action(operation, params, region, authorizer.account_id)
+        if service.canonical_resource is not None:
+            resource = service.canonical_resource(context, resource)
         held = service.resource_policy(context, resource) if service.resource_policy else None
         authorizer.check(
             caller, action, resource, region=region, resource_policy_text=held, source_ip=source_ip

@@ -56,6 +56,25 @@ def _resource(operation: str, params: Mapping[str, Any], account: str) -> str:
     return "*"
 
 
+def _canonical(context: IamContext, resource: str) -> str:
+    """The named role, user or group's own ARN (its path, its name as created): IAM names are
+    unique whatever their case, so a policy must not be dodged by `VICTIM` for `victim`, nor a
+    Deny on `role/admins/*` by naming the role without its path. Creations keep the ARN asked
+    for; an entity that does not exist keeps it too (the handler then answers NoSuchEntity)."""
+    prefix = f"arn:aws:iam::{context.account_id}:"
+    if not resource.startswith(prefix):
+        return resource
+    kind, _, rest = resource[len(prefix) :].partition("/")
+    name = rest.rpartition("/")[2]
+    lookup = {
+        "role": context.directory.role,
+        "user": context.directory.user,
+        "group": context.directory.group,
+    }
+    found = lookup[kind](name) if kind in lookup and name else None
+    return found.arn if found is not None else resource
+
+
 def _authorization(operation: str) -> Authorization:
     def resolve(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
         return f"iam:{operation}", _resource(operation, params, account)
@@ -70,4 +89,5 @@ SERVICE = Service[IamContext](
     validation_error="ValidationError",
     protocols=("query",),
     authorization={operation: _authorization(operation) for operation in HANDLERS},
+    canonical_resource=_canonical,
 )

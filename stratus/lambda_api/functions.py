@@ -210,6 +210,7 @@ async def create_function(context: LambdaContext, params: dict[str, Any], region
         code_key=stored.key,
         revision_id=new_revision(),
         last_modified=now_iso(),
+        home_region=region,
         **changes,
     )
     await prepare_runtime(context, config)

@@ -91,6 +91,20 @@ def function_policy(context: LambdaContext, resource: str) -> str | None:
     return context.registry.policy_document(parts[6])
 
 
+def home_region(context: LambdaContext, resource: str) -> str:
+    """A function ARN in the region the function was created in: Stratus keeps one namespace
+    of functions for every region, so the same function answers requests signed for any region,
+    and a policy written for its ARN must hold whichever region a caller signs for."""
+    parts = resource.split(":")
+    if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
+        return resource
+    home = context.registry.home_region(parts[6])
+    if home is None or home == parts[3]:
+        return resource
+    parts[3] = home
+    return ":".join(parts)
+
+
 SERVICE = LambdaService(
     model="lambda",
     signing=SIGNING,
@@ -101,4 +115,5 @@ SERVICE = LambdaService(
     authorization=AUTHORIZATION,
     also_requires={"CreateFunction": pass_role, "UpdateFunctionConfiguration": pass_role},
     resource_policy=function_policy,
+    canonical_resource=home_region,
 )

@@ -6,7 +6,7 @@ by one of two members, the allowed retention periods, the tokens they issued).""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +19,18 @@ from stratus.wire.signing import Signing
 TARGET_PREFIX = "Logs_20140328"
 
 
+def _no_home(group: str) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class LogsContext:
-    """What the Logs handlers read: the log store, and the account their ARNs name."""
+    """What the Logs handlers read: the log store, and the account their ARNs name; and, for
+    authorization, the home region of a function's log group (`Registry.log_group_home`)."""
 
     logs: LogStore
     account_id: str
+    group_home: Callable[[str], str | None] = _no_home
 
 
 def _group_arn(region: str, account: str, group: str) -> str:
@@ -264,10 +270,26 @@ AUTHORIZATION: dict[str, Authorization] = {
     },
 }
 
+
+def _home_region(context: LogsContext, resource: str) -> str:
+    """A log group's resource in its function's home region: log groups are one namespace for
+    every region here, so a policy on a group must hold whichever region a caller signs for."""
+    parts = resource.split(":", 6)
+    if len(parts) < 7 or parts[5] != "log-group":
+        return resource
+    group = parts[6].split(":log-stream:", 1)[0]
+    home = context.group_home(group) if group else None
+    if home is None or home == parts[3]:
+        return resource
+    parts[3] = home
+    return ":".join(parts)
+
+
 SERVICE = Service[LogsContext](
     model="logs",
     signing=Signing("logs", targets=(TARGET_PREFIX,)),
     handlers=OPERATIONS,
     validation_error="InvalidParameterException",
     authorization=AUTHORIZATION,
+    canonical_resource=_home_region,
 )

@@ -71,6 +71,11 @@ class Service(Generic[C]):
     also_requires: Mapping[str, Callable[[Mapping[str, Any], str, str], tuple[tuple[str, str], ...]]] = field(
         default_factory=dict
     )
+    # The resource's one true ARN, for the ARN `authorization` built from the request: where one
+    # resource answers to several spellings (any signing region for Lambda's region-less
+    # namespace, IAM names in any case, a role without its path), a policy must be evaluated
+    # against the same ARN whichever spelling the caller chose.
+    canonical_resource: Callable[[C, str], str] | None = None
     # Operations any authenticated caller may call, whatever its policies say (AWS's
     # sts:GetCallerIdentity).
     public_operations: frozenset[str] = frozenset()

@@ -1,7 +1,8 @@
 """Attacks on the identity work, against the real server: each test performs one attack (from
 inside a function with its own environment credentials, or as a hostile client) and fails if
-the attack succeeds. An attack that succeeds today is kept, marked xfail(strict=True) with the
-finding as its reason, so that it is on record and flips the day it is fixed.
+the attack succeeds. The first run found six that did (signing for another region, IAM name
+case and paths dodging a Deny; a schedule as a confused deputy); each is fixed and its test
+kept here.
 
 Inside functions, two attackers run one boto3 call (or one signed HTTP GET) per invocation:
 - `narrow`: a role allowing little (its own configuration, logs and AddPermission, CreateFunction
@@ -474,16 +475,6 @@ def test_invoke_name_case_cannot_reach_a_denied_function(server: Server, arena: 
         assert "hunter2" not in json.dumps(out)
 
 
-REGION_DODGE = (
-    "lambda_api/actions.py builds every function resource ARN in the region the request was "
-    "signed for, while functions (and log groups) are one namespace for all regions: a request "
-    "signed for eu-west-1 reaches the us-east-1 function with resource "
-    "arn:aws:lambda:eu-west-1:...:function:NAME, which a Deny written (as AWS's guides write it) "
-    "for arn:aws:lambda:us-east-1:... does not match. Same in services/logs.py (log_stream_arn)."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=REGION_DODGE)
 def test_invoke_signed_for_another_region_cannot_dodge_a_deny(server: Server, arena: Arena) -> None:
     out = attack(
         server,
@@ -496,7 +487,6 @@ def test_invoke_signed_for_another_region_cannot_dodge_a_deny(server: Server, ar
     refused(out)
 
 
-@pytest.mark.xfail(strict=True, reason=REGION_DODGE)
 def test_reading_the_vault_signed_for_another_region_is_refused(server: Server, arena: Arena) -> None:
     out = attack(
         server,
@@ -540,7 +530,6 @@ def test_function_cannot_read_another_functions_logs(server: Server, arena: Aren
     assert "events" in own["ok"]
 
 
-@pytest.mark.xfail(strict=True, reason=REGION_DODGE)
 def test_reading_logs_signed_for_another_region_is_refused(server: Server, arena: Arena) -> None:
     out = attack(
         server,
@@ -842,16 +831,6 @@ def test_username_variable_reaches_only_the_callers_own_user(server: Server) -> 
     assert error_code(role_denied) == "AccessDenied"
 
 
-IAM_NAME_CASE = (
-    "identity/iam_api.py _resource builds the resource ARN from UserName/RoleName as the request "
-    "spells it, while the directory finds entities case-insensitively: `VICTIM` acts on user "
-    "`victim` but is authorized against arn:...:user/VICTIM, which a Deny on user/victim does not "
-    "match. The fix needs the directory in the authorization (the guard passes no context to "
-    "Service.action), so the resource can be the entity's own ARN."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=IAM_NAME_CASE)
 def test_iam_name_case_cannot_dodge_a_deny(server: Server) -> None:
     victim = new_user(server, managed=ADMIN)
     victim_arn = f"arn:aws:iam::{ACCOUNT}:user/{victim['UserName']}"
@@ -869,15 +848,6 @@ def test_iam_name_case_cannot_dodge_a_deny(server: Server) -> None:
     assert error_code(dodged) == "AccessDenied"
 
 
-IAM_PATH = (
-    "identity/iam_api.py _resource names a role or user by its path-less ARN (role/NAME) for every "
-    "operation but CreateX, so a Deny on a path (arn:...:role/admins/*) never matches the "
-    "operations on the roles under it: AttachRolePolicy on a /admins/ role is allowed by an "
-    "Allow iam:* despite the Deny. Same fix as the name case: authorize against the entity's ARN."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=IAM_PATH)
 def test_iam_path_cannot_dodge_a_deny(server: Server) -> None:
     iam = server.client("iam")
     name = unique("guarded")
@@ -1049,17 +1019,6 @@ def error_code_of(error: ClientError) -> str:
     return str(error.response["Error"]["Code"])
 
 
-SCHEDULE_DEPUTY = (
-    "identity/authorizer.py service_may (through app.py service_may_invoke, for schedules) lets "
-    "events.amazonaws.com invoke any function that has no resource policy, 'for local work', even "
-    "with IAM on: a caller allowed only events:PutRule/PutTargets gets any function run, with an "
-    "Input of its choosing, under that function's role (a confused deputy). Lambda refuses such "
-    "invocations unless the function's policy allows the rule; with STRATUS_IAM=on Stratus should "
-    "too (keep the relaxation for STRATUS_IAM=off)."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=SCHEDULE_DEPUTY)
 def test_a_schedule_cannot_invoke_a_function_its_creator_may_not(fresh_server: Any) -> None:
     server = fresh_server(STRATUS_SCHEDULE_SPEEDUP="60")  # rate(1 minute) fires every second
     victim = unique("victim")

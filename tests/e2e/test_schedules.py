@@ -22,6 +22,18 @@ def handler(event, context):
 """
 
 
+def allow(lam: Any, function: str, rule_arn: str) -> None:
+    """The statement that lets a rule invoke a function, as on AWS (Terraform's
+    aws_lambda_permission, SAM's Events: Schedule)."""
+    lam.add_permission(
+        FunctionName=function,
+        StatementId=f"rule-{rule_arn.rpartition('/')[2]}",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule_arn,
+    )
+
+
 def fired(c: Collector) -> list[dict[str, Any]]:
     return [item["event"] for item in list(c.seen) if item["id"] == "fired"]
 
@@ -114,6 +126,7 @@ def test_rate_schedule_fires_the_scheduled_event(
         "FunctionArn"
     ]
     rule_arn = events.put_rule(Name="tick", ScheduleExpression="rate(1 minute)")["RuleArn"]
+    allow(lam, fn_name, rule_arn)
     events.put_targets(Rule="tick", Targets=[{"Id": "fn", "Arn": arn}])
     seen = wait_fired(collector, 2)
     assert len(seen) >= 2, seen
@@ -138,7 +151,7 @@ def test_missed_runs_fire_once_after_a_restart(
     arn = create(lam, fn_name, {"app.py": APP}, Environment={"Variables": {"COLLECTOR": collector.url}})[
         "FunctionArn"
     ]
-    events.put_rule(Name="daily", ScheduleExpression="rate(1 minute)")
+    allow(lam, fn_name, events.put_rule(Name="daily", ScheduleExpression="rate(1 minute)")["RuleArn"])
     events.put_targets(
         Rule="daily", Targets=[{"Id": "fn", "Arn": arn, "Input": json.dumps({"custom": True})}]
     )
