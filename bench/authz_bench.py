@@ -75,7 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter rounds")
     args = parser.parse_args()
-    duration, rounds = (2.0, 2) if args.quick else (4.0, 4)
+    duration, rounds = (2.0, 3) if args.quick else (4.0, 6)
     with stratus_server() as srv:
         lam, iam = srv.client(), srv.client("iam")
         name = f"authz-{uuid.uuid4().hex[:6]}"
@@ -126,8 +126,11 @@ def main() -> None:
             drive(url, callers["root"], b"{}", concurrency, 2.0)  # warm the environments
             rates: dict[str, list[float]] = {k: [] for k in callers}
             errors: dict[str, int] = {k: 0 for k in callers}
+            order = list(callers)
             for _ in range(rounds):
-                for who, headers in callers.items():
+                order = order[1:] + order[:1]  # each caller takes each place in turn
+                for who in order:
+                    headers = callers[who]
                     load = drive(url, headers, b"{}", concurrency, duration)
                     rates[who].append(load.rate)
                     errors[who] += load.errors

@@ -48,6 +48,8 @@ class Authorizer:
         self.enabled = enabled
         self._clock = clock
         self._policies: dict[str, tuple[int, tuple[Policy, ...]]] = {}
+        self._second = -1
+        self._times = ("", "")
 
     def check(
         self,
@@ -159,7 +161,10 @@ class Authorizer:
         self, caller: Caller, region: str, extra: Context | None, source_ip: str | None
     ) -> dict[str, tuple[str, ...]]:
         """The global condition keys of one request (lower-cased, as policies are matched)."""
-        now = self._clock()
+        second = int(self._clock())
+        if second != self._second:  # the time keys, formatted once a second
+            self._second = second
+            self._times = (datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), str(second))
         principal = caller.principal
         context: dict[str, tuple[str, ...]] = {
             "aws:principalarn": (principal.role_arn or principal.arn,),
@@ -167,8 +172,8 @@ class Authorizer:
             "aws:principaltype": (_PRINCIPAL_TYPES[principal.kind],),
             "aws:userid": (caller.user_id,),
             "aws:requestedregion": (region,),
-            "aws:currenttime": (datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),),
-            "aws:epochtime": (str(int(now)),),
+            "aws:currenttime": (self._times[0],),
+            "aws:epochtime": (self._times[1],),
             "aws:securetransport": ("false",),
             "aws:multifactorauthpresent": ("false",),
         }

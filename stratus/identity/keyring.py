@@ -17,6 +17,7 @@ from stratus.identity.evaluate import Principal
 from stratus.identity.sessions import ACCESS_KEY_PREFIX, Session, Sessions
 
 INVALID = "The security token included in the request is invalid."
+MAX_OPENED = 4096
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,10 @@ class Keyring:
         self._directory = directory
         self.sessions = sessions
         self._clock = clock
+        # Tokens already opened (their seal checked, their claims decoded), with their secret:
+        # a session signs many requests, and opening one costs two HMACs and a JSON decode.
+        # Whether its role or user still exists is checked on every request all the same.
+        self._opened: dict[tuple[str, str], tuple[Session, str]] = {}
         # STRATUS_IAM=off: a role session stays valid when its role does not exist (functions'
         # roles need not), since no policy is evaluated anyway.
         self._strict = strict
@@ -71,8 +76,18 @@ class Keyring:
         if access_key_id == self._root.access_key_id:
             return self._root.secret_access_key, self._root_caller
         if access_key_id.startswith(ACCESS_KEY_PREFIX):
-            session = self.sessions.open(access_key_id, session_token, self._clock())
-            return self.sessions.secret(access_key_id), self._session_caller(session)
+            now = self._clock()
+            opened = self._opened.get((access_key_id, session_token or ""))
+            if opened is None:
+                session = self.sessions.open(access_key_id, session_token, now)
+                opened = (session, self.sessions.secret(access_key_id))
+                if len(self._opened) >= MAX_OPENED:
+                    self._opened.clear()
+                self._opened[(access_key_id, session_token or "")] = opened
+            elif now >= opened[0].expires:
+                self._opened.pop((access_key_id, session_token or ""), None)
+                self.sessions.open(access_key_id, session_token, now)  # raises ExpiredToken
+            return opened[1], self._session_caller(opened[0])
         key = self._directory.access_key(access_key_id)
         if key is None or key.status != "Active":
             raise UnrecognizedClient(INVALID)
