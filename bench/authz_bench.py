@@ -9,6 +9,7 @@ import argparse
 import json
 import statistics
 import uuid
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -75,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter rounds")
     args = parser.parse_args()
-    duration, rounds = (2.0, 3) if args.quick else (4.0, 6)
+    duration, rounds = (2.0, 3) if args.quick else (3.0, 12)
     with stratus_server() as srv:
         lam, iam = srv.client(), srv.client("iam")
         name = f"authz-{uuid.uuid4().hex[:6]}"
@@ -149,8 +150,12 @@ def main() -> None:
         for who, data in row.items():
             print(
                 f"{level:3s} {who:8s} {data['median_per_s']:8.0f} invokes/s (median of {len(data['rounds'])} "
-                f"rounds) = {100 * data['vs_root']:5.1f}% of root; errors {data['errors']}"
+                f"rounds) = {100 * data['vs_root']:5.1f}% of root; errors {data['errors']}; "
+                f"rounds {min(data['rounds'])}..{max(data['rounds'])}"
             )
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "authz.json").write_text(json.dumps({"machine": machine(), **results}, indent=2))
 
 
 if __name__ == "__main__":

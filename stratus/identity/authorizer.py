@@ -23,6 +23,7 @@ from stratus.identity.policy import Policy, parse
 
 Context = Mapping[str, tuple[str, ...]]
 _MAX_CACHED_CALLERS = 10_000
+_MAX_CACHED_DECISIONS = 100_000
 
 
 @lru_cache(maxsize=1024)
@@ -48,6 +49,10 @@ class Authorizer:
         self.enabled = enabled
         self._clock = clock
         self._policies: dict[str, tuple[int, tuple[Policy, ...]]] = {}
+        # Allows that no request context can change (no statement that could apply to the
+        # action has a condition or a policy variable), by caller, action, resource and resource
+        # policy, with the directory revision they were decided at.
+        self._allowed: dict[tuple[str, str, str, str | None], int] = {}
         self._second = -1
         self._times = ("", "")
 
@@ -64,11 +69,19 @@ class Authorizer:
     ) -> None:
         if caller.is_root or not self.enabled:
             return
+        revision = self._directory.revision
+        key = (caller.principal.arn, action, resource, resource_policy_text)
+        if extra is None and self._allowed.get(key) == revision:
+            return
         identity = self.identity_policies(caller)
         held = resource_policy(resource_policy_text) if resource_policy_text else None
         request = Request(caller.principal, action, resource, self.context(caller, region, extra, source_ip))
         decision = evaluate(request, identity, held, resource_account=self.account_id)
         if decision is Decision.ALLOW:
+            if extra is None and context_free(action, identity, held):
+                if len(self._allowed) >= _MAX_CACHED_DECISIONS:
+                    self._allowed.clear()
+                self._allowed[key] = revision
             return
         raise AccessDenied(
             denial(caller.principal.arn, action, resource, self._why(request, identity, decision))
@@ -196,6 +209,17 @@ class Authorizer:
             where = "identity-based" if alone is Decision.EXPLICIT_DENY else "resource-based"
             return f"with an explicit deny in an {where} policy"
         return f"because no identity-based policy allows the {request.action} action"
+
+
+def context_free(action: str, identity: tuple[Policy, ...], held: Policy | None) -> bool:
+    """Whether a decision on `action` depends on nothing but the caller, the action and the
+    resource: no statement that could apply to it has a condition or a policy variable."""
+    service = action.lower().partition(":")[0]
+    for policy in (*identity, *((held,) if held is not None else ())):
+        for statement in policy.for_service(service):
+            if statement.conditions or (statement.resources is not None and statement.resources.dynamic):
+                return False
+    return True
 
 
 _PRINCIPAL_TYPES = {"root": "Account", "user": "User", "assumed-role": "AssumedRole", "service": "Service"}

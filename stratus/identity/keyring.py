@@ -64,10 +64,11 @@ class Keyring:
         self._directory = directory
         self.sessions = sessions
         self._clock = clock
-        # Tokens already opened (their seal checked, their claims decoded), with their secret:
-        # a session signs many requests, and opening one costs two HMACs and a JSON decode.
-        # Whether its role or user still exists is checked on every request all the same.
-        self._opened: dict[tuple[str, str], tuple[Session, str]] = {}
+        # Tokens already opened (their seal checked, their claims decoded), with their secret
+        # and caller, at the directory revision that caller was found at: a session signs many
+        # requests, and opening one costs two HMACs and a JSON decode. Any IAM change (a role
+        # deleted, say) makes the next request open its token again; expiry is checked always.
+        self._opened: dict[tuple[str, str], tuple[Session, str, Caller, int]] = {}
         # STRATUS_IAM=off: a role session stays valid when its role does not exist (functions'
         # roles need not), since no policy is evaluated anyway.
         self._strict = strict
@@ -77,17 +78,20 @@ class Keyring:
             return self._root.secret_access_key, self._root_caller
         if access_key_id.startswith(ACCESS_KEY_PREFIX):
             now = self._clock()
-            opened = self._opened.get((access_key_id, session_token or ""))
-            if opened is None:
+            slot = (access_key_id, session_token or "")
+            opened = self._opened.get(slot)
+            if opened is not None and now >= opened[0].expires:
+                del self._opened[slot]
+                opened = None
+            if opened is None or opened[3] != self._directory.revision:
+                # First use, or IAM changed since: open (or re-check) the token and its holder.
                 session = self.sessions.open(access_key_id, session_token, now)
-                opened = (session, self.sessions.secret(access_key_id))
+                caller = self._session_caller(session)
+                opened = (session, self.sessions.secret(access_key_id), caller, self._directory.revision)
                 if len(self._opened) >= MAX_OPENED:
                     self._opened.clear()
-                self._opened[(access_key_id, session_token or "")] = opened
-            elif now >= opened[0].expires:
-                self._opened.pop((access_key_id, session_token or ""), None)
-                self.sessions.open(access_key_id, session_token, now)  # raises ExpiredToken
-            return opened[1], self._session_caller(opened[0])
+                self._opened[slot] = opened
+            return opened[1], opened[2]
         key = self._directory.access_key(access_key_id)
         if key is None or key.status != "Active":
             raise UnrecognizedClient(INVALID)
