@@ -195,7 +195,7 @@ class FunctionRecord:
     event_invoke: dict[str, EventInvokeConfig] = field(default_factory=dict)
     urls: dict[str, FunctionUrl] = field(default_factory=dict)
     # Resource-based policy statements (AddPermission), by qualifier ("" for the function).
-    # Stored and returned as Lambda does; Stratus has one root identity, so none is enforced.
+    # Stored and returned as Lambda does, and enforced (identity/guard.py, Authorizer.service_may).
     policy: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
 
     @property

@@ -3,7 +3,9 @@ GetPolicy).
 
 Statements are stored and returned as Lambda shapes them, so SAM, Terraform and scripts that
 grant `lambda:InvokeFunctionUrl` or an API Gateway's `lambda:InvokeFunction` work unchanged.
-Stratus has one root identity, so no statement is enforced.
+The statements are enforced as Lambda enforces them: the gateway's authorization evaluates them
+with the caller's own policies (`Registry.policy_document`, identity/guard.py), and services
+invoking a function need one that allows them (schedules).
 """
 
 from __future__ import annotations
