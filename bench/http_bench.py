@@ -119,6 +119,8 @@ def main() -> None:
         lam.get_waiter("function_active_v2").wait(FunctionName=name)
         function_url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
         arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        lam.add_permission(FunctionName=name, StatementId="apigateway", Action="lambda:InvokeFunction",
+                           Principal="apigateway.amazonaws.com")
         api = srv.client("apigatewayv2").create_api(Name="bench", ProtocolType="HTTP", Target=arn)
         pid = server_pid(int(srv.endpoint.rsplit(":", 1)[1]))
         with hello_floor() as hello:

@@ -11,6 +11,7 @@ Endpoints are reachable two ways on the one port:
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ from stratus.wire.signing import Signing, always
 
 URL_PREFIX = "/_stratus/url/"
 API_PREFIX = "/_stratus/api/"
+log = logging.getLogger("stratus.httpapi")
+
 # Host names that reach a function URL or an HTTP API as on AWS.
 HOST_MARKERS = (".lambda-url.", ".execute-api.")
 # AWS_IAM function URLs take signatures made for Lambda, in a header or presigned (Lambda
@@ -254,6 +257,14 @@ class Front:
         self, landing: Landing, event: dict[str, object], request_id: str, trace_in: TraceHeader | None
     ) -> HttpReply:
         target = target_of(landing.integration)
+        if not self._gateway_may_invoke(landing, target.name, target.qualifier, target.region):
+            # AWS answers a missing permission with a 500 and logs why in the API's logs.
+            log.warning(
+                "HTTP API %s may not invoke %s: its policy does not allow apigateway.amazonaws.com",
+                landing.api.apiId,
+                target.name,
+            )
+            return json_reply(500, {"message": "Internal Server Error"})
         mapper = replies.from_v1 if landing.integration.payloadFormatVersion == "1.0" else replies.from_v2
         invoke = self._invoke(
             target.name,
@@ -277,6 +288,25 @@ class Front:
             self._overdue.add(task)
             task.add_done_callback(self._overdue.discard)
             return json_reply(503, {"message": "Service Unavailable"})
+
+    def _gateway_may_invoke(self, landing: Landing, name: str, qualifier: str | None, region: str) -> bool:
+        """Whether the function's policy lets API Gateway invoke it for this API and route, as
+        Lambda requires of an HTTP API's integration (SourceArn
+        arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH, or .../$default)."""
+        key = landing.route.routeKey
+        method, _, path = key.partition(" ")
+        route = "$default" if key == "$default" else f"{'*' if method == 'ANY' else method}{path}"
+        api = landing.api.apiId
+        source = f"arn:aws:execute-api:{region}:{self.account_id}:{api}/{landing.stage.stageName}/{route}"
+        return self.authorizer.service_may(
+            "apigateway.amazonaws.com",
+            "lambda:InvokeFunction",
+            function_arn(region, self.account_id, name, qualifier),
+            self.registry.policy_document(name),
+            source_arn=source,
+            source_account=self.account_id,
+            region=region,
+        )
 
     # -- the invoke shared by both ---------------------------------------------------------
 

@@ -261,6 +261,20 @@ def create(lam: Any, name: str, files: dict[str, str | bytes], **kwargs: Any) ->
     return lam.create_function(**params)  # type: ignore[no-any-return]
 
 
+def allow_api_gateway(lam: Any, name: str, qualifier: str | None = None) -> None:
+    """The statement that lets API Gateway (any HTTP API of the account) invoke a function, as
+    an HTTP API's integration needs on AWS (`aws lambda add-permission --principal
+    apigateway.amazonaws.com`)."""
+    lam.add_permission(
+        FunctionName=name,
+        StatementId=f"apigateway-{qualifier or 'function'}",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{REGION}:000000000000:*",
+        **({"Qualifier": qualifier} if qualifier else {}),
+    )
+
+
 def error_code(err: pytest.ExceptionInfo[ClientError]) -> str:
     """The AWS error code of a refused boto3 call."""
     return str(err.value.response["Error"]["Code"])

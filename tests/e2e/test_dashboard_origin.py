@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e import test_dashboard
-from tests.e2e.conftest import Server, create
+from tests.e2e.conftest import Server, allow_api_gateway, create
 from tests.e2e.http_client import call
 from tests.e2e.test_dashboard import API, dashboard, http, http_login, log_in, start_token
 
@@ -134,6 +134,7 @@ def test_function_urls_and_http_apis_get_no_stratus_cookie_from_any_client(
 
     gw = srv.client("apigatewayv2")
     arn = srv.client().get_function(FunctionName=fn)["Configuration"]["FunctionArn"]
+    allow_api_gateway(srv.client(), fn)
     v2 = gw.create_api(Name=f"origin-{uuid.uuid4().hex[:6]}", ProtocolType="HTTP", Target=arn)
     v1 = gw.create_api(Name=f"origin-v1-{uuid.uuid4().hex[:6]}", ProtocolType="HTTP")
     try:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, allow_api_gateway
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "items-api"
 
@@ -97,6 +97,7 @@ def test_bad_requests_get_the_handlers_own_errors(base_url: str) -> None:
 def test_the_same_handler_behind_an_http_api(server: Server, items_api: str) -> None:
     arn = server.client("lambda").get_function(FunctionName=items_api)["Configuration"]["FunctionArn"]
     gateway = server.client("apigatewayv2")
+    allow_api_gateway(server.client("lambda"), items_api)
     api = gateway.create_api(Name="items", ProtocolType="HTTP", Target=arn)
     gateway.create_stage(ApiId=api["ApiId"], StageName="prod")
     try:

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import REGION, Server, create, error_code, make_zip
+from tests.e2e.conftest import REGION, Server, allow_api_gateway, create, error_code, make_zip
 from tests.e2e.http_client import call, curl, curl_post_file, event_of
 
 # One handler whose behaviour the request's `mode` query parameter picks (echo by default).
@@ -98,6 +98,7 @@ def gw(server: Server) -> Any:
 def app_arn(mlam: Any) -> Iterator[str]:
     name = unique("hapi-app")
     arn = str(create(mlam, name, {"app.py": APP}, Timeout=5)["FunctionArn"])
+    allow_api_gateway(mlam, name)
     yield arn
     mlam.delete_function(FunctionName=name)
 
@@ -106,6 +107,7 @@ def app_arn(mlam: Any) -> Iterator[str]:
 def other_arn(mlam: Any) -> Iterator[str]:
     name = unique("hapi-other")
     arn = str(create(mlam, name, {"app.py": OTHER})["FunctionArn"])
+    allow_api_gateway(mlam, name)
     yield arn
     mlam.delete_function(FunctionName=name)
 
@@ -290,6 +292,8 @@ def test_integration_to_an_alias_by_invocation_arn(gw: Any, mlam: Any) -> None:
     arn = create(mlam, name, {"app.py": code % "v1"})["FunctionArn"]
     version = mlam.publish_version(FunctionName=name)["Version"]
     mlam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    allow_api_gateway(mlam, name)
+    allow_api_gateway(mlam, name, "live")
     mlam.update_function_code(FunctionName=name, ZipFile=make_zip({"app.py": code % "v2"}))
     mlam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
     uri = f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}:live/invocations"
@@ -514,6 +518,7 @@ def test_function_faults_are_500(quick: dict[str, Any], mode: str) -> None:
 def test_deleted_function_is_500(gw: Any, mlam: Any) -> None:
     name = unique("hapi-gone")
     arn = create(mlam, name, {"app.py": OTHER})["FunctionArn"]
+    allow_api_gateway(mlam, name)
     api = gw.create_api(Name=unique("gone"), ProtocolType="HTTP", Target=arn)
     try:
         assert event_of(api["ApiEndpoint"] + "/x")["fn"] == "other"
@@ -594,6 +599,7 @@ def test_endpoints_survive_a_restart(fresh_server: Any) -> None:
     lam, apis = first.client("lambda"), first.client("apigatewayv2")
     name = unique("restart")
     arn = create(lam, name, {"app.py": APP})["FunctionArn"]
+    allow_api_gateway(lam, name)
     url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
     api = apis.create_api(Name=unique("restart"), ProtocolType="HTTP", Target=arn)
     assert event_of(url + "before")["rawPath"] == "/before"

@@ -516,3 +516,34 @@ def test_a_schedule_needs_the_functions_policy_to_allow_eventbridge(fresh_server
     time.sleep(3)  # several more firings of every rule
     assert not invoked(names["wrong"]) and not invoked(names["bare"])
     assert "may not invoke" in server.output()
+
+
+def test_an_http_api_needs_the_functions_policy_to_allow_api_gateway(server: Server, fn_name: str) -> None:
+    """Whoever may create an API must not get a function run through it that its policy does
+    not open to API Gateway (a confused deputy): the integration answers 500, as on AWS."""
+    import urllib.error
+    import urllib.request
+
+    def status(url: str) -> int:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as e:
+            return int(e.code)
+
+    lam = server.client("lambda")
+    arn = create(lam, fn_name, HELLO)["FunctionArn"]
+    builder = new_user(server, {"Effect": "Allow", "Action": "apigateway:*", "Resource": "*"})
+    api = client_with(server, "apigatewayv2", builder).create_api(
+        Name=unique("deputy"), ProtocolType="HTTP", Target=arn
+    )
+    assert status(api["ApiEndpoint"] + "/x") == 500
+    assert f"HTTP API {api['ApiId']} may not invoke {fn_name}" in server.output()
+    lam.add_permission(
+        FunctionName=fn_name,
+        StatementId="this-api",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api['ApiId']}/*",
+    )
+    assert status(api["ApiEndpoint"] + "/x") == 200

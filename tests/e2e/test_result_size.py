@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROLE, Server, create
+from tests.e2e.conftest import ROLE, Server, allow_api_gateway, create
 from tests.e2e.http_client import call
 from tests.e2e.test_custom_runtime import zip_with
 from tests.e2e.test_invoke import deploy, invoke, ok
@@ -316,6 +316,7 @@ def test_http_fronts_answer_too_large_results_as_aws_does(server: Server, mlam: 
     assert reply.json() == {"Message": "Internal Server Error"}
     # An HTTP API answers it as it answers any function error here (500).
     gw = server.client("apigatewayv2")
+    allow_api_gateway(mlam, name)
     api = gw.create_api(Name=new_name("size"), ProtocolType="HTTP", Target=arn)
     try:
         reply = call(api["ApiEndpoint"] + f"/?size={7 * 1024 * 1024}")
