@@ -71,6 +71,13 @@ def deployed(server: Server, tmp_path: Path, fn_name: str) -> str:
     src = write_app(tmp_path / "fn", APP_V2)
     result = server.cli("deploy", str(src), "--name", fn_name)
     assert result.returncode == 0, result.stderr
+    # Without --role it gave the function the default role, made with basic execution.
+    role = server.client("lambda").get_function_configuration(FunctionName=fn_name)["Role"]
+    assert role == "arn:aws:iam::000000000000:role/stratus-function"
+    attached = server.client("iam").list_attached_role_policies(RoleName="stratus-function")[
+        "AttachedPolicies"
+    ]
+    assert [p["PolicyName"] for p in attached] == ["AWSLambdaBasicExecutionRole"]
     return fn_name
 
 

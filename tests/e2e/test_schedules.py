@@ -179,6 +179,13 @@ def test_schedule_cli(server: Server, lam: Any, fn_name: str) -> None:
     added = server.cli("schedule", "add", rule, "cron(0 6 ? * MON *)", "--function", fn_name, "--input", "{}")
     assert added.returncode == 0, added.stderr
     assert added.stdout.strip().endswith(f":rule/{rule}")
+    # It let the rule invoke the function, as the console does (Lambda requires it).
+    statements = json.loads(lam.get_policy(FunctionName=fn_name)["Policy"])["Statement"]
+    assert any(
+        st["Principal"] == {"Service": "events.amazonaws.com"}
+        and st["Condition"]["ArnLike"]["AWS:SourceArn"] == added.stdout.strip()
+        for st in statements
+    ), statements
     listed = server.cli("schedule", "ls")
     assert listed.returncode == 0 and rule in listed.stdout
     bad = server.cli("schedule", "add", "x", "rate(often)", "--function", fn_name)
