@@ -92,13 +92,17 @@ def function_policy(context: LambdaContext, resource: str) -> str | None:
 
 
 def home_region(context: LambdaContext, resource: str) -> str:
-    """A function ARN in the region the function was created in: Stratus keeps one namespace
-    of functions for every region, so the same function answers requests signed for any region,
-    and a policy written for its ARN must hold whichever region a caller signs for."""
+    """A function (or layer) ARN in the region it was created in: Stratus keeps one namespace of
+    functions and of layers for every region, so the same one answers requests signed for any
+    region, and a policy written for its ARN must hold whichever region a caller signs for."""
     parts = resource.split(":")
-    if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
+    if len(parts) < 7 or parts[2] != "lambda" or parts[5] not in ("function", "layer"):
         return resource
-    home = context.registry.home_region(parts[6])
+    if parts[5] == "layer":  # layers too are one namespace: a layer's home is its versions' region
+        versions = context.layers.versions(parts[6])
+        home = versions[-1].region if versions else None
+    else:
+        home = context.registry.home_region(parts[6])
     if home is None or home == parts[3]:
         return resource
     parts[3] = home

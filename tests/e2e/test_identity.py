@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import AWS_V2, LAMBDA_TRUST, REGION, ROLE, Server, create, error_code
+from tests.e2e.conftest import AWS_V2, LAMBDA_TRUST, REGION, ROLE, Server, create, error_code, make_zip
 
 ACCOUNT = "000000000000"
 
@@ -547,3 +547,37 @@ def test_an_http_api_needs_the_functions_policy_to_allow_api_gateway(server: Ser
         SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api['ApiId']}/*",
     )
     assert status(api["ApiEndpoint"] + "/x") == 200
+
+
+def test_a_layer_deny_holds_whichever_region_is_signed_for(server: Server) -> None:
+    """Layers are one namespace for every region here: a Deny on a layer's ARN in its own
+    region must hold for a caller that signs for another region."""
+    name = unique("layer")
+    server.client("lambda").publish_layer_version(
+        LayerName=name, Content={"ZipFile": make_zip({"x.txt": "x"})}
+    )
+    user = new_user(
+        server,
+        {"Effect": "Allow", "Action": "lambda:*", "Resource": "*"},
+        {
+            "Effect": "Deny",
+            "Action": "lambda:*",
+            "Resource": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{name}:*",
+        },
+    )
+    for region in (REGION, "eu-west-1"):
+        lam = boto3.client(
+            "lambda",
+            endpoint_url=server.endpoint,
+            region_name=region,
+            aws_access_key_id=user["AccessKeyId"],
+            aws_secret_access_key=user["SecretAccessKey"],
+            config=Config(retries={"max_attempts": 1}),
+        )
+        with pytest.raises(ClientError) as denied:
+            lam.get_layer_version(LayerName=name, VersionNumber=1)
+        assert error_code(denied) == "AccessDeniedException", region
+        with pytest.raises(ClientError) as delete_denied:
+            lam.delete_layer_version(LayerName=name, VersionNumber=1)
+        assert error_code(delete_denied) == "AccessDeniedException", region
+    assert server.client("lambda").get_layer_version(LayerName=name, VersionNumber=1)["Version"] == 1
