@@ -60,6 +60,10 @@ class ResourceNotFound(ClientError):
     status = 404
 
 
+class CodeSigningConfigNotFound(ResourceNotFound):
+    code = "CodeSigningConfigNotFoundException"
+
+
 class ResourceConflict(ClientError):
     code = "ResourceConflictException"
     status = 409

@@ -74,6 +74,7 @@ FUNCTION_OPERATIONS = (
     "ListProvisionedConcurrencyConfigs",
     "ListFunctionEventInvokeConfigs",
     "ListFunctionUrlConfigs",
+    "GetFunctionCodeSigningConfig",
 )
 # Operations on an alias, named by `Name` next to the function (a qualifier in the name is
 # dropped by their handlers too).

@@ -18,6 +18,7 @@ from stratus.control.codestore import StoredCode
 from stratus.control.models import FunctionConfig
 from stratus.control.registry import new_revision, now_iso
 from stratus.errors import (
+    CodeSigningConfigNotFound,
     InvalidParameterValue,
     RequestTooLarge,
     ResourceConflict,
@@ -193,6 +194,12 @@ async def create_function(context: LambdaContext, params: dict[str, Any], region
     architectures = params.get("Architectures") or ["x86_64"]
     if architectures != ["x86_64"]:
         raise InvalidParameterValue("Only the x86_64 architecture is available on this host.")
+    if params.get("CodeSigningConfigArn"):
+        # No code signing configuration can exist here (lambda_api/code_signing.py).
+        raise CodeSigningConfigNotFound(
+            "The code signing configuration cannot be found. Check that the provided configuration "
+            f"is not deleted: {params['CodeSigningConfigArn']}."
+        )
     changes = config_changes(context, params)
     tags = validate.tags(params.get("Tags") or {})
     if context.registry.find(name) is not None:

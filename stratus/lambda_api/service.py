@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stratus.lambda_api import (
+    code_signing,
     event_invoke,
     functions,
     invoke,
@@ -29,6 +30,7 @@ HANDLERS: dict[str, Handler[LambdaContext]] = {
     "ListFunctions": functions.list_functions,
     "GetFunction": functions.get_function,
     "GetFunctionConfiguration": functions.get_function_configuration,
+    "GetFunctionCodeSigningConfig": code_signing.get_function_code_signing_config,
     "UpdateFunctionConfiguration": functions.update_function_configuration,
     "UpdateFunctionCode": functions.update_function_code,
     "DeleteFunction": functions.delete_function,

@@ -31,10 +31,9 @@ from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY, Server, make_zip
 
-# A region where the provider does not call GetFunctionCodeSigningConfig when it reads a
-# function: it calls it only in regions that have AWS Signer (its signerServiceIsAvailable list),
-# and Stratus does not serve code signing (a fidelity gap of its own, not this test's subject).
-TF_REGION = "eu-central-2"
+# us-east-1, where (as in every region with AWS Signer) the provider reads each function's code
+# signing configuration (GetFunctionCodeSigningConfig) after creating it.
+TF_REGION = "us-east-1"
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 TF_TIMEOUT = 600  # seconds for one terraform command; the test has no timed assertion

@@ -36,7 +36,7 @@ DOCUMENTED = {
         "CreateFunctionUrlConfig", "DeleteAlias", "DeleteFunction", "DeleteFunctionConcurrency",
         "DeleteFunctionEventInvokeConfig", "DeleteFunctionUrlConfig", "DeleteLayerVersion",
         "DeleteProvisionedConcurrencyConfig", "GetAccountSettings", "GetAlias", "GetFunction",
-        "GetFunctionConcurrency", "GetFunctionConfiguration", "GetFunctionEventInvokeConfig",
+        "GetFunctionCodeSigningConfig", "GetFunctionConcurrency", "GetFunctionConfiguration", "GetFunctionEventInvokeConfig",
         "GetFunctionUrlConfig", "GetLayerVersion", "GetLayerVersionPolicy", "GetPolicy",
         "GetProvisionedConcurrencyConfig", "InvokeFunction", "ListAliases",
         "ListFunctionEventInvokeConfigs", "ListFunctionUrlConfigs", "ListFunctions",
