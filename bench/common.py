@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import io
-import json
 import os
 import platform
 import shutil
@@ -25,6 +24,8 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from stratus.identity.environments import LAMBDA_TRUST
 
 ACCESS_KEY = "AKSTBENCHKEY00000001"
 SECRET_KEY = "bench-secret-key-0123456789abcdefghijkl"
@@ -95,14 +96,6 @@ def stratus_server(**env: str) -> Iterator[Running]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-LAMBDA_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
 
 
 def create_role(running: Running, name: str, policy: str | None = None) -> str:

@@ -222,18 +222,25 @@ def load_credentials(data_dir: Path) -> Credentials:
         secrets.token_urlsafe(30)[:40],
         generated=True,
     )
+    pair = {"AccessKeyId": creds.access_key_id, "SecretAccessKey": creds.secret_access_key}
+    write_private(path, json.dumps(pair).encode())
+    return creds
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """`data` as the file at `path`, mode 0600 from its creation, durable, and whole or not at
+    all (a full disk leaves no half-written secret behind)."""
     tmp = path.with_suffix(".tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"AccessKeyId": creds.access_key_id, "SecretAccessKey": creds.secret_access_key}, f)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError:
-        tmp.unlink(missing_ok=True)  # a full disk: no half-written key file stays behind
+        tmp.unlink(missing_ok=True)
         raise
-    return creds
 
 
 def read_stored_credentials(data_dir: Path) -> Credentials | None:

@@ -19,19 +19,13 @@ from stratus.cli.client import client, endpoint_option, fail_on_client_error
 # Lambda's basic execution policy (logs only), as the Lambda console's default role has.
 DEFAULT_ROLE_NAME = "stratus-function"
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-LAMBDA_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
 
 
 def default_role(endpoint: str, data_dir: Path | None) -> str:
     """The ARN of the default execution role, created (and given basic execution) if missing."""
     from botocore.exceptions import ClientError
+
+    from stratus.identity.environments import LAMBDA_TRUST  # only here: the CLI starts lean
 
     iam = client("iam", endpoint, data_dir)
     try:

@@ -87,13 +87,6 @@ class Authorizer:
             denial(caller.principal.arn, action, resource, self._why(request, identity, decision))
         )
 
-    def allows(self, caller: Caller, action: str, resource: str, *, region: str) -> bool:
-        try:
-            self.check(caller, action, resource, region=region)
-        except AccessDenied:
-            return False
-        return True
-
     def service_may(
         self,
         service: str,

@@ -9,6 +9,7 @@ replacement gets a new session.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from stratus.identity.sessions import Sessions
 @dataclass(frozen=True)
 class EnvironmentCredentials:
     variables: tuple[tuple[str, str], ...]
-    expires: float  # epoch seconds
 
 
 class FunctionCredentials:
@@ -47,16 +47,16 @@ class FunctionCredentials:
         # A role that does not exist (STRATUS_IAM=off, or deleted since) still gets a session:
         # with IAM on, the keyring refuses it at its first use, as AWS refuses a deleted role.
         role_id = role.role_id if role is not None else ""
-        now = self._clock()
-        issued = self._sessions.issue("assumed-role", role_arn, role_id, function_name, self.duration_s, now)
+        issued = self._sessions.issue(
+            "assumed-role", role_arn, role_id, function_name, self.duration_s, self._clock()
+        )
         return EnvironmentCredentials(
             (
                 ("AWS_ACCESS_KEY_ID", issued.access_key_id),
                 ("AWS_SECRET_ACCESS_KEY", issued.secret_access_key),
                 ("AWS_SESSION_TOKEN", issued.session_token),
                 ("AWS_ENDPOINT_URL", self.endpoint_url),
-            ),
-            now + self.duration_s,
+            )
         )
 
     @property
@@ -67,6 +67,15 @@ class FunctionCredentials:
 
 
 LAMBDA = Principal("lambda.amazonaws.com", "service", None)
+# The trust policy of a role Lambda may assume: what CreateFunction checks for.
+LAMBDA_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
 
 
 class LambdaRoles:

@@ -14,6 +14,7 @@ from stratus.config import Credentials
 from stratus.errors import UnrecognizedClient
 from stratus.identity.directory import Directory
 from stratus.identity.evaluate import Principal
+from stratus.identity.iam_entities import User
 from stratus.identity.sessions import ACCESS_KEY_PREFIX, Session, Sessions
 
 INVALID = "The security token included in the request is invalid."
@@ -98,8 +99,11 @@ class Keyring:
         user = self._directory.user(key.user_name)
         if user is None:
             raise UnrecognizedClient(INVALID)
+        return key.secret, self._user_caller(user, access_key_id)
+
+    def _user_caller(self, user: User, access_key_id: str, session: Session | None = None) -> Caller:
         principal = Principal(user.arn, "user", self.account_id)
-        return key.secret, Caller(principal, access_key_id, user.user_id, user_name=user.name)
+        return Caller(principal, access_key_id, user.user_id, user_name=user.name, session=session)
 
     def _session_caller(self, session: Session) -> Caller:
         if session.holder == "root":
@@ -110,10 +114,7 @@ class Keyring:
             user = self._directory.user(session.subject_arn.rpartition("/")[2])
             if user is None or user.user_id != session.subject_id:
                 raise UnrecognizedClient(INVALID)  # the user was deleted (or replaced)
-            principal = Principal(user.arn, "user", self.account_id)
-            return Caller(
-                principal, session.access_key_id, user.user_id, user_name=user.name, session=session
-            )
+            return self._user_caller(user, session.access_key_id, session)
         role = self._directory.role_by_arn(session.subject_arn)
         if role is not None and role.role_id == session.subject_id:
             role_arn, role_name, role_id = role.arn, role.name, role.role_id

@@ -4,7 +4,6 @@ driven by real clients (boto3, the AWS CLI, HTTP)."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import signal
@@ -27,19 +26,12 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from stratus.identity.environments import LAMBDA_TRUST
+
 ACCESS_KEY = "AKSTTESTKEY000000001"
 SECRET_KEY = "test-secret-key-0123456789abcdefghijklmn"
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::000000000000:role/test-role"
-# A trust policy that lets Lambda assume a role (what CreateFunction checks).
-LAMBDA_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
 STRATUS = str(Path(sys.executable).parent / "stratus")
 AWS_V2 = "/usr/bin/aws"  # Debian's AWS CLI version 2; `make test` installs it (Makefile: test-tools)
 
