@@ -1,0 +1,1 @@
+"""An S3-compatible object store whose changes trigger functions (docs/design.md, Buckets)."""
