@@ -17,6 +17,7 @@ from stratus.events.schedule import parse
 from stratus.store.sqlite import Store
 
 RULE_NAME = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
+MAX_TAGS = 50  # EventBridge's limit per resource
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,19 @@ class Rule:
     description: str = ""
     targets: tuple[Target, ...] = ()
     last_fired_ms: int | None = None  # the due time of the last firing
+    tags: tuple[tuple[str, str], ...] = ()  # sorted by key
 
     def to_json(self) -> str:
         data = asdict(self)
         data["targets"] = [asdict(t) for t in self.targets]
+        data["tags"] = dict(self.tags)
         return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> Rule:
         data = json.loads(text)
         data["targets"] = tuple(Target(**t) for t in data["targets"])
+        data["tags"] = tuple(sorted(data.get("tags", {}).items()))  # rules stored before tags had none
         return cls(**data)
 
 
@@ -87,6 +91,18 @@ class Rules:
         else:
             rule = replace(current, schedule=schedule, state=state, description=description)
         return self._save(rule)
+
+    def tag(self, name: str, tags: dict[str, str]) -> Rule:
+        rule = self.get(name)
+        merged = {**dict(rule.tags), **tags}
+        if len(merged) > MAX_TAGS:
+            raise ValidationError(f"A rule can have at most {MAX_TAGS} tags.")
+        return self._save(replace(rule, tags=tuple(sorted(merged.items()))), notify=False)
+
+    def untag(self, name: str, keys: list[str]) -> Rule:
+        rule = self.get(name)
+        kept = tuple((k, v) for k, v in rule.tags if k not in keys)
+        return self._save(replace(rule, tags=kept), notify=False)
 
     def set_state(self, name: str, state: str) -> Rule:
         return self._save(replace(self.get(name), state=state))

@@ -11,13 +11,14 @@ from typing import Any
 
 from stratus.control.arns import destination_function
 from stratus.control.registry import Registry
-from stratus.errors import ValidationError
+from stratus.errors import ResourceNotFound, ValidationError
 from stratus.events.rules import Rule, Rules, Target
 from stratus.events.scheduler import rule_arn
 from stratus.wire.service import Authorization, Handler, Service
 from stratus.wire.signing import Signing
 
 TARGET_PREFIX = "AWSEvents"
+
 
 @dataclass(frozen=True)
 class EventsContext:
@@ -51,6 +52,8 @@ async def put_rule(ctx: EventsContext, params: dict[str, Any], region: str) -> d
         region,
         int(time.time() * 1000),
     )
+    if params.get("Tags"):
+        rule = ctx.rules.tag(rule.name, _tags(params["Tags"]))
     return {"RuleArn": rule_arn(rule.region, ctx.account_id, rule.name)}
 
 
@@ -124,6 +127,48 @@ async def list_targets_by_rule(ctx: EventsContext, params: dict[str, Any], regio
     return {"Targets": targets}
 
 
+def _tags(items: list[dict[str, str]]) -> dict[str, str]:
+    return {item["Key"]: item["Value"] for item in items}
+
+
+def _rule_of(ctx: EventsContext, arn: str) -> Rule:
+    """The rule an ARN names: `arn:aws:events:REGION:ACCOUNT:rule/NAME` of this account on the
+    default bus (the only taggable resource here), as EventBridge answers any other ARN."""
+    parts = arn.split(":", 5)
+    resource = parts[5] if len(parts) == 6 else ""
+    kind, _, name = resource.partition("/")
+    if parts[:3] != ["arn", "aws", "events"] or parts[4] != ctx.account_id or kind != "rule" or "/" in name:
+        raise ResourceNotFound(f"Resource {arn} does not exist.")
+    return ctx.rules.get(name)
+
+
+async def tag_resource(ctx: EventsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    ctx.rules.tag(_rule_of(ctx, params["ResourceARN"]).name, _tags(params["Tags"]))
+    return {}
+
+
+async def untag_resource(ctx: EventsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    ctx.rules.untag(_rule_of(ctx, params["ResourceARN"]).name, list(params["TagKeys"]))
+    return {}
+
+
+async def list_tags_for_resource(ctx: EventsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    rule = _rule_of(ctx, params["ResourceARN"])
+    return {"Tags": [{"Key": k, "Value": v} for k, v in rule.tags]}
+
+
+async def list_rule_names_by_target(
+    ctx: EventsContext, params: dict[str, Any], region: str
+) -> dict[str, Any]:
+    names = [r.name for r in ctx.rules.all() if any(t.arn == params["TargetArn"] for t in r.targets)]
+    start = int(params["NextToken"]) if str(params.get("NextToken", "")).isdigit() else 0
+    limit = int(params.get("Limit") or 100)
+    result: dict[str, Any] = {"RuleNames": names[start : start + limit]}
+    if start + limit < len(names):
+        result["NextToken"] = str(start + limit)
+    return result
+
+
 OPERATIONS: dict[str, Handler[EventsContext]] = {
     "PutRule": put_rule,
     "DescribeRule": describe_rule,
@@ -134,6 +179,10 @@ OPERATIONS: dict[str, Handler[EventsContext]] = {
     "PutTargets": put_targets,
     "RemoveTargets": remove_targets,
     "ListTargetsByRule": list_targets_by_rule,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "ListTagsForResource": list_tags_for_resource,
+    "ListRuleNamesByTarget": list_rule_names_by_target,
 }
 
 # -- authorization ---------------------------------------------------------------------------
@@ -159,6 +208,22 @@ def _list_rules(params: Mapping[str, Any], region: str, account: str) -> tuple[s
     return "events:ListRules", rule_arn(region, account, "*")
 
 
+def _on_arn(operation: str) -> Authorization:
+    """The rule an ARN names, in the request's region and account as the other rule operations
+    (the handlers reach rules by name); an ARN that names no rule is refused by the handler, and
+    is checked against the bus's rules meanwhile."""
+
+    def authorize(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+        name = str(params.get("ResourceARN", "")).partition(":rule/")[2]
+        return f"events:{operation}", rule_arn(region, account, name if name and "/" not in name else "*")
+
+    return authorize
+
+
+def _by_target(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+    return "events:ListRuleNamesByTarget", rule_arn(region, account, "*")
+
+
 AUTHORIZATION: dict[str, Authorization] = {
     **{
         op: _on_rule(op, "Name")
@@ -166,6 +231,8 @@ AUTHORIZATION: dict[str, Authorization] = {
     },
     **{op: _on_rule(op, "Rule") for op in ("PutTargets", "RemoveTargets", "ListTargetsByRule")},
     "ListRules": _list_rules,
+    **{op: _on_arn(op) for op in ("TagResource", "UntagResource", "ListTagsForResource")},
+    "ListRuleNamesByTarget": _by_target,
 }
 
 SERVICE = Service[EventsContext](

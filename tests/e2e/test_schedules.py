@@ -193,3 +193,33 @@ def test_schedule_cli(server: Server, lam: Any, fn_name: str) -> None:
     removed = server.cli("schedule", "rm", rule)
     assert removed.returncode == 0, removed.stderr
     assert rule not in server.cli("schedule", "ls").stdout
+
+
+def test_rule_tags_and_rules_by_target(server: Server, lam: Any, fn_name: str) -> None:
+    """What Terraform's aws_cloudwatch_event_rule reads after creating a rule (its tags), and
+    ListRuleNamesByTarget: tags round-trip, and an unknown rule's ARN
+    is ResourceNotFoundException."""
+    events = server.client("events")
+    arn = create(lam, fn_name, {"app.py": APP})["FunctionArn"]
+    rule = f"t-{fn_name}"
+    rule_arn = events.put_rule(
+        Name=rule, ScheduleExpression="rate(1 day)", Tags=[{"Key": "team", "Value": "a"}]
+    )["RuleArn"]
+    events.tag_resource(
+        ResourceARN=rule_arn, Tags=[{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "b"}]
+    )
+    assert events.list_tags_for_resource(ResourceARN=rule_arn)["Tags"] == [
+        {"Key": "env", "Value": "dev"},
+        {"Key": "team", "Value": "b"},
+    ]
+    events.untag_resource(ResourceARN=rule_arn, TagKeys=["env"])
+    assert events.list_tags_for_resource(ResourceARN=rule_arn)["Tags"] == [{"Key": "team", "Value": "b"}]
+    with pytest.raises(ClientError) as missing:
+        events.list_tags_for_resource(ResourceARN=rule_arn + "-gone")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+    assert rule not in events.list_rule_names_by_target(TargetArn=arn)["RuleNames"]
+    events.put_targets(Rule=rule, Targets=[{"Id": "1", "Arn": arn}])
+    assert rule in events.list_rule_names_by_target(TargetArn=arn)["RuleNames"]
+    events.remove_targets(Rule=rule, Ids=["1"])
+    events.delete_rule(Name=rule)

@@ -54,7 +54,8 @@ DOCUMENTED = {
     },
     "events": {
         "PutRule", "DescribeRule", "ListRules", "DeleteRule", "EnableRule", "DisableRule",
-        "PutTargets", "RemoveTargets", "ListTargetsByRule",
+        "PutTargets", "RemoveTargets", "ListTargetsByRule", "TagResource", "UntagResource",
+        "ListTagsForResource", "ListRuleNamesByTarget",
     },
     "cloudwatch": {"GetMetricStatistics", "GetMetricData", "ListMetrics"},
     "apigateway": {"GET", "POST", "PUT", "PATCH", "DELETE"},
@@ -262,6 +263,20 @@ EXPECTED: list[tuple[Service[Any], str, dict[str, Any], str, str]] = [
     ),
     (events.SERVICE, "ListTargetsByRule", {"Rule": "nightly"}, "events:ListTargetsByRule", f"{RULE}/nightly"),
     (events.SERVICE, "ListRules", {"NamePrefix": "n"}, "events:ListRules", f"{RULE}/*"),
+    (
+        events.SERVICE,
+        "TagResource",
+        {"ResourceARN": f"{RULE}/nightly", "Tags": []},
+        "events:TagResource",
+        f"{RULE}/nightly",
+    ),
+    (
+        events.SERVICE,
+        "ListRuleNamesByTarget",
+        {"TargetArn": FN},
+        "events:ListRuleNamesByTarget",
+        f"{RULE}/*",
+    ),
     # CloudWatch: signed as "monitoring", acting as "cloudwatch", on "*".
     (cloudwatch.SERVICE, "GetMetricData", {}, "cloudwatch:GetMetricData", "*"),
     (cloudwatch.SERVICE, "GetMetricStatistics", {}, "cloudwatch:GetMetricStatistics", "*"),
