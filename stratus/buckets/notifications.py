@@ -1,0 +1,237 @@
+"""Bucket notification configurations: which are accepted (`validate`, with S3's own refusals)
+and which functions one object change goes to (`route`). Pure: the checks against the rest of
+the platform (does the function exist, may S3 invoke it) are passed in.
+
+The stored form is boto3's NotificationConfiguration dict as JSON, normalised (every
+configuration has an Id, filter rule names are spelled "Prefix"/"Suffix" as S3 answers them),
+so GetBucketNotificationConfiguration answers it as it is."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from stratus.buckets.errors import InvalidArgument
+from stratus.buckets.model import Delivery, ObjectChange
+from stratus.buckets.records import event_record
+
+# The event types a Lambda configuration may name: what this store emits, and their wildcards.
+CREATED = ("Put", "Post", "Copy", "CompleteMultipartUpload")
+REMOVED = ("Delete", "DeleteMarkerCreated")
+EVENTS: dict[str, frozenset[str]] = {
+    "s3:ObjectCreated:*": frozenset(f"ObjectCreated:{e}" for e in CREATED),
+    "s3:ObjectRemoved:*": frozenset(f"ObjectRemoved:{e}" for e in REMOVED),
+    **{f"s3:ObjectCreated:{e}": frozenset({f"ObjectCreated:{e}"}) for e in CREATED},
+    **{f"s3:ObjectRemoved:{e}": frozenset({f"ObjectRemoved:{e}"}) for e in REMOVED},
+}
+
+_NOT_YET = {
+    "QueueConfigurations": "queues",
+    "TopicConfigurations": "topics",
+    "EventBridgeConfiguration": "EventBridge delivery",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One Lambda configuration, ready to match: the concrete events it covers and its filter."""
+
+    id: str
+    arn: str
+    events: frozenset[str]
+    prefix: str
+    suffix: str
+
+    def matches(self, change: ObjectChange) -> bool:
+        # Filters apply to the raw key (S3 documents them on the key name, not its encoding).
+        return (
+            change.event in self.events
+            and change.key.startswith(self.prefix)
+            and change.key.endswith(self.suffix)
+        )
+
+
+def validate(
+    config: Mapping[str, Any],
+    *,
+    region: str,
+    account_id: str,
+    function_exists: Callable[[str], bool],
+    s3_may_invoke: Callable[[str, str, str], bool],
+    bucket: str,
+) -> str:
+    """The JSON text to store for a bucket in `region`, or InvalidArgument as S3 refuses it.
+    No Lambda configuration: "" (the bucket has no notifications)."""
+    for key, what in _NOT_YET.items():
+        if config.get(key):
+            raise InvalidArgument(
+                f"{key} are not supported here: {what} are not available yet. "
+                "Use LambdaFunctionConfigurations.",
+                ArgumentName=key,
+            )
+    stored: list[dict[str, Any]] = []
+    rules: list[Rule] = []
+    for item in config.get("LambdaFunctionConfigurations") or ():
+        entry, rule = _one(item)
+        stored.append(entry)
+        rules.append(rule)
+    _no_overlap(rules)
+    _destinations(
+        rules,
+        region=region,
+        account_id=account_id,
+        bucket=bucket,
+        function_exists=function_exists,
+        s3_may_invoke=s3_may_invoke,
+    )
+    if not stored:
+        return ""
+    return json.dumps({"LambdaFunctionConfigurations": stored}, separators=(",", ":"))
+
+
+def _one(item: Mapping[str, Any]) -> tuple[dict[str, Any], Rule]:
+    arn = str(item.get("LambdaFunctionArn") or "")
+    events = list(item.get("Events") or ())
+    if not events:
+        raise InvalidArgument("The event is not supported for notifications", ArgumentName="Event")
+    covered: set[str] = set()
+    for event in events:
+        if event not in EVENTS:
+            raise InvalidArgument(
+                "The event is not supported for notifications",
+                ArgumentName="Event",
+                ArgumentValue=str(event),
+            )
+        covered |= EVENTS[event]
+    prefix: str | None = None
+    suffix: str | None = None
+    rules_in = ((item.get("Filter") or {}).get("Key") or {}).get("FilterRules") or ()
+    for fr in rules_in:
+        name = str(fr.get("Name") or "").lower()
+        value = str(fr.get("Value") or "")
+        if name == "prefix":
+            if prefix is not None:
+                raise InvalidArgument(
+                    "Cannot specify more than one prefix rule in a filter.",
+                    ArgumentName="FilterRule.Name",
+                    ArgumentValue="prefix",
+                )
+            prefix = value
+        elif name == "suffix":
+            if suffix is not None:
+                raise InvalidArgument(
+                    "Cannot specify more than one suffix rule in a filter.",
+                    ArgumentName="FilterRule.Name",
+                    ArgumentValue="suffix",
+                )
+            suffix = value
+        else:
+            raise InvalidArgument(
+                "filter rule name must be either prefix or suffix",
+                ArgumentName="FilterRule.Name",
+                ArgumentValue=str(fr.get("Name") or ""),
+            )
+    config_id = str(item.get("Id") or "") or _new_id()
+    entry: dict[str, Any] = {"Id": config_id, "LambdaFunctionArn": arn, "Events": events}
+    filter_rules = [{"Name": "Prefix", "Value": prefix}] if prefix is not None else []
+    if suffix is not None:
+        filter_rules.append({"Name": "Suffix", "Value": suffix})
+    if filter_rules:
+        entry["Filter"] = {"Key": {"FilterRules": filter_rules}}
+    return entry, Rule(config_id, arn, frozenset(covered), prefix or "", suffix or "")
+
+
+def _new_id() -> str:
+    # AWS generates an opaque id when none is given; any unique string serves.
+    return str(uuid.uuid4())
+
+
+def _no_overlap(rules: Sequence[Rule]) -> None:
+    """S3 refuses two configurations that could both fire for one change: a common event
+    type and filters that can both match one key (one prefix a prefix of the other, one
+    suffix a suffix of the other; an absent filter matches everything)."""
+    for i, a in enumerate(rules):
+        for b in rules[i + 1 :]:
+            common = a.events & b.events
+            if not common:
+                continue
+            prefixes = a.prefix.startswith(b.prefix) or b.prefix.startswith(a.prefix)
+            suffixes = a.suffix.endswith(b.suffix) or b.suffix.endswith(a.suffix)
+            if not (prefixes and suffixes):
+                continue
+            if (a.prefix, a.suffix) == (b.prefix, b.suffix):
+                raise InvalidArgument(
+                    "Configurations overlap. Configurations on the same bucket cannot share "
+                    "a common event type.",
+                    ArgumentName="Event",
+                    ArgumentValue=", ".join(sorted(f"s3:{e}" for e in common)),
+                )
+            raise InvalidArgument(
+                "Configuration is ambiguously defined. Cannot have overlapping suffixes in two "
+                "rules if the prefixes are overlapping for the same event type.",
+                ArgumentName="FilterRule",
+            )
+
+
+def _destinations(
+    rules: Sequence[Rule],
+    *,
+    region: str,
+    account_id: str,
+    bucket: str,
+    function_exists: Callable[[str], bool],
+    s3_may_invoke: Callable[[str, str, str], bool],
+) -> None:
+    """S3 checks each function before accepting: it must be in the bucket's region and its
+    policy must let s3.amazonaws.com invoke it for this bucket. A function that does not exist
+    fails the same check (S3 cannot tell the two apart either)."""
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    failed: list[str] = []
+    for rule in rules:
+        parts = rule.arn.split(":")
+        if len(parts) < 7 or parts[:3] != ["arn", "aws", "lambda"] or parts[5] != "function":
+            raise InvalidArgument("The ARN is not well formed", ArgumentName="ARN", ArgumentValue=rule.arn)
+        if parts[3] != region:
+            raise InvalidArgument(
+                "The notification destination service region is not valid for the bucket location constraint",
+                ArgumentName=rule.arn,
+            )
+        ok = parts[4] == account_id and function_exists(rule.arn)
+        if not ok or not s3_may_invoke(rule.arn, bucket_arn, region):
+            failed.append(rule.arn)
+    if failed:
+        # S3 numbers the failing destinations: ArgumentName1/ArgumentValue1, 2, ...
+        extra: dict[str, str] = {}
+        for n, arn in enumerate(failed, start=1):
+            extra[f"ArgumentName{n}"] = f"{arn}, null"
+            extra[f"ArgumentValue{n}"] = f"Not authorized to invoke function [{arn}]"
+        raise InvalidArgument("Unable to validate the following destination configurations", **extra)
+
+
+@lru_cache(maxsize=256)
+def _rules(config_json: str) -> tuple[Rule, ...]:
+    # Parsed once per stored text: route runs on every object change.
+    config = json.loads(config_json)
+    out = []
+    for item in config.get("LambdaFunctionConfigurations") or ():
+        _, rule = _one(item)
+        out.append(rule)
+    return tuple(out)
+
+
+def route(config_json: str | None, change: ObjectChange, *, account_id: str) -> list[Delivery]:
+    """One Delivery per configuration that matches the change (at most one, as overlapping
+    configurations are refused; the stored text was validated when it was put)."""
+    if not config_json:
+        return []
+    out = []
+    for rule in _rules(config_json):
+        if rule.matches(change):
+            record = event_record(change, rule.id, account_id)
+            payload = json.dumps({"Records": [record]}, separators=(",", ":")).encode()
+            out.append(Delivery(rule.arn, rule.arn.split(":")[3], payload))
+    return out
