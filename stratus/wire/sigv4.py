@@ -82,6 +82,17 @@ def fixed_keys(secrets: dict[str, str]) -> KeyLookup:
     return lookup
 
 
+@dataclass(frozen=True)
+class StreamKey:
+    """What verifying the chunks of an S3 aws-chunked body needs from the request's own
+    signature: each chunk's signature is chained from the one before, starting at `seed`."""
+
+    signing_key: bytes
+    stamp: str  # X-Amz-Date
+    scope: str  # DATE/REGION/s3/aws4_request
+    seed: str  # the request's signature
+
+
 def verify(req: SignedRequest, keys: KeyLookup, now: datetime, *, expect: Signing | None) -> Identity:
     """Return who signed `req`, or raise the error AWS would answer with.
 
@@ -89,13 +100,32 @@ def verify(req: SignedRequest, keys: KeyLookup, now: datetime, *, expect: Signin
     name that service, and a presigned request must be one it accepts presigned. None means
     the request reaches no service (it will be answered 404): only the signature is checked,
     and presigned requests are refused."""
+    return _verify(req, keys, now, expect, streaming=False)[0]
+
+
+def verify_head(
+    req: SignedRequest, keys: KeyLookup, now: datetime, *, expect: Signing
+) -> tuple[Identity, StreamKey]:
+    """S3's check before its body is read: `req.body_sha256` is the digest the client claims
+    (x-amz-content-sha256, or UNSIGNED-PAYLOAD for a presigned request), which the signature
+    covers; the caller must hold the body to that claim as it streams (the S3 front does), or
+    verify each aws-chunked chunk from the returned key."""
+    identity, parts, secret = _verify(req, keys, now, expect, streaming=True)
+    scope = f"{parts.date}/{parts.region}/{parts.service}/aws4_request"
+    key = _signing_key(secret, parts.date, parts.region, parts.service)
+    return identity, StreamKey(key, parts.amz_date.partition("|")[0], scope, parts.signature)
+
+
+def _verify(
+    req: SignedRequest, keys: KeyLookup, now: datetime, expect: Signing | None, *, streaming: bool
+) -> tuple[Identity, _AuthParts, str]:
     parts = _parse_auth(req)
     _check_scope(req, parts, expect)
     token = req.headers.get("x-amz-security-token") or dict(req.query).get("X-Amz-Security-Token")
     secret, caller = keys(parts.access_key_id, token)
     _check_time(parts, now)
     claimed = req.headers.get("x-amz-content-sha256")
-    _check_payload_claim(claimed, parts.service)
+    _check_payload_claim(claimed, parts.service, streaming)
     if claimed and not claimed.startswith(UNSIGNED_CONTENT) and claimed != req.body_sha256:
         # The signature covers the claimed digest; the body must match it.
         raise InvalidSignature("The provided 'x-amz-content-sha256' header does not match what was computed.")
@@ -106,7 +136,7 @@ def verify(req: SignedRequest, keys: KeyLookup, now: datetime, *, expect: Signin
             "Check your AWS Secret Access Key and signing method. "
             "Consult the service documentation for details."
         )
-    return Identity(parts.access_key_id, parts.region, parts.service, caller)
+    return Identity(parts.access_key_id, parts.region, parts.service, caller), parts, secret
 
 
 def _check_scope(req: SignedRequest, parts: _AuthParts, expect: Signing | None) -> None:
@@ -124,7 +154,7 @@ def _check_scope(req: SignedRequest, parts: _AuthParts, expect: Signing | None) 
         )
 
 
-def _check_payload_claim(claimed: str | None, service: str) -> None:
+def _check_payload_claim(claimed: str | None, service: str, streaming: bool) -> None:
     if not claimed or not claimed.startswith(UNSIGNED_CONTENT):
         return
     if service != "s3":
@@ -132,9 +162,10 @@ def _check_payload_claim(claimed: str | None, service: str) -> None:
             f"x-amz-content-sha256 '{claimed}' is accepted only by Amazon S3; requests to "
             f"{service} must sign the SHA-256 of their body."
         )
-    if claimed.startswith(STREAMING):
+    if claimed.startswith(STREAMING) and not streaming:
         # Each chunk of an aws-chunked body carries a signature of its own, chained to this
-        # one; until a body decoder verifies them, such a body would be unauthenticated.
+        # one: only the S3 front (verify_head, then buckets/chunked.py) verifies them; anywhere
+        # else such a body would be unauthenticated.
         raise InvalidSignature(
             f"x-amz-content-sha256 '{claimed}' (chunked payload signing) is not supported by "
             "this server: sign the SHA-256 of the body or use UNSIGNED-PAYLOAD."
