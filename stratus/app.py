@@ -53,6 +53,7 @@ from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.invoke import invoke_incoming, is_invoke
 from stratus.lean_routes import ROUTES, Operation, RouteTable
 from stratus.observe import spans
+from stratus.observe.loggroups import LogGroups
 from stratus.observe.logstore import LogStore
 from stratus.observe.metrics import Metrics
 from stratus.runtimes import custom as custom_runtimes
@@ -194,7 +195,12 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         )
         services = declared(
             lambda_context,
-            LogsContext(logs=logs, account_id=config.account_id, group_home=registry.log_group_home),
+            LogsContext(
+                logs=logs,
+                groups=LogGroups(store),
+                account_id=config.account_id,
+                group_home=registry.log_group_home,
+            ),
             EventsContext(rules=rules, registry=registry, account_id=config.account_id),
             CloudWatchContext(metrics=metrics),
             ApiGatewayContext(apis=apis, configured_host=lambda_context.configured_host),

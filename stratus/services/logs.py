@@ -6,46 +6,19 @@ by one of two members, the allowed retention periods, the tokens they issued).""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from stratus.errors import InvalidParameter, InvalidParameterValue, ResourceNotFound
+from stratus.errors import InvalidParameter, InvalidParameterValue
 from stratus.observe.filters import BadPattern, compile_pattern
-from stratus.observe.logstore import RETENTION_DAYS, LogEvent, LogStore
+from stratus.observe.logstore import RETENTION_DAYS, LogEvent
+from stratus.services import logs_groups as writes
+from stratus.services.logs_context import LogsContext as LogsContext
+from stratus.services.logs_context import group_arn, require_group
 from stratus.wire.service import Authorization, Handler, Service
 from stratus.wire.signing import Signing
 
 TARGET_PREFIX = "Logs_20140328"
-
-
-def _no_home(group: str) -> str | None:
-    return None
-
-
-@dataclass(frozen=True)
-class LogsContext:
-    """What the Logs handlers read: the log store, and the account their ARNs name; and, for
-    authorization, the home region of a function's log group (`Registry.log_group_home`)."""
-
-    logs: LogStore
-    account_id: str
-    group_home: Callable[[str], str | None] = _no_home
-
-
-def _group_arn(region: str, account: str, group: str) -> str:
-    return f"arn:aws:logs:{region}:{account}:log-group:{group}:*"
-
-
-def _require_group(context: LogsContext, params: dict[str, Any]) -> str:
-    # Required by the model for some operations only: others also take a logGroupIdentifier,
-    # which Stratus does not serve, so the name is checked here.
-    group = params.get("logGroupName")
-    if not isinstance(group, str) or not group:
-        raise InvalidParameterValue("logGroupName is required.")
-    if not context.logs.streams(group):
-        raise ResourceNotFound("The specified log group does not exist.")
-    return group
 
 
 def _token(params: dict[str, Any], key: str) -> int:
@@ -61,19 +34,32 @@ def _token(params: dict[str, Any], key: str) -> int:
 async def describe_log_groups(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     prefix = params.get("logGroupNamePrefix", "")
     retention = ctx.logs.retention()
+    found = {name: (created, stored) for name, created, stored in ctx.logs.groups(prefix)}
+    made = {r.name: r for r in ctx.groups.all() if r.name.startswith(prefix)}
     groups = []
-    for name, created, stored in ctx.logs.groups(prefix):
+    for name in sorted(found.keys() | made.keys()):
+        record = made.get(name)
+        created, stored = found.get(name, (record.created_ms if record else 0, 0))
         group: dict[str, Any] = {
             "logGroupName": name,
-            "creationTime": created,
+            "creationTime": record.created_ms if record else created,
             "storedBytes": stored,
-            "arn": _group_arn(region, ctx.account_id, name),
-            "logGroupArn": _group_arn(region, ctx.account_id, name)[:-2],
+            "metricFilterCount": 0,
+            "arn": group_arn(region, ctx.account_id, name),
+            "logGroupArn": group_arn(region, ctx.account_id, name)[:-2],
+            "logGroupClass": record.group_class if record else "STANDARD",
         }
         if name in retention:
             group["retentionInDays"] = retention[name]
+        if record is not None and record.kms_key_id:
+            group["kmsKeyId"] = record.kms_key_id
         groups.append(group)
-    return {"logGroups": groups[: params.get("limit", 50)]}
+    start = _token(params, "nextToken")
+    limit = int(params.get("limit", 50))
+    result: dict[str, Any] = {"logGroups": groups[start : start + limit]}
+    if start + limit < len(groups):
+        result["nextToken"] = f"groups/{start + limit}"
+    return result
 
 
 async def put_retention_policy(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
@@ -83,40 +69,50 @@ async def put_retention_policy(ctx: LogsContext, params: dict[str, Any], region:
             f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to satisfy "
             f"constraint: Member must satisfy enum value set: [{', '.join(map(str, RETENTION_DAYS))}]"
         )
-    group = _require_group(ctx, params)
+    group = require_group(ctx, params)
     ctx.logs.put_retention(group, int(days))
     return {}
 
 
 async def delete_retention_policy(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    ctx.logs.delete_retention(_require_group(ctx, params))
+    ctx.logs.delete_retention(require_group(ctx, params))
     return {}
 
 
 async def describe_log_streams(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    group = _require_group(ctx, params)
-    streams = ctx.logs.streams(group)
+    group = require_group(ctx, params)
+    created = ctx.groups.streams(group)
+    arn = f"arn:aws:logs:{region}:{ctx.account_id}:log-group:{group}:log-stream:"
+    shapes: dict[str, dict[str, Any]] = {
+        name: {"logStreamName": name, "creationTime": ms, "storedBytes": 0, "arn": arn + name}
+        for name, ms in created.items()
+    }
+    for s in ctx.logs.streams(group):
+        shapes[s.stream] = {
+            "logStreamName": s.stream,
+            "creationTime": created.get(s.stream, s.first_ts),
+            "firstEventTimestamp": s.first_ts,
+            "lastEventTimestamp": s.last_ts,
+            "lastIngestionTime": s.last_ingested,
+            "storedBytes": s.stored_bytes,
+            "arn": arn + s.stream,
+        }
+    streams = list(shapes.values())
     if params.get("orderBy") == "LastEventTime":
-        streams.sort(key=lambda s: s.last_ts, reverse=bool(params.get("descending")))
+        streams.sort(
+            key=lambda s: int(s.get("lastEventTimestamp", 0)), reverse=bool(params.get("descending"))
+        )
     else:
-        streams.sort(key=lambda s: s.stream, reverse=bool(params.get("descending")))
+        streams.sort(key=lambda s: str(s["logStreamName"]), reverse=bool(params.get("descending")))
     prefix = params.get("logStreamNamePrefix")
     if prefix:
-        streams = [s for s in streams if s.stream.startswith(prefix)]
-    return {
-        "logStreams": [
-            {
-                "logStreamName": s.stream,
-                "creationTime": s.first_ts,
-                "firstEventTimestamp": s.first_ts,
-                "lastEventTimestamp": s.last_ts,
-                "lastIngestionTime": s.last_ingested,
-                "storedBytes": s.stored_bytes,
-                "arn": f"arn:aws:logs:{region}:{ctx.account_id}:log-group:{group}:log-stream:{s.stream}",
-            }
-            for s in streams[: params.get("limit", 50)]
-        ]
-    }
+        streams = [s for s in streams if str(s["logStreamName"]).startswith(prefix)]
+    start = _token(params, "nextToken")
+    limit = int(params.get("limit", 50))
+    result: dict[str, Any] = {"logStreams": streams[start : start + limit]}
+    if start + limit < len(streams):
+        result["nextToken"] = f"streams/{start + limit}"
+    return result
 
 
 def _event(e: LogEvent, with_stream: bool) -> dict[str, Any]:
@@ -132,7 +128,7 @@ def _event(e: LogEvent, with_stream: bool) -> dict[str, Any]:
 
 
 async def get_log_events(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    group = _require_group(ctx, params)
+    group = require_group(ctx, params)
     stream = params["logStreamName"]
     limit = params.get("limit", 10000)
     after = _token(params, "nextToken")
@@ -158,7 +154,7 @@ async def get_log_events(ctx: LogsContext, params: dict[str, Any], region: str) 
 
 
 async def filter_log_events(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    group = _require_group(ctx, params)
+    group = require_group(ctx, params)
     limit = params.get("limit", 10000)
     after = _token(params, "nextToken")
     pattern = params.get("filterPattern", "")
@@ -196,8 +192,9 @@ async def filter_log_events(ctx: LogsContext, params: dict[str, Any], region: st
 
 
 async def delete_log_group(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    group = _require_group(ctx, params)
+    group = require_group(ctx, params)
     ctx.logs.delete_group(group)
+    ctx.groups.delete(group)
     return {}
 
 
@@ -209,6 +206,17 @@ OPERATIONS: dict[str, Handler[LogsContext]] = {
     "DeleteLogGroup": delete_log_group,
     "PutRetentionPolicy": put_retention_policy,
     "DeleteRetentionPolicy": delete_retention_policy,
+    "CreateLogGroup": writes.create_log_group,
+    "CreateLogStream": writes.create_log_stream,
+    "PutLogEvents": writes.put_log_events,
+    "TagResource": writes.tag_resource,
+    "UntagResource": writes.untag_resource,
+    "ListTagsForResource": writes.list_tags_for_resource,
+    "TagLogGroup": writes.tag_log_group,
+    "UntagLogGroup": writes.untag_log_group,
+    "ListTagsLogGroup": writes.list_tags_log_group,
+    "AssociateKmsKey": writes.associate_kms_key,
+    "DisassociateKmsKey": writes.disassociate_kms_key,
 }
 
 # -- authorization ---------------------------------------------------------------------------
@@ -250,14 +258,42 @@ def _describe_log_groups(params: Mapping[str, Any], region: str, account: str) -
     return "logs:DescribeLogGroups", log_stream_arn(region, account, "")
 
 
-def _get_log_events(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
-    stream = str(params.get("logStreamName", ""))
-    return "logs:GetLogEvents", log_stream_arn(region, account, _group_named(params), stream)
+def _on_stream(operation: str) -> Authorization:
+    def authorize(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+        stream = str(params.get("logStreamName", ""))
+        return f"logs:{operation}", log_stream_arn(region, account, _group_named(params), stream)
+
+    return authorize
+
+
+def _on_tagged(operation: str) -> Authorization:
+    """The tagging actions name a group by its ARN without `:*` (the documented exception)."""
+
+    def authorize(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+        name = params.get("logGroupName")
+        if not isinstance(name, str):
+            match = _GROUP_ARN.match(str(params.get("resourceArn", "")))
+            name = match.group("name") if match else ""
+        return f"logs:{operation}", f"arn:aws:logs:{region}:{account}:log-group:{name}"
+
+    return authorize
 
 
 AUTHORIZATION: dict[str, Authorization] = {
     "DescribeLogGroups": _describe_log_groups,
-    "GetLogEvents": _get_log_events,
+    "GetLogEvents": _on_stream("GetLogEvents"),
+    **{op: _on_stream(op) for op in ("CreateLogStream", "PutLogEvents")},
+    **{
+        op: _on_tagged(op)
+        for op in (
+            "TagResource",
+            "UntagResource",
+            "ListTagsForResource",
+            "TagLogGroup",
+            "UntagLogGroup",
+            "ListTagsLogGroup",
+        )
+    },
     **{
         op: _on_group(op)
         for op in (
@@ -266,6 +302,9 @@ AUTHORIZATION: dict[str, Authorization] = {
             "DeleteLogGroup",
             "PutRetentionPolicy",
             "DeleteRetentionPolicy",
+            "CreateLogGroup",
+            "AssociateKmsKey",
+            "DisassociateKmsKey",
         )
     },
 }

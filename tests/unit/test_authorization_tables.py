@@ -50,7 +50,9 @@ DOCUMENTED = {
     },
     "logs": {
         "DescribeLogGroups", "DescribeLogStreams", "GetLogEvents", "FilterLogEvents",
-        "DeleteLogGroup", "PutRetentionPolicy", "DeleteRetentionPolicy",
+        "DeleteLogGroup", "PutRetentionPolicy", "DeleteRetentionPolicy", "CreateLogGroup",
+        "CreateLogStream", "PutLogEvents", "TagResource", "UntagResource", "ListTagsForResource",
+        "TagLogGroup", "UntagLogGroup", "ListTagsLogGroup", "AssociateKmsKey", "DisassociateKmsKey",
     },
     "events": {
         "PutRule", "DescribeRule", "ListRules", "DeleteRule", "EnableRule", "DisableRule",
@@ -70,7 +72,8 @@ UNSCOPED = {
 # have no account), and one of the service's resource types.
 RESOURCE_ARN = {
     "lambda": re.compile(rf"^arn:aws:lambda:{REGION}:{ACCOUNT}:(function|layer):[^:]+(:[^:]+)?$"),
-    "logs": re.compile(rf"^arn:aws:logs:{REGION}:{ACCOUNT}:log-group:[^:]*:log-stream:[^:]*$"),
+    # The tagging actions name the group without ":*" (CloudWatch Logs' documented exception).
+    "logs": re.compile(rf"^arn:aws:logs:{REGION}:{ACCOUNT}:log-group:[^:]*(:log-stream:[^:]*)?$"),
     "events": re.compile(rf"^arn:aws:events:{REGION}:{ACCOUNT}:rule/[^/]+$"),
     "apigateway": re.compile(rf"^arn:aws:apigateway:{REGION}::/"),
 }
@@ -245,6 +248,15 @@ EXPECTED: list[tuple[Service[Any], str, dict[str, Any], str, str]] = [
         "logs:DeleteRetentionPolicy",
         f"{GROUP}:log-stream:",
     ),
+    (
+        logs.SERVICE,
+        "PutLogEvents",
+        {"logGroupName": "/aws/lambda/fn", "logStreamName": "s"},
+        "logs:PutLogEvents",
+        f"{GROUP}:log-stream:s",
+    ),
+    (logs.SERVICE, "TagResource", {"resourceArn": GROUP, "tags": {}}, "logs:TagResource", GROUP),
+    (logs.SERVICE, "ListTagsLogGroup", {"logGroupName": "/aws/lambda/fn"}, "logs:ListTagsLogGroup", GROUP),
     # EventBridge: the default bus's rule (the only bus served, whatever bus the input names).
     (events.SERVICE, "PutRule", {"Name": "nightly"}, "events:PutRule", f"{RULE}/nightly"),
     (
