@@ -8,12 +8,14 @@ so GetBucketNotificationConfiguration answers it as it is."""
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote_plus
 
 from stratus.buckets.errors import InvalidArgument
 from stratus.buckets.model import Delivery, ObjectChange
@@ -46,13 +48,9 @@ class Rule:
     prefix: str
     suffix: str
 
-    def matches(self, change: ObjectChange) -> bool:
+    def matches(self, event: str, key: str) -> bool:
         # Filters apply to the raw key (S3 documents them on the key name, not its encoding).
-        return (
-            change.event in self.events
-            and change.key.startswith(self.prefix)
-            and change.key.endswith(self.suffix)
-        )
+        return event in self.events and key.startswith(self.prefix) and key.endswith(self.suffix)
 
 
 def validate(
@@ -230,8 +228,28 @@ def route(config_json: str | None, change: ObjectChange, *, account_id: str) -> 
         return []
     out = []
     for rule in _rules(config_json):
-        if rule.matches(change):
+        if rule.matches(change.event, change.key):
             record = event_record(change, rule.id, account_id)
             payload = json.dumps({"Records": [record]}, separators=(",", ":")).encode()
+            out.append(Delivery(rule.arn, rule.arn.split(":")[3], payload))
+    return out
+
+
+def route_record(config_json: str | None, record: Mapping[str, Any]) -> list[Delivery]:
+    """An S3 event record from another store (a webhook): one Delivery per configuration of
+    the same-named bucket here that matches it. The record is passed on as it came, with the
+    matching configuration's Id as its configurationId; events this store does not subscribe
+    to (ObjectAccessed, Replication, ...) match nothing."""
+    if not config_json:
+        return []
+    s3 = record.get("s3") or {}
+    event = str(record.get("eventName") or "").removeprefix("s3:")
+    key = unquote_plus(str((s3.get("object") or {}).get("key") or ""))
+    out = []
+    for rule in _rules(config_json):
+        if rule.matches(event, key):
+            forwarded = copy.deepcopy(dict(record))
+            forwarded.setdefault("s3", {})["configurationId"] = rule.id
+            payload = json.dumps({"Records": [forwarded]}, separators=(",", ":")).encode()
             out.append(Delivery(rule.arn, rule.arn.split(":")[3], payload))
     return out

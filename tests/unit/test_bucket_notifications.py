@@ -11,7 +11,7 @@ import pytest
 
 from stratus.buckets.errors import InvalidArgument
 from stratus.buckets.model import ObjectChange
-from stratus.buckets.notifications import route, validate
+from stratus.buckets.notifications import route, route_record, validate
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -242,3 +242,41 @@ def test_route_matches_events_and_raw_key_filters() -> None:
     )
     assert route(None, change("ObjectCreated:Put", "in/x.jpg"), account_id=ACCOUNT) == []
     assert route("", change("ObjectCreated:Put", "in/x.jpg"), account_id=ACCOUNT) == []
+
+
+def minio_record(event: str, key: str) -> dict[str, Any]:
+    # As MinIO's webhook target sends it: eventName with the "s3:" prefix, the key encoded.
+    return {
+        "eventVersion": "2.0",
+        "eventSource": "minio:s3",
+        "awsRegion": "",
+        "eventName": event,
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "Config",
+            "bucket": {"name": "bkt", "arn": "arn:aws:s3:::bkt"},
+            "object": {"key": key, "size": 3, "eTag": "e", "sequencer": "17A"},
+        },
+    }
+
+
+def test_route_record_forwards_external_records_to_subscribers() -> None:
+    text = check(
+        {
+            "LambdaFunctionConfigurations": [
+                conf("a", ["s3:ObjectCreated:*"], "in/", ".jpg", Id="thumbs"),
+                conf("b", ["s3:ObjectRemoved:Delete"], Id="gone"),
+            ]
+        }
+    )
+    [d] = route_record(text, minio_record("s3:ObjectCreated:Put", "in/my+photo.jpg"))
+    assert d.function_arn == FN + "a" and d.region == REGION
+    forwarded = json.loads(d.payload)["Records"][0]
+    assert forwarded["s3"]["configurationId"] == "thumbs"
+    assert forwarded["s3"]["object"]["key"] == "in/my+photo.jpg"  # passed on as it came
+    assert forwarded["eventSource"] == "minio:s3"
+    [g] = route_record(text, minio_record("ObjectRemoved:Delete", "x"))
+    assert g.function_arn == FN + "b"
+    assert route_record(text, minio_record("s3:ObjectCreated:Put", "in/x.png")) == []
+    assert route_record(text, minio_record("s3:ObjectAccessed:Get", "in/x.jpg")) == []
+    assert route_record(None, minio_record("s3:ObjectCreated:Put", "in/x.jpg")) == []
