@@ -54,6 +54,12 @@ class FunctionConfig:
     # The region CreateFunction was signed for ("" for functions created before it was kept).
     # Functions are one namespace across regions here; policies are evaluated in this one.
     home_region: str = ""
+    # Kept and answered as Lambda answers them, with no effect here (README: "What has no
+    # effect"): VpcConfig's subnets and security groups (an environment has the host's network
+    # or none), and the KMS key Lambda would encrypt environment variables with (the data dir
+    # is private to the server instead).
+    vpc_config: dict[str, Any] = field(default_factory=dict)
+    kms_key_arn: str = ""
 
     @property
     def log_group_name(self) -> str:

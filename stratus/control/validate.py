@@ -214,3 +214,20 @@ def logging_config(value: Any) -> dict[str, Any]:
             )
         changes["log_group"] = group
     return changes
+
+
+def vpc_config(value: Any) -> dict[str, Any]:
+    """VpcConfig as Lambda answers it. The VPC id is what Lambda looks up from the subnets; with
+    no VPCs here it stays empty. Sending empty lists detaches a function from its VPC."""
+    if not isinstance(value, dict):
+        raise InvalidParameterValue("VpcConfig must be an object.")
+    subnets = [str(s) for s in value.get("SubnetIds") or []]
+    groups = [str(g) for g in value.get("SecurityGroupIds") or []]
+    if not subnets and not groups:
+        return {}
+    return {
+        "SubnetIds": subnets,
+        "SecurityGroupIds": groups,
+        "VpcId": "",
+        "Ipv6AllowedForDualStack": bool(value.get("Ipv6AllowedForDualStack", False)),
+    }

@@ -145,6 +145,20 @@ def config_changes(context: LambdaContext, params: dict[str, Any]) -> dict[str, 
         )
     if "Layers" in params:
         changes["layers"] = _layers(context, params["Layers"])
+    if "VpcConfig" in params:
+        changes["vpc_config"] = validate.vpc_config(params["VpcConfig"])
+    if "KMSKeyArn" in params:
+        changes["kms_key_arn"] = params["KMSKeyArn"] or ""
+    if params.get("FileSystemConfigs"):
+        raise InvalidParameterValue(
+            "FileSystemConfigs (Amazon EFS mounts) are not available here: put shared files in a "
+            "layer, or reach a file server over the network."
+        )
+    if params.get("ImageConfig"):
+        raise InvalidParameterValue(
+            "ImageConfig applies to container image functions (PackageType Image), which are not "
+            "available here: only Zip packages are."
+        )
     return changes
 
 

@@ -45,6 +45,10 @@ def function_configuration(cfg: FunctionConfig, region: str, account: str) -> di
         shape["LoggingConfig"]["SystemLogLevel"] = cfg.system_log_level or "INFO"
     if cfg.environment:
         shape["Environment"] = {"Variables": dict(cfg.environment)}
+    if cfg.vpc_config:
+        shape["VpcConfig"] = dict(cfg.vpc_config)
+    if cfg.kms_key_arn:
+        shape["KMSKeyArn"] = cfg.kms_key_arn
     if cfg.layers:
         shape["Layers"] = [{"Arn": arn, "CodeSize": size} for arn, size, _ in cfg.layers]
     return shape

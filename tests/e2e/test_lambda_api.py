@@ -863,3 +863,35 @@ def test_everything_survives_sigkill(fresh_server: Any) -> None:
         assert lam2.publish_version(FunctionName=name)["Version"] == "2"
     finally:
         again.stop()
+
+
+def test_vpc_and_kms_settings_are_kept_and_efs_and_image_config_refused(lam: Any, fn_name: str) -> None:
+    """Settings with no effect here are kept and answered as Lambda answers them (Terraform
+    reads them back), and those a function would depend on (an EFS mount, a container image's
+    entry point) are refused with a clear message: never accepted and dropped."""
+    vpc = {"SubnetIds": ["subnet-0a1b"], "SecurityGroupIds": ["sg-0c2d"]}
+    key = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    create(lam, fn_name, {"app.py": "def handler(e, c):\n    return 1\n"}, VpcConfig=vpc, KMSKeyArn=key)
+    config = lam.get_function_configuration(FunctionName=fn_name)
+    assert config["VpcConfig"]["SubnetIds"] == ["subnet-0a1b"]
+    assert config["VpcConfig"]["SecurityGroupIds"] == ["sg-0c2d"]
+    assert config["KMSKeyArn"] == key
+    lam.get_waiter("function_updated_v2").wait(FunctionName=fn_name)
+    lam.update_function_configuration(
+        FunctionName=fn_name, VpcConfig={"SubnetIds": [], "SecurityGroupIds": []}
+    )
+    lam.get_waiter("function_updated_v2").wait(FunctionName=fn_name)
+    assert "VpcConfig" not in lam.get_function_configuration(FunctionName=fn_name)
+    assert lam.invoke(FunctionName=fn_name)["Payload"].read() == b"1"
+
+    efs = [
+        {
+            "Arn": "arn:aws:elasticfilesystem:us-east-1:000000000000:access-point/fsap-0123456789abcdef0",
+            "LocalMountPath": "/mnt/x",
+        }
+    ]
+    for setting in ({"FileSystemConfigs": efs}, {"ImageConfig": {"Command": ["app.handler"]}}):
+        with pytest.raises(ClientError) as refused:
+            lam.update_function_configuration(FunctionName=fn_name, **setting)
+        assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+        assert "not available here" in refused.value.response["Error"]["Message"]
