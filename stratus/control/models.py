@@ -6,6 +6,8 @@ They are plain values. The registry replaces them whole; nobody mutates one in p
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +75,14 @@ class FunctionConfig:
 
     def replace(self, **changes: Any) -> FunctionConfig:
         return dataclasses.replace(self, **changes)
+
+    def content_digest(self) -> str:
+        """A digest of the code and configuration a version would be published with: everything
+        but the version's own identity (number, revision, time)."""
+        data = {
+            k: v for k, v in self.to_dict().items() if k not in ("version", "revision_id", "last_modified")
+        }
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
     def runtime_key(self) -> tuple[Any, ...]:
         """What an execution environment is built from: a change here retires old environments."""
@@ -203,6 +213,11 @@ class FunctionRecord:
     # Resource-based policy statements (AddPermission), by qualifier ("" for the function).
     # Stored and returned as Lambda does, and enforced (identity/guard.py, Authorizer.service_may).
     policy: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
+    # What $LATEST's code and configuration were when the last version was published (a digest:
+    # `content_digest`): PublishVersion makes a new version only when they changed since, as
+    # Lambda does, a description changed by UpdateFunctionConfiguration included. "" for records
+    # published before it was kept.
+    published_content: str = ""
 
     @property
     def name(self) -> str:
@@ -223,6 +238,7 @@ class FunctionRecord:
             "event_invoke": {k: v.to_dict() for k, v in self.event_invoke.items()},
             "urls": {k: v.to_dict() for k, v in self.urls.items()},
             "policy": {k: list(v) for k, v in self.policy.items()},
+            "published_content": self.published_content,
         }
 
     @classmethod
@@ -237,9 +253,8 @@ class FunctionRecord:
             provisioned={
                 k: ProvisionedConcurrency.from_dict(v) for k, v in data.get("provisioned", {}).items()
             },
-            event_invoke={
-                k: EventInvokeConfig.from_dict(v) for k, v in data.get("event_invoke", {}).items()
-            },
+            event_invoke={k: EventInvokeConfig.from_dict(v) for k, v in data.get("event_invoke", {}).items()},
             urls={k: FunctionUrl.from_dict(v) for k, v in data.get("urls", {}).items()},
             policy={k: tuple(v) for k, v in data.get("policy", {}).items()},
+            published_content=data.get("published_content", ""),
         )

@@ -168,7 +168,12 @@ class Registry:
             )
         if record.last_version:
             last = record.versions.get(str(record.last_version))
-            if last is not None and _same_content(last, record.latest):
+            unchanged = (
+                record.published_content == record.latest.content_digest()
+                if record.published_content
+                else last is not None and _same_content(last, record.latest)
+            )
+            if last is not None and unchanged:
                 return last
         record, published = _published(record, description=description)
         self._commit(record)
@@ -415,6 +420,8 @@ def _check_revision(current: str, given: str | None) -> None:
 
 
 def _same_content(a: FunctionConfig, b: FunctionConfig) -> bool:
+    """For records kept before `published_content`: a version against $LATEST, the description
+    aside (the version may carry PublishVersion's own)."""
     ignore = {"version", "revision_id", "last_modified", "description"}
     da = {k: v for k, v in a.to_dict().items() if k not in ignore}
     db = {k: v for k, v in b.to_dict().items() if k not in ignore}
@@ -430,7 +437,9 @@ def _published(record: FunctionRecord, *, description: str) -> tuple[FunctionRec
         description=description or record.latest.description,
     )
     record = record.replace(
-        versions={**record.versions, number: published}, last_version=record.last_version + 1
+        versions={**record.versions, number: published},
+        last_version=record.last_version + 1,
+        published_content=record.latest.content_digest(),
     )
     return record, published
 

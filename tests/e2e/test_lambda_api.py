@@ -532,6 +532,23 @@ def test_publish_version_and_list_versions(lam: Any, fn_name: str) -> None:
     assert body["version"] == "$LATEST"
 
 
+def test_a_description_change_is_a_change_to_publish(lam: Any, fn_name: str) -> None:
+    """PublishVersion makes a version when $LATEST's code or configuration changed since the
+    last one, and only then: a description set by UpdateFunctionConfiguration is configuration;
+    PublishVersion's own Description is the version's and changes nothing."""
+    create(lam, fn_name, code("v1"), Description="one")
+    assert lam.publish_version(FunctionName=fn_name, Description="release")["Version"] == "1"
+    assert lam.publish_version(FunctionName=fn_name, Description="other words")["Version"] == "1"
+    lam.get_waiter("function_updated_v2").wait(FunctionName=fn_name)
+    lam.update_function_configuration(FunctionName=fn_name, Description="two")
+    lam.get_waiter("function_updated_v2").wait(FunctionName=fn_name)
+    published = lam.publish_version(FunctionName=fn_name)
+    assert (published["Version"], published["Description"]) == ("2", "two")
+    assert lam.publish_version(FunctionName=fn_name)["Version"] == "2"
+    versions = lam.list_versions_by_function(FunctionName=fn_name)["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "1", "2"]
+
+
 # -- Aliases ---------------------------------------------------------------------------------------
 
 
