@@ -20,6 +20,11 @@ _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\((.+)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _DOW_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+_MONTH_ITEM = re.compile(
+    r"^(\*|(\d{1,2}|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)"
+    r"(-(\d{1,2}|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC))?)(/\d+)?$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,10 @@ def parse(expression: str) -> Schedule:
     minutes, hours, dom, month, dow, years = fields
     if (dom == "?") == (dow == "?"):
         raise _invalid(expression)  # exactly one of the two days must be "?"
-    if "#" in dom or "W" in dow or "#" in month or "L" in month:
+    # Tokens, not letters: month and day names hold L and W themselves (JUL, WED).
+    if "#" in dom or not all(_MONTH_ITEM.match(item) for item in month.split(",")):
+        raise _invalid(expression)
+    if any(item.upper().endswith("W") and item.upper() not in _DOW_NAMES for item in dow.split(",")):
         raise _invalid(expression)
     cron = " ".join(
         [minutes, hours, "*" if dom == "?" else dom, month, "*" if dow == "?" else _dow(dow, expression)]
@@ -76,10 +84,12 @@ def _dow(field: str, expression: str) -> str:
             if not 1 <= number <= 7:
                 raise _invalid(expression)
             head = str(number - 1)
-        elif head.upper().rstrip("L") in _DOW_NAMES or head in ("*", "L"):
+        elif head.upper() in _DOW_NAMES or head == "*":
             pass
-        elif head.endswith("L") and head[:-1].isdigit():
-            head = f"{int(head[:-1]) - 1}L"
+        elif head == "L":  # the last day of the week: Saturday
+            head = "6"
+        elif head.endswith("L") and head[:-1].isdigit() and 1 <= int(head[:-1]) <= 7:
+            head = f"L{int(head[:-1]) - 1}"  # the last such day of the month, croniter's spelling
         return head + sep + tail
 
     parts = []

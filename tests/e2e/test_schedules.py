@@ -223,3 +223,21 @@ def test_rule_tags_and_rules_by_target(server: Server, lam: Any, fn_name: str) -
     assert rule in events.list_rule_names_by_target(TargetArn=arn)["RuleNames"]
     events.remove_targets(Rule=rule, Ids=["1"])
     events.delete_rule(Name=rule)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "cron(30 6 ? * 6L 2030-2035)",
+        "cron(0 0,12 1,15 JAN,JUL ? *)",
+        "cron(0 8 ? * WED#2 *)",
+        "cron(0 9 15W * ? *)",
+    ],
+)
+def test_eventbridge_cron_syntax_is_accepted(server: Server, expression: str) -> None:
+    """EventBridge's own cron: L, W and # and month and day names (which hold L and W)."""
+    events = server.client("events")
+    name = f"c-{abs(hash(expression)) % 10**8}"
+    events.put_rule(Name=name, ScheduleExpression=expression, State="DISABLED")
+    assert events.describe_rule(Name=name)["ScheduleExpression"] == expression
+    events.delete_rule(Name=name)

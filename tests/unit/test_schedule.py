@@ -23,6 +23,13 @@ START = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)  # a Saturday
         ("cron(0 8 L * ? *)", datetime(2026, 11, 30, 8, 0, tzinfo=UTC)),
         ("cron(0 10 ? * 7#3 *)", datetime(2026, 12, 19, 10, 0, tzinfo=UTC)),  # third Saturday
         ("cron(0 9 15W * ? 2027)", datetime(2027, 1, 15, 9, 0, tzinfo=UTC)),
+        # Names hold the letters L and W themselves; nL is the month's last such weekday.
+        ("cron(0 0,12 1,15 JAN,JUL ? *)", datetime(2027, 1, 1, 0, 0, tzinfo=UTC)),
+        ("cron(30 6 ? * 6L 2030-2035)", datetime(2030, 1, 25, 6, 30, tzinfo=UTC)),  # last Friday
+        ("cron(0 8 ? * WED *)", datetime(2026, 12, 2, 8, 0, tzinfo=UTC)),
+        ("cron(0 8 ? * L *)", datetime(2026, 11, 28, 8, 0, tzinfo=UTC)),  # L: Saturday
+        ("cron(0 8 ? JUL-DEC/2 * *)", datetime(2026, 11, 28, 8, 0, tzinfo=UTC)),  # JUL, SEP, NOV
+        ("cron(0 9 14W * ? 2026)", datetime(2026, 12, 14, 9, 0, tzinfo=UTC)),
     ],
 )
 def test_next_fire(expression: str, expected: datetime) -> None:
@@ -42,6 +49,8 @@ def test_next_fire(expression: str, expected: datetime) -> None:
         "cron(0 12 ? * 0 *)",
         "cron(0 12 1W ? * *)",
         "cron(0 12 1#2 * ? *)",
+        "cron(0 12 ? JUNL * *)",
+        "cron(0 12 ? * 8L *)",
         "cron(0 12 * * ? 26)",
         "hourly",
         "",
