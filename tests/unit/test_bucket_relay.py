@@ -124,3 +124,81 @@ def test_wake_from_another_thread() -> None:
         task.cancel()
 
     asyncio.run(main())
+
+
+def test_with_the_real_bucket_store_across_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Buckets writes deliveries with the object row; the relay moves them into the queue; what
+    a stop left in the outbox is delivered by the next relay on the same files."""
+    import functools
+    import json
+
+    from stratus.buckets.notifications import route
+    from stratus.buckets.objects import Buckets
+    from stratus.store.blobs import FileBlobs
+
+    account = "123456789012"
+    config = json.dumps(
+        {
+            "LambdaFunctionConfigurations": [
+                {"Id": "c", "LambdaFunctionArn": ARN + "fn", "Events": ["s3:ObjectCreated:*"]}
+            ]
+        }
+    )
+
+    async def body(data: bytes):  # type: ignore[no-untyped-def]
+        yield data
+
+    async def put(b: Buckets, key: str) -> None:
+        await b.put_object(
+            "bkt",
+            key,
+            body(b"x"),
+            content_type="text/plain",
+            metadata={},
+            headers={},
+            checksums={},
+            content_md5=None,
+            expected_size=None,
+        )
+
+    def store(wake) -> Buckets:  # type: ignore[no-untyped-def]
+        return Buckets(
+            tmp_path / "buckets.db",
+            FileBlobs(tmp_path / "blobs"),
+            route=functools.partial(route, account_id=account),
+            wake=wake,
+        )
+
+    async def first_run() -> None:
+        b = store(lambda: None)  # no relay running: the deliveries stay in the outbox
+        await b.create_bucket("bkt", "us-east-1")
+        await b.put_notification("bkt", config)
+        await put(b, "one")
+        await put(b, "two")
+        assert len(await b.pending()) == 2
+        b.close()
+
+    async def second_run() -> None:
+        q = Queue()
+        relay: Relay | None = None
+        b = store(lambda: relay.wake() if relay else None)
+        relay = Relay(b, q.accept)
+        task = asyncio.create_task(relay.run())
+        await until(lambda: len(q.got) == 2, task)  # what the first run left
+        await put(b, "three")  # and a new change, woken by the store
+        await until(lambda: len(q.got) == 3, task)
+        keys = [json.loads(p)["Records"][0]["s3"]["object"]["key"] for _, _, p, _ in q.got]
+        assert sorted(keys) == ["one", "three", "two"]
+        assert {(fn, region) for fn, _, _, region in q.got} == {("fn", "us-east-1")}
+        for _ in range(200):
+            if not await b.pending():
+                break
+            await asyncio.sleep(0.01)
+        assert await b.pending() == []
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        b.close()
+
+    asyncio.run(first_run())
+    asyncio.run(second_run())
