@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -15,7 +16,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from stratus.buckets import notifications as bucket_notifications
+from stratus.buckets import webhook as bucket_webhook
+from stratus.buckets.context import S3Context
+from stratus.buckets.objects import Buckets
+from stratus.buckets.relay import Relay
 from stratus.config import Config, Credentials, load_credentials
+from stratus.control.arns import destination_function
 from stratus.control.codestore import CodeStore
 from stratus.control.layers import Layers
 from stratus.control.registry import Registry
@@ -68,6 +75,7 @@ from stratus.services.cloudwatch import CloudWatchContext
 from stratus.services.events import EventsContext
 from stratus.services.logs import LogsContext
 from stratus.store import datadir
+from stratus.store.blobs import FileBlobs
 from stratus.store.diskfull import writing
 from stratus.store.queue import EventQueue
 from stratus.store.sqlite import Store
@@ -111,6 +119,17 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         metrics = Metrics(config.metrics_db_path)
         events = EventQueue(config.events_db_path)
         identity_key = load_key(config.data_dir)
+        # The relay (made below, once the async queue exists) is woken after each change that
+        # put a notification in the outbox; until then there is nothing to wake.
+        relay: list[Relay] = []
+        # Opening sweeps what a crash left half-written (temp files, blobs no row names).
+        buckets = Buckets(
+            config.buckets_db_path,
+            FileBlobs(config.blobs_dir),
+            route=functools.partial(bucket_notifications.route, account_id=config.account_id),
+            wake=lambda: relay[0].wake() if relay else None,
+        )
+        webhook_token = bucket_webhook.webhook_token(config.data_dir, config.s3_webhook_token)
     python = python_runtimes.discover(config.runtime_cache)
     runtimes: Runtimes = {
         **python,
@@ -155,6 +174,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             RetryPolicy(function_error_delay_s=config.async_retry_delay, backoff_s=config.async_backoff),
             may_send=role_may_invoke(authorizer, registry),
         )
+        relay.append(Relay(buckets, async_invoker.accept))
         rules_changed = asyncio.Event()  # set by the rules, waited on by the scheduler
         rules = Rules(store, on_change=rules_changed.set)
         scheduler = Scheduler(
@@ -208,6 +228,12 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 directory=directory, sessions=token_sessions, account_id=config.account_id, enforce=config.iam
             ),
             IamContext(directory=directory, account_id=config.account_id),
+            S3Context(
+                buckets=buckets,
+                account_id=config.account_id,
+                function_exists=function_exists(registry),
+                s3_may_invoke=s3_may_invoke(authorizer, registry, config.account_id),
+            ),
         )
         limitations = backend.limitations() + ([spans_off] if spans_off else [])
         app = build_app(
@@ -216,6 +242,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 lambda_functions.downloads(lambda_context),
                 metering.register,
                 dashboard_pages.pointer(dashboard_site.port_of(dashboard_socket)),
+                bucket_webhook.routes(buckets, webhook_token, async_invoker.accept),
             ],
             services,
         )
@@ -244,6 +271,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             on_started,
             dashboard,
             doors,
+            relay[0],
         )
     finally:
         dashboard_socket.close()
@@ -253,6 +281,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         events.close()
         logs.close()
         metrics.close()
+        buckets.close()
         store.close()
 
 
@@ -294,6 +323,38 @@ def service_may_invoke(
         )
 
     return may
+
+
+def function_exists(registry: Registry) -> Callable[[str], bool]:
+    """Whether a function ARN (qualified or not) names a function, version or alias that exists
+    (a bucket notification's target)."""
+
+    def exists(arn: str) -> bool:
+        target = destination_function(arn)
+        if target is None:
+            return False
+        name, qualifier = target
+        try:
+            registry.version(name, qualifier)
+        except Exception:  # ResourceNotFound: no such function or qualifier
+            return False
+        return True
+
+    return exists
+
+
+def s3_may_invoke(
+    authorizer: Authorizer, registry: Registry, account_id: str
+) -> Callable[[str, str, str], bool]:
+    """Whether a function's resource policy lets S3 invoke it for a bucket: (function ARN,
+    bucket ARN, region)."""
+    may = service_may_invoke(authorizer, registry, "s3.amazonaws.com", account_id)
+
+    def check(function_arn: str, bucket_arn: str, region: str) -> bool:
+        target = destination_function(function_arn)
+        return target is not None and may(target[0], function_arn, bucket_arn, region)
+
+    return check
 
 
 def environment_endpoint(config: Config, backend: IsolationBackend) -> str:
@@ -370,6 +431,7 @@ async def _run(
     on_started: Callable[[Started], None] | None,
     dashboard: tuple[web.Application, socket.socket],
     doors: EnvironmentDoors,
+    relay: Relay,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -391,6 +453,7 @@ async def _run(
             backend_task = tasks.create_task(backend.run())
             async_task = tasks.create_task(async_invoker.run())
             scheduler_task = tasks.create_task(scheduler.run())
+            relay_task = tasks.create_task(relay.run())  # bucket notifications -> async queue
             await invoker_ready.wait()
             sweeper = tasks.create_task(connections.run())
             aiohttp_protocol = runner.server
@@ -417,6 +480,7 @@ async def _run(
                 connection.close()
             invoker.begin_shutdown()
             scheduler_task.cancel()
+            relay_task.cancel()  # what it had not queued stays in the outbox for the next start
             async_task.cancel()  # events in flight keep their lease and run again after restart
             await asyncio.wait([async_task])
             invoker_task.cancel()

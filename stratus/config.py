@@ -66,6 +66,9 @@ class Config:
     # Bearer <metrics_token>` when a token is set, or nothing at all when metrics_public is set.
     metrics_public: bool = False
     metrics_token: str | None = None
+    # The bearer token of the S3 event webhook (/_stratus/webhooks/s3, buckets/webhook.py);
+    # None: one generated once into the data dir.
+    s3_webhook_token: str | None = None
     # Slow clients (stratus/gateway/connections.py). Time from a connection (or a request's
     # first byte) to the end of its headers, as Apache's mod_reqtimeout starts with; keep-alive
     # idleness as an ALB's default idle timeout; a request body or a response that makes no
@@ -97,6 +100,14 @@ class Config:
     @property
     def events_db_path(self) -> Path:
         return self.data_dir / "events.db"
+
+    @property
+    def buckets_db_path(self) -> Path:
+        return self.data_dir / "buckets.db"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "blobs"
 
     @property
     def metrics_db_path(self) -> Path:
@@ -180,6 +191,8 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
         kwargs["metrics_public"] = True
     if env.get("STRATUS_METRICS_TOKEN"):
         kwargs["metrics_token"] = metrics_token_setting(env["STRATUS_METRICS_TOKEN"])
+    if env.get("STRATUS_S3_WEBHOOK_TOKEN"):
+        kwargs["s3_webhook_token"] = env["STRATUS_S3_WEBHOOK_TOKEN"]
     kwargs["max_pids"] = max_pids_setting()  # a bad value stops the start here, with its message
     for name, key in (
         ("STRATUS_HEADER_TIMEOUT", "header_timeout"),

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from stratus.buckets import api as s3_api
+from stratus.buckets.context import S3Context
 from stratus.gateway.server import Bound
 from stratus.identity import iam_api, sts_api
 from stratus.lambda_api import service as lambda_api
@@ -21,6 +23,7 @@ def declared(
     apigatewayv2_context: apigatewayv2.ApiGatewayContext,
     sts_context: sts_api.StsContext,
     iam_context: iam_api.IamContext,
+    s3_context: S3Context,
 ) -> tuple[Bound[Any], ...]:
     """Each declared service with its context (mypy checks each pair agrees)."""
     return (
@@ -31,4 +34,5 @@ def declared(
         Bound(apigatewayv2.SERVICE, apigatewayv2_context),
         Bound(sts_api.SERVICE, sts_context),
         Bound(iam_api.SERVICE, iam_context),
+        Bound(s3_api.SERVICE, s3_context),
     )

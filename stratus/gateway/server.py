@@ -4,7 +4,8 @@ Routing: the declared services (`wire.service.Service`) at `POST /` by `X-Amz-Ta
 protocol) or by a form signed for them (query protocol), and the REST ones (rest-json, rest-xml)
 under their signing declaration's path prefixes, each dispatched from its declaration by
 `wire.dispatch`; the Lambda REST API by its dated paths; `/_stratus/` for Stratus's own
-endpoints. Every API request must carry a valid SigV4 signature.
+endpoints; S3 (signed for `s3`, or addressed to a bucket's host) by `buckets.front`, before
+its body is read, so that objects stream. Every API request must carry a valid SigV4 signature.
 The dashboard is not served here but on a port of its own (stratus/dashboard/pages.py), so that
 no function's response shares its origin; this port only points browsers there.
 """
@@ -21,6 +22,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from stratus import lean_routes as lean
+from stratus.buckets import front as s3_front
 from stratus.errors import (
     InvalidAction,
     RequestTooLarge,
@@ -52,7 +54,8 @@ from stratus.wire.types import WireProtocol, WireRequest, WireResponse
 MAX_REQUEST_BYTES = 75 * 1024 * 1024
 # Paths without SigV4: health, the pointer to the dashboard's port, and the Prometheus scrape,
 # which checks its own setting (public, a bearer token, or SigV4: services/metering.py).
-PUBLIC_PREFIXES = ("/_stratus/health", "/_stratus/code/")
+# S3 event webhooks from other stores check their own bearer token (buckets/webhook.py).
+PUBLIC_PREFIXES = ("/_stratus/health", "/_stratus/code/", "/_stratus/webhooks/")
 PUBLIC_PATHS = ("/_stratus/", "/_stratus", "/_stratus/metrics")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -122,6 +125,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     context = ctx(request)
     if request.path.startswith(PUBLIC_PREFIXES) or request.path in PUBLIC_PATHS:
         return await handler(request)
+    s3 = request.app[SERVICES].get("s3")
+    if s3 is not None and _for_s3(request):
+        # Before the body is read: S3's front checks the signature first and streams the body.
+        return await s3_front.handle(
+            request, s3.service, s3.context, context.keyring.resolve, context.authorizer, incident_error
+        )
     raw = await request.read()
     signings = (bound.service.signing for bound in request.app[SERVICES].values())
     try:
@@ -136,6 +145,18 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     request["caller"] = identity.caller
     request["body"] = raw
     return await handler(request)
+
+
+def _for_s3(request: web.Request) -> bool:
+    """S3's requests: signed for `s3`, addressed to a bucket's host, or unsigned and for no
+    route of the gateway's own (S3 answers those AccessDenied in its XML)."""
+    if s3_front.signed_for_s3(request.headers, request.query) or s3_front.virtual_bucket(request.host):
+        return True
+    return (
+        s3_front.unsigned(request.headers, request.query)
+        and request.match_info.http_exception is not None
+        and not request.path.startswith("/_stratus")
+    )
 
 
 def _query_refusal(request: web.Request, raw: bytes, error: StratusError) -> web.Response | None:
