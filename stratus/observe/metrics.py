@@ -15,7 +15,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ class Bucket:
     throttles: int = 0
     cold_starts: int = 0
     init_ms_sum: float = 0.0
+    init_ms_min: float = 0.0  # of the cold starts counted (meaningless while there are none)
+    init_ms_max: float = 0.0
     duration_sum: float = 0.0
     duration_max: float = 0.0
     billed_ms: int = 0
@@ -65,8 +67,8 @@ class Bucket:
     async_age_count: int = 0
     async_age_sum: float = 0.0
     async_age_max: float = 0.0
+    async_age_min: float = 0.0  # of the ages counted (meaningless while there are none)
     destination_failures: int = 0
-    dead_letter_errors: int = 0  # no dead-letter queue can be configured here yet (no SQS/SNS)
     recursive_dropped: int = 0
 
     def add(
@@ -79,6 +81,8 @@ class Bucket:
         self.billed_ms += billed_ms
         self.gb_ms += billed_ms * memory_mb / 1024
         if init_ms is not None:
+            self.init_ms_min = init_ms if not self.cold_starts else min(self.init_ms_min, init_ms)
+            self.init_ms_max = max(self.init_ms_max, init_ms)
             self.cold_starts += 1
             self.init_ms_sum += init_ms
         if len(self.durations) < MAX_SAMPLES:
@@ -87,6 +91,13 @@ class Bucket:
             self.durations[self.invocations % MAX_SAMPLES] = duration_ms
 
     def merge(self, other: Bucket) -> None:
+        # Minimums of what the other bucket counted, before the counts are summed.
+        if other.cold_starts:
+            low = other.init_ms_min
+            self.init_ms_min = min(self.init_ms_min, low) if self.cold_starts else low
+        if other.async_age_count:
+            low = other.async_age_min
+            self.async_age_min = min(self.async_age_min, low) if self.async_age_count else low
         for name in SUMMED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in PEAKS:
@@ -98,7 +109,9 @@ class Bucket:
 
     @classmethod
     def from_json(cls, text: str) -> Bucket:
-        return cls(**json.loads(text))
+        # Fields a newer or older server wrote and this one does not keep are left out.
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in json.loads(text).items() if k in known})
 
 
 SUMMED = (
@@ -117,7 +130,6 @@ SUMMED = (
     "async_age_count",
     "async_age_sum",
     "destination_failures",
-    "dead_letter_errors",
     "recursive_dropped",
 )
 PEAKS = (
@@ -127,6 +139,7 @@ PEAKS = (
     "provisioned_max",
     "provisioned_alloc",
     "async_age_max",
+    "init_ms_max",
 )
 ACCOUNT = ("", "account")  # the (function, dimension) of the account-wide gauges
 
@@ -219,6 +232,7 @@ class Metrics:
 
     def async_dequeued(self, function: str, age_ms: float) -> None:
         bucket = self._bucket(function, "$LATEST")
+        bucket.async_age_min = age_ms if not bucket.async_age_count else min(bucket.async_age_min, age_ms)
         bucket.async_age_count += 1
         bucket.async_age_sum += age_ms
         bucket.async_age_max = max(bucket.async_age_max, age_ms)

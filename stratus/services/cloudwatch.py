@@ -51,7 +51,6 @@ METRICS: dict[str, tuple[str, str]] = {
     "AsyncEventAge": ("Milliseconds", "timing"),
     "AsyncEventsDropped": ("Count", "count"),
     "DestinationDeliveryFailures": ("Count", "count"),
-    "DeadLetterErrors": ("Count", "count"),
     "RecursiveInvocationsDropped": ("Count", "count"),
 }
 # Counts and the sample each is a share of: Errors out of invocations, and so on. The others
@@ -66,7 +65,6 @@ COUNTS = {
     "AsyncEventsReceived": ("async_received", "async_received"),
     "AsyncEventsDropped": ("async_dropped", "async_dropped"),
     "DestinationDeliveryFailures": ("destination_failures", "destination_failures"),
-    "DeadLetterErrors": ("dead_letter_errors", "dead_letter_errors"),
     "RecursiveInvocationsDropped": ("recursive_dropped", "recursive_dropped"),
 }
 # Gauges are kept as each minute's peak, which every statistic of a period then reports: the
@@ -165,11 +163,9 @@ def _observe(metric: str, b: Bucket) -> tuple[int, float, float, float, list[flo
         low = min(b.durations) if b.durations else 0.0
         return b.invocations, b.duration_sum, low, b.duration_max, b.durations
     if metric == "InitDuration":
-        mean = b.init_ms_sum / b.cold_starts if b.cold_starts else 0.0
-        return b.cold_starts, b.init_ms_sum, mean, mean, []
+        return b.cold_starts, b.init_ms_sum, b.init_ms_min, b.init_ms_max, []
     if metric == "AsyncEventAge":
-        mean = b.async_age_sum / b.async_age_count if b.async_age_count else 0.0
-        return b.async_age_count, b.async_age_sum, min(mean, b.async_age_max), b.async_age_max, []
+        return b.async_age_count, b.async_age_sum, b.async_age_min, b.async_age_max, []
     if metric == "ProvisionedConcurrencyUtilization":
         peak = b.provisioned_max / b.provisioned_alloc if b.provisioned_alloc else 0.0
         return int(b.provisioned_alloc > 0), peak, peak, peak, []
@@ -195,7 +191,9 @@ def _stat(metric: str, bucket: Bucket, stat: str) -> float | None:
             raise InvalidParameterValue(f"Unknown statistic {stat}.") from None
         if not 0 <= q <= 1:
             raise InvalidParameterValue(f"Unknown statistic {stat}.")
-        return percentile(samples, q) if samples else (total / count)
+        # Only from samples: a metric without them (counts, gauges, InitDuration) has no
+        # percentiles to report, and a made-up one would be a lie.
+        return percentile(samples, q)
     if stat not in STATISTICS:
         _unknown(stat)
     if METRICS[metric][1] == "gauge":

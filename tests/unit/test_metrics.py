@@ -101,3 +101,43 @@ def test_metrics_retention_is_configurable_and_checked(
     monkeypatch.setenv("STRATUS_METRICS_RETENTION_DAYS", "0")
     with pytest.raises(ValueError, match="RETENTION"):
         config_from_env(tmp_path, "127.0.0.1", 1)
+
+
+def test_init_duration_and_event_age_extremes_are_measured_not_averaged() -> None:
+    from stratus.services.cloudwatch import _stat
+
+    first, second = Bucket(), Bucket()
+    first.add(10.0, 10, 128, 200.0, False)
+    first.add(10.0, 10, 128, None, False)
+    second.add(10.0, 10, 128, 50.0, False)
+    second.add(10.0, 10, 128, 350.0, False)
+    merged = Bucket()
+    merged.merge(first)
+    merged.merge(second)
+    assert _stat("InitDuration", merged, "Minimum") == 50.0
+    assert _stat("InitDuration", merged, "Maximum") == 350.0
+    assert _stat("InitDuration", merged, "Average") == 200.0
+    # No samples are kept of init durations: no percentile is made up from the mean.
+    assert _stat("InitDuration", merged, "p99") is None
+
+
+def test_event_age_extremes_come_through_the_store(tmp_path: Path) -> None:
+    from stratus.services.cloudwatch import _stat
+
+    metrics = Metrics(tmp_path / "metrics.db")
+    for age in (30.0, 5.0, 90.0):
+        metrics.async_dequeued("fn", age)
+    now = int(time.time())  # minutes are keyed by their first second
+    merged = Bucket()
+    for _, _, _, bucket in metrics.minutes("fn", None, now - 120, now + 120):
+        merged.merge(bucket)
+    metrics.close()
+    assert _stat("AsyncEventAge", merged, "Minimum") == 5.0
+    assert _stat("AsyncEventAge", merged, "Maximum") == 90.0
+    assert _stat("AsyncEventAge", merged, "SampleCount") == 3.0
+
+
+def test_buckets_written_by_an_older_server_still_load() -> None:
+    old = '{"invocations": 3, "dead_letter_errors": 0, "init_ms_sum": 12.5, "cold_starts": 1}'
+    bucket = Bucket.from_json(old)
+    assert (bucket.invocations, bucket.cold_starts, bucket.init_ms_sum) == (3, 1, 12.5)
