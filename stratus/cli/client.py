@@ -28,18 +28,27 @@ def endpoint_option(f: Any) -> Any:
     return f
 
 
-def _credentials(data_dir: Path | None) -> tuple[str, str]:
-    key = os.environ.get("STRATUS_ACCESS_KEY_ID")
-    secret = os.environ.get("STRATUS_SECRET_ACCESS_KEY")
-    if not (key and secret):
-        stored = read_stored_credentials((data_dir or default_data_dir()).expanduser())
-        if stored is None:
-            raise click.ClickException(
-                "no credentials: set STRATUS_ACCESS_KEY_ID and STRATUS_SECRET_ACCESS_KEY, "
-                "or point --data-dir at the server's data dir"
-            )
-        key, secret = stored.access_key_id, stored.secret_access_key
-    return key, secret
+def _credentials(data_dir: Path | None) -> tuple[str, str, str | None]:
+    """(access key id, secret, session token), found as the AWS tools find them: the
+    environment (Stratus's root pair by its own names, then AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, so an IAM user's or a role session's keys
+    work), then the root pair stored in the data dir."""
+    env = os.environ
+    for key_name, secret_name, token_name in (
+        ("STRATUS_ACCESS_KEY_ID", "STRATUS_SECRET_ACCESS_KEY", None),
+        ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
+    ):
+        key, secret = env.get(key_name), env.get(secret_name)
+        if key and secret:
+            return key, secret, (env.get(token_name) or None) if token_name else None
+    stored = read_stored_credentials((data_dir or default_data_dir()).expanduser())
+    if stored is None:
+        raise click.ClickException(
+            "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or "
+            "STRATUS_ACCESS_KEY_ID and STRATUS_SECRET_ACCESS_KEY), or point --data-dir at the "
+            "server's data dir"
+        )
+    return stored.access_key_id, stored.secret_access_key, None
 
 
 def signed_get(endpoint: str, path: str, data_dir: Path | None) -> Any:
@@ -52,9 +61,10 @@ def signed_get(endpoint: str, path: str, data_dir: Path | None) -> Any:
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    key, secret = _credentials(data_dir)
+    key, secret, token = _credentials(data_dir)
     request = AWSRequest(method="GET", url=endpoint.rstrip("/") + path)
-    SigV4Auth(Credentials(key, secret), "lambda", os.environ.get("AWS_REGION", "us-east-1")).add_auth(request)
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    SigV4Auth(Credentials(key, secret, token), "lambda", region).add_auth(request)
     try:
         with urllib.request.urlopen(urllib.request.Request(request.url, headers=dict(request.headers))) as r:
             return json.loads(r.read())
@@ -69,13 +79,14 @@ def client(service: str, endpoint: str, data_dir: Path | None) -> Any:
     import boto3
     from botocore.config import Config
 
-    key, secret = _credentials(data_dir)
+    key, secret, token = _credentials(data_dir)
     return boto3.client(
         service,
         endpoint_url=endpoint,
         region_name=os.environ.get("AWS_REGION", "us-east-1"),
         aws_access_key_id=key,
         aws_secret_access_key=secret,
+        aws_session_token=token,
         config=Config(retries={"max_attempts": 1}, read_timeout=930, connect_timeout=5),
     )
 

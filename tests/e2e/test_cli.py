@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import threading
@@ -355,3 +356,59 @@ def test_url_exposes_lists_and_removes(server: Server, deployed: str) -> None:
     assert deployed not in server.cli("urls").stdout
     missing = server.cli("url", "no-such-function")
     assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
+
+
+def test_cli_takes_credentials_from_the_aws_environment(
+    server: Server, deployed: str, tmp_path: Path
+) -> None:
+    """With no Stratus credentials in the environment and none in the data dir, the CLI signs
+    with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, as the AWS tools do: an IAM user allowed to
+    read logs reads them; one allowed nothing is refused (so it was that user who signed)."""
+    iam = server.client("iam")
+    tag = uuid.uuid4().hex[:8]
+    assert server.cli("invoke", deployed, json.dumps({"tag": tag})).returncode == 0
+    keys = {}
+    for who, policy in (("reader", "CloudWatchLogsReadOnlyAccess"), ("nobody", None)):
+        user = f"cli-{who}-{tag}"
+        iam.create_user(UserName=user)
+        if policy:
+            iam.attach_user_policy(UserName=user, PolicyArn=f"arn:aws:iam::aws:policy/{policy}")
+            iam.put_user_policy(
+                UserName=user,
+                PolicyName="read-config",
+                PolicyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Effect": "Allow", "Action": "lambda:GetFunctionConfiguration", "Resource": "*"}
+                        ],
+                    }
+                ),
+            )
+        keys[who] = iam.create_access_key(UserName=user)["AccessKey"]
+
+    def logs_as(who: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("STRATUS_", "AWS_"))}
+        env.update(
+            STRATUS_ENDPOINT=server.endpoint,
+            AWS_ACCESS_KEY_ID=keys[who]["AccessKeyId"],
+            AWS_SECRET_ACCESS_KEY=keys[who]["SecretAccessKey"],
+        )
+        return subprocess.run(
+            [STRATUS, "logs", deployed, "--data-dir", str(tmp_path / "empty")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    deadline = time.monotonic() + 10
+    while True:
+        result = logs_as("reader")
+        assert result.returncode == 0, result.stderr
+        if f"v2-printed {tag}" in result.stdout or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert f"v2-printed {tag}" in result.stdout
+    refused = logs_as("nobody")
+    assert refused.returncode != 0 and "AccessDenied" in refused.stderr, refused.stderr
