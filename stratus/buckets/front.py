@@ -145,10 +145,10 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
                 raise _unsatisfiable(size)
             return max(0, size - suffix), size
         start = int(first)
-        end = int(last) + 1 if last else size
+        end = int(last) + 1 if last else max(size, start + 1)
     except ValueError:
         return None
-    if start < 0 or end <= start:
+    if start < 0 or end <= start:  # bytes=5-2: not a range, the whole object
         return None
     if start >= size:
         raise _unsatisfiable(size)
