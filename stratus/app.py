@@ -23,6 +23,7 @@ from stratus.buckets.objects import Buckets
 from stratus.buckets.relay import Relay
 from stratus.config import Config, Credentials, load_credentials
 from stratus.control.arns import destination_function
+from stratus.control.code_signing import SigningConfigs
 from stratus.control.codestore import CodeStore
 from stratus.control.layers import Layers
 from stratus.control.registry import Registry
@@ -212,6 +213,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             runtimes=runtimes,
             async_invoker=async_invoker,
             layers=layers,
+            signing_configs=SigningConfigs(store, config.account_id),
         )
         services = declared(
             lambda_context,

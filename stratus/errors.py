@@ -64,6 +64,10 @@ class CodeSigningConfigNotFound(ResourceNotFound):
     code = "CodeSigningConfigNotFoundException"
 
 
+class CodeVerificationFailed(ClientError):
+    code = "CodeVerificationFailedException"
+
+
 class ResourceConflict(ClientError):
     code = "ResourceConflictException"
     status = 409

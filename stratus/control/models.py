@@ -218,6 +218,8 @@ class FunctionRecord:
     # Lambda does, a description changed by UpdateFunctionConfiguration included. "" for records
     # published before it was kept.
     published_content: str = ""
+    # The code signing configuration (its ARN) new code of the function is held to; "" for none.
+    code_signing_config: str = ""
 
     @property
     def name(self) -> str:
@@ -239,6 +241,7 @@ class FunctionRecord:
             "urls": {k: v.to_dict() for k, v in self.urls.items()},
             "policy": {k: list(v) for k, v in self.policy.items()},
             "published_content": self.published_content,
+            "code_signing_config": self.code_signing_config,
         }
 
     @classmethod
@@ -257,4 +260,5 @@ class FunctionRecord:
             urls={k: FunctionUrl.from_dict(v) for k, v in data.get("urls", {}).items()},
             policy={k: tuple(v) for k, v in data.get("policy", {}).items()},
             published_content=data.get("published_content", ""),
+            code_signing_config=data.get("code_signing_config", ""),
         )

@@ -97,11 +97,13 @@ class Registry:
     # -- functions -------------------------------------------------------------------------
 
     def create_function(
-        self, config: FunctionConfig, *, tags: dict[str, str], publish: bool
+        self, config: FunctionConfig, *, tags: dict[str, str], publish: bool, code_signing: str = ""
     ) -> FunctionConfig:
         if config.name in self._functions:
             raise ResourceConflict(f"Function already exist: {config.name}")
-        record = FunctionRecord(latest=config.replace(**tag_settings(tags)), tags=tags)
+        record = FunctionRecord(
+            latest=config.replace(**tag_settings(tags)), tags=tags, code_signing_config=code_signing
+        )
         if publish:
             record, _ = _published(record, description=config.description)
         self._commit(record)
@@ -178,6 +180,10 @@ class Registry:
         record, published = _published(record, description=description)
         self._commit(record)
         return published
+
+    def set_code_signing(self, name: str, arn: str) -> None:
+        """The code signing configuration (ARN) the function's new code is held to; "" for none."""
+        self._commit(self.get(name).replace(code_signing_config=arn))
 
     def put_reserved_concurrency(self, name: str, value: int | None) -> None:
         self._commit(self.get(name).replace(reserved_concurrency=value))

@@ -75,6 +75,15 @@ FUNCTION_OPERATIONS = (
     "ListFunctionEventInvokeConfigs",
     "ListFunctionUrlConfigs",
     "GetFunctionCodeSigningConfig",
+    "PutFunctionCodeSigningConfig",
+    "DeleteFunctionCodeSigningConfig",
+)
+# Operations on a code signing configuration, named by its ARN in `CodeSigningConfigArn`.
+SIGNING_CONFIG_OPERATIONS = (
+    "GetCodeSigningConfig",
+    "UpdateCodeSigningConfig",
+    "DeleteCodeSigningConfig",
+    "ListFunctionsByCodeSigningConfig",
 )
 # Operations on an alias, named by `Name` next to the function (a qualifier in the name is
 # dropped by their handlers too).
@@ -91,7 +100,14 @@ LAYER_VERSION_OPERATIONS = (
 )
 # Operations the reference lists with no resource type: `lambda:<Operation>` on "*", the
 # declaration's default, so they have no entry.
-UNSCOPED_OPERATIONS = ("ListFunctions", "GetAccountSettings", "ListLayers", "ListLayerVersions")
+UNSCOPED_OPERATIONS = (
+    "ListFunctions",
+    "GetAccountSettings",
+    "ListLayers",
+    "ListLayerVersions",
+    "CreateCodeSigningConfig",
+    "ListCodeSigningConfigs",
+)
 
 # A function as the model's patterns allow it (wider than the handlers: '.' in DeleteFunction's
 # names, another account), for inputs the handlers refuse: the resource then still names the
@@ -199,6 +215,15 @@ def _on_tagged(operation: str) -> Authorization:
     return authorize
 
 
+def _on_signing_config(operation: str) -> Authorization:
+    action = _action(operation)
+
+    def authorize(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+        return action, _rebased(params.get("CodeSigningConfigArn", ""), region, account)
+
+    return authorize
+
+
 def _on_layer_version(operation: str) -> Authorization:
     action = _action(operation)
 
@@ -223,6 +248,7 @@ AUTHORIZATION: dict[str, Authorization] = {
     **{op: _on_function(op) for op in FUNCTION_OPERATIONS},
     **{op: _on_alias(op) for op in ALIAS_OPERATIONS},
     **{op: _on_tagged(op) for op in TAG_OPERATIONS},
+    **{op: _on_signing_config(op) for op in SIGNING_CONFIG_OPERATIONS},
     **{op: _on_layer_version(op) for op in LAYER_VERSION_OPERATIONS},
     "PublishLayerVersion": _publish_layer_version,
     "GetLayerVersionByArn": _get_layer_version_by_arn,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stratus.config import Config, Credentials
+from stratus.control.code_signing import SigningConfigs
 from stratus.control.codestore import CodeStore
 from stratus.control.layers import Layers
 from stratus.control.registry import Registry
@@ -34,6 +35,7 @@ class LambdaContext:
     runtimes: Runtimes
     async_invoker: AsyncInvoker
     layers: Layers
+    signing_configs: SigningConfigs
 
     @property
     def account_id(self) -> str:

@@ -18,7 +18,7 @@ from stratus.control.codestore import StoredCode
 from stratus.control.models import FunctionConfig
 from stratus.control.registry import new_revision, now_iso
 from stratus.errors import (
-    CodeSigningConfigNotFound,
+    CodeVerificationFailed,
     InvalidParameterValue,
     RequestTooLarge,
     ResourceConflict,
@@ -70,6 +70,20 @@ CONFIG_FIELDS = {
     "ImageConfig",
     "SnapStart",
 }
+
+
+ENFORCED = (
+    "Lambda cannot deploy the code: the function's code signing configuration {arn} is set to "
+    "Enforce, and code deployed to Stratus carries no signature (AWS Signer has no counterpart "
+    "here). Set UntrustedArtifactOnDeployment to Warn, or remove the configuration."
+)
+
+
+def check_unsigned(context: LambdaContext, arn: str) -> None:
+    """Refuse new code (or layers) under a code signing configuration that enforces signatures:
+    no package deployed here is signed (control/code_signing.py)."""
+    if arn and context.signing_configs.get(arn).untrusted_artifact == "Enforce":
+        raise CodeVerificationFailed(ENFORCED.format(arn=arn))
 
 
 def function_ref(context: LambdaContext, params: dict[str, Any]) -> tuple[str, str | None]:
@@ -208,12 +222,10 @@ async def create_function(context: LambdaContext, params: dict[str, Any], region
     architectures = params.get("Architectures") or ["x86_64"]
     if architectures != ["x86_64"]:
         raise InvalidParameterValue("Only the x86_64 architecture is available on this host.")
-    if params.get("CodeSigningConfigArn"):
-        # No code signing configuration can exist here (lambda_api/code_signing.py).
-        raise CodeSigningConfigNotFound(
-            "The code signing configuration cannot be found. Check that the provided configuration "
-            f"is not deleted: {params['CodeSigningConfigArn']}."
-        )
+    signing = params.get("CodeSigningConfigArn") or ""
+    if signing:
+        signing = context.signing_configs.get(signing).arn(context.account_id)  # NotFound if none
+        check_unsigned(context, signing)
     changes = config_changes(context, params)
     tags = validate.tags(params.get("Tags") or {})
     if context.registry.find(name) is not None:
@@ -235,7 +247,9 @@ async def create_function(context: LambdaContext, params: dict[str, Any], region
         **changes,
     )
     await prepare_runtime(context, config)
-    created = context.registry.create_function(config, tags=tags, publish=bool(params.get("Publish")))
+    created = context.registry.create_function(
+        config, tags=tags, publish=bool(params.get("Publish")), code_signing=signing
+    )
     return function_configuration(created, region, context.account_id)
 
 
@@ -348,7 +362,7 @@ def _decode_marker(marker: str) -> tuple[str, str]:
 
 async def update_function_code(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name, _ = function_ref(context, params)
-    context.registry.get(name)
+    check_unsigned(context, context.registry.get(name).code_signing_config)
     stored = await store_code(context, decode_zip(params))
     latest = context.registry.get(name).latest
     await prepare_runtime(context, latest.replace(code_key=stored.key))
@@ -365,7 +379,9 @@ async def update_function_configuration(
     unknown = set(params) - CONFIG_FIELDS - {"FunctionName"}
     if unknown:
         raise InvalidParameterValue(f"Unsupported configuration fields: {', '.join(sorted(unknown))}")
-    context.registry.get(name)
+    record = context.registry.get(name)
+    if params.get("Layers"):  # layers are code, held to the same signatures as the function's
+        check_unsigned(context, record.code_signing_config)
     changes = config_changes(context, params)
     await prepare_layers(context, changes)
     await prepare_runtime(context, context.registry.get(name).latest.replace(**changes))

@@ -8,7 +8,10 @@ from stratus.wire.signing import Signing
 
 SIGNING = Signing(
     "lambda",
+    # Every dated prefix of botocore's model (tests/unit/test_lambda_paths.py holds them equal), so
+    # an operation Stratus does not serve is answered as unsupported, not as an unknown path.
     paths=(
+        "/2014-11-13/",
         "/2015-03-31/",
         "/2016-08-19/",
         "/2017-03-31/",
@@ -16,7 +19,14 @@ SIGNING = Signing(
         "/2018-10-31/",
         "/2019-09-25/",
         "/2019-09-30/",
+        "/2020-04-22/",
         "/2020-06-30/",
+        "/2021-07-20/",
         "/2021-10-31/",
+        "/2021-11-15/",
+        "/2024-08-31/",
+        "/2025-11-30/",
+        "/2025-12-01/",
+        "/2026-07-09/",
     ),
 )

@@ -32,6 +32,9 @@ SERVICES: tuple[Service[Any], ...] = (
 # GetLayerVersion, and neither of their operation names is an action).
 DOCUMENTED = {
     "lambda": {
+        "CreateCodeSigningConfig", "GetCodeSigningConfig", "UpdateCodeSigningConfig",
+        "DeleteCodeSigningConfig", "ListCodeSigningConfigs", "ListFunctionsByCodeSigningConfig",
+        "PutFunctionCodeSigningConfig", "DeleteFunctionCodeSigningConfig",
         "AddLayerVersionPermission", "AddPermission", "CreateAlias", "CreateFunction",
         "CreateFunctionUrlConfig", "DeleteAlias", "DeleteFunction", "DeleteFunctionConcurrency",
         "DeleteFunctionEventInvokeConfig", "DeleteFunctionUrlConfig", "DeleteLayerVersion",
@@ -65,13 +68,16 @@ DOCUMENTED = {
 # Actions the reference lists with no resource type: they can only be granted on "*".
 UNSCOPED = {
     "lambda:GetAccountSettings", "lambda:ListFunctions", "lambda:ListLayers",
+    "lambda:CreateCodeSigningConfig", "lambda:ListCodeSigningConfigs",
     "lambda:ListLayerVersions", "cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData",
     "cloudwatch:ListMetrics",
 }  # fmt: skip
 # The ARN every other resource must have: the service, this region and account (API Gateway's
 # have no account), and one of the service's resource types.
 RESOURCE_ARN = {
-    "lambda": re.compile(rf"^arn:aws:lambda:{REGION}:{ACCOUNT}:(function|layer):[^:]+(:[^:]+)?$"),
+    "lambda": re.compile(
+        rf"^arn:aws:lambda:{REGION}:{ACCOUNT}:(function|layer|code-signing-config):[^:]+(:[^:]+)?$"
+    ),
     # The tagging actions name the group without ":*" (CloudWatch Logs' documented exception).
     "logs": re.compile(rf"^arn:aws:logs:{REGION}:{ACCOUNT}:log-group:[^:]*(:log-stream:[^:]*)?$"),
     "events": re.compile(rf"^arn:aws:events:{REGION}:{ACCOUNT}:rule/[^/]+$"),
@@ -88,6 +94,20 @@ API = f"arn:aws:apigateway:{REGION}::/apis"
 EXPECTED: list[tuple[Service[Any], str, dict[str, Any], str, str]] = [
     # Invoke: its own action name; qualified by Qualifier or by the name, in any of its forms.
     (LAMBDA, "Invoke", {"FunctionName": "fn"}, "lambda:InvokeFunction", FN),
+    (
+        LAMBDA,
+        "UpdateCodeSigningConfig",
+        {"CodeSigningConfigArn": "arn:aws:lambda:eu-west-1:999999999999:code-signing-config:csc-1"},
+        "lambda:UpdateCodeSigningConfig",
+        f"arn:aws:lambda:{REGION}:{ACCOUNT}:code-signing-config:csc-1",
+    ),
+    (
+        LAMBDA,
+        "PutFunctionCodeSigningConfig",
+        {"FunctionName": "fn:3"},
+        "lambda:PutFunctionCodeSigningConfig",
+        FN,
+    ),
     (LAMBDA, "Invoke", {"FunctionName": "fn", "Qualifier": "prod"}, "lambda:InvokeFunction", f"{FN}:prod"),
     (LAMBDA, "Invoke", {"FunctionName": "fn:7"}, "lambda:InvokeFunction", f"{FN}:7"),
     (
