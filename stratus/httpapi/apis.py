@@ -1,16 +1,23 @@
 """The owner of HTTP APIs: the only writer of their records, in memory and in the store.
 
 Each write is one store transaction on the event loop, then the record is swapped in whole, with
-its parsed route table, so the data path matches a request without parsing or locking.
+its deployments' parsed route tables, so the data path matches a request without parsing or
+locking.
+
+A stage serves the deployment it points at, as API Gateway's do: a deployment captures the
+API's routes and integrations when it is made, and a stage with autoDeploy gets a new one at
+every change of them (a stage without a deployment serves nothing). CORS stays the API's live
+setting.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from stratus.errors import BadRequest, Conflict, NotFound
+from stratus.errors import BadRequest, Conflict, DiskFull, NotFound
 from stratus.httpapi import routing
 from stratus.httpapi.models import Api, Deployment, Integration, Route, Stage, new_id, now_iso
 from stratus.store.sqlite import Store
@@ -65,8 +72,14 @@ class HttpApis:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._apis = {api_id: Api.from_json(text) for api_id, text in store.load_documents(KIND).items()}
-        self._tables: dict[str, list[tuple[routing.RouteKey, Route]]] = {}
-        for api in self._apis.values():
+        # (api id, deployment id) -> its parsed routes
+        self._tables: dict[tuple[str, str], list[tuple[routing.RouteKey, Route]]] = {}
+        for api_id, api in list(self._apis.items()):
+            if not api.snapshots:
+                api = _deploy_what_was_served(api)
+                self._apis[api_id] = api
+                with contextlib.suppress(DiskFull):  # kept in memory; written at the next change
+                    store.put_document(KIND, api_id, api.to_json())
             self._table(api)
 
     # -- reads -----------------------------------------------------------------------------
@@ -90,13 +103,16 @@ class HttpApis:
         first, _, rest = path.lstrip("/").partition("/")
         if first and first in api.stages and first != DEFAULT_STAGE:
             stage, route_path = api.stages[first], "/" + rest
-        if stage is None:
+        if stage is None or stage.deploymentId is None:
             return None
-        chosen = routing.select(self._tables.get(api_id, []), method, route_path)
+        deployment = api.deployments.get(stage.deploymentId)
+        if deployment is None:
+            return None
+        chosen = routing.select(self._tables.get((api_id, deployment.deploymentId), []), method, route_path)
         if chosen is None:
             return None
         key, route, params = chosen
-        integration = api.integrations.get(route.integration_id() or "")
+        integration = deployment.integrations.get(route.integration_id() or "")
         if integration is None:
             return None
         return Landing(api, stage, route, key, integration, params)
@@ -104,6 +120,7 @@ class HttpApis:
     # -- APIs ------------------------------------------------------------------------------
 
     def create_api(self, api: Api) -> Api:
+        api = _auto_deploy(api)  # quick create's $default stage deploys at once
         self._commit(api)
         return api
 
@@ -116,7 +133,8 @@ class HttpApis:
         self.get(api_id)
         self._store.delete_document(KIND, api_id)
         del self._apis[api_id]
-        self._tables.pop(api_id, None)
+        for key in [k for k in self._tables if k[0] == api_id]:
+            del self._tables[key]
 
     # -- routes ----------------------------------------------------------------------------
 
@@ -135,7 +153,7 @@ class HttpApis:
                 raise BadRequest(
                     f"Invalid target {route.target}: use integrations/ and an existing integration id."
                 )
-        self._commit(api.replace(routes={**api.routes, route.routeId: route}))
+        self._commit(_auto_deploy(api.replace(routes={**api.routes, route.routeId: route})))
         return route
 
     def route(self, api_id: str, route_id: str) -> Route:
@@ -147,13 +165,14 @@ class HttpApis:
     def delete_route(self, api_id: str, route_id: str) -> None:
         api = self.get(api_id)
         self.route(api_id, route_id)
-        self._commit(api.replace(routes={k: v for k, v in api.routes.items() if k != route_id}))
+        self._commit(_auto_deploy(api.replace(routes={k: v for k, v in api.routes.items() if k != route_id})))
 
     # -- integrations ----------------------------------------------------------------------
 
     def put_integration(self, api_id: str, integration: Integration) -> Integration:
         api = self.get(api_id)
-        self._commit(api.replace(integrations={**api.integrations, integration.integrationId: integration}))
+        changed = api.replace(integrations={**api.integrations, integration.integrationId: integration})
+        self._commit(_auto_deploy(changed))
         return integration
 
     def integration(self, api_id: str, integration_id: str) -> Integration:
@@ -169,7 +188,9 @@ class HttpApis:
         if users:
             raise Conflict(f"Integration {integration_id} is in use by routes: {', '.join(users)}")
         self._commit(
-            api.replace(integrations={k: v for k, v in api.integrations.items() if k != integration_id})
+            _auto_deploy(
+                api.replace(integrations={k: v for k, v in api.integrations.items() if k != integration_id})
+            )
         )
 
     # -- stages and deployments ------------------------------------------------------------
@@ -181,8 +202,14 @@ class HttpApis:
                 raise BadRequest("Stage name must be $default or 1-128 letters, digits, - or _.")
             if stage.stageName in api.stages:
                 raise Conflict(f"Stage {stage.stageName} already exists")
-        self._commit(api.replace(stages={**api.stages, stage.stageName: stage}))
-        return stage
+        if stage.deploymentId is not None and stage.deploymentId not in api.deployments:
+            raise NotFound(f"Invalid deployment identifier specified {stage.deploymentId}")
+        before = api.stages.get(stage.stageName)
+        api = api.replace(stages={**api.stages, stage.stageName: stage})
+        if stage.autoDeploy and (before is None or not before.autoDeploy):
+            api = _auto_deploy(api, only=stage.stageName)  # turning autoDeploy on deploys
+        self._commit(api)
+        return api.stages[stage.stageName]
 
     def stage(self, api_id: str, name: str) -> Stage:
         found = self.get(api_id).stages.get(name)
@@ -197,7 +224,9 @@ class HttpApis:
 
     def create_deployment(self, api_id: str, description: str | None, stage_name: str | None) -> Deployment:
         api = self.get(api_id)
-        deployment = Deployment(new_id(6), now_iso(), description)
+        if not api.routes:
+            raise BadRequest("Unable to deploy API because no routes exist in this API")
+        deployment = _snapshot(api, description, auto=False)
         stages = dict(api.stages)
         if stage_name is not None:
             stage = self.stage(api_id, stage_name)
@@ -217,7 +246,48 @@ class HttpApis:
         self._table(api)
 
     def _table(self, api: Api) -> None:
-        self._tables[api.apiId] = [(routing.parse(r.routeKey), r) for r in api.routes.values()]
+        for deployment in api.deployments.values():
+            key = (api.apiId, deployment.deploymentId)
+            if key not in self._tables:  # a deployment never changes: parsed once
+                self._tables[key] = [(routing.parse(r.routeKey), r) for r in deployment.routes.values()]
+
+
+def _snapshot(api: Api, description: str | None, *, auto: bool) -> Deployment:
+    return Deployment(
+        new_id(6),
+        now_iso(),
+        description,
+        autoDeployed=auto,
+        routes=dict(api.routes),
+        integrations=dict(api.integrations),
+    )
+
+
+def _auto_deploy(api: Api, only: str | None = None) -> Api:
+    """A new deployment for the stages with autoDeploy (or for `only`), when there is anything to
+    deploy: API Gateway deploys automatically at each change of such a stage's API."""
+    names = [n for n, s in api.stages.items() if s.autoDeploy and (only is None or n == only)]
+    # With no routes there is nothing to deploy, unless a stage serves routes since removed.
+    if not names or (not api.routes and all(api.stages[n].deploymentId is None for n in names)):
+        return api
+    deployment = _snapshot(
+        api, "Automatic deployment triggered by changes to the Api configuration", auto=True
+    )
+    stages = dict(api.stages)
+    for name in names:
+        stages[name] = replace(stages[name], deploymentId=deployment.deploymentId, lastUpdatedDate=now_iso())
+    return api.replace(deployments={**api.deployments, deployment.deploymentId: deployment}, stages=stages)
+
+
+def _deploy_what_was_served(api: Api) -> Api:
+    """A record kept before deployments captured routes: its stages served the live routes, so
+    each now points at a deployment of them and goes on serving the same."""
+    api = api.replace(snapshots=True)
+    if not api.stages or not api.routes:
+        return api
+    deployment = _snapshot(api, "Deployment of the routes served before deployments were kept", auto=False)
+    stages = {n: replace(s, deploymentId=deployment.deploymentId) for n, s in api.stages.items()}
+    return api.replace(deployments={**api.deployments, deployment.deploymentId: deployment}, stages=stages)
 
 
 def _parse_route_key(route_key: str) -> routing.RouteKey:

@@ -74,6 +74,18 @@ class Deployment:
     description: str | None = None
     autoDeployed: bool = False
     deploymentStatus: str = "DEPLOYED"
+    # What it captured: the routes and integrations a stage pointing at it serves. Not part of
+    # the wire shape (`wire` leaves these names out).
+    routes: dict[str, Route] = field(default_factory=dict)
+    integrations: dict[str, Integration] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Deployment:
+        return cls(
+            **{k: v for k, v in data.items() if k not in ("routes", "integrations")},
+            routes={k: Route(**v) for k, v in data.get("routes", {}).items()},
+            integrations={k: Integration(**v) for k, v in data.get("integrations", {}).items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,10 @@ class Api:
     integrations: dict[str, Integration] = field(default_factory=dict)
     stages: dict[str, Stage] = field(default_factory=dict)
     deployments: dict[str, Deployment] = field(default_factory=dict)
+    # Whether stages serve their deployments' snapshots: False in records kept before
+    # deployments captured anything, when every stage served the live routes (`HttpApis`
+    # migrates those at load by deploying what they served).
+    snapshots: bool = True
 
     def replace(self, **changes: Any) -> Api:
         return dataclasses.replace(self, **changes)
@@ -101,12 +117,13 @@ class Api:
     @classmethod
     def from_json(cls, text: str) -> Api:
         data = json.loads(text)
+        data.setdefault("snapshots", False)
         return cls(
             **{k: v for k, v in data.items() if k not in ("routes", "integrations", "stages", "deployments")},
             routes={k: Route(**v) for k, v in data["routes"].items()},
             integrations={k: Integration(**v) for k, v in data["integrations"].items()},
             stages={k: Stage(**v) for k, v in data["stages"].items()},
-            deployments={k: Deployment(**v) for k, v in data["deployments"].items()},
+            deployments={k: Deployment.from_dict(v) for k, v in data["deployments"].items()},
         )
 
 
@@ -114,7 +131,7 @@ def wire(record: Any) -> dict[str, Any]:
     """A record as the API returns it: camelCase, without empty optional members."""
     out = {}
     for f in dataclasses.fields(record):
-        if f.name in ("routes", "integrations", "stages", "deployments"):
+        if f.name in ("routes", "integrations", "stages", "deployments", "snapshots"):
             continue
         value = getattr(record, f.name)
         if value is not None:

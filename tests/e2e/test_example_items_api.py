@@ -99,7 +99,7 @@ def test_the_same_handler_behind_an_http_api(server: Server, items_api: str) -> 
     gateway = server.client("apigatewayv2")
     allow_api_gateway(server.client("lambda"), items_api)
     api = gateway.create_api(Name="items", ProtocolType="HTTP", Target=arn)
-    gateway.create_stage(ApiId=api["ApiId"], StageName="prod")
+    gateway.create_stage(ApiId=api["ApiId"], StageName="prod", AutoDeploy=True)
     try:
         for root in (api["ApiEndpoint"], api["ApiEndpoint"] + "/prod"):
             status, _, created = call("POST", root + "/items", {"name": f"via {root[-4:]}"})

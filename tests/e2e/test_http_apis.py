@@ -257,6 +257,8 @@ def test_named_stage(gw: Any, app_arn: str) -> None:
         route(gw, api_id, "GET /items/{id}", integration(gw, api_id, app_arn))
         stage = gw.create_stage(ApiId=api_id, StageName="prod", StageVariables={"color": "blue"})
         assert stage["StageName"] == "prod" and stage["StageVariables"] == {"color": "blue"}
+        not_found(endpoint + "/prod/items/1")  # no deployment yet: the stage serves nothing
+        gw.create_deployment(ApiId=api_id, StageName="prod")
 
         event = event_of(endpoint + "/prod/items/1")
         assert event["routeKey"] == "GET /items/{id}"
@@ -272,7 +274,7 @@ def test_named_stage(gw: Any, app_arn: str) -> None:
         gw.update_stage(ApiId=api_id, StageName="prod", StageVariables={"color": "green"})
         assert event_of(endpoint + "/prod/items/2")["stageVariables"] == {"color": "green"}
 
-        gw.create_stage(ApiId=api_id, StageName="$default")
+        gw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
         event = event_of(endpoint + "/items/3")
         assert event["requestContext"]["stage"] == "$default"
         assert event["stageVariables"] is None
@@ -281,6 +283,47 @@ def test_named_stage(gw: Any, app_arn: str) -> None:
         gw.delete_stage(ApiId=api_id, StageName="prod")
         not_found(endpoint + "/prod/items/5")
         assert event_of(endpoint + "/items/5")["pathParameters"] == {"id": "5"}
+    finally:
+        gw.delete_api(ApiId=api_id)
+
+
+def test_a_stage_serves_its_deployment(gw: Any, app_arn: str) -> None:
+    """As on API Gateway: a stage without autoDeploy serves what its last deployment captured,
+    whatever the routes became since; one with autoDeploy gets a new deployment at each change;
+    a deployment of an API without routes is refused."""
+    api = gw.create_api(Name=unique("deployed"), ProtocolType="HTTP")
+    api_id, endpoint = api["ApiId"], api["ApiEndpoint"]
+    try:
+        with pytest.raises(ClientError) as empty:
+            gw.create_deployment(ApiId=api_id)
+        assert error_code(empty) == "BadRequestException"
+        integ = integration(gw, api_id, app_arn)
+        first = route(gw, api_id, "GET /one", integ)
+        gw.create_stage(ApiId=api_id, StageName="manual")
+        gw.create_stage(ApiId=api_id, StageName="auto", AutoDeploy=True)
+        not_found(endpoint + "/manual/one")  # never deployed
+        assert event_of(endpoint + "/auto/one")["routeKey"] == "GET /one"
+
+        deployed = gw.create_deployment(ApiId=api_id, StageName="manual", Description="v1")["DeploymentId"]
+        assert gw.get_stage(ApiId=api_id, StageName="manual")["DeploymentId"] == deployed
+        assert event_of(endpoint + "/manual/one")["routeKey"] == "GET /one"
+
+        gw.delete_route(ApiId=api_id, RouteId=first)
+        route(gw, api_id, "GET /two", integ)
+        # The manual stage still serves its deployment; the automatic one follows the change.
+        assert event_of(endpoint + "/manual/one")["routeKey"] == "GET /one"
+        not_found(endpoint + "/manual/two")
+        assert event_of(endpoint + "/auto/two")["routeKey"] == "GET /two"
+        not_found(endpoint + "/auto/one")
+        auto = gw.get_stage(ApiId=api_id, StageName="auto")["DeploymentId"]
+        listed = {d["DeploymentId"]: d for d in gw.get_deployments(ApiId=api_id)["Items"]}
+        assert listed[auto]["AutoDeployed"] is True and listed[deployed]["AutoDeployed"] is False
+
+        gw.update_stage(ApiId=api_id, StageName="manual", DeploymentId=auto)
+        assert event_of(endpoint + "/manual/two")["routeKey"] == "GET /two"
+        with pytest.raises(ClientError) as unknown:
+            gw.update_stage(ApiId=api_id, StageName="manual", DeploymentId="nope12")
+        assert error_code(unknown) == "NotFoundException"
     finally:
         gw.delete_api(ApiId=api_id)
 
