@@ -136,11 +136,13 @@ def v2_event(request: HttpRequest, target: Target) -> dict[str, Any]:
     event["headers"] = headers
     if query:
         event["queryStringParameters"] = query
+    # No "authentication" (mutual TLS only) and no "authorizer" unless one ran: AWS omits them,
+    # and libraries read them with `.get(...)` on what they take for an object.
+    context: dict[str, Any] = {"accountId": target.account_id, "apiId": target.api_id}
+    if target.authorizer is not None:
+        context["authorizer"] = target.authorizer
     event["requestContext"] = {
-        "accountId": target.account_id,
-        "apiId": target.api_id,
-        "authentication": None,
-        "authorizer": target.authorizer,
+        **context,
         "domainName": target.domain_name,
         "domainPrefix": target.domain_name.split(".", 1)[0],
         "http": {
@@ -195,7 +197,7 @@ def v1_event(request: HttpRequest, target: Target) -> dict[str, Any]:
         "requestContext": {
             "accountId": target.account_id,
             "apiId": target.api_id,
-            "authorizer": target.authorizer,
+            **({"authorizer": target.authorizer} if target.authorizer is not None else {}),
             "domainName": target.domain_name,
             "domainPrefix": target.domain_name.split(".", 1)[0],
             "extendedRequestId": target.request_id,

@@ -220,7 +220,6 @@ def test_v2_event_full_shape() -> None:
         "requestContext": {
             "accountId": ACCOUNT,
             "apiId": "abc123",
-            "authentication": None,
             "authorizer": {"jwt": {"claims": {"sub": "me"}}},
             "domainName": "abc123.execute-api.localhost",
             "domainPrefix": "abc123",
@@ -259,8 +258,10 @@ def test_v2_event_minimal_request_omits_optional_keys() -> None:
     assert event["pathParameters"] is None
     assert event["stageVariables"] is None
     context = event["requestContext"]
-    assert context["authentication"] is None
-    assert context["authorizer"] is None
+    # AWS omits both when no mutual TLS and no authorizer ran (serverless-wsgi reads them with
+    # .get() and fails on null).
+    assert "authentication" not in context
+    assert "authorizer" not in context
     assert context["stage"] == "$default"
     assert context["routeKey"] == "$default"
     assert context["http"]["userAgent"] == ""
@@ -441,6 +442,7 @@ def test_v1_event_minimal_request() -> None:
     assert event["isBase64Encoded"] is False
     assert event["pathParameters"] is None
     assert event["stageVariables"] is None
+    assert "authorizer" not in event["requestContext"]  # none ran: AWS leaves it out
     assert event["requestContext"]["identity"]["userAgent"] == ""
     assert "cookies" not in event
 
