@@ -148,14 +148,16 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def _for_s3(request: web.Request) -> bool:
-    """S3's requests: signed for `s3`, addressed to a bucket's host, or unsigned and for no
-    route of the gateway's own (S3 answers those AccessDenied in its XML)."""
-    if s3_front.signed_for_s3(request.headers, request.query) or s3_front.virtual_bucket(request.host):
+    """S3's requests: addressed to a bucket's host, or for no route of the gateway's own and
+    signed for `s3` or not signed at all (S3 answers those AccessDenied in its XML). A request
+    signed for `s3` to another service's route stays there, to be refused as signed for the
+    wrong service."""
+    if s3_front.virtual_bucket(request.host):
         return True
-    return (
-        s3_front.unsigned(request.headers, request.query)
-        and request.match_info.http_exception is not None
-        and not request.path.startswith("/_stratus")
+    if request.match_info.http_exception is None or request.path.startswith("/_stratus"):
+        return False
+    return s3_front.signed_for_s3(request.headers, request.query) or s3_front.unsigned(
+        request.headers, request.query
     )
 
 
