@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, NamedTuple, TypeVar
 
 from stratus.buckets import catalog
 from stratus.buckets.errors import (
@@ -59,12 +59,20 @@ from stratus.buckets.model import (
     UploadInfo,
 )
 from stratus.buckets.names import check_bucket_name, check_key
-from stratus.store.blobs import Blobs
+from stratus.store.blobs import Blobs, MissingBlob
 from stratus.store.diskfull import writing
 from stratus.store.sqlite import connect, transaction
 
 log = logging.getLogger("stratus.buckets")
 T = TypeVar("T")
+
+
+class OpenSpan(NamedTuple):
+    """An open file of an object's bytes, and the run of it that belongs to one answer."""
+
+    file: BinaryIO
+    offset: int
+    length: int
 # (the bucket's notification configuration JSON, the change) -> the deliveries it causes.
 Route = Callable[[str | None, ObjectChange], list[Delivery]]
 Requester = tuple[str, str, str]  # (principal id, source IP, request id), for event records
@@ -380,6 +388,37 @@ class Buckets:
             offset += segment.size
             if offset >= end:
                 break
+
+    async def open(self, info: ObjectInfo, start: int, end: int) -> list[OpenSpan] | None:
+        """The files holding bytes [start, end) of an object, opened, each with the offset and
+        count to send from it (for sendfile); None when the blob store has no local files. Once
+        open, a concurrent overwrite or delete does not cut the answer; a blob already gone (an
+        overwrite since `get_object`) is MissingBlob, and the caller asks again."""
+        spans: list[tuple[Path, int, int]] = []
+        offset = 0
+        for segment in info.segments:
+            low, high = max(start, offset), min(end, offset + segment.size)
+            if low < high:
+                path = self._blobs.path(segment.blob)
+                if path is None:
+                    return None
+                spans.append((path, low - offset, high - low))
+            offset += segment.size
+            if offset >= end:
+                break
+
+        def open_all() -> list[OpenSpan]:
+            opened: list[OpenSpan] = []
+            try:
+                for path, low, length in spans:
+                    opened.append(OpenSpan(open(path, "rb"), low, length))  # noqa: SIM115 (closed by the caller)
+            except FileNotFoundError:
+                for span in opened:
+                    span.file.close()
+                raise MissingBlob("The object changed while it was being read.") from None
+            return opened
+
+        return await asyncio.to_thread(open_all)
 
     async def delete_object(
         self, bucket: str, key: str, *, requester: Requester = STRATUS

@@ -23,6 +23,7 @@ from multidict import CIMultiDict
 
 from stratus import lean_routes as lean
 from stratus.buckets import front as s3_front
+from stratus.buckets import http_rules
 from stratus.errors import (
     InvalidAction,
     RequestTooLarge,
@@ -152,11 +153,11 @@ def _for_s3(request: web.Request) -> bool:
     signed for `s3` or not signed at all (S3 answers those AccessDenied in its XML). A request
     signed for `s3` to another service's route stays there, to be refused as signed for the
     wrong service."""
-    if s3_front.virtual_bucket(request.host):
+    if http_rules.virtual_bucket(request.host):
         return True
     if request.match_info.http_exception is None or request.path.startswith("/_stratus"):
         return False
-    return s3_front.signed_for_s3(request.headers, request.query) or s3_front.unsigned(
+    return http_rules.signed_for_s3(request.headers, request.query) or http_rules.unsigned(
         request.headers, request.query
     )
 

@@ -500,3 +500,28 @@ def test_base64_md5_round_trip_helper() -> None:
     # Content-MD5 arrives base64-encoded; the store takes the raw 16 bytes.
     raw = base64.b64decode(base64.b64encode(hashlib.md5(b"x").digest()))
     assert len(raw) == 16
+
+
+def test_an_opened_object_survives_an_overwrite_and_a_stale_one_is_missing(tmp_path: Path) -> None:
+    """GetObject opens an object's files before it answers: an overwrite after that does not
+    cut the answer; one between reading the row and opening is MissingBlob (asked again)."""
+    from stratus.store.blobs import MissingBlob
+
+    async def scenario(h: Harness) -> None:
+        s = h.store
+        await s.create_bucket("open-bucket", "us-east-1")
+        old = await put(s, "open-bucket", "k", b"old bytes")
+        opened = await s.open(old, 4, 9)
+        assert opened is not None
+        await put(s, "open-bucket", "k", b"new bytes!")  # frees the old blob
+        (piece,) = opened
+        assert os.pread(piece.file.fileno(), piece.length, piece.offset) == b"bytes"
+        piece.file.close()
+        with pytest.raises(MissingBlob):
+            await s.open(old, 0, old.size)
+        new = await s.get_object("open-bucket", "k")
+        again = await s.open(new, 0, new.size)
+        assert again is not None and os.pread(again[0].file.fileno(), 10, 0) == b"new bytes!"
+        again[0].file.close()
+
+    run(scenario, tmp_path)
