@@ -69,7 +69,12 @@ def small_disk(tmp_path: Path) -> Iterator[tuple[Path, list[Server]]]:
 def fill(path: Path, leave: int = 0) -> None:
     """Write `path` until the filesystem has at most `leave` bytes free (0: until ENOSPC)."""
     chunk = os.urandom(1 << 16)
-    with open(path, "ab") as f:
+    try:
+        f = open(path, "ab", buffering=0)  # noqa: SIM115 (closed below; unbuffered: close has nothing to flush)
+    except OSError as e:  # so full that not even a new name fits: already filled
+        assert e.errno == errno.ENOSPC
+        return
+    with f:
         while True:
             free = _free(path.parent)
             size = len(chunk) if leave == 0 else min(len(chunk), free - leave)
@@ -77,7 +82,7 @@ def fill(path: Path, leave: int = 0) -> None:
                 return
             try:
                 f.write(chunk[:size])
-                f.flush()
+
             except OSError as e:
                 assert e.errno == errno.ENOSPC
                 return
