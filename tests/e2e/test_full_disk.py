@@ -82,7 +82,6 @@ def fill(path: Path, leave: int = 0) -> None:
                 return
             try:
                 f.write(chunk[:size])
-
             except OSError as e:
                 assert e.errno == errno.ENOSPC
                 return
