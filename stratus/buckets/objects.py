@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import itertools
 import logging
@@ -30,7 +31,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, TypeVar
+from typing import Any, BinaryIO, NamedTuple, TypeVar, cast
 
 from stratus.buckets import catalog
 from stratus.buckets.errors import (
@@ -110,6 +111,9 @@ class Buckets:
         if removed:
             log.info("buckets: removed %d blob file(s) an earlier run left unfinished", removed)
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="buckets")
+        # Group commit: changes waiting for the batch being committed, and that batch.
+        self._waiting: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._committing: asyncio.Future[list[tuple[bool, Any]]] | None = None
 
     def close(self) -> None:
         self._db.shutdown(wait=True)
@@ -124,21 +128,61 @@ class Buckets:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, self._conn)
 
     async def _change(self, fn: Callable[[sqlite3.Connection], T], new_blobs: Sequence[str] = ()) -> T:
-        """Run `fn` as one transaction on the worker thread. If it fails, the blobs written for
-        it are deleted (nothing names them). If the caller is cancelled meanwhile, the
-        transaction's fate is unknown here, so they are left for the sweep."""
-
-        def run(conn: sqlite3.Connection) -> T:
-            with writing(), transaction(conn):
-                return fn(conn)
-
+        """Run `fn` as one change on the worker thread, committed with whichever other changes
+        are waiting (group commit: one fsync for all of them; each its own savepoint, so one
+        that fails leaves the others). If it fails, the blobs written for it are deleted
+        (nothing names them). If the caller is cancelled meanwhile, its change's fate is
+        unknown here, so they are left for the sweep."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        self._waiting.append((fn, done))
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._db, run, self._conn)
+            while not done.done():
+                committing = self._committing
+                if committing is None:  # nothing being committed: this change leads the next batch
+                    batch, self._waiting = self._waiting, []
+                    committing = loop.run_in_executor(self._db, self._commit, [f for f, _ in batch])
+                    self._committing = committing
+                    committing.add_done_callback(functools.partial(self._settle, batch))
+                if committing.done():  # committed; its outcomes are settled at the loop's next turn
+                    await asyncio.sleep(0)
+                    continue
+                with contextlib.suppress(Exception):  # outcomes go to each change's own future
+                    await asyncio.shield(committing)
+            return cast(T, await done)
         except asyncio.CancelledError:
             raise
         except BaseException:
             await self._forget(new_blobs)
             raise
+
+    def _settle(self, batch: list[tuple[Any, asyncio.Future[Any]]], outcome: asyncio.Future[Any]) -> None:
+        """Each change of a committed (or failed) batch gets its own result or error."""
+        self._committing = None
+        error = outcome.exception() if not outcome.cancelled() else asyncio.CancelledError()
+        results = outcome.result() if error is None else [(False, error)] * len(batch)
+        for (_, done), (ok, value) in zip(batch, results, strict=True):
+            if not done.done():
+                if ok:
+                    done.set_result(value)
+                else:
+                    done.set_exception(value)
+
+    def _commit(self, fns: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
+        """On the worker thread: one transaction holding each change in a savepoint of its own."""
+        outcomes: list[tuple[bool, Any]] = []
+        with writing(), transaction(self._conn):
+            for fn in fns:
+                self._conn.execute("SAVEPOINT change")
+                try:
+                    outcomes.append((True, fn(self._conn)))
+                except Exception as e:
+                    if not self._conn.in_transaction:
+                        raise  # SQLite rolled the whole transaction back (a full disk, say)
+                    self._conn.execute("ROLLBACK TO change")
+                    outcomes.append((False, e))
+                self._conn.execute("RELEASE change")
+        return outcomes
 
     async def _forget(self, blobs: Sequence[str]) -> None:
         """Delete blobs nothing names any more; a failure only leaves them to the next sweep."""

@@ -1,7 +1,7 @@
 """Object bytes, behind a small interface so that a cluster can later keep them in an external
 S3-compatible store without touching the code that uses them.
 
-`FileBlobs` (the default) keeps each blob as one file under `root/ab/cd/<id>`, named by a
+`FileBlobs` (the default) keeps each blob as one file under `root/ab/<id>`, named by a
 random id: keys never become paths. A blob is written to `root/tmp/` first, then fsynced,
 renamed into place and its directory fsynced, so a committed blob survives a crash and a
 crash mid-write leaves only a temp file, which `sweep` removes at the next start. Who names a
@@ -124,7 +124,6 @@ class FileWriter:
             os.fsync(self._file.fileno())
             self._file.close()
             target = self._blobs.file(blob)
-            self._blobs.make_dirs(target.parent)
             os.rename(self._tmp, target)
             _fsync_dir(target.parent)
         self._file, self._tmp = None, None
@@ -153,19 +152,22 @@ class FileBlobs:
         self.root = root
         self.tmp = root / "tmp"
         self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The 256 directories blobs live in (`root/ab/<id>`), made once and durably here, so a
+        # commit neither creates a directory nor checks for one: a PUT's only directory fsync is
+        # the one that makes its own name durable. 256 keep a million objects at ~4,000 a
+        # directory, which ext4's hashed directories look up in constant time.
+        missing = [d for d in (root / f"{i:02x}" for i in range(256)) if not d.is_dir()]
+        for directory in missing:
+            with contextlib.suppress(FileExistsError):
+                directory.mkdir(mode=0o700)
+        if missing:
+            with writing():
+                _fsync_dir(root)
 
     def file(self, blob: str) -> Path:
         if not _BLOB_ID.fullmatch(blob):  # ids come from our own rows; anything else is a bug
             raise ValueError(f"not a blob id: {blob!r}")
-        return self.root / blob[:2] / blob[2:4] / blob
-
-    def make_dirs(self, directory: Path) -> None:
-        """Create `root/ab/cd` durably: each new directory's entry is fsynced in its parent."""
-        for level in (directory.parent, directory):
-            if not level.is_dir():
-                with contextlib.suppress(FileExistsError):
-                    level.mkdir(mode=0o700)
-                _fsync_dir(level.parent)
+        return self.root / blob[:2] / blob
 
     def writer(self) -> FileWriter:
         return FileWriter(self)
@@ -206,8 +208,8 @@ class FileBlobs:
 
     def sweep(self, live: Callable[[str], bool]) -> int:
         """At start, before any writer runs: remove temp files (writes a crash cut short) and
-        blobs for which `live` is false (committed, but their row never was). Returns how many
-        files were removed."""
+        blobs for which `live` is false (committed, but their row never was); anything else
+        found there is left alone. Returns how many files were removed."""
         removed = 0
         for entry in os.scandir(self.tmp):
             with contextlib.suppress(FileNotFoundError):
@@ -216,13 +218,11 @@ class FileBlobs:
         for first in os.scandir(self.root):
             if first.name == "tmp" or not first.is_dir(follow_symlinks=False):
                 continue
-            for second in os.scandir(first.path):
-                if not second.is_dir(follow_symlinks=False):
-                    continue
-                for entry in os.scandir(second.path):
-                    if _BLOB_ID.fullmatch(entry.name) and live(entry.name):
-                        continue
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(entry.path)
-                        removed += 1
+            for entry in os.scandir(first.path):
+                ours = _BLOB_ID.fullmatch(entry.name) and not entry.is_dir(follow_symlinks=False)
+                if not ours or live(entry.name):
+                    continue  # a named blob, or something that is not ours to judge
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
         return removed

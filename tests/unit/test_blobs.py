@@ -29,8 +29,8 @@ def test_write_commit_read_back(tmp_path: Path) -> None:
         blob = await writer.commit()
         path = blobs.path(blob)
         assert path is not None and path.read_bytes() == data
-        # Stored at root/ab/cd/<id>, nothing left in tmp/.
-        assert path.parent.name == blob[2:4] and path.parent.parent.name == blob[:2]
+        # Stored at root/ab/<id>, nothing left in tmp/.
+        assert path == tmp_path / "blobs" / blob[:2] / blob
         assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
         chunks = await _collect(blobs, blob)
         assert b"".join(chunks) == data
@@ -114,3 +114,17 @@ def test_abandoned_writer_is_swept_and_orphan_blobs_removed(tmp_path: Path) -> N
     assert list((tmp_path / "tmp").iterdir()) == []
     assert _files(tmp_path) == [reopened.path(kept)]
     assert reopened.sweep(lambda blob: blob == kept) == 0
+
+
+def test_blob_directories_are_made_once_and_foreign_files_are_left(tmp_path: Path) -> None:
+    """The 256 directories exist from the start (a commit makes none); the sweep removes only
+    what is ours (blob-named files no row names, temp files), never anything else."""
+    root = tmp_path / "blobs"
+    FileBlobs(root)
+    assert sorted(d.name for d in root.iterdir() if d.name != "tmp") == [f"{i:02x}" for i in range(256)]
+    stray = root / "ab" / "notes.txt"
+    stray.write_text("someone else's")
+    orphan = root / "ab" / ("ab" + "0" * 30)
+    orphan.write_bytes(b"x")
+    assert FileBlobs(root).sweep(lambda blob: False) == 1
+    assert stray.exists() and not orphan.exists()

@@ -525,3 +525,31 @@ def test_an_opened_object_survives_an_overwrite_and_a_stale_one_is_missing(tmp_p
         again[0].file.close()
 
     run(scenario, tmp_path)
+
+
+def test_changes_committed_together_fail_alone(tmp_path: Path) -> None:
+    """Concurrent changes share one transaction (group commit), each in a savepoint: one that
+    is refused inside it leaves the others committed, and they survive a reopen."""
+
+    async def scenario(h: Harness) -> None:
+        s = h.store
+        await s.create_bucket("group", "us-east-1")
+        await put(s, "group", "first", b"1")
+        outcomes = await asyncio.gather(
+            *(put(s, "group", f"k{i}", b"x" * i) for i in range(8)),
+            s.delete_bucket("group"),  # refused inside the batch: the bucket holds objects
+            *(put(s, "group", f"j{i}", b"y") for i in range(8)),
+            return_exceptions=True,
+        )
+        refused = [o for o in outcomes if isinstance(o, BaseException)]
+        assert len(refused) == 1 and isinstance(refused[0], BucketNotEmpty)
+        contents, _, _, _ = await s.list_objects("group")
+        assert len(contents) == 17
+
+    run(scenario, tmp_path)
+    reopened = Harness(tmp_path)
+    try:
+        contents, _, _, _ = asyncio.run(reopened.store.list_objects("group"))
+        assert len(contents) == 17
+    finally:
+        reopened.store.close()
