@@ -44,6 +44,7 @@ from stratus.httpapi.front import Front
 from stratus.identity.authorizer import Authorizer
 from stratus.identity.directory import Directory
 from stratus.identity.environments import FunctionCredentials, LambdaRoles
+from stratus.identity.guard import caller_may
 from stratus.identity.iam_api import IamContext
 from stratus.identity.keyring import Keyring
 from stratus.identity.sessions import Sessions as TokenSessions
@@ -235,6 +236,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 account_id=config.account_id,
                 function_exists=function_exists(registry),
                 s3_may_invoke=s3_may_invoke(authorizer, registry, config.account_id),
+                caller_may=caller_may(authorizer),
             ),
         )
         limitations = backend.limitations() + ([spans_off] if spans_off else [])

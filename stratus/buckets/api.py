@@ -219,6 +219,9 @@ async def delete_objects(ctx: S3Context, params: dict[str, Any], region: str) ->
     errors: list[dict[str, Any]] = []
     for item in objects:
         key = item.get("Key", "")
+        if not ctx.caller_may("s3:DeleteObject", object_arn(params["Bucket"], key), region):
+            errors.append({"Key": key, "Code": "AccessDenied", "Message": "Access Denied"})
+            continue
         try:
             await ctx.buckets.delete_object(params["Bucket"], key, requester=REQUESTER.get())
         except InvalidArgument as e:  # a key S3 could never hold: reported for that key alone
@@ -419,16 +422,12 @@ def _all_buckets(params: Mapping[str, Any], region: str, account: str) -> tuple[
     return "s3:ListAllMyBuckets", "*"
 
 
-def _first_deleted(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+def _on_bucket_keys(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+    # Each key of DeleteObjects is a DeleteObject of its own, answered per key by the handler
+    # (AccessDenied for those the caller may not delete, as S3 answers), so the request itself
+    # is not held to any one key (SERVICE's public_operations); this names what it acts on.
     objects = (params.get("Delete") or {}).get("Objects") or [{}]
     return "s3:DeleteObject", object_arn(str(params.get("Bucket", "")), str(objects[0].get("Key", "")))
-
-
-def _every_deleted(params: Mapping[str, Any], region: str, account: str) -> tuple[tuple[str, str], ...]:
-    # Each key of DeleteObjects is a DeleteObject of its own: a caller denied one is refused.
-    objects = (params.get("Delete") or {}).get("Objects") or []
-    bucket = str(params.get("Bucket", ""))
-    return tuple(("s3:DeleteObject", object_arn(bucket, str(o.get("Key", "")))) for o in objects[1:])
 
 
 def _copy_source(params: Mapping[str, Any], region: str, account: str) -> tuple[tuple[str, str], ...]:
@@ -473,7 +472,7 @@ AUTHORIZATION: dict[str, Authorization] = {
     "ListObjectsV2": on_bucket("ListBucket"),
     "ListObjects": on_bucket("ListBucket"),
     "DeleteObject": on_object("DeleteObject"),
-    "DeleteObjects": _first_deleted,
+    "DeleteObjects": _on_bucket_keys,
     "CopyObject": on_object("PutObject"),
     "CreateMultipartUpload": on_object("PutObject"),
     "CompleteMultipartUpload": on_object("PutObject"),
@@ -500,5 +499,6 @@ SERVICE = Service[S3Context](
     protocols=("rest-xml",),
     no_route=NO_ROUTE,
     authorization=AUTHORIZATION,
-    also_requires={"CopyObject": _copy_source, "DeleteObjects": _every_deleted},
+    also_requires={"CopyObject": _copy_source},
+    public_operations=frozenset({"DeleteObjects"}),
 )

@@ -21,3 +21,6 @@ class S3Context:
     # (function ARN, bucket ARN, region) -> bool. AWS refuses a notification configuration
     # whose target S3 may not invoke.
     s3_may_invoke: Callable[[str, str, str], bool]
+    # Whether the caller of the request being served may do an action on a resource, in a
+    # region: DeleteObjects refuses the keys it may not delete one by one, as S3 does.
+    caller_may: Callable[[str, str, str], bool]

@@ -2,15 +2,17 @@
 
 Every declared service's operation is checked here, in one place, from what the service
 declares: the operation's IAM action and resource (`Service.action`) and, where the service has
-them, the resource's policy (`Service.resource_policy`). Handlers never authorize.
+them, the resource's policy (`Service.resource_policy`). Handlers never authorize, but for an
+operation that answers for each of many resources (`caller_may`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
+from stratus.errors import StratusError
 from stratus.identity.authorizer import Authorizer
 from stratus.identity.keyring import Caller
 from stratus.wire.dispatch import Guard
@@ -53,3 +55,21 @@ def current_caller() -> Caller:
     if caller is None:
         raise RuntimeError("no request is being served")
     return caller
+
+
+def caller_may(authorizer: Authorizer) -> Callable[[str, str, str], bool]:
+    """Whether the caller of the request being served may do `action` on `resource` in
+    `region`: for operations that act on many resources and answer for each (S3's
+    DeleteObjects refuses the keys a caller may not delete, one by one)."""
+
+    def may(action: str, resource: str, region: str) -> bool:
+        caller = CALLER.get()
+        if caller is None or caller.is_root or not authorizer.enabled:
+            return True
+        try:
+            authorizer.check(caller, action, resource, region=region)
+        except StratusError:
+            return False
+        return True
+
+    return may

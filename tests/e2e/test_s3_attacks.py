@@ -68,7 +68,6 @@ def test_get_object_on_one_bucket_opens_nothing_else(server: Server, two_buckets
         lambda: s3.put_object(Bucket=mine, Key="doc.txt", Body=b"defaced"),
         lambda: s3.put_object(Bucket=mine, Key="new.txt", Body=b"new"),
         lambda: s3.delete_object(Bucket=mine, Key="doc.txt"),
-        lambda: s3.delete_objects(Bucket=mine, Delete={"Objects": [{"Key": "doc.txt"}]}),
         lambda: s3.copy_object(Bucket=mine, Key="copy.txt", CopySource=f"{other}/doc.txt"),
         lambda: s3.create_multipart_upload(Bucket=mine, Key="mp"),
         lambda: s3.create_bucket(Bucket=f"x-{uuid.uuid4().hex[:10]}"),
@@ -78,10 +77,31 @@ def test_get_object_on_one_bucket_opens_nothing_else(server: Server, two_buckets
         with pytest.raises(ClientError) as e:
             call()
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # DeleteObjects answers for each key, as S3 does: refused ones come back as AccessDenied.
+    answer = s3.delete_objects(Bucket=mine, Delete={"Objects": [{"Key": "doc.txt"}]})
+    assert [(e["Key"], e["Code"]) for e in answer["Errors"]] == [("doc.txt", "AccessDenied")]
+    assert "Deleted" not in answer
     root = server.client("s3", signature_version="s3v4")
     for name in (mine, other):
         assert [o["Key"] for o in root.list_objects_v2(Bucket=name)["Contents"]] == ["doc.txt"]
         assert root.get_object(Bucket=name, Key="doc.txt")["Body"].read() == SECRET
+
+
+def test_delete_objects_deletes_only_the_keys_the_caller_may(
+    server: Server, two_buckets: tuple[str, str]
+) -> None:
+    mine, _ = two_buckets
+    root = server.client("s3", signature_version="s3v4")
+    root.put_object(Bucket=mine, Key="tmp/a", Body=b"scratch")
+    cleaner = new_user(
+        server, {"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": f"arn:aws:s3:::{mine}/tmp/*"}
+    )
+    answer = s3_as(server, cleaner).delete_objects(
+        Bucket=mine, Delete={"Objects": [{"Key": "doc.txt"}, {"Key": "tmp/a"}]}
+    )
+    assert [d["Key"] for d in answer["Deleted"]] == ["tmp/a"]
+    assert [(e["Key"], e["Code"]) for e in answer["Errors"]] == [("doc.txt", "AccessDenied")]
+    assert [o["Key"] for o in root.list_objects_v2(Bucket=mine)["Contents"]] == ["doc.txt"]
 
 
 def test_copy_needs_read_on_the_source(server: Server, two_buckets: tuple[str, str]) -> None:
