@@ -5,6 +5,7 @@ conditional GETs, presigned GET and PUT, virtual-hosted addressing."""
 from __future__ import annotations
 
 import hashlib
+import os
 import urllib.error
 import urllib.request
 import uuid
@@ -338,3 +339,40 @@ def test_resource_api_and_virtual_hosted_addressing(server: Server, bucket: str)
         "virt/key.txt"
     ]
     assert s3_client(server).get_object(Bucket=bucket, Key="virt/key.txt")["Body"].read() == b"virtual"
+
+
+def _peak_rss_kib(server: Server) -> int:
+    assert server.proc is not None
+    status = Path(f"/proc/{server.proc.pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+
+
+def test_objects_stream_through_without_being_held_in_memory(s3: Any, bucket: str, server: Server) -> None:
+    """A 256 MiB object goes in (one PUT, its body sent in pieces) and out without the server's
+    peak memory growing by anything near its size: bodies stream to and from disk."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    size, piece = 256 * 1024 * 1024, os.urandom(1024 * 1024)
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "big"}, ExpiresIn=600)
+    before = _peak_rss_kib(server)
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
+    conn.putrequest("PUT", f"{parts.path}?{parts.query}")
+    conn.putheader("Content-Length", str(size))
+    conn.endheaders()
+    digest = hashlib.md5()
+    for _ in range(size // len(piece)):
+        conn.send(piece)
+        digest.update(piece)
+    reply = conn.getresponse()
+    assert reply.status == 200, reply.read()
+    assert reply.getheader("ETag") == f'"{digest.hexdigest()}"'
+    conn.close()
+    read = hashlib.md5()
+    body = s3.get_object(Bucket=bucket, Key="big")["Body"]
+    for chunk in iter(lambda: body.read(1024 * 1024), b""):
+        read.update(chunk)
+    assert read.hexdigest() == digest.hexdigest()
+    grown_mib = (_peak_rss_kib(server) - before) / 1024
+    assert grown_mib < 64, f"the server's peak memory grew by {grown_mib:.0f} MiB for a 256 MiB object"
