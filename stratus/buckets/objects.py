@@ -20,8 +20,6 @@ configurations are also held in memory, updated by that thread right after each 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import hashlib
 import itertools
 import logging
@@ -29,18 +27,15 @@ import secrets
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, TypeVar, cast
+from typing import BinaryIO, NamedTuple, TypeVar
 
 from stratus.buckets import catalog
+from stratus.buckets.committer import Committer
 from stratus.buckets.errors import (
-    BadDigest,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
-    EntityTooLarge,
     EntityTooSmall,
-    IncompleteBody,
     InvalidArgument,
     InvalidPart,
     InvalidPartOrder,
@@ -60,9 +55,9 @@ from stratus.buckets.model import (
     UploadInfo,
 )
 from stratus.buckets.names import check_bucket_name, check_key
+from stratus.buckets.receiving import MAX_OBJECT, receive
 from stratus.store.blobs import Blobs, MissingBlob
 from stratus.store.diskfull import writing
-from stratus.store.sqlite import connect, transaction
 
 log = logging.getLogger("stratus.buckets")
 T = TypeVar("T")
@@ -74,15 +69,14 @@ class OpenSpan(NamedTuple):
     file: BinaryIO
     offset: int
     length: int
+
+
 # (the bucket's notification configuration JSON, the change) -> the deliveries it causes.
 Route = Callable[[str | None, ObjectChange], list[Delivery]]
 Requester = tuple[str, str, str]  # (principal id, source IP, request id), for event records
 STRATUS: Requester = ("AWS:stratus", "127.0.0.1", "")
-MAX_OBJECT = 5 * 1024**3  # S3's largest single PUT, part, and copy source
 MIN_PART = 5 * 1024**2  # every part but the last
 MAX_PART_NUMBER = 10_000
-BATCH = 1024 * 1024  # a body is hashed and written in runs of this many bytes
-INLINE_HASH = 64 * 1024  # shorter runs are hashed on the loop
 DEFAULT_TYPE = "binary/octet-stream"  # what S3 stores when a PUT names no Content-Type
 
 
@@ -100,24 +94,19 @@ class Buckets:
         self._route = route
         self._wake = wake
         self._clock = clock
-        self._conn = connect(path)
+        self._db = Committer(path)
         with writing():
-            catalog.create(self._conn)
-        self._buckets = {b.name: b for b in catalog.load_buckets(self._conn)}
-        self._notifications = catalog.load_notifications(self._conn)
+            catalog.create(self._db.conn)
+        self._buckets = {b.name: b for b in catalog.load_buckets(self._db.conn)}
+        self._notifications = catalog.load_notifications(self._db.conn)
         # Before any writer runs: what a crash left half-written or never named goes.
-        live = set(catalog.live_blobs(self._conn))
+        live = set(catalog.live_blobs(self._db.conn))
         removed = blobs.sweep(live.__contains__)
         if removed:
             log.info("buckets: removed %d blob file(s) an earlier run left unfinished", removed)
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="buckets")
-        # Group commit: changes waiting for the batch being committed, and that batch.
-        self._waiting: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
-        self._committing: asyncio.Future[list[tuple[bool, Any]]] | None = None
 
     def close(self) -> None:
-        self._db.shutdown(wait=True)
-        self._conn.close()
+        self._db.close()
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -125,64 +114,19 @@ class Buckets:
         return int(self._clock() * 1000)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._db, fn, self._conn)
+        return await self._db.read(fn)
 
     async def _change(self, fn: Callable[[sqlite3.Connection], T], new_blobs: Sequence[str] = ()) -> T:
-        """Run `fn` as one change on the worker thread, committed with whichever other changes
-        are waiting (group commit: one fsync for all of them; each its own savepoint, so one
-        that fails leaves the others). If it fails, the blobs written for it are deleted
-        (nothing names them). If the caller is cancelled meanwhile, its change's fate is
-        unknown here, so they are left for the sweep."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[Any] = loop.create_future()
-        self._waiting.append((fn, done))
+        """Run `fn` as one change (group-committed: committer.py). If it fails, the blobs written
+        for it are deleted (nothing names them). If the caller is cancelled meanwhile, its
+        change's fate is unknown here, so they are left for the sweep."""
         try:
-            while not done.done():
-                committing = self._committing
-                if committing is None:  # nothing being committed: this change leads the next batch
-                    batch, self._waiting = self._waiting, []
-                    committing = loop.run_in_executor(self._db, self._commit, [f for f, _ in batch])
-                    self._committing = committing
-                    committing.add_done_callback(functools.partial(self._settle, batch))
-                if committing.done():  # committed; its outcomes are settled at the loop's next turn
-                    await asyncio.sleep(0)
-                    continue
-                with contextlib.suppress(Exception):  # outcomes go to each change's own future
-                    await asyncio.shield(committing)
-            return cast(T, await done)
+            return await self._db.change(fn)
         except asyncio.CancelledError:
             raise
         except BaseException:
             await self._forget(new_blobs)
             raise
-
-    def _settle(self, batch: list[tuple[Any, asyncio.Future[Any]]], outcome: asyncio.Future[Any]) -> None:
-        """Each change of a committed (or failed) batch gets its own result or error."""
-        self._committing = None
-        error = outcome.exception() if not outcome.cancelled() else asyncio.CancelledError()
-        results = outcome.result() if error is None else [(False, error)] * len(batch)
-        for (_, done), (ok, value) in zip(batch, results, strict=True):
-            if not done.done():
-                if ok:
-                    done.set_result(value)
-                else:
-                    done.set_exception(value)
-
-    def _commit(self, fns: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
-        """On the worker thread: one transaction holding each change in a savepoint of its own."""
-        outcomes: list[tuple[bool, Any]] = []
-        with writing(), transaction(self._conn):
-            for fn in fns:
-                self._conn.execute("SAVEPOINT change")
-                try:
-                    outcomes.append((True, fn(self._conn)))
-                except Exception as e:
-                    if not self._conn.in_transaction:
-                        raise  # SQLite rolled the whole transaction back (a full disk, say)
-                    self._conn.execute("ROLLBACK TO change")
-                    outcomes.append((False, e))
-                self._conn.execute("RELEASE change")
-        return outcomes
 
     async def _forget(self, blobs: Sequence[str]) -> None:
         """Delete blobs nothing names any more; a failure only leaves them to the next sweep."""
@@ -223,70 +167,6 @@ class Buckets:
         deliveries = self._route(self._notifications.get(bucket), change)
         catalog.add_deliveries(conn, deliveries)
         return bool(deliveries)
-
-    async def _receive(
-        self,
-        body: AsyncIterator[bytes],
-        *,
-        content_md5: bytes | None,
-        expected_size: int | None,
-    ) -> tuple[str, int, str]:
-        """Stream a body into a new blob, counting its size and MD5: (blob, size, hex MD5). On
-        any failure the blob is aborted.
-
-        The body is taken in runs of `BATCH` bytes; each run is hashed and written by worker
-        threads side by side (hashlib lets go of the GIL) while the next run arrives, so the
-        network, the MD5 and the disk overlap and the loop does none of the heavy work. At most
-        one run is in flight, and it is always awaited, failure or not."""
-        if expected_size is not None and expected_size > MAX_OBJECT:
-            raise _too_large()
-        writer = self._blobs.writer()
-        digest = hashlib.md5()
-        batch: list[bytes] = []
-        batched = received = 0
-        step: asyncio.Future[None] | None = None
-
-        async def absorb(data: bytes) -> None:
-            if len(data) < INLINE_HASH:  # a thread hop would cost more than the hash
-                digest.update(data)
-                await writer.write(data)
-                return
-            done = await asyncio.gather(
-                asyncio.to_thread(digest.update, data), writer.write(data), return_exceptions=True
-            )
-            for outcome in done:
-                if isinstance(outcome, BaseException):
-                    raise outcome
-
-        try:
-            async for chunk in body:
-                received += len(chunk)
-                if received > MAX_OBJECT:
-                    raise _too_large()
-                batch.append(chunk)
-                batched += len(chunk)
-                if batched >= BATCH:
-                    if step is not None:
-                        await step
-                    step = asyncio.ensure_future(absorb(b"".join(batch)))
-                    batch, batched = [], 0
-            if step is not None:
-                await step
-                step = None
-            await absorb(b"".join(batch))
-            if expected_size is not None and writer.size != expected_size:
-                raise IncompleteBody(
-                    "You did not provide the number of bytes specified by the Content-Length HTTP header."
-                )
-            if content_md5 is not None and digest.digest() != content_md5:
-                raise BadDigest("The Content-MD5 you specified did not match what we received.")
-            return await writer.commit(), writer.size, digest.hexdigest()
-        except BaseException:
-            if step is not None:  # let the run in flight finish before its file is removed
-                with contextlib.suppress(BaseException):
-                    await step
-            await writer.abort()
-            raise
 
     # -- buckets --------------------------------------------------------------------------------
 
@@ -398,7 +278,9 @@ class Buckets:
     ) -> ObjectInfo:
         self.bucket(bucket)
         check_key(key)
-        blob, size, etag = await self._receive(body, content_md5=content_md5, expected_size=expected_size)
+        blob, size, etag = await receive(
+            self._blobs, body, content_md5=content_md5, expected_size=expected_size
+        )
         return await self._store(
             bucket,
             key,
@@ -515,8 +397,8 @@ class Buckets:
                 "The specified copy source is larger than the maximum allowable size for a copy source: "
                 f"{MAX_OBJECT}"
             )
-        blob, size, etag = await self._receive(
-            self.read(source, 0, source.size), content_md5=None, expected_size=source.size
+        blob, size, etag = await receive(
+            self._blobs, self.read(source, 0, source.size), content_md5=None, expected_size=source.size
         )
         return await self._store(
             bucket,
@@ -616,7 +498,9 @@ class Buckets:
             )
         # Before the body is read: a part for no upload is refused without storing it.
         await self._read(lambda conn: self._upload_in(conn, bucket, key, upload_id))
-        blob, size, etag = await self._receive(body, content_md5=content_md5, expected_size=expected_size)
+        blob, size, etag = await receive(
+            self._blobs, body, content_md5=content_md5, expected_size=expected_size
+        )
         part = PartInfo(number, size, etag, catalog.when(self._now_ms()), blob)
 
         def change(conn: sqlite3.Connection) -> str | None:
@@ -786,12 +670,6 @@ def _named_part(stored: Mapping[int, PartInfo], number: int, etag: str) -> PartI
             ETag=etag,
         )
     return part
-
-
-def _too_large() -> EntityTooLarge:
-    return EntityTooLarge(
-        "Your proposed upload exceeds the maximum allowed size", MaxSizeAllowed=str(MAX_OBJECT)
-    )
 
 
 __all__ = ["STRATUS", "Buckets", "Requester", "Route", "multipart_etag"]
