@@ -273,3 +273,29 @@ def _wait_for(condition: Any, what: str, attempts: int = 300) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"waited in vain for {what}")
+
+
+def test_a_full_disk_refuses_an_object_and_keeps_what_is_stored(
+    small_disk: tuple[Path, list[Server]],
+) -> None:
+    """S3 on a full disk: a PUT is refused with a clear error, nothing half-written is left
+    visible, stored objects still read back, and once there is space PUTs work again."""
+    disk, servers = small_disk
+    srv = Server(disk)
+    servers.append(srv.start())
+    s3 = srv.client("s3", signature_version="s3v4")
+    s3.create_bucket(Bucket="kept")
+    s3.put_object(Bucket="kept", Key="before", Body=b"stored before the disk filled")
+    fill(disk / "ballast")
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket="kept", Key="big", Body=os.urandom(2 * 1024 * 1024))
+    response = refused.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 500, response
+    assert "data disk is full" in response["Error"]["Message"], response
+    assert "incident" not in response["Error"]["Message"]
+    assert s3.get_object(Bucket="kept", Key="before")["Body"].read() == b"stored before the disk filled"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="kept")["Contents"]] == ["before"]
+    assert alive(srv)
+    (disk / "ballast").unlink()
+    s3.put_object(Bucket="kept", Key="after", Body=b"room again")
+    assert s3.get_object(Bucket="kept", Key="after")["Body"].read() == b"room again"
