@@ -109,8 +109,19 @@ def _dimensions(value: list[dict[str, str]] | None) -> dict[str, str]:
     return dims
 
 
+def aligned_start(start: float, now: float) -> int:
+    """The start of the first period, as CloudWatch rounds a query's StartTime: down to the
+    minute when it is under 15 days ago, to five minutes up to 63 days, to the hour beyond;
+    periods then follow from it, so datapoints fall on whole minutes, not on the seconds a
+    caller's start happened to have."""
+    age = now - start
+    step = 60 if age < 15 * 86400 else 300 if age < 63 * 86400 else 3600
+    return int(start) // step * step
+
+
 def _window(params: dict[str, Any]) -> tuple[int, int, int]:
-    start, end = _epoch(params["StartTime"]), _epoch(params["EndTime"])
+    start = aligned_start(_epoch(params["StartTime"]), time.time())
+    end = _epoch(params["EndTime"])
     period = params["Period"]
     if end <= start:
         raise InvalidParameterValue("The parameter EndTime must be greater than StartTime.")
@@ -122,7 +133,7 @@ def _window(params: dict[str, Any]) -> tuple[int, int, int]:
             f"{MAX_DATAPOINTS}. You may reduce the datapoints requested by increasing Period, or decreasing "
             "the time range."
         )
-    return int(start), int(end), period
+    return start, int(end), period
 
 
 def _buckets(

@@ -32,7 +32,9 @@ APP: dict[str, str | bytes] = {
 
 def window() -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
-    return {"StartTime": now - dt.timedelta(minutes=10), "EndTime": now + dt.timedelta(minutes=2)}
+    # A start with seconds of its own: CloudWatch rounds it down to the minute, and so must we.
+    start = (now - dt.timedelta(minutes=10)).replace(second=37, microsecond=0)
+    return {"StartTime": start, "EndTime": now + dt.timedelta(minutes=2)}
 
 
 def test_function_metrics(server: Server, lam: Any, fn_name: str) -> None:
@@ -90,6 +92,8 @@ def test_function_metrics(server: Server, lam: Any, fn_name: str) -> None:
     results = {r["Id"]: r for r in data["MetricDataResults"]}
     assert sum(results["inv"]["Values"]) == 4 and results["inv"]["StatusCode"] == "Complete"
     assert len(results["inv"]["Timestamps"]) == len(results["inv"]["Values"])
+    assert all(stamp.second == 0 for stamp in results["inv"]["Timestamps"])  # periods on whole minutes
+    assert all(p["Timestamp"].second == 0 for p in invocations)
     assert results["p90"]["Values"]
 
     listed = cw.list_metrics(Namespace="AWS/Lambda", Dimensions=[{"Name": "FunctionName", "Value": fn_name}])

@@ -141,3 +141,14 @@ def test_buckets_written_by_an_older_server_still_load() -> None:
     old = '{"invocations": 3, "dead_letter_errors": 0, "init_ms_sum": 12.5, "cold_starts": 1}'
     bucket = Bucket.from_json(old)
     assert (bucket.invocations, bucket.cold_starts, bucket.init_ms_sum) == (3, 1, 12.5)
+
+
+def test_query_starts_are_aligned_as_cloudwatch_rounds_them() -> None:
+    from stratus.services.cloudwatch import aligned_start
+
+    now = 1_800_000_000.0
+    assert aligned_start(now - 3600 + 34.5, now) == (int(now) - 3600 + 34) // 60 * 60  # whole minute
+    day = 86400
+    assert aligned_start(now - 20 * day + 123, now) % 300 == 0  # 15 to 63 days: five minutes
+    assert aligned_start(now - 70 * day + 1234, now) % 3600 == 0  # older: the hour
+    assert aligned_start(now - 3600 + 34.5, now) <= now - 3600 + 34.5
