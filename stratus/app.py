@@ -62,6 +62,7 @@ from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.invoke import invoke_incoming, is_invoke
 from stratus.lean_routes import ROUTES, Operation, RouteTable
 from stratus.observe import spans
+from stratus.observe.custom_metrics import CustomMetrics
 from stratus.observe.loggroups import LogGroups
 from stratus.observe.logstore import LogStore
 from stratus.observe.metrics import Metrics
@@ -119,6 +120,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         store = Store(config.db_path)
         logs = LogStore(config.logs_db_path, enabled=config.telemetry)
         metrics = Metrics(config.metrics_db_path)
+        published = CustomMetrics(config.data_dir / "custom_metrics.db", config.metrics_retention_days)
         events = EventQueue(config.events_db_path)
         identity_key = load_key(config.data_dir)
         # The relay (made below, once the async queue exists) is woken after each change that
@@ -225,7 +227,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 group_home=registry.log_group_home,
             ),
             EventsContext(rules=rules, registry=registry, account_id=config.account_id),
-            CloudWatchContext(metrics=metrics),
+            CloudWatchContext(metrics=metrics, custom=published),
             ApiGatewayContext(apis=apis, configured_host=lambda_context.configured_host),
             StsContext(
                 directory=directory, sessions=token_sessions, account_id=config.account_id, enforce=config.iam
@@ -285,6 +287,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         events.close()
         logs.close()
         metrics.close()
+        published.close()
         buckets.close()
         store.close()
 

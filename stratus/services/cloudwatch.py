@@ -19,16 +19,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from stratus.errors import ClientError
+from stratus.observe.custom_metrics import CustomMetrics, Series
 from stratus.observe.metrics import ACCOUNT, Bucket, Metrics, percentile
+from stratus.services import cloudwatch_custom as custom
 from stratus.wire.service import Handler, Service
 from stratus.wire.signing import Signing
 
 
 @dataclass(frozen=True)
 class CloudWatchContext:
-    """What the CloudWatch handlers read: the per-minute metric buckets."""
+    """What the CloudWatch handlers read: the per-minute metric buckets, and the metrics code
+    publishes itself (PutMetricData)."""
 
     metrics: Metrics
+    custom: CustomMetrics
 
 
 TARGET_PREFIX = "GraniteServiceVersion20100801"
@@ -233,14 +237,16 @@ def _metric_name(params: dict[str, Any]) -> str:
 async def get_metric_statistics(
     ctx: CloudWatchContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    metric = _metric_name(params)
-    start, end, period = _window(params)
     stats = params.get("Statistics") or []
     extended = params.get("ExtendedStatistics") or []
     if not stats and not extended:
         raise MissingParameter(
             "At least one of the parameters Statistics and ExtendedStatistics is required."
         )
+    if _require(params, "Namespace") != NAMESPACE:
+        return await _custom_statistics(ctx, params, stats, extended)
+    metric = _metric_name(params)
+    start, end, period = _window(params)
     windows = _aggregate(
         _buckets(ctx, metric, _dimensions(params.get("Dimensions")), start, end), start, period
     )
@@ -260,6 +266,49 @@ async def get_metric_statistics(
     return {"Label": metric, "Datapoints": points}
 
 
+def _series(spec: dict[str, Any]) -> Series:
+    dims = {str(d["Name"]): str(d.get("Value", "")) for d in spec.get("Dimensions") or []}
+    return Series(str(_require(spec, "Namespace")), str(_require(spec, "MetricName")), dims)
+
+
+async def _custom_statistics(
+    ctx: CloudWatchContext, params: dict[str, Any], stats: list[str], extended: list[str]
+) -> dict[str, Any]:
+    series = _series(params)
+    start, end, period = _window(params)
+    points = []
+    for slot, unit, merged in await custom.windows(ctx.custom, series, start, end, period):
+        point: dict[str, Any] = {"Timestamp": _stamp(slot), "Unit": unit}
+        for stat in stats:
+            value = custom.statistic(merged, stat)
+            if value is not None:
+                point[stat] = value
+        if extended:
+            point["ExtendedStatistics"] = {
+                s: v for s in extended if (v := custom.statistic(merged, s)) is not None
+            }
+        points.append(point)
+    return {"Label": series.name, "Datapoints": points}
+
+
+async def _custom_query(
+    ctx: CloudWatchContext, spec: dict[str, Any], params: dict[str, Any]
+) -> tuple[list[dt.datetime], list[float]]:
+    start, end, period = _window({**params, "Period": spec["Period"]})
+    found = await custom.windows(ctx.custom, _series(spec["Metric"]), start, end, period)
+    stamps, values = [], []
+    for slot, _, merged in reversed(found):  # newest first, as CloudWatch
+        value = custom.statistic(merged, spec["Stat"])
+        if value is not None:
+            stamps.append(_stamp(slot))
+            values.append(value)
+    return stamps, values
+
+
+async def put_metric_data(ctx: CloudWatchContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    return await custom.put_metric_data(ctx.custom, params)
+
+
 async def get_metric_data(ctx: CloudWatchContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     queries = params["MetricDataQueries"]
     if len(queries) > 500:  # CloudWatch's documented limit, which its model does not carry
@@ -270,6 +319,19 @@ async def get_metric_data(ctx: CloudWatchContext, params: dict[str, Any], region
             raise InvalidParameterValue("Only MetricStat queries are supported here; metric math is not.")
         stat_spec = query["MetricStat"]
         metric_spec = stat_spec["Metric"]
+        if _require(metric_spec, "Namespace") != NAMESPACE:
+            stamps, values = await _custom_query(ctx, stat_spec, params)
+            label = query.get("Label") or metric_spec["MetricName"]
+            results.append(
+                {
+                    "Id": query["Id"],
+                    "Label": label,
+                    "Timestamps": stamps,
+                    "Values": values,
+                    "StatusCode": "Complete",
+                }
+            )
+            continue
         metric = _metric_name(metric_spec)
         start, end, period = _window({**params, "Period": stat_spec["Period"]})
         windows = _aggregate(
@@ -295,8 +357,9 @@ async def get_metric_data(ctx: CloudWatchContext, params: dict[str, Any], region
 
 async def list_metrics(ctx: CloudWatchContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     namespace = params.get("Namespace")
+    published = await custom.listed(ctx.custom, params)
     if namespace not in (None, NAMESPACE):
-        return {"Metrics": []}
+        return {"Metrics": published}
     wanted_name = params.get("MetricName")
     wanted = _dimensions(
         [{"Name": d.get("Name"), "Value": d.get("Value", "")} for d in params.get("Dimensions") or []]
@@ -328,10 +391,11 @@ async def list_metrics(ctx: CloudWatchContext, params: dict[str, Any], region: s
                 continue
             if wanted_name in (None, name):
                 metrics.append({"Namespace": NAMESPACE, "MetricName": name, "Dimensions": dims})
-    return {"Metrics": metrics}
+    return {"Metrics": metrics + published}
 
 
 OPERATIONS: dict[str, Handler[CloudWatchContext]] = {
+    "PutMetricData": put_metric_data,
     "GetMetricStatistics": get_metric_statistics,
     "GetMetricData": get_metric_data,
     "ListMetrics": list_metrics,

@@ -9,6 +9,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -111,10 +112,6 @@ def test_function_metrics(server: Server, lam: Any, fn_name: str) -> None:
     [
         (
             {"Namespace": "AWS/Lambda", "MetricName": "Invocations", "Period": 61, "Statistics": ["Sum"]},
-            "InvalidParameterValue",
-        ),
-        (
-            {"Namespace": "AWS/EC2", "MetricName": "CPU", "Period": 60, "Statistics": ["Sum"]},
             "InvalidParameterValue",
         ),
         ({"Namespace": "AWS/Lambda", "MetricName": "Invocations", "Period": 60}, "MissingParameter"),
@@ -364,3 +361,97 @@ def test_malformed_query_requests_get_xml_errors(server: Server, form: str, code
     ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     assert root.tag == f"{ns}ErrorResponse" and root.findtext(f"{ns}Error/{ns}Code") == code
     assert root.findtext(f"{ns}Error/{ns}Type") == "Sender" and root.findtext(f"{ns}RequestId")
+
+
+def test_published_metrics_in_a_namespace_of_ones_own(server: Server) -> None:
+    """PutMetricData (values, statistic sets, value lists) into a custom namespace, read back
+    by GetMetricStatistics, GetMetricData and ListMetrics; AWS's namespaces are refused."""
+    cw = server.client("cloudwatch")
+    namespace = f"App/{uuid.uuid4().hex[:8]}"
+    dims = [{"Name": "Service", "Value": "checkout"}]
+    now = dt.datetime.now(dt.UTC)
+    cw.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {"MetricName": "Latency", "Dimensions": dims, "Value": 10.0, "Unit": "Milliseconds"},
+            {"MetricName": "Latency", "Dimensions": dims, "Values": [20.0, 30.0], "Counts": [1, 2]},
+            {
+                "MetricName": "Latency",
+                "Dimensions": dims,
+                "StatisticValues": {"SampleCount": 2, "Sum": 9.0, "Minimum": 4.0, "Maximum": 5.0},
+                "Unit": "Milliseconds",
+            },
+            {"MetricName": "Orders", "Dimensions": dims, "Value": 3, "Unit": "Count", "Timestamp": now},
+        ],
+    )
+    points = cw.get_metric_statistics(
+        Namespace=namespace,
+        MetricName="Latency",
+        Dimensions=dims,
+        Period=3600,
+        StartTime=now - dt.timedelta(minutes=5),
+        EndTime=now + dt.timedelta(minutes=5),
+        Statistics=["SampleCount", "Sum", "Minimum", "Maximum", "Average"],
+    )["Datapoints"]
+    assert len(points) == 1
+    point = points[0]
+    assert (point["SampleCount"], point["Sum"], point["Minimum"], point["Maximum"]) == (6.0, 99.0, 4.0, 30.0)
+    assert point["Average"] == 99.0 / 6
+    data = cw.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "orders",
+                "MetricStat": {
+                    "Metric": {"Namespace": namespace, "MetricName": "Orders", "Dimensions": dims},
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=now - dt.timedelta(minutes=5),
+        EndTime=now + dt.timedelta(minutes=5),
+    )["MetricDataResults"][0]
+    assert data["Values"] == [3.0]
+    listed = cw.list_metrics(Namespace=namespace)["Metrics"]
+    assert {(m["MetricName"], tuple(d["Value"] for d in m["Dimensions"])) for m in listed} == {
+        ("Latency", ("checkout",)),
+        ("Orders", ("checkout",)),
+    }
+    # Other dimensions are another series: nothing there.
+    other = cw.get_metric_statistics(
+        Namespace=namespace,
+        MetricName="Latency",
+        Dimensions=[{"Name": "Service", "Value": "search"}],
+        Period=60,
+        StartTime=now - dt.timedelta(minutes=5),
+        EndTime=now + dt.timedelta(minutes=5),
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert other == []
+    # A namespace nothing publishes to answers no data, as CloudWatch does.
+    empty = cw.get_metric_statistics(
+        Namespace="AWS/EC2",
+        MetricName="CPUUtilization",
+        Period=60,
+        StartTime=now - dt.timedelta(minutes=5),
+        EndTime=now,
+        Statistics=["Sum"],
+    )
+    assert empty["Datapoints"] == []
+    for bad, code in (
+        (
+            {"Namespace": "AWS/Lambda", "MetricData": [{"MetricName": "X", "Value": 1.0}]},
+            "InvalidParameterValue",
+        ),
+        ({"Namespace": namespace, "MetricData": [{"MetricName": "X"}]}, "MissingParameter"),
+        (
+            {
+                "Namespace": namespace,
+                "MetricData": [{"MetricName": "X", "Value": 1.0, "Timestamp": now - dt.timedelta(days=30)}],
+            },
+            "InvalidParameterValue",
+        ),
+    ):
+        with pytest.raises(ClientError) as refused:
+            cw.put_metric_data(**bad)
+        assert refused.value.response["Error"]["Code"] == code

@@ -62,7 +62,7 @@ DOCUMENTED = {
         "PutTargets", "RemoveTargets", "ListTargetsByRule", "TagResource", "UntagResource",
         "ListTagsForResource", "ListRuleNamesByTarget",
     },
-    "cloudwatch": {"GetMetricStatistics", "GetMetricData", "ListMetrics"},
+    "cloudwatch": {"GetMetricStatistics", "GetMetricData", "ListMetrics", "PutMetricData"},
     "apigateway": {"GET", "POST", "PUT", "PATCH", "DELETE"},
 }  # fmt: skip
 # Actions the reference lists with no resource type: they can only be granted on "*".
@@ -70,7 +70,7 @@ UNSCOPED = {
     "lambda:GetAccountSettings", "lambda:ListFunctions", "lambda:ListLayers",
     "lambda:CreateCodeSigningConfig", "lambda:ListCodeSigningConfigs",
     "lambda:ListLayerVersions", "cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData",
-    "cloudwatch:ListMetrics",
+    "cloudwatch:ListMetrics", "cloudwatch:PutMetricData",
 }  # fmt: skip
 # The ARN every other resource must have: the service, this region and account (API Gateway's
 # have no account), and one of the service's resource types.

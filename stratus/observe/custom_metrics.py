@@ -1,0 +1,160 @@
+"""Metrics that code publishes itself (CloudWatch's PutMetricData): any namespace but AWS's own,
+any dimensions, kept per metric and minute as a statistic set (count, sum, minimum, maximum)
+with a bounded sample of the values for percentiles.
+
+The one owner of `custom_metrics.db`. Publishing is an API call, not a hot path, so each call
+is one transaction on the owner's worker thread; a minute's row is read, merged and written
+back (portable SQL: the merge happens here, not in SQLite-only functions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from stratus.store.diskfull import writing
+from stratus.store.sqlite import connect, transaction
+
+T = TypeVar("T")
+MAX_SAMPLES = 1000  # values kept per metric and minute, for percentiles
+PRUNE_EVERY = 100  # PutMetricData calls between two removals of minutes past retention
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS custom (
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    dims TEXT NOT NULL,
+    minute BIGINT NOT NULL,
+    unit TEXT NOT NULL,
+    stats TEXT NOT NULL,
+    PRIMARY KEY (namespace, name, dims, minute)
+);
+CREATE INDEX IF NOT EXISTS custom_by_time ON custom(minute);
+"""
+
+
+def dims_key(dimensions: Mapping[str, str]) -> str:
+    """A dimension set as one canonical text: the same set, whatever the order it came in."""
+    return json.dumps(sorted(dimensions.items()), separators=(",", ":"))
+
+
+@dataclass
+class StatSet:
+    count: float = 0.0
+    total: float = 0.0
+    low: float = 0.0
+    high: float = 0.0
+    samples: list[float] = field(default_factory=list)
+
+    def add(self, count: float, total: float, low: float, high: float, samples: Iterable[float]) -> None:
+        self.low = low if not self.count else min(self.low, low)
+        self.high = high if not self.count else max(self.high, high)
+        self.count += count
+        self.total += total
+        self.samples = (self.samples + list(samples))[-MAX_SAMPLES:]
+
+    def merge(self, other: StatSet) -> None:
+        if other.count:
+            self.add(other.count, other.total, other.low, other.high, other.samples)
+
+    def to_json(self) -> str:
+        return json.dumps([self.count, self.total, self.low, self.high, self.samples])
+
+    @classmethod
+    def from_json(cls, text: str) -> StatSet:
+        count, total, low, high, samples = json.loads(text)
+        return cls(count, total, low, high, list(samples))
+
+
+@dataclass(frozen=True)
+class Datum:
+    """One published value (or statistic set) of one metric, in one minute."""
+
+    namespace: str
+    name: str
+    dimensions: Mapping[str, str]
+    minute: int
+    unit: str
+    stats: StatSet
+
+
+@dataclass(frozen=True)
+class Series:
+    namespace: str
+    name: str
+    dimensions: Mapping[str, str]
+
+
+class CustomMetrics:
+    def __init__(self, path: Path, retention_days: float, clock: Callable[[], float] = time.time) -> None:
+        self._conn = connect(path)
+        self._conn.executescript(SCHEMA)
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="custom-metrics")
+        self._retention_s = int(retention_days * 86400)
+        self._clock = clock
+        self._puts = 0
+
+    def close(self) -> None:
+        self._db.shutdown(wait=True)
+        self._conn.close()
+
+    async def _on_db(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn)
+
+    async def put(self, data: Sequence[Datum]) -> None:
+        await self._on_db(lambda: self._put(data))
+
+    def _put(self, data: Sequence[Datum]) -> None:
+        with writing(), transaction(self._conn):
+            for datum in data:
+                key = (datum.namespace, datum.name, dims_key(datum.dimensions), datum.minute)
+                row = self._conn.execute(
+                    "SELECT stats FROM custom WHERE namespace = ? AND name = ? AND dims = ? AND minute = ?",
+                    key,
+                ).fetchone()
+                stats = StatSet.from_json(row[0]) if row else StatSet()
+                stats.merge(datum.stats)
+                self._conn.execute(
+                    "INSERT INTO custom(namespace, name, dims, minute, unit, stats) "
+                    "VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(namespace, name, dims, minute) DO UPDATE SET "
+                    "unit = excluded.unit, stats = excluded.stats",
+                    (*key, datum.unit, stats.to_json()),
+                )
+            self._puts += 1
+            if self._puts % PRUNE_EVERY == 1:  # minutes past retention go, in the same write
+                before = int(self._clock()) - self._retention_s
+                self._conn.execute("DELETE FROM custom WHERE minute < ?", (before,))
+
+    async def minutes(self, series: Series, start: int, end: int) -> list[tuple[int, str, StatSet]]:
+        """(minute, unit, statistics) of one series, minutes in [start, end)."""
+
+        def read() -> list[tuple[int, str, StatSet]]:
+            rows = self._conn.execute(
+                "SELECT minute, unit, stats FROM custom WHERE namespace = ? AND name = ? AND dims = ? "
+                "AND minute >= ? AND minute < ? ORDER BY minute",
+                (series.namespace, series.name, dims_key(series.dimensions), start, end),
+            ).fetchall()
+            return [(int(m), str(u), StatSet.from_json(s)) for m, u, s in rows]
+
+        return await self._on_db(read)
+
+    async def series(self, since: int) -> list[Series]:
+        """Every series with data since `since`, by namespace, name and dimensions."""
+
+        def read() -> list[tuple[str, str, str]]:
+            rows = self._conn.execute(
+                "SELECT DISTINCT namespace, name, dims FROM custom WHERE minute >= ? "
+                "ORDER BY namespace, name, dims",
+                (since,),
+            ).fetchall()
+            return [(str(n), str(m), str(d)) for n, m, d in rows]
+
+        found = await self._on_db(read)
+        return [Series(n, m, dict(json.loads(d))) for n, m, d in found]
