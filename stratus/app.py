@@ -163,6 +163,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             init_timeout=config.init_timeout,
             metrics=metrics if config.telemetry else None,
             spans=span_export,
+            published=published if config.telemetry else None,
             credentials=FunctionCredentials(
                 directory,
                 token_sessions,
@@ -278,6 +279,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             dashboard,
             doors,
             relay[0],
+            published,
         )
     finally:
         dashboard_socket.close()
@@ -439,6 +441,7 @@ async def _run(
     dashboard: tuple[web.Application, socket.socket],
     doors: EnvironmentDoors,
     relay: Relay,
+    published: CustomMetrics,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -461,6 +464,7 @@ async def _run(
             async_task = tasks.create_task(async_invoker.run())
             scheduler_task = tasks.create_task(scheduler.run())
             relay_task = tasks.create_task(relay.run())  # bucket notifications -> async queue
+            published_flusher = tasks.create_task(published.run_flusher())  # EMF from function logs
             await invoker_ready.wait()
             sweeper = tasks.create_task(connections.run())
             aiohttp_protocol = runner.server
@@ -495,6 +499,7 @@ async def _run(
             backend_task.cancel()
             flusher.cancel()
             metrics_flusher.cancel()
+            published_flusher.cancel()
     finally:
         if dashboard_runner is not None:
             await dashboard_runner.cleanup()

@@ -19,6 +19,8 @@ from collections import deque
 from datetime import UTC, datetime
 
 from stratus.invoke.records import TAIL_BYTES
+from stratus.observe import emf
+from stratus.observe.custom_metrics import CustomMetrics
 from stratus.observe.logstore import LogStore
 from stratus.observe.output import READ_BUDGET, OutputCutter
 
@@ -41,15 +43,23 @@ class Tail:
 
 
 class EnvironmentLog:
-    def __init__(self, logs: LogStore, log_group: str, log_stream: str) -> None:
+    def __init__(
+        self, logs: LogStore, log_group: str, log_stream: str, published: CustomMetrics | None = None
+    ) -> None:
         self.log_group = log_group
         self.log_stream = log_stream
         self._logs = logs
+        self._published = published
         self._output = OutputCutter(time.monotonic)
 
     def line(self, line: str, tail: Tail | None) -> None:
-        """Log one line, and keep it in the tail of the invocation in flight, if any."""
-        self._logs.append(self.log_group, self.log_stream, int(time.time() * 1000), line)
+        """Log one line, and keep it in the tail of the invocation in flight, if any. A line in
+        CloudWatch's embedded metric format also publishes the metrics it declares, as Lambda's
+        logs do on AWS (it stays a log line too)."""
+        now_ms = int(time.time() * 1000)
+        self._logs.append(self.log_group, self.log_stream, now_ms, line)
+        if self._published is not None and emf.MARK in line:
+            self._published.record(emf.datums(line, now_ms))
         if tail is not None:
             tail.add(line)
 

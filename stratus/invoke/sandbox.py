@@ -43,6 +43,7 @@ from stratus.invoke.records import (
 from stratus.invoke.result_limit import TOO_LARGE_DOCUMENT, TOO_LARGE_MESSAGE, TOO_LARGE_TYPE
 from stratus.invoke.runtime_api import RuntimeApiError, RuntimeEndpoint, event_headers
 from stratus.isolation.backend import ExitStatus, IsolationBackend, SandboxProcess, SandboxSpec
+from stratus.observe.custom_metrics import CustomMetrics
 from stratus.observe.logstore import LogStore
 from stratus.observe.platform_lines import PlatformLines, Report
 
@@ -104,6 +105,7 @@ class Sandbox:
         provisioned: bool = False,
         credentials: EnvironmentCredentials | None = None,
         reuse_for: float = math.inf,
+        published: CustomMetrics | None = None,
     ) -> None:
         self.sandbox_id = uuid.uuid4().hex
         self.config = config
@@ -121,7 +123,7 @@ class Sandbox:
         self.log_stream = f"{day}/[{config.version}]{self.sandbox_id}"
         self._plan = plan
         self._backend = backend
-        self._log = EnvironmentLog(logs, self.log_group, self.log_stream)
+        self._log = EnvironmentLog(logs, self.log_group, self.log_stream, published)
         self._init_timeout = init_timeout
         self._code_dir = code_dir
         self._opt_dir = opt_dir

@@ -30,6 +30,7 @@ from stratus.invoke.sandbox import EnvironmentLost, Sandbox
 from stratus.invoke.target import Invoked, Target
 from stratus.isolation.backend import IsolationBackend
 from stratus.observe import tracing
+from stratus.observe.custom_metrics import CustomMetrics
 from stratus.observe.logstore import LogStore
 from stratus.observe.metrics import Metrics
 from stratus.observe.spans import SpanExport
@@ -69,6 +70,7 @@ class InvokeService:
         draw: Callable[[], float] = random.random,
         metrics: Metrics | None = None,
         spans: SpanExport | None = None,
+        published: CustomMetrics | None = None,
         credentials: FunctionCredentials | None = None,
     ) -> None:
         self._registry = registry
@@ -91,6 +93,8 @@ class InvokeService:
         self._snapshots_prepared: set[Any] = set()
         self._closing = False
         self.metrics = metrics  # metering is off without it
+        # Where the metrics functions print in CloudWatch's embedded format go (None: nowhere).
+        self._published = published
         self.spans = spans  # when an OTLP endpoint is configured
         registry.subscribe(self._on_registry_change)
         for record in registry.records():
@@ -325,6 +329,7 @@ class InvokeService:
             opt_dir=str(self._code.layered(layer_keys)) if layer_keys else None,
             on_exit=exited,
             clock=self._clock,
+            published=self._published,
             **self._session(config),
         )
         self._sandboxes.add(sandbox)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from stratus.store.diskfull import writing
 from stratus.store.sqlite import connect, transaction
 
 T = TypeVar("T")
+log = logging.getLogger("stratus.metrics")
 MAX_SAMPLES = 1000  # values kept per metric and minute, for percentiles
 PRUNE_EVERY = 100  # PutMetricData calls between two removals of minutes past retention
 
@@ -99,6 +101,8 @@ class CustomMetrics:
         self._retention_s = int(retention_days * 86400)
         self._clock = clock
         self._puts = 0
+        # Datums recorded on the loop (from functions' log lines) since the last flush.
+        self._pending: list[Datum] = []
 
     def close(self) -> None:
         self._db.shutdown(wait=True)
@@ -109,6 +113,30 @@ class CustomMetrics:
 
     async def put(self, data: Sequence[Datum]) -> None:
         await self._on_db(lambda: self._put(data))
+
+    def record(self, data: Sequence[Datum]) -> None:
+        """On the loop, from a hot path (a function's output): kept in memory, written by the
+        flusher; reads flush first."""
+        self._pending.extend(data)
+
+    async def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            await self.put(batch)
+
+    async def run_flusher(self, interval: float = 1.0) -> None:
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                await self._flush_logged()
+        finally:  # stopping: what was recorded is written before the store closes
+            await self._flush_logged()
+
+    async def _flush_logged(self) -> None:
+        try:
+            await self.flush()
+        except Exception as e:  # a full disk: these minutes are lost, the next ones are tried
+            log.warning("metrics published in function logs could not be stored: %s", e)
 
     def _put(self, data: Sequence[Datum]) -> None:
         with writing(), transaction(self._conn):
@@ -134,6 +162,7 @@ class CustomMetrics:
 
     async def minutes(self, series: Series, start: int, end: int) -> list[tuple[int, str, StatSet]]:
         """(minute, unit, statistics) of one series, minutes in [start, end)."""
+        await self.flush()
 
         def read() -> list[tuple[int, str, StatSet]]:
             rows = self._conn.execute(
@@ -147,6 +176,7 @@ class CustomMetrics:
 
     async def series(self, since: int) -> list[Series]:
         """Every series with data since `since`, by namespace, name and dimensions."""
+        await self.flush()
 
         def read() -> list[tuple[str, str, str]]:
             rows = self._conn.execute(

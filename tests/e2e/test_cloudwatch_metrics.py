@@ -455,3 +455,61 @@ def test_published_metrics_in_a_namespace_of_ones_own(server: Server) -> None:
         with pytest.raises(ClientError) as refused:
             cw.put_metric_data(**bad)
         assert refused.value.response["Error"]["Code"] == code
+
+
+EMF_APP = """
+import json, time
+
+def handler(event, context):
+    print(json.dumps({
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [{
+                "Namespace": event["namespace"],
+                "Dimensions": [["service"], []],
+                "Metrics": [
+                    {"Name": "ProcessedItems", "Unit": "Count"},
+                    {"Name": "Latency", "Unit": "Milliseconds"},
+                ],
+            }],
+        },
+        "service": "orders",
+        "ProcessedItems": event["items"],
+        "Latency": [12.5, 7.5],
+        "requestId": context.aws_request_id,
+    }))
+    print('{"_aws": "not a metric line"}')
+    return "ok"
+"""
+
+
+def test_embedded_metric_format_lines_become_metrics(server: Server, lam: Any, fn_name: str) -> None:
+    """A function printing CloudWatch's embedded metric format (as Powertools' Metrics does)
+    publishes those metrics, per dimension set; the line stays in its log too."""
+    namespace = f"Emf/{uuid.uuid4().hex[:8]}"
+    create(lam, fn_name, {"app.py": EMF_APP})
+    for items in (3, 4):
+        answer = lam.invoke(
+            FunctionName=fn_name, Payload=json.dumps({"namespace": namespace, "items": items})
+        )
+        assert "FunctionError" not in answer, answer["Payload"].read()
+    cw = server.client("cloudwatch")
+    now = dt.datetime.now(dt.UTC)
+    span = {
+        "StartTime": now - dt.timedelta(minutes=5),
+        "EndTime": now + dt.timedelta(minutes=5),
+        "Period": 3600,
+    }
+
+    def points(name: str, dims: list[dict[str, str]]) -> list[dict[str, Any]]:
+        out = cw.get_metric_statistics(
+            Namespace=namespace, MetricName=name, Dimensions=dims, Statistics=["Sum", "SampleCount"], **span
+        )
+        return out["Datapoints"]  # type: ignore[no-any-return]
+
+    by_service = points("ProcessedItems", [{"Name": "service", "Value": "orders"}])
+    assert [(p["Sum"], p["SampleCount"], p["Unit"]) for p in by_service] == [(7.0, 2.0, "Count")]
+    assert [p["Sum"] for p in points("ProcessedItems", [])] == [7.0]  # the empty dimension set
+    assert [(p["Sum"], p["SampleCount"]) for p in points("Latency", [])] == [(40.0, 4.0)]
+    names = {m["MetricName"] for m in cw.list_metrics(Namespace=namespace)["Metrics"]}
+    assert names == {"ProcessedItems", "Latency"}
