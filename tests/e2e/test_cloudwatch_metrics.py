@@ -4,13 +4,16 @@ GetMetricStatistics and GetMetricData, by function, version and alias."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -513,3 +516,72 @@ def test_embedded_metric_format_lines_become_metrics(server: Server, lam: Any, f
     assert [(p["Sum"], p["SampleCount"]) for p in points("Latency", [])] == [(40.0, 4.0)]
     names = {m["MetricName"] for m in cw.list_metrics(Namespace=namespace)["Metrics"]}
     assert names == {"ProcessedItems", "Latency"}
+
+
+POWERTOOLS_APP = """
+import os
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+metrics = Metrics(namespace=os.environ["NAMESPACE"], service="orders")
+
+
+@metrics.log_metrics
+def handler(event, context):
+    metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=event["n"])
+    return "ok"
+"""
+
+
+@pytest.fixture(scope="module")
+def powertools_zip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    target = tmp_path_factory.mktemp("powertools") / "package"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    installed = subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--target", str(target), "--only-binary=:all:", "--python-version", version,
+            "aws-lambda-powertools",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    if installed.returncode != 0:
+        pytest.skip(f"aws-lambda-powertools could not be installed from PyPI: {installed.stderr[-400:]}")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("app.py", POWERTOOLS_APP)
+        for path in sorted(target.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zf.write(path, path.relative_to(target).as_posix())
+    return buffer.getvalue()
+
+
+def test_powertools_metrics_become_metrics(
+    server: Server, lam: Any, fn_name: str, powertools_zip: bytes
+) -> None:
+    """Powertools' Metrics (vendored from PyPI, unchanged) prints EMF at the end of each
+    invocation; its metrics are served by CloudWatch's API, with the `service` dimension."""
+    namespace = f"Shop/{uuid.uuid4().hex[:8]}"
+    create(
+        lam,
+        fn_name,
+        {},
+        Code={"ZipFile": powertools_zip},
+        Environment={"Variables": {"NAMESPACE": namespace}},
+    )
+    for n in (2, 5):
+        answer = lam.invoke(FunctionName=fn_name, Payload=json.dumps({"n": n}))
+        assert "FunctionError" not in answer, answer["Payload"].read()
+    now = dt.datetime.now(dt.UTC)
+    points = server.client("cloudwatch").get_metric_statistics(
+        Namespace=namespace,
+        MetricName="OrdersPlaced",
+        Dimensions=[{"Name": "service", "Value": "orders"}],
+        StartTime=now - dt.timedelta(minutes=5),
+        EndTime=now + dt.timedelta(minutes=5),
+        Period=3600,
+        Statistics=["Sum", "SampleCount"],
+    )["Datapoints"]
+    assert [(p["Sum"], p["SampleCount"], p["Unit"]) for p in points] == [(7.0, 2.0, "Count")]
