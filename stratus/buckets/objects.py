@@ -128,6 +128,13 @@ class Buckets:
             await self._forget(new_blobs)
             raise
 
+    async def _settled(self, notify: bool, unused: Sequence[str]) -> None:
+        """After a change committed: the relay woken for its events, the blobs it left unnamed
+        (an overwritten object's, parts not completed) freed."""
+        if notify:
+            self._wake()
+        await self._forget(unused)
+
     async def _forget(self, blobs: Sequence[str]) -> None:
         """Delete blobs nothing names any more; a failure only leaves them to the next sweep."""
         if not blobs:
@@ -255,10 +262,7 @@ class Buckets:
             return info, old, notify
 
         info, old, notify = await self._change(change, [blob])
-        if notify:
-            self._wake()
-        if old is not None:
-            await self._forget([s.blob for s in old.segments])
+        await self._settled(notify, [s.blob for s in old.segments] if old else [])
         return info
 
     async def put_object(
@@ -364,10 +368,7 @@ class Buckets:
             return old, self._announce(conn, event, bucket, key, 0, "", sequencer, now, requester)
 
         old, notify = await self._change(change)
-        if notify:
-            self._wake()
-        if old is not None:
-            await self._forget([s.blob for s in old.segments])
+        await self._settled(notify, [s.blob for s in old.segments] if old else [])
         return old
 
     async def copy_object(
@@ -575,9 +576,7 @@ class Buckets:
             return info, unused, notify
 
         info, unused, notify = await self._change(change)
-        if notify:
-            self._wake()
-        await self._forget(unused)
+        await self._settled(notify, unused)
         return info
 
     async def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:

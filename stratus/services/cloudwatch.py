@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from stratus.errors import ClientError
 from stratus.observe.custom_metrics import CustomMetrics, Series
 from stratus.observe.metrics import ACCOUNT, Bucket, Metrics, percentile
 from stratus.services import cloudwatch_custom as custom
+from stratus.services.cloudwatch_custom import InvalidParameterValue, MissingParameter
 from stratus.wire.service import Handler, Service
 from stratus.wire.signing import Signing
 
@@ -77,14 +77,6 @@ ACCOUNT_ONLY = {"UnreservedConcurrentExecutions"}
 ACCOUNT_GAUGES = {"ConcurrentExecutions", "UnreservedConcurrentExecutions"}
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 MAX_DATAPOINTS = 1440
-
-
-class InvalidParameterValue(ClientError):
-    code = "InvalidParameterValue"
-
-
-class MissingParameter(ClientError):
-    code = "MissingParameter"
 
 
 def _require(params: dict[str, Any], key: str) -> Any:
@@ -200,15 +192,9 @@ def _stat(metric: str, bucket: Bucket, stat: str) -> float | None:
     if count == 0:
         return None
     if stat.startswith("p"):
-        try:
-            q = float(stat[1:]) / 100
-        except ValueError:
-            raise InvalidParameterValue(f"Unknown statistic {stat}.") from None
-        if not 0 <= q <= 1:
-            raise InvalidParameterValue(f"Unknown statistic {stat}.")
         # Only from samples: a metric without them (counts, gauges, InitDuration) has no
         # percentiles to report, and a made-up one would be a lie.
-        return percentile(samples, q)
+        return percentile(samples, custom.quantile(stat))
     if stat not in STATISTICS:
         _unknown(stat)
     if METRICS[metric][1] == "gauge":

@@ -20,6 +20,7 @@ FUTURE_S = 2 * 3600  # how far ahead
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 
 
+# CloudWatch's errors, for both its Lambda metrics (cloudwatch.py) and these.
 class InvalidParameterValue(ClientError):
     code = "InvalidParameterValue"
 
@@ -122,17 +123,22 @@ async def put_metric_data(custom: CustomMetrics, params: dict[str, Any]) -> dict
     return {}
 
 
+def quantile(stat: str) -> float:
+    """The quantile an extended statistic names (`p99` -> 0.99), CloudWatch's error if none."""
+    try:
+        q = float(stat[1:]) / 100
+    except ValueError:
+        raise InvalidParameterValue(f"Unknown statistic {stat}.") from None
+    if not 0 <= q <= 1:
+        raise InvalidParameterValue(f"Unknown statistic {stat}.")
+    return q
+
+
 def _stat(stats: StatSet, stat: str) -> float | None:
     if not stats.count:
         return None
     if stat.startswith("p"):
-        try:
-            q = float(stat[1:]) / 100
-        except ValueError:
-            raise InvalidParameterValue(f"Unknown statistic {stat}.") from None
-        if not 0 <= q <= 1:
-            raise InvalidParameterValue(f"Unknown statistic {stat}.")
-        return percentile(stats.samples, q)  # None without samples: nothing made up
+        return percentile(stats.samples, quantile(stat))  # None without samples: nothing made up
     return (
         {
             "SampleCount": stats.count,

@@ -4,16 +4,13 @@ GetMetricStatistics and GetMetricData, by function, version and alias."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,6 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import ACCESS_KEY, AWS_V2, REGION, SECRET_KEY, Server, create
+from tests.e2e.vendored import vendored_zip
 
 APP: dict[str, str | bytes] = {
     "app.py": """
@@ -535,27 +533,7 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def powertools_zip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    target = tmp_path_factory.mktemp("powertools") / "package"
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    installed = subprocess.run(
-        [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--target", str(target), "--only-binary=:all:", "--python-version", version,
-            "aws-lambda-powertools",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
-    if installed.returncode != 0:
-        pytest.skip(f"aws-lambda-powertools could not be installed from PyPI: {installed.stderr[-400:]}")
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("app.py", POWERTOOLS_APP)
-        for path in sorted(target.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                zf.write(path, path.relative_to(target).as_posix())
-    return buffer.getvalue()
+    return vendored_zip(tmp_path_factory.mktemp("powertools"), POWERTOOLS_APP, "aws-lambda-powertools")
 
 
 def test_powertools_metrics_become_metrics(

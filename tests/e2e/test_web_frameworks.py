@@ -4,15 +4,11 @@ requestContext with `.get()` and so fails on a key AWS omits but the event carri
 
 from __future__ import annotations
 
-import io
-import subprocess
-import sys
-import zipfile
-
 import pytest
 
 from tests.e2e.conftest import Server, allow_api_gateway, create
 from tests.e2e.http_client import call
+from tests.e2e.vendored import vendored_zip
 
 APP = """
 import serverless_wsgi
@@ -33,27 +29,7 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def flask_zip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    target = tmp_path_factory.mktemp("wsgi") / "package"
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    installed = subprocess.run(
-        [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--target", str(target), "--only-binary=:all:", "--python-version", version,
-            "serverless-wsgi==3.1.0", "Flask",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
-    if installed.returncode != 0:
-        pytest.skip(f"serverless-wsgi and Flask could not be installed from PyPI: {installed.stderr[-400:]}")
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("app.py", APP)
-        for path in sorted(target.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                zf.write(path, path.relative_to(target).as_posix())
-    return buffer.getvalue()
+    return vendored_zip(tmp_path_factory.mktemp("wsgi"), APP, "serverless-wsgi==3.1.0", "Flask")
 
 
 def _deploy(server: Server, name: str, package: bytes) -> str:
