@@ -106,6 +106,14 @@ class Config:
         return self.data_dir / "buckets.db"
 
     @property
+    def queues_db_path(self) -> Path:
+        return self.data_dir / "queues.db"
+
+    @property
+    def topics_db_path(self) -> Path:
+        return self.data_dir / "topics.db"
+
+    @property
     def blobs_dir(self) -> Path:
         return self.data_dir / "blobs"
 

@@ -1,0 +1,1 @@
+"""SQS-compatible queues: the queue store (one owner), its wire handlers, and its side of event source mappings."""
