@@ -12,6 +12,7 @@ no function's response shares its origin; this port only points browsers there.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -48,7 +49,7 @@ from stratus.wire.query_protocol import QueryProtocol
 from stratus.wire.rest_json import RestJsonProtocol
 from stratus.wire.rest_xml import RestXmlProtocol
 from stratus.wire.service import Service
-from stratus.wire.signing import reached
+from stratus.wire.signing import Signing, reached
 from stratus.wire.types import WireProtocol, WireRequest, WireResponse
 
 # Large enough for a 50 MB zip sent base64-encoded inside JSON.
@@ -61,6 +62,7 @@ PUBLIC_PATHS = ("/_stratus/", "/_stratus", "/_stratus/metrics")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # The protocols of the declared services, by botocore's names (the REST ones serve paths).
+QUERY_PATH_ROUTE = "query-path-"  # route names of paths that query services post forms to
 PROTOCOLS: dict[str, WireProtocol] = {"json": JsonProtocol(), "query": QueryProtocol()}
 
 
@@ -155,7 +157,11 @@ def _for_s3(request: web.Request) -> bool:
     wrong service."""
     if http_rules.virtual_bucket(request.host):
         return True
-    if request.match_info.http_exception is None or request.path.startswith("/_stratus"):
+    route_name = request.match_info.route.name or ""
+    # A path a query service posts forms to (an SQS queue's URL) is no route of S3's own: a
+    # bucket may have the same name, and only a form signed for that service belongs there.
+    routed = request.match_info.http_exception is None and not route_name.startswith(QUERY_PATH_ROUTE)
+    if routed or request.path.startswith("/_stratus"):
         return False
     return http_rules.signed_for_s3(request.headers, request.query) or http_rules.unsigned(
         request.headers, request.query
@@ -188,8 +194,10 @@ async def declared_service(request: web.Request) -> web.StreamResponse:
     target = wire.header("x-amz-target")
     form = target is None and request.content_type == authn.FORM
     signings = (b.service.signing for b in services.values())
-    signing = reached(signings, "/", target, form, str(request["service"]))
+    signing = reached(signings, wire.raw_path, target, form, str(request["service"]))
     bound = services.get(signing.name) if signing else None
+    if signing is not None and wire.raw_path != "/":
+        wire = _with_path_member(wire, signing, request)
     protocol = protocol_for(bound.service, wire) if bound else None
     if bound is None or protocol is None or protocol not in PROTOCOLS:
         if form:
@@ -232,6 +240,16 @@ async def _dispatch(
     finally:
         CALLER.reset(caller_token)
         HOST.reset(token)
+
+
+def _with_path_member(wire: WireRequest, signing: Signing, request: web.Request) -> WireRequest:
+    """A form posted to the URL of a resource (an SQS queue), with the member that URL stands
+    for added when the form leaves it out, as query-era clients do."""
+    member = signing.query_path_member
+    if member is None or any(k == member for k, _ in wire.query) or f"{member}=".encode() in wire.body:
+        return wire
+    url = f"{request.scheme}://{request.host}{wire.raw_path}"
+    return dataclasses.replace(wire, query=(*wire.query, (member, url)))
 
 
 def _answer(answer: WireResponse) -> web.Response:
@@ -284,6 +302,13 @@ def build_app(
     app[REST_PROTOCOLS] = {}
     app.router.add_get("/_stratus/health", health)
     app.router.add_post("/", declared_service)
+    for bound in app[SERVICES].values():
+        pattern = bound.service.signing.query_path
+        if pattern is not None:  # "/{x:<the pattern after its leading slash>}"
+            name = f"{QUERY_PATH_ROUTE}{bound.service.signing.name}"
+            app.router.add_post(
+                "/{path:" + pattern.pattern.removeprefix("/") + "}", declared_service, name=name
+            )
     for bound in app[SERVICES].values():
         service = bound.service
         rest = rest_protocol(service)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from stratus.errors import DiskFull, StratusError
 from stratus.wire import validate
-from stratus.wire.models import service_model
+from stratus.wire.models import protocol_model
 from stratus.wire.service import Service, not_implemented
 from stratus.wire.types import BadRequest, WireError, WireProtocol, WireRequest, WireResponse
 
@@ -52,7 +52,7 @@ async def dispatch(
     incident: Incident,
     guard: Guard | None = None,
 ) -> WireResponse:
-    model = service_model(service.model)
+    model = protocol_model(service.model, protocol.name)
     request_id = str(uuid.uuid4())
     try:
         try:

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from stratus.wire.legacy_query import query_code
 from stratus.wire.timestamps import formatted, to_datetime
 from stratus.wire.types import BadRequest, WireError, WireRequest, WireResponse
 
@@ -66,8 +67,10 @@ class JsonProtocol:
         if service.is_query_compatible:
             # Services that also speak query (SQS, CloudWatch) name the query-era code and the
             # fault too; botocore reads them from this header for both protocols' clients.
+            # The header carries the query-era code (botocore keeps `__type` to pick the
+            # exception class and answers the header's code as Error.Code, as SQS does).
             fault = "Sender" if error.sender_fault else "Receiver"
-            headers = (*headers, ("x-amzn-query-error", f"{error.code};{fault}"))
+            headers = (*headers, ("x-amzn-query-error", f"{query_code(service, error.code)};{fault}"))
         return WireResponse(error.status, headers, body)
 
 

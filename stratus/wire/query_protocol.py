@@ -25,6 +25,7 @@ from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from stratus.wire.legacy_query import query_code
 from stratus.wire.timestamps import formatted, to_datetime
 from stratus.wire.types import BadRequest, WireError, WireRequest, WireResponse
 
@@ -81,9 +82,10 @@ class QueryProtocol:
         kind = "Sender" if error.sender_fault else "Receiver"
         extra = "".join(f"<{k}>{_text(str(v))}</{k}>" for k, v in error.fields.items() if v is not None)
         namespace = escape(service.metadata.get("xmlNamespace", ""), {'"': "&quot;"})
+        code = query_code(service, error.code)
         body = (
             f'<ErrorResponse xmlns="{namespace}"><Error><Type>{kind}</Type>'
-            f"<Code>{_text(error.code)}</Code><Message>{_text(error.message)}</Message>{extra}"
+            f"<Code>{_text(code)}</Code><Message>{_text(error.message)}</Message>{extra}"
             f"</Error><RequestId>{escape(request_id)}</RequestId></ErrorResponse>"
         )
         return WireResponse(error.status, _headers(request_id), body.encode())

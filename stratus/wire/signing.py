@@ -11,6 +11,7 @@ query-protocol form signed for it) and `sigv4.verify` holds the signature to it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -39,6 +40,14 @@ class Signing:
     # authentication for S3 objects (and Lambda accepts it on AWS_IAM function URLs); the
     # management APIs here take only the Authorization header, so the default is none.
     presigned: Callable[[str, str], bool] = never
+    # Paths other than `/` at which forms signed for `name` are its query-protocol requests,
+    # and the input member such a path stands for when the form leaves it out: query-era SQS
+    # clients (the AWS SDK for Java 1.x) post to the queue's URL and send no QueueUrl.
+    query_path: re.Pattern[str] | None = None
+    query_path_member: str | None = None
+
+    def at_query_path(self, path: str) -> bool:
+        return self.query_path is not None and self.query_path.fullmatch(path) is not None
 
 
 def reached(
@@ -56,6 +65,15 @@ def reached(
         if d.paths and path.startswith(d.paths):
             return d
     if path != "/":
+        if form and target is None:
+            return next(
+                (
+                    d
+                    for d in declared
+                    if d.query_protocol and d.name == scope_service and d.at_query_path(path)
+                ),
+                None,
+            )
         return None
     if target is not None:
         prefix = target.partition(".")[0]

@@ -4,11 +4,14 @@ parser with their code and message."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
+import boto3
 import pytest
 
-from stratus.wire.models import service_model
+from stratus.wire.json_protocol import JsonProtocol
+from stratus.wire.models import protocol_model, service_model
 from stratus.wire.query_protocol import MAX_DEPTH, QueryProtocol
 from stratus.wire.samples import sample
 from stratus.wire.types import BadRequest, WireError, WireRequest
@@ -175,3 +178,79 @@ def test_location_names_round_trip() -> None:
     parsed = botocore_reads("query", response, operation)
     parsed.pop("ResponseMetadata")
     assert parsed == params
+
+
+SQS_QUERY = operations(("sqs",))
+
+
+@pytest.mark.parametrize("name", [o for _, o in SQS_QUERY])
+def test_sqs_query_era_names_round_trip(name: str) -> None:
+    """SQS's query side, served from the JSON model with the query-era names laid over it
+    (wire/legacy_query.py): botocore's query client reads and writes every operation."""
+    model = protocol_model("sqs", "query")
+    operation = model.operation_model(name)
+    params = sample(operation.input_shape, seed=name) if operation.input_shape else {}
+    assert request_round_trip(WIRE, "query", model, operation, params) == params
+    shape = operation.output_shape
+    result = sample(shape, seed=f"out-{name}") if shape is not None else {}
+    parsed = botocore_reads("query", WIRE.serialize(operation, result, REQUEST_ID), operation)
+    parsed.pop("ResponseMetadata")
+    assert parsed == result
+
+
+def test_sqs_query_era_element_names() -> None:
+    """The names a query-era client sends, not the JSON model's member names."""
+    operation = protocol_model("sqs", "query").operation_model("SendMessage")
+    params = {
+        "QueueUrl": "http://h/123456789012/q",
+        "MessageBody": "b",
+        "MessageAttributes": {"k": {"DataType": "String", "StringValue": "v"}},
+    }
+    form = wire_request("query", params, operation).body.decode()
+    assert "MessageAttribute.1.Name=k" in form
+    assert "MessageAttribute.1.Value.StringValue=v" in form
+    received = protocol_model("sqs", "query").operation_model("ReceiveMessage")
+    xml = WIRE.serialize(
+        received, {"Messages": [{"MessageId": "m", "Attributes": {"SenderId": "s"}}]}, REQUEST_ID
+    ).body.decode()
+    assert (
+        "<Message><MessageId>m</MessageId><Attribute><Name>SenderId</Name><Value>s</Value></Attribute>" in xml
+    )
+
+
+def test_sqs_errors_carry_their_query_era_codes() -> None:
+    """A handler raises QueueDoesNotExist; query-era clients hear AWS.SimpleQueueService.
+    NonExistentQueue, and JSON clients the shape name with the old code in x-amzn-query-error,
+    which botocore answers as Error.Code while still raising QueueDoesNotExist."""
+    error = WireError("QueueDoesNotExist", "The specified queue does not exist.", 400)
+    query_model = protocol_model("sqs", "query")
+    operation = query_model.operation_model("GetQueueUrl")
+    parsed = botocore_reads("query", WIRE.error(query_model, error, REQUEST_ID), operation)
+    assert parsed["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+    json_model = service_model("sqs")
+    answer = JsonProtocol().error(json_model, error, REQUEST_ID)
+    assert dict(answer.headers)["x-amzn-query-error"] == "AWS.SimpleQueueService.NonExistentQueue;Sender"
+    client = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    stubbed = _respond(client, answer)
+    with pytest.raises(client.exceptions.QueueDoesNotExist) as caught:
+        stubbed.get_queue_url(QueueName="q")
+    assert caught.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+
+
+def _respond(client: Any, answer: Any) -> Any:
+    """`client`, answering every request with `answer` (botocore's own HTTP layer bypassed
+    at its `before-send` hook, so its parser and error handlers all run)."""
+    from botocore.awsrequest import AWSResponse
+
+    class _Raw:
+        def __init__(self, body: bytes) -> None:
+            self._body = body
+
+        def stream(self, **_: Any) -> Any:
+            yield self._body
+
+    def send(**_: Any) -> AWSResponse:
+        return AWSResponse("http://h/", answer.status, dict(answer.headers), _Raw(answer.body))
+
+    client.meta.events.register("before-send", send)
+    return client
