@@ -1,1 +1,2 @@
-"""SQS-compatible queues: the queue store (one owner), its wire handlers, and its side of event source mappings."""
+"""SQS-compatible queues: the queue store (one owner), its wire handlers, and its side of
+event source mappings."""
