@@ -107,7 +107,12 @@ UNSCOPED_OPERATIONS = (
     "ListLayerVersions",
     "CreateCodeSigningConfig",
     "ListCodeSigningConfigs",
+    # The reference scopes these by the lambda:FunctionArn condition key, not a resource.
+    "CreateEventSourceMapping",
+    "ListEventSourceMappings",
 )
+# Operations on one event source mapping, named by `UUID`.
+MAPPING_OPERATIONS = ("GetEventSourceMapping", "UpdateEventSourceMapping", "DeleteEventSourceMapping")
 
 # A function as the model's patterns allow it (wider than the handlers: '.' in DeleteFunction's
 # names, another account), for inputs the handlers refuse: the resource then still names the
@@ -234,6 +239,15 @@ def _on_layer_version(operation: str) -> Authorization:
     return authorize
 
 
+def _on_mapping(operation: str) -> Authorization:
+    action = _action(operation)
+
+    def authorize(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+        return action, f"arn:aws:lambda:{region}:{account}:event-source-mapping:{params.get('UUID', '')}"
+
+    return authorize
+
+
 def _publish_layer_version(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
     name = _layer_name(params.get("LayerName", ""))
     return "lambda:PublishLayerVersion", f"arn:aws:lambda:{region}:{account}:layer:{name}"
@@ -250,6 +264,7 @@ AUTHORIZATION: dict[str, Authorization] = {
     **{op: _on_tagged(op) for op in TAG_OPERATIONS},
     **{op: _on_signing_config(op) for op in SIGNING_CONFIG_OPERATIONS},
     **{op: _on_layer_version(op) for op in LAYER_VERSION_OPERATIONS},
+    **{op: _on_mapping(op) for op in MAPPING_OPERATIONS},
     "PublishLayerVersion": _publish_layer_version,
     "GetLayerVersionByArn": _get_layer_version_by_arn,
 }

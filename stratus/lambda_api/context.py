@@ -3,13 +3,16 @@ download links): most of the platform's owners, but not the logs, metrics, rules
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from stratus.config import Config, Credentials
 from stratus.control.code_signing import SigningConfigs
 from stratus.control.codestore import CodeStore
 from stratus.control.layers import Layers
 from stratus.control.registry import Registry
+from stratus.eventsources.mappings import Mappings
+from stratus.eventsources.source import SourceKind
 from stratus.identity.authorizer import Authorizer
 from stratus.identity.environments import LambdaRoles
 from stratus.identity.keyring import Keyring
@@ -36,6 +39,10 @@ class LambdaContext:
     async_invoker: AsyncInvoker
     layers: Layers
     signing_configs: SigningConfigs
+    # Event source mappings and the source kinds they read (by ARN service: "sqs"); None and
+    # empty where the server was built without them (the API then says so).
+    mappings: Mappings | None = None
+    sources: Mapping[str, SourceKind] = field(default_factory=dict)
 
     @property
     def account_id(self) -> str:

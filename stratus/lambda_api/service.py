@@ -10,6 +10,7 @@ from typing import Any
 from stratus.lambda_api import (
     code_signing,
     event_invoke,
+    event_sources,
     functions,
     invoke,
     layers,
@@ -83,6 +84,11 @@ HANDLERS: dict[str, Handler[LambdaContext]] = {
     "AddLayerVersionPermission": layers.add_layer_version_permission,
     "GetLayerVersionPolicy": layers.get_layer_version_policy,
     "RemoveLayerVersionPermission": layers.remove_layer_version_permission,
+    "CreateEventSourceMapping": event_sources.create_event_source_mapping,
+    "GetEventSourceMapping": event_sources.get_event_source_mapping,
+    "UpdateEventSourceMapping": event_sources.update_event_source_mapping,
+    "DeleteEventSourceMapping": event_sources.delete_event_source_mapping,
+    "ListEventSourceMappings": event_sources.list_event_source_mappings,
 }
 
 
