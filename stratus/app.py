@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -21,8 +21,9 @@ from stratus.buckets import webhook as bucket_webhook
 from stratus.buckets.context import S3Context
 from stratus.buckets.objects import Buckets
 from stratus.buckets.relay import Relay
+from stratus.buckets.targets import deliverer
 from stratus.config import Config, Credentials, load_credentials
-from stratus.control.arns import destination_function
+from stratus.control.arns import destination_function, message_target
 from stratus.control.code_signing import SigningConfigs
 from stratus.control.codestore import CodeStore
 from stratus.control.layers import Layers
@@ -30,8 +31,11 @@ from stratus.control.registry import Registry
 from stratus.dashboard import pages as dashboard_pages
 from stratus.dashboard import site as dashboard_site
 from stratus.dashboard.auth import Sessions
+from stratus.errors import InvalidParameterValue
 from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
+from stratus.eventsources.mappings import Mappings
+from stratus.eventsources.pollers import Pollers
 from stratus.frontend.context import ApiContext
 from stratus.gateway import connections as client_connections
 from stratus.gateway.declared import declared
@@ -66,6 +70,9 @@ from stratus.observe.custom_metrics import CustomMetrics
 from stratus.observe.loggroups import LogGroups
 from stratus.observe.logstore import LogStore
 from stratus.observe.metrics import Metrics
+from stratus.queues.context import SqsContext
+from stratus.queues.queues import Queues
+from stratus.queues.source import SqsSource
 from stratus.runtimes import custom as custom_runtimes
 from stratus.runtimes import java as java_runtimes
 from stratus.runtimes import node as node_runtimes
@@ -82,6 +89,9 @@ from stratus.store.blobs import FileBlobs
 from stratus.store.diskfull import writing
 from stratus.store.queue import EventQueue
 from stratus.store.sqlite import Store
+from stratus.topics import callbacks as sns_callbacks
+from stratus.topics.context import SnsContext
+from stratus.topics.topics import Topics
 
 log = logging.getLogger("stratus")
 
@@ -133,6 +143,10 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             route=functools.partial(bucket_notifications.route, account_id=config.account_id),
             wake=lambda: relay[0].wake() if relay else None,
         )
+        queues = Queues(config.queues_db_path, config.account_id)
+        # Destinations, dead-letter targets and bucket notifications that are queues or topics;
+        # the topics are bound once made (they deliver through the async queue made below).
+        targets = MessageTargets(queues)
         webhook_token = bucket_webhook.webhook_token(config.data_dir, config.s3_webhook_token)
     python = python_runtimes.discover(config.runtime_cache)
     runtimes: Runtimes = {
@@ -177,9 +191,19 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             registry,
             config.account_id,
             RetryPolicy(function_error_delay_s=config.async_retry_delay, backoff_s=config.async_backoff),
-            may_send=role_may_invoke(authorizer, registry),
+            may_send=role_may_send(authorizer, registry),
+            send_message=targets.send,
         )
-        relay.append(Relay(buckets, async_invoker.accept))
+        relay.append(Relay(buckets, deliverer(async_invoker.accept, targets.send)))
+        topics = Topics(
+            config.topics_db_path,
+            config.account_id,
+            invoke_async=async_invoker.accept,
+            send_to_queue=queues.send,
+            may_invoke=sns_may_invoke(authorizer, registry, config.account_id),
+            endpoint=environment_endpoint(config, backend),
+        )
+        targets.topics = topics
         rules_changed = asyncio.Event()  # set by the rules, waited on by the scheduler
         rules = Rules(store, on_change=rules_changed.set)
         scheduler = Scheduler(
@@ -204,6 +228,15 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             async_invoker=async_invoker,
             metrics=metrics,
         )
+        # Event source mappings: their owner, the source kinds they read, and their pollers.
+        mappings = Mappings(store, config.account_id)
+        sources = {"sqs": SqsSource(queues)}
+        pollers = Pollers(
+            mappings,
+            sources,
+            invoker.invoke_target,
+            function_limit=function_limit(registry, config.concurrency_limit),
+        )
         # Each declared service's own (the lean Invoke path and code links read Lambda's).
         lambda_context = LambdaContext(
             config=config,
@@ -218,6 +251,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             async_invoker=async_invoker,
             layers=layers,
             signing_configs=SigningConfigs(store, config.account_id),
+            message_target_exists=targets.exists,
+            mappings=mappings,
+            sources=sources,
         )
         services = declared(
             lambda_context,
@@ -240,7 +276,10 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 function_exists=function_exists(registry),
                 s3_may_invoke=s3_may_invoke(authorizer, registry, config.account_id),
                 caller_may=caller_may(authorizer),
+                message_target_exists=targets.exists,
             ),
+            SnsContext(topics=topics, account_id=config.account_id),
+            SqsContext(queues=queues, account_id=config.account_id, endpoint=public_endpoint(config)),
         )
         limitations = backend.limitations() + ([spans_off] if spans_off else [])
         app = build_app(
@@ -249,7 +288,8 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 lambda_functions.downloads(lambda_context),
                 metering.register,
                 dashboard_pages.pointer(dashboard_site.port_of(dashboard_socket)),
-                bucket_webhook.routes(buckets, webhook_token, async_invoker.accept),
+                bucket_webhook.routes(buckets, webhook_token, deliverer(async_invoker.accept, targets.send)),
+                sns_callbacks.routes(topics),
             ],
             services,
         )
@@ -280,6 +320,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             doors,
             relay[0],
             published,
+            topics,
+            queues,
+            pollers,
         )
     finally:
         dashboard_socket.close()
@@ -291,16 +334,25 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         metrics.close()
         published.close()
         buckets.close()
+        queues.close()
+        if targets.topics is not None:  # made once the async queue exists
+            targets.topics.close()
         store.close()
 
 
-def role_may_invoke(authorizer: Authorizer, registry: Registry) -> Callable[[str, str, str], bool]:
-    """Whether a function's execution role may invoke a destination function."""
+def role_may_send(authorizer: Authorizer, registry: Registry) -> Callable[[str, str, str], bool]:
+    """Whether a function's execution role may send to a destination: lambda:InvokeFunction on
+    a function (with that function's resource policy), sqs:SendMessage on a queue, sns:Publish
+    on a topic."""
 
     def may(source: str, destination_arn: str, region: str) -> bool:
         record = registry.find(source)
         if record is None:
             return False
+        kind = message_target(destination_arn)
+        if kind is not None:
+            action = "sqs:SendMessage" if kind[0] == "sqs" else "sns:Publish"
+            return authorizer.role_may(record.latest.role, source, action, destination_arn, region=region)
         name = destination_arn.split(":")[6] if destination_arn.count(":") >= 6 else destination_arn
         return authorizer.role_may(
             record.latest.role,
@@ -312,6 +364,41 @@ def role_may_invoke(authorizer: Authorizer, registry: Registry) -> Callable[[str
         )
 
     return may
+
+
+class MessageTargets:
+    """Queues and topics as targets of the rest of the platform (async-invoke destinations and
+    dead-letter targets, bucket notifications): whether one exists, and sending to it."""
+
+    def __init__(self, queues: Queues) -> None:
+        self.queues = queues
+        self.topics: Topics | None = None  # bound once made, before the server serves
+
+    def exists(self, arn: str) -> bool:
+        kind = message_target(arn)
+        if kind is None:
+            return False
+        if kind[0] == "sqs":
+            return self.queues.find(arn) is not None
+        return self.topics is not None and self.topics.find(arn) is not None
+
+    async def send(
+        self,
+        arn: str,
+        body: bytes,
+        attributes: Mapping[str, Mapping[str, str]],
+        region: str,
+        *,
+        subject: str | None = None,
+    ) -> None:
+        kind = message_target(arn)
+        text = body.decode("utf-8", "replace")
+        if kind is not None and kind[0] == "sqs":
+            await self.queues.send(arn, text, message_attributes=attributes or None)
+        elif kind is not None and self.topics is not None:
+            await self.topics.publish(arn, text, subject=subject, message_attributes=attributes or None)
+        else:
+            raise InvalidParameterValue(f"{arn} is not a queue or topic here.")
 
 
 def service_may_invoke(
@@ -332,6 +419,39 @@ def service_may_invoke(
         )
 
     return may
+
+
+def sns_may_invoke(
+    authorizer: Authorizer, registry: Registry, account_id: str
+) -> Callable[[str, str, str], bool]:
+    """Whether a function's resource policy lets SNS invoke it for a topic: (function ARN,
+    topic ARN, region)."""
+    may = service_may_invoke(authorizer, registry, "sns.amazonaws.com", account_id)
+
+    def check(function_arn: str, topic_arn: str, region: str) -> bool:
+        target = destination_function(function_arn)
+        return target is not None and may(target[0], function_arn, topic_arn, region)
+
+    return check
+
+
+def public_endpoint(config: Config) -> str:
+    """The base of the URLs the server hands out (SQS's QueueUrls): its address, with a
+    wildcard listening address replaced by loopback."""
+    host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
+    return f"http://{host}:{config.port}"
+
+
+def function_limit(registry: Registry, account_limit: int) -> Callable[[str], int | None]:
+    """The most concurrency a function can get (its reserved concurrency, else the account's
+    limit): event source pollers scale no further."""
+
+    def limit(name: str) -> int | None:
+        record = registry.find(name)
+        reserved = record.reserved_concurrency if record is not None else None
+        return reserved if reserved is not None else account_limit
+
+    return limit
 
 
 def function_exists(registry: Registry) -> Callable[[str], bool]:
@@ -442,6 +562,9 @@ async def _run(
     doors: EnvironmentDoors,
     relay: Relay,
     published: CustomMetrics,
+    topics: Topics,
+    queues: Queues,
+    pollers: Pollers,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -464,7 +587,10 @@ async def _run(
             async_task = tasks.create_task(async_invoker.run())
             scheduler_task = tasks.create_task(scheduler.run())
             relay_task = tasks.create_task(relay.run())  # bucket notifications -> async queue
+            pollers_task = tasks.create_task(pollers.run())  # event source mappings -> invoke
             published_flusher = tasks.create_task(published.run_flusher())  # EMF from function logs
+            topics_task = tasks.create_task(topics.run())  # HTTP deliveries from the SNS outbox
+            queues_task = tasks.create_task(queues.run())  # SQS retention expiry, message move tasks
             await invoker_ready.wait()
             sweeper = tasks.create_task(connections.run())
             aiohttp_protocol = runner.server
@@ -491,7 +617,10 @@ async def _run(
                 connection.close()
             invoker.begin_shutdown()
             scheduler_task.cancel()
+            pollers_task.cancel()  # messages read, not deleted, return after their visibility timeout
             relay_task.cancel()  # what it had not queued stays in the outbox for the next start
+            topics_task.cancel()  # undelivered HTTP notifications stay in their outbox
+            queues_task.cancel()  # messages are durable; move tasks stop where they are
             async_task.cancel()  # events in flight keep their lease and run again after restart
             await asyncio.wait([async_task])
             invoker_task.cancel()

@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS notifications (
 );
 CREATE TABLE IF NOT EXISTS outbox (
     id BIGINT PRIMARY KEY,
-    function_arn TEXT NOT NULL,
+    function_arn TEXT NOT NULL,  -- the target: a function, queue or topic (named before the others existed)
     region TEXT NOT NULL,
     payload TEXT NOT NULL
 );
@@ -408,7 +408,7 @@ def add_deliveries(conn: sqlite3.Connection, deliveries: Sequence[Delivery]) -> 
     first = last - len(deliveries) + 1
     conn.executemany(
         "INSERT INTO outbox (id, function_arn, region, payload) VALUES (?, ?, ?, ?)",
-        [(first + i, d.function_arn, d.region, d.payload.decode("utf-8")) for i, d in enumerate(deliveries)],
+        [(first + i, d.target_arn, d.region, d.payload.decode("utf-8")) for i, d in enumerate(deliveries)],
     )
 
 

@@ -21,6 +21,8 @@ class S3Context:
     # (function ARN, bucket ARN, region) -> bool. AWS refuses a notification configuration
     # whose target S3 may not invoke.
     s3_may_invoke: Callable[[str, str, str], bool]
+    # Whether an SQS queue or SNS topic ARN names one that exists (a notification's target).
+    message_target_exists: Callable[[str], bool]
     # Whether the caller of the request being served may do an action on a resource, in a
     # region: DeleteObjects refuses the keys it may not delete one by one, as S3 does.
     caller_may: Callable[[str, str, str], bool]

@@ -95,8 +95,9 @@ class ObjectChange:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One event for one function: what the outbox holds until the async queue has it."""
+    """One event for one target: what the outbox holds until the async queue (a function's),
+    the queue or the topic has it."""
 
-    function_arn: str  # function, or function:qualifier
+    target_arn: str  # a function (or function:qualifier), a queue or a topic
     region: str
     payload: bytes

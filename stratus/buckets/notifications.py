@@ -31,16 +31,25 @@ EVENTS: dict[str, frozenset[str]] = {
     **{f"s3:ObjectRemoved:{e}": frozenset({f"ObjectRemoved:{e}"}) for e in REMOVED},
 }
 
-_NOT_YET = {
-    "QueueConfigurations": "queues",
-    "TopicConfigurations": "topics",
-    "EventBridgeConfiguration": "EventBridge delivery",
+_NOT_YET = {"EventBridgeConfiguration": "EventBridge delivery"}
+# Each kind of configuration and the member naming its target.
+KINDS = {
+    "LambdaFunctionConfigurations": "LambdaFunctionArn",
+    "QueueConfigurations": "QueueArn",
+    "TopicConfigurations": "TopicArn",
+}
+# What S3 says of a target it may not deliver to, by the target's service.
+_REFUSED = {
+    "lambda": "Not authorized to invoke function [{arn}]",
+    "sqs": "Permissions on the destination queue do not allow S3 to publish notifications from this bucket",
+    "sns": "Permissions on the destination topic do not allow S3 to publish notifications from this bucket",
 }
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One Lambda configuration, ready to match: the concrete events it covers and its filter."""
+    """One configuration (a function's, a queue's or a topic's), ready to match: the concrete
+    events it covers and its filter."""
 
     id: str
     arn: str
@@ -61,22 +70,24 @@ def validate(
     function_exists: Callable[[str], bool],
     s3_may_invoke: Callable[[str, str, str], bool],
     bucket: str,
+    message_target_exists: Callable[[str], bool],
 ) -> str:
     """The JSON text to store for a bucket in `region`, or InvalidArgument as S3 refuses it.
-    No Lambda configuration: "" (the bucket has no notifications)."""
+    No configuration: "" (the bucket has no notifications)."""
     for key, what in _NOT_YET.items():
-        if config.get(key):
+        if config.get(key) is not None:  # `{}` turns EventBridge delivery on
             raise InvalidArgument(
                 f"{key} are not supported here: {what} are not available yet. "
                 "Use LambdaFunctionConfigurations.",
                 ArgumentName=key,
             )
-    stored: list[dict[str, Any]] = []
+    stored: dict[str, list[dict[str, Any]]] = {}
     rules: list[Rule] = []
-    for item in config.get("LambdaFunctionConfigurations") or ():
-        entry, rule = _one(item)
-        stored.append(entry)
-        rules.append(rule)
+    for kind, arn_key in KINDS.items():
+        for item in config.get(kind) or ():
+            entry, rule = _one(item, arn_key)
+            stored.setdefault(kind, []).append(entry)
+            rules.append(rule)
     _no_overlap(rules)
     _destinations(
         rules,
@@ -85,14 +96,15 @@ def validate(
         bucket=bucket,
         function_exists=function_exists,
         s3_may_invoke=s3_may_invoke,
+        message_target_exists=message_target_exists,
     )
     if not stored:
         return ""
-    return json.dumps({"LambdaFunctionConfigurations": stored}, separators=(",", ":"))
+    return json.dumps(stored, separators=(",", ":"))
 
 
-def _one(item: Mapping[str, Any]) -> tuple[dict[str, Any], Rule]:
-    arn = str(item.get("LambdaFunctionArn") or "")
+def _one(item: Mapping[str, Any], arn_key: str) -> tuple[dict[str, Any], Rule]:
+    arn = str(item.get(arn_key) or "")
     events = list(item.get("Events") or ())
     if not events:
         raise InvalidArgument("The event is not supported for notifications", ArgumentName="Event")
@@ -134,7 +146,7 @@ def _one(item: Mapping[str, Any]) -> tuple[dict[str, Any], Rule]:
                 ArgumentValue=str(fr.get("Name") or ""),
             )
     config_id = str(item.get("Id") or "") or _new_id()
-    entry: dict[str, Any] = {"Id": config_id, "LambdaFunctionArn": arn, "Events": events}
+    entry: dict[str, Any] = {"Id": config_id, arn_key: arn, "Events": events}
     filter_rules = [{"Name": "Prefix", "Value": prefix}] if prefix is not None else []
     if suffix is not None:
         filter_rules.append({"Name": "Suffix", "Value": suffix})
@@ -183,30 +195,42 @@ def _destinations(
     bucket: str,
     function_exists: Callable[[str], bool],
     s3_may_invoke: Callable[[str, str, str], bool],
+    message_target_exists: Callable[[str], bool],
 ) -> None:
-    """S3 checks each function before accepting: it must be in the bucket's region and its
-    policy must let s3.amazonaws.com invoke it for this bucket. A function that does not exist
-    fails the same check (S3 cannot tell the two apart either)."""
+    """S3 checks each target before accepting: it must be in the bucket's region; a function's
+    policy must let s3.amazonaws.com invoke it for this bucket, and a queue or topic must exist
+    (queue and topic policies are not kept here, so S3 may send to any). A target that does not
+    exist fails the same check (S3 cannot tell the two apart either)."""
     bucket_arn = f"arn:aws:s3:::{bucket}"
-    failed: list[str] = []
+    failed: list[tuple[str, str]] = []
     for rule in rules:
         parts = rule.arn.split(":")
-        if len(parts) < 7 or parts[:3] != ["arn", "aws", "lambda"] or parts[5] != "function":
+        service = parts[2] if len(parts) >= 6 and parts[:2] == ["arn", "aws"] else ""
+        if service == "lambda" and (len(parts) < 7 or parts[5] != "function"):
+            service = ""
+        if service not in _REFUSED:
             raise InvalidArgument("The ARN is not well formed", ArgumentName="ARN", ArgumentValue=rule.arn)
         if parts[3] != region:
             raise InvalidArgument(
                 "The notification destination service region is not valid for the bucket location constraint",
                 ArgumentName=rule.arn,
             )
-        ok = parts[4] == account_id and function_exists(rule.arn)
-        if not ok or not s3_may_invoke(rule.arn, bucket_arn, region):
-            failed.append(rule.arn)
+        if service == "lambda":
+            ok = (
+                parts[4] == account_id
+                and function_exists(rule.arn)
+                and s3_may_invoke(rule.arn, bucket_arn, region)
+            )
+        else:
+            ok = parts[4] == account_id and message_target_exists(rule.arn)
+        if not ok:
+            failed.append((service, rule.arn))
     if failed:
         # S3 numbers the failing destinations: ArgumentName1/ArgumentValue1, 2, ...
         extra: dict[str, str] = {}
-        for n, arn in enumerate(failed, start=1):
+        for n, (service, arn) in enumerate(failed, start=1):
             extra[f"ArgumentName{n}"] = f"{arn}, null"
-            extra[f"ArgumentValue{n}"] = f"Not authorized to invoke function [{arn}]"
+            extra[f"ArgumentValue{n}"] = _REFUSED[service].format(arn=arn)
         raise InvalidArgument("Unable to validate the following destination configurations", **extra)
 
 
@@ -215,9 +239,10 @@ def _rules(config_json: str) -> tuple[Rule, ...]:
     # Parsed once per stored text: route runs on every object change.
     config = json.loads(config_json)
     out = []
-    for item in config.get("LambdaFunctionConfigurations") or ():
-        _, rule = _one(item)
-        out.append(rule)
+    for kind, arn_key in KINDS.items():
+        for item in config.get(kind) or ():
+            _, rule = _one(item, arn_key)
+            out.append(rule)
     return tuple(out)
 
 

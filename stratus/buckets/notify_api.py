@@ -1,6 +1,6 @@
 """PutBucketNotificationConfiguration and GetBucketNotificationConfiguration: the S3 handlers
 that store and answer a bucket's notification configuration (its subscriptions: which
-functions its object changes go to). The decisions are `notifications.validate`'s."""
+functions, queues and topics its object changes go to). The decisions are `notifications.validate`'s."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ async def put_bucket_notification_configuration(
         account_id=ctx.account_id,
         function_exists=(lambda arn: True) if skip else ctx.function_exists,
         s3_may_invoke=(lambda arn, bucket, where: True) if skip else ctx.s3_may_invoke,
+        message_target_exists=(lambda arn: True) if skip else ctx.message_target_exists,
         bucket=name,
     )
     await ctx.buckets.put_notification(name, text or None)

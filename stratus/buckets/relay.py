@@ -1,9 +1,10 @@
-"""The notification relay: moves deliveries from the bucket store's outbox into the durable
-async queue (the same `accept` a Lambda Event invoke uses), at least once.
+"""The notification relay: moves deliveries from the bucket store's outbox to their targets (a
+function's through the durable async queue, the same `accept` a Lambda Event invoke uses; a
+queue's or a topic's as a message: `targets.py`), at least once.
 
 An object change and its deliveries are committed in one transaction (`Buckets`), so a
 delivery exists exactly when its change does. The relay removes a delivery from the outbox only
-after the async queue has it on disk; a crash in between sends it again (at least once, as S3
+after its target has it on disk; a crash in between sends it again (at least once, as S3
 promises). At start it drains what a previous run left."""
 
 from __future__ import annotations
@@ -11,16 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from stratus.buckets.model import Delivery
-from stratus.control.arns import destination_function
+from stratus.buckets.targets import Deliver, Undeliverable
 
 log = logging.getLogger(__name__)
-
-# AsyncInvoker.accept's (function, qualifier, payload, region) -> request id.
-Accept = Callable[[str, str | None, bytes, str], Awaitable[str]]
 
 BATCH = 100
 FIRST_BACKOFF = 0.05
@@ -41,9 +39,9 @@ def next_backoff(previous: float) -> float:
 
 
 class Relay:
-    def __init__(self, buckets: Outbox, accept: Accept) -> None:
+    def __init__(self, buckets: Outbox, deliver: Deliver) -> None:
         self._buckets = buckets
-        self._accept = accept
+        self._deliver = deliver
         self._wanted = asyncio.Event()
         self._wanted.set()  # at start: whatever a crash left in the outbox
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -96,17 +94,14 @@ class Relay:
 
         async def one(row: int, delivery: Delivery) -> None:
             nonlocal failed
-            target = destination_function(delivery.function_arn)
-            if target is None:
-                # Validated when the configuration was put; nothing could ever deliver it.
-                log.error("bucket notification to %r dropped: not a function ARN", delivery.function_arn)
-                done.append(row)
-                return
             try:
-                await self._accept(target[0], target[1], delivery.payload, delivery.region)
+                await self._deliver(delivery)
+            except Undeliverable as e:
+                # Its target is gone (or was never one): nothing could ever deliver it.
+                log.error("bucket notification dropped: %s", e)
             except Exception as e:
                 failed = True
-                log.warning("bucket notification to %s not queued yet: %s", delivery.function_arn, e)
+                log.warning("bucket notification to %s not queued yet: %s", delivery.target_arn, e)
                 return
             done.append(row)
 

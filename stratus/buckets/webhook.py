@@ -18,7 +18,7 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,8 +27,8 @@ from aiohttp import web
 from stratus.buckets.errors import NoSuchBucket
 from stratus.buckets.model import Delivery
 from stratus.buckets.notifications import route_record
+from stratus.buckets.targets import Deliver, Undeliverable
 from stratus.config import write_private
-from stratus.control.arns import destination_function
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ PATH = "/_stratus/webhooks/s3"
 TOKEN_FILE = "s3-webhook-token"
 MAX_BODY = 4 * 1024 * 1024  # MinIO sends one event per request; S3 records are a few KB
 
-Accept = Callable[[str, str | None, bytes, str], Awaitable[str]]
 
 
 class Subscriptions(Protocol):
@@ -103,7 +102,7 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"Code": code, "Message": message}, status=status)
 
 
-def routes(buckets: Subscriptions, token: str, accept: Accept) -> Callable[[web.Application], None]:
+def routes(buckets: Subscriptions, token: str, deliver: Deliver) -> Callable[[web.Application], None]:
     async def ingest(request: web.Request) -> web.Response:
         if not authorized(request.headers.get("Authorization"), token):
             return _error(403, "AccessDenied", "A valid 'Authorization: Bearer TOKEN' header is required.")
@@ -118,14 +117,14 @@ def routes(buckets: Subscriptions, token: str, accept: Accept) -> Callable[[web.
             return _error(400, "MalformedJSON", f"Not an S3 event notification: {e}")
         queued = 0
         for delivery in deliveries(buckets, records):
-            target = destination_function(delivery.function_arn)
-            if target is None:
-                continue
             try:
-                await accept(target[0], target[1], delivery.payload, delivery.region)
+                await deliver(delivery)
+            except Undeliverable as e:
+                log.error("webhook event dropped: %s", e)
+                continue
             except Exception as e:
                 # Not stored: the sender keeps the event and sends it again.
-                log.warning("webhook event for %s not queued: %s", delivery.function_arn, e)
+                log.warning("webhook event for %s not queued: %s", delivery.target_arn, e)
                 return _error(503, "ServiceUnavailable", "The event could not be queued; send it again.")
             queued += 1
         return web.json_response({"Records": len(records), "Queued": queued})

@@ -83,3 +83,15 @@ def destination_function(arn: str) -> tuple[str, str | None] | None:
     """(name, qualifier) when `arn` names a Lambda function, else None."""
     match = _LAMBDA_ARN.match(arn)
     return (match.group("name"), match.group("qualifier")) if match else None
+
+
+_MESSAGE_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:(?P<service>sqs|sns):(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<name>[A-Za-z0-9_.-]{1,256})$"
+)
+
+
+def message_target(arn: str) -> tuple[str, str] | None:
+    """("sqs" or "sns", region) when `arn` names a queue or a topic (a destination or a
+    dead-letter target that is not a function), else None."""
+    match = _MESSAGE_ARN.match(arn)
+    return (match.group("service"), match.group("region")) if match else None

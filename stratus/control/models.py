@@ -62,6 +62,9 @@ class FunctionConfig:
     # is private to the server instead).
     vpc_config: dict[str, Any] = field(default_factory=dict)
     kms_key_arn: str = ""
+    # DeadLetterConfig.TargetArn: the SQS queue or SNS topic an asynchronous event goes to once
+    # its retries are spent ("" for none).
+    dead_letter_arn: str = ""
 
     @property
     def log_group_name(self) -> str:

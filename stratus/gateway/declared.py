@@ -12,7 +12,10 @@ from stratus.gateway.server import Bound
 from stratus.identity import iam_api, sts_api
 from stratus.lambda_api import service as lambda_api
 from stratus.lambda_api.context import LambdaContext
+from stratus.queues import api as sqs_api
 from stratus.services import apigatewayv2, cloudwatch, events, logs
+from stratus.topics import api as sns_api
+from stratus.topics.context import SnsContext
 
 
 def declared(
@@ -24,6 +27,8 @@ def declared(
     sts_context: sts_api.StsContext,
     iam_context: iam_api.IamContext,
     s3_context: S3Context,
+    sns_context: SnsContext,
+    sqs_context: sqs_api.SqsContext,
 ) -> tuple[Bound[Any], ...]:
     """Each declared service with its context (mypy checks each pair agrees)."""
     return (
@@ -35,4 +40,6 @@ def declared(
         Bound(sts_api.SERVICE, sts_context),
         Bound(iam_api.SERVICE, iam_context),
         Bound(s3_api.SERVICE, s3_context),
+        Bound(sqs_api.SERVICE, sqs_context),
+        Bound(sns_api.SERVICE, sns_context),
     )

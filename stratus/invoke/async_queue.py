@@ -21,11 +21,11 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from stratus.control.arns import destination_function
+from stratus.control.arns import destination_function, message_target
 from stratus.control.models import LATEST, EventInvokeConfig
 from stratus.control.registry import Registry
 from stratus.errors import ResourceNotFound, StratusError, TooManyRequests
@@ -41,8 +41,28 @@ log = logging.getLogger("stratus.async")
 T = TypeVar("T")
 LEASE_MS = 16 * 60 * 1000  # longer than the longest function timeout
 IDLE_POLL_S = 1.0
-# (source function, destination ARN, region) -> whether the source's role may invoke it.
+# (source function, destination ARN, region) -> whether the source's role may send to it
+# (lambda:InvokeFunction on a function, sqs:SendMessage on a queue, sns:Publish on a topic).
 MaySend = Callable[[str, str, str], bool]
+
+
+class SendMessage(Protocol):
+    """Puts a message on a queue or publishes it to a topic (by ARN), durably when it returns,
+    or raises: the message body, its message attributes in boto3's shape, the region, and the
+    Subject a publication to a topic carries."""
+
+    def __call__(
+        self,
+        arn: str,
+        body: bytes,
+        attributes: Mapping[str, Mapping[str, str]],
+        region: str,
+        *,
+        subject: str | None = None,
+    ) -> Awaitable[None]: ...
+
+
+ERROR_MESSAGE_LIMIT = 1024  # a dead-letter message's ErrorMessage attribute, as Lambda trims it
 MAX_CHAIN = 16  # invocations in one chain of destinations before it is treated as a loop
 DISK_FULL_WARN_S = 60.0  # at most one warning a minute while the disk stays full
 
@@ -59,8 +79,12 @@ class AsyncInvoker:
         concurrency: int = 64,
         clock: Callable[[], float] = time.time,
         may_send: MaySend | None = None,
+        send_message: SendMessage | None = None,
     ) -> None:
         self._queue = queue
+        # Where destinations and dead-letter targets that are queues or topics are sent
+        # (None: no queues or topics here, and such targets count as failed deliveries).
+        self._send_message = send_message
         # Whether a function's execution role may invoke a destination (None: always).
         self._may_send = may_send
         self._invoker = invoker
@@ -253,6 +277,7 @@ class AsyncInvoker:
             log.info("async event %s dropped: %s", event.request_id, decision.reason)
             if config is not None and config.on_failure:
                 await self._deliver(config.on_failure, event, decision.reason, decision.attempts, result)
+            await self._dead_letter(event, decision.reason, result)
             await self._on_db(self._queue.complete, event.id, self.owner)
         else:
             backoffs = event.backoffs + (outcome in (Outcome.THROTTLED, Outcome.SYSTEM_ERROR))
@@ -267,9 +292,15 @@ class AsyncInvoker:
         attempts: int,
         result: InvocationResult | None,
     ) -> None:
-        """Send the invocation record to a destination function, itself asynchronously."""
+        """Send the invocation record to a destination: a function (itself asynchronously), a
+        queue or a topic."""
         target = destination_function(destination)
         record = invocation_record(event, condition, attempts, result, self._arn(event), self._now_ms())
+        if target is None and message_target(destination) is not None:
+            sent = await self._send(event, destination, json.dumps(record).encode(), {})
+            if not sent and self._invoker.metrics is not None:
+                self._invoker.metrics.destination_failed(event.function)
+            return
         if target is None or self._registry.find(target[0]) is None:
             if self._invoker.metrics is not None:
                 self._invoker.metrics.destination_failed(event.function)
@@ -300,6 +331,42 @@ class AsyncInvoker:
             chain=event.chain + 1,
             trace=event.trace,  # a destination continues the same trace
         )
+
+    async def _dead_letter(self, event: QueuedEvent, reason: str, result: InvocationResult | None) -> None:
+        """The event, as it was, to the function's DeadLetterConfig target once its retries are
+        spent, with Lambda's RequestID, ErrorCode and ErrorMessage attributes."""
+        try:
+            target = self._registry.version(event.function, event.qualifier).dead_letter_arn
+        except ResourceNotFound:
+            return
+        if not target:
+            return
+        status, message = _failure(reason, result)
+        attributes = {
+            "RequestID": {"DataType": "String", "StringValue": event.request_id},
+            "ErrorCode": {"DataType": "Number", "StringValue": str(status)},
+            "ErrorMessage": {"DataType": "String", "StringValue": message[:ERROR_MESSAGE_LIMIT] or reason},
+        }
+        sent = await self._send(event, target, event.payload, attributes)
+        if not sent and self._invoker.metrics is not None:
+            self._invoker.metrics.dead_letter_failed(event.function)
+
+    async def _send(
+        self, event: QueuedEvent, target: str, body: bytes, attributes: Mapping[str, Mapping[str, str]]
+    ) -> bool:
+        """A message to a queue or topic on behalf of the event's function: whether it went."""
+        if self._send_message is None:
+            log.warning("%s of %s: queues and topics are not available", target, event.function)
+            return False
+        if self._may_send is not None and not self._may_send(event.function, target, event.region):
+            log.warning("%s's execution role may not send to %s", event.function, target)
+            return False
+        try:
+            await self._send_message(target, body, attributes, event.region)
+        except StratusError as e:
+            log.warning("%s of %s could not be sent: %s", target, event.function, e.message)
+            return False
+        return True
 
     def _arn(self, event: QueuedEvent) -> str:
         return Target(event.function, event.qualifier or LATEST, event.region, self._account_id).arn
@@ -337,6 +404,17 @@ def invocation_record(
             record["responseContext"]["functionError"] = result.function_error
         record["responsePayload"] = _json_or_text(result.payload)
     return record
+
+
+def _failure(reason: str, result: InvocationResult | None) -> tuple[int, str]:
+    """The status code and message a dead-letter message carries: the function's own error
+    (200, as Lambda's Invoke answers it, with its errorMessage), or the platform's reason for
+    dropping the event (an error of Lambda's own: 500)."""
+    if result is not None and result.function_error:
+        body = _json_or_text(result.payload)
+        message = body.get("errorMessage") if isinstance(body, dict) else None
+        return 200, str(message or result.function_error)
+    return 500, reason
 
 
 def _json_or_text(payload: bytes) -> Any:

@@ -3,7 +3,7 @@ download links): most of the platform's owners, but not the logs, metrics, rules
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from stratus.config import Config, Credentials
@@ -39,6 +39,9 @@ class LambdaContext:
     async_invoker: AsyncInvoker
     layers: Layers
     signing_configs: SigningConfigs
+    # Whether an SQS queue or SNS topic ARN names one that exists: a destination or a
+    # DeadLetterConfig target (topics are a front-end beside this one, so it is passed in).
+    message_target_exists: Callable[[str], bool]
     # Event source mappings and the source kinds they read (by ARN service: "sqs"); None and
     # empty where the server was built without them (the API then says so).
     mappings: Mappings | None = None

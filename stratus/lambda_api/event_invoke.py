@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from stratus.control.arns import destination_function, function_arn
+from stratus.control.arns import destination_function, function_arn, message_target
 from stratus.control.models import LATEST, EventInvokeConfig
 from stratus.control.registry import Registry
 from stratus.errors import InvalidParameterValue, ResourceNotFound
@@ -20,12 +20,16 @@ def _destination(context: LambdaContext, params: dict[str, Any], key: str) -> st
     if not arn:
         return None
     target = destination_function(arn)
-    if target is None:
+    if target is not None:
+        _check_exists(context.registry, *target, arn=arn)
+        return str(arn)
+    if message_target(arn) is None:
         raise InvalidParameterValue(
-            f"The destination ARN {arn} is invalid or not supported here: "
-            "Lambda functions are the destinations this server offers."
+            f"The destination ARN {arn} is invalid: a destination is a Lambda function, an SQS "
+            "queue or an SNS topic (EventBridge buses are not available here)."
         )
-    _check_exists(context.registry, *target, arn=arn)
+    if not context.message_target_exists(arn):
+        raise InvalidParameterValue(f"The destination {arn} does not exist.")
     return str(arn)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from stratus.control import validate
-from stratus.control.arns import merge_qualifier, parse_function_ref
+from stratus.control.arns import merge_qualifier, message_target, parse_function_ref
 from stratus.control.codestore import StoredCode
 from stratus.control.models import FunctionConfig
 from stratus.control.registry import new_revision, now_iso
@@ -152,11 +152,8 @@ def config_changes(context: LambdaContext, params: dict[str, Any]) -> dict[str, 
         changes.update(validate.logging_config(params["LoggingConfig"]))
     if "SnapStart" in params:
         changes["snap_start"] = params["SnapStart"].get("ApplyOn", "None")
-    if (params.get("DeadLetterConfig") or {}).get("TargetArn"):
-        raise InvalidParameterValue(
-            "DeadLetterConfig needs an SQS queue or SNS topic, which this server does not offer yet; "
-            "use an OnFailure destination (PutFunctionEventInvokeConfig) to another function instead."
-        )
+    if "DeadLetterConfig" in params:
+        changes["dead_letter_arn"] = _dead_letter(context, params["DeadLetterConfig"])
     if "Layers" in params:
         changes["layers"] = _layers(context, params["Layers"])
     if "VpcConfig" in params:
@@ -393,3 +390,17 @@ async def delete_function(context: LambdaContext, params: dict[str, Any], region
     name, qualifier = function_ref(context, params)
     context.registry.delete_function(name, qualifier)
     return {}
+
+
+def _dead_letter(context: LambdaContext, config: dict[str, Any]) -> str:
+    """DeadLetterConfig's target: an SQS queue or SNS topic that exists ("" removes it)."""
+    arn = str(config.get("TargetArn") or "")
+    if not arn:
+        return ""
+    if message_target(arn) is None:
+        raise InvalidParameterValue(
+            f"The DeadLetterConfig TargetArn {arn} is invalid: it must be an SQS queue or SNS topic ARN."
+        )
+    if not context.message_target_exists(arn):
+        raise InvalidParameterValue(f"The dead-letter target {arn} does not exist.")
+    return arn

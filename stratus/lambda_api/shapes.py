@@ -49,6 +49,8 @@ def function_configuration(cfg: FunctionConfig, region: str, account: str) -> di
         shape["VpcConfig"] = dict(cfg.vpc_config)
     if cfg.kms_key_arn:
         shape["KMSKeyArn"] = cfg.kms_key_arn
+    if cfg.dead_letter_arn:
+        shape["DeadLetterConfig"] = {"TargetArn": cfg.dead_letter_arn}
     if cfg.layers:
         shape["Layers"] = [{"Arn": arn, "CodeSize": size} for arn, size, _ in cfg.layers]
     return shape

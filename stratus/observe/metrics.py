@@ -69,6 +69,7 @@ class Bucket:
     async_age_max: float = 0.0
     async_age_min: float = 0.0  # of the ages counted (meaningless while there are none)
     destination_failures: int = 0
+    dead_letter_errors: int = 0
     recursive_dropped: int = 0
 
     def add(
@@ -130,6 +131,7 @@ SUMMED = (
     "async_age_count",
     "async_age_sum",
     "destination_failures",
+    "dead_letter_errors",
     "recursive_dropped",
 )
 PEAKS = (
@@ -242,6 +244,9 @@ class Metrics:
 
     def destination_failed(self, function: str) -> None:
         self._bucket(function, "$LATEST").destination_failures += 1
+
+    def dead_letter_failed(self, function: str) -> None:
+        self._bucket(function, "$LATEST").dead_letter_errors += 1
 
     def recursion_stopped(self, function: str) -> None:
         self._bucket(function, "$LATEST").recursive_dropped += 1

@@ -55,6 +55,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "AsyncEventAge": ("Milliseconds", "timing"),
     "AsyncEventsDropped": ("Count", "count"),
     "DestinationDeliveryFailures": ("Count", "count"),
+    "DeadLetterErrors": ("Count", "count"),
     "RecursiveInvocationsDropped": ("Count", "count"),
 }
 # Counts and the sample each is a share of: Errors out of invocations, and so on. The others
@@ -69,6 +70,7 @@ COUNTS = {
     "AsyncEventsReceived": ("async_received", "async_received"),
     "AsyncEventsDropped": ("async_dropped", "async_dropped"),
     "DestinationDeliveryFailures": ("destination_failures", "destination_failures"),
+    "DeadLetterErrors": ("dead_letter_errors", "dead_letter_errors"),
     "RecursiveInvocationsDropped": ("recursive_dropped", "recursive_dropped"),
 }
 # Gauges are kept as each minute's peak, which every statistic of a period then reports: the

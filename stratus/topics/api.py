@@ -347,6 +347,7 @@ def _on_subscription(action: str) -> Any:
 SERVICE = Service[SnsContext](
     model="sns",
     signing=Signing("sns", query_protocol=True),
+    access_denied_code="AuthorizationError",
     handlers={
         "CreateTopic": create_topic,
         "ListTopics": list_topics,

@@ -76,7 +76,10 @@ async def dispatch(
     except DiskFull as e:  # the gateway's mapper also notes it in the log, once a minute
         return protocol.error(model, wire_error(incident(e)), request_id)
     except StratusError as e:
-        return protocol.error(model, for_protocol(wire_error(e), protocol.name), request_id)
+        error = for_protocol(wire_error(e), protocol.name)
+        if service.access_denied_code and error.code in ("AccessDenied", "AccessDeniedException"):
+            error = WireError(service.access_denied_code, error.message, error.status, error.sender_fault)
+        return protocol.error(model, error, request_id)
     except Exception as e:  # the client gets a code and an incident id, never a traceback
         return protocol.error(model, wire_error(incident(e)), request_id)
 

@@ -109,6 +109,10 @@ def overlaid(description: dict[str, Any], names: QueryNames) -> dict[str, Any]:
     out["metadata"] = {**out["metadata"], "protocol": "query", "protocols": ["query"]}
     out["metadata"]["xmlNamespace"] = names.xml_namespace
     shapes: dict[str, Any] = out["shapes"]
+    # A query answer wraps its output in <OperationResult>, which the JSON model no longer says.
+    for name, operation in out["operations"].items():
+        if operation.get("output"):
+            operation["output"] = {**operation["output"], "resultWrapper": f"{name}Result"}
     for (structure, member), name in names.members.items():
         shapes[structure]["members"][member]["locationName"] = name
     for shape, item in names.list_items.items():

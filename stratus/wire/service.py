@@ -79,6 +79,9 @@ class Service(Generic[C]):
     # Operations any authenticated caller may call, whatever its policies say (AWS's
     # sts:GetCallerIdentity).
     public_operations: frozenset[str] = frozenset()
+    # The service's own code for a caller its policies refuse, where it is not the protocol's
+    # AccessDenied(Exception): SNS's AuthorizationError.
+    access_denied_code: str | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.protocols) - PROTOCOLS

@@ -328,15 +328,15 @@ def test_a_function_that_is_its_own_destination_is_stopped(
     assert "recursive loop detected" in srv.output()
 
 
-def test_dead_letter_config_is_refused_clearly(lam: Any, fn_name: str) -> None:
+def test_a_dead_letter_queue_that_does_not_exist_is_refused_clearly(lam: Any, fn_name: str) -> None:
     create(lam, fn_name, {"app.py": APP})
     with pytest.raises(ClientError) as err:
         lam.update_function_configuration(
             FunctionName=fn_name,
-            DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"},
+            DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:000000000000:no-such-dlq"},
         )
     assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
-    assert "OnFailure" in err.value.response["Error"]["Message"]
+    assert "does not exist" in err.value.response["Error"]["Message"]
 
 
 def queue_depth(server: Server) -> int:

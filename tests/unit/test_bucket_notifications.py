@@ -29,6 +29,7 @@ def check(config: dict[str, Any], *, exists: set[str] | None = None, allowed: se
         s3_may_invoke=lambda arn, bucket_arn, region: (
             arn.split(":")[6] in may and bucket_arn == "arn:aws:s3:::bkt" and region == REGION
         ),
+        message_target_exists=lambda arn: arn.rsplit(":", 1)[1] in names,
         bucket="bkt",
     )
 
@@ -86,10 +87,58 @@ def test_empty_config_means_none() -> None:
     assert check({"LambdaFunctionConfigurations": []}) == ""
 
 
-@pytest.mark.parametrize("key", ["QueueConfigurations", "TopicConfigurations"])
-def test_queues_and_topics_are_refused(key: str) -> None:
+def test_eventbridge_delivery_is_refused() -> None:
     with pytest.raises(InvalidArgument, match="not available yet"):
-        check({key: [{"QueueArn": "x", "TopicArn": "x", "Events": ["s3:ObjectCreated:*"]}]})
+        check({"EventBridgeConfiguration": {}})
+
+
+QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:"
+TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:"
+
+
+def test_queue_and_topic_configurations_are_stored_and_routed() -> None:
+    text = check(
+        {
+            "QueueConfigurations": [{"QueueArn": QUEUE + "a", "Events": ["s3:ObjectCreated:*"]}],
+            "TopicConfigurations": [{"Id": "t", "TopicArn": TOPIC + "b", "Events": ["s3:ObjectRemoved:*"]}],
+        }
+    )
+    stored = json.loads(text)
+    assert stored["QueueConfigurations"][0]["QueueArn"] == QUEUE + "a"
+    assert stored["TopicConfigurations"] == [
+        {"Id": "t", "TopicArn": TOPIC + "b", "Events": ["s3:ObjectRemoved:*"]}
+    ]
+    [made] = route(text, change("ObjectCreated:Put", "k"), account_id=ACCOUNT)
+    assert made.target_arn == QUEUE + "a" and made.region == REGION
+    [gone] = route(text, change("ObjectRemoved:Delete", "k"), account_id=ACCOUNT)
+    assert gone.target_arn == TOPIC + "b"
+    assert json.loads(gone.payload)["Records"][0]["s3"]["configurationId"] == "t"
+
+
+def test_queue_and_topic_targets_are_checked_as_s3_checks_them() -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        check({"QueueConfigurations": [{"QueueArn": QUEUE + "nope", "Events": ["s3:ObjectCreated:*"]}]})
+    assert caught.value.extra["ArgumentValue1"].startswith("Permissions on the destination queue")
+    with pytest.raises(InvalidArgument, match="region is not valid"):
+        check(
+            {
+                "TopicConfigurations": [
+                    {"TopicArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:a", "Events": ["s3:ObjectCreated:*"]}
+                ]
+            }
+        )
+    with pytest.raises(InvalidArgument, match="not well formed"):
+        check({"QueueConfigurations": [{"QueueArn": "arn:aws:s3:::a", "Events": ["s3:ObjectCreated:*"]}]})
+
+
+def test_overlap_is_judged_across_kinds() -> None:
+    with pytest.raises(InvalidArgument, match="Configurations overlap"):
+        check(
+            {
+                "LambdaFunctionConfigurations": [conf("a", ["s3:ObjectCreated:*"])],
+                "QueueConfigurations": [{"QueueArn": QUEUE + "a", "Events": ["s3:ObjectCreated:Put"]}],
+            }
+        )
 
 
 @pytest.mark.parametrize(
@@ -222,24 +271,22 @@ def test_route_matches_events_and_raw_key_filters() -> None:
         }
     )
     [d] = route(text, change("ObjectCreated:Put", "in/my photo.jpg"), account_id=ACCOUNT)
-    assert d.function_arn == FN + "a" and d.region == REGION
+    assert d.target_arn == FN + "a" and d.region == REGION
     record = json.loads(d.payload)["Records"][0]
     assert record["s3"]["configurationId"] == "thumbs"
     assert record["s3"]["object"]["key"] == "in/my+photo.jpg"
     assert (
         route(text, change("ObjectCreated:CompleteMultipartUpload", "in/x.jpg"), account_id=ACCOUNT)[
             0
-        ].function_arn
+        ].target_arn
         == FN + "a"
     )
     assert route(text, change("ObjectCreated:Put", "in/x.png"), account_id=ACCOUNT) == []
     assert route(text, change("ObjectCreated:Put", "out/x.jpg"), account_id=ACCOUNT) == []
     [gone] = route(text, change("ObjectRemoved:Delete", "in/x.png"), account_id=ACCOUNT)
-    assert gone.function_arn == FN + "b"
+    assert gone.target_arn == FN + "b"
     assert route(text, change("ObjectCreated:Put", "copies/x"), account_id=ACCOUNT) == []
-    assert (
-        route(text, change("ObjectCreated:Copy", "copies/x"), account_id=ACCOUNT)[0].function_arn == FN + "c"
-    )
+    assert route(text, change("ObjectCreated:Copy", "copies/x"), account_id=ACCOUNT)[0].target_arn == FN + "c"
     assert route(None, change("ObjectCreated:Put", "in/x.jpg"), account_id=ACCOUNT) == []
     assert route("", change("ObjectCreated:Put", "in/x.jpg"), account_id=ACCOUNT) == []
 
@@ -270,13 +317,13 @@ def test_route_record_forwards_external_records_to_subscribers() -> None:
         }
     )
     [d] = route_record(text, minio_record("s3:ObjectCreated:Put", "in/my+photo.jpg"))
-    assert d.function_arn == FN + "a" and d.region == REGION
+    assert d.target_arn == FN + "a" and d.region == REGION
     forwarded = json.loads(d.payload)["Records"][0]
     assert forwarded["s3"]["configurationId"] == "thumbs"
     assert forwarded["s3"]["object"]["key"] == "in/my+photo.jpg"  # passed on as it came
     assert forwarded["eventSource"] == "minio:s3"
     [g] = route_record(text, minio_record("ObjectRemoved:Delete", "x"))
-    assert g.function_arn == FN + "b"
+    assert g.target_arn == FN + "b"
     assert route_record(text, minio_record("s3:ObjectCreated:Put", "in/x.png")) == []
     assert route_record(text, minio_record("s3:ObjectAccessed:Get", "in/x.jpg")) == []
     assert route_record(None, minio_record("s3:ObjectCreated:Put", "in/x.jpg")) == []

@@ -9,6 +9,7 @@ import pytest
 
 from stratus.buckets.model import Delivery
 from stratus.buckets.relay import BATCH, FIRST_BACKOFF, MAX_BACKOFF, Relay, next_backoff
+from stratus.buckets.targets import deliverer
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:"
 
@@ -69,7 +70,7 @@ def test_drains_what_a_crash_left_then_what_it_is_woken_for() -> None:
         box, q = FakeOutbox(), Queue()
         box.add("left", b"1")
         box.add("over:live", b"2")
-        relay = Relay(box, q.accept)
+        relay = Relay(box, deliverer(q.accept, None))
         task = asyncio.create_task(relay.run())
         await until(lambda: not box.rows, task)
         assert sorted(q.got) == [("left", None, b"1", "us-east-1"), ("over", "live", b"2", "us-east-1")]
@@ -89,7 +90,7 @@ def test_more_than_a_batch_is_drained_without_another_wake() -> None:
         box, q = FakeOutbox(), Queue()
         for i in range(BATCH * 2 + 5):
             box.add(f"f{i}")
-        task = asyncio.create_task(Relay(box, q.accept).run())
+        task = asyncio.create_task(Relay(box, deliverer(q.accept, None)).run())
         await until(lambda: not box.rows, task)
         assert len(q.got) == BATCH * 2 + 5
         task.cancel()
@@ -102,7 +103,7 @@ def test_a_delivery_that_fails_to_enqueue_stays_and_is_retried() -> None:
         box, q = FakeOutbox(), Queue()
         q.failing = 3
         row = box.add("full")
-        task = asyncio.create_task(Relay(box, q.accept).run())
+        task = asyncio.create_task(Relay(box, deliverer(q.accept, None)).run())
         await until(lambda: bool(q.got), task)
         # It stayed in the outbox through three failed enqueues, then went once the disk had room.
         assert q.got == [("full", None, b"{}", "us-east-1")]
@@ -115,7 +116,7 @@ def test_a_delivery_that_fails_to_enqueue_stays_and_is_retried() -> None:
 def test_wake_from_another_thread() -> None:
     async def main() -> None:
         box, q = FakeOutbox(), Queue()
-        relay = Relay(box, q.accept)
+        relay = Relay(box, deliverer(q.accept, None))
         task = asyncio.create_task(relay.run())
         await asyncio.sleep(0.01)
         box.add("threaded")
@@ -182,7 +183,7 @@ def test_with_the_real_bucket_store_across_a_restart(tmp_path) -> None:  # type:
         q = Queue()
         relay: Relay | None = None
         b = store(lambda: relay.wake() if relay else None)
-        relay = Relay(b, q.accept)
+        relay = Relay(b, deliverer(q.accept, None))
         task = asyncio.create_task(relay.run())
         await until(lambda: len(q.got) == 2, task)  # what the first run left
         await put(b, "three")  # and a new change, woken by the store

@@ -447,7 +447,7 @@ def test_outbox_is_written_with_the_change_and_drained(tmp_path: Path) -> None:
             "ObjectCreated:Put",
             "ObjectRemoved:Delete",
         ]
-        assert all(d.function_arn == "arn:f" and d.region == "eu-west-1" for _, d in pending)
+        assert all(d.target_arn == "arn:f" and d.region == "eu-west-1" for _, d in pending)
         ids = [i for i, _ in pending]
         assert ids == sorted(ids)
         # A failed change writes no delivery.
