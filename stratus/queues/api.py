@@ -441,6 +441,12 @@ AUTHORIZATION: dict[str, Authorization] = {
     "CancelMessageMoveTask": _on_task,
 }
 
+def queue_policy(ctx: SqsContext, arn: str) -> str | None:
+    """The access policy a queue carries, if one was set."""
+    queue = ctx.queues.find(arn)
+    return (queue.attributes.get("Policy") or None) if queue is not None else None
+
+
 SERVICE = Service[SqsContext](
     model="sqs",
     signing=Signing(
@@ -455,6 +461,11 @@ SERVICE = Service[SqsContext](
     missing_error="MissingParameter",
     protocols=("json", "query"),
     authorization=AUTHORIZATION,
+    # A queue's access policy (its Policy attribute) is evaluated with the caller's own.
+    resource_policy=lambda ctx, arn: queue_policy(ctx, arn),
+    # ReceiveMessage's AttributeNames takes message system attribute names (SentTimestamp...),
+    # which the model's queue-attribute enum leaves out; GetQueueAttributes checks its own.
+    unchecked_enums=frozenset({"QueueAttributeName"}),
 )
 
 __all__ = ["SERVICE", "ResourceNotFound", "SqsContext"]

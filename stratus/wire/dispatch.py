@@ -64,7 +64,9 @@ async def dispatch(
         except BadRequest as e:
             return protocol.error(model, WireError(e.code, e.message, e.status), request_id)
         if operation.input_shape is not None:
-            problems = validate.validate(operation.input_shape, params)
+            problems = validate.validate(
+                operation.input_shape, params, unchecked_enums=service.unchecked_enums
+            )
             if problems:
                 return protocol.error(
                     model, service.invalid(problems, validate.message(problems)), request_id

@@ -82,6 +82,10 @@ class Service(Generic[C]):
     # The service's own code for a caller its policies refuse, where it is not the protocol's
     # AccessDenied(Exception): SNS's AuthorizationError.
     access_denied_code: str | None = None
+    # String shapes whose enum the handlers check themselves, where the model's enum is
+    # narrower than what the service accepts (SQS's ReceiveMessage AttributeNames takes message
+    # system attribute names, which the model's queue-attribute enum leaves out).
+    unchecked_enums: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = set(self.protocols) - PROTOCOLS

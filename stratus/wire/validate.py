@@ -12,6 +12,8 @@ lengths, ranges, enums and (where Python's `re` reads the model's Java regex) pa
 
 from __future__ import annotations
 
+import contextvars
+
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
@@ -23,13 +25,27 @@ from stratus.wire.samples import compiled
 NUMBERS = ("integer", "long", "float", "double")
 
 
-def validate(shape: Shape | None, params: Mapping[str, Any]) -> list[str]:
-    """Every problem with `params` as input of `shape` (none for an operation without input)."""
+def validate(
+    shape: Shape | None, params: Mapping[str, Any], *, unchecked_enums: frozenset[str] = frozenset()
+) -> list[str]:
+    """Every problem with `params` as input of `shape` (none for an operation without input).
+    `unchecked_enums` names string shapes whose enum the service checks itself (where its
+    model's enum is narrower than what the service accepts)."""
     if shape is None:
         return []
     problems: list[str] = []
-    _structure(shape, params, "", problems)
+    token = _UNCHECKED.set(unchecked_enums)
+    try:
+        _structure(shape, params, "", problems)
+    finally:
+        _UNCHECKED.reset(token)
     return problems
+
+
+# The enums of the validation running now that its service checks itself (set by `validate`).
+_UNCHECKED: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "unchecked_enums", default=frozenset()
+)
 
 
 def message(problems: list[str]) -> str:
@@ -165,6 +181,8 @@ def _number(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
 
 
 def _enum(shape: Shape, value: str, path: str, problems: list[str]) -> None:
+    if shape.name in _UNCHECKED.get():
+        return
     enum = shape.metadata.get("enum")
     if enum and value not in enum:
         problems.append(_problem(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]"))

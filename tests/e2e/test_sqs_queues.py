@@ -207,3 +207,57 @@ def test_a_user_allowed_to_send_to_one_queue_is_refused_on_another(server: Serve
             call()
         assert "AccessDenied" in code(err)
         assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 403)
+
+
+def test_a_queue_policy_grants_what_the_callers_own_policies_do_not(server: Server, sqs: Any) -> None:
+    """A user with no policies of its own sends to a queue whose Policy allows it, and nothing
+    else; another queue without such a policy refuses it."""
+    granted = sqs.create_queue(QueueName=unique("granted"))["QueueUrl"]
+    plain = sqs.create_queue(QueueName=unique("plain"))["QueueUrl"]
+    granted_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{granted.rsplit('/', 1)[1]}"
+    iam = server.client("iam")
+    user = unique("policy-user")
+    user_arn = iam.create_user(UserName=user)["User"]["Arn"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": user_arn},
+                "Action": "sqs:SendMessage",
+                "Resource": granted_arn,
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=granted, Attributes={"Policy": json.dumps(policy)})
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    theirs = boto3.client(
+        "sqs",
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        config=Config(retries={"max_attempts": 1}),
+    )
+    assert theirs.send_message(QueueUrl=granted, MessageBody="by the queue's leave")["MessageId"]
+    for call in (
+        lambda: theirs.send_message(QueueUrl=plain, MessageBody="no"),
+        lambda: theirs.receive_message(QueueUrl=granted),
+    ):
+        with pytest.raises(ClientError) as err:
+            call()
+        assert "AccessDenied" in code(err)
+
+
+def test_receive_takes_system_attribute_names_in_attribute_names(sqs: Any) -> None:
+    """The deprecated AttributeNames member takes message system attribute names, as much
+    code still passes them (the model's enum lists only queue attributes)."""
+    url = sqs.create_queue(QueueName=unique("sysattrs"))["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="b")
+    [message] = sqs.receive_message(
+        QueueUrl=url, WaitTimeSeconds=2, AttributeNames=["SentTimestamp", "ApproximateReceiveCount"]
+    )["Messages"]
+    assert set(message["Attributes"]) == {"SentTimestamp", "ApproximateReceiveCount"}
+    with pytest.raises(ClientError) as err:
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["NoSuchAttribute"])
+    assert code(err) == "InvalidAttributeName"
