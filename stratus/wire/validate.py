@@ -13,7 +13,6 @@ lengths, ranges, enums and (where Python's `re` reads the model's Java regex) pa
 from __future__ import annotations
 
 import contextvars
-
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
