@@ -82,6 +82,7 @@ bench: install
 	$(BIN)/python -m bench.slowloris_bench
 	$(BIN)/python -m bench.authz_bench
 	$(BIN)/python -m bench.s3_bench
+	$(BIN)/python -m bench.messaging_bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -4,7 +4,8 @@
   JSON requests as boto3 sends them (signed once per body and reused, so the client's signing
   stays out of the measurement), against a bare aiohttp + uvloop server answering the same
   requests at the same concurrency (the same client drives both);
-- receive+delete throughput (ReceiveMessage of up to 10, then DeleteMessageBatch), concurrency 8;
+- receive+delete throughput at batch 1 (ReceiveMessage of 1, DeleteMessage) and 10
+  (ReceiveMessage of up to 10, DeleteMessageBatch), 8 workers;
 - the store's floor: raw SQLite (WAL, synchronous=FULL, in the server's data dir's filesystem)
   inserting and deleting the same rows, one commit per message (batch 1) and per 10 messages;
 - queue -> function delay: from SendMessage's acknowledgement to the start of the function an
@@ -120,9 +121,10 @@ def sends(srv: Running, duration: float, rounds: int) -> dict[str, Any]:
     return result
 
 
-async def drain(endpoint: str, url: str, workers: int, limit: int) -> float:
-    """Messages received and deleted per second until `limit` are gone."""
-    receive = signed(endpoint, "ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 10})
+async def drain(endpoint: str, url: str, workers: int, limit: int, batch: int) -> float:
+    """Messages received and deleted per second until `limit` are gone: ReceiveMessage of up to
+    `batch`, then DeleteMessage (batch 1) or DeleteMessageBatch."""
+    receive = signed(endpoint, "ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": batch})
     gone = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers)) as session:
 
@@ -257,8 +259,9 @@ def main() -> None:
     with stratus_server() as srv:
         results["send"] = sends(srv, duration, rounds)
         url = srv.client("sqs").get_queue_url(QueueName="bench-send")["QueueUrl"]
-        limit = min(results["send"]["queued"], 20000)
-        results["receive_delete_per_s"] = uvloop.run(drain(srv.endpoint, url, 8, limit))
+        limit = min(results["send"]["queued"] // 2, 10000)
+        results["receive_delete_1_per_s"] = uvloop.run(drain(srv.endpoint, url, 8, limit, 1))
+        results["receive_delete_10_per_s"] = uvloop.run(drain(srv.endpoint, url, 8, limit, 10))
         floor_dir = Path(tempfile.mkdtemp(dir=srv.data_dir, prefix="floor-"))
         results["sqlite"] = sqlite_floor(floor_dir, 2000 if args.quick else 5000)
         results["queue_delay"] = queue_delay(srv, 50 if args.quick else 200)
@@ -274,8 +277,9 @@ def main() -> None:
         f"(raw SQLite per 10: {q['insert_10']:.0f}/s)"
     )
     print(
-        f"receive+delete: {results['receive_delete_per_s']:.0f} msg/s (raw SQLite deletes per message "
-        f"{q['delete_1']:.0f}/s, per 10 {q['delete_10']:.0f}/s)"
+        f"receive+delete, batch 1: {results['receive_delete_1_per_s']:.0f} msg/s (raw SQLite deletes "
+        f"per message {q['delete_1']:.0f}/s); batch 10: {results['receive_delete_10_per_s']:.0f} msg/s "
+        f"(per 10 {q['delete_10']:.0f}/s)"
     )
     for key, label in (("queue_delay", "queue -> function"), ("topic_delay", "topic -> function")):
         d = results[key]
