@@ -201,6 +201,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             invoke_async=async_invoker.accept,
             send_to_queue=queues.send,
             may_invoke=sns_may_invoke(authorizer, registry, config.account_id),
+            queue_exists=lambda arn: queues.find(arn) is not None,
             endpoint=environment_endpoint(config, backend),
         )
         targets.topics = topics
@@ -427,10 +428,12 @@ def sns_may_invoke(
     """Whether a function's resource policy lets SNS invoke it for a topic: (function ARN,
     topic ARN, region)."""
     may = service_may_invoke(authorizer, registry, "sns.amazonaws.com", account_id)
+    exists = function_exists(registry)
 
     def check(function_arn: str, topic_arn: str, region: str) -> bool:
+        # A function that is gone cannot be invoked either (SNS's client-side error), IAM or not.
         target = destination_function(function_arn)
-        return target is not None and may(target[0], function_arn, topic_arn, region)
+        return target is not None and exists(function_arn) and may(target[0], function_arn, topic_arn, region)
 
     return check
 

@@ -137,6 +137,13 @@ async def subscribe(ctx: SnsContext, params: dict[str, Any], region: str) -> dic
     check_endpoint(protocol, endpoint)
     if topic.fifo and protocol != "sqs":
         raise InvalidParameter(f"Invalid parameter: Invalid protocol type: {protocol} for a FIFO topic")
+    # A FIFO topic may deliver to a standard queue (SNS allows it since September 2023: order
+    # and exactly-once are then not kept); a standard topic may not deliver to a FIFO queue.
+    if protocol == "sqs" and not topic.fifo and endpoint.endswith(".fifo"):
+        raise InvalidParameter(
+            "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be "
+            "subscribed to standard SNS topics"
+        )
     attributes = dict(params.get("Attributes") or {})
     for key, value in attributes.items():
         check_subscription_attribute(key, value)

@@ -5,6 +5,7 @@ queues and HTTP endpoints receive, the event a function receives, and the HTTP h
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -72,6 +73,31 @@ def check_publish(message: str, attributes: Mapping[str, Mapping[str, Any]], str
         per_protocol(message, structure)
 
 
+def fifo_ids(
+    fifo: bool, content_dedup: bool, message: str, group_id: str | None, dedup_id: str | None
+) -> tuple[str | None, str | None]:
+    """(MessageGroupId, MessageDeduplicationId) of a publish: both for a FIFO topic (the
+    deduplication id from the message's SHA-256 under content-based deduplication), neither
+    for a standard one; InvalidParameter as SNS answers a publish that gets them wrong."""
+    if not fifo:
+        if group_id is not None or dedup_id is not None:
+            raise InvalidParameter(
+                "Invalid parameter: The request includes MessageGroupId or MessageDeduplicationId "
+                "parameter that is not valid for this topic type"
+            )
+        return None, None
+    if not group_id:
+        raise InvalidParameter("Invalid parameter: The MessageGroupId parameter is required for FIFO topics")
+    if not dedup_id:
+        if not content_dedup:
+            raise InvalidParameter(
+                "Invalid parameter: The topic should either have ContentBasedDeduplication enabled "
+                "or MessageDeduplicationId provided explicitly"
+            )
+        dedup_id = hashlib.sha256(message.encode()).hexdigest()
+    return group_id, dedup_id
+
+
 def per_protocol(message: str, structure: str | None) -> dict[str, str]:
     """Under MessageStructure "json": the message for each protocol (and its "default")."""
     if structure is None:
@@ -116,6 +142,18 @@ def queue_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> dict[str, d
             out[name] = {"DataType": kind, "BinaryValue": attr.get("BinaryValue")}
         else:
             out[name] = {"DataType": kind, "StringValue": str(attr.get("StringValue"))}
+    return out
+
+
+def from_event_attributes(attributes: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, Any]]:
+    """The inverse of `event_attributes`, in SQS's shape (Binary values decoded)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, attr in attributes.items():
+        kind, value = attr["Type"], attr["Value"]
+        if kind.startswith("Binary"):
+            out[name] = {"DataType": kind, "BinaryValue": base64.b64decode(value)}
+        else:
+            out[name] = {"DataType": kind, "StringValue": value}
     return out
 
 

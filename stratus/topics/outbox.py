@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sns_outbox (
@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS sns_outbox (
     max_delay_ms INTEGER NOT NULL,
     due_ms INTEGER NOT NULL,
     lease_owner TEXT,
-    lease_until_ms INTEGER
+    lease_until_ms INTEGER,
+    attributes TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS sns_outbox_due ON sns_outbox(due_ms);
 """
@@ -40,6 +41,9 @@ class Delivery:
     max_attempts: int
     min_delay_ms: int
     max_delay_ms: int
+    # Raw deliveries: the message attributes (SNS's {"Type", "Value"} shape), which the
+    # dead-letter queue gets should every attempt fail.
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class Leased:
 def add(conn: sqlite3.Connection, deliveries: list[Delivery], now_ms: int) -> None:
     conn.executemany(
         "INSERT INTO sns_outbox(subscription_arn, url, headers, body, max_attempts, min_delay_ms,"
-        " max_delay_ms, due_ms) VALUES (?,?,?,?,?,?,?,?)",
+        " max_delay_ms, due_ms, attributes) VALUES (?,?,?,?,?,?,?,?,?)",
         [
             (
                 d.subscription_arn,
@@ -63,6 +67,7 @@ def add(conn: sqlite3.Connection, deliveries: list[Delivery], now_ms: int) -> No
                 d.min_delay_ms,
                 d.max_delay_ms,
                 now_ms,
+                json.dumps(d.attributes),
             )
             for d in deliveries
         ],
@@ -75,11 +80,15 @@ def claim(conn: sqlite3.Connection, owner: str, now_ms: int, lease_ms: int, limi
         " SELECT id FROM sns_outbox WHERE due_ms <= ? AND (lease_owner IS NULL OR lease_until_ms < ?)"
         " ORDER BY due_ms, id LIMIT ?)"
         " RETURNING id, subscription_arn, url, headers, body, max_attempts, min_delay_ms,"
-        " max_delay_ms, attempts",
+        " max_delay_ms, attempts, attributes",
         (owner, now_ms + lease_ms, now_ms, now_ms, limit),
     ).fetchall()
     out = [
-        Leased(row[0], Delivery(row[1], row[2], json.loads(row[3]), row[4], row[5], row[6], row[7]), row[8])
+        Leased(
+            row[0],
+            Delivery(row[1], row[2], json.loads(row[3]), row[4], row[5], row[6], row[7], json.loads(row[9])),
+            row[8],
+        )
         for row in rows
     ]
     return sorted(out, key=lambda leased: leased.id)

@@ -1,64 +1,44 @@
-"""The one owner of topics.db: topics, subscriptions and the outbox of HTTP deliveries.
+"""The one owner of topics.db: topics, subscriptions, FIFO deduplication ids and the outbox of
+HTTP deliveries.
 
 State is held in memory (read without I/O) and written through on ONE worker thread, each change
-in its own transaction before memory changes. Publish fans out to every confirmed subscription
-whose filter policy lets the message through, and returns only once each delivery is durable:
-a function's in the async queue, a queue's in the queue, an endpoint's in the outbox, which
-`run` drains with retries and backoff.
+in its own transaction before memory changes. Publish fans out (fanout.py) to every confirmed
+subscription whose filter policy lets the message through, and returns only once each delivery
+is durable: a function's in the async queue, a queue's in the queue, an endpoint's in the
+outbox, which the deliverer (delivery.py) drains with retries and backoff; what cannot be
+delivered goes to the subscription's dead-letter queue.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import functools
-import hashlib
-import json
-import logging
-import os
 import secrets
 import sqlite3
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiohttp
-
-from stratus.control.arns import destination_function
 from stratus.store.diskfull import writing
 from stratus.store.sqlite import connect, transaction
-from stratus.topics import messages, outbox
+from stratus.topics import fanout, messages, outbox, redrive, rows
+from stratus.topics.delivery import Deliverer, InvokeAsync, SendToQueue
 from stratus.topics.errors import InvalidParameter, NotFound
-from stratus.topics.model import Subscription, Topic, compile_filter, retry_policy, topic_arn
+from stratus.topics.model import Subscription, Topic, compile_filter, topic_arn
 from stratus.topics.signing import Signer
 
-log = logging.getLogger("stratus.topics")
 T = TypeVar("T")
 
-InvokeAsync = Callable[[str, str | None, bytes, str], Awaitable[str]]
-SendToQueue = Callable[..., Awaitable[object]]
 DEDUP_WINDOW_S = 300
 CERT_PATH = "/_stratus/webhooks/sns/SimpleNotificationService.pem"
 CALLBACK_PATH = "/_stratus/webhooks/sns/"
-LEASE_MS = 60_000
-HTTP_TIMEOUT_S = 15
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sns_topics (
-    arn TEXT PRIMARY KEY, region TEXT NOT NULL, name TEXT NOT NULL, attributes TEXT NOT NULL,
-    tags TEXT NOT NULL, created_ms INTEGER NOT NULL, sequence INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS sns_subscriptions (
-    arn TEXT PRIMARY KEY, topic_arn TEXT NOT NULL, protocol TEXT NOT NULL, endpoint TEXT NOT NULL,
-    owner TEXT NOT NULL, attributes TEXT NOT NULL, confirmed INTEGER NOT NULL, token TEXT NOT NULL,
-    created_ms INTEGER NOT NULL
-);
-"""
+__all__ = ["CALLBACK_PATH", "CERT_PATH", "InvokeAsync", "SendToQueue", "Topics"]
 
 
 def timestamp(now: float) -> str:
@@ -75,48 +55,41 @@ class Topics:
         send_to_queue: SendToQueue | None,
         may_invoke: Callable[[str, str, str], bool],
         endpoint: str,
+        queue_exists: Callable[[str], bool] = lambda arn: True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.account_id = account_id
         self.endpoint = endpoint.rstrip("/")
-        self._invoke_async = invoke_async
-        self._send_to_queue = send_to_queue
-        self._may_invoke = may_invoke
+        self._queue_exists = queue_exists  # a RedrivePolicy must name a queue that exists
         self._clock = clock
-        self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._wake = asyncio.Event()
-        self._dedup: dict[tuple[str, str], tuple[str, float]] = {}
         with writing():
             self._conn = connect(path)
-            self._conn.executescript(SCHEMA + outbox.SCHEMA)
+            self._conn.executescript(rows.SCHEMA + outbox.SCHEMA)
             self.signer = Signer(path.parent)
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="topics")
-        self._topics: dict[str, Topic] = {}
-        self._subs: dict[str, Subscription] = {}
-        for arn, region, name, attrs, tags, created, seq in self._conn.execute("SELECT * FROM sns_topics"):
-            self._topics[arn] = Topic(
-                arn, region, name, account_id, json.loads(attrs), json.loads(tags), created, seq
-            )
-        for arn, topic, protocol, endpoint_, owner, attrs, confirmed, token, created in self._conn.execute(
-            "SELECT * FROM sns_subscriptions"
-        ):
-            attributes = json.loads(attrs)
-            self._subs[arn] = Subscription(
-                arn,
-                topic,
-                protocol,
-                endpoint_,
-                owner,
-                attributes,
-                bool(confirmed),
-                token,
-                created,
-                compile_filter(attributes),
-            )
+        self._topics = {t.arn: t for t in rows.load_topics(self._conn, account_id)}
+        self._subs = {s.arn: s for s in rows.load_subscriptions(self._conn)}
+        # FIFO topics' deduplication ids inside their window: (topic, id) -> (message id, expiry).
+        self._dedup = rows.load_dedup(self._conn, int(clock() * 1000))
+        # One FIFO publish at a time per topic: sequence numbers, deduplication and the order
+        # messages reach FIFO queues follow the order of the publishes.
+        self._fifo_locks: dict[str, asyncio.Lock] = {}
+        self.deliverer = Deliverer(
+            self._sql,
+            self._subs.get,
+            invoke_async=invoke_async,
+            send_to_queue=send_to_queue,
+            may_invoke=may_invoke,
+            clock=clock,
+        )
 
     def close(self) -> None:
         self._db.shutdown(wait=True)
         self._conn.close()
+
+    async def run(self) -> None:
+        """HTTP deliveries from the outbox, until cancelled."""
+        await self.deliverer.run()
 
     async def _sql(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
@@ -184,34 +157,12 @@ class Topics:
         topic = Topic(
             arn, region, name, self.account_id, dict(attributes), dict(tags), int(self._clock() * 1000)
         )
-        await self._sql(lambda c: self._put_topic(c, topic, insert=True))
+        await self._sql(lambda c: rows.insert_topic(c, topic))
         self._topics[arn] = topic
         return topic
 
-    @staticmethod
-    def _put_topic(conn: sqlite3.Connection, t: Topic, *, insert: bool = False) -> None:
-        if insert:
-            conn.execute(
-                "INSERT INTO sns_topics(arn, region, name, attributes, tags, created_ms, sequence)"
-                " VALUES (?,?,?,?,?,?,?)",
-                (
-                    t.arn,
-                    t.region,
-                    t.name,
-                    json.dumps(dict(t.attributes)),
-                    json.dumps(dict(t.tags)),
-                    t.created_ms,
-                    t.sequence,
-                ),
-            )
-        else:
-            conn.execute(
-                "UPDATE sns_topics SET attributes = ?, tags = ?, sequence = ? WHERE arn = ?",
-                (json.dumps(dict(t.attributes)), json.dumps(dict(t.tags)), t.sequence, t.arn),
-            )
-
     async def update_topic(self, topic: Topic) -> Topic:
-        await self._sql(lambda c: self._put_topic(c, topic))
+        await self._sql(lambda c: rows.update_topic(c, topic))
         self._topics[topic.arn] = topic
         return topic
 
@@ -221,8 +172,7 @@ class Topics:
         gone = [s.arn for s in self._subs.values() if s.topic_arn == arn]
 
         def delete(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM sns_topics WHERE arn = ?", (arn,))
-            conn.execute("DELETE FROM sns_subscriptions WHERE topic_arn = ?", (arn,))
+            rows.delete_topic(conn, arn)
             for sub in gone:
                 outbox.forget(conn, sub)
 
@@ -230,6 +180,7 @@ class Topics:
         self._topics.pop(arn, None)
         for sub in gone:
             self._subs.pop(sub, None)
+        self._dedup = {k: v for k, v in self._dedup.items() if k[0] != arn}
 
     # -- subscriptions --
 
@@ -245,6 +196,7 @@ class Topics:
             ):
                 return existing
         compiled = compile_filter(attributes)
+        self._check_redrive(topic, attributes)
         pending = protocol in ("http", "https")
         sub = Subscription(
             f"{topic.arn}:{uuid.uuid4()}",
@@ -261,45 +213,31 @@ class Topics:
         deliveries = [self._confirmation(topic, sub)] if pending else []
 
         def insert(conn: sqlite3.Connection) -> None:
-            self._put_subscription(conn, sub, insert=True)
+            rows.insert_subscription(conn, sub)
             if deliveries:
                 outbox.add(conn, deliveries, int(self._clock() * 1000))
 
         await self._sql(insert)
         self._subs[sub.arn] = sub
         if deliveries:
-            self._wake.set()
+            self.deliverer.wake()
         return sub
 
-    @staticmethod
-    def _put_subscription(conn: sqlite3.Connection, s: Subscription, *, insert: bool = False) -> None:
-        if insert:
-            conn.execute(
-                "INSERT INTO sns_subscriptions(arn, topic_arn, protocol, endpoint, owner, attributes,"
-                " confirmed, token, created_ms) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    s.arn,
-                    s.topic_arn,
-                    s.protocol,
-                    s.endpoint,
-                    s.owner,
-                    json.dumps(dict(s.attributes)),
-                    int(s.confirmed),
-                    s.token,
-                    s.created_ms,
-                ),
-            )
-        else:
-            conn.execute(
-                "UPDATE sns_subscriptions SET attributes = ?, confirmed = ? WHERE arn = ?",
-                (json.dumps(dict(s.attributes)), int(s.confirmed), s.arn),
+    def _check_redrive(self, topic: Topic, attributes: Mapping[str, str]) -> None:
+        if "RedrivePolicy" in attributes:
+            redrive.check(
+                attributes["RedrivePolicy"],
+                topic_arn=topic.arn,
+                fifo_topic=topic.fifo,
+                queue_exists=self._queue_exists,
             )
 
     async def set_subscription_attributes(self, arn: str, attributes: Mapping[str, str]) -> Subscription:
         sub = self.subscription(arn)
+        self._check_redrive(self.topic(sub.topic_arn), attributes)
         merged = {**sub.attributes, **attributes}
         changed = replace(sub, attributes=merged, filter=compile_filter(merged))
-        await self._sql(lambda c: self._put_subscription(c, changed))
+        await self._sql(lambda c: rows.update_subscription(c, changed))
         self._subs[arn] = changed
         return changed
 
@@ -310,7 +248,7 @@ class Topics:
                 if sub.confirmed:
                     return sub
                 confirmed = replace(sub, confirmed=True)
-                await self._sql(functools.partial(self._put_subscription, s=confirmed))
+                await self._sql(functools.partial(rows.update_subscription, s=confirmed))
                 self._subs[sub.arn] = confirmed
                 return confirmed
         raise InvalidParameter("Invalid token")
@@ -335,38 +273,18 @@ class Topics:
         return f"{self.endpoint}{CALLBACK_PATH}?Action=Unsubscribe&SubscriptionArn={sub_arn}"
 
     def _confirmation(self, topic: Topic, sub: Subscription) -> outbox.Delivery:
-        message_id = str(uuid.uuid4())
-        subscribe_url = (
-            f"{self.endpoint}{CALLBACK_PATH}?Action=ConfirmSubscription"
-            f"&TopicArn={topic.arn}&Token={sub.token}"
-        )
-        signed = {
-            "Type": "SubscriptionConfirmation",
-            "MessageId": message_id,
-            "Token": sub.token,
-            "TopicArn": topic.arn,
-            "Message": (
-                f"You have chosen to subscribe to the topic {topic.arn}.\n"
-                "To confirm the subscription, visit the SubscribeURL included in this message."
+        return fanout.confirmation(
+            topic.arn,
+            topic.attributes,
+            sub,
+            message_id=str(uuid.uuid4()),
+            timestamp=timestamp(self._clock()),
+            subscribe_url=(
+                f"{self.endpoint}{CALLBACK_PATH}?Action=ConfirmSubscription"
+                f"&TopicArn={topic.arn}&Token={sub.token}"
             ),
-            "SubscribeURL": subscribe_url,
-            "Timestamp": timestamp(self._clock()),
-        }
-        body = {
-            **signed,
-            "SignatureVersion": "1",
-            "Signature": self.signer.sign(signed),
-            "SigningCertURL": self.cert_url(),
-        }
-        attempts, low, high = retry_policy(sub.attributes, topic.attributes)
-        return outbox.Delivery(
-            sub.arn,
-            sub.endpoint,
-            messages.http_headers("SubscriptionConfirmation", message_id, topic.arn, None, False),
-            json.dumps(body),
-            attempts,
-            int(low * 1000),
-            int(high * 1000),
+            sign=self.signer.sign,
+            cert_url=self.cert_url(),
         )
 
     async def publish(
@@ -402,161 +320,73 @@ class Topics:
         if subject is not None and (not subject.strip() or len(subject) > 100 or "\n" in subject):
             raise InvalidParameter("Invalid parameter: Subject")
         by_protocol = messages.per_protocol(message, structure)
-        sequence: str | None = None
-        if topic.fifo:
-            if not group_id:
-                raise InvalidParameter(
-                    "Invalid parameter: The MessageGroupId parameter is required for FIFO topics"
-                )
-            if not dedup_id:
-                if not topic.content_dedup:
-                    raise InvalidParameter(
-                        "Invalid parameter: The topic should either have ContentBasedDeduplication enabled "
-                        "or MessageDeduplicationId provided explicitly"
-                    )
-                dedup_id = hashlib.sha256(message.encode()).hexdigest()
+        group_id, dedup_id = messages.fifo_ids(topic.fifo, topic.content_dedup, message, group_id, dedup_id)
+        if group_id is None or dedup_id is None:  # a standard topic
+            message_id = str(uuid.uuid4())
+            await self._fan_out(topic, message_id, message, subject, by_protocol, attributes)
+            return message_id, None
+        async with self._fifo_locks.setdefault(arn, asyncio.Lock()):
             now = self._clock()
             self._dedup = {k: v for k, v in self._dedup.items() if v[1] > now}
             seen = self._dedup.get((arn, dedup_id))
-            if seen is not None:
+            if seen is not None:  # within the window: accepted, not delivered again
                 return seen[0], None
-        elif group_id is not None or dedup_id is not None:
-            raise InvalidParameter(
-                "Invalid parameter: The request includes MessageGroupId or MessageDeduplicationId parameter "
-                "that is not valid for this topic type"
-            )
-        message_id = str(uuid.uuid4())
-        if topic.fifo:
+            topic = self.topic(arn)  # as it is now that this publish has the topic to itself
             topic = replace(topic, sequence=topic.sequence + 1)
+            message_id = str(uuid.uuid4())
+            key = dedup_id
+            await self._sql(
+                lambda c: rows.sequenced(c, topic, key, message_id, int(now * 1000), DEDUP_WINDOW_S * 1000)
+            )
+            if arn in self._topics:
+                self._topics[arn] = replace(self._topics[arn], sequence=topic.sequence)
+            self._dedup[(arn, dedup_id)] = (message_id, now + DEDUP_WINDOW_S)
             sequence = f"{topic.sequence:020d}"
-            await self.update_topic(topic)
-            assert dedup_id is not None
-            self._dedup[(arn, dedup_id)] = (message_id, self._clock() + DEDUP_WINDOW_S)
-        now_s = self._clock()
-        http: list[outbox.Delivery] = []
+            await self._fan_out(
+                topic, message_id, message, subject, by_protocol, attributes, sequence, group_id, dedup_id
+            )
+            return message_id, sequence
+
+    async def _fan_out(
+        self,
+        topic: Topic,
+        message_id: str,
+        message: str,
+        subject: str | None,
+        by_protocol: Mapping[str, str],
+        attributes: Mapping[str, Mapping[str, Any]],
+        sequence: str | None = None,
+        group_id: str | None = None,
+        dedup_id: str | None = None,
+    ) -> None:
+        published = fanout.Published(
+            message_id,
+            topic.arn,
+            topic.attributes,
+            message,
+            subject,
+            by_protocol,
+            attributes,
+            timestamp(self._clock()),
+            sequence,
+            group_id,
+            dedup_id,
+        )
+        planned = fanout.plan(
+            published,
+            list(self._subs.values()),
+            self.signer.sign,
+            fanout.Urls(self.cert_url(), self.unsubscribe_url),
+        )
+        http = [d for d in planned if isinstance(d, outbox.Delivery)]
         async with asyncio.TaskGroup() as deliveries:
-            for sub in list(self._subs.values()):
-                if sub.topic_arn != arn or not sub.confirmed or not sub.accepts(message, attributes):
-                    continue
-                text = messages.for_protocol(by_protocol, sub.protocol)
-                signed = messages.notification(
-                    message_id=message_id,
-                    topic_arn=arn,
-                    subject=subject,
-                    message=text,
-                    timestamp=timestamp(now_s),
-                    sequence=sequence,
-                )
-                signature = self.signer.sign(signed)
-                unsubscribe = self.unsubscribe_url(sub.arn)
-                if sub.protocol == "lambda":
-                    event = messages.lambda_event(
-                        signed, signature, self.cert_url(), unsubscribe, attributes, sub.arn
-                    )
-                    deliveries.create_task(self._to_function(topic, sub, json.dumps(event).encode()))
-                elif sub.protocol == "sqs":
-                    if sub.raw:
-                        body, carried = text, messages.queue_attributes(attributes)
-                    else:
-                        env = messages.envelope(signed, signature, self.cert_url(), unsubscribe, attributes)
-                        body, carried = json.dumps(env), {}
+            for d in planned:
+                if isinstance(d, fanout.ToFunction):
                     deliveries.create_task(
-                        self._to_queue(sub, body, carried, group_id, dedup_id and f"{dedup_id}")
+                        self.deliverer.to_function(d, topic.arn, topic.region, group_id, dedup_id)
                     )
-                else:
-                    env = messages.envelope(signed, signature, self.cert_url(), unsubscribe, attributes)
-                    attempts, low, high = retry_policy(sub.attributes, topic.attributes)
-                    http.append(
-                        outbox.Delivery(
-                            sub.arn,
-                            sub.endpoint,
-                            messages.http_headers("Notification", message_id, arn, sub.arn, sub.raw),
-                            text if sub.raw else json.dumps(env),
-                            attempts,
-                            int(low * 1000),
-                            int(high * 1000),
-                        )
-                    )
+                elif isinstance(d, fanout.ToQueue):
+                    deliveries.create_task(self.deliverer.to_queue(d, group_id, dedup_id))
             if http:
                 await self._sql(lambda c: outbox.add(c, http, int(self._clock() * 1000)))
-                self._wake.set()
-        return message_id, sequence
-
-    async def _to_function(self, topic: Topic, sub: Subscription, payload: bytes) -> None:
-        target = destination_function(sub.endpoint)
-        if target is None:
-            return
-        if not self._may_invoke(sub.endpoint, topic.arn, topic.region):
-            # As on AWS: the delivery fails (the function's policy does not allow SNS); the
-            # publisher is not told.
-            log.warning("SNS may not invoke %s for %s: delivery dropped", sub.endpoint, topic.arn)
-            return
-        await self._invoke_async(target[0], target[1], payload, topic.region)
-
-    async def _to_queue(
-        self,
-        sub: Subscription,
-        body: str,
-        attributes: dict[str, dict[str, Any]],
-        group_id: str | None,
-        dedup_id: str | None,
-    ) -> None:
-        if self._send_to_queue is None:
-            log.warning("no queues: delivery to %s dropped", sub.endpoint)
-            return
-        try:
-            await self._send_to_queue(
-                sub.endpoint,
-                body,
-                message_attributes=attributes or None,
-                group_id=group_id,
-                dedup_id=dedup_id,
-            )
-        except Exception as e:
-            if getattr(e, "sender_fault", False):  # the queue is gone or refuses the message
-                log.warning("delivery to %s failed: %s", sub.endpoint, e)
-                return
-            raise
-
-    # -- the outbox --
-
-    async def run(self) -> None:
-        """Make HTTP deliveries from the outbox until cancelled: each claimed one is POSTed;
-        success or a final failure deletes it, else it is due again after its backoff."""
-        timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
-        async with aiohttp.ClientSession(timeout=timeout) as session, asyncio.TaskGroup() as tasks:
-            while True:
-                self._wake.clear()
-                now_ms = int(self._clock() * 1000)
-                claimed = await self._sql(
-                    functools.partial(
-                        outbox.claim, owner=self._owner, now_ms=now_ms, lease_ms=LEASE_MS, limit=32
-                    )
-                )
-                for leased in claimed:
-                    tasks.create_task(self._deliver(session, leased))
-                if claimed:
-                    continue
-                due = await self._sql(outbox.next_due)
-                wait = 3600.0 if due is None else max(0.0, (due - int(self._clock() * 1000)) / 1000)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=max(0.01, wait))
-
-    async def _deliver(self, session: aiohttp.ClientSession, leased: outbox.Leased) -> None:
-        d = leased.delivery
-        ok = False
-        try:
-            async with session.post(d.url, data=d.body.encode(), headers=d.headers) as reply:
-                await reply.read()
-                ok = 200 <= reply.status < 300
-        except (aiohttp.ClientError, TimeoutError, OSError) as e:
-            log.info("SNS delivery to %s failed: %s", d.url, e)
-        attempts = leased.attempts + 1
-        if ok or attempts >= d.max_attempts:
-            if not ok:
-                log.warning("SNS delivery to %s given up after %d attempts", d.url, attempts)
-            await self._sql(lambda c: outbox.done(c, leased.id, self._owner))
-        else:
-            due = int(self._clock() * 1000) + outbox.backoff_ms(attempts, d.min_delay_ms, d.max_delay_ms)
-            await self._sql(lambda c: outbox.retry(c, leased.id, self._owner, attempts, due))
-        self._wake.set()
+                self.deliverer.wake()
