@@ -391,10 +391,11 @@ def _on_url(operation: str) -> Authorization:
     action = f"sqs:{_SAME_AS.get(operation, operation)}"
 
     def authorize(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
+        url = str(params.get("QueueUrl", ""))
         try:
-            owner, name = parse_url(str(params.get("QueueUrl", "")))
-        except SqsError:
-            owner, name = account, ""
+            owner, name = parse_url(url)
+        except SqsError:  # answered by the handler; authorized as the queue it would name
+            owner, name = account, url.rstrip("/").rpartition("/")[2]
         return action, queue_arn(region, owner, name)
 
     return authorize
@@ -410,7 +411,7 @@ def _on_name(operation: str) -> Authorization:
 
 def _on_arn(operation: str, member: str) -> Authorization:
     def authorize(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:
-        return f"sqs:{operation}", str(params.get(member, ""))
+        return f"sqs:{operation}", _as_queue_arn(str(params.get(member, "")), region, account)
 
     return authorize
 
@@ -420,7 +421,12 @@ def _on_task(params: Mapping[str, Any], region: str, account: str) -> tuple[str,
         source = str(json.loads(base64.b64decode(str(params.get("TaskHandle", "")))).get("sourceArn", ""))
     except (ValueError, binascii.Error, AttributeError):
         source = ""
-    return "sqs:CancelMessageMoveTask", source if split_arn(source) else "*"
+    return "sqs:CancelMessageMoveTask", _as_queue_arn(source, region, account)
+
+
+def _as_queue_arn(text: str, region: str, account: str) -> str:
+    """A queue ARN as given, or what a malformed one would name (its handler refuses it)."""
+    return text if split_arn(text) else queue_arn(region, account, text.rpartition(":")[2] or "-")
 
 
 def _any_queue(params: Mapping[str, Any], region: str, account: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ import pytest
 
 from stratus.lambda_api import actions
 from stratus.lambda_api.service import SERVICE as LAMBDA
+from stratus.queues.api import SERVICE as SQS
 from stratus.services import apigatewayv2, cloudwatch, events, logs
 from stratus.wire.models import service_model
 from stratus.wire.samples import sample
@@ -25,6 +26,7 @@ SERVICES: tuple[Service[Any], ...] = (
     events.SERVICE,
     cloudwatch.SERVICE,
     apigatewayv2.SERVICE,
+    SQS,
 )
 
 # The actions AWS documents for the operations served here, by IAM prefix (copied from the
@@ -50,6 +52,15 @@ DOCUMENTED = {
         "RemoveLayerVersionPermission", "RemovePermission", "TagResource", "UntagResource",
         "UpdateAlias", "UpdateFunctionCode", "UpdateFunctionConfiguration",
         "UpdateFunctionEventInvokeConfig", "UpdateFunctionUrlConfig",
+        "CreateEventSourceMapping", "GetEventSourceMapping", "UpdateEventSourceMapping",
+        "DeleteEventSourceMapping", "ListEventSourceMappings",
+    },
+    "sqs": {
+        "ChangeMessageVisibility", "CreateQueue", "DeleteMessage", "DeleteQueue",
+        "GetQueueAttributes", "GetQueueUrl", "ListDeadLetterSourceQueues", "ListQueueTags",
+        "ListQueues", "PurgeQueue", "ReceiveMessage", "SendMessage", "SetQueueAttributes",
+        "TagQueue", "UntagQueue", "StartMessageMoveTask", "CancelMessageMoveTask",
+        "ListMessageMoveTasks",
     },
     "logs": {
         "DescribeLogGroups", "DescribeLogStreams", "GetLogEvents", "FilterLogEvents",
@@ -69,15 +80,20 @@ DOCUMENTED = {
 UNSCOPED = {
     "lambda:GetAccountSettings", "lambda:ListFunctions", "lambda:ListLayers",
     "lambda:CreateCodeSigningConfig", "lambda:ListCodeSigningConfigs",
-    "lambda:ListLayerVersions", "cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData",
+    "lambda:ListLayerVersions", "lambda:CreateEventSourceMapping",
+    "lambda:ListEventSourceMappings", "sqs:ListQueues",
+    "cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData",
     "cloudwatch:ListMetrics", "cloudwatch:PutMetricData",
 }  # fmt: skip
 # The ARN every other resource must have: the service, this region and account (API Gateway's
 # have no account), and one of the service's resource types.
 RESOURCE_ARN = {
     "lambda": re.compile(
-        rf"^arn:aws:lambda:{REGION}:{ACCOUNT}:(function|layer|code-signing-config):[^:]+(:[^:]+)?$"
+        rf"^arn:aws:lambda:{REGION}:{ACCOUNT}:(function|layer|code-signing-config|event-source-mapping):"
+        r"[^:]+(:[^:]+)?$"
     ),
+    # GetQueueUrl's QueueOwnerAWSAccountId names another account's queue.
+    "sqs": re.compile(rf"^arn:aws:sqs:{REGION}:[^:]+:[^:]+$"),
     # The tagging actions name the group without ":*" (CloudWatch Logs' documented exception).
     "logs": re.compile(rf"^arn:aws:logs:{REGION}:{ACCOUNT}:log-group:[^:]*(:log-stream:[^:]*)?$"),
     "events": re.compile(rf"^arn:aws:events:{REGION}:{ACCOUNT}:rule/[^/]+$"),
@@ -374,6 +390,7 @@ def test_the_action_prefixes() -> None:
         "events",
         "cloudwatch",
         "apigateway",
+        "sqs",
     }
 
 
