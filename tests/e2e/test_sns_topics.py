@@ -26,7 +26,7 @@ ACCOUNT = "000000000000"
 class Endpoint:
     """An HTTP subscriber on loopback: records each POST; fails the first `fail` of them."""
 
-    def __init__(self, fail: int = 0) -> None:
+    def __init__(self, fail: int = 0, port: int = 0) -> None:
         self.received: list[tuple[dict[str, str], str]] = []
         self.fail = fail
         self.attempts = 0
@@ -47,7 +47,7 @@ class Endpoint:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
@@ -60,6 +60,7 @@ class Endpoint:
 
     def close(self) -> None:
         self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 @pytest.fixture
