@@ -171,7 +171,13 @@ class Deliverer:
             if failure is not None and d.headers.get("x-amz-sns-message-type") == "Notification":
                 log.warning("SNS delivery to %s given up after %d attempts", d.url, attempts)
                 carried = messages.from_event_attributes(d.attributes)
-                await self.dead_letter(d.subscription_arn, d.body, carried, None, None, *failure)
+                try:
+                    await self.dead_letter(d.subscription_arn, d.body, carried, None, None, *failure)
+                except Exception as e:  # the store failed (a full disk): kept, tried again later
+                    log.warning("SNS could not dead-letter a delivery to %s, kept: %s", d.url, e)
+                    due = int(self._clock() * 1000) + d.max_delay_ms
+                    await self._sql(lambda c: outbox.retry(c, leased.id, self._owner, leased.attempts, due))
+                    return
             await self._sql(lambda c: outbox.done(c, leased.id, self._owner))
         else:
             due = int(self._clock() * 1000) + outbox.backoff_ms(attempts, d.min_delay_ms, d.max_delay_ms)

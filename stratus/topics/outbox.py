@@ -32,6 +32,14 @@ CREATE INDEX IF NOT EXISTS sns_outbox_due ON sns_outbox(due_ms);
 """
 
 
+def migrate(conn: sqlite3.Connection) -> None:
+    """Add the attributes column to an outbox made before it existed (portable SQL)."""
+    try:
+        conn.execute("SELECT attributes FROM sns_outbox LIMIT 0")
+    except sqlite3.OperationalError:
+        conn.execute("ALTER TABLE sns_outbox ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'")
+
+
 @dataclass(frozen=True)
 class Delivery:
     subscription_arn: str

@@ -65,6 +65,7 @@ class Topics:
         with writing():
             self._conn = connect(path)
             self._conn.executescript(rows.SCHEMA + outbox.SCHEMA)
+            outbox.migrate(self._conn)
             self.signer = Signer(path.parent)
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="topics")
         self._topics = {t.arn: t for t in rows.load_topics(self._conn, account_id)}
