@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple, TypeVar
 
 from stratus.buckets import catalog
-from stratus.buckets.committer import Committer
 from stratus.buckets.errors import (
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
@@ -57,6 +56,7 @@ from stratus.buckets.model import (
 from stratus.buckets.names import check_bucket_name, check_key
 from stratus.buckets.receiving import MAX_OBJECT, receive
 from stratus.store.blobs import Blobs, MissingBlob
+from stratus.store.committer import Committer
 from stratus.store.diskfull import writing
 
 log = logging.getLogger("stratus.buckets")
@@ -94,7 +94,7 @@ class Buckets:
         self._route = route
         self._wake = wake
         self._clock = clock
-        self._db = Committer(path)
+        self._db = Committer(path, "buckets")
         with writing():
             catalog.create(self._db.conn)
         self._buckets = {b.name: b for b in catalog.load_buckets(self._db.conn)}

@@ -25,7 +25,6 @@ from typing import Any
 from stratus.queues import attributes as attrs
 from stratus.queues import catalog, choosing
 from stratus.queues import messages as checks
-from stratus.queues.committer import Committer
 from stratus.queues.digest import content_dedup_id, md5_of_attributes, md5_of_body
 from stratus.queues.errors import (
     InvalidParameterValue,
@@ -38,6 +37,7 @@ from stratus.queues.errors import (
 )
 from stratus.queues.model import Depth, Queue, Received, Sent, queue_arn, split_arn
 from stratus.queues.moving import MoveTasks
+from stratus.store.committer import Committer
 
 DEDUP_WINDOW_MS = 5 * 60 * 1000
 SWEEP_S = 1.0  # how often expired messages and deduplication ids are dropped
@@ -49,7 +49,7 @@ class Queues:
     def __init__(self, path: Path, account_id: str, *, clock: Callable[[], float] = time.time) -> None:
         self.account_id = account_id
         self._clock = clock
-        self._db = Committer(path, catalog.SCHEMA)
+        self._db = Committer(path, "queues", catalog.SCHEMA)
         self._queues: dict[str, Queue] = {q.arn: q for q in catalog.load_queues(self._db.conn)}
         self._arrivals: dict[str, asyncio.Event] = {}
         self._purged: dict[str, float] = {}

@@ -1,8 +1,9 @@
-"""The bucket catalog's SQLite connection, given to one worker thread, with group commit:
-changes that arrive while a batch is being committed wait and are committed together, in one
-transaction and one fsync, each in a savepoint of its own so that one refused change leaves the
-others. The first change to find no batch running starts the next one, so no task of its own is
-needed; a batch's outcomes are handed to each change's own future."""
+"""A SQLite connection given to one worker thread, with group commit (the bucket catalog's and
+the queues'): changes that arrive while a batch is being committed wait and are committed
+together, in one transaction and one fsync, each in a savepoint of its own so that one refused
+change leaves the others. The first change to find no batch running starts the next one, so no
+task of its own is needed; a batch's outcomes are handed to each change's own future (by a
+done-callback, so a cancelled caller cannot strand the others)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,13 @@ T = TypeVar("T")
 
 
 class Committer:
-    """One owner of the catalog's connection: reads and changes run on its worker thread."""
+    """One owner of a database's connection: reads and changes run on its worker thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, name: str, schema: str = "") -> None:
         self.conn = connect(path)  # read directly only before the first change (loading)
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="buckets")
+        if schema:
+            self.conn.executescript(schema)
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         # Changes waiting for the batch being committed, and that batch.
         self._waiting: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._committing: asyncio.Future[list[tuple[bool, Any]]] | None = None
