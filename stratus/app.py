@@ -11,8 +11,9 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -40,7 +41,8 @@ from stratus.frontend.context import ApiContext
 from stratus.gateway import connections as client_connections
 from stratus.gateway.declared import declared
 from stratus.gateway.doors import EnvironmentDoors
-from stratus.gateway.server import build_app
+from stratus.gateway.lean_json import json_targets
+from stratus.gateway.server import Bound, build_app
 from stratus.gateway.switchboard import Switchboard
 from stratus.http_types import HttpReply, Incoming
 from stratus.httpapi.apis import HttpApis
@@ -294,7 +296,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             ],
             services,
         )
-        app[ROUTES] = lean_routes(front, lambda_context)
+        app[ROUTES] = lean_routes(front, lambda_context, services, context)
         started = Started(
             endpoint=f"http://{config.host}:{config.port}",
             credentials=credentials,
@@ -539,14 +541,20 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def lean_routes(front: Front, context: LambdaContext) -> RouteTable:
-    """The requests answered without aiohttp's web layer: the data path and Invoke. The same
-    table routes function URLs and HTTP APIs on connections aiohttp serves."""
+def lean_routes(
+    front: Front, context: LambdaContext, services: Iterable[Bound[Any]], api_context: ApiContext
+) -> RouteTable:
+    """The requests answered without aiohttp's web layer: the data path, Invoke and the JSON
+    services. The same table routes function URLs and HTTP APIs on connections aiohttp serves."""
 
     async def invoke(request: Incoming) -> HttpReply:
         return await invoke_incoming(context, request)
 
-    return RouteTable(claims=(front.claim(),), operations=(Operation(invoke, is_invoke),))
+    return RouteTable(
+        claims=(front.claim(),),
+        operations=(Operation(invoke, is_invoke),),
+        targets=json_targets(services, api_context),
+    )
 
 
 async def _run(

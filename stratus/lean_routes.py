@@ -7,13 +7,16 @@ the same handler, fed the same `Incoming`. Two kinds of entries:
 - claims: requests that belong to a front-end by where they are sent (a path prefix, or a
   marker in the Host name), authenticated by that front-end's own configuration, on both servers;
 - operations: hot AWS API operations (Lambda's Invoke) the switchboard answers itself; on an
-  aiohttp connection they go through its router like any other API request.
+  aiohttp connection they go through its router like any other API request;
+- targets: the JSON-protocol services (`POST /` with `X-Amz-Target: <prefix>.<Operation>`:
+  SQS, CloudWatch Logs, EventBridge...), by target prefix, answered by the same declared
+  dispatch as on aiohttp (`gateway/lean_json.py`), without aiohttp's web layer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -21,8 +24,9 @@ from multidict import CIMultiDict
 from stratus.http_types import MAX_BODY, HttpReply, Incoming
 
 LeanHandler = Callable[[Incoming], Awaitable[HttpReply]]
-# Which requests are answered without aiohttp's web layer: (method, path, host) -> a handler.
-LeanRoutes = Callable[[str, str, str], LeanHandler | None]
+# Which requests are answered without aiohttp's web layer: (method, path, host, X-Amz-Target)
+# -> a handler.
+LeanRoutes = Callable[[str, str, str, str | None], LeanHandler | None]
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class Operation:
 class RouteTable:
     claims: tuple[Claim, ...] = ()
     operations: tuple[Operation, ...] = ()
+    targets: Mapping[str, LeanHandler] = field(default_factory=dict)
 
     def claimed(self, path: str, host: str) -> LeanHandler | None:
         """The front-end a request belongs to by where it was sent, on either server."""
@@ -57,14 +62,17 @@ class RouteTable:
                 return claim.handler
         return None
 
-    def route(self, method: str, path: str, host: str) -> LeanHandler | None:
-        """The switchboard's routes: the claims first, then the hot operations."""
+    def route(self, method: str, path: str, host: str, target: str | None = None) -> LeanHandler | None:
+        """The switchboard's routes: the claims first, then the hot operations, then the JSON
+        services by their X-Amz-Target prefix."""
         handler = self.claimed(path, host)
         if handler is not None:
             return handler
         for operation in self.operations:
             if operation.matches(method, path):
                 return operation.handler
+        if target is not None and method == "POST" and path == "/":
+            return self.targets.get(target.partition(".")[0])
         return None
 
 

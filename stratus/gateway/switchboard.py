@@ -185,7 +185,8 @@ class Switchboard(asyncio.Protocol):
         path = self._url.split(b"?", 1)[0].decode("utf-8", "surrogateescape")
         host = next((v for k, v in self._headers if k == "host"), "")
         method = self._parser.get_method().decode("ascii", "replace")
-        self._handler = self._routes(method, path, host)
+        target = next((v for k, v in self._headers if k == "x-amz-target"), None)
+        self._handler = self._routes(method, path, host, target)
         if self._handler is None:
             raise _HandOver
         self._phase, self._since = Phase.BODY, self._now

@@ -16,9 +16,14 @@ async def invoke(request: Incoming) -> HttpReply:
     return HttpReply(200, (), b"invoke")
 
 
+async def sqs(request: Incoming) -> HttpReply:
+    return HttpReply(200, (), b"sqs")
+
+
 TABLE = RouteTable(
     claims=(Claim(front, ("/_stratus/url/", "/_stratus/api/"), (".lambda-url.", ".execute-api.")),),
     operations=(Operation(invoke, lambda method, path: method == "POST" and path.endswith("/invocations")),),
+    targets={"AmazonSQS": sqs},
 )
 
 
@@ -55,3 +60,14 @@ def test_operations_are_the_switchboards_only() -> None:
 def test_everything_else_goes_to_aiohttp(method: str, path: str, host: str) -> None:
     assert TABLE.route(method, path, host) is None
     assert TABLE.claimed(path, host) is None
+
+
+def test_json_services_route_by_their_target_prefix_on_post_slash_only() -> None:
+    assert TABLE.route("POST", "/", "localhost", "AmazonSQS.SendMessage") is sqs
+    assert TABLE.route("POST", "/", "localhost", "AmazonSQS") is sqs  # the service answers the bad target
+    assert TABLE.route("POST", "/", "localhost", "Logs_20140328.PutLogEvents") is None  # not declared
+    assert TABLE.route("GET", "/", "localhost", "AmazonSQS.SendMessage") is None
+    assert TABLE.route("POST", "/x", "localhost", "AmazonSQS.SendMessage") is None
+    assert TABLE.route("POST", "/", "localhost", None) is None
+    # A function URL's request keeps its claim whatever target it carries.
+    assert TABLE.route("POST", "/_stratus/url/abc/", "localhost", "AmazonSQS.SendMessage") is front
