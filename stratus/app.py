@@ -73,6 +73,7 @@ from stratus.observe.loggroups import LogGroups
 from stratus.observe.logstore import LogStore
 from stratus.observe.metrics import Metrics
 from stratus.queues.context import SqsContext
+from stratus.queues.metrics import QueueMetrics
 from stratus.queues.queues import Queues
 from stratus.queues.source import SqsSource
 from stratus.runtimes import custom as custom_runtimes
@@ -145,7 +146,12 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             route=functools.partial(bucket_notifications.route, account_id=config.account_id),
             wake=lambda: relay[0].wake() if relay else None,
         )
-        queues = Queues(config.queues_db_path, config.account_id)
+        queues = Queues(
+            config.queues_db_path,
+            config.account_id,
+            # SQS's AWS/SQS metrics, kept with the metrics code publishes.
+            metrics=QueueMetrics(published.record) if config.telemetry else None,
+        )
         # Destinations, dead-letter targets and bucket notifications that are queues or topics;
         # the topics are bound once made (they deliver through the async queue made below).
         targets = MessageTargets(queues)

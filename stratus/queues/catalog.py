@@ -316,5 +316,10 @@ def movable(conn: sqlite3.Connection, queue: str, now_ms: int, limit: int) -> li
     ]
 
 
+def oldest_sent_ms(conn: sqlite3.Connection, queue: str) -> int | None:
+    row = conn.execute("SELECT MIN(sent_ms) FROM messages WHERE queue = ?", (queue,)).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def count(conn: sqlite3.Connection, queue: str) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM messages WHERE queue = ?", (queue,)).fetchone()[0])

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import json
 import secrets
 import sqlite3
@@ -35,6 +36,7 @@ from stratus.queues.errors import (
     QueueNameExists,
     ReceiptHandleIsInvalid,
 )
+from stratus.queues.metrics import QueueMetrics
 from stratus.queues.model import Depth, Queue, Received, Sent, queue_arn, split_arn
 from stratus.queues.moving import MoveTasks
 from stratus.store.committer import Committer
@@ -46,9 +48,17 @@ SCAN = 1000  # rows a FIFO receive reads ahead to find groups it may take
 
 
 class Queues:
-    def __init__(self, path: Path, account_id: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: Path,
+        account_id: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        metrics: QueueMetrics | None = None,
+    ) -> None:
         self.account_id = account_id
         self._clock = clock
+        self._metrics = metrics
         self._db = Committer(path, "queues", catalog.SCHEMA)
         self._queues: dict[str, Queue] = {q.arn: q for q in catalog.load_queues(self._db.conn)}
         self._arrivals: dict[str, asyncio.Event] = {}
@@ -245,6 +255,8 @@ class Queues:
         message_id, sequence = await self._db.change(write)
         if delay == 0:
             self._wake(arn)
+        if self._metrics is not None:
+            self._metrics.sent(queue, [len(body.encode())])
         return Sent(message_id, md5_of_body(body), md5_attrs, sequence)
 
     async def receive(
@@ -263,6 +275,8 @@ class Queues:
             found, next_ms = await self._receive_once(queue, max_messages, visibility_timeout_s)
             left = deadline - loop.time()
             if found or left <= 0:
+                if self._metrics is not None:
+                    self._metrics.received(queue, len(found))
                 return found
             if next_ms is not None:
                 left = min(left, max(0.0, (next_ms - self.now_ms()) / 1000) + 0.001)
@@ -342,6 +356,8 @@ class Queues:
             await self._db.change(remove)
             if queue.fifo:
                 self._wake(arn)  # the group's next message may be taken now
+            if self._metrics is not None:
+                self._metrics.deleted(queue, sum(p is not None for p in parsed))
         return [None if p is not None else "ReceiptHandleIsInvalid" for p in parsed]
 
     async def change_visibility(self, arn: str, receipt_handle: str, timeout_s: int) -> None:
@@ -419,9 +435,21 @@ class Queues:
         message move tasks; returns only when cancelled."""
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.moves.run())
+            if self._metrics is not None:
+                tasks.create_task(self._gauge_every_minute(self._metrics))
             while True:
                 await asyncio.sleep(SWEEP_S)
                 await self.sweep()
+
+    async def _gauge_every_minute(self, metrics: QueueMetrics) -> None:
+        """Each queue's depth and the age of its oldest message, once a minute (as SQS reports
+        its Approximate* metrics)."""
+        while True:
+            now = self.now_ms()
+            for queue in list(self._queues.values()):
+                depth, oldest = await self._db.read(functools.partial(_gauges, arn=queue.arn, now_ms=now))
+                metrics.gauges(queue, depth, None if oldest is None else max(0.0, (now - oldest) / 1000))
+            await asyncio.sleep(60 - (self._clock() % 60))
 
     async def sweep(self) -> None:
         now = self.now_ms()
@@ -433,6 +461,10 @@ class Queues:
             catalog.forget_dedup(conn, now)
 
         await self._db.change(drop)
+
+
+def _gauges(conn: sqlite3.Connection, *, arn: str, now_ms: int) -> tuple[Depth, int | None]:
+    return catalog.depth(conn, arn, now_ms), catalog.oldest_sent_ms(conn, arn)
 
 
 def receipt_handle(row_id: int, nonce: str) -> str:

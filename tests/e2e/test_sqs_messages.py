@@ -10,6 +10,7 @@ import json
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -327,3 +328,39 @@ def test_move_task_to_a_destination_and_cancel(sqs: Any) -> None:
         t["Status"] for t in sqs.list_message_move_tasks(SourceArn=arn_of(sqs, dlq), MaxResults=10)["Results"]
     ]
     assert statuses[0] == "CANCELLED"
+
+
+def test_cloudwatch_reads_the_queues_metrics(server: Any, sqs: Any) -> None:
+    """AWS/SQS, per queue: what was sent (and its sizes), received (and empty receives) and
+    deleted, read back through CloudWatch as SQS reports it."""
+    name = f"metered-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "x" * (10 + i)} for i in range(3)]
+    )
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2)["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+    cloudwatch = server.client("cloudwatch")
+    now = datetime.now(UTC)
+
+    def total(metric: str, stat: str = "Sum") -> float:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SQS",
+            MetricName=metric,
+            Dimensions=[{"Name": "QueueName", "Value": name}],
+            StartTime=now - timedelta(minutes=5),
+            EndTime=now + timedelta(minutes=5),
+            Period=60,
+            Statistics=[stat],
+        )["Datapoints"]
+        return sum(p[stat] for p in points)
+
+    deadline = time.monotonic() + 20
+    while total("NumberOfMessagesSent") < 3 and time.monotonic() < deadline:
+        time.sleep(0.3)  # recorded metrics are written each second
+    assert total("NumberOfMessagesSent") == 3
+    assert total("NumberOfMessagesReceived") == len(got)
+    assert total("NumberOfMessagesDeleted") == 1
+    assert total("SentMessageSize", "Maximum") == 12
+    listed = cloudwatch.list_metrics(Namespace="AWS/SQS", Dimensions=[{"Name": "QueueName", "Value": name}])
+    assert {"NumberOfMessagesSent", "SentMessageSize"} <= {m["MetricName"] for m in listed["Metrics"]}
