@@ -351,10 +351,19 @@ def _on_subscription(action: str) -> Any:
     return resource
 
 
+def topic_policy(ctx: SnsContext, arn: str) -> str | None:
+    """The access policy set on a topic, if any (the default one grants nothing SNS's own
+    callers need here: its condition names the account as the source owner)."""
+    topic = ctx.topics.find(arn)
+    return (topic.attributes.get("Policy") or None) if topic is not None else None
+
+
 SERVICE = Service[SnsContext](
     model="sns",
     signing=Signing("sns", query_protocol=True),
     access_denied_code="AuthorizationError",
+    # A topic's access policy (its Policy attribute, once set) is evaluated with the caller's own.
+    resource_policy=lambda ctx, arn: topic_policy(ctx, arn),
     handlers={
         "CreateTopic": create_topic,
         "ListTopics": list_topics,
