@@ -79,8 +79,9 @@ class Bound(Generic[C]):
 
 
 # The declared services with their contexts, by signing name.
+# The declared services, by botocore model name.
 SERVICES = web.AppKey("services", dict[str, Bound[Any]])
-# The REST protocol of each declared REST service, by signing name (each answers an unknown
+# The REST protocol of each declared REST service, by model name (each answers an unknown
 # route with its service's own error, so each service has its own instance).
 REST_PROTOCOLS = web.AppKey("rest_protocols", dict[str, WireProtocol])
 
@@ -178,8 +179,15 @@ def _query_refusal(request: web.Request, raw: bytes, error: StratusError) -> web
         request.method, request.raw_path.split("?", 1)[0], (), request.headers.items(), raw
     )
     scope = sigv4.signing_scope(signed)
-    bound = request.app[SERVICES].get(scope[1]) if scope else None
-    if bound is None or not bound.service.speaks("query"):
+    bound = next(
+        (
+            b
+            for b in request.app[SERVICES].values()
+            if scope and b.service.signing.name == scope[1] and b.service.speaks("query")
+        ),
+        None,
+    )
+    if bound is None:
         return None
     model = service_model(bound.service.model)
     answer = PROTOCOLS["query"].error(model, for_protocol(wire_error(error), "query"), str(uuid.uuid4()))
@@ -195,7 +203,7 @@ async def declared_service(request: web.Request) -> web.StreamResponse:
     form = target is None and request.content_type == authn.FORM
     signings = (b.service.signing for b in services.values())
     signing = reached(signings, wire.raw_path, target, form, str(request["service"]))
-    bound = services.get(signing.name) if signing else None
+    bound = _bound_for(services, signing)
     if signing is not None and wire.raw_path != "/":
         wire = _with_path_member(wire, signing, request)
     protocol = protocol_for(bound.service, wire) if bound else None
@@ -212,10 +220,17 @@ async def declared_rest(request: web.Request) -> web.StreamResponse:
     wire = wire_request(request)
     services = request.app[SERVICES]
     signing = reached((b.service.signing for b in services.values()), wire.raw_path, None, False, None)
-    protocol = request.app[REST_PROTOCOLS].get(signing.name) if signing else None
-    if signing is None or protocol is None:  # the router sends only declared prefixes here
+    bound = _bound_for(services, signing)
+    protocol = request.app[REST_PROTOCOLS].get(bound.service.model) if bound else None
+    if bound is None or protocol is None:  # the router sends only declared prefixes here
         raise UnknownOperation(f"No operation matches {request.method} {request.path}.")
-    return _answer(await _dispatch(request, services[signing.name], protocol, wire))
+    return _answer(await _dispatch(request, bound, protocol, wire))
+
+
+def _bound_for(services: dict[str, Bound[Any]], signing: Signing | None) -> Bound[Any] | None:
+    """The declared service whose signing declaration `reached` found (two services may share
+    a signing name: DynamoDB and DynamoDB Streams both sign as "dynamodb")."""
+    return next((b for b in services.values() if b.service.signing is signing), None)
 
 
 async def _dispatch(
@@ -298,7 +313,7 @@ def build_app(
         client_max_size=MAX_REQUEST_BYTES,
     )
     app[CTX] = context
-    app[SERVICES] = {b.service.signing.name: b for b in services}
+    app[SERVICES] = {b.service.model: b for b in services}
     app[REST_PROTOCOLS] = {}
     app.router.add_get("/_stratus/health", health)
     app.router.add_post("/", declared_service)
@@ -314,7 +329,7 @@ def build_app(
         rest = rest_protocol(service)
         if rest is None:
             continue
-        app[REST_PROTOCOLS][service.signing.name] = rest
+        app[REST_PROTOCOLS][service.model] = rest
         for prefix in service.signing.paths:
             app.router.add_route("*", prefix.rstrip("/") + "/{tail:.*}", declared_rest)
     for add_routes in register:
