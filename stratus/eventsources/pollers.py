@@ -26,6 +26,8 @@ from stratus.eventsources.filtering import Filters
 from stratus.eventsources.mappings import Mappings
 from stratus.eventsources.model import OK, EventSourceMapping
 from stratus.eventsources.source import Reader, Record, SourceKind
+from stratus.eventsources.stream_runner import IteratorAge, SendFailure, StreamRunner
+from stratus.eventsources.streaming import Checkpoints, StreamSource
 from stratus.invoke.target import Invoked, Target
 
 log = logging.getLogger("stratus.eventsources")
@@ -58,15 +60,22 @@ class Pollers:
         *,
         function_limit: Callable[[str], int | None] = lambda name: None,
         tick_s: float = TICK_S,
+        checkpoints: Checkpoints | None = None,
+        send_failure: SendFailure | None = None,
+        iterator_age: IteratorAge | None = None,
     ) -> None:
         self._mappings = mappings
         self._sources = sources
         self._invoke = invoke
         self._function_limit = function_limit
         self._tick_s = tick_s
-        self._running: dict[str, tuple[_Key, Runner]] = {}
+        # Stream mappings' positions, what they send given-up records with, their IteratorAge.
+        self._checkpoints = checkpoints
+        self._send_failure = send_failure
+        self._iterator_age = iterator_age
+        self._running: dict[str, tuple[_Key, Runner | StreamRunner]] = {}
 
-    def runner(self, uuid: str) -> Runner | None:
+    def runner(self, uuid: str) -> Runner | StreamRunner | None:
         entry = self._running.get(uuid)
         return entry[1] if entry else None
 
@@ -81,6 +90,8 @@ class Pollers:
         present = {m.uuid: m for m in self._mappings.all()}
         for uuid in [u for u in self._running if u not in present]:
             self._stop(uuid)
+        if self._checkpoints is not None:  # a deleted stream mapping's positions go with it
+            self._checkpoints.forget(sorted(self._checkpoints.mappings() - set(present)))
         for mapping in present.values():
             entry = self._running.get(mapping.uuid)
             if mapping.wants_pollers:
@@ -100,20 +111,31 @@ class Pollers:
         if source is None:
             log.warning("event source mapping %s: no source kind for %s", mapping.uuid, mapping.source_arn)
             return
-        if source.semantics != "queue":
-            # The stream retry rules are in retrying.decide_stream; a stream source's worker
-            # loop comes with the first stream source kind.
-            log.warning("event source mapping %s: stream sources are not read yet", mapping.uuid)
-            return
-        runner = Runner(
-            mapping,
-            source,
-            source.open(mapping),
-            self._invoke,
-            self._mappings,
-            self._function_limit,
-            self._tick_s,
-        )
+        runner: Runner | StreamRunner
+        if source.semantics == "stream":
+            if not isinstance(source, StreamSource) or self._checkpoints is None:
+                log.warning("event source mapping %s: %s is not read here", mapping.uuid, mapping.source_arn)
+                return
+            runner = StreamRunner(
+                mapping,
+                source,
+                source.open_stream(mapping),
+                self._invoke,
+                self._mappings,
+                self._checkpoints,
+                send_failure=self._send_failure,
+                iterator_age=self._iterator_age,
+            )
+        else:
+            runner = Runner(
+                mapping,
+                source,
+                source.open(mapping),
+                self._invoke,
+                self._mappings,
+                self._function_limit,
+                self._tick_s,
+            )
         self._running[mapping.uuid] = (_Key.of(mapping), runner)
         task = tasks.create_task(runner.run())
         uuid = mapping.uuid
