@@ -40,6 +40,7 @@ UNSERVED = (
     "DocumentDBEventSourceConfig",
 )
 DEFAULT_LIST = 100
+STREAM_BATCH = 100  # BatchSize's default for DynamoDB Streams
 
 
 def _owner(context: LambdaContext) -> Mappings:
@@ -82,6 +83,10 @@ def _config(params: dict[str, Any], kind: SourceKind, base: MappingConfig | None
                 values[field] = params[name]
         if base is None and "StartingPosition" not in params:
             raise InvalidParameterValue("StartingPosition is required for stream event sources.")
+        if base is None and "BatchSize" not in params:
+            values["batch_size"] = STREAM_BATCH  # streams' default, not queues' 10
+        if params.get("TumblingWindowInSeconds"):
+            raise InvalidParameterValue("TumblingWindowInSeconds is not supported by Stratus yet.")
         if "ScalingConfig" in params:
             raise InvalidParameterValue(
                 "Unsupported ScalingConfig parameter for given event source mapping type."
@@ -118,11 +123,24 @@ def _function(context: LambdaContext, value: str) -> tuple[str, str | None, int,
 
 
 def _check_role(
-    context: LambdaContext, kind: SourceKind, name: str, role: str, arn: str, region: str
+    context: LambdaContext,
+    kind: SourceKind,
+    name: str,
+    role: str,
+    arn: str,
+    region: str,
+    on_failure: str | None = None,
 ) -> None:
     """With IAM on, Lambda reads the source as the function's execution role."""
     for action in kind.permissions:
         if not context.authorizer.role_may(role, name, action, arn, region=region):
+            service, _, verb = action.partition(":")
+            raise InvalidParameterValue(
+                f"The provided execution role does not have permissions to call {verb} on {service.upper()}"
+            )
+    if on_failure:  # a stream's OnFailure destination: Lambda sends to it as the role
+        action = "sqs:SendMessage" if on_failure.split(":")[2:3] == ["sqs"] else "sns:Publish"
+        if not context.authorizer.role_may(role, name, action, on_failure, region=region):
             service, _, verb = action.partition(":")
             raise InvalidParameterValue(
                 f"The provided execution role does not have permissions to call {verb} on {service.upper()}"
@@ -171,7 +189,7 @@ async def create_event_source_mapping(
     config = _config(params, kind, None)
     name, qualifier, timeout, role = _function(context, params["FunctionName"])
     kind.check(arn, config, timeout)
-    _check_role(context, kind, name, role, arn, region)
+    _check_role(context, kind, name, role, arn, region, config.on_failure)
     mapping = mappings.create(region, name, qualifier, arn, config, bool(params.get("Enabled", True)))
     return shape(mappings, mapping)
 
@@ -194,7 +212,7 @@ async def update_event_source_mapping(
     if "FunctionName" in params:
         name, qualifier, timeout, role = _function(context, params["FunctionName"])
         function = (name, qualifier)
-        _check_role(context, kind, name, role, current.source_arn, region)
+        _check_role(context, kind, name, role, current.source_arn, region, config.on_failure)
         kind.check(current.source_arn, config, timeout)
     else:
         try:
