@@ -28,6 +28,7 @@ from stratus.topics.model import (
     TOPIC_NAME,
     TOPIC_SETTABLE,
     check_endpoint,
+    check_feedback_attribute,
     check_subscription_attribute,
     default_policy,
     retry_policy,
@@ -52,6 +53,7 @@ async def create_topic(ctx: SnsContext, params: dict[str, Any], region: str) -> 
     for key in attributes:
         if key not in TOPIC_SETTABLE:
             raise InvalidParameter(f"Invalid parameter: Attributes Reason: Unknown attribute {key}")
+        check_feedback_attribute(key, attributes[key])
     if "ContentBasedDeduplication" in attributes and not fifo:
         raise InvalidParameter(
             "Invalid parameter: Attributes Reason: "
@@ -109,6 +111,7 @@ async def set_topic_attributes(ctx: SnsContext, params: dict[str, Any], region: 
     name, value = params["AttributeName"], params.get("AttributeValue") or ""
     if name not in TOPIC_SETTABLE or name == "FifoTopic":
         raise InvalidParameter("Invalid parameter: AttributeName")
+    check_feedback_attribute(name, value)
     if name == "ContentBasedDeduplication":
         if not topic.fifo:
             raise InvalidParameter(

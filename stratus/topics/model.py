@@ -40,6 +40,12 @@ TOPIC_SETTABLE = frozenset(
         "ArchivePolicy",
         "DataProtectionPolicy",
     }
+) | frozenset(
+    # Delivery status logging, per protocol: kept and answered (Terraform's aws_sns_topic sets
+    # each sample rate, 0 by default), though Stratus writes no delivery status logs.
+    f"{protocol}{setting}"
+    for protocol in ("HTTP", "Firehose", "Lambda", "Application", "SQS")
+    for setting in ("SuccessFeedbackRoleArn", "SuccessFeedbackSampleRate", "FailureFeedbackRoleArn")
 )
 SUBSCRIPTION_SETTABLE = frozenset(
     {
@@ -201,6 +207,12 @@ def check_endpoint(protocol: str, endpoint: str) -> None:
         raise InvalidParameter(
             f"Invalid parameter: {protocol.upper() if protocol != 'lambda' else 'Lambda'} endpoint"
         )
+
+
+def check_feedback_attribute(name: str, value: str) -> None:
+    """A delivery status sample rate is a whole percentage, 0 to 100."""
+    if name.endswith("SuccessFeedbackSampleRate") and not (value.isdigit() and int(value) <= 100):
+        raise InvalidParameter(f"Invalid parameter: Attributes Reason: {name}: Invalid value [{value}]")
 
 
 def check_subscription_attribute(name: str, value: str) -> None:
