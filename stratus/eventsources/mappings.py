@@ -16,7 +16,7 @@ import dataclasses
 import json
 import time
 import uuid as uuids
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from stratus.errors import ResourceConflict, ResourceNotFound
@@ -111,6 +111,7 @@ class Mappings:
         source_arn: str,
         config: MappingConfig,
         enabled: bool,
+        tags: Mapping[str, str] | None = None,
     ) -> EventSourceMapping:
         for other in self._mappings.values():
             if (
@@ -138,8 +139,20 @@ class Mappings:
             reason="USER_INITIATED",
             last_modified=now,
             created=now,
+            tags=dict(tags or {}),
         )
         return self._put(mapping)
+
+    def tag(self, uuid: str, tags: Mapping[str, str]) -> None:
+        """Tags change no state and wake no poller: the mapping keeps reading as it was."""
+        current = self.get(uuid)
+        self._put(dataclasses.replace(current, tags={**current.tags, **tags}), notify=False)
+
+    def untag(self, uuid: str, keys: Iterable[str]) -> None:
+        current = self.get(uuid)
+        drop = set(keys)
+        kept = {k: v for k, v in current.tags.items() if k not in drop}
+        self._put(dataclasses.replace(current, tags=kept), notify=False)
 
     def update(
         self,

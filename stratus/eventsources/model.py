@@ -4,7 +4,8 @@ sources side by side: one machine reads both, and each source kind says which se
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 # States as Lambda names them. Creating, Enabling, Disabling and Updating are passed through on
@@ -68,6 +69,7 @@ class EventSourceMapping:
     reason: str  # StateTransitionReason: "USER_INITIATED" and the like
     last_modified: float
     created: float = 0.0
+    tags: Mapping[str, str] = field(default_factory=dict)  # Lambda tags mappings as it does functions
 
     @property
     def function_arn(self) -> str:
@@ -91,6 +93,7 @@ class EventSourceMapping:
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
         values["config"] = self.config.to_dict()
+        values["tags"] = dict(self.tags)
         return values
 
     @classmethod

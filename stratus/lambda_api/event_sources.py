@@ -8,8 +8,10 @@ rest to the mappings owner (eventsources/mappings.py) and its pollers."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
+from stratus.control import validate
 from stratus.control.arns import merge_qualifier, parse_function_ref
 from stratus.errors import InvalidParameterValue, ResourceNotFound, ServiceError
 from stratus.eventsources import filtering
@@ -41,6 +43,12 @@ UNSERVED = (
 )
 DEFAULT_LIST = 100
 STREAM_BATCH = 100  # BatchSize's default for DynamoDB Streams
+
+
+MAPPING_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:event-source-mapping:"
+    r"(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+)
 
 
 def _owner(context: LambdaContext) -> Mappings:
@@ -190,7 +198,10 @@ async def create_event_source_mapping(
     name, qualifier, timeout, role = _function(context, params["FunctionName"])
     kind.check(arn, config, timeout)
     _check_role(context, kind, name, role, arn, region, config.on_failure)
-    mapping = mappings.create(region, name, qualifier, arn, config, bool(params.get("Enabled", True)))
+    tags = validate.tags(params["Tags"]) if "Tags" in params else None
+    mapping = mappings.create(
+        region, name, qualifier, arn, config, bool(params.get("Enabled", True)), tags=tags
+    )
     return shape(mappings, mapping)
 
 
@@ -255,3 +266,31 @@ async def list_event_source_mappings(
     if start + count < len(listed):
         result["NextMarker"] = listed[start + count].uuid
     return result
+
+
+# -- tags (TagResource, UntagResource and ListTags take a mapping's ARN as they take a function's)
+
+
+def tagged_mapping(context: LambdaContext, arn: str) -> str | None:
+    """The UUID of the mapping `arn` names (in this account and region, else not found), or
+    None when `arn` is not an event source mapping's ARN."""
+    match = MAPPING_ARN.match(arn or "")
+    if match is None:
+        return None
+    mappings = _owner(context)
+    mapping = mappings.find(match.group("uuid"))
+    if mapping is None or mapping.arn != arn:
+        raise ResourceNotFound(f"Event source mapping not found: {arn}")
+    return mapping.uuid
+
+
+def tag_mapping(context: LambdaContext, uuid: str, tags: dict[str, str]) -> None:
+    _owner(context).tag(uuid, tags)
+
+
+def untag_mapping(context: LambdaContext, uuid: str, keys: list[str]) -> None:
+    _owner(context).untag(uuid, keys)
+
+
+def mapping_tags(context: LambdaContext, uuid: str) -> dict[str, str]:
+    return dict(_owner(context).get(uuid).tags)

@@ -8,6 +8,7 @@ from stratus.control import validate
 from stratus.control.arns import parse_resource_arn
 from stratus.control.codestore import MAX_UNZIPPED
 from stratus.errors import InvalidParameterValue
+from stratus.lambda_api import event_sources
 from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.functions import MAX_ZIP_BYTES, function_ref
 
@@ -49,18 +50,29 @@ async def delete_function_concurrency(
 
 
 async def tag_resource(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    mapping = event_sources.tagged_mapping(context, params["Resource"])
+    if mapping is not None:
+        event_sources.tag_mapping(context, mapping, validate.tags(params["Tags"]))
+        return {}
     name = parse_resource_arn(params["Resource"])
     context.registry.tag(name, validate.tags(params["Tags"]))
     return {}
 
 
 async def untag_resource(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    mapping = event_sources.tagged_mapping(context, params["Resource"])
+    if mapping is not None:
+        event_sources.untag_mapping(context, mapping, params["TagKeys"])
+        return {}
     name = parse_resource_arn(params["Resource"])
     context.registry.untag(name, params["TagKeys"])
     return {}
 
 
 async def list_tags(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    mapping = event_sources.tagged_mapping(context, params["Resource"])
+    if mapping is not None:
+        return {"Tags": event_sources.mapping_tags(context, mapping)}
     name = parse_resource_arn(params["Resource"])
     return {"Tags": dict(context.registry.get(name).tags)}
 
