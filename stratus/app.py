@@ -92,6 +92,8 @@ from stratus.store.blobs import FileBlobs
 from stratus.store.diskfull import writing
 from stratus.store.queue import EventQueue
 from stratus.store.sqlite import Store
+from stratus.tables.context import TablesContext
+from stratus.tables.tables import Tables
 from stratus.topics import callbacks as sns_callbacks
 from stratus.topics.context import SnsContext
 from stratus.topics.topics import Topics
@@ -155,6 +157,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         # Destinations, dead-letter targets and bucket notifications that are queues or topics;
         # the topics are bound once made (they deliver through the async queue made below).
         targets = MessageTargets(queues)
+        tables = Tables(config.data_dir / "tables.db", config.account_id)
         webhook_token = bucket_webhook.webhook_token(config.data_dir, config.s3_webhook_token)
     python = python_runtimes.discover(config.runtime_cache)
     runtimes: Runtimes = {
@@ -289,6 +292,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             ),
             SnsContext(topics=topics, account_id=config.account_id),
             SqsContext(queues=queues, account_id=config.account_id, endpoint=public_endpoint(config)),
+            TablesContext(tables=tables, account_id=config.account_id),
         )
         limitations = backend.limitations() + ([spans_off] if spans_off else [])
         app = build_app(
@@ -344,6 +348,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         published.close()
         buckets.close()
         queues.close()
+        tables.close()
         if targets.topics is not None:  # made once the async queue exists
             targets.topics.close()
         store.close()

@@ -14,6 +14,8 @@ from stratus.lambda_api import service as lambda_api
 from stratus.lambda_api.context import LambdaContext
 from stratus.queues import api as sqs_api
 from stratus.services import apigatewayv2, cloudwatch, events, logs
+from stratus.tables import api as dynamodb_api
+from stratus.tables.context import TablesContext
 from stratus.topics import api as sns_api
 from stratus.topics.context import SnsContext
 
@@ -29,6 +31,7 @@ def declared(
     s3_context: S3Context,
     sns_context: SnsContext,
     sqs_context: sqs_api.SqsContext,
+    tables_context: TablesContext,
 ) -> tuple[Bound[Any], ...]:
     """Each declared service with its context (mypy checks each pair agrees)."""
     return (
@@ -42,4 +45,5 @@ def declared(
         Bound(s3_api.SERVICE, s3_context),
         Bound(sqs_api.SERVICE, sqs_context),
         Bound(sns_api.SERVICE, sns_context),
+        Bound(dynamodb_api.SERVICE, tables_context),
     )
