@@ -53,14 +53,20 @@ def indexed(ddb: Any) -> str:
         LocalSecondaryIndexes=[
             {
                 "IndexName": "by_at",
-                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "at", "KeyType": "RANGE"},
+                ],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
             }
         ],
         GlobalSecondaryIndexes=[
             {
                 "IndexName": "by_kind",
-                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}, {"AttributeName": "rank", "KeyType": "RANGE"}],
+                "KeySchema": [
+                    {"AttributeName": "kind", "KeyType": "HASH"},
+                    {"AttributeName": "rank", "KeyType": "RANGE"},
+                ],
                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["color"]},
                 "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
             }
@@ -100,10 +106,16 @@ def test_query_key_conditions_follow_numeric_order(ddb: Any, indexed: str) -> No
         ScanIndexForward=False,
     ) == [-9, -10]
     with pytest.raises(ClientError) as err:
-        sks(KeyConditionExpression="pk = :p AND begins_with(sk, :a)", ExpressionAttributeValues={**values, ":a": {"N": "1"}})
+        sks(
+            KeyConditionExpression="pk = :p AND begins_with(sk, :a)",
+            ExpressionAttributeValues={**values, ":a": {"N": "1"}},
+        )
     assert "begins_with, operand type: N" in err.value.response["Error"]["Message"]
     with pytest.raises(ClientError) as err:
-        sks(KeyConditionExpression="pk = :p AND sk BETWEEN :b AND :a", ExpressionAttributeValues={**values, ":a": {"N": "1"}, ":b": {"N": "2"}})
+        sks(
+            KeyConditionExpression="pk = :p AND sk BETWEEN :b AND :a",
+            ExpressionAttributeValues={**values, ":a": {"N": "1"}, ":b": {"N": "2"}},
+        )
     assert "BETWEEN operator requires upper bound" in err.value.response["Error"]["Message"]
 
 
@@ -127,14 +139,19 @@ def test_one_megabyte_pages(ddb: Any) -> None:
     name = unique()
     ddb.create_table(
         TableName=name,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         BillingMode="PAY_PER_REQUEST",
     )
     blob = "x" * 300_000
     for i in range(8):
         ddb.put_item(TableName=name, Item={"pk": {"S": "big"}, "sk": {"N": str(i)}, "v": {"S": blob}})
-    first = ddb.query(TableName=name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "big"}})
+    first = ddb.query(
+        TableName=name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "big"}}
+    )
     assert first["Count"] == 4 and "LastEvaluatedKey" in first  # 4 x 300 KB reaches 1 MB
     items, pages = all_pages(ddb.scan, TableName=name)
     # Two full pages, each ending at 1 MB with a LastEvaluatedKey, then an empty last page, as
@@ -194,7 +211,9 @@ def test_global_index_is_sparse_and_projected(ddb: Any, indexed: str) -> None:
         )
     assert "projection type is not ALL" in err.value.response["Error"]["Message"]
     # An update that removes the key takes the item out of the index.
-    ddb.update_item(TableName=indexed, Key={"pk": {"S": "p"}, "sk": {"N": "1"}}, UpdateExpression="REMOVE kind")
+    ddb.update_item(
+        TableName=indexed, Key={"pk": {"S": "p"}, "sk": {"N": "1"}}, UpdateExpression="REMOVE kind"
+    )
     count = ddb.scan(TableName=indexed, IndexName="by_kind", Select="COUNT")["Count"]
     assert count == 14
     description = ddb.describe_table(TableName=indexed)["Table"]
@@ -203,7 +222,10 @@ def test_global_index_is_sparse_and_projected(ddb: Any, indexed: str) -> None:
     assert gsi["ProvisionedThroughput"]["ReadCapacityUnits"] == 5
     with pytest.raises(ClientError) as err:
         ddb.put_item(TableName=indexed, Item={"pk": {"S": "p"}, "sk": {"N": "99"}, "kind": {"N": "1"}})
-    assert "Type mismatch for Index Key kind Expected: S Actual: N IndexName: by_kind" in err.value.response["Error"]["Message"]
+    assert (
+        "Type mismatch for Index Key kind Expected: S Actual: N IndexName: by_kind"
+        in err.value.response["Error"]["Message"]
+    )
 
 
 def test_gsi_created_later_is_backfilled_and_deleted(ddb: Any, indexed: str) -> None:
