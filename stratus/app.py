@@ -214,6 +214,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             may_invoke=sns_may_invoke(authorizer, registry, config.account_id),
             queue_exists=lambda arn: queues.find(arn) is not None,
             endpoint=environment_endpoint(config, backend),
+            allow_loopback=config.sns_allow_loopback,
         )
         targets.topics = topics
         rules_changed = asyncio.Event()  # set by the rules, waited on by the scheduler

@@ -86,6 +86,10 @@ class Config:
     # (STRATUS_ENV_CREDENTIAL_SECONDS); an environment is not reused in the last quarter of
     # that time, so no invocation starts with credentials about to expire.
     env_credential_seconds: int = 6 * 3600
+    # SNS HTTP(S) subscriptions to loopback, link-local and the host's own addresses
+    # (STRATUS_SNS_ALLOW_LOOPBACK=1), for local development; refused by default, since the
+    # server itself makes those requests from the host (stratus/topics/endpoints.py).
+    sns_allow_loopback: bool = False
 
     @property
     def min_unreserved_concurrency(self) -> int:
@@ -199,6 +203,8 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
         kwargs["metrics_public"] = True
     if env.get("STRATUS_METRICS_TOKEN"):
         kwargs["metrics_token"] = metrics_token_setting(env["STRATUS_METRICS_TOKEN"])
+    if env.get("STRATUS_SNS_ALLOW_LOOPBACK") == "1":
+        kwargs["sns_allow_loopback"] = True
     if env.get("STRATUS_S3_WEBHOOK_TOKEN"):
         kwargs["s3_webhook_token"] = env["STRATUS_S3_WEBHOOK_TOKEN"]
     kwargs["max_pids"] = max_pids_setting()  # a bad value stops the start here, with its message

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from stratus.control.arns import destination_function
-from stratus.topics import messages, outbox, redrive
+from stratus.topics import guard, messages, outbox, redrive
 from stratus.topics.fanout import ToFunction, ToQueue
 from stratus.topics.model import Subscription
 
@@ -45,8 +45,10 @@ class Deliverer:
         send_to_queue: SendToQueue | None,
         may_invoke: Callable[[str, str, str], bool],
         clock: Callable[[], float],
+        allow_loopback: bool = False,
     ) -> None:
         self._sql = sql
+        self._allow_loopback = allow_loopback  # STRATUS_SNS_ALLOW_LOOPBACK (endpoints.py)
         self._subscription = subscription
         self._invoke_async = invoke_async
         self._send_to_queue = send_to_queue
@@ -133,7 +135,15 @@ class Deliverer:
         """Make HTTP deliveries from the outbox until cancelled: each claimed one is POSTed;
         success or a final failure deletes it, else it is due again after its backoff."""
         timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
-        async with aiohttp.ClientSession(timeout=timeout) as session, asyncio.TaskGroup() as tasks:
+        # Every name is resolved afresh for each delivery (no DNS cache) and checked by the
+        # resolver that gives the address connected to; no proxies from the environment.
+        connector = aiohttp.TCPConnector(
+            resolver=guard.GuardedResolver(self._allow_loopback), use_dns_cache=False
+        )
+        async with (
+            aiohttp.ClientSession(timeout=timeout, connector=connector, trust_env=False) as session,
+            asyncio.TaskGroup() as tasks,
+        ):
             while True:
                 self._wake.clear()
                 now_ms = int(self._clock() * 1000)
@@ -155,8 +165,13 @@ class Deliverer:
         d = leased.delivery
         failure: tuple[str, str] | None = None
         try:
-            async with session.post(d.url, data=d.body.encode(), headers=d.headers) as reply:
-                await reply.read()
+            guard.check_literal(d.url, self._allow_loopback)
+            # A redirect is not followed: it could point anywhere, past the checks.
+            async with session.post(
+                d.url, data=d.body.encode(), headers=d.headers, allow_redirects=False
+            ) as reply:
+                # The body is not read: an endpoint's answer could be any size (the connection
+                # is closed rather than kept when it has one).
                 if not 200 <= reply.status < 300:
                     failure = (
                         str(reply.status),

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from stratus.store.diskfull import writing
 from stratus.store.sqlite import connect, transaction
-from stratus.topics import fanout, messages, outbox, redrive, rows
+from stratus.topics import fanout, guard, messages, outbox, redrive, rows
 from stratus.topics.delivery import Deliverer, InvokeAsync, SendToQueue
 from stratus.topics.errors import InvalidParameter, NotFound
 from stratus.topics.model import Subscription, Topic, compile_filter, topic_arn
@@ -57,8 +57,12 @@ class Topics:
         endpoint: str,
         queue_exists: Callable[[str], bool] = lambda arn: True,
         clock: Callable[[], float] = time.time,
+        allow_loopback: bool = False,
     ) -> None:
         self.account_id = account_id
+        # STRATUS_SNS_ALLOW_LOOPBACK: HTTP(S) endpoints on loopback, link-local and the host's
+        # own addresses are allowed (local development); else refused (endpoints.py).
+        self._allow_loopback = allow_loopback
         self.endpoint = endpoint.rstrip("/")
         self._queue_exists = queue_exists  # a RedrivePolicy must name a queue that exists
         self._clock = clock
@@ -82,6 +86,7 @@ class Topics:
             send_to_queue=send_to_queue,
             may_invoke=may_invoke,
             clock=clock,
+            allow_loopback=allow_loopback,
         )
 
     def close(self) -> None:
@@ -199,6 +204,8 @@ class Topics:
         compiled = compile_filter(attributes)
         self._check_redrive(topic, attributes)
         pending = protocol in ("http", "https")
+        if pending:  # the server itself will POST there: not into the host (endpoints.py)
+            await guard.check_subscription(endpoint, self._allow_loopback)
         sub = Subscription(
             f"{topic.arn}:{uuid.uuid4()}",
             topic.arn,

@@ -102,7 +102,9 @@ def test_a_function_sns_may_not_invoke_dead_letters(server: Server, lam: Any, fn
     assert {json.loads(m["Body"])["UnsubscribeURL"].rpartition("=")[2] for m in dead} == subs
 
 
-def test_an_endpoint_past_its_retries_dead_letters_the_raw_message(server: Server) -> None:
+def test_an_endpoint_past_its_retries_dead_letters_the_raw_message(fresh_server: Any) -> None:
+    # The endpoint listens on loopback, which SNS refuses without the setting (test_sns_ssrf.py).
+    server: Server = fresh_server(STRATUS_SNS_ALLOW_LOOPBACK="1")
     sns, sqs = server.client("sns"), server.client("sqs")
     arn = topic(sns)
     dlq_url, dlq = queue(sqs)

@@ -143,6 +143,7 @@ def test_which_queue_kinds_a_topic_takes(server: Server) -> None:
     with pytest.raises(ClientError) as err:
         sns.subscribe(TopicArn=fifo_topic, Protocol="http", Endpoint="http://127.0.0.1:9/x")
     assert error_code(err) == "InvalidParameter"
+    assert "FIFO topic" in err.value.response["Error"]["Message"]  # not for its loopback address
 
 
 def test_message_structure_json_gives_each_protocol_its_message(

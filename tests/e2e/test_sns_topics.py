@@ -63,6 +63,17 @@ class Endpoint:
         self.httpd.server_close()
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """This module's own server: its HTTP subscribers (Endpoint) listen on loopback, where SNS
+    delivers only with STRATUS_SNS_ALLOW_LOOPBACK=1 (test_sns_ssrf.py shows the default)."""
+    srv = Server(
+        tmp_path_factory.mktemp("sns") / "data", extra_env={"STRATUS_SNS_ALLOW_LOOPBACK": "1"}
+    ).start()
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture
 def endpoint() -> Iterator[Endpoint]:
     ep = Endpoint()
