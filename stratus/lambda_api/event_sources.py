@@ -57,6 +57,15 @@ def _owner(context: LambdaContext) -> Mappings:
     return context.mappings
 
 
+def _regional(mappings: Mappings, uuid: str, region: str) -> EventSourceMapping:
+    """The mapping `uuid` names in the request's region: mappings are regional, as on Lambda,
+    so another region's is not found."""
+    mapping = mappings.find(uuid)
+    if mapping is None or mapping.region != region:
+        raise ResourceNotFound(f"The resource you requested does not exist. (Service: Lambda, UUID: {uuid})")
+    return mapping
+
+
 def _kind(context: LambdaContext, arn: str | None) -> SourceKind:
     parts = (arn or "").split(":")
     kind = context.sources.get(parts[2]) if len(parts) >= 6 and parts[0] == "arn" else None
@@ -209,14 +218,14 @@ async def get_event_source_mapping(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
     mappings = _owner(context)
-    return shape(mappings, mappings.get(params["UUID"]))
+    return shape(mappings, _regional(mappings, params["UUID"], region))
 
 
 async def update_event_source_mapping(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
     mappings = _owner(context)
-    current = mappings.get(params["UUID"])
+    current = _regional(mappings, params["UUID"], region)
     kind = _kind(context, current.source_arn)
     config = _config(params, kind, current.config)
     function = (current.function_name, current.qualifier)
@@ -242,7 +251,7 @@ async def delete_event_source_mapping(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
     mappings = _owner(context)
-    return shape(mappings, mappings.delete(params["UUID"]))
+    return shape(mappings, mappings.delete(_regional(mappings, params["UUID"], region).uuid))
 
 
 async def list_event_source_mappings(
@@ -252,7 +261,7 @@ async def list_event_source_mappings(
     name: str | None = None
     if params.get("FunctionName"):
         name = parse_function_ref(params["FunctionName"], context.account_id).name
-    listed = mappings.listed(name, params.get("EventSourceArn"))
+    listed = [m for m in mappings.listed(name, params.get("EventSourceArn")) if m.region == region]
     start = 0
     marker = params.get("Marker")
     if marker:
@@ -277,8 +286,7 @@ def tagged_mapping(context: LambdaContext, arn: str) -> str | None:
     match = MAPPING_ARN.match(arn or "")
     if match is None:
         return None
-    mappings = _owner(context)
-    mapping = mappings.find(match.group("uuid"))
+    mapping = _owner(context).find(match.group("uuid"))
     if mapping is None or mapping.arn != arn:
         raise ResourceNotFound(f"Event source mapping not found: {arn}")
     return mapping.uuid

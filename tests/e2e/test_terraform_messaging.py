@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -105,6 +106,9 @@ resource "aws_sqs_queue" "orders" {{
   name                       = {q(n["orders"])}
   visibility_timeout_seconds = 60
   receive_wait_time_seconds  = 2
+  message_retention_seconds  = 86400
+  max_message_size           = 131072
+  sqs_managed_sse_enabled    = true
   redrive_policy = jsonencode({{
     deadLetterTargetArn = aws_sqs_queue.dlq.arn
     maxReceiveCount     = 4
@@ -119,6 +123,16 @@ resource "aws_sqs_queue" "ledger" {{
   name                        = {q(n["ledger"] + ".fifo")}
   fifo_queue                  = true
   content_based_deduplication = true
+  deduplication_scope         = "messageGroup"
+  fifo_throughput_limit       = "perMessageGroupId"
+}}
+
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {{
+  queue_url = aws_sqs_queue.dlq.id
+  redrive_allow_policy = jsonencode({{
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.orders.arn]
+  }})
 }}
 
 resource "aws_sqs_queue" "sink" {{
@@ -126,7 +140,8 @@ resource "aws_sqs_queue" "sink" {{
 }}
 
 resource "aws_sns_topic" "events" {{
-  name = {q(n["topic"])}
+  name         = {q(n["topic"])}
+  display_name = "Orders"
   tags = {{
     team = "platform"
   }}
@@ -152,8 +167,12 @@ resource "aws_sns_topic_subscription" "orders" {{
   protocol             = "sqs"
   endpoint             = aws_sqs_queue.orders.arn
   raw_message_delivery = true
+  filter_policy_scope  = "MessageAttributes"
   filter_policy = jsonencode({{
     color = ["blue"]
+  }})
+  redrive_policy = jsonencode({{
+    deadLetterTargetArn = aws_sqs_queue.dlq.arn
   }})
 }}
 
@@ -217,6 +236,9 @@ resource "aws_lambda_event_source_mapping" "orders" {{
         body = {{ kind = ["order"] }}
       }})
     }}
+  }}
+  tags = {{
+    team = "platform"
   }}
 }}
 
@@ -290,9 +312,22 @@ def test_terraform_messaging_application(
     ledger_url = sqs.get_queue_url(QueueName=n["ledger"] + ".fifo")["QueueUrl"]
     ledger = sqs.get_queue_attributes(QueueUrl=ledger_url, AttributeNames=["All"])["Attributes"]
     assert ledger["FifoQueue"] == "true" and ledger["ContentBasedDeduplication"] == "true"
+    assert ledger["DeduplicationScope"] == "messageGroup"
+    assert ledger["FifoThroughputLimit"] == "perMessageGroupId"
+    dlq_url = sqs.get_queue_url(QueueName=n["dlq"])["QueueUrl"]
+    allow = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["RedriveAllowPolicy"])["Attributes"]
+    assert json.loads(allow["RedriveAllowPolicy"]) == {
+        "redrivePermission": "byQueue",
+        "sourceQueueArns": [arn["orders"]],
+    }
     assert sns.list_tags_for_resource(ResourceArn=topic_arn)["Tags"] == [{"Key": "team", "Value": "platform"}]
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
     assert sorted(s["Protocol"] for s in subscriptions) == ["lambda", "sqs"]
+    (to_queue,) = [s["SubscriptionArn"] for s in subscriptions if s["Protocol"] == "sqs"]
+    subscription = sns.get_subscription_attributes(SubscriptionArn=to_queue)["Attributes"]
+    assert subscription["RawMessageDelivery"] == "true"
+    assert json.loads(subscription["FilterPolicy"]) == {"color": ["blue"]}
+    assert json.loads(subscription["RedrivePolicy"]) == {"deadLetterTargetArn": arn["dlq"]}
     fn = lam.get_function_configuration(FunctionName=n["function"])
     assert fn["DeadLetterConfig"] == {"TargetArn": arn["dlq"]}
     invoke_config = lam.get_function_event_invoke_config(FunctionName=n["function"])
@@ -301,6 +336,7 @@ def test_terraform_messaging_application(
     assert mapping["EventSourceArn"] == arn["orders"] and mapping["BatchSize"] == 5
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
+    assert lam.list_tags(Resource=mapping["EventSourceMappingArn"])["Tags"] == {"team": "platform"}
 
     # What Stratus answers reads back as what was applied: no changes (exit 0; 2 is a diff).
     tf.run("plan", "-detailed-exitcode", "-input=false", "-no-color")
@@ -389,3 +425,32 @@ def test_topics_keep_delivery_status_logging_attributes(server: Server) -> None:
             TopicArn=topic, AttributeName="HTTPSuccessFeedbackSampleRate", AttributeValue="101"
         )
     assert error_code(refused) == "InvalidParameter"
+
+
+def test_event_source_mappings_are_regional(server: Server) -> None:
+    """A mapping made in us-east-1 is neither listed nor found, changed or deleted through
+    another region's endpoint (Terraform's provider works region by region)."""
+    setup_roles(server)
+    lam, sqs = server.client("lambda"), server.client("sqs")
+    sink_url, _ = make_queue(sqs, "region-sink")
+    _, arn = make_queue(sqs, "region-src")
+    fn = make_function(lam, sink_url.rsplit("/", 1)[1])
+    made = lam.create_event_source_mapping(FunctionName=fn, EventSourceArn=arn)["UUID"]
+    assert made in {m["UUID"] for m in lam.list_event_source_mappings()["EventSourceMappings"]}
+    away = boto3.client(
+        "lambda",
+        endpoint_url=server.endpoint,
+        region_name="eu-west-1",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+    assert made not in {m["UUID"] for m in away.list_event_source_mappings()["EventSourceMappings"]}
+    for call, extra in (
+        (away.get_event_source_mapping, {}),
+        (away.update_event_source_mapping, {"BatchSize": 3}),
+        (away.delete_event_source_mapping, {}),
+    ):
+        with pytest.raises(ClientError) as refused:
+            call(UUID=made, **extra)
+        assert error_code(refused) == "ResourceNotFoundException"
+    assert lam.get_event_source_mapping(UUID=made)["EventSourceArn"] == arn
