@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -30,7 +31,7 @@ def _put_write(ctx: TablesContext, params: Mapping[str, Any], region: str) -> Wr
     table = rq.table(ctx, params, region)
     item = check_item(params.get("Item") or {})
     check_item_keys(table, item)
-    check_size(item)
+    size = check_size(item)
     subs = rq.substitutions(params)
     condition = rq.condition(params, subs)
     subs.check_all_used()
@@ -41,6 +42,7 @@ def _put_write(ctx: TablesContext, params: Mapping[str, Any], region: str) -> Wr
         item=item,
         condition=condition,
         old_on_failure=rq.old_on_failure(params),
+        size=size,
     )
 
 
@@ -91,12 +93,12 @@ def _updated(update: Update | None, item: Item | None) -> Item:
 
 async def put_item(ctx: TablesContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     returning = rq.return_values(params, ("NONE", "ALL_OLD"))
-    write = _put_write(ctx, params, region)
+    write = replace(_put_write(ctx, params, region), want_old=returning == "ALL_OLD")
     outcome = await ctx.tables.write(write)
     result: dict[str, Any] = {}
     if returning == "ALL_OLD" and outcome.old:
         result["Attributes"] = outcome.old
-    return rq.capacity(params, write.table, rq.write_units(outcome.old, outcome.new), result)
+    return rq.capacity(params, write.table, lambda: rq.write_units(outcome.old, outcome.new), result)
 
 
 async def update_item(ctx: TablesContext, params: dict[str, Any], region: str) -> dict[str, Any]:
@@ -111,7 +113,7 @@ async def update_item(ctx: TablesContext, params: dict[str, Any], region: str) -
         "UPDATED_NEW": _updated(write.update, outcome.new),
     }[returning]
     result: dict[str, Any] = {"Attributes": shown} if shown else {}
-    return rq.capacity(params, write.table, rq.write_units(outcome.old, outcome.new), result)
+    return rq.capacity(params, write.table, lambda: rq.write_units(outcome.old, outcome.new), result)
 
 
 async def delete_item(ctx: TablesContext, params: dict[str, Any], region: str) -> dict[str, Any]:
@@ -121,7 +123,7 @@ async def delete_item(ctx: TablesContext, params: dict[str, Any], region: str) -
     result: dict[str, Any] = {}
     if returning == "ALL_OLD" and outcome.old:
         result["Attributes"] = outcome.old
-    return rq.capacity(params, write.table, rq.write_units(outcome.old), result)
+    return rq.capacity(params, write.table, lambda: rq.write_units(outcome.old), result)
 
 
 async def get_item(ctx: TablesContext, params: dict[str, Any], region: str) -> dict[str, Any]:
@@ -135,8 +137,10 @@ async def get_item(ctx: TablesContext, params: dict[str, Any], region: str) -> d
     result: dict[str, Any] = {}
     if item is not None:
         result["Item"] = rq.projected(paths, item)
-    size = item_size(item) if item else 0
-    return rq.capacity(params, table, rq.read_units(size, bool(params.get("ConsistentRead"))), result)
+    consistent = bool(params.get("ConsistentRead"))
+    return rq.capacity(
+        params, table, lambda: rq.read_units(item_size(item) if item else 0, consistent), result
+    )
 
 
 # -- batches ---------------------------------------------------------------------------------

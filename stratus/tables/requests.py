@@ -5,7 +5,7 @@ placeholders, projections, ReturnValues and consumed capacity."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from stratus.tables.context import TablesContext
@@ -110,12 +110,18 @@ def old_on_failure(params: Mapping[str, Any]) -> bool:
 
 
 def capacity(
-    params: Mapping[str, Any], tbl: Table, units: float, result: dict[str, Any], *, many: bool = False
+    params: Mapping[str, Any],
+    tbl: Table,
+    units_of: float | Callable[[], float],
+    result: dict[str, Any],
+    *,
+    many: bool = False,
 ) -> dict[str, Any]:
     """ConsumedCapacity, when asked for (DynamoDB's arithmetic; nothing is throttled by it)."""
     asked = str(params.get("ReturnConsumedCapacity") or "NONE")
     if asked == "NONE":
         return result
+    units = units_of() if callable(units_of) else units_of
     entry: dict[str, Any] = {"TableName": tbl.name, "CapacityUnits": units}
     if asked == "INDEXES":
         entry["Table"] = {"CapacityUnits": units}

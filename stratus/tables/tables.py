@@ -47,6 +47,20 @@ class Write:
     update: Update | None = None
     condition: Condition | None = None
     old_on_failure: bool = False  # ReturnValuesOnConditionCheckFailure=ALL_OLD
+    size: int | None = None  # put: the item's size, when the caller has it
+    # Whether the caller wants the item as it was (a put that nothing else needs it for, no
+    # condition, stream or index, then skips reading it).
+    want_old: bool = True
+
+    def needs_old(self) -> bool:
+        t = self.table
+        return (
+            self.want_old
+            or self.kind != "put"
+            or self.condition is not None
+            or bool(t.indexes)
+            or t.stream is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,10 @@ class Tables:
 
     def by_arn(self, arn: str) -> Table | None:
         return self._tables.get(arn)
+
+    def all_tables(self) -> list[Table]:
+        """Every table of every region (the TTL sweep's)."""
+        return list(self._tables.values())
 
     def listed(self, region: str) -> list[Table]:
         return sorted((t for t in self._tables.values() if t.region == region), key=lambda t: t.name)
@@ -274,7 +292,8 @@ class Tables:
             if table.indexes:
                 catalog.replace_index_rows(conn, table.id, row.pk, row.sk, row.hash, (), had=True)
         else:
-            catalog.put_item(conn, table.id, row.pk, row.sk, row.hash, dumps(new).decode(), item_size(new))
+            size = w.size if w.kind == "put" and w.size is not None else item_size(new)
+            catalog.put_item(conn, table.id, row.pk, row.sk, row.hash, dumps(new).decode(), size)
             if table.indexes:
                 rows = _index_rows(table, new)
                 catalog.replace_index_rows(

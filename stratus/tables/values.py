@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import decimal
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -78,8 +79,15 @@ def number_text(value: decimal.Decimal) -> str:
     return format(value.normalize(_CONTEXT), "f")
 
 
+# An integer already in canonical form (most numbers are): no Decimal needed to know it.
+_CANONICAL_INTEGER = re.compile(r"-?[1-9][0-9]{0,37}|0")
+_CANONICAL_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?")
+
+
 def normalize_number(text: str) -> str:
     """DynamoDB's canonical text of a number as a client gave it ("1.50" -> "1.5", "1E2" -> "100")."""
+    if isinstance(text, str) and _CANONICAL_INTEGER.fullmatch(text):
+        return text
     return number_text(_number(text))
 
 
@@ -195,8 +203,11 @@ def check_size(item: Item) -> int:
 
 
 def _number_size(text: str) -> int:
-    value = _number(text)
-    digits = len(value.as_tuple().digits) if not value.is_zero() else 1
+    if not _CANONICAL_TEXT.fullmatch(text):
+        text = normalize_number(text)
+    # Canonical text: its significant digits are its digits without sign, point and the
+    # zeros around them.
+    digits = len(text.replace("-", "").replace(".", "").strip("0")) or 1
     return (digits + 1) // 2 + 1
 
 
