@@ -373,3 +373,30 @@ def test_resource_api(server: Server) -> None:
     table.update_item(Key={"user": "u1", "at": 3}, UpdateExpression="REMOVE price")
     assert "price" not in table.get_item(Key={"user": "u1", "at": 3})["Item"]
     table.delete()
+
+
+def test_transaction_client_request_token_is_idempotent(ddb: Any) -> None:
+    name = unique()
+    make_table(ddb, name)
+    key = {"pk": {"S": "counter"}, "sk": {"N": "0"}}
+    add = {
+        "TransactItems": [
+            {
+                "Update": {
+                    "TableName": name,
+                    "Key": key,
+                    "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            }
+        ],
+        "ClientRequestToken": unique("token"),
+    }
+    ddb.transact_write_items(**add)
+    ddb.transact_write_items(**add)  # the same request again: answered, not applied again
+    assert ddb.get_item(TableName=name, Key=key)["Item"]["n"] == {"N": "1"}
+    changed = {**add, "TransactItems": [{"Put": {"TableName": name, "Item": key}}]}
+    with pytest.raises(ddb.exceptions.IdempotentParameterMismatchException):
+        ddb.transact_write_items(**changed)
+    ddb.transact_write_items(**{**add, "ClientRequestToken": unique("token")})
+    assert ddb.get_item(TableName=name, Key=key)["Item"]["n"] == {"N": "2"}
