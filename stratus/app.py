@@ -37,6 +37,8 @@ from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
 from stratus.eventsources.mappings import Mappings
 from stratus.eventsources.pollers import Pollers
+from stratus.eventsources.source import SourceKind
+from stratus.eventsources.streaming import Checkpoints
 from stratus.frontend.context import ApiContext
 from stratus.gateway import connections as client_connections
 from stratus.gateway.declared import declared
@@ -93,7 +95,11 @@ from stratus.store.diskfull import writing
 from stratus.store.queue import EventQueue
 from stratus.store.sqlite import Store
 from stratus.tables.context import TablesContext
+from stratus.tables.source import DynamoDBStreamSource
+from stratus.tables.streams import Streams
+from stratus.tables.streams_api import StreamsContext
 from stratus.tables.tables import Tables
+from stratus.tables.ttl import Sweeper
 from stratus.topics import callbacks as sns_callbacks
 from stratus.topics.context import SnsContext
 from stratus.topics.topics import Topics
@@ -158,6 +164,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         # the topics are bound once made (they deliver through the async queue made below).
         targets = MessageTargets(queues)
         tables = Tables(config.data_dir / "tables.db", config.account_id)
+        # DynamoDB Streams read the table store's stream records; its commits wake the readers.
+        streams = Streams(tables.database, tables.streams)
+        tables.on_stream_records = streams.wake
         webhook_token = bucket_webhook.webhook_token(config.data_dir, config.s3_webhook_token)
     python = python_runtimes.discover(config.runtime_cache)
     runtimes: Runtimes = {
@@ -243,12 +252,15 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         )
         # Event source mappings: their owner, the source kinds they read, and their pollers.
         mappings = Mappings(store, config.account_id)
-        sources = {"sqs": SqsSource(queues)}
+        sources: dict[str, SourceKind] = {"sqs": SqsSource(queues), "dynamodb": DynamoDBStreamSource(streams)}
         pollers = Pollers(
             mappings,
             sources,
             invoker.invoke_target,
             function_limit=function_limit(registry, config.concurrency_limit),
+            checkpoints=Checkpoints(store),
+            send_failure=lambda arn, body, region: targets.send(arn, body, {}, region),
+            iterator_age=metrics.iterator_age if config.telemetry else None,
         )
         # Each declared service's own (the lean Invoke path and code links read Lambda's).
         lambda_context = LambdaContext(
@@ -294,6 +306,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             SnsContext(topics=topics, account_id=config.account_id),
             SqsContext(queues=queues, account_id=config.account_id, endpoint=public_endpoint(config)),
             TablesContext(tables=tables, account_id=config.account_id),
+            StreamsContext(streams=streams, account_id=config.account_id),
         )
         limitations = backend.limitations() + ([spans_off] if spans_off else [])
         app = build_app(
@@ -337,6 +350,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             topics,
             queues,
             pollers,
+            Sweeper(tables, streams),
         )
     finally:
         dashboard_socket.close()
@@ -588,6 +602,7 @@ async def _run(
     topics: Topics,
     queues: Queues,
     pollers: Pollers,
+    ttl: Sweeper,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -614,6 +629,7 @@ async def _run(
             published_flusher = tasks.create_task(published.run_flusher())  # EMF from function logs
             topics_task = tasks.create_task(topics.run())  # HTTP deliveries from the SNS outbox
             queues_task = tasks.create_task(queues.run())  # SQS retention expiry, message move tasks
+            ttl_task = tasks.create_task(ttl.run())  # TTL expiry, stream records' 24 hours
             await invoker_ready.wait()
             sweeper = tasks.create_task(connections.run())
             aiohttp_protocol = runner.server
@@ -644,6 +660,7 @@ async def _run(
             relay_task.cancel()  # what it had not queued stays in the outbox for the next start
             topics_task.cancel()  # undelivered HTTP notifications stay in their outbox
             queues_task.cancel()  # messages are durable; move tasks stop where they are
+            ttl_task.cancel()  # expired items not yet deleted are found by the next sweep
             async_task.cancel()  # events in flight keep their lease and run again after restart
             await asyncio.wait([async_task])
             invoker_task.cancel()

@@ -15,7 +15,9 @@ from stratus.lambda_api.context import LambdaContext
 from stratus.queues import api as sqs_api
 from stratus.services import apigatewayv2, cloudwatch, events, logs
 from stratus.tables import api as dynamodb_api
+from stratus.tables import streams_api
 from stratus.tables.context import TablesContext
+from stratus.tables.streams_api import StreamsContext
 from stratus.topics import api as sns_api
 from stratus.topics.context import SnsContext
 
@@ -32,6 +34,7 @@ def declared(
     sns_context: SnsContext,
     sqs_context: sqs_api.SqsContext,
     tables_context: TablesContext,
+    streams_context: StreamsContext,
 ) -> tuple[Bound[Any], ...]:
     """Each declared service with its context (mypy checks each pair agrees)."""
     return (
@@ -46,4 +49,5 @@ def declared(
         Bound(sqs_api.SERVICE, sqs_context),
         Bound(sns_api.SERVICE, sns_context),
         Bound(dynamodb_api.SERVICE, tables_context),
+        Bound(streams_api.STREAMS_SERVICE, streams_context),
     )

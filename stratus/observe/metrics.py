@@ -71,6 +71,11 @@ class Bucket:
     destination_failures: int = 0
     dead_letter_errors: int = 0
     recursive_dropped: int = 0
+    # Stream event source mappings: the age of the newest record of each batch at its invoke.
+    iterator_age_count: int = 0
+    iterator_age_sum: float = 0.0
+    iterator_age_max: float = 0.0
+    iterator_age_min: float = 0.0  # of the ages counted (meaningless while there are none)
 
     def add(
         self, duration_ms: float, billed_ms: int, memory_mb: int, init_ms: float | None, error: bool
@@ -99,6 +104,9 @@ class Bucket:
         if other.async_age_count:
             low = other.async_age_min
             self.async_age_min = min(self.async_age_min, low) if self.async_age_count else low
+        if other.iterator_age_count:
+            low = other.iterator_age_min
+            self.iterator_age_min = min(self.iterator_age_min, low) if self.iterator_age_count else low
         for name in SUMMED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in PEAKS:
@@ -133,6 +141,8 @@ SUMMED = (
     "destination_failures",
     "dead_letter_errors",
     "recursive_dropped",
+    "iterator_age_count",
+    "iterator_age_sum",
 )
 PEAKS = (
     "duration_max",
@@ -141,6 +151,7 @@ PEAKS = (
     "provisioned_max",
     "provisioned_alloc",
     "async_age_max",
+    "iterator_age_max",
     "init_ms_max",
 )
 ACCOUNT = ("", "account")  # the (function, dimension) of the account-wide gauges
@@ -238,6 +249,15 @@ class Metrics:
         bucket.async_age_count += 1
         bucket.async_age_sum += age_ms
         bucket.async_age_max = max(bucket.async_age_max, age_ms)
+
+    def iterator_age(self, function: str, age_ms: float) -> None:
+        bucket = self._bucket(function, "$LATEST")
+        bucket.iterator_age_min = (
+            age_ms if not bucket.iterator_age_count else min(bucket.iterator_age_min, age_ms)
+        )
+        bucket.iterator_age_count += 1
+        bucket.iterator_age_sum += age_ms
+        bucket.iterator_age_max = max(bucket.iterator_age_max, age_ms)
 
     def async_dropped(self, function: str) -> None:
         self._bucket(function, "$LATEST").async_dropped += 1

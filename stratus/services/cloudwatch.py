@@ -57,6 +57,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "DestinationDeliveryFailures": ("Count", "count"),
     "DeadLetterErrors": ("Count", "count"),
     "RecursiveInvocationsDropped": ("Count", "count"),
+    "IteratorAge": ("Milliseconds", "timing"),
 }
 # Counts and the sample each is a share of: Errors out of invocations, and so on. The others
 # count events of their own (each a sample of 1).
@@ -175,6 +176,8 @@ def _observe(metric: str, b: Bucket) -> tuple[int, float, float, float, list[flo
         return b.cold_starts, b.init_ms_sum, b.init_ms_min, b.init_ms_max, []
     if metric == "AsyncEventAge":
         return b.async_age_count, b.async_age_sum, b.async_age_min, b.async_age_max, []
+    if metric == "IteratorAge":
+        return b.iterator_age_count, b.iterator_age_sum, b.iterator_age_min, b.iterator_age_max, []
     if metric == "ProvisionedConcurrencyUtilization":
         peak = b.provisioned_max / b.provisioned_alloc if b.provisioned_alloc else 0.0
         return int(b.provisioned_alloc > 0), peak, peak, peak, []

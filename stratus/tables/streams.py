@@ -383,7 +383,13 @@ class Streams:
         cutoff = self.now_ms() - RETENTION_MS
 
         def delete(conn: sqlite3.Connection) -> int:
-            return conn.execute("DELETE FROM stream_records WHERE created_ms < ?", (cutoff,)).rowcount
+            # The newest row stays whatever its age: the next sequence number is counted from it,
+            # and a number used again would be behind every reader's checkpoint.
+            return conn.execute(
+                "DELETE FROM stream_records WHERE created_ms < ? "
+                "AND sequence < (SELECT MAX(sequence) FROM stream_records)",
+                (cutoff,),
+            ).rowcount
 
         return await self._db.change(delete)
 
