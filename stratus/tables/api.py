@@ -20,6 +20,7 @@ from stratus.tables.model import (
     check_indexes,
     describe,
     end_stream,
+    key_schema,
     new_stream,
     read_index,
     split_table_arn,
@@ -44,9 +45,8 @@ async def create_table(ctx: TablesContext, params: dict[str, Any], region: str) 
     }
     if len(attributes) != len(params.get("AttributeDefinitions") or ()):
         raise ValidationException(f"{INVALID}Duplicate AttributeName in AttributeDefinitions")
-    from stratus.tables.model import _keys
 
-    hash_key, range_key = _keys(params["KeySchema"], "KeySchema")
+    hash_key, range_key = key_schema(params["KeySchema"], "KeySchema")
     mode, throughput = billing(params)
     lsis = [read_index(i, False, mode) for i in params.get("LocalSecondaryIndexes") or ()]
     gsis = [read_index(i, True, mode) for i in params.get("GlobalSecondaryIndexes") or ()]

@@ -174,7 +174,7 @@ class Table:
 # -- reading CreateTable's input -------------------------------------------------------------
 
 
-def _keys(schema: Sequence[Mapping[str, Any]], what: str) -> tuple[str, str | None]:
+def key_schema(schema: Sequence[Mapping[str, Any]], what: str) -> tuple[str, str | None]:
     if not schema or len(schema) > 2:
         raise ValidationException(f"{INVALID}Invalid KeySchema: {what} must have one or two elements")
     if schema[0].get("KeyType") != "HASH":
@@ -231,7 +231,7 @@ def billing(params: Mapping[str, Any], current: str = "PROVISIONED") -> tuple[st
 
 def read_index(given: Mapping[str, Any], is_global: bool, mode: str) -> Index:
     name = str(given["IndexName"])
-    hash_key, range_key = _keys(given["KeySchema"], "KeySchema")
+    hash_key, range_key = key_schema(given["KeySchema"], "KeySchema")
     kind, non_key = _projection(given.get("Projection"), name)
     throughput = None
     if is_global and mode == "PROVISIONED":
