@@ -57,6 +57,7 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("s > :v", {":v": S("hello")}, True),
     ("s < :v", {":v": S("hellp")}, True),
     ("u > :v", {":v": S("z")}, True),  # é (0xC3 0xA9) sorts after z by bytes
+    ("u > :v", {":v": S("é\uffff")}, True),  # UTF-8 order, not UTF-16 order, past the BMP
     ("b > :v", {":v": {"B": b"\x01\x02"}}, True),
     ("b < :v", {":v": {"B": b"\x02"}}, True),
     ("n < :v", {":v": S("zzz")}, False),  # N against S: false

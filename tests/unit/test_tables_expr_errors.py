@@ -288,6 +288,12 @@ def test_placeholders_used_by_any_expression_of_the_request_count() -> None:
             {":a-b": {"S": "x"}},
             'ExpressionAttributeValues contains invalid key: Syntax error; key: ":a-b"',
         ),
+        (
+            None,
+            {":v": {"N": "abc"}},
+            "ExpressionAttributeValues contains invalid value: A value provided cannot be converted into a "
+            "number for key :v",
+        ),
     ],
 )
 def test_substitution_maps_are_checked(names: Any, values: Any, message: str) -> None:

@@ -7,13 +7,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from stratus.tables.errors import ValidationException
-from stratus.tables.values import AttributeValue
+from stratus.tables.values import AttributeValue, check_value
 
 
 def _check_keys(keys: Mapping[str, object], sigil: str, what: str) -> None:
     for key in keys:
         if len(key) < 2 or key[0] != sigil or not all(c.isalnum() or c == "_" for c in key[1:]):
             raise ValidationException(f'{what} contains invalid key: Syntax error; key: "{key}"')
+
+
+def _checked(key: str, value: AttributeValue) -> AttributeValue:
+    try:
+        return check_value(value)
+    except ValidationException as error:
+        raise ValidationException(
+            f"ExpressionAttributeValues contains invalid value: {error.message} for key {key}"
+        ) from None
 
 
 class Substitutions:
@@ -32,7 +41,8 @@ class Substitutions:
                 raise ValidationException("ExpressionAttributeValues must not be empty")
             _check_keys(values, ":", "ExpressionAttributeValues")
         self._names: Mapping[str, str] = names or {}
-        self._values: Mapping[str, AttributeValue] = values or {}
+        # Checked once here (numbers in canonical form), so evaluation may trust every value.
+        self._values: Mapping[str, AttributeValue] = {k: _checked(k, v) for k, v in (values or {}).items()}
         self._used_names: set[str] = set()
         self._used_values: set[str] = set()
 

@@ -68,6 +68,32 @@ class SizeOperand:
         return None if size is None else {"N": str(size)}
 
 
+def _equal(a: AttributeValue, b: AttributeValue) -> bool:
+    # Fast paths for the common scalar cases; stored values and placeholders were validated, so
+    # a number's text converts without checks. Everything else is DynamoDB's full equality.
+    if "S" in a:
+        return "S" in b and bool(a["S"] == b["S"])
+    if "N" in a:
+        return "N" in b and Decimal(a["N"]) == Decimal(b["N"])
+    return equal(a, b)
+
+
+def _order(a: AttributeValue, b: AttributeValue) -> int | None:
+    if "N" in a:
+        if "N" not in b:
+            return None
+        x, y = Decimal(a["N"]), Decimal(b["N"])
+        return (x > y) - (x < y)
+    if "S" in a:
+        if "S" not in b:
+            return None
+        # Python orders strings by code point, which is exactly the order of their UTF-8 bytes.
+        p: str = a["S"]
+        q: str = b["S"]
+        return (p > q) - (p < q)
+    return compare(a, b)
+
+
 class Condition(Protocol):
     def holds(self, item: Item) -> bool: ...
 
@@ -85,10 +111,10 @@ class Comparison:
         if a is None or b is None:
             return op == "<>"
         if op == "=":
-            return equal(a, b)
+            return _equal(a, b)
         if op == "<>":
-            return not equal(a, b)
-        order = compare(a, b)
+            return not _equal(a, b)
+        order = _order(a, b)
         if order is None:
             return False
         if op == "<":
@@ -112,8 +138,8 @@ class Between:
         hi = self.high.value(item)
         if v is None or lo is None or hi is None:
             return False
-        above = compare(v, lo)
-        below = compare(v, hi)
+        above = _order(v, lo)
+        below = _order(v, hi)
         return above is not None and below is not None and above >= 0 and below <= 0
 
 
@@ -128,7 +154,7 @@ class In:
             return False
         for choice in self.choices:
             c = choice.value(item)
-            if c is not None and equal(v, c):
+            if c is not None and _equal(v, c):
                 return True
         return False
 
