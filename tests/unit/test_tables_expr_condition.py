@@ -182,3 +182,30 @@ def test_reserved_word_through_placeholder_is_accepted() -> None:
     subs = Substitutions({"#name": "name", "#size": "size"}, {":v": {"S": "a"}})
     condition = parse_condition("#name = :v AND attribute_exists(#size)", subs)
     assert evaluate(condition, {"name": {"S": "a"}, "size": {"N": "1"}}) is True
+
+
+BOTO3_CONDITIONS = [
+    (lambda A: ~(A("n").eq(10) & A("s").eq("hello world")), False),
+    (lambda A: (A("n").eq(1) | A("n").gt(5)) & A("s").begins_with("hell"), True),
+    (lambda A: ~~A("n").eq(10), True),
+    (lambda A: ~(~(A("n").eq(10) & A("blank").eq(""))), True),
+    (lambda A: A("m.a.b[2].c").eq("found") & A("ss").contains("a") & A("n").is_in([1, 10]), True),
+    (lambda A: A("n").between(1, 9) | A("absent").not_exists() & A("u").size().eq(3), True),
+    (lambda A: A("name").exists() | A("status").attribute_type("S"), False),  # reserved names: boto3 uses #n
+]
+
+
+@pytest.mark.parametrize(("build", "expected"), BOTO3_CONDITIONS)
+def test_boto3_condition_builder_output_parses(build: Any, expected: bool) -> None:
+    """What boto3's resource API sends (its ConditionExpressionBuilder, with its parentheses and
+    placeholders) parses and evaluates."""
+    from boto3.dynamodb.conditions import Attr, ConditionExpressionBuilder
+    from boto3.dynamodb.types import TypeSerializer
+
+    built = ConditionExpressionBuilder().build_expression(build(Attr))
+    serialize = TypeSerializer().serialize
+    values = {k: serialize(v) for k, v in built.attribute_value_placeholders.items()}
+    subs = Substitutions(built.attribute_name_placeholders or None, values or None)
+    condition = parse_condition(built.condition_expression, subs)
+    subs.check_all_used()
+    assert evaluate(condition, ITEM) is expected
