@@ -33,6 +33,10 @@ SendToQueue = Callable[..., Awaitable[object]]
 Sql = Callable[[Callable[[sqlite3.Connection], T]], Awaitable[T]]
 LEASE_MS = 60_000
 HTTP_TIMEOUT_S = 15
+# HTTP deliveries in flight at once: each holds its message (up to 256 KiB) until its POST
+# ends, so the outbox is claimed only as fast as they end, however much of it is due (a tenant
+# may publish many large messages to an endpoint that never answers).
+MAX_IN_FLIGHT = 64
 
 
 class Deliverer:
@@ -56,6 +60,7 @@ class Deliverer:
         self._clock = clock
         self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
+        self.in_flight = 0  # HTTP deliveries claimed and not yet ended
 
     async def to_function(
         self, d: ToFunction, topic_arn: str, region: str, group_id: str | None, dedup_id: str | None
@@ -146,20 +151,36 @@ class Deliverer:
         ):
             while True:
                 self._wake.clear()
+                free = MAX_IN_FLIGHT - self.in_flight
+                if free <= 0:
+                    await self._wake.wait()  # set as each delivery ends
+                    continue
                 now_ms = int(self._clock() * 1000)
                 claimed: list[outbox.Leased] = await self._sql(
                     functools.partial(
-                        outbox.claim, owner=self._owner, now_ms=now_ms, lease_ms=LEASE_MS, limit=32
+                        outbox.claim,
+                        owner=self._owner,
+                        now_ms=now_ms,
+                        lease_ms=LEASE_MS,
+                        limit=min(32, free),
                     )
                 )
                 for leased in claimed:
-                    tasks.create_task(self._post(session, leased))
+                    self.in_flight += 1
+                    tasks.create_task(self._post_counted(session, leased))
                 if claimed:
                     continue
                 due: int | None = await self._sql(outbox.next_due)
                 wait = 3600.0 if due is None else max(0.0, (due - int(self._clock() * 1000)) / 1000)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=max(0.01, wait))
+
+    async def _post_counted(self, session: aiohttp.ClientSession, leased: outbox.Leased) -> None:
+        try:
+            await self._post(session, leased)
+        finally:
+            self.in_flight -= 1
+            self._wake.set()
 
     async def _post(self, session: aiohttp.ClientSession, leased: outbox.Leased) -> None:
         d = leased.delivery

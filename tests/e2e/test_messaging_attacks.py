@@ -2,7 +2,8 @@
 thing (sqs:SendMessage on one queue, sns:Publish on one topic) cannot do anything else with it
 (receive, purge, delete, grant itself more, subscribe to siphon, publish elsewhere), and nothing
 changes when it tries; a queue policy with "Principal": "*" grants exactly what it says; and a
-client cannot exhaust the server with long polls, oversized batches or attributes."""
+client cannot exhaust the server with long polls, oversized batches or attributes, or with
+notifications piling up for an HTTP endpoint that never answers."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import contextlib
 import json
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -320,3 +323,80 @@ def test_oversized_batches_and_attributes_are_refused_and_not_stored(fresh_serve
             ("1", "InvalidParameterValue", True)
         ]
     assert count(sqs, url) == (0, 0)  # nothing of any of it was stored
+
+
+class HangingEndpoint:
+    """An HTTP subscriber on loopback that answers the subscription's confirmation and then
+    holds every notification unanswered until released, counting how many it holds at once."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.held = self.most_held = 0
+        self.message_ids: set[str] = set()
+        self.confirm_url: list[str] = []
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                if body["Type"] == "SubscriptionConfirmation":
+                    outer.confirm_url.append(body["SubscribeURL"])
+                else:
+                    with lock:
+                        outer.held += 1
+                        outer.most_held = max(outer.most_held, outer.held)
+                    outer.release.wait(120)
+                    with lock:
+                        outer.held -= 1
+                        outer.message_ids.add(body["MessageId"])
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.request_queue_size = 256
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_an_endpoint_that_never_answers_holds_a_bounded_number_of_deliveries(fresh_server: Any) -> None:
+    """Many notifications due at once to an endpoint that never answers: the server makes at
+    most 64 of them at a time (each holds its message in memory until its POST ends), not as
+    many as are due; once the endpoint answers, every one is delivered."""
+    server: Server = fresh_server(STRATUS_SNS_ALLOW_LOOPBACK="1")
+    sns = server.client("sns")
+    arn = topic(sns)
+    ep = HangingEndpoint()
+    try:
+        sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=ep.url)
+        deadline = time.monotonic() + 30
+        while not ep.confirm_url and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with urllib.request.urlopen(ep.confirm_url[0], timeout=10) as reply:
+            assert reply.status == 200
+        published = 150
+        for i in range(published):
+            sns.publish(TopicArn=arn, Message=f"m{i}")
+        # Wait (60 s at most, as a guard) for the held count to stop growing for a second: the
+        # server has then made every request it is going to make while none ends.
+        deadline, last, steady_since = time.monotonic() + 60, -1, time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - steady_since < 1.0:
+            if ep.held != last:
+                last, steady_since = ep.held, time.monotonic()
+            time.sleep(0.05)
+        assert 0 < ep.most_held <= 64, ep.most_held
+        ep.release.set()
+        deadline = time.monotonic() + 120
+        while len(ep.message_ids) < published and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(ep.message_ids) == published
+    finally:
+        ep.close()
