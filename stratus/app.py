@@ -160,9 +160,6 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             # SQS's AWS/SQS metrics, kept with the metrics code publishes.
             metrics=QueueMetrics(published.record) if config.telemetry else None,
         )
-        # Destinations, dead-letter targets and bucket notifications that are queues or topics;
-        # the topics are bound once made (they deliver through the async queue made below).
-        targets = MessageTargets(queues)
         tables = Tables(config.data_dir / "tables.db", config.account_id)
         # DynamoDB Streams read the table store's stream records; its commits wake the readers.
         streams = Streams(tables.database, tables.streams)
@@ -183,6 +180,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         token_sessions = TokenSessions(identity_key)
         keyring = Keyring(credentials, config.account_id, directory, token_sessions, strict=config.iam)
         authorizer = Authorizer(directory, config.account_id, enabled=config.iam)
+        # Destinations, dead-letter targets and bucket notifications that are queues or topics;
+        # the topics are bound once made (they deliver through the async queue made below).
+        targets = MessageTargets(queues, authorizer, config.account_id)
         registry = Registry(store)
         layers = Layers(store)
         code = CodeStore(config.code_dir)
@@ -214,7 +214,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             may_send=role_may_send(authorizer, registry),
             send_message=targets.send,
         )
-        relay.append(Relay(buckets, deliverer(async_invoker.accept, targets.send)))
+        # Bucket notifications leave the outbox (the relay) or arrive by webhook through one path.
+        bucket_deliver = deliverer(async_invoker.accept, targets.send, targets.s3_may_send)
+        relay.append(Relay(buckets, bucket_deliver))
         topics = Topics(
             config.topics_db_path,
             config.account_id,
@@ -222,6 +224,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             send_to_queue=queues.send,
             may_invoke=sns_may_invoke(authorizer, registry, config.account_id),
             queue_exists=lambda arn: queues.find(arn) is not None,
+            may_send_to_queue=functools.partial(targets.service_may_send, "sns.amazonaws.com"),
             endpoint=environment_endpoint(config, backend),
             allow_loopback=config.sns_allow_loopback,
         )
@@ -301,7 +304,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 function_exists=function_exists(registry),
                 s3_may_invoke=s3_may_invoke(authorizer, registry, config.account_id),
                 caller_may=caller_may(authorizer),
-                message_target_exists=targets.exists,
+                s3_may_send=targets.s3_may_send,
             ),
             SnsContext(topics=topics, account_id=config.account_id),
             SqsContext(queues=queues, account_id=config.account_id, endpoint=public_endpoint(config)),
@@ -315,7 +318,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 lambda_functions.downloads(lambda_context),
                 metering.register,
                 dashboard_pages.pointer(dashboard_site.port_of(dashboard_socket)),
-                bucket_webhook.routes(buckets, webhook_token, deliverer(async_invoker.accept, targets.send)),
+                bucket_webhook.routes(buckets, webhook_token, bucket_deliver),
                 sns_callbacks.routes(topics),
             ],
             services,
@@ -399,9 +402,11 @@ class MessageTargets:
     """Queues and topics as targets of the rest of the platform (async-invoke destinations and
     dead-letter targets, bucket notifications): whether one exists, and sending to it."""
 
-    def __init__(self, queues: Queues) -> None:
+    def __init__(self, queues: Queues, authorizer: Authorizer, account_id: str) -> None:
         self.queues = queues
         self.topics: Topics | None = None  # bound once made, before the server serves
+        self._authorizer = authorizer
+        self._account_id = account_id
 
     def exists(self, arn: str) -> bool:
         kind = message_target(arn)
@@ -410,6 +415,39 @@ class MessageTargets:
         if kind[0] == "sqs":
             return self.queues.find(arn) is not None
         return self.topics is not None and self.topics.find(arn) is not None
+
+    def s3_may_send(self, arn: str, bucket_arn: str) -> bool:
+        """Whether a bucket's notifications may go to a queue or topic: it exists and its
+        access policy lets s3.amazonaws.com send or publish to it for the bucket."""
+        return self.exists(arn) and self.service_may_send("s3.amazonaws.com", arn, bucket_arn)
+
+    def service_may_send(self, service: str, arn: str, source_arn: str) -> bool:
+        """Whether an AWS service ("sns.amazonaws.com", "s3.amazonaws.com") may send to a queue
+        or publish to a topic for a source (a topic, a bucket): as SQS and SNS decide, only by
+        the queue's or topic's access policy (identity/authorizer.py's `service_may`). A target
+        that does not exist is not refused here: sending to it fails as not found."""
+        kind = message_target(arn)
+        if kind is None:
+            return False
+        if kind[0] == "sqs":
+            queue = self.queues.find(arn)
+            if queue is None:
+                return True
+            action, policy = "sqs:SendMessage", queue.attributes.get("Policy")
+        else:
+            topic = self.topics.find(arn) if self.topics is not None else None
+            if topic is None:
+                return True
+            action, policy = "sns:Publish", topic.attributes.get("Policy")
+        return self._authorizer.service_may(
+            service,
+            action,
+            arn,
+            policy or None,
+            source_arn=source_arn,
+            source_account=self._account_id,
+            region=kind[1],
+        )
 
     async def send(
         self,

@@ -22,7 +22,7 @@ class S3Context:
     # whose target S3 may not invoke.
     s3_may_invoke: Callable[[str, str, str], bool]
     # Whether an SQS queue or SNS topic ARN names one that exists (a notification's target).
-    message_target_exists: Callable[[str], bool]
+    s3_may_send: Callable[[str, str], bool]
     # Whether the caller of the request being served may do an action on a resource, in a
     # region: DeleteObjects refuses the keys it may not delete one by one, as S3 does.
     caller_may: Callable[[str, str, str], bool]

@@ -70,7 +70,7 @@ def validate(
     function_exists: Callable[[str], bool],
     s3_may_invoke: Callable[[str, str, str], bool],
     bucket: str,
-    message_target_exists: Callable[[str], bool],
+    s3_may_send: Callable[[str, str], bool],
 ) -> str:
     """The JSON text to store for a bucket in `region`, or InvalidArgument as S3 refuses it.
     No configuration: "" (the bucket has no notifications)."""
@@ -96,7 +96,7 @@ def validate(
         bucket=bucket,
         function_exists=function_exists,
         s3_may_invoke=s3_may_invoke,
-        message_target_exists=message_target_exists,
+        s3_may_send=s3_may_send,
     )
     if not stored:
         return ""
@@ -195,12 +195,12 @@ def _destinations(
     bucket: str,
     function_exists: Callable[[str], bool],
     s3_may_invoke: Callable[[str, str, str], bool],
-    message_target_exists: Callable[[str], bool],
+    s3_may_send: Callable[[str, str], bool],
 ) -> None:
     """S3 checks each target before accepting: it must be in the bucket's region; a function's
-    policy must let s3.amazonaws.com invoke it for this bucket, and a queue or topic must exist
-    (queue and topic policies are not kept here, so S3 may send to any). A target that does not
-    exist fails the same check (S3 cannot tell the two apart either)."""
+    policy must let s3.amazonaws.com invoke it for this bucket, and a queue's or topic's access
+    policy must let s3.amazonaws.com send or publish to it for this bucket. A target that does
+    not exist fails the same check (S3 cannot tell the two apart either)."""
     bucket_arn = f"arn:aws:s3:::{bucket}"
     failed: list[tuple[str, str]] = []
     for rule in rules:
@@ -222,7 +222,7 @@ def _destinations(
                 and s3_may_invoke(rule.arn, bucket_arn, region)
             )
         else:
-            ok = parts[4] == account_id and message_target_exists(rule.arn)
+            ok = parts[4] == account_id and s3_may_send(rule.arn, bucket_arn)
         if not ok:
             failed.append((service, rule.arn))
     if failed:

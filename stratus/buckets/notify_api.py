@@ -25,7 +25,7 @@ async def put_bucket_notification_configuration(
         account_id=ctx.account_id,
         function_exists=(lambda arn: True) if skip else ctx.function_exists,
         s3_may_invoke=(lambda arn, bucket, where: True) if skip else ctx.s3_may_invoke,
-        message_target_exists=(lambda arn: True) if skip else ctx.message_target_exists,
+        s3_may_send=(lambda arn, bucket: True) if skip else ctx.s3_may_send,
         bucket=name,
     )
     await ctx.buckets.put_notification(name, text or None)

@@ -4,6 +4,7 @@ subject. Each is durable when the call returns (the relay deletes the outbox row
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 
 from stratus.buckets.model import Delivery
@@ -22,8 +23,14 @@ class Undeliverable(Exception):
     queue or topic is gone): dropped with a log line, as S3 drops it, rather than retried."""
 
 
-def deliverer(accept: Accept, send: SendMessage | None) -> Deliver:
-    """The one way a delivery is made, for the relay and the webhook alike."""
+def deliverer(
+    accept: Accept,
+    send: SendMessage | None,
+    may_send: Callable[[str, str], bool] = lambda arn, bucket_arn: True,
+) -> Deliver:
+    """The one way a delivery is made, for the relay and the webhook alike. `may_send` (queue or
+    topic ARN, bucket ARN): whether its access policy still lets S3 send to it, as SQS and SNS
+    check each message S3 sends (the policy may have changed since the bucket was configured)."""
 
     async def deliver(delivery: Delivery) -> None:
         arn = delivery.target_arn
@@ -34,6 +41,8 @@ def deliverer(accept: Accept, send: SendMessage | None) -> Deliver:
         kind = message_target(arn)
         if kind is None or send is None:
             raise Undeliverable(f"{arn} is not a function, queue or topic here")
+        if not may_send(arn, _bucket_arn(delivery.payload)):
+            raise Undeliverable(f"{arn}: its access policy does not allow s3.amazonaws.com for this bucket")
         subject = SUBJECT if kind[0] == "sns" else None
         try:
             await send(arn, delivery.payload, {}, delivery.region, subject=subject)
@@ -45,3 +54,11 @@ def deliverer(accept: Accept, send: SendMessage | None) -> Deliver:
             raise Undeliverable(f"{arn}: {e.message}") from e
 
     return deliver
+
+
+def _bucket_arn(payload: bytes) -> str:
+    """The bucket an event is about (S3's event record names it), or "" when it cannot be read."""
+    try:
+        return str(json.loads(payload)["Records"][0]["s3"]["bucket"]["arn"])
+    except (ValueError, LookupError, TypeError):
+        return ""

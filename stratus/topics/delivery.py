@@ -49,6 +49,7 @@ class Deliverer:
         send_to_queue: SendToQueue | None,
         may_invoke: Callable[[str, str, str], bool],
         clock: Callable[[], float],
+        may_send: Callable[[str, str], bool] = lambda queue_arn, topic_arn: True,
         allow_loopback: bool = False,
     ) -> None:
         self._sql = sql
@@ -57,6 +58,9 @@ class Deliverer:
         self._invoke_async = invoke_async
         self._send_to_queue = send_to_queue
         self._may_invoke = may_invoke
+        # Whether a queue's access policy lets SNS send to it for a topic (queue ARN, topic ARN):
+        # else whoever may subscribe could inject into any queue.
+        self._may_send = may_send
         self._clock = clock
         self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
@@ -77,6 +81,11 @@ class Deliverer:
     async def to_queue(self, d: ToQueue, group_id: str | None, dedup_id: str | None) -> None:
         if self._send_to_queue is None:
             log.warning("no queues: delivery to %s dropped", d.sub.endpoint)
+            return
+        if not self._may_send(d.sub.endpoint, d.sub.topic_arn):
+            # SQS refuses SNS (a client-side error): not retried; the dead-letter queue gets it.
+            refused = redrive.QUEUE_REFUSED
+            await self.dead_letter(d.sub.arn, d.body, d.attributes, group_id, dedup_id, *refused)
             return
         try:
             await self._send_to_queue(
@@ -113,6 +122,14 @@ class Deliverer:
         if target is None or self._send_to_queue is None:
             log.warning(
                 "SNS delivery for %s failed (%s: %s); no dead-letter queue: dropped", sub_arn, code, text
+            )
+            return
+        if sub is not None and not self._may_send(target, sub.topic_arn):
+            log.warning(
+                "SNS may not send to %s, the dead-letter queue of %s (its access policy does not allow "
+                "sns.amazonaws.com sqs:SendMessage for the topic): dropped",
+                target,
+                sub_arn,
             )
             return
         fifo = target.endswith(".fifo")

@@ -34,6 +34,11 @@ FUNCTION_REFUSED = (
     "Amazon SNS is not authorized to invoke the function (its resource-based policy does not "
     "allow sns.amazonaws.com for this topic), or the function does not exist.",
 )
+QUEUE_REFUSED = (
+    "AccessDenied",
+    "Amazon SNS is not authorized to send to the queue (its access policy does not allow "
+    "sns.amazonaws.com sqs:SendMessage for this topic).",
+)
 
 
 def target(attributes: Mapping[str, str]) -> str | None:

@@ -56,6 +56,7 @@ class Topics:
         may_invoke: Callable[[str, str, str], bool],
         endpoint: str,
         queue_exists: Callable[[str], bool] = lambda arn: True,
+        may_send_to_queue: Callable[[str, str], bool] = lambda queue_arn, topic_arn: True,
         clock: Callable[[], float] = time.time,
         allow_loopback: bool = False,
     ) -> None:
@@ -86,6 +87,7 @@ class Topics:
             send_to_queue=send_to_queue,
             may_invoke=may_invoke,
             clock=clock,
+            may_send=may_send_to_queue,
             allow_loopback=allow_loopback,
         )
 

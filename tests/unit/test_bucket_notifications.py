@@ -29,7 +29,7 @@ def check(config: dict[str, Any], *, exists: set[str] | None = None, allowed: se
         s3_may_invoke=lambda arn, bucket_arn, region: (
             arn.split(":")[6] in may and bucket_arn == "arn:aws:s3:::bkt" and region == REGION
         ),
-        message_target_exists=lambda arn: arn.rsplit(":", 1)[1] in names,
+        s3_may_send=lambda arn, bucket: arn.rsplit(":", 1)[1] in names,
         bucket="bkt",
     )
 
