@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from stratus.errors import DiskFull, StratusError
 from stratus.wire import validate
+from stratus.wire.legacy_query import AUTH_CODES
 from stratus.wire.models import protocol_model
 from stratus.wire.service import Service, not_implemented
 from stratus.wire.types import BadRequest, WireError, WireProtocol, WireRequest, WireResponse
@@ -30,16 +31,6 @@ Incident = Callable[[BaseException], StratusError]
 # Whether the caller may run the operation, given the service, its context, the operation's
 # name, its checked input and the region; raises AccessDenied when not (identity/guard.py).
 Guard = Callable[[Service[Any], Any, str, Mapping[str, Any], str], None]
-
-# The authentication and authorization codes the JSON protocols use, as the query and REST-XML
-# services (IAM, STS, CloudWatch, S3) spell them.
-_XML_AUTH_CODES = {
-    "AccessDeniedException": "AccessDenied",
-    "ExpiredTokenException": "ExpiredToken",
-    "UnrecognizedClientException": "InvalidClientTokenId",
-    "InvalidSignatureException": "SignatureDoesNotMatch",
-    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
-}
 
 
 async def dispatch(
@@ -92,9 +83,9 @@ def wire_error(error: StratusError) -> WireError:
 
 def for_protocol(error: WireError, protocol: str) -> WireError:
     """`error` with the code the protocol's services give it (AccessDenied in XML)."""
-    if protocol in ("query", "rest-xml") and error.code in _XML_AUTH_CODES:
+    if protocol in ("query", "rest-xml") and error.code in AUTH_CODES:
         return WireError(
-            _XML_AUTH_CODES[error.code], error.message, error.status, error.sender_fault, error.fields
+            AUTH_CODES[error.code], error.message, error.status, error.sender_fault, error.fields
         )
     return error
 

@@ -18,6 +18,16 @@ from typing import Any
 
 from botocore.model import ServiceModel
 
+# The authentication and authorization codes the JSON protocols use, as the query-era and
+# REST-XML services (IAM, STS, CloudWatch, S3, SQS's query API) spell them.
+AUTH_CODES = {
+    "AccessDeniedException": "AccessDenied",
+    "ExpiredTokenException": "ExpiredToken",
+    "UnrecognizedClientException": "InvalidClientTokenId",
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+}
+
 
 @dataclass(frozen=True)
 class QueryNames:
@@ -129,6 +139,8 @@ def overlaid(description: dict[str, Any], names: QueryNames) -> dict[str, Any]:
 def query_code(service: ServiceModel, code: str) -> str:
     """The code a query-era client expects for an error a handler raised under its shape name
     (`QueueDoesNotExist` -> `AWS.SimpleQueueService.NonExistentQueue`); other codes as they are."""
+    if code in AUTH_CODES:  # SQS over JSON: `AccessDenied` in the header, as over query
+        return AUTH_CODES[code]
     legacy = LEGACY.get(service.service_name)
     if legacy is not None and code in legacy.error_codes:
         return legacy.error_codes[code]

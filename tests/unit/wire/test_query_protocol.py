@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from stratus.wire.json_protocol import JsonProtocol
 from stratus.wire.models import protocol_model, service_model
@@ -235,6 +236,18 @@ def test_sqs_errors_carry_their_query_era_codes() -> None:
     with pytest.raises(client.exceptions.QueueDoesNotExist) as caught:
         stubbed.get_queue_url(QueueName="q")
     assert caught.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+
+
+def test_sqs_json_access_denied_reads_as_access_denied() -> None:
+    """The JSON protocol's AccessDeniedException is SQS's AccessDenied to a JSON client too:
+    the header carries the query-era code, which boto3 reports as Error.Code."""
+    error = WireError("AccessDeniedException", "not allowed", 403)
+    answer = JsonProtocol().error(service_model("sqs"), error, REQUEST_ID)
+    assert dict(answer.headers)["x-amzn-query-error"] == "AccessDenied;Sender"
+    client = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    with pytest.raises(ClientError) as caught:
+        _respond(client, answer).get_queue_url(QueueName="q")
+    assert caught.value.response["Error"]["Code"] == "AccessDenied"
 
 
 def _respond(client: Any, answer: Any) -> Any:
