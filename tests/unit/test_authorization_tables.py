@@ -1,7 +1,8 @@
 """Each declared service's authorization table (`Service.action`): the IAM action and resource ARN
 of every operation, held to AWS's Service Authorization Reference ("Actions, resources, and
 condition keys for AWS Lambda / Amazon CloudWatch Logs / Amazon EventBridge / Amazon
-CloudWatch", and API Gateway's method-and-path model)."""
+CloudWatch / Amazon SQS / Amazon SNS / Amazon DynamoDB", and API Gateway's method-and-path
+model)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from stratus.lambda_api import actions
 from stratus.lambda_api.service import SERVICE as LAMBDA
 from stratus.queues.api import SERVICE as SQS
 from stratus.services import apigatewayv2, cloudwatch, events, logs
+from stratus.tables.api import SERVICE as DYNAMODB
+from stratus.tables.streams import Position, encode_iterator
+from stratus.tables.streams_api import STREAMS_SERVICE as DYNAMODB_STREAMS
+from stratus.topics.api import SERVICE as SNS
 from stratus.wire.models import service_model
 from stratus.wire.samples import sample
 from stratus.wire.service import Service
@@ -27,6 +32,9 @@ SERVICES: tuple[Service[Any], ...] = (
     cloudwatch.SERVICE,
     apigatewayv2.SERVICE,
     SQS,
+    SNS,
+    DYNAMODB,
+    DYNAMODB_STREAMS,
 )
 
 # The actions AWS documents for the operations served here, by IAM prefix (copied from the
@@ -75,6 +83,23 @@ DOCUMENTED = {
     },
     "cloudwatch": {"GetMetricStatistics", "GetMetricData", "ListMetrics", "PutMetricData"},
     "apigateway": {"GET", "POST", "PUT", "PATCH", "DELETE"},
+    # PublishBatch is sns:Publish.
+    "sns": {
+        "CreateTopic", "ListTopics", "GetTopicAttributes", "SetTopicAttributes", "DeleteTopic",
+        "Subscribe", "ConfirmSubscription", "GetSubscriptionAttributes",
+        "SetSubscriptionAttributes", "Unsubscribe", "ListSubscriptions",
+        "ListSubscriptionsByTopic", "Publish", "TagResource", "UntagResource",
+        "ListTagsForResource",
+    },
+    # TransactGetItems is GetItem on each table, TransactWriteItems each item's own write
+    # (ConditionCheckItem for a condition check); the streams' actions carry DynamoDB's prefix.
+    "dynamodb": {
+        "CreateTable", "DescribeTable", "DeleteTable", "ListTables", "UpdateTable",
+        "UpdateTimeToLive", "DescribeTimeToLive", "TagResource", "UntagResource",
+        "ListTagsOfResource", "DescribeLimits", "PutItem", "GetItem", "UpdateItem", "DeleteItem",
+        "BatchGetItem", "BatchWriteItem", "ConditionCheckItem", "Query", "Scan",
+        "DescribeStream", "GetRecords", "GetShardIterator", "ListStreams",
+    },
 }  # fmt: skip
 # Actions the reference lists with no resource type: they can only be granted on "*".
 UNSCOPED = {
@@ -84,6 +109,7 @@ UNSCOPED = {
     "lambda:ListEventSourceMappings", "sqs:ListQueues",
     "cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData",
     "cloudwatch:ListMetrics", "cloudwatch:PutMetricData",
+    "sns:ListTopics", "sns:ListSubscriptions", "dynamodb:ListTables", "dynamodb:DescribeLimits",
 }  # fmt: skip
 # The ARN every other resource must have: the service, this region and account (API Gateway's
 # have no account), and one of the service's resource types.
@@ -98,6 +124,26 @@ RESOURCE_ARN = {
     "logs": re.compile(rf"^arn:aws:logs:{REGION}:{ACCOUNT}:log-group:[^:]*(:log-stream:[^:]*)?$"),
     "events": re.compile(rf"^arn:aws:events:{REGION}:{ACCOUNT}:rule/[^/]+$"),
     "apigateway": re.compile(rf"^arn:aws:apigateway:{REGION}::/"),
+    "sns": re.compile(rf"^arn:aws:sns:{REGION}:{ACCOUNT}:[A-Za-z0-9_.-]+$"),
+    # A table, one of its indexes, or its streams (ListStreams names them all: stream/*).
+    "dynamodb": re.compile(
+        rf"^arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/[^/]+(/index/[^/]+|/stream/[^/]+)?$"
+    ),
+}
+
+TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:topic"
+TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/t"
+STREAM = f"{TABLE}/stream/2026-01-01T00:00:00.000"
+# Members whose sampled value would be no ARN at all (a handler refuses those before anything
+# is done): replaced by a well-formed one of the service's own, so the resource can be checked.
+WELL_FORMED: dict[tuple[str, str], str] = {
+    ("sns", "TopicArn"): TOPIC,
+    ("sns", "TargetArn"): TOPIC,
+    ("sns", "ResourceArn"): TOPIC,
+    ("sns", "SubscriptionArn"): f"{TOPIC}:0f4c7a52-6f0e-4c3b-9c1a-0123456789ab",
+    ("dynamodb", "ResourceArn"): TABLE,
+    ("dynamodbstreams", "StreamArn"): STREAM,
+    ("dynamodbstreams", "ShardIterator"): encode_iterator(Position(STREAM, "shardId-1", -1, 0)),
 }
 
 FN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn"
@@ -340,6 +386,33 @@ EXPECTED: list[tuple[Service[Any], str, dict[str, Any], str, str]] = [
         f"{API}/a1b2/routes/r9",
     ),
     (apigatewayv2.SERVICE, "DeleteApi", {"ApiId": "a1b2"}, "apigateway:DELETE", f"{API}/a1b2"),
+    # DynamoDB: the table (by name or ARN), the index a Query or Scan reads, the first table of
+    # a batch or transaction (the rest are checked as well: `extra_actions`).
+    (DYNAMODB, "PutItem", {"TableName": "t", "Item": {}}, "dynamodb:PutItem", TABLE),
+    (DYNAMODB, "GetItem", {"TableName": TABLE, "Key": {}}, "dynamodb:GetItem", TABLE),
+    (DYNAMODB, "Query", {"TableName": "t", "IndexName": "gsi"}, "dynamodb:Query", f"{TABLE}/index/gsi"),
+    (DYNAMODB, "Scan", {"TableName": "t"}, "dynamodb:Scan", TABLE),
+    (DYNAMODB, "ListTables", {}, "dynamodb:ListTables", "*"),
+    (
+        DYNAMODB,
+        "TransactWriteItems",
+        {"TransactItems": [{"Update": {"TableName": "t", "Key": {}, "UpdateExpression": "SET a = :a"}}]},
+        "dynamodb:UpdateItem",
+        TABLE,
+    ),
+    (DYNAMODB_STREAMS, "DescribeStream", {"StreamArn": STREAM}, "dynamodb:DescribeStream", STREAM),
+    (DYNAMODB_STREAMS, "ListStreams", {"TableName": "t"}, "dynamodb:ListStreams", f"{TABLE}/stream/*"),
+    # SNS: the topic, a subscription's topic, Publish's TopicArn or TargetArn.
+    (SNS, "Publish", {"TopicArn": TOPIC, "Message": "m"}, "sns:Publish", TOPIC),
+    (SNS, "PublishBatch", {"TopicArn": TOPIC}, "sns:Publish", TOPIC),
+    (
+        SNS,
+        "Unsubscribe",
+        {"SubscriptionArn": WELL_FORMED[("sns", "SubscriptionArn")]},
+        "sns:Unsubscribe",
+        TOPIC,
+    ),
+    (SNS, "CreateTopic", {"Name": "topic"}, "sns:CreateTopic", TOPIC),
 ]
 
 
@@ -366,6 +439,9 @@ def test_every_operation_has_a_documented_action_and_resource(service: Service[A
     shape = service_model(service.model).operation_model(operation).input_shape
     for seed in ("a", "b", "c"):
         params = sample(shape, seed=f"{operation}/{seed}") if shape is not None else {}
+        for (model, member), arn in WELL_FORMED.items():
+            if model == service.model and member in params:
+                params[member] = arn
         action, resource = service.action(operation, params, REGION, ACCOUNT)
         prefix, _, name = action.partition(":")
         assert name in DOCUMENTED[prefix], (operation, action)
@@ -391,6 +467,8 @@ def test_the_action_prefixes() -> None:
         "cloudwatch",
         "apigateway",
         "sqs",
+        "sns",
+        "dynamodb",
     }
 
 
