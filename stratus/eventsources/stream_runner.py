@@ -12,6 +12,12 @@ MaximumRecordAgeInSeconds) to the OnFailure destination as Lambda's invocation r
 The shard's checkpoint moves only over records that are done, contiguously from the oldest,
 and is written to the main store after each advance: after a crash reading resumes there, so
 records are delivered at least once and in order.
+
+With TumblingWindowInSeconds a shard has one lane (state passes from batch to batch of a window
+in order, so ParallelizationFactor does not apply), batches never span two windows, each
+invocation carries the window's fields and state (`tumbling.Session`), a closed window gets a
+final invocation without records, and the durable checkpoint moves only once a window is done
+(see `tumbling`).
 """
 
 from __future__ import annotations
@@ -28,12 +34,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stratus.errors import StratusError, TooManyRequests
-from stratus.eventsources import batching, retrying
+from stratus.eventsources import batching, retrying, windows
 from stratus.eventsources.filtering import Filters
+from stratus.eventsources.lanes import Lane, Progress, leading
 from stratus.eventsources.mappings import Mappings
 from stratus.eventsources.model import OK, EventSourceMapping
 from stratus.eventsources.source import SourceKind
 from stratus.eventsources.streaming import Checkpoints, StreamItem, StreamReader
+from stratus.eventsources.tumbling import Session
 from stratus.invoke.target import Invoked, Target
 
 log = logging.getLogger("stratus.eventsources")
@@ -97,39 +105,6 @@ def failure_record(
     return record
 
 
-class _Progress:
-    """A shard's records in flight, in read order, and the checkpoint over those done."""
-
-    def __init__(self, after: int) -> None:
-        self.after = after  # the checkpoint: everything up to it is done
-        self._pending: collections.deque[int] = collections.deque()
-        self._done: set[int] = set()
-        self.changed = asyncio.Event()
-
-    def __len__(self) -> int:
-        return len(self._pending)
-
-    def add(self, sequence: int) -> None:
-        self._pending.append(sequence)
-
-    def done(self, sequences: Sequence[int]) -> bool:
-        """Marks records done; whether the checkpoint moved."""
-        self._done.update(sequences)
-        moved = False
-        while self._pending and self._pending[0] in self._done:
-            self.after = self._pending.popleft()
-            self._done.discard(self.after)
-            moved = True
-        self.changed.set()
-        return moved
-
-
-class _Lane:
-    def __init__(self) -> None:
-        self.items: collections.deque[tuple[StreamItem, float]] = collections.deque()  # (item, arrival)
-        self.arrived = asyncio.Event()
-
-
 class StreamRunner:
     """The workers of one stream mapping."""
 
@@ -156,6 +131,7 @@ class StreamRunner:
         self._iterator_age = iterator_age
         self._clock = clock
         self._filters = Filters(mapping.config.filters)
+        self._windowed = mapping.config.tumbling_window_s > 0
         self._target = Target(mapping.function_name, mapping.qualifier, mapping.region, mapping.account_id)
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -208,10 +184,11 @@ class StreamRunner:
         if after is None:
             return
         config = self.mapping.config
-        progress = _Progress(after)
-        lanes = [_Lane() for _ in range(max(1, config.parallelization))]
+        progress = Progress(after)
+        lanes = [Lane() for _ in range(1 if self._windowed else max(1, config.parallelization))]
         for lane in lanes:
-            self._spawn(tasks, self._lane(shard, lane, progress))
+            work = self._windowed_lane if self._windowed else self._lane
+            self._spawn(tasks, work(shard, lane, progress))
         # Read ahead at most this many records beyond the checkpoint.
         ahead = max(config.batch_size, 100) * len(lanes) * 2
         position = after
@@ -220,6 +197,7 @@ class StreamRunner:
                 progress.changed.clear()
                 await progress.changed.wait()
                 continue
+            asked_ms = int(self._clock() * 1000)
             try:
                 items = await self._reader.read(
                     shard, position, min(ahead - len(progress), 1000), IDLE_WAIT_S
@@ -229,6 +207,10 @@ class StreamRunner:
                 self._mappings.note_result(uuid, f"PROBLEM: {_reason(e)}")
                 await asyncio.sleep(PAUSE_S)
                 continue
+            if not items and self._windowed:  # caught up: an open window may close
+                for lane in lanes:
+                    lane.quiet_ms = asked_ms
+                    lane.arrived.set()
             now = time.monotonic()
             for item in items:
                 progress.add(item.sequence)
@@ -237,7 +219,7 @@ class StreamRunner:
                 lane.arrived.set()
                 position = item.sequence
 
-    async def _lane(self, shard: str, lane: _Lane, progress: _Progress) -> None:
+    async def _lane(self, shard: str, lane: Lane, progress: Progress) -> None:
         config = self.mapping.config
         while not self._stopping.is_set():
             while not lane.items:
@@ -262,12 +244,16 @@ class StreamRunner:
                 size += item.record.size
             await self._deliver(shard, batch, progress)
 
-    def _finish(self, shard: str, progress: _Progress, items: Sequence[StreamItem]) -> None:
-        if items and progress.done([i.sequence for i in items]):
+    def _finish(self, shard: str, progress: Progress, items: Sequence[StreamItem]) -> None:
+        moved = bool(items) and progress.done([i.sequence for i in items])
+        if moved and not self._windowed:  # a window's records are checkpointed when it is done
             self._checkpoints.put(self.mapping.uuid, shard, progress.after)
 
-    async def _deliver(self, shard: str, batch: list[StreamItem], progress: _Progress) -> None:
-        """One batch to the function, with the stream retry rules, until all of it is done."""
+    async def _deliver(
+        self, shard: str, batch: list[StreamItem], progress: Progress, session: Session | None = None
+    ) -> None:
+        """One batch to the function, with the stream retry rules, until all of it is done
+        (with a tumbling window, in `session`'s window, carrying its state)."""
         config = self.mapping.config
         matched = [i for i in batch if self._filters.matches(i.record.view)]
         # What no filter matches is never delivered, and counts as processed.
@@ -289,12 +275,14 @@ class StreamRunner:
                 if start >= end:
                     continue
             part = matched[start:end]
-            invoked = await self._call(part)
+            invoked = await self._call(part, session)
             if invoked is None:
                 return  # stopping: not checkpointed, read again by the next runner
             invokes += 1
             result = invoked.result
             outcome = retrying.Outcome("error" if result.function_error else "ok", result.payload)
+            if session is not None:
+                outcome = session.judge(outcome)
             decision = retrying.decide_stream(
                 outcome,
                 start,
@@ -308,7 +296,14 @@ class StreamRunner:
             if decision.on_failure is not None:
                 low, high = decision.on_failure
                 await self._give_up(shard, matched[low:high], "RetryAttemptsExhausted", invokes, invoked)
+            if session is not None and outcome.kind == "ok" and decision.checkpoint > start:
+                session.accept(result.payload)
             self._finish(shard, progress, matched[start : max(start, decision.checkpoint)])
+            if session is not None and session.early:  # the state outgrew 1 MB
+                if not await self._final(session):
+                    return
+                self._checkpoints.put(self.mapping.uuid, shard, progress.after)
+                session.restart()
             follow = [(*r, decision.attempts) for r in ((decision.retry,) if decision.retry else ())]
             follow += [(low, high, decision.attempts) for low, high in decision.halves]
             ranges.extendleft(reversed(follow))
@@ -319,13 +314,18 @@ class StreamRunner:
             if self._stopping.is_set():
                 return
 
-    async def _call(self, part: Sequence[StreamItem]) -> Invoked | None:
+    async def _call(
+        self, part: Sequence[StreamItem], session: Session | None = None, *, final: bool = False
+    ) -> Invoked | None:
         """Invokes with a batch until the function answers (throttles and a missing function
         are retried without spending an attempt); None when the runner stops first."""
-        payload = json.dumps(self._source.payload([i.record for i in part]), separators=(",", ":")).encode()
+        event = self._source.payload([i.record for i in part])
+        if session is not None:
+            event = session.wrap(event, final=final)
+        payload = json.dumps(event, separators=(",", ":")).encode()
         delay = 0.05
         while not self._stopping.is_set():
-            if self._iterator_age is not None:
+            if self._iterator_age is not None and part:
                 newest = max(i.record.sent_ms for i in part)
                 self._iterator_age(self.mapping.function_name, max(0.0, self._clock() * 1000 - newest))
             task = asyncio.current_task()
@@ -341,6 +341,79 @@ class StreamRunner:
             finally:
                 self._invoking.discard(task)
         return None
+
+    async def _final(self, session: Session) -> bool:
+        """A window's final invocation (no records, isFinalInvokeForWindow). Lambda holds the
+        shard until it succeeds; with MaximumRetryAttempts set, Stratus gives the window's state
+        up after that many retries (there are no records to send OnFailure). False when the
+        runner stops first (the window is read again from its first record)."""
+        retries = self.mapping.config.max_retries
+        attempts = 0
+        while not self._stopping.is_set():
+            invoked = await self._call([], session, final=True)
+            if invoked is None:
+                return False
+            if not invoked.result.function_error:
+                self._mappings.note_result(self.mapping.uuid, OK)
+                return True
+            self._mappings.note_result(self.mapping.uuid, "PROBLEM: Function call failed")
+            if 0 <= retries <= attempts:
+                log.warning(
+                    "event source mapping %s: the final invocation of window %s failed; its state is dropped",
+                    self.mapping.uuid,
+                    session.window.wire(),
+                )
+                return True
+            attempts += 1
+            await self._pause(retry_delay(attempts))
+        return False
+
+    async def _windowed_lane(self, shard: str, lane: Lane, progress: Progress) -> None:
+        """A shard's one lane under a tumbling window: batches of one window at a time, the
+        window's final invocation once it closes, and then its checkpoint."""
+        config = self.mapping.config
+        size_s = config.tumbling_window_s
+        session: Session | None = None
+        closed_end = 0  # the end of the last window closed: windows never go back
+
+        def window_of(item: StreamItem) -> windows.Window:
+            # A record stamped before the open window (clocks are not monotonic) joins it.
+            floor = closed_end if session is None else session.window.start_ms
+            return windows.window_for(item.record.sent_ms, size_s, floor)
+
+        while not self._stopping.is_set():
+            head = window_of(lane.items[0][0]) if lane.items else None
+            if session is not None and windows.closed(session.window, head, lane.quiet_ms):
+                if session.invoked and not await self._final(session):
+                    return
+                self._checkpoints.put(self.mapping.uuid, shard, progress.after)
+                closed_end = session.window.end_ms
+                session = None
+                continue
+            if head is None:
+                lane.arrived.clear()
+                await lane.arrived.wait()
+                continue
+            if session is None:
+                session = Session(head, shard, self.mapping.source_arn)
+            first_at = lane.items[0][1]
+            while len(lane.items) == leading(lane, session.window, window_of) < config.batch_size:
+                left = first_at + config.window_s - time.monotonic()
+                if left <= 0:
+                    break
+                lane.arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lane.arrived.wait(), left)
+            batch: list[StreamItem] = []
+            size = 0
+            while lane.items and len(batch) < config.batch_size:
+                item = lane.items[0][0]
+                if window_of(item) != session.window or not batching.fits(size, len(batch), item.record.size):
+                    break
+                lane.items.popleft()
+                batch.append(item)
+                size += item.record.size
+            await self._deliver(shard, batch, progress, session)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -102,8 +102,6 @@ def _config(params: dict[str, Any], kind: SourceKind, base: MappingConfig | None
             raise InvalidParameterValue("StartingPosition is required for stream event sources.")
         if base is None and "BatchSize" not in params:
             values["batch_size"] = STREAM_BATCH  # streams' default, not queues' 10
-        if params.get("TumblingWindowInSeconds"):
-            raise InvalidParameterValue("TumblingWindowInSeconds is not supported by Stratus yet.")
         if "ScalingConfig" in params:
             raise InvalidParameterValue(
                 "Unsupported ScalingConfig parameter for given event source mapping type."

@@ -56,12 +56,14 @@ class Table:
         self.sequence = 0
         self.streams = Streams(self.db, lambda: [INFO])
 
-    async def write(self, pk: str, n: int, event: str = "INSERT", age_s: float = 0.0) -> int:
+    async def write(
+        self, pk: str, n: int, event: str = "INSERT", age_s: float = 0.0, at_ms: int | None = None
+    ) -> int:
         self.sequence += 1
         seq = self.sequence
         keys = {"pk": {"S": pk}, "sk": {"N": str(n)}}
         new = {**keys, "n": {"N": str(n)}, "blob": {"B": "AAE="}} if event != "REMOVE" else None
-        created = int((time.time() - age_s) * 1000)
+        created = int((time.time() - age_s) * 1000) if at_ms is None else at_ms
 
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -392,3 +394,185 @@ def test_parallel_lanes_keep_each_keys_order(tmp_path: Path) -> None:
             assert numbers == sorted(numbers)
 
     run(tmp_path, config(parallelization=4, batch_size=3), body)
+
+
+# -- tumbling windows (TumblingWindowInSeconds) -----------------------------------------------
+
+
+class WindowFunction(FakeFunction):
+    """Sums `n` of its records into the window's state; keeps every event it was given.
+    `misbehave(event)` may replace its answer."""
+
+    def __init__(self, misbehave: Callable[[dict[str, Any]], bytes | None] | None = None) -> None:
+        super().__init__()
+        self.events: list[dict[str, Any]] = []
+        self.misbehave = misbehave or (lambda event: None)
+        self.gate: asyncio.Event | None = None  # holds final invocations while set and clear
+
+    async def __call__(self, target: Target, payload: bytes) -> Invoked:
+        event = json.loads(payload)
+        self.events.append(event)
+        if event["isFinalInvokeForWindow"] and self.gate is not None:
+            await self.gate.wait()
+        body = self.misbehave(event)
+        if body is None:
+            state = dict(event["state"])
+            state["sum"] = state.get("sum", 0) + sum(
+                int(r["dynamodb"]["NewImage"]["n"]["N"]) for r in event["Records"]
+            )
+            body = json.dumps({"state": state}).encode()
+        return Invoked(InvocationResult(body, "$LATEST"), TraceHeader("1-0-0"))
+
+    def finals(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["isFinalInvokeForWindow"]]
+
+
+def window_base() -> int:
+    """The start of a 10 s window a minute ago: records stamped in it and the next are read
+    back as closed windows at once, whatever the time now."""
+    now = int(time.time() * 1000) - 60_000
+    return now - now % 10_000
+
+
+def iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+
+
+def test_a_tumbling_window_carries_state_between_batches_and_ends_with_a_final_invoke(tmp_path: Path) -> None:
+    base = window_base()
+    fn = WindowFunction()
+
+    async def body(env: Env) -> None:
+        for n, at in ((1, 1_000), (2, 2_000), (3, 3_000), (10, 11_000)):
+            await env.table.write("a", n, at_ms=base + at)
+        await env.until(lambda: len(fn.finals()) == 2)
+        await env.until(lambda: env.checkpoint() == 4)
+
+    run(tmp_path, config(tumbling_window_s=10, batch_size=2), body, fn)
+    first, second = (
+        {"start": iso(base), "end": iso(base + 10_000)},
+        {
+            "start": iso(base + 10_000),
+            "end": iso(base + 20_000),
+        },
+    )
+    running: dict[str, int] = {}
+    for event in fn.events:
+        key = event["window"]["start"]
+        assert event["shardId"] and event["eventSourceARN"] == STREAM
+        assert not event["isWindowTerminatedEarly"]
+        # Each invocation got the state the previous one of its window returned ({} at first).
+        assert event["state"] == ({"sum": running[key]} if key in running else {})
+        if event["isFinalInvokeForWindow"]:
+            assert event["Records"] == []
+        else:
+            numbers = [int(r["dynamodb"]["NewImage"]["n"]["N"]) for r in event["Records"]]
+            assert numbers and len(numbers) <= 2
+            # A batch never spans two windows.
+            assert all((n < 10) == (key == first["start"]) for n in numbers)
+            running[key] = running.get(key, 0) + sum(numbers)
+    assert [e["window"] for e in fn.finals()] == [first, second]
+    assert [e["state"] for e in fn.finals()] == [{"sum": 6}, {"sum": 10}]
+    assert sum(len(e["Records"]) for e in fn.events) == 4  # each record once
+
+
+def test_the_checkpoint_waits_for_the_windows_final_invoke(tmp_path: Path) -> None:
+    base = window_base()
+    fn = WindowFunction()
+    fn.gate = asyncio.Event()
+
+    async def body(env: Env) -> None:
+        for n, at in ((1, 1_000), (2, 2_000)):
+            await env.table.write("a", n, at_ms=base + at)
+        await env.until(lambda: len(fn.finals()) == 1)
+        # Both records were answered, but the window is not done: a crash now reads it again.
+        assert env.checkpoint() == -1
+        assert fn.gate is not None
+        fn.gate.set()
+        await env.until(lambda: env.checkpoint() == 2)
+
+    run(tmp_path, config(tumbling_window_s=10), body, fn)
+    assert fn.finals()[0]["state"] == {"sum": 3}
+
+
+def test_an_answer_without_state_fails_and_the_retry_carries_the_same_state(tmp_path: Path) -> None:
+    base = window_base()
+    failed: list[int] = []
+
+    def misbehave(event: dict[str, Any]) -> bytes | None:
+        numbers = [int(r["dynamodb"]["NewImage"]["n"]["N"]) for r in event["Records"]]
+        if numbers == [2] and not failed:
+            failed.append(2)
+            return b'{"batchItemFailures": []}'  # no state: a failed invocation
+        return None
+
+    fn = WindowFunction(misbehave)
+
+    async def body(env: Env) -> None:
+        for n, at in ((1, 1_000), (2, 2_000)):
+            await env.table.write("a", n, at_ms=base + at)
+        await env.until(lambda: len(fn.finals()) == 1)
+
+    run(tmp_path, config(tumbling_window_s=10, batch_size=1), body, fn)
+    batches = [
+        (e["Records"][0]["dynamodb"]["NewImage"]["n"]["N"], e["state"]) for e in fn.events if e["Records"]
+    ]
+    assert batches == [("1", {}), ("2", {"sum": 1}), ("2", {"sum": 1})]
+    assert fn.finals()[0]["state"] == {"sum": 3}
+
+
+def test_a_partial_batch_response_keeps_its_state_for_the_retried_rest(tmp_path: Path) -> None:
+    base = window_base()
+    failed: list[str] = []
+
+    def misbehave(event: dict[str, Any]) -> bytes | None:
+        records = event["Records"]
+        if len(records) == 3 and not failed:
+            # Processed the first record only, then reports the second as failed.
+            failed.append(records[1]["dynamodb"]["SequenceNumber"])
+            state = {"sum": int(records[0]["dynamodb"]["NewImage"]["n"]["N"])}
+            return json.dumps({"state": state, "batchItemFailures": [{"itemIdentifier": failed[0]}]}).encode()
+        return None
+
+    fn = WindowFunction(misbehave)
+
+    async def body(env: Env) -> None:
+        for n, at in ((1, 1_000), (2, 2_000), (4, 3_000)):
+            await env.table.write("a", n, at_ms=base + at)
+        await env.until(lambda: len(fn.finals()) == 1)
+
+    run(tmp_path, config(tumbling_window_s=10, report_failures=True, window_s=1), body, fn)
+    batches = [([r["dynamodb"]["NewImage"]["n"]["N"] for r in e["Records"]], e["state"]) for e in fn.events]
+    assert batches[:2] == [(["1", "2", "4"], {}), (["2", "4"], {"sum": 1})]
+    assert fn.finals()[0]["state"] == {"sum": 7}
+
+
+def test_a_state_over_one_megabyte_ends_the_window_early(tmp_path: Path) -> None:
+    base = window_base()
+
+    def misbehave(event: dict[str, Any]) -> bytes | None:
+        numbers = [int(r["dynamodb"]["NewImage"]["n"]["N"]) for r in event["Records"]]
+        if numbers == [1]:
+            return json.dumps({"state": {"sum": 1, "pad": "x" * (1024 * 1024)}}).encode()
+        return None
+
+    fn = WindowFunction(misbehave)
+
+    async def body(env: Env) -> None:
+        for n, at in ((1, 1_000), (2, 2_000)):
+            await env.table.write("a", n, at_ms=base + at)
+        await env.until(lambda: len(fn.finals()) == 2)
+
+    run(tmp_path, config(tumbling_window_s=10, batch_size=1), body, fn)
+    shape = [
+        (len(e["Records"]), e["isFinalInvokeForWindow"], e["isWindowTerminatedEarly"], e["state"].get("sum"))
+        for e in fn.events
+    ]
+    # The oversized state is flushed by an early final invoke; the window goes on afresh.
+    assert shape == [
+        (1, False, False, None),
+        (0, True, True, 1),
+        (1, False, False, None),
+        (0, True, False, 2),
+    ]
+    assert len({json.dumps(e["window"]) for e in fn.events}) == 1
