@@ -258,6 +258,8 @@ class StreamRunner:
         matched = [i for i in batch if self._filters.matches(i.record.view)]
         # What no filter matches is never delivered, and counts as processed.
         self._finish(shard, progress, [i for i in batch if not self._filters.matches(i.record.view)])
+        if not matched:  # nothing to invoke with (a function never gets an empty batch)
+            return
         ranges: collections.deque[tuple[int, int, int]] = collections.deque([(0, len(matched), 0)])
         invokes = 0
         while ranges:

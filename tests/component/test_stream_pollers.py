@@ -576,3 +576,33 @@ def test_a_state_over_one_megabyte_ends_the_window_early(tmp_path: Path) -> None
         (0, True, False, 2),
     ]
     assert len({json.dumps(e["window"]) for e in fn.events}) == 1
+
+
+def test_records_no_filter_matches_never_invoke_nor_open_a_window(tmp_path: Path) -> None:
+    base = window_base()
+    fn = WindowFunction()
+    only_twos = '{"dynamodb": {"NewImage": {"n": {"N": ["2"]}}}}'
+
+    async def body(env: Env) -> None:
+        await env.table.write("a", 1, at_ms=base + 1_000)  # a window of filtered records only
+        await env.until(lambda: env.checkpoint() == 1)
+        await env.table.write("a", 2, at_ms=base + 11_000)
+        await env.until(lambda: len(fn.finals()) == 1)
+
+    run(tmp_path, config(tumbling_window_s=10, filters=(only_twos,)), body, fn)
+    assert [len(e["Records"]) for e in fn.events] == [1, 0]
+    assert all(e["window"]["start"] == iso(base + 10_000) for e in fn.events)
+
+
+def test_a_batch_no_filter_matches_is_not_delivered(tmp_path: Path) -> None:
+    only_twos = '{"dynamodb": {"NewImage": {"n": {"N": ["2"]}}}}'
+
+    async def body(env: Env) -> None:
+        await env.table.write("a", 1)
+        await env.until(lambda: env.checkpoint() == 1)
+        await env.table.write("a", 2)
+        await env.until(lambda: env.checkpoint() == 2)
+
+    fn = FakeFunction()
+    run(tmp_path, config(filters=(only_twos,)), body, fn)
+    assert fn.batches == [fn.batches[-1]] and fn.numbers() == [2]
