@@ -10,6 +10,7 @@ TumblingWindowInSeconds, refuses it out of range, and refuses it for an SQS mapp
 from __future__ import annotations
 
 import itertools
+import signal
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -163,3 +164,54 @@ def test_the_api_reports_updates_and_bounds_the_window(env: Server) -> None:
     assert error_code(e) == "InvalidParameterValueException"
     assert "TumblingWindowInSeconds" in e.value.response["Error"]["Message"]
     assert "TumblingWindowInSeconds" not in lam.get_event_source_mapping(UUID=queued["UUID"])
+
+
+def test_a_sigkill_mid_window_replays_the_window_and_its_total_covers_every_record(fresh_server: Any) -> None:
+    """State is memory only: the checkpoint waits for a window's final invocation, so a crash
+    replays the open window from its first record with a fresh state (at least once)."""
+    window_s = 12
+    first = fresh_server()
+    setup_role(first)
+    ddb, sqs, lam = first.client("dynamodb"), first.client("sqs"), first.client("lambda")
+    table, arn = make_table(ddb)
+    totals, _ = make_table(ddb)
+    sink, _ = make_queue(sqs, "sink")
+    fn = name("window-kill")
+    variables = {"SINK": sink.rsplit("/", 1)[1], "TOTALS": totals}
+    create(lam, fn, {"app.py": HANDLER}, Role=ROLE, Environment={"Variables": variables})
+    lam.create_event_source_mapping(
+        FunctionName=fn,
+        EventSourceArn=arn,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=1,
+        TumblingWindowInSeconds=window_s,
+    )
+    # Start writing just after a window opens, so that the kill comes well before it closes.
+    wait_for(lambda: 0.2 < time.time() % window_s < 1.0, seconds=window_s + 1)
+    opened = time.time()
+    for n in (1, 2, 4):
+        ddb.put_item(TableName=table, Item={"pk": {"S": f"k{n}"}, "amount": {"N": str(n)}})
+    before = drain(sqs, sink, 3, seconds=window_s)
+    assert len(before) == 3 and not any(r["final"] for r in before)
+    assert time.time() - opened < window_s - 2, "too slow to kill inside the window"
+    first.stop(signal.SIGKILL)
+
+    again = Server(first.data_dir).start()
+    try:
+        ddb, sqs = again.client("dynamodb"), again.client("sqs")
+        start = window_start(datetime.fromtimestamp(opened, UTC))
+
+        def written() -> dict[str, int]:
+            items = ddb.scan(TableName=totals, ConsistentRead=True)["Items"]
+            return {i["pk"]["S"]: int(i["total"]["N"]) for i in items}
+
+        wait_for(lambda: written(), seconds=90)
+        # The window's records all reached the function again after the restart, with a
+        # fresh state, so the final total is the whole window's.
+        assert written() == {start: 7}
+        after = drain(sqs, sink, 4, seconds=30)
+        batches = sorted((r for r in after if not r["final"]), key=lambda r: r["got"].get("calls", 0))
+        assert [b["got"].get("sum", 0) for b in batches] == [0, 1, 3]
+        assert [r["got"]["sum"] for r in after if r["final"]] == [7]
+    finally:
+        again.stop()
