@@ -123,9 +123,11 @@ def test_a_role_that_may_only_publish_to_a_topic_cannot_subscribe_or_publish_els
 ) -> None:
     lam, sns, sqs = server.client("lambda"), server.client("sns"), server.client("sqs")
     topic_a, topic_b = topic(sns), topic(sns)
-    url_a, arn_qa = queue(sqs)  # the topics' legitimate subscribers
-    url_b, arn_qb = queue(sqs)
-    siphon_url, siphon = queue(sqs)  # where the attacker would like A's messages
+    url_a, arn_qa = queue(sqs, topics=(topic_a,))  # the topics' legitimate subscribers
+    url_b, arn_qb = queue(sqs, topics=(topic_b,))
+    # Where the attacker would like A's messages: its policy would let SNS deliver them, so
+    # only the refused Subscribe keeps them out.
+    siphon_url, siphon = queue(sqs, topics=(topic_a,))
     for t, q in ((topic_a, arn_qa), (topic_b, arn_qb)):
         sns.subscribe(TopicArn=t, Protocol="sqs", Endpoint=q, Attributes={"RawMessageDelivery": "true"})
     name = f"publisher-{uuid.uuid4().hex[:8]}"

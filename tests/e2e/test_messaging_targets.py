@@ -1,6 +1,7 @@
 """Queues and topics as targets of the rest of the platform: a function's DeadLetterConfig and
 its asynchronous invocation's destinations (OnSuccess/OnFailure), and a bucket's
-QueueConfigurations and TopicConfigurations. Real server, boto3 only."""
+QueueConfigurations and TopicConfigurations (whose queues and topics let S3 send to them by
+their access policies). Real server, boto3 only."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import LAMBDA_TRUST, REGION, Server, create, error_code
+from tests.e2e.service_policies import allow_queue, allow_topic, from_bucket, from_topic
 
 ACCOUNT = "000000000000"
 
@@ -87,6 +89,9 @@ def test_destinations_may_be_queues_and_topics(server: Server, lam: Any) -> None
     fail_url, fail_arn = _queue(server, "on-failure")
     sns = server.client("sns")
     topic = sns.create_topic(Name=f"failures-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    # Lambda sends to the destinations as the function's role; SNS delivers on to the queue
+    # by the queue's own policy.
+    allow_queue(server.client("sqs"), fail_url, from_topic(topic))
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=fail_arn)
     name = f"dest-{uuid.uuid4().hex[:8]}"
     create(lam, name, {"app.py": FAILING}, Role=_role(server, ["sqs:SendMessage", "sns:Publish"]))
@@ -158,6 +163,10 @@ def test_bucket_notifications_to_a_queue_and_a_topic(server: Server) -> None:
     created_url, created_arn = _queue(server, "created")
     removed_url, removed_arn = _queue(server, "removed")
     topic = sns.create_topic(Name=f"removals-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    sqs = server.client("sqs")
+    allow_queue(sqs, created_url, from_bucket(bucket))
+    allow_topic(sns, topic, from_bucket(bucket))
+    allow_queue(sqs, removed_url, from_topic(topic))
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=removed_arn)
     s3.put_bucket_notification_configuration(
         Bucket=bucket,

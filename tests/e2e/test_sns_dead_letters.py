@@ -1,7 +1,8 @@
 """SNS subscriptions' dead-letter queues (RedrivePolicy) against the real server with boto3:
 the policy is checked, and a message SNS cannot deliver (the queue is gone, the function's
 policy does not allow SNS or the function does not exist, an endpoint's retries ran out) lands
-in the subscription's dead-letter queue with RequestID, ErrorCode and ErrorMessage."""
+in the subscription's dead-letter queue (whose access policy allows the topic, as SNS requires)
+with RequestID, ErrorCode and ErrorMessage."""
 
 from __future__ import annotations
 
@@ -61,8 +62,8 @@ def test_redrive_policy_is_checked(server: Server) -> None:
 def test_a_gone_queue_s_messages_go_to_the_dead_letter_queue(server: Server) -> None:
     sns, sqs = server.client("sns"), server.client("sqs")
     arn = topic(sns)
-    url, target = queue(sqs)
-    dlq_url, dlq = queue(sqs)
+    url, target = queue(sqs, topics=(arn,))
+    dlq_url, dlq = queue(sqs, topics=(arn,))
     sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=target, Attributes={"RedrivePolicy": redrive(dlq)})
     sns.publish(TopicArn=arn, Message="delivered")
     assert json.loads(drain(sqs, url, 1)[0]["Body"])["Message"] == "delivered"
@@ -79,7 +80,7 @@ def test_a_gone_queue_s_messages_go_to_the_dead_letter_queue(server: Server) -> 
 def test_a_function_sns_may_not_invoke_dead_letters(server: Server, lam: Any, fn_name: str) -> None:
     sns, sqs = server.client("sns"), server.client("sqs")
     arn = topic(sns)
-    dlq_url, dlq = queue(sqs)
+    dlq_url, dlq = queue(sqs, topics=(arn,))
     # A function whose resource policy does not let SNS invoke it, and one that does not exist.
     fn_arn = create(lam, fn_name, {"app.py": RECORDER})["FunctionArn"]
     missing = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:gone-{uuid.uuid4().hex[:8]}"
@@ -107,7 +108,7 @@ def test_an_endpoint_past_its_retries_dead_letters_the_raw_message(fresh_server:
     server: Server = fresh_server(STRATUS_SNS_ALLOW_LOOPBACK="1")
     sns, sqs = server.client("sns"), server.client("sqs")
     arn = topic(sns)
-    dlq_url, dlq = queue(sqs)
+    dlq_url, dlq = queue(sqs, topics=(arn,))
     ep = Endpoint()
     try:
         policy = json.dumps(

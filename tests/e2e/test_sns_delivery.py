@@ -1,7 +1,8 @@
-"""SNS topics delivering to SQS queues and functions, against the real server with boto3: the
-JSON envelope and raw delivery with attributes carried over, FIFO topics into FIFO queues (order
-per group, group and deduplication ids carried, duplicates dropped), which queue kinds a topic
-takes, MessageStructure "json" per protocol, and PublishBatch's per-entry answers."""
+"""SNS topics delivering to SQS queues (whose access policies allow the topic) and functions,
+against the real server with boto3: the JSON envelope and raw delivery with attributes carried
+over, FIFO topics into FIFO queues (order per group, group and deduplication ids carried,
+duplicates dropped), which queue kinds a topic takes, MessageStructure "json" per protocol, and
+PublishBatch's per-entry answers."""
 
 from __future__ import annotations
 
@@ -16,15 +17,19 @@ from botocore.exceptions import ClientError
 
 from stratus.topics.signing import verify
 from tests.e2e.conftest import Server, create, error_code
+from tests.e2e.service_policies import allow_queue, from_topic
 from tests.e2e.test_sns_topics import RECORDER, topic
 
 
-def queue(sqs: Any, fifo: bool = False) -> tuple[str, str]:
-    """(url, arn) of a new queue."""
+def queue(sqs: Any, fifo: bool = False, *, topics: tuple[str, ...] = ()) -> tuple[str, str]:
+    """(url, arn) of a new queue; its access policy lets SNS deliver the `topics`' messages
+    (without any, it has no policy and SNS may deliver nothing to it)."""
     name = f"q-{uuid.uuid4().hex[:10]}" + (".fifo" if fifo else "")
     attributes = {"FifoQueue": "true"} if fifo else {}
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    if topics:
+        allow_queue(sqs, url, *(from_topic(t) for t in topics))
     return url, arn
 
 
@@ -49,8 +54,8 @@ def drain(sqs: Any, url: str, count: int, timeout: float = 30) -> list[dict[str,
 def test_queue_gets_the_signed_envelope_or_the_raw_message_with_its_attributes(server: Server) -> None:
     sns, sqs = server.client("sns"), server.client("sqs")
     arn = topic(sns)
-    wrapped_url, wrapped = queue(sqs)
-    raw_url, raw = queue(sqs)
+    wrapped_url, wrapped = queue(sqs, topics=(arn,))
+    raw_url, raw = queue(sqs, topics=(arn,))
     sub_arn = sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=wrapped)["SubscriptionArn"]
     sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=raw, Attributes={"RawMessageDelivery": "true"})
     attributes = {
@@ -90,7 +95,7 @@ def test_fifo_topic_to_fifo_queue_keeps_group_order_and_ids_and_drops_duplicates
     sns, sqs = server.client("sns"), server.client("sqs")
     name = f"f-{uuid.uuid4().hex[:10]}.fifo"
     arn = sns.create_topic(Name=name, Attributes={"FifoTopic": "true"})["TopicArn"]
-    url, qarn = queue(sqs, fifo=True)
+    url, qarn = queue(sqs, fifo=True, topics=(arn,))
     sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
     sent: dict[str, list[str]] = {"a": [], "b": []}
     first_ids = {}
@@ -125,7 +130,7 @@ def test_which_queue_kinds_a_topic_takes(server: Server) -> None:
         "TopicArn"
     ]
     _, fifo_queue = queue(sqs, fifo=True)
-    standard_url, standard_queue = queue(sqs)
+    standard_url, standard_queue = queue(sqs, topics=(fifo_topic,))
     with pytest.raises(ClientError) as err:
         sns.subscribe(TopicArn=standard_topic, Protocol="sqs", Endpoint=fifo_queue)
     assert error_code(err) == "InvalidParameter"
@@ -151,7 +156,7 @@ def test_message_structure_json_gives_each_protocol_its_message(
 ) -> None:
     sns, sqs = server.client("sns"), server.client("sqs")
     arn = topic(sns)
-    url, qarn = queue(sqs)
+    url, qarn = queue(sqs, topics=(arn,))
     sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)
     fn_arn = create(lam, fn_name, {"app.py": RECORDER})["FunctionArn"]
     lam.add_permission(
@@ -186,7 +191,7 @@ def test_message_structure_json_gives_each_protocol_its_message(
 def test_publish_batch_answers_each_entry(server: Server) -> None:
     sns, sqs = server.client("sns"), server.client("sqs")
     arn = topic(sns)
-    url, qarn = queue(sqs)
+    url, qarn = queue(sqs, topics=(arn,))
     sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
     answer = sns.publish_batch(
         TopicArn=arn,

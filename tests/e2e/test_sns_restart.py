@@ -21,7 +21,7 @@ def test_fifo_deduplication_ids_outlive_a_restart(fresh_server: Any) -> None:
         "TopicArn"
     ]
     # A standard queue does no deduplication of its own: what reaches it is what SNS sent.
-    url, qarn = queue(sqs)
+    url, qarn = queue(sqs, topics=(arn,))  # the policy is an attribute: kept across the restart
     sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
     first = sns.publish(TopicArn=arn, Message="once", MessageGroupId="g", MessageDeduplicationId="same")
     assert [m["Body"] for m in drain(sqs, url, 1)] == ["once"]

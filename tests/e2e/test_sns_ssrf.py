@@ -104,7 +104,7 @@ def test_a_function_cannot_subscribe_host_only_endpoints(server: Server, listene
     arn = topic(sns)
     # The positive control: a queue subscribed to the same topic gets the message, so the
     # publish fanned out to every subscription the topic has.
-    url, qarn = queue(sqs)
+    url, qarn = queue(sqs, topics=(arn,))
     sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
     name = f"ssrf-{uuid.uuid4().hex[:8]}"
     create(lam, name, {"app.py": CALLER}, Role=role(server, ["sns:*"]), Timeout=60)
@@ -153,7 +153,7 @@ def test_an_endpoint_that_turned_host_only_is_not_delivered(fresh_server: Any) -
         sns.subscribe(TopicArn=topic(sns), Protocol="http", Endpoint="http://169.254.169.254/")
     assert error_code(err) == "InvalidParameter" and "metadata" in err.value.response["Error"]["Message"]
     arn = topic(sns)
-    dlq_url, dlq = queue(sqs)
+    dlq_url, dlq = queue(sqs, topics=(arn,))
     endpoints = [Endpoint(), Endpoint()]
     # The second is reached by name.
     endpoints[1].url = endpoints[1].url.replace("127.0.0.1", "localhost")

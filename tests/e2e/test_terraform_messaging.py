@@ -1,13 +1,14 @@
 """Terraform end to end for a messaging application: the real `terraform` with the hashicorp/aws
-provider (offline, from a local mirror: see test_terraform_identity.py) applies, in us-east-1,
-a standard queue with a redrive policy to a dead-letter queue, a FIFO queue with content-based
-deduplication, a queue policy, a topic with tags and two subscriptions (the queue, raw and
-filtered; a function, with its permission for SNS), the function with a dead-letter queue and an
-event invoke config whose failures go to the topic, and an event source mapping from the queue
-to the function (batch size and window, partial batch responses, scaling, a filter). A second
-plan shows no change; messages sent with boto3 and published to the topic reach the function
-(which reports each event it gets to a sink queue); a new batch size is an in-place update; and
-destroy removes every queue, topic and mapping."""
+provider (offline, from a local mirror: see test_terraform_identity.py) applies, in us-east-1, a
+standard queue with a redrive policy to a dead-letter queue, a FIFO queue with content-based
+deduplication, queue policies (SNS may deliver the topic's messages to the queue and to its
+subscription's dead-letter queue), a topic with tags and two subscriptions (the queue, raw and
+filtered, with a dead-letter queue; a function, with its permission for SNS), the function with
+a dead-letter queue and an event invoke config whose failures go to the topic, and an event
+source mapping from the queue to the function (batch size and window, partial batch responses,
+scaling, a filter). A second plan shows no change; messages sent with boto3 and published to the
+topic reach the function (which reports each event it gets to a sink queue); a new batch size is
+an in-place update; and destroy removes every queue, topic and mapping."""
 
 from __future__ import annotations
 
@@ -162,6 +163,27 @@ resource "aws_sqs_queue_policy" "orders" {{
   }})
 }}
 
+# SNS moves what it cannot deliver to the subscription's dead-letter queue only as that queue's
+# policy allows, as it delivers to the subscribed queue.
+resource "aws_sqs_queue_policy" "dlq" {{
+  queue_url = aws_sqs_queue.dlq.id
+  policy = jsonencode({{
+    Version = "2012-10-17"
+    Statement = [{{
+      Sid       = "topic"
+      Effect    = "Allow"
+      Principal = {{ Service = "sns.amazonaws.com" }}
+      Action    = "sqs:SendMessage"
+      Resource  = aws_sqs_queue.dlq.arn
+      Condition = {{ ArnEquals = {{ "aws:SourceArn" = aws_sns_topic.events.arn }} }}
+    }}]
+  }})
+  # Not at the same time as the redrive allow policy: Stratus's SetQueueAttributes calls on one
+  # queue that overlap lose one of their changes (queues.py's set_attributes reads the queue
+  # before its write awaits), which would fail the apply or leave a diff.
+  depends_on = [aws_sqs_queue_redrive_allow_policy.dlq]
+}}
+
 resource "aws_sns_topic_subscription" "orders" {{
   topic_arn            = aws_sns_topic.events.arn
   protocol             = "sqs"
@@ -308,6 +330,9 @@ def test_terraform_messaging_application(
     redrive = {"deadLetterTargetArn": arn["dlq"], "maxReceiveCount": 4}
     assert json.loads(attributes["RedrivePolicy"]) == redrive
     assert json.loads(attributes["Policy"])["Statement"][0]["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert json.loads(attributes["Policy"])["Statement"][0]["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": topic_arn}
+    }
     assert sqs.list_queue_tags(QueueUrl=orders_url)["Tags"] == {"team": "platform", "app": "orders"}
     ledger_url = sqs.get_queue_url(QueueName=n["ledger"] + ".fifo")["QueueUrl"]
     ledger = sqs.get_queue_attributes(QueueUrl=ledger_url, AttributeNames=["All"])["Attributes"]
@@ -315,7 +340,12 @@ def test_terraform_messaging_application(
     assert ledger["DeduplicationScope"] == "messageGroup"
     assert ledger["FifoThroughputLimit"] == "perMessageGroupId"
     dlq_url = sqs.get_queue_url(QueueName=n["dlq"])["QueueUrl"]
-    allow = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["RedriveAllowPolicy"])["Attributes"]
+    allow = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["RedriveAllowPolicy", "Policy"])[
+        "Attributes"
+    ]
+    (for_sns,) = json.loads(allow["Policy"])["Statement"]
+    assert for_sns["Principal"] == {"Service": "sns.amazonaws.com"} and for_sns["Resource"] == arn["dlq"]
+    assert for_sns["Condition"] == {"ArnEquals": {"aws:SourceArn": topic_arn}}
     assert json.loads(allow["RedriveAllowPolicy"]) == {
         "redrivePermission": "byQueue",
         "sourceQueueArns": [arn["orders"]],
