@@ -279,7 +279,7 @@ class Tables:
             new = w.item
         elif w.kind == "update":
             base = dict(old) if old is not None else dict(w.key)  # absent: created, as DynamoDB does
-            new = apply_update(w.update, base) if w.update is not None else base
+            new = apply_update(w.update, base, exists=old is not None) if w.update is not None else base
             keys.check_item_keys(table, new)
             check_size(new)
         else:

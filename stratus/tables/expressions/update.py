@@ -171,11 +171,16 @@ def _put(item: Item, path: Path, value: AttributeValue) -> None:
         holder[last] = value
 
 
-def _remove(item: Item, path: Path) -> None:
+def _remove(item: Item, path: Path, *, lenient: bool = False) -> None:
+    """REMOVE of a missing attribute, map member or list element does nothing, but a path
+    whose parent is missing or not a map/list is refused as SET's is: DynamoDB answers
+    REMOVE a.b with INVALID_PATH when a is absent, except when the whole item is (`lenient`)."""
     try:
         holder = _container(item, path)
     except ValidationException:
-        return  # REMOVE of something that is not there does nothing
+        if lenient:
+            return
+        raise
     last = path[-1]
     if isinstance(last, int):
         if last < len(holder):
@@ -226,14 +231,15 @@ def _list_index_last(path: Path) -> tuple[Any, ...]:
     return tuple((1, step) if isinstance(step, int) else (0, step) for step in path)
 
 
-def apply_update(update: Update, item: Item) -> Item:
-    """The item after `update` (a new dict; `item` is left as it was)."""
+def apply_update(update: Update, item: Item, *, exists: bool = True) -> Item:
+    """The item after `update` (a new dict; `item` is left as it was). `exists` False: the item
+    is being created by the update (REMOVE of a nested path is then ignored, as DynamoDB does)."""
     values = [action.operand.compute(item) for action in update.sets]
     result: Item = _clone(item)
     for action, value in zip(update.sets, values, strict=True):
         _put(result, action.path, _clone(value))
     for path in sorted(update.removes, key=_list_index_last, reverse=True):
-        _remove(result, path)
+        _remove(result, path, lenient=not exists)
     for add in update.adds:
         current = resolve(result, add.path)
         if current is None:
