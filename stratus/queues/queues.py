@@ -63,6 +63,10 @@ class Queues:
         self._queues: dict[str, Queue] = {q.arn: q for q in catalog.load_queues(self._db.conn)}
         self._arrivals: dict[str, asyncio.Event] = {}
         self._purged: dict[str, float] = {}
+        # Queue definitions change one at a time: each reads the queue, writes its new version
+        # across an await, then keeps it; two overlapping changes would otherwise lose one
+        # (Terraform sets a queue's policy and its redrive-allow policy at once).
+        self._defining = asyncio.Lock()
         self.moves = MoveTasks(self)
 
     def close(self) -> None:
@@ -116,6 +120,12 @@ class Queues:
     async def create(
         self, region: str, name: str, attributes: Mapping[str, str], tags: Mapping[str, str]
     ) -> Queue:
+        async with self._defining:
+            return await self._create(region, name, attributes, tags)
+
+    async def _create(
+        self, region: str, name: str, attributes: Mapping[str, str], tags: Mapping[str, str]
+    ) -> Queue:
         fifo = attributes.get("FifoQueue", "false").strip().lower() == "true"
         given = attrs.checked(attributes, fifo, creating=True)
         arn = queue_arn(region, self.account_id, name)
@@ -137,26 +147,31 @@ class Queues:
         return queue
 
     async def set_attributes(self, arn: str, changes: Mapping[str, str]) -> Queue:
-        queue = self.require(arn)
-        given = attrs.checked(changes, queue.fifo, creating=False)
-        self._check_redrive(arn, queue.fifo, given)
-        updated = replace(queue, attributes=attrs.apply(queue.attributes, given), modified_ms=self.now_ms())
-        await self._db.change(lambda c: catalog.put_queue(c, updated))
-        self._queues[arn] = updated
+        async with self._defining:
+            queue = self.require(arn)
+            given = attrs.checked(changes, queue.fifo, creating=False)
+            self._check_redrive(arn, queue.fifo, given)
+            updated = replace(
+                queue, attributes=attrs.apply(queue.attributes, given), modified_ms=self.now_ms()
+            )
+            await self._db.change(lambda c: catalog.put_queue(c, updated))
+            self._queues[arn] = updated
         self._wake(arn)  # a shorter delay or wait may free a long poll sooner
         return updated
 
     async def set_tags(self, arn: str, tags: Mapping[str, str], removed: Sequence[str] = ()) -> None:
-        queue = self.require(arn)
-        merged = {k: v for k, v in {**queue.tags, **tags}.items() if k not in removed}
-        updated = replace(queue, tags=merged)
-        await self._db.change(lambda c: catalog.put_queue(c, updated))
-        self._queues[arn] = updated
+        async with self._defining:
+            queue = self.require(arn)
+            merged = {k: v for k, v in {**queue.tags, **tags}.items() if k not in removed}
+            updated = replace(queue, tags=merged)
+            await self._db.change(lambda c: catalog.put_queue(c, updated))
+            self._queues[arn] = updated
 
     async def delete_queue(self, arn: str) -> None:
-        self.require(arn)
-        await self._db.change(lambda c: catalog.delete_queue(c, arn))
-        self._queues.pop(arn, None)
+        async with self._defining:
+            self.require(arn)
+            await self._db.change(lambda c: catalog.delete_queue(c, arn))
+            self._queues.pop(arn, None)
         self._wake(arn)
 
     async def purge(self, arn: str) -> None:

@@ -124,7 +124,7 @@ async def set_topic_attributes(ctx: SnsContext, params: dict[str, Any], region: 
             json.loads(value)
         except ValueError:
             raise InvalidParameter(f"Invalid parameter: {name}: not valid JSON") from None
-    await ctx.topics.update_topic(replace(topic, attributes={**topic.attributes, name: value}))
+    await ctx.topics.update_topic(topic.arn, lambda t: replace(t, attributes={**t.attributes, name: value}))
     return {}
 
 
@@ -312,17 +312,24 @@ def _tagged(ctx: SnsContext, arn: str) -> Any:
 
 async def tag_resource(ctx: SnsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     topic = _tagged(ctx, params["ResourceArn"])
-    tags = {**topic.tags, **{t["Key"]: t["Value"] for t in params["Tags"]}}
-    if len(tags) > MAX_TAGS:
-        raise TagLimitExceeded("Could not complete request: tag quota of per resource exceeded")
-    await ctx.topics.update_topic(replace(topic, tags=tags))
+    given = {t["Key"]: t["Value"] for t in params["Tags"]}
+
+    def tagged(current: Any) -> Any:
+        tags = {**current.tags, **given}
+        if len(tags) > MAX_TAGS:
+            raise TagLimitExceeded("Could not complete request: tag quota of per resource exceeded")
+        return replace(current, tags=tags)
+
+    await ctx.topics.update_topic(topic.arn, tagged)
     return {}
 
 
 async def untag_resource(ctx: SnsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     topic = _tagged(ctx, params["ResourceArn"])
     gone = set(params["TagKeys"])
-    await ctx.topics.update_topic(replace(topic, tags={k: v for k, v in topic.tags.items() if k not in gone}))
+    await ctx.topics.update_topic(
+        topic.arn, lambda t: replace(t, tags={k: v for k, v in t.tags.items() if k not in gone})
+    )
     return {}
 
 

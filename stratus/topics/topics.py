@@ -80,6 +80,10 @@ class Topics:
         # One FIFO publish at a time per topic: sequence numbers, deduplication and the order
         # messages reach FIFO queues follow the order of the publishes.
         self._fifo_locks: dict[str, asyncio.Lock] = {}
+        # Topics and subscriptions change one at a time: each reads, writes across an await,
+        # then keeps its version; two overlapping changes would otherwise lose one (or subscribe
+        # the same endpoint twice).
+        self._defining = asyncio.Lock()
         self.deliverer = Deliverer(
             self._sql,
             self._subs.get,
@@ -147,91 +151,99 @@ class Topics:
     async def create_topic(
         self, region: str, name: str, attributes: Mapping[str, str], tags: Mapping[str, str]
     ) -> Topic:
-        arn = topic_arn(region, self.account_id, name)
-        existing = self._topics.get(arn)
-        if existing is not None:
-            # Idempotent, as SNS is, unless the attributes asked for differ.
-            for key, value in attributes.items():
-                if (
-                    existing.attributes.get(
-                        key, "false" if key in ("FifoTopic", "ContentBasedDeduplication") else ""
-                    )
-                    != value
-                ):
-                    raise InvalidParameter(
-                        "Invalid parameter: Attributes Reason: Topic already exists with different attributes"
-                    )
-            return existing
-        topic = Topic(
-            arn, region, name, self.account_id, dict(attributes), dict(tags), int(self._clock() * 1000)
-        )
-        await self._sql(lambda c: rows.insert_topic(c, topic))
-        self._topics[arn] = topic
-        return topic
+        async with self._defining:
+            arn = topic_arn(region, self.account_id, name)
+            existing = self._topics.get(arn)
+            if existing is not None:
+                # Idempotent, as SNS is, unless the attributes asked for differ.
+                for key, value in attributes.items():
+                    if (
+                        existing.attributes.get(
+                            key, "false" if key in ("FifoTopic", "ContentBasedDeduplication") else ""
+                        )
+                        != value
+                    ):
+                        raise InvalidParameter(
+                            "Invalid parameter: Attributes Reason: "
+                            "Topic already exists with different attributes"
+                        )
+                return existing
+            topic = Topic(
+                arn, region, name, self.account_id, dict(attributes), dict(tags), int(self._clock() * 1000)
+            )
+            await self._sql(lambda c: rows.insert_topic(c, topic))
+            self._topics[arn] = topic
+            return topic
 
-    async def update_topic(self, topic: Topic) -> Topic:
-        await self._sql(lambda c: rows.update_topic(c, topic))
-        self._topics[topic.arn] = topic
-        return topic
+    async def update_topic(self, arn: str, change: Callable[[Topic], Topic]) -> Topic:
+        """Apply `change` to the topic as it is now and keep the result (NotFound if it is gone)."""
+        async with self._defining:
+            topic = change(self.topic(arn))
+            await self._sql(lambda c: rows.update_topic(c, topic))
+            self._topics[topic.arn] = topic
+            return topic
 
     async def delete_topic(self, arn: str) -> None:
-        if arn not in self._topics:
-            return  # SNS answers success for a topic that is already gone
-        gone = [s.arn for s in self._subs.values() if s.topic_arn == arn]
+        async with self._defining:
+            if arn not in self._topics:
+                return  # SNS answers success for a topic that is already gone
+            gone = [s.arn for s in self._subs.values() if s.topic_arn == arn]
 
-        def delete(conn: sqlite3.Connection) -> None:
-            rows.delete_topic(conn, arn)
+            def delete(conn: sqlite3.Connection) -> None:
+                rows.delete_topic(conn, arn)
+                for sub in gone:
+                    outbox.forget(conn, sub)
+
+            await self._sql(delete)
+            self._topics.pop(arn, None)
             for sub in gone:
-                outbox.forget(conn, sub)
-
-        await self._sql(delete)
-        self._topics.pop(arn, None)
-        for sub in gone:
-            self._subs.pop(sub, None)
-        self._dedup = {k: v for k, v in self._dedup.items() if k[0] != arn}
+                self._subs.pop(sub, None)
+            self._dedup = {k: v for k, v in self._dedup.items() if k[0] != arn}
 
     # -- subscriptions --
 
     async def subscribe(
         self, topic_arn_: str, protocol: str, endpoint: str, attributes: Mapping[str, str]
     ) -> Subscription:
-        topic = self.topic(topic_arn_)
-        for existing in self._subs.values():
-            if (
-                existing.topic_arn == topic.arn
-                and existing.protocol == protocol
-                and existing.endpoint == endpoint
-            ):
-                return existing
-        compiled = compile_filter(attributes)
-        self._check_redrive(topic, attributes)
         pending = protocol in ("http", "https")
         if pending:  # the server itself will POST there: not into the host (endpoints.py)
+            # Before the lock: a slow resolver holds up this request only.
             await guard.check_subscription(endpoint, self._allow_loopback)
-        sub = Subscription(
-            f"{topic.arn}:{uuid.uuid4()}",
-            topic.arn,
-            protocol,
-            endpoint,
-            self.account_id,
-            dict(attributes),
-            not pending,
-            secrets.token_hex(64),
-            int(self._clock() * 1000),
-            compiled,
-        )
-        deliveries = [self._confirmation(topic, sub)] if pending else []
+        async with self._defining:
+            topic = self.topic(topic_arn_)
+            for existing in self._subs.values():
+                if (
+                    existing.topic_arn == topic.arn
+                    and existing.protocol == protocol
+                    and existing.endpoint == endpoint
+                ):
+                    return existing
+            compiled = compile_filter(attributes)
+            self._check_redrive(topic, attributes)
+            sub = Subscription(
+                f"{topic.arn}:{uuid.uuid4()}",
+                topic.arn,
+                protocol,
+                endpoint,
+                self.account_id,
+                dict(attributes),
+                not pending,
+                secrets.token_hex(64),
+                int(self._clock() * 1000),
+                compiled,
+            )
+            deliveries = [self._confirmation(topic, sub)] if pending else []
 
-        def insert(conn: sqlite3.Connection) -> None:
-            rows.insert_subscription(conn, sub)
+            def insert(conn: sqlite3.Connection) -> None:
+                rows.insert_subscription(conn, sub)
+                if deliveries:
+                    outbox.add(conn, deliveries, int(self._clock() * 1000))
+
+            await self._sql(insert)
+            self._subs[sub.arn] = sub
             if deliveries:
-                outbox.add(conn, deliveries, int(self._clock() * 1000))
-
-        await self._sql(insert)
-        self._subs[sub.arn] = sub
-        if deliveries:
-            self.deliverer.wake()
-        return sub
+                self.deliverer.wake()
+            return sub
 
     def _check_redrive(self, topic: Topic, attributes: Mapping[str, str]) -> None:
         if "RedrivePolicy" in attributes:
@@ -243,36 +255,39 @@ class Topics:
             )
 
     async def set_subscription_attributes(self, arn: str, attributes: Mapping[str, str]) -> Subscription:
-        sub = self.subscription(arn)
-        self._check_redrive(self.topic(sub.topic_arn), attributes)
-        merged = {**sub.attributes, **attributes}
-        changed = replace(sub, attributes=merged, filter=compile_filter(merged))
-        await self._sql(lambda c: rows.update_subscription(c, changed))
-        self._subs[arn] = changed
-        return changed
+        async with self._defining:
+            sub = self.subscription(arn)
+            self._check_redrive(self.topic(sub.topic_arn), attributes)
+            merged = {**sub.attributes, **attributes}
+            changed = replace(sub, attributes=merged, filter=compile_filter(merged))
+            await self._sql(lambda c: rows.update_subscription(c, changed))
+            self._subs[arn] = changed
+            return changed
 
     async def confirm(self, topic_arn_: str, token: str) -> Subscription:
-        self.topic(topic_arn_)
-        for sub in self._subs.values():
-            if sub.topic_arn == topic_arn_ and secrets.compare_digest(sub.token, token):
-                if sub.confirmed:
-                    return sub
-                confirmed = replace(sub, confirmed=True)
-                await self._sql(functools.partial(rows.update_subscription, s=confirmed))
-                self._subs[sub.arn] = confirmed
-                return confirmed
-        raise InvalidParameter("Invalid token")
+        async with self._defining:
+            self.topic(topic_arn_)
+            for sub in self._subs.values():
+                if sub.topic_arn == topic_arn_ and secrets.compare_digest(sub.token, token):
+                    if sub.confirmed:
+                        return sub
+                    confirmed = replace(sub, confirmed=True)
+                    await self._sql(functools.partial(rows.update_subscription, s=confirmed))
+                    self._subs[sub.arn] = confirmed
+                    return confirmed
+            raise InvalidParameter("Invalid token")
 
     async def unsubscribe(self, arn: str) -> None:
-        if arn not in self._subs:
-            raise NotFound("Subscription does not exist")
+        async with self._defining:
+            if arn not in self._subs:
+                raise NotFound("Subscription does not exist")
 
-        def delete(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM sns_subscriptions WHERE arn = ?", (arn,))
-            outbox.forget(conn, arn)
+            def delete(conn: sqlite3.Connection) -> None:
+                conn.execute("DELETE FROM sns_subscriptions WHERE arn = ?", (arn,))
+                outbox.forget(conn, arn)
 
-        await self._sql(delete)
-        self._subs.pop(arn, None)
+            await self._sql(delete)
+            self._subs.pop(arn, None)
 
     # -- publishing --
 
