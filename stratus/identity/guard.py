@@ -16,7 +16,7 @@ from stratus.errors import StratusError
 from stratus.identity.authorizer import Authorizer
 from stratus.identity.keyring import Caller
 from stratus.wire.dispatch import Guard
-from stratus.wire.service import Service
+from stratus.wire.service import RequestKeys, Service
 
 # The signer of the request being served, set by the gateway around each dispatch (in the task
 # serving the request): read by the few handlers whose answer is about the caller
@@ -36,17 +36,38 @@ def guard(authorizer: Authorizer, caller: Caller, source_ip: str | None = None) 
         if operation in service.public_operations:
             return
         action, resource = service.action(operation, params, region, authorizer.account_id)
+        # The service's own condition keys, by the (action, resource) they describe: looked up
+        # before the resource is made canonical, as the service named it.
+        keyed = service.condition_keys.get(operation)
+        keys = keyed(context, params, region, authorizer.account_id) if keyed is not None else _NO_KEYS
+        extra = keys.get((action, resource))
         if service.canonical_resource is not None:
             resource = service.canonical_resource(context, resource)
         held = service.resource_policy(context, resource) if service.resource_policy else None
         authorizer.check(
-            caller, action, resource, region=region, resource_policy_text=held, source_ip=source_ip
+            caller,
+            action,
+            resource,
+            region=region,
+            resource_policy_text=held,
+            extra=extra,
+            source_ip=source_ip,
         )
         needs = service.also_requires.get(operation)
         for also_action, also_resource in needs(params, region, authorizer.account_id) if needs else ():
-            authorizer.check(caller, also_action, also_resource, region=region, source_ip=source_ip)
+            authorizer.check(
+                caller,
+                also_action,
+                also_resource,
+                region=region,
+                extra=keys.get((also_action, also_resource)),
+                source_ip=source_ip,
+            )
 
     return check
+
+
+_NO_KEYS: RequestKeys = {}
 
 
 def current_caller() -> Caller:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from stratus.tables import condition_keys as ck
 from stratus.tables import items_api, reading
 from stratus.tables import requests as rq
 from stratus.tables.context import TablesContext as TablesContext
@@ -27,7 +28,7 @@ from stratus.tables.model import (
     stream_spec,
     table_arn,
 )
-from stratus.wire.service import Authorization, Handler, Service
+from stratus.wire.service import Authorization, ConditionKeys, Handler, RequestKeys, Service
 from stratus.wire.signing import Signing
 
 TARGET_PREFIX = "DynamoDB_20120810"
@@ -357,6 +358,58 @@ AUTHORIZATION: dict[str, Authorization] = {
     "ListTagsOfResource": _on_resource("ListTagsOfResource"),
 }
 
+# -- condition keys (dynamodb:LeadingKeys, Attributes, Select, ReturnValues, ...) -------------
+
+
+def _finder(ctx: TablesContext, region: str) -> ck.Find:
+    """A table by the TableName a request gave (a name or an ARN), as `requests.table` finds it;
+    None where the handler answers ResourceNotFoundException."""
+
+    def find(name: str) -> Table | None:
+        if name.startswith("arn:"):
+            parsed = split_table_arn(name)
+            if parsed is None or parsed[1] != ctx.tables.account_id:
+                return None
+            return ctx.tables.find(parsed[0], parsed[2])
+        return ctx.tables.find(region, name)
+
+    return find
+
+
+def _keys_of_one(operation: str) -> ConditionKeys[TablesContext]:
+    authorize = AUTHORIZATION[operation]
+    extract = ck.query_or_scan if operation in ("Query", "Scan") else ck.single_item
+
+    def keys(ctx: TablesContext, params: Mapping[str, Any], region: str, account: str) -> RequestKeys:
+        found = extract(operation, params, _finder(ctx, region))
+        return {authorize(params, region, account): found} if found else {}
+
+    return keys
+
+
+def _keys_of_batch(operation: str) -> ConditionKeys[TablesContext]:
+    def keys(ctx: TablesContext, params: Mapping[str, Any], region: str, account: str) -> RequestKeys:
+        found = ck.batch(operation, params, _finder(ctx, region))
+        return {(f"dynamodb:{operation}", _arn_of(name, region, account)): k for name, k in found.items()}
+
+    return keys
+
+
+def _keys_of_transaction(
+    ctx: TablesContext, params: Mapping[str, Any], region: str, account: str
+) -> RequestKeys:
+    found = ck.transaction(params, _finder(ctx, region))
+    return {(f"dynamodb:{verb}", _arn_of(name, region, account)): k for (verb, name), k in found.items()}
+
+
+CONDITION_KEYS: dict[str, ConditionKeys[TablesContext]] = {
+    **{op: _keys_of_one(op) for op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan")},
+    "BatchGetItem": _keys_of_batch("BatchGetItem"),
+    "BatchWriteItem": _keys_of_batch("BatchWriteItem"),
+    "TransactWriteItems": _keys_of_transaction,
+    "TransactGetItems": _keys_of_transaction,
+}
+
 SERVICE = Service[TablesContext](
     model="dynamodb",
     signing=Signing("dynamodb", targets=(TARGET_PREFIX,)),
@@ -368,6 +421,7 @@ SERVICE = Service[TablesContext](
         "TransactWriteItems": _transact_rest,
         "TransactGetItems": _transact_rest,
     },
+    condition_keys=CONDITION_KEYS,
 )
 
 __all__ = ["SERVICE", "TablesContext"]

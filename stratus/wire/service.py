@@ -32,6 +32,14 @@ Handler = Callable[[C, dict[str, Any], str], Awaitable[dict[str, Any]]]
 # region and the account: what a policy is evaluated against.
 Authorization = Callable[[Mapping[str, Any], str, str], tuple[str, str]]
 
+# A service's own condition keys of one request (lower-cased, as policies are matched), by the
+# (IAM action, resource ARN) pair they describe: what the guard adds to the request context of
+# the operation's check and of its `also_requires` checks (DynamoDB's dynamodb:LeadingKeys is
+# each table's own items' partition keys). A pair not in it gets none.
+RequestKeys = Mapping[tuple[str, str], Mapping[str, tuple[str, ...]]]
+ConditionKeys = Callable[[C, Mapping[str, Any], str, str], RequestKeys]
+
+
 # botocore's names for the protocols a service may speak.
 PROTOCOLS = frozenset({"json", "query", "rest-json", "rest-xml"})
 
@@ -71,6 +79,9 @@ class Service(Generic[C]):
     also_requires: Mapping[str, Callable[[Mapping[str, Any], str, str], tuple[tuple[str, str], ...]]] = field(
         default_factory=dict
     )
+    # Each operation's own condition keys, from its context, input, region and account (see
+    # `ConditionKeys`), where its service defines keys a policy may test.
+    condition_keys: Mapping[str, ConditionKeys[C]] = field(default_factory=dict)
     # The resource's one true ARN, for the ARN `authorization` built from the request: where one
     # resource answers to several spellings (any signing region for Lambda's region-less
     # namespace, IAM names in any case, a role without its path), a policy must be evaluated
