@@ -178,10 +178,6 @@ resource "aws_sqs_queue_policy" "dlq" {{
       Condition = {{ ArnEquals = {{ "aws:SourceArn" = aws_sns_topic.events.arn }} }}
     }}]
   }})
-  # Not at the same time as the redrive allow policy: Stratus's SetQueueAttributes calls on one
-  # queue that overlap lose one of their changes (queues.py's set_attributes reads the queue
-  # before its write awaits), which would fail the apply or leave a diff.
-  depends_on = [aws_sqs_queue_redrive_allow_policy.dlq]
 }}
 
 resource "aws_sns_topic_subscription" "orders" {{
