@@ -227,6 +227,11 @@ class Tables:
             for w, old in zip(writes, olds, strict=True):
                 try:
                     self._check(w, old)
+                    if w.kind == "update":
+                        # An update that cannot apply to the item as it is (a path into a
+                        # missing map, a wrong type, an item grown past 400 KB) cancels the
+                        # transaction with its own reason, as DynamoDB's ValidationError.
+                        self._updated(w, old)
                     reasons.append({"Code": "None"})
                 except ConditionalCheckFailedException as e:
                     failed = True
@@ -259,6 +264,14 @@ class Tables:
         if w.condition is not None and not evaluate(w.condition, old):
             raise ConditionalCheckFailedException(item=old if w.old_on_failure and old is not None else None)
 
+    def _updated(self, w: Write, old: Item | None) -> Item:
+        """The item an update makes of `old`; ValidationException when it cannot."""
+        base = dict(old) if old is not None else dict(w.key)  # absent: created, as DynamoDB does
+        new = apply_update(w.update, base, exists=old is not None) if w.update is not None else base
+        keys.check_item_keys(w.table, new)
+        check_size(new)
+        return new
+
     def _apply(
         self,
         conn: sqlite3.Connection,
@@ -278,10 +291,7 @@ class Tables:
         if w.kind == "put":
             new = w.item
         elif w.kind == "update":
-            base = dict(old) if old is not None else dict(w.key)  # absent: created, as DynamoDB does
-            new = apply_update(w.update, base, exists=old is not None) if w.update is not None else base
-            keys.check_item_keys(table, new)
-            check_size(new)
+            new = self._updated(w, old)
         else:
             new = None
         row = keys.row_key(table, w.key)

@@ -303,6 +303,24 @@ def test_transactions_all_or_nothing(ddb: Any) -> None:
     assert [r["Code"] for r in reasons] == ["None", "ConditionalCheckFailed"]
     assert reasons[1]["Item"]["bal"] == {"N": "10"}
     assert "Item" not in ddb.get_item(TableName=name, Key=b)  # the Put did not happen either
+    # An update that cannot apply to its item (a path into a map the item lacks) cancels the
+    # transaction with ValidationError as its reason, and nothing is written.
+    with pytest.raises(ddb.exceptions.TransactionCanceledException) as err:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": name, "Item": {**b, "bal": {"N": "5"}}}},
+                {
+                    "Update": {
+                        "TableName": name,
+                        "Key": a,
+                        "UpdateExpression": "SET m.k = :x",
+                        "ExpressionAttributeValues": {":x": {"N": "1"}},
+                    }
+                },
+            ]
+        )
+    assert [r["Code"] for r in err.value.response["CancellationReasons"]] == ["None", "ValidationError"]
+    assert "Item" not in ddb.get_item(TableName=name, Key=b)
     ddb.transact_write_items(
         TransactItems=[
             {"Put": {"TableName": name, "Item": {**b, "bal": {"N": "5"}}}},
