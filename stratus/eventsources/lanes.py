@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import time
 from collections.abc import Callable, Sequence
 
+from stratus.eventsources import batching
 from stratus.eventsources.streaming import StreamItem
-from stratus.eventsources.windows import Window
 
 
 class Progress:
@@ -45,11 +47,41 @@ class Lane:
         self.quiet_ms: int | None = None  # when the latest read that found nothing began (windows)
 
 
-def leading(lane: Lane, window: Window, window_of: Callable[[StreamItem], Window]) -> int:
-    """How many records at the head of a lane belong to `window`."""
+def _leading(lane: Lane, belongs: Callable[[StreamItem], bool]) -> int:
+    """How many records at the head of a lane `belongs` accepts."""
     count = 0
     for item, _ in lane.items:
-        if window_of(item) != window:
+        if not belongs(item):
             break
         count += 1
     return count
+
+
+def _always(item: StreamItem) -> bool:
+    return True
+
+
+async def take_batch(
+    lane: Lane, batch_size: int, window_s: float, belongs: Callable[[StreamItem], bool] = _always
+) -> list[StreamItem]:
+    """The next batch of a lane that is not empty: the records at its head that `belongs`
+    accepts (a tumbling window's), waiting up to the batching window from the first one's
+    arrival for a full batch, then as many as fit Lambda's payload limit."""
+    first_at = lane.items[0][1]
+    while len(lane.items) == _leading(lane, belongs) < batch_size:
+        left = first_at + window_s - time.monotonic()
+        if left <= 0:
+            break
+        lane.arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(lane.arrived.wait(), left)
+    batch: list[StreamItem] = []
+    size = 0
+    while lane.items and len(batch) < batch_size:
+        item = lane.items[0][0]
+        if not belongs(item) or not batching.fits(size, len(batch), item.record.size):
+            break
+        lane.items.popleft()
+        batch.append(item)
+        size += item.record.size
+    return batch

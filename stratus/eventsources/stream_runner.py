@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -34,9 +35,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stratus.errors import StratusError, TooManyRequests
-from stratus.eventsources import batching, retrying, windows
+from stratus.eventsources import retrying, windows
 from stratus.eventsources.filtering import Filters
-from stratus.eventsources.lanes import Lane, Progress, leading
+from stratus.eventsources.lanes import Lane, Progress, take_batch
 from stratus.eventsources.mappings import Mappings
 from stratus.eventsources.model import OK, EventSourceMapping
 from stratus.eventsources.source import SourceKind
@@ -225,23 +226,7 @@ class StreamRunner:
             while not lane.items:
                 lane.arrived.clear()
                 await lane.arrived.wait()
-            first_at = lane.items[0][1]
-            while len(lane.items) < config.batch_size:
-                left = first_at + config.window_s - time.monotonic()
-                if left <= 0:
-                    break
-                lane.arrived.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lane.arrived.wait(), left)
-            batch: list[StreamItem] = []
-            size = 0
-            while lane.items and len(batch) < config.batch_size:
-                item = lane.items[0][0]
-                if not batching.fits(size, len(batch), item.record.size):
-                    break
-                lane.items.popleft()
-                batch.append(item)
-                size += item.record.size
+            batch = await take_batch(lane, config.batch_size, config.window_s)
             await self._deliver(shard, batch, progress)
 
     def _finish(self, shard: str, progress: Progress, items: Sequence[StreamItem]) -> None:
@@ -398,23 +383,8 @@ class StreamRunner:
                 continue
             if session is None:
                 session = Session(head, shard, self.mapping.source_arn)
-            first_at = lane.items[0][1]
-            while len(lane.items) == leading(lane, session.window, window_of) < config.batch_size:
-                left = first_at + config.window_s - time.monotonic()
-                if left <= 0:
-                    break
-                lane.arrived.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lane.arrived.wait(), left)
-            batch: list[StreamItem] = []
-            size = 0
-            while lane.items and len(batch) < config.batch_size:
-                item = lane.items[0][0]
-                if window_of(item) != session.window or not batching.fits(size, len(batch), item.record.size):
-                    break
-                lane.items.popleft()
-                batch.append(item)
-                size += item.record.size
+            in_window = functools.partial(_in_window, window_of, session.window)
+            batch = await take_batch(lane, config.batch_size, config.window_s, in_window)
             await self._deliver(shard, batch, progress, session)
 
     async def _pause(self, seconds: float) -> None:
@@ -443,3 +413,9 @@ class StreamRunner:
 
 def _reason(error: Exception) -> str:
     return error.message if isinstance(error, StratusError) else type(error).__name__
+
+
+def _in_window(
+    window_of: Callable[[StreamItem], windows.Window], window: windows.Window, item: StreamItem
+) -> bool:
+    return window_of(item) == window
