@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS messages (
     source_arn TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages(queue, visible_ms);
+-- A FIFO receive reads a queue's messages in order: without this, every receive sorted them all.
+CREATE INDEX IF NOT EXISTS messages_order ON messages(queue, id);
 CREATE TABLE IF NOT EXISTS dedup (
     queue TEXT NOT NULL,
     scope_key TEXT NOT NULL,
@@ -199,9 +201,12 @@ def candidates(conn: sqlite3.Connection, queue: str, now_ms: int, fifo: bool, li
             (queue, limit),
         )
     else:
+        # In the order they became visible (best effort, as a standard queue promises): the
+        # order of the (queue, visible_ms) index, so a deep queue costs a receive no sort of
+        # everything visible.
         rows = conn.execute(
             "SELECT id, group_id, visible_ms, receive_count, sent_ms FROM messages "
-            "WHERE queue = ? AND visible_ms <= ? ORDER BY id LIMIT ?",
+            "WHERE queue = ? AND visible_ms <= ? ORDER BY visible_ms, id LIMIT ?",
             (queue, now_ms, limit),
         )
     return [Candidate(*r) for r in rows]
