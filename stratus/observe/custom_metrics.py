@@ -52,21 +52,28 @@ class StatSet:
     total: float = 0.0
     low: float = 0.0
     high: float = 0.0
-    samples: list[float] = field(default_factory=list)
+    samples: list[float] = field(default_factory=list)  # the latest MAX_SAMPLES count
+
+    @property
+    def kept(self) -> list[float]:
+        """The values kept for percentiles: the latest MAX_SAMPLES."""
+        return self.samples[-MAX_SAMPLES:]
 
     def add(self, count: float, total: float, low: float, high: float, samples: Iterable[float]) -> None:
         self.low = low if not self.count else min(self.low, low)
         self.high = high if not self.count else max(self.high, high)
         self.count += count
         self.total += total
-        self.samples = (self.samples + list(samples))[-MAX_SAMPLES:]
+        self.samples.extend(samples)
+        if len(self.samples) > 2 * MAX_SAMPLES:  # trimmed now and then: merging stays linear
+            del self.samples[:-MAX_SAMPLES]
 
     def merge(self, other: StatSet) -> None:
         if other.count:
             self.add(other.count, other.total, other.low, other.high, other.samples)
 
     def to_json(self) -> str:
-        return json.dumps([self.count, self.total, self.low, self.high, self.samples])
+        return json.dumps([self.count, self.total, self.low, self.high, self.samples[-MAX_SAMPLES:]])
 
     @classmethod
     def from_json(cls, text: str) -> StatSet:
@@ -84,6 +91,20 @@ class Datum:
     minute: int
     unit: str
     stats: StatSet
+
+
+def coalesce(data: Sequence[Datum]) -> dict[tuple[str, str, str, int], tuple[str, StatSet]]:
+    """The data merged per series and minute, in the order first seen (the last unit given
+    wins, as a stored row's does): a flush reads and writes each row once, not once per datum
+    (a queue's SendMessage records two datums, thousands a second)."""
+    merged: dict[tuple[str, str, str, int], tuple[str, StatSet]] = {}
+    for datum in data:
+        key = (datum.namespace, datum.name, dims_key(datum.dimensions), datum.minute)
+        held = merged.get(key)
+        stats = held[1] if held is not None else StatSet()
+        stats.merge(datum.stats)
+        merged[key] = (datum.unit, stats)
+    return merged
 
 
 @dataclass(frozen=True)
@@ -140,20 +161,19 @@ class CustomMetrics:
 
     def _put(self, data: Sequence[Datum]) -> None:
         with writing(), transaction(self._conn):
-            for datum in data:
-                key = (datum.namespace, datum.name, dims_key(datum.dimensions), datum.minute)
+            for key, (unit, merged) in coalesce(data).items():
                 row = self._conn.execute(
                     "SELECT stats FROM custom WHERE namespace = ? AND name = ? AND dims = ? AND minute = ?",
                     key,
                 ).fetchone()
                 stats = StatSet.from_json(row[0]) if row else StatSet()
-                stats.merge(datum.stats)
+                stats.merge(merged)
                 self._conn.execute(
                     "INSERT INTO custom(namespace, name, dims, minute, unit, stats) "
                     "VALUES (?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT(namespace, name, dims, minute) DO UPDATE SET "
                     "unit = excluded.unit, stats = excluded.stats",
-                    (*key, datum.unit, stats.to_json()),
+                    (*key, unit, stats.to_json()),
                 )
             self._puts += 1
             if self._puts % PRUNE_EVERY == 1:  # minutes past retention go, in the same write

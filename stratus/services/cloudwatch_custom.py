@@ -138,7 +138,7 @@ def _stat(stats: StatSet, stat: str) -> float | None:
     if not stats.count:
         return None
     if stat.startswith("p"):
-        return percentile(stats.samples, quantile(stat))  # None without samples: nothing made up
+        return percentile(stats.kept, quantile(stat))  # None without samples: nothing made up
     return (
         {
             "SampleCount": stats.count,

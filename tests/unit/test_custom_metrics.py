@@ -6,7 +6,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from stratus.observe.custom_metrics import PRUNE_EVERY, CustomMetrics, Datum, Series, StatSet, dims_key
+from stratus.observe.custom_metrics import (
+    MAX_SAMPLES,
+    PRUNE_EVERY,
+    CustomMetrics,
+    Datum,
+    Series,
+    StatSet,
+    dims_key,
+)
 
 
 def _one(value: float) -> StatSet:
@@ -48,3 +56,29 @@ def test_minutes_past_retention_are_removed(tmp_path: Path) -> None:
     names = {s.name for s in asyncio.run(run())}
     assert names == {"New"}
     store.close()
+
+
+def test_one_put_of_many_datums_equals_them_put_one_by_one(tmp_path: Path) -> None:
+    """A flush merges its datums per series and minute before touching a row: the stored
+    statistics are those of putting each datum alone, and only the latest MAX_SAMPLES values
+    are kept for percentiles, however many arrive."""
+    values = [float(v % 97) for v in range(4 * MAX_SAMPLES + 345)]
+    data = [Datum("App", "Size", {"Q": str(v % 2)}, 60, "Bytes", _one(x)) for v, x in enumerate(values)]
+
+    async def stored(store: CustomMetrics, batches: list[list[Datum]]) -> list[StatSet]:
+        for batch in batches:
+            await store.put(batch)
+        rows = [await store.minutes(Series("App", "Size", {"Q": q}), 0, 300) for q in ("0", "1")]
+        return [stats for ((minute, unit, stats),) in rows]
+
+    together = CustomMetrics(tmp_path / "a.db", retention_days=15, clock=lambda: 300.0)
+    alone = CustomMetrics(tmp_path / "b.db", retention_days=15, clock=lambda: 300.0)
+    got = asyncio.run(stored(together, [data]))
+    want = asyncio.run(stored(alone, [[d] for d in data]))
+    for q, (one, other) in enumerate(zip(got, want, strict=True)):
+        mine = values[q::2]
+        assert (one.count, one.total, one.low, one.high) == (len(mine), sum(mine), min(mine), max(mine))
+        assert (one.count, one.total, one.low, one.high) == (other.count, other.total, other.low, other.high)
+        assert one.kept == other.kept == mine[-MAX_SAMPLES:]
+    together.close()
+    alone.close()
