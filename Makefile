@@ -83,6 +83,7 @@ bench: install
 	$(BIN)/python -m bench.authz_bench
 	$(BIN)/python -m bench.s3_bench
 	$(BIN)/python -m bench.messaging_bench
+	$(BIN)/python -m bench.tables_bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
