@@ -308,18 +308,22 @@ def query_latencies(endpoint: str, requests: list[Signed]) -> tuple[list[float],
 def queries(endpoint: str, n: int, partitions: list[int], wide_loaded: int, seed: int = 1) -> dict[str, Any]:
     rng = random.Random(seed)
     warm = min(20, max(2, n // 5))  # the first queries warm the connection and caches
-    by_partition = [] if not partitions else [
-        signed(
-            endpoint,
-            "Query",
-            {
-                "TableName": "parts",
-                "KeyConditionExpression": "pk = :p",
-                "ExpressionAttributeValues": {":p": {"S": f"p{rng.choice(partitions):04d}"}},
-            },
-        )
-        for _ in range(n + warm)
-    ]
+    by_partition = (
+        []
+        if not partitions
+        else [
+            signed(
+                endpoint,
+                "Query",
+                {
+                    "TableName": "parts",
+                    "KeyConditionExpression": "pk = :p",
+                    "ExpressionAttributeValues": {":p": {"S": f"p{rng.choice(partitions):04d}"}},
+                },
+            )
+            for _ in range(n + warm)
+        ]
+    )
     out: dict[str, Any] = {}
     if partitions:
         samples, count = query_latencies(endpoint, by_partition)
