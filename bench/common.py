@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 import os
 import platform
 import shutil
@@ -96,8 +97,6 @@ def stratus_server(**env: str) -> Iterator[Running]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-
-
 def create_role(running: Running, name: str, policy: str | None = None) -> str:
     """A role Lambda may assume (CreateFunction checks), with `policy` inline if given."""
     iam = running.client("iam")
@@ -111,8 +110,13 @@ def ensure_role(client: Any, name: str) -> None:
     """The role CreateFunction needs, made with the credentials and endpoint of `client` (any
     boto3 client of the server) unless it exists."""
     creds = client._request_signer._credentials.get_frozen_credentials()
-    iam = boto3.client("iam", endpoint_url=client.meta.endpoint_url, region_name=client.meta.region_name,
-                       aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key)
+    iam = boto3.client(
+        "iam",
+        endpoint_url=client.meta.endpoint_url,
+        region_name=client.meta.region_name,
+        aws_access_key_id=creds.access_key,
+        aws_secret_access_key=creds.secret_key,
+    )
     try:
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)
     except iam.exceptions.EntityAlreadyExistsException:
@@ -125,6 +129,28 @@ def zip_of(files: dict[str, str]) -> bytes:
         for name, source in files.items():
             zf.writestr(name, source)
     return buf.getvalue()
+
+
+def stamp_function(
+    running: Running, name: str, source: str, actions: list[str], resource: str, stamps: str
+) -> str:
+    """A Python function (`source` as app.py) whose role allows `actions` on `resource`, told
+    where to leave its start times (env STAMPS): the benches' delay probes. Its ARN."""
+    policy = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}]}
+    )
+    role = create_role(running, f"{name}-role", policy)
+    return str(
+        running.client("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": zip_of({"app.py": source})},
+            Environment={"Variables": {"STAMPS": stamps}},
+            Timeout=10,
+        )["FunctionArn"]
+    )
 
 
 NOOP = {"app.py": "def handler(event, context):\n    return event\n"}

@@ -41,11 +41,10 @@ from bench.common import (
     SECRET_KEY,
     Running,
     Stats,
-    create_role,
     hello_floor,
     machine,
+    stamp_function,
     stratus_server,
-    zip_of,
 )
 
 CONCURRENCY = 32
@@ -180,22 +179,8 @@ def sqlite_floor(directory: Path, n: int) -> dict[str, float]:
 def _stamper(srv: Running, name: str) -> tuple[str, str]:
     """A function that sends (its event's key, its start time) to a stamps queue: its ARN and
     that queue's URL."""
-    sqs, lam = srv.client("sqs"), srv.client("lambda")
-    stamps = sqs.create_queue(QueueName=f"{name}-stamps")["QueueUrl"]
-    policy = json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}
-    )
-    role = create_role(srv, f"{name}-role", policy)
-    arn = lam.create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": zip_of({"app.py": STAMP})},
-        Environment={"Variables": {"STAMPS": stamps}},
-        Timeout=10,
-    )["FunctionArn"]
-    return arn, stamps
+    stamps = srv.client("sqs").create_queue(QueueName=f"{name}-stamps")["QueueUrl"]
+    return stamp_function(srv, name, STAMP, ["sqs:*"], "*", stamps), stamps
 
 
 def _stamp_of(sqs: Any, stamps: str, key: str) -> float:

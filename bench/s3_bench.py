@@ -35,11 +35,10 @@ from bench.common import (
     SECRET_KEY,
     Running,
     Stats,
-    create_role,
     hello_floor,
     machine,
+    stamp_function,
     stratus_server,
-    zip_of,
 )
 
 MiB = 1024 * 1024
@@ -225,21 +224,7 @@ def notification_delay(srv: Running, n: int) -> dict[str, Any]:
     s3, lam = s3_client(srv), srv.client("lambda")
     s3.create_bucket(Bucket="uploads")
     s3.create_bucket(Bucket="stamps")
-    policy = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::stamps/*"}],
-        }
-    )
-    role = create_role(srv, "stamper", policy)
-    arn = lam.create_function(
-        FunctionName="stamp",
-        Runtime="python3.11",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": zip_of({"app.py": STAMP})},
-        Environment={"Variables": {"STAMPS": "stamps"}},
-    )["FunctionArn"]
+    arn = stamp_function(srv, "stamp", STAMP, ["s3:PutObject"], "arn:aws:s3:::stamps/*", "stamps")
     lam.add_permission(
         FunctionName="stamp",
         StatementId="s3",

@@ -55,12 +55,11 @@ from bench.common import (
     SECRET_KEY,
     Running,
     Stats,
-    create_role,
     free_port,
     hello_floor,
     machine,
+    stamp_function,
     stratus_server,
-    zip_of,
 )
 from stratus.store.sqlite import connect, transaction
 
@@ -452,22 +451,7 @@ def stream_delay(srv: Running, n: int) -> dict[str, Any]:
     create_table(ddb, "streamed", ranged=False, stream=True)
     stream_arn = ddb.describe_table(TableName="streamed")["Table"]["LatestStreamArn"]
     stamps = sqs.create_queue(QueueName="stream-stamps")["QueueUrl"]
-    policy = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": ["sqs:*", "dynamodb:*"], "Resource": "*"}],
-        }
-    )
-    role = create_role(srv, "stream-stamp-role", policy)
-    arn = lam.create_function(
-        FunctionName="stream-stamp",
-        Runtime="python3.11",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": zip_of({"app.py": STAMP})},
-        Environment={"Variables": {"STAMPS": stamps}},
-        Timeout=10,
-    )["FunctionArn"]
+    arn = stamp_function(srv, "stream-stamp", STAMP, ["sqs:*", "dynamodb:*"], "*", stamps)
     lam.create_event_source_mapping(
         FunctionName=arn, EventSourceArn=stream_arn, StartingPosition="LATEST", BatchSize=1
     )
