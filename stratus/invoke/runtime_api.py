@@ -22,8 +22,13 @@ from stratus.invoke.result_limit import (
     declared_over_limit,
     over_limit,
 )
+from stratus.invoke.trailers import TrailerWatch
 
 PREFIX = "/2018-06-01/runtime/"
+# A runtime that answers in chunks as its function writes (response streaming) says so here.
+RESPONSE_MODE = "Lambda-Runtime-Function-Response-Mode"
+ERROR_TYPE_TRAILER = "lambda-runtime-function-error-type"
+ERROR_BODY_TRAILER = "lambda-runtime-function-error-body"
 
 
 class RuntimeApiError(Exception):
@@ -45,6 +50,12 @@ class RuntimeSide(Protocol):
     def post_init_error(self, body: bytes, error_type: str | None) -> None: ...
 
     def post_too_large(self, request_id: str | None) -> None: ...
+
+    def begin_stream(self, request_id: str, content_type: str | None) -> None: ...
+
+    async def stream_chunk(self, request_id: str, data: bytes) -> bool: ...
+
+    def end_stream(self, request_id: str, error_type: str | None, error_body: str | None) -> None: ...
 
 
 def _json(status: int, body: dict[str, str]) -> web.Response:
@@ -85,10 +96,19 @@ class RuntimeEndpoint:
         # the answer; the connection is closed instead.
         self._web = web.Server(self._handle, handler_cancellation=True, access_log=None, lingering_time=0)
         self._server: asyncio.AbstractServer | None = None
+        # Each connection's trailer watch, by its transport (see trailers.py).
+        self._watches: dict[object, TrailerWatch] = {}
 
     async def serve(self, listener: socket.socket) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._web, sock=listener)
+        self._server = await loop.create_server(self._connection, sock=listener)
+
+    def _connection(self) -> TrailerWatch:
+        return TrailerWatch(self._web(), self._watches)
+
+    def _trailers(self, request: BaseRequest) -> dict[str, str]:
+        watch = self._watches.get(request.transport)
+        return watch.last if watch is not None else {}
 
     def stop_listening(self) -> None:
         if self._server is not None:
@@ -110,6 +130,8 @@ class RuntimeEndpoint:
                 return await self._next()
             if route.startswith("invocation/") and request.method == "POST":
                 request_id, _, action = route[len("invocation/") :].partition("/")
+                if action == "response" and request.headers.get(RESPONSE_MODE, "").lower() == "streaming":
+                    return await self._stream(request, request_id)
                 if action in ("response", "error"):
                     body = await _read_body(request)
                     if body is None:
@@ -136,6 +158,17 @@ class RuntimeEndpoint:
         except RuntimeApiError as e:
             return _json(e.status, {"errorType": e.error_type, "errorMessage": str(e)})
         return _json(404, {"errorType": "InvalidRequest", "errorMessage": f"Unknown path {path}"})
+
+    async def _stream(self, request: BaseRequest, request_id: str) -> web.Response:
+        """A response posted in chunks as the function writes them: each chunk goes on to the
+        caller as it arrives; an error after the first byte comes in the trailers."""
+        self._side.begin_stream(request_id, request.headers.get("Content-Type"))
+        while chunk := await request.content.readany():
+            if not await self._side.stream_chunk(request_id, chunk):
+                return _refused()  # past the limit, or the invocation ended meanwhile
+        trailers = self._trailers(request)
+        self._side.end_stream(request_id, trailers.get(ERROR_TYPE_TRAILER), trailers.get(ERROR_BODY_TRAILER))
+        return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
 
     async def _next(self) -> web.Response:
         invocation, deadline_ms = await self._side.next_invocation()

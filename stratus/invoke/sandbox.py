@@ -17,6 +17,8 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import enum
 import math
 import time
@@ -40,8 +42,14 @@ from stratus.invoke.records import (
     exit_message,
     timeout_message,
 )
-from stratus.invoke.result_limit import TOO_LARGE_DOCUMENT, TOO_LARGE_MESSAGE, TOO_LARGE_TYPE
+from stratus.invoke.result_limit import (
+    TOO_LARGE_DOCUMENT,
+    TOO_LARGE_MESSAGE,
+    TOO_LARGE_TYPE,
+    over_limit,
+)
 from stratus.invoke.runtime_api import RuntimeApiError, RuntimeEndpoint, event_headers
+from stratus.invoke.streaming import ResponseStream
 from stratus.isolation.backend import ExitStatus, IsolationBackend, SandboxProcess, SandboxSpec
 from stratus.observe.custom_metrics import CustomMetrics
 from stratus.observe.logstore import LogStore
@@ -86,6 +94,11 @@ class _Inflight:
     tail: Tail = field(default_factory=Tail)  # its last log lines, for LogType=Tail
     delivered_at: float = 0.0
     deadline_ms: int = 0
+    # Response streaming: the caller's stream (None: the caller takes the result whole), and
+    # what a streaming runtime posted for a caller who takes it whole.
+    stream: ResponseStream | None = None
+    streaming: bool = False
+    buffered: bytearray = field(default_factory=bytearray)
 
 
 class Sandbox:
@@ -284,10 +297,10 @@ class Sandbox:
 
     # -- the invoke path ----------------------------------------------------------------------
 
-    async def invoke(self, invocation: Invocation) -> InvocationResult:
+    async def invoke(self, invocation: Invocation, stream: ResponseStream | None = None) -> InvocationResult:
         self._move(State.BUSY)
         loop = asyncio.get_running_loop()
-        self._current = _Inflight(invocation, loop.create_future())
+        self._current = _Inflight(invocation, loop.create_future(), stream=stream)
         if self._ready:
             self._deliver()
             if not self._current.delivered_at:
@@ -339,15 +352,17 @@ class Sandbox:
         self._runtime_ready()
         self._deliver()
 
-    def refuse_too_large(self) -> None:
+    def refuse_too_large(
+        self, message: str = TOO_LARGE_MESSAGE, document: bytes = TOO_LARGE_DOCUMENT
+    ) -> None:
         """The runtime answers with more than Lambda allows: the invocation it runs gets
         Lambda's error, and the environment is replaced, since it may still be writing the rest
         (and Lambda's runtime clients exit when the Runtime API refuses an answer)."""
         current = self._current
         if current is not None and current.delivered_at and not current.done.done():
             request_id = current.invocation.request_id
-            self._log_line(f"{stamp()} {request_id} {TOO_LARGE_TYPE}: {TOO_LARGE_MESSAGE}")
-            self._finish(TOO_LARGE_DOCUMENT, "Unhandled", error_type=TOO_LARGE_TYPE)
+            self._log_line(f"{stamp()} {request_id} {TOO_LARGE_TYPE}: {message}")
+            self._finish(document, "Unhandled", error_type=TOO_LARGE_TYPE)
         self.stop()
 
     def _on_not_ready(self) -> None:
@@ -402,6 +417,8 @@ class Sandbox:
         report = Report(request_id, duration, billed_ms, self.config.memory_size, memory_mb, init_ms, status)
         for line in self._platform.finish(report):
             self._log_line(line)
+        if current.stream is not None:
+            current.stream.close()  # the result says how it ended
         current.done.set_result(
             InvocationResult(
                 payload=payload,
@@ -462,6 +479,56 @@ class Sandbox:
     def post_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
         self._check_request(request_id)
         self._finish(error_document(body, error_type), "Unhandled", error_type=error_type)
+
+    # -- response streaming (the Runtime API's chunked responses) ------------------------------
+
+    def begin_stream(self, request_id: str, content_type: str | None) -> None:
+        """The runtime answers in streaming mode: its chunks go on to a streaming caller as they
+        come, or are gathered for a caller who takes the result whole."""
+        current = self._check_request(request_id)
+        if current.streaming:
+            raise RuntimeApiError(400, "InvalidStateTransition", "The response is already being sent.")
+        current.streaming = True
+        if current.stream is not None:
+            current.stream.begin(content_type, self.config.version)
+
+    async def stream_chunk(self, request_id: str, data: bytes) -> bool:
+        """One chunk of a streamed response; False once the invocation takes no more (it passed
+        its limit, timed out or its caller's stream is over)."""
+        current = self._check_request(request_id)
+        stream = current.stream
+        if stream is None:
+            current.buffered += data
+            if over_limit(len(current.buffered)):
+                current.buffered.clear()
+                self.refuse_too_large()
+                return False
+            return True
+        if not stream.write(data):
+            message = f"Response payload size exceeded maximum allowed payload size ({stream.limit} bytes)."
+            document = error_payload(TOO_LARGE_TYPE, message)
+            self.refuse_too_large(message, document)
+            return False
+        await stream.drained()  # a slow reader holds the runtime's upload, not the server's memory
+        return not current.done.done()
+
+    def end_stream(self, request_id: str, error_type: str | None, error_body: str | None) -> None:
+        """The streamed response is complete; an error the function met after it began comes in
+        the trailers (its type, and its document base64-encoded)."""
+        current = self._check_request(request_id)
+        if error_type is None and error_body is None:
+            self._finish(bytes(current.buffered), None)
+            return
+        document = b""
+        if error_body:
+            try:
+                document = base64.b64decode(error_body, validate=True)
+            except (binascii.Error, ValueError):
+                document = error_body.encode()
+        payload = (
+            error_document(document, error_type) if document else error_payload(error_type or "Unhandled", "")
+        )
+        self._finish(payload, "Unhandled", error_type=error_type or "Unhandled")
 
     def post_too_large(self, request_id: str | None) -> None:
         """The runtime posted a result or error (`request_id`), or an init error (None), larger

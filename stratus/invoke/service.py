@@ -27,6 +27,7 @@ from stratus.invoke.placement import pick_version
 from stratus.invoke.pool import Pool
 from stratus.invoke.records import Invocation, InvocationResult
 from stratus.invoke.sandbox import EnvironmentLost, Sandbox
+from stratus.invoke.streaming import ResponseStream
 from stratus.invoke.target import Invoked, Target
 from stratus.isolation.backend import IsolationBackend
 from stratus.observe import tracing
@@ -161,15 +162,30 @@ class InvokeService:
         request_id: str | None = None,
         client_context: str | None = None,
         caller_trace: tracing.TraceHeader | None = None,
+        stream: ResponseStream | None = None,
     ) -> Invoked:
         """The one way in: resolve the target (an alias's weights drawn here), run it under the
         caller's trace when it sent one (or a trace of its own), and meter it by the qualifier
-        the caller named. Raises StratusError for what is refused; function faults are results."""
-        config = self.resolve(target.name, target.qualifier)
-        trace = tracing.for_function(caller_trace, config.tracing_mode == "Active")
-        result = await self._run(
-            config, payload, target.region, target.arn, target.qualifier, client_context, request_id, trace
-        )
+        the caller named. Raises StratusError for what is refused; function faults are results.
+        With a `stream`, a runtime that answers in streaming mode writes to it as it goes
+        (invoke/streaming.py); it is closed when this returns or raises."""
+        try:
+            config = self.resolve(target.name, target.qualifier)
+            trace = tracing.for_function(caller_trace, config.tracing_mode == "Active")
+            result = await self._run(
+                config,
+                payload,
+                target.region,
+                target.arn,
+                target.qualifier,
+                client_context,
+                request_id,
+                trace,
+                stream,
+            )
+        finally:
+            if stream is not None:
+                stream.close()
         return Invoked(result, trace)
 
     async def _run(
@@ -182,6 +198,7 @@ class InvokeService:
         client_context: str | None,
         request_id: str | None,
         trace: tracing.TraceHeader,
+        stream: ResponseStream | None = None,
     ) -> InvocationResult:
         if self._tasks is None or self._closing:
             raise ServiceError("The server is shutting down and takes no new invocations.")
@@ -223,7 +240,7 @@ class InvokeService:
                         not sandbox.provisioned,
                     )
                 try:
-                    result = await sandbox.invoke(invocation)
+                    result = await sandbox.invoke(invocation, stream)
                     if self.metrics is not None:
                         self._meter(config, qualifier, result)
                     if self.spans is not None:
