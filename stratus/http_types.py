@@ -8,6 +8,7 @@ that none of those imports another to speak HTTP.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,18 @@ class HttpReply:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+
+
+@dataclass(frozen=True)
+class StreamedReply:
+    """A reply whose body goes out as it is produced (chunked), for response streaming. The
+    server that writes it always calls `close` once it is done or the client has gone (even if
+    `body` was never read), and the producer settles there what it started."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: AsyncGenerator[bytes, None]
+    close: Callable[[], Awaitable[None]]
 
 
 def json_reply(status: int, body: dict[str, Any], *headers: tuple[str, str]) -> HttpReply:

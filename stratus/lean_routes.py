@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from multidict import CIMultiDict
 
-from stratus.http_types import MAX_BODY, HttpReply, Incoming
+from stratus.http_types import MAX_BODY, HttpReply, Incoming, StreamedReply
 
-LeanHandler = Callable[[Incoming], Awaitable[HttpReply]]
+# A handler answers whole (HttpReply) or, streaming a function's response, as it goes.
+LeanHandler = Callable[[Incoming], Awaitable[HttpReply | StreamedReply]]
 # Which requests are answered without aiohttp's web layer: (method, path, host, X-Amz-Target)
 # -> a handler.
 LeanRoutes = Callable[[str, str, str, str | None], LeanHandler | None]
@@ -95,7 +96,27 @@ async def answer(request: web.Request, handler: LeanHandler) -> web.StreamRespon
         protocol=f"HTTP/{version.major}.{version.minor}",
     )
     reply = await handler(incoming)
+    if isinstance(reply, StreamedReply):
+        return await _stream(request, reply)
     return web.Response(status=reply.status, headers=CIMultiDict(reply.headers), body=reply.body)
+
+
+async def _stream(request: web.Request, reply: StreamedReply) -> web.StreamResponse:
+    """Write a streamed reply chunk by chunk (aiohttp waits for the client to take each)."""
+    response = web.StreamResponse(status=reply.status, headers=CIMultiDict(reply.headers))
+    response.enable_chunked_encoding()
+    try:
+        await response.prepare(request)
+        if request.method != "HEAD":
+            async for chunk in reply.body:
+                await response.write(chunk)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client has gone: the body's producer settles the rest as it closes
+    finally:
+        await reply.body.aclose()
+        await reply.close()
+    return response
 
 
 async def _read_body(request: web.Request) -> bytes | None:

@@ -32,7 +32,7 @@ from typing import Any
 import httptools
 
 from stratus.gateway.connections import Connections, Phase, Snapshot, Verdict
-from stratus.http_types import MAX_BODY, HttpReply, Incoming, json_reply
+from stratus.http_types import MAX_BODY, HttpReply, Incoming, StreamedReply, json_reply
 from stratus.lean_routes import LeanHandler, LeanRoutes
 
 log = logging.getLogger("stratus.gateway")
@@ -73,6 +73,8 @@ class Switchboard(asyncio.Protocol):
         self._phase = Phase.FRESH
         self._since = self._loop.time()
         self._writes_paused_at: float | None = None
+        self._writable = asyncio.Event()  # cleared while the transport takes no more writes
+        self._writable.set()
         self._now = self._since
         # Once handed over: aiohttp's protocol, a parser watching request boundaries, and the
         # number of its answers being computed.
@@ -103,6 +105,7 @@ class Switchboard(asyncio.Protocol):
         self._connections.discard(self)
         if transport is not None:
             self._connections.unbind(transport)
+        self._writable.set()  # a streamed answer waiting to write sees the connection gone
         if self._relay is not None:
             self._relay.connection_lost(exc)
 
@@ -113,11 +116,13 @@ class Switchboard(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._writes_paused_at = self._loop.time()
+        self._writable.clear()
         if self._relay is not None:
             self._relay.pause_writing()
 
     def resume_writing(self) -> None:
         self._writes_paused_at = None
+        self._writable.set()
         if self._relay is not None:
             self._relay.resume_writing()
 
@@ -256,6 +261,9 @@ class Switchboard(asyncio.Protocol):
                 reply = json_reply(500, {"message": "Internal Server Error"})
             if previous is not None and not previous.done():
                 await asyncio.wait([previous])
+            if isinstance(reply, StreamedReply):
+                await self._stream(reply, keep_alive, head)
+                return
             transport = self._transport
             if transport is None or transport.is_closing():
                 return
@@ -266,6 +274,33 @@ class Switchboard(asyncio.Protocol):
             self._due -= 1
             if self._due == 0 and self._phase is Phase.BUSY:
                 self._phase, self._since = Phase.IDLE, self._loop.time()
+
+    async def _stream(self, reply: StreamedReply, keep_alive: bool, head: bool) -> None:
+        """Write a streamed answer chunk by chunk as its body yields them, waiting while the
+        client does not read; a client that goes ends the body (its producer settles the rest)."""
+        try:
+            transport = self._transport
+            if transport is None or transport.is_closing():
+                return
+            transport.write(encode_head(reply.status, reply.headers, keep_alive=keep_alive))
+            if not head:
+                async for chunk in reply.body:
+                    if not self._writable.is_set():
+                        await self._writable.wait()
+                    transport = self._transport
+                    if transport is None or transport.is_closing():
+                        return
+                    if chunk:
+                        transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            transport = self._transport
+            if transport is None or transport.is_closing():
+                return
+            transport.write(b"" if head else b"0\r\n\r\n")
+            if not keep_alive:
+                transport.close()
+        finally:
+            await reply.body.aclose()
+            await reply.close()
 
     def _in_order(self, action: Callable[[asyncio.Transport], None]) -> None:
         """Run `action` on the transport once every answer due before it is written."""
@@ -459,6 +494,17 @@ def message_end(raw: bytes | bytearray, count: int) -> int:
             else:
                 lo = mid + 1
     return lo
+
+
+def encode_head(status: int, headers: tuple[tuple[str, str], ...], *, keep_alive: bool) -> bytes:
+    """The head of a chunked answer, whose body follows as it is produced."""
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
+    lines.extend(f"{name}: {value}" for name, value in headers)
+    lines.append("Transfer-Encoding: chunked")
+    lines.append(f"Date: {_date()}")
+    if not keep_alive:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
 
 
 def encode(reply: HttpReply, *, keep_alive: bool, head: bool = False) -> bytes:

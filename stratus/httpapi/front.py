@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -28,8 +28,8 @@ from stratus.errors import (
     StratusError,
     TooManyRequests,
 )
-from stratus.http_types import HttpReply, Incoming, json_reply
-from stratus.httpapi import cors, events, replies
+from stratus.http_types import HttpReply, Incoming, StreamedReply, json_reply
+from stratus.httpapi import cors, events, prelude, replies
 from stratus.httpapi.apis import HttpApis, Landing, target_of
 from stratus.httpapi.models import Api
 from stratus.httpapi.replies import MalformedResponse
@@ -37,7 +37,8 @@ from stratus.identity.authorizer import Authorizer
 from stratus.identity.keyring import Caller, Keyring
 from stratus.invoke.records import MAX_SYNC_PAYLOAD
 from stratus.invoke.service import InvokeService
-from stratus.invoke.target import Target
+from stratus.invoke.streaming import ResponseStream, StreamedInvoke
+from stratus.invoke.target import Invoked, Target
 from stratus.lean_routes import Claim
 from stratus.observe import tracing
 from stratus.observe.tracing import TraceHeader
@@ -83,7 +84,7 @@ class Front:
         """Where this front's requests are sent: its path prefixes and its host names."""
         return Claim(self.respond, (URL_PREFIX, API_PREFIX), HOST_MARKERS)
 
-    async def respond(self, request: Incoming) -> HttpReply:
+    async def respond(self, request: Incoming) -> HttpReply | StreamedReply:
         path, query = request.path, request.query
         host = (request.header("host") or "").split(":", 1)[0]
         if path.startswith(URL_PREFIX):
@@ -100,7 +101,7 @@ class Front:
 
     async def _function_url(
         self, request: Incoming, url_id: str, path: str, query: str, host: str | None
-    ) -> HttpReply:
+    ) -> HttpReply | StreamedReply:
         target = self.registry.url_target(url_id)
         if target is None:
             return json_reply(403, {"Message": "Forbidden"})
@@ -142,6 +143,54 @@ class Front:
             name, qualifier, url.region, event, request_id, replies.from_v2, trace_in, function_url=True
         )
         return _finish(reply, rules, origin, request_id)
+
+    async def _stream_url(
+        self,
+        target: Target,
+        event: dict[str, object],
+        request_id: str,
+        trace_in: TraceHeader | None,
+        rules: cors.Cors | None,
+        origin: str | None,
+    ) -> HttpReply | StreamedReply:
+        """A function URL in RESPONSE_STREAM mode: the answer's head goes out with the function's
+        first bytes (its prelude's status and headers, else 200), and each chunk as it is
+        written. A function that fails before its first byte gets the 502 of a buffered URL."""
+        payload = orjson.dumps(event)
+        if len(payload) > MAX_SYNC_PAYLOAD:
+            return json_reply(413, {"Message": "Request Entity Too Large"})
+
+        def run(stream: ResponseStream) -> Awaitable[Invoked]:
+            return self.invoker.invoke_target(
+                target, payload, request_id=request_id, caller_trace=trace_in, stream=stream
+            )
+
+        try:
+            streamed = await StreamedInvoke.start(run)
+        except TooManyRequests:
+            return json_reply(429, {"Message": "Too Many Requests"})
+        except StratusError:
+            return _failed(True)
+        try:
+            head, first = await _stream_head(streamed)
+        except (StratusError, prelude.MalformedPrelude):
+            await streamed.close()
+            return _failed(True)
+        if head is None:  # the function failed before its first byte
+            await streamed.close()
+            return _failed(True)
+        if isinstance(first, HttpReply):  # it answered the ordinary way: one chunk
+            await streamed.close()
+            return _finish(first, rules, origin, request_id)
+
+        async def body(first: bytes) -> AsyncGenerator[bytes, None]:
+            if first:
+                yield first
+            while chunk := await streamed.read():
+                yield chunk
+
+        headers = _finish(HttpReply(head.status, head.headers, b""), rules, origin, request_id).headers
+        return StreamedReply(head.status, headers, body(first), streamed.close)
 
     def _verify(self, request: Incoming, body: bytes) -> sigv4.Identity | HttpReply:
         """The signer of a request to an AWS_IAM function URL, or the 403 Lambda answers:
@@ -344,6 +393,37 @@ class Front:
             return mapper(invoked.result.payload)
         except MalformedResponse:
             return _failed(function_url)
+
+
+async def _stream_head(streamed: StreamedInvoke) -> tuple[prelude.Prelude | None, bytes | HttpReply]:
+    """The status and headers of a streamed URL answer and the body's first bytes; or, for a
+    runtime that answered whole, that answer (200, application/octet-stream, its bytes). None:
+    the function failed before writing anything."""
+    if not streamed.streaming:
+        result = (await streamed.result()).result
+        if result.function_error:
+            return None, b""
+        return prelude.Prelude(200, ()), HttpReply(
+            200, (("content-type", "application/octet-stream"),), result.payload
+        )
+    stream = streamed.stream
+    framed = prelude.has_prelude(stream.content_type)
+    buffer = b""
+    while True:
+        chunk = await streamed.read()
+        if not chunk:  # it ended: a failure, or a whole prelude with no delimiter or body
+            if (await streamed.result()).result.function_error:
+                return None, b""
+            if not framed:
+                return prelude.Prelude(200, (("content-type", stream.content_type),)), buffer
+            whole = prelude.split(buffer) or (buffer, b"")
+            return prelude.parse(whole[0]), whole[1]
+        buffer += chunk
+        if not framed:
+            return prelude.Prelude(200, (("content-type", stream.content_type),)), buffer
+        parts = prelude.split(buffer)
+        if parts is not None:
+            return prelude.parse(parts[0]), parts[1]
 
 
 def _failed(function_url: bool) -> HttpReply:

@@ -23,6 +23,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from stratus.invoke.target import Invoked
 
 # Lambda's limit for a streamed response (the brief's figure; AWS has since raised its default).
 STREAM_LIMIT = 20 * 1024 * 1024
@@ -116,3 +120,62 @@ class ResponseStream:
         self._chunks.clear()
         self._queued = 0
         self._drained.set()
+
+
+class StreamedInvoke:
+    """One streaming invocation as its caller sees it: started with `start`, which returns once
+    the runtime begins streaming or the invocation is over (whichever is first), read with
+    `read`, settled with `close`, which the caller runs whatever happens (a client that goes
+    leaves the function running to its end, as on Lambda, and nothing behind)."""
+
+    # Invocations whose caller was cancelled before it could take them: held until they end.
+    _left: set[asyncio.Task[Invoked]] = set()
+
+    def __init__(self, stream: ResponseStream, task: asyncio.Task[Invoked]) -> None:
+        self.stream = stream
+        self._task = task
+
+    @classmethod
+    async def start(cls, run: Callable[[ResponseStream], Awaitable[Invoked]]) -> StreamedInvoke:
+        """Run `run(stream)` (an `invoke_target` with that stream). Raises what it raised if it
+        failed before streaming began (a throttle, a missing function)."""
+        stream = ResponseStream()
+        task = asyncio.ensure_future(run(stream))
+        try:
+            waits: list[asyncio.Future[Any]] = [task, stream.began]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            stream.abandon()
+            cls._left.add(task)
+            task.add_done_callback(_settled)
+            raise
+        if task.done() and not stream.started:
+            task.result()  # raises the refusal, if that is how it ended
+        return cls(stream, task)
+
+    @property
+    def streaming(self) -> bool:
+        """Whether the runtime answers in streaming mode (else the result comes whole)."""
+        return self.stream.started
+
+    async def read(self) -> bytes:
+        """The next chunk the function wrote; b"" at the end."""
+        return await self.stream.read() if self.stream.started else b""
+
+    async def result(self) -> Invoked:
+        """How the invocation ended (raises StratusError if the platform failed it)."""
+        return await self._task
+
+    async def close(self) -> None:
+        """Stop reading; wait for the invocation to end (it is never cancelled: its environment
+        is running it)."""
+        if not self._task.done():
+            self.stream.abandon()
+        await asyncio.wait([self._task])
+        _settled(self._task)
+
+
+def _settled(task: asyncio.Task[Invoked]) -> None:
+    StreamedInvoke._left.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: its caller has gone or has read its result
