@@ -33,6 +33,8 @@ from stratus.dashboard import pages as dashboard_pages
 from stratus.dashboard import site as dashboard_site
 from stratus.dashboard.auth import Sessions
 from stratus.errors import InvalidParameterValue
+from stratus.events.buses import EventBuses
+from stratus.events.delivery import Deliveries
 from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
 from stratus.eventsources.mappings import Mappings
@@ -214,8 +216,31 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             may_send=role_may_send(authorizer, registry),
             send_message=targets.send,
         )
+        # EventBridge: rules (regional, per bus), their targets' deliveries, and the buses.
+        rules_changed = asyncio.Event()  # set by the rules, waited on by the scheduler
+        rules = Rules(store, on_change=rules_changed.set)
+        event_buses = EventBuses(
+            store,
+            rules,
+            Deliveries(
+                accept=async_invoker.accept,
+                send_message=targets.send,
+                function_exists=function_exists(registry),
+                may_invoke=service_may_invoke(
+                    authorizer, registry, "events.amazonaws.com", config.account_id
+                ),
+                may_send=functools.partial(targets.service_may_send, "events.amazonaws.com"),
+                message_target_exists=targets.exists,
+                role_may=lambda role, action, resource, region: authorizer.role_may(
+                    role, "events", action, resource, region=region
+                ),
+            ),
+            config.account_id,
+        )
         # Bucket notifications leave the outbox (the relay) or arrive by webhook through one path.
-        bucket_deliver = deliverer(async_invoker.accept, targets.send, targets.s3_may_send)
+        bucket_deliver = deliverer(
+            async_invoker.accept, targets.send, targets.s3_may_send, publish=event_buses.publish
+        )
         relay.append(Relay(buckets, bucket_deliver))
         topics = Topics(
             config.topics_db_path,
@@ -229,15 +254,8 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             allow_loopback=config.sns_allow_loopback,
         )
         targets.topics = topics
-        rules_changed = asyncio.Event()  # set by the rules, waited on by the scheduler
-        rules = Rules(store, on_change=rules_changed.set)
         scheduler = Scheduler(
-            rules,
-            async_invoker,
-            config.account_id,
-            changed=rules_changed,
-            speedup=config.schedule_speedup,
-            may_invoke=service_may_invoke(authorizer, registry, "events.amazonaws.com", config.account_id),
+            rules, event_buses, config.account_id, changed=rules_changed, speedup=config.schedule_speedup
         )
         apis = HttpApis(store)
         front = Front(registry, apis, invoker, keyring, authorizer, config.account_id)
@@ -291,7 +309,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 account_id=config.account_id,
                 group_home=registry.log_group_home,
             ),
-            EventsContext(rules=rules, registry=registry, account_id=config.account_id),
+            EventsContext(
+                buses=event_buses, function_exists=function_exists(registry), account_id=config.account_id
+            ),
             CloudWatchContext(metrics=metrics, custom=published),
             ApiGatewayContext(apis=apis, configured_host=lambda_context.configured_host),
             StsContext(

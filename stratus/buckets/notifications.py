@@ -31,7 +31,7 @@ EVENTS: dict[str, frozenset[str]] = {
     **{f"s3:ObjectRemoved:{e}": frozenset({f"ObjectRemoved:{e}"}) for e in REMOVED},
 }
 
-_NOT_YET = {"EventBridgeConfiguration": "EventBridge delivery"}
+EVENTBRIDGE = "EventBridgeConfiguration"  # `{}`: every change also goes to the default bus
 # Each kind of configuration and the member naming its target.
 KINDS = {
     "LambdaFunctionConfigurations": "LambdaFunctionArn",
@@ -74,14 +74,9 @@ def validate(
 ) -> str:
     """The JSON text to store for a bucket in `region`, or InvalidArgument as S3 refuses it.
     No configuration: "" (the bucket has no notifications)."""
-    for key, what in _NOT_YET.items():
-        if config.get(key) is not None:  # `{}` turns EventBridge delivery on
-            raise InvalidArgument(
-                f"{key} are not supported here: {what} are not available yet. "
-                "Use LambdaFunctionConfigurations.",
-                ArgumentName=key,
-            )
-    stored: dict[str, list[dict[str, Any]]] = {}
+    stored: dict[str, Any] = {}
+    if config.get(EVENTBRIDGE) is not None:  # `{}` turns EventBridge delivery on
+        stored[EVENTBRIDGE] = {}
     rules: list[Rule] = []
     for kind, arn_key in KINDS.items():
         for item in config.get(kind) or ():
@@ -246,12 +241,69 @@ def _rules(config_json: str) -> tuple[Rule, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=256)
+def _to_eventbridge(config_json: str) -> bool:
+    return EVENTBRIDGE in json.loads(config_json)
+
+
+# What an EventBridge delivery's payload holds: the event's source, detail-type, resources and
+# detail (its target is the region's default bus: `eventbridge_arn`).
+_DETAIL_TYPES = {"ObjectCreated": "Object Created", "ObjectRemoved": "Object Deleted"}
+_REASONS = {
+    "ObjectCreated:Put": "PutObject",
+    "ObjectCreated:Post": "POST Object",
+    "ObjectCreated:Copy": "CopyObject",
+    "ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+    "ObjectRemoved:Delete": "DeleteObject",
+    "ObjectRemoved:DeleteMarkerCreated": "DeleteObject",
+}
+
+
+def eventbridge_arn(region: str, account_id: str) -> str:
+    return f"arn:aws:events:{region}:{account_id}:event-bus/default"
+
+
+def eventbridge_event(change: ObjectChange, account_id: str) -> dict[str, Any]:
+    """S3's "Object Created" / "Object Deleted" event for EventBridge, as S3 documents it
+    (detail version "0"; the bucket and object, the request, the requester and the reason)."""
+    created = change.event.startswith("ObjectCreated:")
+    obj: dict[str, Any] = {"key": change.key}
+    if created:
+        obj["size"] = change.size
+        obj["etag"] = change.etag
+    obj["sequencer"] = change.sequencer
+    detail: dict[str, Any] = {
+        "version": "0",
+        "bucket": {"name": change.bucket},
+        "object": obj,
+        "request-id": change.request_id,
+        "requester": account_id,
+        "source-ip-address": change.source_ip,
+        "reason": _REASONS.get(change.event, change.event),
+    }
+    if not created:
+        detail["deletion-type"] = (
+            "Delete Marker Created" if change.event.endswith("DeleteMarkerCreated") else "Permanently Deleted"
+        )
+    return {
+        "source": "aws.s3",
+        "detail-type": _DETAIL_TYPES[change.event.partition(":")[0]],
+        "resources": [f"arn:aws:s3:::{change.bucket}"],
+        "detail": detail,
+    }
+
+
 def route(config_json: str | None, change: ObjectChange, *, account_id: str) -> list[Delivery]:
     """One Delivery per configuration that matches the change (at most one, as overlapping
-    configurations are refused; the stored text was validated when it was put)."""
+    configurations are refused; the stored text was validated when it was put), and one for
+    the region's default event bus when EventBridge delivery is on."""
     if not config_json:
         return []
     out = []
+    if _to_eventbridge(config_json):
+        payload = json.dumps(eventbridge_event(change, account_id), separators=(",", ":")).encode()
+        region = change.bucket_region
+        out.append(Delivery(eventbridge_arn(region, account_id), region, payload))
     for rule in _rules(config_json):
         if rule.matches(change.event, change.key):
             record = event_record(change, rule.id, account_id)

@@ -14,6 +14,8 @@ from stratus.invoke.async_queue import SendMessage
 
 # AsyncInvoker.accept's (function, qualifier, payload, region) -> request id.
 Accept = Callable[[str, str | None, bytes, str], Awaitable[str]]
+# EventBuses.publish: (region, source=, detail_type=, detail=, resources=, bus=).
+Publish = Callable[..., Awaitable[None]]
 Deliver = Callable[[Delivery], Awaitable[None]]
 SUBJECT = "Amazon S3 Notification"  # the Subject S3's publications to a topic carry
 
@@ -27,6 +29,7 @@ def deliverer(
     accept: Accept,
     send: SendMessage | None,
     may_send: Callable[[str, str], bool] = lambda arn, bucket_arn: True,
+    publish: Publish | None = None,
 ) -> Deliver:
     """The one way a delivery is made, for the relay and the webhook alike. `may_send` (queue or
     topic ARN, bucket ARN): whether its access policy still lets S3 send to it, as SQS and SNS
@@ -37,6 +40,17 @@ def deliverer(
         function = destination_function(arn)
         if function is not None:
             await accept(function[0], function[1], delivery.payload, delivery.region)
+            return
+        if ":event-bus/" in arn and publish is not None:  # EventBridgeConfiguration
+            event = json.loads(delivery.payload)
+            await publish(
+                delivery.region,
+                source=event["source"],
+                detail_type=event["detail-type"],
+                detail=event["detail"],
+                resources=event["resources"],
+                bus=arn.partition(":event-bus/")[2],
+            )
             return
         kind = message_target(arn)
         if kind is None or send is None:

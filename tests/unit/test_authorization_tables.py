@@ -79,7 +79,8 @@ DOCUMENTED = {
     "events": {
         "PutRule", "DescribeRule", "ListRules", "DeleteRule", "EnableRule", "DisableRule",
         "PutTargets", "RemoveTargets", "ListTargetsByRule", "TagResource", "UntagResource",
-        "ListTagsForResource", "ListRuleNamesByTarget",
+        "ListTagsForResource", "ListRuleNamesByTarget", "CreateEventBus", "DescribeEventBus",
+        "ListEventBuses", "DeleteEventBus", "PutEvents", "TestEventPattern",
     },
     "cloudwatch": {"GetMetricStatistics", "GetMetricData", "ListMetrics", "PutMetricData"},
     "apigateway": {"GET", "POST", "PUT", "PATCH", "DELETE"},
@@ -110,6 +111,7 @@ UNSCOPED = {
     "cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData",
     "cloudwatch:ListMetrics", "cloudwatch:PutMetricData",
     "sns:ListTopics", "sns:ListSubscriptions", "dynamodb:ListTables", "dynamodb:DescribeLimits",
+    "events:ListEventBuses", "events:TestEventPattern",
 }  # fmt: skip
 # The ARN every other resource must have: the service, this region and account (API Gateway's
 # have no account), and one of the service's resource types.
@@ -122,7 +124,7 @@ RESOURCE_ARN = {
     "sqs": re.compile(rf"^arn:aws:sqs:{REGION}:[^:]+:[^:]+$"),
     # The tagging actions name the group without ":*" (CloudWatch Logs' documented exception).
     "logs": re.compile(rf"^arn:aws:logs:{REGION}:{ACCOUNT}:log-group:[^:]*(:log-stream:[^:]*)?$"),
-    "events": re.compile(rf"^arn:aws:events:{REGION}:{ACCOUNT}:rule/[^/]+$"),
+    "events": re.compile(rf"^arn:aws:events:{REGION}:{ACCOUNT}:(rule/([^/]+/)?[^/]+|event-bus/[^/]+)$"),
     "apigateway": re.compile(rf"^arn:aws:apigateway:{REGION}::/"),
     "sns": re.compile(rf"^arn:aws:sns:{REGION}:{ACCOUNT}:[A-Za-z0-9_.-]+$"),
     # A table, one of its indexes, or its streams (ListStreams names them all: stream/*).
@@ -339,15 +341,54 @@ EXPECTED: list[tuple[Service[Any], str, dict[str, Any], str, str]] = [
     ),
     (logs.SERVICE, "TagResource", {"resourceArn": GROUP, "tags": {}}, "logs:TagResource", GROUP),
     (logs.SERVICE, "ListTagsLogGroup", {"logGroupName": "/aws/lambda/fn"}, "logs:ListTagsLogGroup", GROUP),
-    # EventBridge: the default bus's rule (the only bus served, whatever bus the input names).
+    # EventBridge: a rule of the default bus is rule/NAME, of another bus rule/BUS/NAME (by
+    # name or by ARN); buses and PutEvents act on the bus.
     (events.SERVICE, "PutRule", {"Name": "nightly"}, "events:PutRule", f"{RULE}/nightly"),
     (
         events.SERVICE,
         "DescribeRule",
         {"Name": "nightly", "EventBusName": "other"},
         "events:DescribeRule",
-        f"{RULE}/nightly",
+        f"{RULE}/other/nightly",
     ),
+    (
+        events.SERVICE,
+        "PutTargets",
+        {"Rule": "r", "EventBusName": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/orders", "Targets": []},
+        "events:PutTargets",
+        f"{RULE}/orders/r",
+    ),
+    (events.SERVICE, "ListRules", {"EventBusName": "orders"}, "events:ListRules", f"{RULE}/orders/*"),
+    (
+        events.SERVICE,
+        "PutEvents",
+        {"Entries": [{"EventBusName": "orders"}]},
+        "events:PutEvents",
+        f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/orders",
+    ),
+    (
+        events.SERVICE,
+        "PutEvents",
+        {"Entries": [{"Source": "a"}]},
+        "events:PutEvents",
+        f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default",
+    ),
+    (
+        events.SERVICE,
+        "CreateEventBus",
+        {"Name": "orders"},
+        "events:CreateEventBus",
+        f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/orders",
+    ),
+    (
+        events.SERVICE,
+        "TagResource",
+        {"ResourceARN": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/orders", "Tags": []},
+        "events:TagResource",
+        f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/orders",
+    ),
+    (events.SERVICE, "ListEventBuses", {}, "events:ListEventBuses", "*"),
+    (events.SERVICE, "TestEventPattern", {"EventPattern": "{}", "Event": "{}"}, "events:TestEventPattern", "*"),
     (
         events.SERVICE,
         "PutTargets",

@@ -87,9 +87,38 @@ def test_empty_config_means_none() -> None:
     assert check({"LambdaFunctionConfigurations": []}) == ""
 
 
-def test_eventbridge_delivery_is_refused() -> None:
-    with pytest.raises(InvalidArgument, match="not available yet"):
-        check({"EventBridgeConfiguration": {}})
+def test_eventbridge_delivery_goes_to_the_default_bus() -> None:
+    """`EventBridgeConfiguration: {}` is stored as given, and every change (beside the other
+    configurations' deliveries) becomes one delivery to the region's default bus holding S3's
+    "Object Created" / "Object Deleted" event."""
+    text = check({"EventBridgeConfiguration": {}})
+    assert json.loads(text) == {"EventBridgeConfiguration": {}}
+    created = ObjectChange(
+        "ObjectCreated:Put", "bkt", REGION, "a b.txt", 5, "abc", "0000000000000001",
+        datetime(2026, 1, 1, tzinfo=UTC), request_id="req-1",
+    )  # fmt: skip
+    [delivery] = route(text, created, account_id=ACCOUNT)
+    assert delivery.target_arn == f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+    event = json.loads(delivery.payload)
+    assert (event["source"], event["detail-type"]) == ("aws.s3", "Object Created")
+    assert event["resources"] == ["arn:aws:s3:::bkt"]
+    assert event["detail"] == {
+        "version": "0",
+        "bucket": {"name": "bkt"},
+        "object": {"key": "a b.txt", "size": 5, "etag": "abc", "sequencer": "0000000000000001"},
+        "request-id": "req-1",
+        "requester": ACCOUNT,
+        "source-ip-address": "127.0.0.1",
+        "reason": "PutObject",
+    }
+    removed = ObjectChange(
+        "ObjectRemoved:Delete", "bkt", REGION, "k", 0, "", "0000000000000002", datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    [delivery] = route(text, removed, account_id=ACCOUNT)
+    event = json.loads(delivery.payload)
+    assert event["detail-type"] == "Object Deleted"
+    assert event["detail"]["deletion-type"] == "Permanently Deleted"
+    assert "size" not in event["detail"]["object"]
 
 
 QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:"

@@ -192,9 +192,10 @@ def test_a_schedule_firing_on_a_full_disk_is_kept_in_memory(
         raise disk_full_error(OSError(errno.ENOSPC, "No space left on device"))
 
     monkeypatch.setattr(store, "put_rule", full)
-    rules.fired("every-minute", 61_000)  # no exception
-    assert rules.get("every-minute").last_fired_ms == 61_000
+    key = ("us-east-1", "default", "every-minute")
+    rules.fired(key, 61_000)  # no exception
+    assert rules.get(*key).last_fired_ms == 61_000
     monkeypatch.undo()
-    rules.fired("every-minute", 121_000)  # space again: stored
-    assert Rules(store).get("every-minute").last_fired_ms == 121_000
+    rules.fired(key, 121_000)  # space again: stored
+    assert Rules(store).get(*key).last_fired_ms == 121_000
     store.close()
