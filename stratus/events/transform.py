@@ -29,7 +29,7 @@ PREDEFINED = (
     "aws.events.event.json",
 )
 _MISSING: Any = object()
-_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\['([^']*)'\]|\[\*\]|\.\*")
+_STEP = re.compile(r"\.\*|\.([^.\[\]\s]+)|\[(\d+)\]|\['([^']*)'\]|\[\*\]")
 _VARIABLE = re.compile(r"<([A-Za-z0-9_.:\-]+)>")
 _VAR_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
 
