@@ -1,7 +1,9 @@
 // Stratus's runtime client for Node.js functions: the Lambda Runtime API loop, written against
 // the documented contract (GET /next, POST /response | /error, POST /init/error). It loads
 // CommonJS and ES module handlers, async or callback style, and gives them Lambda's context.
+// Handlers wrapped in awslambda.streamifyResponse stream their response (see below).
 import http from "node:http";
+import { Writable } from "node:stream";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -97,6 +99,113 @@ console.warn = (...args) => log("WARN", args);
 console.error = (...args) => log("ERROR", args);
 console.debug = (...args) => log("DEBUG", args);
 console.trace = (...args) => log("TRACE", args);
+
+// -- response streaming: the awslambda global of Lambda's Node runtimes -------------------------
+//
+// awslambda.streamifyResponse(handler) marks a handler that takes (event, responseStream,
+// context); what it writes is POSTed to /response as it is written, in a chunked request with
+// Lambda-Runtime-Function-Response-Mode: streaming. An error after the first byte goes in the
+// request's trailers (Lambda-Runtime-Function-Error-Type, and -Body as base64 JSON); before it,
+// through /error as for any handler. awslambda.HttpResponseStream.from(stream, {statusCode,
+// headers, cookies}) sets a function URL's status and headers: a JSON prelude and 8 NUL bytes
+// ahead of the body, under its own content type.
+
+const STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HTTP_PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
+
+class HttpResponseStream {
+  static from(stream, prelude) {
+    stream.setContentType(HTTP_PRELUDE_TYPE);
+    const text = JSON.stringify(prelude ?? {});
+    stream._beforeFirstWrite = (write) => {
+      write(Buffer.from(text));
+      write(Buffer.alloc(8));
+    };
+    return stream;
+  }
+}
+
+globalThis.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[STREAMING] = "response";
+    if (options?.highWaterMark) handler.highWaterMark = options.highWaterMark;
+    return handler;
+  },
+  HttpResponseStream,
+};
+
+function responseStream(requestId, highWaterMark) {
+  let contentType = "application/octet-stream";
+  let req = null;
+  let settle;
+  const done = new Promise((resolve, reject) => { settle = { resolve, reject }; });
+  done.catch(() => {}); // awaited by the invoke loop; an early refusal must not go unhandled
+  const open = () => {
+    if (req) return req;
+    const [host, port] = API.split(":");
+    req = http.request(
+      {
+        host, port, method: "POST", agent: false, // its own connection, closed once answered
+        path: `/2018-06-01/runtime/invocation/${requestId}/response`,
+        headers: {
+          "Content-Type": contentType,
+          "Lambda-Runtime-Function-Response-Mode": "streaming",
+          "Transfer-Encoding": "chunked",
+          Trailer: "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => settle.resolve(res.statusCode));
+        res.on("error", settle.reject);
+      },
+    );
+    req.on("error", settle.reject);
+    if (stream._beforeFirstWrite) {
+      const before = stream._beforeFirstWrite;
+      stream._beforeFirstWrite = null;
+      before((data) => req.write(data));
+    }
+    return req;
+  };
+  const stream = new Writable({
+    highWaterMark,
+    write(chunk, encoding, callback) {
+      const data = typeof chunk === "string" ? Buffer.from(chunk, encoding) : chunk;
+      open().write(data, () => callback());
+    },
+    final(callback) {
+      open().end();
+      callback();
+    },
+  });
+  stream.setContentType = (type) => { contentType = type; };
+  return {
+    writable: stream,
+    done,
+    get started() { return req !== null; },
+    async fail(document) {
+      if (stream.writableLength > 0) await new Promise((resolve) => stream.once("drain", resolve));
+      const body = Buffer.from(JSON.stringify(document)).toString("base64");
+      req.addTrailers({ "Lambda-Runtime-Function-Error-Type": document.errorType, "Lambda-Runtime-Function-Error-Body": body });
+      req.end();
+    },
+  };
+}
+
+async function invokeStreaming(handler, event, context, requestId) {
+  const response = responseStream(requestId, handler.highWaterMark);
+  try {
+    await handler(event, response.writable, context);
+    if (!response.writable.writableEnded) response.writable.end();
+  } catch (error) {
+    if (!response.started) throw error; // nothing sent yet: reported through /error
+    const document = errorDocument(error);
+    log("ERROR", [`Invoke Error \t${JSON.stringify(document)}`]);
+    await response.fail(document);
+  }
+  await response.done;
+}
 
 // -- loading the handler -----------------------------------------------------------------------
 
@@ -216,6 +325,10 @@ async function main() {
     const context = contextFor(headers);
     try {
       const event = JSON.parse(next.body.toString() || "null");
+      if (handler[STREAMING] === "response") {
+        await invokeStreaming(handler, event, context, requestId);
+        continue;
+      }
       const result = await invokeHandler(handler, event, context);
       const body = JSON.stringify(result === undefined ? null : result);
       await request("POST", `invocation/${requestId}/response`, body, { "Content-Type": "application/json" });
