@@ -45,9 +45,9 @@ def states_role(server: Server, name: str, policy: str | None = INVOKE_ALL) -> s
     return str(arn)
 
 
-def function(server: Server, source: str) -> str:
+def function(server: Server, source: str, **kwargs: Any) -> str:
     name = f"sfn-{uuid.uuid4().hex[:10]}"
-    return str(create(server.client("lambda"), name, {"app.py": source})["FunctionArn"])
+    return str(create(server.client("lambda"), name, {"app.py": source}, **kwargs)["FunctionArn"])
 
 
 def machine(sfn: Any, definition: dict[str, Any], role: str, **kwargs: Any) -> str:
