@@ -59,7 +59,7 @@ RoleMay = Callable[[str, str, str, str], bool]
 
 
 def target_kind(arn: str) -> str | None:
-    """"lambda", "sqs", "sns" or "states"; None for a target this server cannot reach."""
+    """The kind of target an ARN names: "lambda", "sqs", "sns" or "states"; None when unreachable."""
     if destination_function(arn) is not None:
         return "lambda"
     kind = message_target(arn)
