@@ -24,9 +24,10 @@ from stratus.buckets.objects import Buckets
 from stratus.buckets.relay import Relay
 from stratus.buckets.targets import deliverer
 from stratus.config import Config, Credentials, load_credentials
-from stratus.control.arns import destination_function, message_target
+from stratus.control.arns import arn_function, message_target
 from stratus.control.code_signing import SigningConfigs
 from stratus.control.codestore import CodeStore
+from stratus.control.keys import FunctionKey
 from stratus.control.layers import Layers
 from stratus.control.registry import Registry
 from stratus.dashboard import pages as dashboard_pages
@@ -48,7 +49,7 @@ from stratus.gateway.doors import EnvironmentDoors
 from stratus.gateway.lean_json import json_targets
 from stratus.gateway.server import Bound, build_app
 from stratus.gateway.switchboard import Switchboard
-from stratus.http_types import HttpReply, Incoming, StreamedReply
+from stratus.http_types import HttpReply, Incoming
 from stratus.httpapi.apis import HttpApis
 from stratus.httpapi.front import Front
 from stratus.identity.authorizer import Authorizer
@@ -70,9 +71,7 @@ from stratus.isolation.process import ProcessBackend
 from stratus.lambda_api import functions as lambda_functions
 from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.invoke import invoke_incoming, is_invoke
-from stratus.lambda_api.streaming import PREFIX as STREAMING_PREFIX
-from stratus.lambda_api.streaming import invoke_streaming
-from stratus.lean_routes import ROUTES, Claim, Operation, RouteTable
+from stratus.lean_routes import ROUTES, Operation, RouteTable
 from stratus.observe import spans
 from stratus.observe.custom_metrics import CustomMetrics
 from stratus.observe.loggroups import LogGroups
@@ -309,7 +308,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 logs=logs,
                 groups=LogGroups(store),
                 account_id=config.account_id,
-                group_home=registry.log_group_home,
+                group_home=log_group_home(registry),
             ),
             EventsContext(
                 buses=event_buses, function_exists=function_exists(registry), account_id=config.account_id
@@ -400,21 +399,21 @@ def role_may_send(authorizer: Authorizer, registry: Registry) -> Callable[[str, 
     on a topic."""
 
     def may(source: str, destination_arn: str, region: str) -> bool:
-        record = registry.find(source)
+        record = registry.find(FunctionKey(region, source))  # the sender is of the event's region
         if record is None:
             return False
         kind = message_target(destination_arn)
         if kind is not None:
             action = "sqs:SendMessage" if kind[0] == "sqs" else "sns:Publish"
             return authorizer.role_may(record.latest.role, source, action, destination_arn, region=region)
-        name = destination_arn.split(":")[6] if destination_arn.count(":") >= 6 else destination_arn
-        return authorizer.role_may(
+        target = arn_function(destination_arn)
+        return target is not None and authorizer.role_may(
             record.latest.role,
             source,
             "lambda:InvokeFunction",
             destination_arn,
             region=region,
-            resource_policy_text=registry.policy_document(name),
+            resource_policy_text=registry.policy_document(target[0]),
         )
 
     return may
@@ -497,11 +496,13 @@ def service_may_invoke(
     policy, when it has one (identity/authorizer.py's `service_may`)."""
 
     def may(name: str, target_arn: str, source_arn: str, region: str) -> bool:
+        target = arn_function(target_arn)  # the function of the ARN's region
+        key = target[0] if target is not None else FunctionKey(region, name)
         return authorizer.service_may(
             service,
             "lambda:InvokeFunction",
             target_arn,
-            registry.policy_document(name),
+            registry.policy_document(key),
             source_arn=source_arn,
             source_account=account_id,
             region=region,
@@ -520,10 +521,25 @@ def sns_may_invoke(
 
     def check(function_arn: str, topic_arn: str, region: str) -> bool:
         # A function that is gone cannot be invoked either (SNS's client-side error), IAM or not.
-        target = destination_function(function_arn)
-        return target is not None and exists(function_arn) and may(target[0], function_arn, topic_arn, region)
+        target = arn_function(function_arn)
+        if target is None or not exists(function_arn):
+            return False
+        return may(target[0].name, function_arn, topic_arn, region)
 
     return check
+
+
+def log_group_home(registry: Registry) -> Callable[[str], str | None]:
+    """The region of the function that logs to a group, if one does (a scan: Logs requests are
+    rare). Log groups are still one namespace across regions (functions are not)."""
+
+    def home(group: str) -> str | None:
+        for record in registry.records():
+            if record.latest.log_group_name == group:
+                return record.latest.home_region
+        return None
+
+    return home
 
 
 def public_endpoint(config: Config) -> str:
@@ -537,8 +553,9 @@ def function_limit(registry: Registry, account_limit: int) -> Callable[[str], in
     """The most concurrency a function can get (its reserved concurrency, else the account's
     limit): event source pollers scale no further."""
 
-    def limit(name: str) -> int | None:
-        record = registry.find(name)
+    def limit(function_arn: str) -> int | None:
+        target = arn_function(function_arn)
+        record = registry.find(target[0]) if target is not None else None
         reserved = record.reserved_concurrency if record is not None else None
         return reserved if reserved is not None else account_limit
 
@@ -550,12 +567,12 @@ def function_exists(registry: Registry) -> Callable[[str], bool]:
     (a bucket notification's target)."""
 
     def exists(arn: str) -> bool:
-        target = destination_function(arn)
+        target = arn_function(arn)  # a function of the ARN's region
         if target is None:
             return False
-        name, qualifier = target
+        key, qualifier = target
         try:
-            registry.version(name, qualifier)
+            registry.version(key, qualifier)
         except Exception:  # ResourceNotFound: no such function or qualifier
             return False
         return True
@@ -571,8 +588,8 @@ def s3_may_invoke(
     may = service_may_invoke(authorizer, registry, "s3.amazonaws.com", account_id)
 
     def check(function_arn: str, bucket_arn: str, region: str) -> bool:
-        target = destination_function(function_arn)
-        return target is not None and may(target[0], function_arn, bucket_arn, region)
+        target = arn_function(function_arn)
+        return target is not None and may(target[0].name, function_arn, bucket_arn, region)
 
     return check
 
@@ -636,12 +653,8 @@ def lean_routes(
     async def invoke(request: Incoming) -> HttpReply:
         return await invoke_incoming(context, request)
 
-    async def invoke_stream(request: Incoming) -> HttpReply | StreamedReply:
-        return await invoke_streaming(context, request)
-
     return RouteTable(
-        # InvokeWithResponseStream is claimed by path on both servers: it answers as it goes.
-        claims=(front.claim(), Claim(invoke_stream, (STREAMING_PREFIX,), ())),
+        claims=(front.claim(),),
         operations=(Operation(invoke, is_invoke),),
         targets=json_targets(services, api_context),
     )

@@ -8,7 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 
 from stratus.buckets.model import Delivery
-from stratus.control.arns import destination_function, message_target
+from stratus.control.arns import arn_function, message_target
 from stratus.errors import DiskFull, StratusError
 from stratus.invoke.async_queue import SendMessage
 
@@ -37,9 +37,9 @@ def deliverer(
 
     async def deliver(delivery: Delivery) -> None:
         arn = delivery.target_arn
-        function = destination_function(arn)
+        function = arn_function(arn)  # the function of the ARN's region
         if function is not None:
-            await accept(function[0], function[1], delivery.payload, delivery.region)
+            await accept(function[0].name, function[1], delivery.payload, function[0].region)
             return
         if ":event-bus/" in arn and publish is not None:  # EventBridgeConfiguration
             event = json.loads(delivery.payload)

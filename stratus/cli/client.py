@@ -63,7 +63,7 @@ def signed_get(endpoint: str, path: str, data_dir: Path | None) -> Any:
 
     key, secret, token = _credentials(data_dir)
     request = AWSRequest(method="GET", url=endpoint.rstrip("/") + path)
-    region = os.environ.get("AWS_REGION", "us-east-1")
+    region = cli_region()
     SigV4Auth(Credentials(key, secret, token), "lambda", region).add_auth(request)
     try:
         with urllib.request.urlopen(urllib.request.Request(request.url, headers=dict(request.headers))) as r:
@@ -75,6 +75,12 @@ def signed_get(endpoint: str, path: str, data_dir: Path | None) -> Any:
         raise click.ClickException(f"cannot reach {endpoint}: {e}") from None
 
 
+def cli_region() -> str:
+    """The region the AWS tools would pick (functions are regional: the CLI sees the functions
+    of this one), else the server's default, us-east-1."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
 def client(service: str, endpoint: str, data_dir: Path | None) -> Any:
     import boto3
     from botocore.config import Config
@@ -83,7 +89,7 @@ def client(service: str, endpoint: str, data_dir: Path | None) -> Any:
     return boto3.client(
         service,
         endpoint_url=endpoint,
-        region_name=os.environ.get("AWS_REGION", "us-east-1"),
+        region_name=cli_region(),
         aws_access_key_id=key,
         aws_secret_access_key=secret,
         aws_session_token=token,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from stratus.control.keys import FunctionKey
 from stratus.errors import InvalidParameterValue, ValidationError
 
 _FUNCTION_REF = re.compile(
@@ -23,6 +24,7 @@ class FunctionRef:
     name: str
     qualifier: str | None
     account: str | None = None
+    region: str | None = None  # the region a full or partial ARN names (None for a plain name)
 
 
 def parse_function_ref(value: str, account_id: str) -> FunctionRef:
@@ -39,7 +41,7 @@ def parse_function_ref(value: str, account_id: str) -> FunctionRef:
         raise InvalidParameterValue(
             f"The account ID in the function ARN ({account}) does not match this account."
         )
-    return FunctionRef(match.group("name"), match.group("qualifier"), account)
+    return FunctionRef(match.group("name"), match.group("qualifier"), account, match.group("region"))
 
 
 def merge_qualifier(ref: FunctionRef, query_qualifier: str | None) -> str | None:
@@ -57,12 +59,14 @@ def function_arn(region: str, account: str, name: str, qualifier: str | None = N
 
 
 _RESOURCE_ARN = re.compile(
-    r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9_-]{1,64})$"
+    r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"function:(?P<name>[a-zA-Z0-9_-]{1,64})$"
 )
 
 
-def parse_resource_arn(value: str) -> str:
-    """The function name of a taggable resource ARN (unqualified functions only)."""
+def parse_resource_arn(value: str) -> FunctionKey:
+    """The function a taggable resource ARN names (unqualified functions only), in the ARN's
+    region."""
     match = _RESOURCE_ARN.match(value or "")
     if match is None:
         raise ValidationError(
@@ -70,11 +74,11 @@ def parse_resource_arn(value: str) -> str:
             "constraint: Member must satisfy regular expression pattern: "
             r"arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}:\d{12}:function:[a-zA-Z0-9-_]+"
         )
-    return match.group("name")
+    return FunctionKey(match.group("region"), match.group("name"))
 
 
 _LAMBDA_ARN = re.compile(
-    r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9_-]{1,64})"
+    r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9_-]{1,64})"
     r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
 )
 
@@ -83,6 +87,15 @@ def destination_function(arn: str) -> tuple[str, str | None] | None:
     """(name, qualifier) when `arn` names a Lambda function, else None."""
     match = _LAMBDA_ARN.match(arn)
     return (match.group("name"), match.group("qualifier")) if match else None
+
+
+def arn_function(arn: str) -> tuple[FunctionKey, str | None] | None:
+    """(the function, qualifier) when `arn` names a Lambda function, else None: the function is
+    the one of the ARN's region (each region is its own namespace)."""
+    match = _LAMBDA_ARN.match(arn)
+    if match is None:
+        return None
+    return FunctionKey(match.group("region"), match.group("name")), match.group("qualifier")
 
 
 _MESSAGE_ARN = re.compile(

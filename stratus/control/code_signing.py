@@ -82,23 +82,33 @@ class SigningConfigs:
         self._save(config)
         return config
 
-    def get(self, ref: str) -> SigningConfig:
-        """A configuration by its ARN (of this account) or its id."""
+    def get(self, ref: str, region: str) -> SigningConfig:
+        """A configuration of `region` by its ARN (of this account) or its id: each region is
+        its own namespace, as on Lambda, so one of another region is not found."""
         config = self._configs.get(ref.rsplit(":", 1)[-1])
-        if config is None or (ref.startswith("arn:") and ref != config.arn(self._account)):
+        if (
+            config is None
+            or config.region != region
+            or (ref.startswith("arn:") and ref != config.arn(self._account))
+        ):
             raise CodeSigningConfigNotFound(
                 "The code signing configuration cannot be found. Check that the provided "
                 f"configuration is not deleted: {ref}."
             )
         return config
 
-    def all(self) -> list[SigningConfig]:
-        return sorted(self._configs.values(), key=lambda c: c.id)
+    def by_arn(self, arn: str) -> SigningConfig:
+        """The configuration a stored ARN names (in the ARN's region)."""
+        parts = arn.split(":")
+        return self.get(arn, parts[3] if len(parts) > 3 else "")
+
+    def all(self, region: str) -> list[SigningConfig]:
+        return sorted((c for c in self._configs.values() if c.region == region), key=lambda c: c.id)
 
     def update(
-        self, ref: str, profiles: list[str] | None, policy: str | None, description: str | None
+        self, ref: str, region: str, profiles: list[str] | None, policy: str | None, description: str | None
     ) -> SigningConfig:
-        config = self.get(ref)
+        config = self.get(ref, region)
         changed = replace(
             config,
             signing_profiles=tuple(profiles) if profiles is not None else config.signing_profiles,
@@ -109,8 +119,8 @@ class SigningConfigs:
         self._save(changed)
         return changed
 
-    def delete(self, ref: str) -> None:
-        config = self.get(ref)
+    def delete(self, ref: str, region: str) -> None:
+        config = self.get(ref, region)
         self._store.delete_document(KIND, config.id)
         del self._configs[config.id]
 

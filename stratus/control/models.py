@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from stratus.control.keys import FunctionKey
+
 LATEST = "$LATEST"
 
 
@@ -53,8 +55,8 @@ class FunctionConfig:
     # Layers, in the order they apply at /opt: (layer version ARN, size, content key). The key
     # is kept so a function runs on even after the layer version is deleted, as on Lambda.
     layers: tuple[tuple[str, int, str], ...] = ()
-    # The region CreateFunction was signed for ("" for functions created before it was kept).
-    # Functions are one namespace across regions here; policies are evaluated in this one.
+    # The region CreateFunction was signed for: each region is its own namespace of functions,
+    # and this is the function's (the store's migration set it on records kept before it was).
     home_region: str = ""
     # Kept and answered as Lambda answers them, with no effect here (README: "What has no
     # effect"): VpcConfig's subnets and security groups (an environment has the host's network
@@ -69,6 +71,11 @@ class FunctionConfig:
     @property
     def log_group_name(self) -> str:
         return self.log_group or f"/aws/lambda/{self.name}"
+
+    @property
+    def key(self) -> FunctionKey:
+        """The function this configuration belongs to: its region and name."""
+        return FunctionKey(self.home_region, self.name)
 
     def uses_snapshot(self) -> bool:
         """Whether new environments of this configuration fork from an initialized one."""
@@ -227,6 +234,10 @@ class FunctionRecord:
     @property
     def name(self) -> str:
         return self.latest.name
+
+    @property
+    def key(self) -> FunctionKey:
+        return self.latest.key
 
     def replace(self, **changes: Any) -> FunctionRecord:
         return dataclasses.replace(self, **changes)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stratus.control.codestore import StoredCode
+from stratus.control.keys import FunctionKey
 from stratus.control.models import (
     LATEST,
     Alias,
@@ -33,7 +34,8 @@ from stratus.errors import (
 )
 from stratus.store.sqlite import Store
 
-ChangeListener = Callable[[str], None]
+# Hears the key of every function that changed (created, updated or deleted).
+ChangeListener = Callable[[FunctionKey], None]
 
 
 def now_iso() -> str:
@@ -49,41 +51,49 @@ def new_revision() -> str:
 class Registry:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._functions: dict[str, FunctionRecord] = {
-            name: FunctionRecord.from_dict(data) for name, data in store.load_functions().items()
+        # Each region is its own namespace of functions: the store keeps every record under its
+        # region and name, and a record's `home_region` says the same.
+        self._functions: dict[FunctionKey, FunctionRecord] = {
+            FunctionKey(region, name): FunctionRecord.from_dict(data)
+            for (region, name), data in store.load_functions().items()
         }
         self._listeners: list[ChangeListener] = []
-        # url id -> (function, qualifier): the data path finds a function URL in one lookup.
-        self._url_index: dict[str, tuple[str, str]] = {}
-        # name -> (the record's policy map, its document): rebuilt only when the map changes.
-        self._policy_texts: dict[str, tuple[object, str]] = {}
-        for record in self._functions.values():
-            self._index_urls(record.name)
+        # url id -> (function, qualifier): the data path finds a function URL in one lookup. Ids
+        # are unique across regions; each belongs to one region's function.
+        self._url_index: dict[str, tuple[FunctionKey, str]] = {}
+        # function -> (the record's policy map, its document): rebuilt only when the map changes.
+        self._policy_texts: dict[FunctionKey, tuple[object, str]] = {}
+        for key in self._functions:
+            self._index_urls(key)
 
     # -- reads -----------------------------------------------------------------------------
 
     def subscribe(self, listener: ChangeListener) -> None:
         self._listeners.append(listener)
 
-    def names(self) -> list[str]:
+    def names(self, region: str) -> list[str]:
+        """The names of the region's functions, sorted."""
+        return sorted(key.name for key in self._functions if key.region == region)
+
+    def keys(self) -> list[FunctionKey]:
         return sorted(self._functions)
 
     def records(self) -> Iterable[FunctionRecord]:
         return self._functions.values()
 
-    def get(self, name: str) -> FunctionRecord:
-        record = self._functions.get(name)
+    def get(self, key: FunctionKey) -> FunctionRecord:
+        record = self._functions.get(key)
         if record is None:
-            raise ResourceNotFound(f"Function not found: {name}")
+            raise ResourceNotFound(f"Function not found: {key.name}")
         return record
 
-    def find(self, name: str) -> FunctionRecord | None:
-        return self._functions.get(name)
+    def find(self, key: FunctionKey) -> FunctionRecord | None:
+        return self._functions.get(key)
 
-    def version(self, name: str, qualifier: str | None) -> FunctionConfig:
+    def version(self, key: FunctionKey, qualifier: str | None) -> FunctionConfig:
         """The configuration a qualifier names: `$LATEST`, a version number, or an alias's
         primary version."""
-        record = self.get(name)
+        record = self.get(key)
         if qualifier in (None, "", LATEST):
             return record.latest
         assert qualifier is not None
@@ -91,15 +101,17 @@ class Registry:
             return record.versions[qualifier]
         alias = record.aliases.get(qualifier)
         if alias is not None:
-            return self.version(name, alias.function_version)
-        raise ResourceNotFound(f"Function not found: {name}:{qualifier}")
+            return self.version(key, alias.function_version)
+        raise ResourceNotFound(f"Function not found: {key.name}:{qualifier}")
 
     # -- functions -------------------------------------------------------------------------
 
     def create_function(
         self, config: FunctionConfig, *, tags: dict[str, str], publish: bool, code_signing: str = ""
     ) -> FunctionConfig:
-        if config.name in self._functions:
+        if not config.home_region:
+            raise ValueError("a function is created in a region")  # a programming error
+        if config.key in self._functions:
             raise ResourceConflict(f"Function already exist: {config.name}")
         record = FunctionRecord(
             latest=config.replace(**tag_settings(tags)), tags=tags, code_signing_config=code_signing
@@ -110,9 +122,9 @@ class Registry:
         return record.versions[str(record.last_version)] if publish else record.latest
 
     def update_code(
-        self, name: str, code: StoredCode, *, revision_id: str | None, publish: bool
+        self, key: FunctionKey, code: StoredCode, *, revision_id: str | None, publish: bool
     ) -> FunctionConfig:
-        record = self.get(name)
+        record = self.get(key)
         _check_revision(record.latest.revision_id, revision_id)
         latest = record.latest.replace(
             code_sha256=code.sha256_b64,
@@ -128,26 +140,28 @@ class Registry:
         self._commit(record)
         return published or record.latest
 
-    def update_config(self, name: str, changes: dict[str, Any], *, revision_id: str | None) -> FunctionConfig:
-        record = self.get(name)
+    def update_config(
+        self, key: FunctionKey, changes: dict[str, Any], *, revision_id: str | None
+    ) -> FunctionConfig:
+        record = self.get(key)
         _check_revision(record.latest.revision_id, revision_id)
         latest = record.latest.replace(**changes, revision_id=new_revision(), last_modified=now_iso())
         self._commit(record.replace(latest=latest))
         return latest
 
-    def delete_function(self, name: str, qualifier: str | None) -> None:
-        record = self.get(name)
+    def delete_function(self, key: FunctionKey, qualifier: str | None) -> None:
+        record = self.get(key)
         if qualifier in (None, ""):
-            self._store.delete_function(name)
-            del self._functions[name]
-            self._index_urls(name)
-            self._notify(name)
+            self._store.delete_function(key.region, key.name)
+            del self._functions[key]
+            self._index_urls(key)
+            self._notify(key)
             return
         assert qualifier is not None
         if qualifier == LATEST:
             raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the function.")
         if qualifier not in record.versions:
-            raise ResourceNotFound(f"Function not found: {name}:{qualifier}")
+            raise ResourceNotFound(f"Function not found: {key.name}:{qualifier}")
         for alias in record.aliases.values():
             if alias.function_version == qualifier or qualifier in alias.routing:
                 raise ResourceConflict(
@@ -158,9 +172,9 @@ class Registry:
         self._commit(record.replace(versions=versions, provisioned=provisioned))
 
     def publish_version(
-        self, name: str, *, code_sha256: str | None, description: str, revision_id: str | None
+        self, key: FunctionKey, *, code_sha256: str | None, description: str, revision_id: str | None
     ) -> FunctionConfig:
-        record = self.get(name)
+        record = self.get(key)
         _check_revision(record.latest.revision_id, revision_id)
         if code_sha256 and code_sha256 != record.latest.code_sha256:
             raise InvalidParameterValue(
@@ -181,37 +195,37 @@ class Registry:
         self._commit(record)
         return published
 
-    def set_code_signing(self, name: str, arn: str) -> None:
+    def set_code_signing(self, key: FunctionKey, arn: str) -> None:
         """The code signing configuration (ARN) the function's new code is held to; "" for none."""
-        self._commit(self.get(name).replace(code_signing_config=arn))
+        self._commit(self.get(key).replace(code_signing_config=arn))
 
-    def put_reserved_concurrency(self, name: str, value: int | None) -> None:
-        self._commit(self.get(name).replace(reserved_concurrency=value))
+    def put_reserved_concurrency(self, key: FunctionKey, value: int | None) -> None:
+        self._commit(self.get(key).replace(reserved_concurrency=value))
 
-    def tag(self, name: str, tags: dict[str, str]) -> None:
-        record = self.get(name)
+    def tag(self, key: FunctionKey, tags: dict[str, str]) -> None:
+        record = self.get(key)
         self._commit(_with_tags(record, {**record.tags, **tags}))
 
-    def untag(self, name: str, keys: Iterable[str]) -> None:
-        record = self.get(name)
+    def untag(self, key: FunctionKey, keys: Iterable[str]) -> None:
+        record = self.get(key)
         drop = set(keys)
         self._commit(_with_tags(record, {k: v for k, v in record.tags.items() if k not in drop}))
 
     # -- asynchronous invocation settings ---------------------------------------------------------
 
-    def put_event_invoke(self, name: str, config: EventInvokeConfig) -> EventInvokeConfig:
-        record = self.get(name)
+    def put_event_invoke(self, key: FunctionKey, config: EventInvokeConfig) -> EventInvokeConfig:
+        record = self.get(key)
         qualifier = config.qualifier
         if qualifier != LATEST and qualifier not in record.versions and qualifier not in record.aliases:
-            raise ResourceNotFound(f"Function not found: {name}:{qualifier}")
+            raise ResourceNotFound(f"Function not found: {key.name}:{qualifier}")
         self._commit(record.replace(event_invoke={**record.event_invoke, qualifier: config}))
         return config
 
-    def delete_event_invoke(self, name: str, qualifier: str) -> None:
-        record = self.get(name)
+    def delete_event_invoke(self, key: FunctionKey, qualifier: str) -> None:
+        record = self.get(key)
         if qualifier not in record.event_invoke:
             raise ResourceNotFound(
-                f"The function {name} doesn't have an EventInvokeConfig for qualifier {qualifier}"
+                f"The function {key.name} doesn't have an EventInvokeConfig for qualifier {qualifier}"
             )
         self._commit(
             record.replace(event_invoke={k: v for k, v in record.event_invoke.items() if k != qualifier})
@@ -220,15 +234,15 @@ class Registry:
     # -- provisioned concurrency ------------------------------------------------------------------
 
     def put_provisioned(
-        self, name: str, qualifier: str, requested: int, region: str
+        self, key: FunctionKey, qualifier: str, requested: int, region: str
     ) -> ProvisionedConcurrency:
-        record = self.get(name)
+        record = self.get(key)
         if qualifier == LATEST:
             raise InvalidParameterValue(
                 "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
             )
         if qualifier not in record.versions and qualifier not in record.aliases:
-            raise ResourceNotFound(f"Function not found: {name}:{qualifier}")
+            raise ResourceNotFound(f"Function not found: {key.name}:{qualifier}")
         version = record.aliases[qualifier].function_version if qualifier in record.aliases else qualifier
         for other in record.provisioned:
             other_version = record.aliases[other].function_version if other in record.aliases else other
@@ -241,8 +255,8 @@ class Registry:
         self._commit(record.replace(provisioned={**record.provisioned, qualifier: created}))
         return created
 
-    def delete_provisioned(self, name: str, qualifier: str) -> None:
-        record = self.get(name)
+    def delete_provisioned(self, key: FunctionKey, qualifier: str) -> None:
+        record = self.get(key)
         if qualifier not in record.provisioned:
             return
         self._commit(
@@ -251,17 +265,17 @@ class Registry:
 
     # -- aliases ---------------------------------------------------------------------------
 
-    def get_alias(self, name: str, alias: str) -> Alias:
-        record = self.get(name)
+    def get_alias(self, key: FunctionKey, alias: str) -> Alias:
+        record = self.get(key)
         found = record.aliases.get(alias)
         if found is None:
-            raise ResourceNotFound(f"Alias not found: {name}:{alias}")
+            raise ResourceNotFound(f"Alias not found: {key.name}:{alias}")
         return found
 
     def create_alias(
-        self, name: str, alias: str, version: str, description: str, routing: dict[str, float]
+        self, key: FunctionKey, alias: str, version: str, description: str, routing: dict[str, float]
     ) -> Alias:
-        record = self.get(name)
+        record = self.get(key)
         if alias in record.aliases:
             raise ResourceConflict(f"Alias already exists: {alias}")
         _check_alias_target(record, version, routing)
@@ -271,7 +285,7 @@ class Registry:
 
     def update_alias(
         self,
-        name: str,
+        key: FunctionKey,
         alias: str,
         *,
         version: str | None,
@@ -279,8 +293,8 @@ class Registry:
         routing: dict[str, float] | None,
         revision_id: str | None,
     ) -> Alias:
-        record = self.get(name)
-        current = self.get_alias(name, alias)
+        record = self.get(key)
+        current = self.get_alias(key, alias)
         _check_revision(current.revision_id, revision_id)
         target = version if version is not None else current.function_version
         weights = routing if routing is not None else current.routing
@@ -295,8 +309,8 @@ class Registry:
         self._commit(record.replace(aliases={**record.aliases, alias: updated}))
         return updated
 
-    def delete_alias(self, name: str, alias: str) -> None:
-        record = self.get(name)
+    def delete_alias(self, key: FunctionKey, alias: str) -> None:
+        record = self.get(key)
         if alias not in record.aliases:
             return  # DeleteAlias is idempotent in Lambda
         self._commit(
@@ -308,82 +322,70 @@ class Registry:
 
     # -- function URLs ---------------------------------------------------------------------
 
-    def url_target(self, url_id: str) -> tuple[str, FunctionUrl] | None:
-        """The function name and URL configuration behind a URL id, if there is one."""
+    def url_target(self, url_id: str) -> tuple[FunctionKey, FunctionUrl] | None:
+        """The function and URL configuration behind a URL id, if there is one."""
         found = self._url_index.get(url_id)
         if found is None:
             return None
-        name, qualifier = found
-        return name, self._functions[name].urls[qualifier]
+        key, qualifier = found
+        return key, self._functions[key].urls[qualifier]
 
-    def put_url(self, name: str, url: FunctionUrl) -> FunctionUrl:
-        record = self.get(name)
+    def put_url(self, key: FunctionKey, url: FunctionUrl) -> FunctionUrl:
+        record = self.get(key)
         if url.qualifier != LATEST and url.qualifier not in record.aliases:
-            raise ResourceNotFound(f"Function not found: {name}:{url.qualifier}")
+            raise ResourceNotFound(f"Function not found: {key.name}:{url.qualifier}")
         self._commit(record.replace(urls={**record.urls, url.qualifier: url}))
         return url
 
-    def delete_url(self, name: str, qualifier: str) -> None:
-        record = self.get(name)
+    def delete_url(self, key: FunctionKey, qualifier: str) -> None:
+        record = self.get(key)
         if qualifier not in record.urls:
             raise ResourceNotFound("The resource you requested does not exist.")
         self._commit(record.replace(urls={k: v for k, v in record.urls.items() if k != qualifier}))
 
     # -- resource-based policy --------------------------------------------------------------
 
-    def put_policy(self, name: str, qualifier: str, statements: tuple[dict[str, Any], ...]) -> None:
-        record = self.get(name)
+    def put_policy(self, key: FunctionKey, qualifier: str, statements: tuple[dict[str, Any], ...]) -> None:
+        record = self.get(key)
         policy = {k: v for k, v in record.policy.items() if k != qualifier}
         if statements:
             policy[qualifier] = statements
         self._commit(record.replace(policy=policy))
 
-    def home_region(self, name: str) -> str | None:
-        """The region a function was created in (None: unknown, or no such function)."""
-        record = self._functions.get(name)
-        return (record.latest.home_region or None) if record is not None else None
-
-    def log_group_home(self, group: str) -> str | None:
-        """The home region of the function that logs to `group`, if one does (a scan: Logs
-        requests are rare)."""
-        for record in self._functions.values():
-            if record.latest.log_group_name == group and record.latest.home_region:
-                return record.latest.home_region
-        return None
-
-    def policy_document(self, name: str) -> str | None:
+    def policy_document(self, key: FunctionKey) -> str | None:
         """The function's resource-based policy as one document (every qualifier's statements:
         each names its own resource), or None when it has none or does not exist."""
-        record = self._functions.get(name)
+        record = self._functions.get(key)
         if record is None or not record.policy:
             return None
-        cached = self._policy_texts.get(name)
+        cached = self._policy_texts.get(key)
         if cached is not None and cached[0] is record.policy:
             return cached[1]
         statements = [s for qualifier in sorted(record.policy) for s in record.policy[qualifier]]
         text = json.dumps({"Version": "2012-10-17", "Id": "default", "Statement": statements})
-        self._policy_texts[name] = (record.policy, text)
+        self._policy_texts[key] = (record.policy, text)
         return text
 
-    def _index_urls(self, name: str) -> None:
-        for url_id in [u for u, (n, _) in self._url_index.items() if n == name]:
+    def _index_urls(self, key: FunctionKey) -> None:
+        for url_id in [u for u, (k, _) in self._url_index.items() if k == key]:
             del self._url_index[url_id]
-        record = self._functions.get(name)
+        record = self._functions.get(key)
         if record is not None:
             for qualifier, url in record.urls.items():
-                self._url_index[url.url_id] = (name, qualifier)
+                self._url_index[url.url_id] = (key, qualifier)
 
     # -- internals -------------------------------------------------------------------------
 
     def _commit(self, record: FunctionRecord) -> None:
-        self._store.put_function(record.name, record.to_dict())
-        self._functions[record.name] = record
-        self._index_urls(record.name)
-        self._notify(record.name)
+        key = record.key
+        self._store.put_function(key.region, key.name, record.to_dict())
+        self._functions[key] = record
+        self._index_urls(key)
+        self._notify(key)
 
-    def _notify(self, name: str) -> None:
+    def _notify(self, key: FunctionKey) -> None:
         for listener in self._listeners:
-            listener(name)
+            listener(key)
 
 
 NETWORK_TAG = "stratus:network"

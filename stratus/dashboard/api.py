@@ -109,8 +109,8 @@ def _log_groups(context: ApiContext, function: str | None) -> dict[str, str]:
     """The log groups to tail -> the name their lines are shown with: the function's, or the
     group's own where functions share it (LoggingConfig.LogGroup)."""
     if function:
-        record = context.registry.find(function)
-        records = [record] if record else []
+        # By name: the dashboard shows every region's functions (their logs share the group).
+        records = [r for r in context.registry.records() if r.name == function]
     else:
         records = list(context.registry.records())
     groups: dict[str, str] = {}

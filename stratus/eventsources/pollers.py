@@ -193,7 +193,7 @@ class Runner:
     async def run(self) -> None:
         config = self.mapping.config
         self.wanted = scaling.initial(
-            config.max_concurrency, self._function_limit(self.mapping.function_name)
+            config.max_concurrency, self._function_limit(self.mapping.function_arn)
         )
         async with asyncio.TaskGroup() as tasks:
             self._resize(tasks)
@@ -213,7 +213,7 @@ class Runner:
                     recent,
                     self._tick_s,
                     config.max_concurrency,
-                    self._function_limit(self.mapping.function_name),
+                    self._function_limit(self.mapping.function_arn),
                 )
                 self._resize(tasks)
 

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from stratus.control.arns import function_arn
+from stratus.control.keys import FunctionKey
 from stratus.control.registry import Registry
 from stratus.errors import (
     AccessDenied,
@@ -105,7 +106,8 @@ class Front:
         target = self.registry.url_target(url_id)
         if target is None:
             return json_reply(403, {"Message": "Forbidden"})
-        name, url = target
+        key, url = target  # the URL's function, in the region the URL belongs to
+        name = key.name
         body = request.body
         if body is None:
             return json_reply(
@@ -118,7 +120,7 @@ class Front:
             identity = self._verify(request, body)
             if isinstance(identity, HttpReply):
                 return identity
-            if not self._may_invoke_url(identity, name, url.qualifier, url.region, request.peer):
+            if not self._may_invoke_url(identity, name, url.qualifier, key.region, request.peer):
                 return json_reply(403, {"Message": "Forbidden"})
             authorizer = {"iam": self._iam(identity)}
         rules = cors.Cors.from_pascal(url.cors)
@@ -139,8 +141,11 @@ class Front:
         event = events.v2_event(http, target_info)
         qualifier = None if url.qualifier == "$LATEST" else url.qualifier
         trace_in = tracing.parse(request.header("x-amzn-trace-id"))
+        if url.invoke_mode == "RESPONSE_STREAM":
+            function = Target(name, qualifier, url.region, self.account_id)
+            return await self._stream_url(function, event, request_id, trace_in, rules, origin)
         reply = await self._invoke(
-            name, qualifier, url.region, event, request_id, replies.from_v2, trace_in, function_url=True
+            name, qualifier, key.region, event, request_id, replies.from_v2, trace_in, function_url=True
         )
         return _finish(reply, rules, origin, request_id)
 
@@ -226,7 +231,7 @@ class Front:
                 "lambda:InvokeFunctionUrl",
                 resource,
                 region=region,
-                resource_policy_text=self.registry.policy_document(name),
+                resource_policy_text=self.registry.policy_document(FunctionKey(region, name)),
                 extra={"lambda:functionurlauthtype": ("AWS_IAM",)},
                 source_ip=peer,
             )
@@ -326,7 +331,7 @@ class Front:
             function_url=False,
         )
         limit = landing.integration.timeoutInMillis / 1000
-        record = self.registry.find(target.name)
+        record = self.registry.find(FunctionKey(target.region, target.name))
         if record is None or record.latest.timeout <= limit:
             return await invoke  # the function's own timeout comes first
         task = asyncio.ensure_future(invoke)
@@ -351,7 +356,7 @@ class Front:
             "apigateway.amazonaws.com",
             "lambda:InvokeFunction",
             function_arn(region, self.account_id, name, qualifier),
-            self.registry.policy_document(name),
+            self.registry.policy_document(FunctionKey(region, name)),
             source_arn=source,
             source_account=self.account_id,
             region=region,

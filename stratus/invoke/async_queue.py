@@ -25,7 +25,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-from stratus.control.arns import destination_function, message_target
+from stratus.control.arns import arn_function, message_target
+from stratus.control.keys import FunctionKey
 from stratus.control.models import LATEST, EventInvokeConfig
 from stratus.control.registry import Registry
 from stratus.errors import ResourceNotFound, StratusError, TooManyRequests
@@ -243,7 +244,7 @@ class AsyncInvoker:
 
     def _settings(self, event: QueuedEvent) -> tuple[RetryPolicy, EventInvokeConfig | None]:
         """The event's policy: the server's, with the qualifier's EventInvokeConfig applied."""
-        record = self._registry.find(event.function)
+        record = self._registry.find(FunctionKey(event.region, event.function))
         config = record.event_invoke.get(event.qualifier or LATEST) if record else None
         if config is None:
             return self.policy, None
@@ -294,7 +295,7 @@ class AsyncInvoker:
     ) -> None:
         """Send the invocation record to a destination: a function (itself asynchronously), a
         queue or a topic."""
-        target = destination_function(destination)
+        target = arn_function(destination)  # a function of the ARN's region
         record = invocation_record(event, condition, attempts, result, self._arn(event), self._now_ms())
         if target is None and message_target(destination) is not None:
             sent = await self._send(event, destination, json.dumps(record).encode(), {})
@@ -319,15 +320,15 @@ class AsyncInvoker:
             log.warning(
                 "recursive loop detected: %s -> %s stopped after %d invocations",
                 event.function,
-                target[0],
+                target[0].name,
                 event.chain + 1,
             )
             return
         await self.accept(
-            target[0],
+            target[0].name,
             target[1],
             json.dumps(record).encode(),
-            event.region,
+            target[0].region,
             chain=event.chain + 1,
             trace=event.trace,  # a destination continues the same trace
         )
@@ -336,7 +337,8 @@ class AsyncInvoker:
         """The event, as it was, to the function's DeadLetterConfig target once its retries are
         spent, with Lambda's RequestID, ErrorCode and ErrorMessage attributes."""
         try:
-            target = self._registry.version(event.function, event.qualifier).dead_letter_arn
+            key = FunctionKey(event.region, event.function)
+            target = self._registry.version(key, event.qualifier).dead_letter_arn
         except ResourceNotFound:
             return
         if not target:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stratus.control.codestore import CodeStore
+from stratus.control.keys import FunctionKey
 from stratus.control.models import LATEST, FunctionConfig
 from stratus.control.registry import Registry
 from stratus.errors import ServiceError, StratusError, TooManyRequests
@@ -88,7 +89,7 @@ class InvokeService:
         self._pools: dict[PoolKey, Pool] = {}
         self._retired: list[Pool] = []
         self._sandboxes: set[Sandbox] = set()
-        self._reserved: dict[str, int] = {}
+        self._reserved: dict[FunctionKey, int] = {}
         self._reserved_total = 0
         self._tasks: asyncio.TaskGroup | None = None
         self._snapshots_prepared: set[Any] = set()
@@ -99,7 +100,7 @@ class InvokeService:
         self.spans = spans  # when an OTLP endpoint is configured
         registry.subscribe(self._on_registry_change)
         for record in registry.records():
-            self._on_registry_change(record.name)
+            self._on_registry_change(record.key)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -108,8 +109,8 @@ class InvokeService:
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
             for record in list(self._registry.records()):
-                self._apply_provisioned(record.name)
-                self._prepare_snapshots(record.name)
+                self._apply_provisioned(record.key)
+                self._prepare_snapshots(record.key)
             if started is not None:
                 started.set()
             try:
@@ -145,14 +146,14 @@ class InvokeService:
 
     # -- invoke ----------------------------------------------------------------------------------
 
-    def resolve(self, name: str, qualifier: str | None) -> FunctionConfig:
+    def resolve(self, key: FunctionKey, qualifier: str | None) -> FunctionConfig:
         """The configuration that runs: an alias's weights are drawn here, per invoke."""
-        record = self._registry.get(name)
+        record = self._registry.get(key)
         if qualifier and qualifier != LATEST and qualifier in record.aliases:
             alias = record.aliases[qualifier]
             version = pick_version(alias.function_version, alias.routing, self._draw())
-            return self._registry.version(name, version)
-        return self._registry.version(name, qualifier)
+            return self._registry.version(key, version)
+        return self._registry.version(key, qualifier)
 
     async def invoke_target(
         self,
@@ -170,7 +171,7 @@ class InvokeService:
         With a `stream`, a runtime that answers in streaming mode writes to it as it goes
         (invoke/streaming.py); it is closed when this returns or raises."""
         try:
-            config = self.resolve(target.name, target.qualifier)
+            config = self.resolve(FunctionKey(target.region, target.name), target.qualifier)
             trace = tracing.for_function(caller_trace, config.tracing_mode == "Active")
             result = await self._run(
                 config,
@@ -202,7 +203,8 @@ class InvokeService:
     ) -> InvocationResult:
         if self._tasks is None or self._closing:
             raise ServiceError("The server is shutting down and takes no new invocations.")
-        record = self._registry.get(config.name)
+        record = self._registry.get(config.key)
+        function = str(config.key)  # the limiter counts per function: its region and name
         invocation = Invocation(
             request_id=request_id or str(uuid.uuid4()),
             payload=payload,
@@ -213,7 +215,7 @@ class InvokeService:
         started_ns = time.time_ns() if self.spans is not None else 0
         reserved = record.reserved_concurrency
         try:
-            self.limiter.acquire(config.name, reserved, self._reserved_total)
+            self.limiter.acquire(function, reserved, self._reserved_total)
         except TooManyRequests:
             if self.metrics is not None:
                 self.metrics.throttled(config.name)
@@ -225,7 +227,7 @@ class InvokeService:
                 self.metrics.running(
                     config.name,
                     config.version,
-                    limiter.in_use(config.name),
+                    limiter.in_use(function),
                     limiter.total_in_use,
                     limiter.unreserved_in_use,
                 )
@@ -257,7 +259,7 @@ class InvokeService:
                     pool.checkin(sandbox)
             raise AssertionError("unreachable")
         finally:
-            self.limiter.release(config.name, reserved)
+            self.limiter.release(function, reserved)
 
     def _meter(self, config: FunctionConfig, qualifier: str | None, result: InvocationResult) -> None:
         assert self.metrics is not None
@@ -361,64 +363,64 @@ class InvokeService:
 
     # -- configuration changes -------------------------------------------------------------------
 
-    def _on_registry_change(self, name: str) -> None:
-        record = self._registry.find(name)
+    def _on_registry_change(self, key: FunctionKey) -> None:
+        record = self._registry.find(key)
         if record is None or record.reserved_concurrency is None:
-            self._reserved.pop(name, None)
+            self._reserved.pop(key, None)
         else:
-            self._reserved[name] = record.reserved_concurrency
+            self._reserved[key] = record.reserved_concurrency
         self._reserved_total = sum(self._reserved.values())
         live: set[Any] = set()
         if record is not None:
             live.add(record.latest.runtime_key())
             live.update(v.runtime_key() for v in record.versions.values())
-        for key, pool in list(self._pools.items()):
-            if pool.config.name == name and key[0] not in live:
+        for pool_key, pool in list(self._pools.items()):
+            if pool.config.key == key and pool_key[0] not in live:
                 pool.retire()
-                del self._pools[key]
+                del self._pools[pool_key]
                 if pool.size:
                     self._retired.append(pool)
-        self._apply_provisioned(name)
-        self._prepare_snapshots(name)
+        self._apply_provisioned(key)
+        self._prepare_snapshots(key)
 
-    def _prepare_snapshots(self, name: str) -> None:
+    def _prepare_snapshots(self, key: FunctionKey) -> None:
         """A published version with SnapStart gets its template right away, not on first use."""
-        record = self._registry.find(name)
+        record = self._registry.find(key)
         if record is None or self._tasks is None:
             return
         for config in [record.latest, *record.versions.values()]:
             if config.uses_snapshot() and config.runtime_key() not in self._snapshots_prepared:
                 self._snapshots_prepared.add(config.runtime_key())
                 with contextlib.suppress(StratusError):
-                    sandbox = self._make_sandbox(config, DEFAULT_REGION, lambda _: None)
+                    sandbox = self._make_sandbox(config, key.region, lambda _: None)
                     self._sandboxes.discard(sandbox)
                     self._tasks.create_task(self._backend.prepare(sandbox.spec()))
 
-    def _apply_provisioned(self, name: str) -> None:
-        """Point each pool of `name` at the provisioned concurrency now configured for it."""
-        record = self._registry.find(name)
+    def _apply_provisioned(self, key: FunctionKey) -> None:
+        """Point each pool of the function at the provisioned concurrency now configured for it."""
+        record = self._registry.find(key)
         wanted: dict[tuple[Any, ...], int] = {}
         if record is not None:
             for qualifier, provisioned in record.provisioned.items():
-                config = self._registry.version(name, qualifier)
-                key = (config.runtime_key(), provisioned.region)
-                wanted[key] = wanted.get(key, 0) + provisioned.requested
-                if key not in self._pools and self._tasks is not None:
+                config = self._registry.version(key, qualifier)
+                pool_key = (config.runtime_key(), provisioned.region)
+                wanted[pool_key] = wanted.get(pool_key, 0) + provisioned.requested
+                if pool_key not in self._pools and self._tasks is not None:
                     with contextlib.suppress(StratusError):
                         self._pool(config, provisioned.region)
-        for key, pool in self._pools.items():
-            if pool.config.name == name:
-                pool.provisioned = wanted.get(key, 0)
+        for pool_key, pool in self._pools.items():
+            if pool.config.key == key:
+                pool.provisioned = wanted.get(pool_key, 0)
                 if self._tasks is not None:
                     pool.maintain(self._init_timeout)
 
-    def provisioned_status(self, name: str, qualifier: str) -> tuple[int, str | None]:
+    def provisioned_status(self, key: FunctionKey, qualifier: str) -> tuple[int, str | None]:
         """(environments initialized for that configuration, the last provisioning failure)."""
-        record = self._registry.get(name)
+        record = self._registry.get(key)
         provisioned = record.provisioned.get(qualifier)
         if provisioned is None:
             return 0, None
-        config = self._registry.version(name, qualifier)
+        config = self._registry.version(key, qualifier)
         pool = self._existing_pool(config, provisioned.region)
         if pool is None:
             return 0, None

@@ -36,7 +36,7 @@ async def create_code_signing_config(
 async def get_code_signing_config(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    config = context.signing_configs.get(params["CodeSigningConfigArn"])
+    config = context.signing_configs.get(params["CodeSigningConfigArn"], region)
     return {"CodeSigningConfig": config.shape(context.account_id)}
 
 
@@ -44,26 +44,27 @@ async def update_code_signing_config(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
     config = context.signing_configs.update(
-        params["CodeSigningConfigArn"], _profiles(params), _policy(params), params.get("Description")
+        params["CodeSigningConfigArn"], region, _profiles(params), _policy(params), params.get("Description")
     )
     return {"CodeSigningConfig": config.shape(context.account_id)}
 
 
 def _users(context: LambdaContext, arn: str) -> list[str]:
+    """The names of the functions held to a configuration (all of its region: the ARN says so)."""
     return [r.name for r in context.registry.records() if r.code_signing_config == arn]
 
 
 async def delete_code_signing_config(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    config = context.signing_configs.get(params["CodeSigningConfigArn"])
+    config = context.signing_configs.get(params["CodeSigningConfigArn"], region)
     users = _users(context, config.arn(context.account_id))
     if users:
         raise ResourceConflict(
             "The code signing configuration cannot be deleted because it is used by the following "
             f"functions: {', '.join(users)}"
         )
-    context.signing_configs.delete(config.id)
+    context.signing_configs.delete(config.id, region)
     return {}
 
 
@@ -78,7 +79,7 @@ def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | No
 async def list_code_signing_configs(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    page, marker = _page([c.shape(context.account_id) for c in context.signing_configs.all()], params)
+    page, marker = _page([c.shape(context.account_id) for c in context.signing_configs.all(region)], params)
     result: dict[str, Any] = {"CodeSigningConfigs": page}
     if marker:
         result["NextMarker"] = marker
@@ -88,7 +89,7 @@ async def list_code_signing_configs(
 async def list_functions_by_code_signing_config(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    config = context.signing_configs.get(params["CodeSigningConfigArn"])
+    config = context.signing_configs.get(params["CodeSigningConfigArn"], region)
     names = sorted(_users(context, config.arn(context.account_id)))
     page, marker = _page([function_arn(region, context.account_id, n) for n in names], params)
     result: dict[str, Any] = {"FunctionArns": page}
@@ -100,25 +101,25 @@ async def list_functions_by_code_signing_config(
 async def put_function_code_signing_config(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
-    context.registry.get(name)
-    arn = context.signing_configs.get(params["CodeSigningConfigArn"]).arn(context.account_id)
-    context.registry.set_code_signing(name, arn)
-    return {"CodeSigningConfigArn": arn, "FunctionName": name}
+    key, _ = function_ref(context, params, region)
+    context.registry.get(key)
+    arn = context.signing_configs.get(params["CodeSigningConfigArn"], region).arn(context.account_id)
+    context.registry.set_code_signing(key, arn)
+    return {"CodeSigningConfigArn": arn, "FunctionName": key.name}
 
 
 async def get_function_code_signing_config(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
-    record = context.registry.get(name)  # ResourceNotFoundException for a function that does not exist
-    return {"CodeSigningConfigArn": record.code_signing_config, "FunctionName": name}
+    key, _ = function_ref(context, params, region)
+    record = context.registry.get(key)  # ResourceNotFoundException for a function that does not exist
+    return {"CodeSigningConfigArn": record.code_signing_config, "FunctionName": key.name}
 
 
 async def delete_function_code_signing_config(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
-    context.registry.get(name)
-    context.registry.set_code_signing(name, "")
+    key, _ = function_ref(context, params, region)
+    context.registry.get(key)
+    context.registry.set_code_signing(key, "")
     return {}

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from stratus.control.arns import destination_function, function_arn, message_target
+from stratus.control.arns import arn_function, function_arn, message_target
+from stratus.control.keys import FunctionKey
 from stratus.control.models import LATEST, EventInvokeConfig
 from stratus.control.registry import Registry
 from stratus.errors import InvalidParameterValue, ResourceNotFound
@@ -19,7 +20,7 @@ def _destination(context: LambdaContext, params: dict[str, Any], key: str) -> st
     arn = entry.get("Destination")
     if not arn:
         return None
-    target = destination_function(arn)
+    target = arn_function(arn)  # a function of the ARN's region
     if target is not None:
         _check_exists(context.registry, *target, arn=arn)
         return str(arn)
@@ -33,9 +34,9 @@ def _destination(context: LambdaContext, params: dict[str, Any], key: str) -> st
     return str(arn)
 
 
-def _check_exists(registry: Registry, name: str, qualifier: str | None, *, arn: str) -> None:
+def _check_exists(registry: Registry, key: FunctionKey, qualifier: str | None, *, arn: str) -> None:
     try:
-        registry.version(name, qualifier)
+        registry.version(key, qualifier)
     except ResourceNotFound:
         raise InvalidParameterValue(f"The destination {arn} does not exist.") from None
 
@@ -69,37 +70,37 @@ def _parsed(context: LambdaContext, qualifier: str, params: dict[str, Any]) -> d
 
 
 async def put_event_invoke(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, qualifier = function_ref(context, params)
+    key, qualifier = function_ref(context, params, region)
     config = EventInvokeConfig(**_parsed(context, qualifier or LATEST, params))
-    return _shape(context, region, name, context.registry.put_event_invoke(name, config))
+    return _shape(context, region, key.name, context.registry.put_event_invoke(key, config))
 
 
 async def update_event_invoke(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, qualifier = function_ref(context, params)
-    current = context.registry.get(name).event_invoke.get(qualifier or LATEST)
+    key, qualifier = function_ref(context, params, region)
+    current = context.registry.get(key).event_invoke.get(qualifier or LATEST)
     base = current.to_dict() if current else {"qualifier": qualifier or LATEST}
     config = EventInvokeConfig(**{**base, **_parsed(context, qualifier or LATEST, params)})
-    return _shape(context, region, name, context.registry.put_event_invoke(name, config))
+    return _shape(context, region, key.name, context.registry.put_event_invoke(key, config))
 
 
 async def get_event_invoke(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, qualifier = function_ref(context, params)
-    config = context.registry.get(name).event_invoke.get(qualifier or LATEST)
+    key, qualifier = function_ref(context, params, region)
+    config = context.registry.get(key).event_invoke.get(qualifier or LATEST)
     if config is None:
         raise ResourceNotFound(
-            f"The function {name} doesn't have an EventInvokeConfig for qualifier {qualifier or LATEST}"
+            f"The function {key.name} doesn't have an EventInvokeConfig for qualifier {qualifier or LATEST}"
         )
-    return _shape(context, region, name, config)
+    return _shape(context, region, key.name, config)
 
 
 async def delete_event_invoke(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, qualifier = function_ref(context, params)
-    context.registry.delete_event_invoke(name, qualifier or LATEST)
+    key, qualifier = function_ref(context, params, region)
+    context.registry.delete_event_invoke(key, qualifier or LATEST)
     return {}
 
 
 async def list_event_invoke(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
-    record = context.registry.get(name)
-    configs = [_shape(context, region, name, record.event_invoke[q]) for q in sorted(record.event_invoke)]
+    key, _ = function_ref(context, params, region)
+    record = context.registry.get(key)
+    configs = [_shape(context, region, key.name, record.event_invoke[q]) for q in sorted(record.event_invoke)]
     return {"FunctionEventInvokeConfigs": configs}

@@ -13,6 +13,7 @@ from typing import Any
 
 from stratus.control import validate
 from stratus.control.arns import merge_qualifier, parse_function_ref
+from stratus.control.keys import FunctionKey, check_region
 from stratus.errors import InvalidParameterValue, ResourceNotFound, ServiceError
 from stratus.eventsources import filtering
 from stratus.eventsources.mappings import Mappings
@@ -129,11 +130,13 @@ def _config(params: dict[str, Any], kind: SourceKind, base: MappingConfig | None
     return config
 
 
-def _function(context: LambdaContext, value: str) -> tuple[str, str | None, int, str]:
-    """(name, qualifier, timeout, role) of the function a mapping names, which must exist."""
+def _function(context: LambdaContext, value: str, region: str) -> tuple[str, str | None, int, str]:
+    """(name, qualifier, timeout, role) of the function a mapping names, which must exist in
+    the mapping's region (an ARN of another region is refused as Lambda refuses it)."""
     ref = parse_function_ref(value, context.account_id)
     qualifier = merge_qualifier(ref, None)
-    config = context.registry.version(ref.name, qualifier)  # ResourceNotFound when missing
+    check_region(ref.region, region)
+    config = context.registry.version(FunctionKey(region, ref.name), qualifier)  # NotFound when missing
     return ref.name, qualifier, config.timeout, config.role
 
 
@@ -202,7 +205,7 @@ async def create_event_source_mapping(
     kind = _kind(context, arn)
     assert arn is not None
     config = _config(params, kind, None)
-    name, qualifier, timeout, role = _function(context, params["FunctionName"])
+    name, qualifier, timeout, role = _function(context, params["FunctionName"], region)
     kind.check(arn, config, timeout)
     _check_role(context, kind, name, role, arn, region, config.on_failure)
     tags = validate.tags(params["Tags"]) if "Tags" in params else None
@@ -228,13 +231,13 @@ async def update_event_source_mapping(
     config = _config(params, kind, current.config)
     function = (current.function_name, current.qualifier)
     if "FunctionName" in params:
-        name, qualifier, timeout, role = _function(context, params["FunctionName"])
+        name, qualifier, timeout, role = _function(context, params["FunctionName"], region)
         function = (name, qualifier)
         _check_role(context, kind, name, role, current.source_arn, region, config.on_failure)
         kind.check(current.source_arn, config, timeout)
     else:
         try:
-            timeout = _function(context, current.function_arn)[2]
+            timeout = _function(context, current.function_arn, region)[2]
         except ResourceNotFound:  # a mapping outlives its function, and can still be changed
             timeout = 0
         kind.check(current.source_arn, config, timeout)
@@ -258,7 +261,9 @@ async def list_event_source_mappings(
     mappings = _owner(context)
     name: str | None = None
     if params.get("FunctionName"):
-        name = parse_function_ref(params["FunctionName"], context.account_id).name
+        ref = parse_function_ref(params["FunctionName"], context.account_id)
+        check_region(ref.region, region)
+        name = ref.name
     listed = [m for m in mappings.listed(name, params.get("EventSourceArn")) if m.region == region]
     start = 0
     marker = params.get("Marker")

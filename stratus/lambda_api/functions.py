@@ -15,6 +15,7 @@ from aiohttp import web
 from stratus.control import validate
 from stratus.control.arns import merge_qualifier, message_target, parse_function_ref
 from stratus.control.codestore import StoredCode
+from stratus.control.keys import FunctionKey, check_region
 from stratus.control.models import FunctionConfig
 from stratus.control.registry import new_revision, now_iso
 from stratus.errors import (
@@ -82,15 +83,20 @@ ENFORCED = (
 def check_unsigned(context: LambdaContext, arn: str) -> None:
     """Refuse new code (or layers) under a code signing configuration that enforces signatures:
     no package deployed here is signed (control/code_signing.py)."""
-    if arn and context.signing_configs.get(arn).untrusted_artifact == "Enforce":
+    if arn and context.signing_configs.by_arn(arn).untrusted_artifact == "Enforce":
         raise CodeVerificationFailed(ENFORCED.format(arn=arn))
 
 
-def function_ref(context: LambdaContext, params: dict[str, Any]) -> tuple[str, str | None]:
-    """The function a request names (a name, or a partial or full ARN) and its qualifier, from
-    the name and `?Qualifier=`, which must agree."""
+def function_ref(
+    context: LambdaContext, params: dict[str, Any], region: str
+) -> tuple[FunctionKey, str | None]:
+    """The function a request names (a name, or a partial or full ARN) in the request's region,
+    and its qualifier, from the name and `?Qualifier=`, which must agree. An ARN of another
+    region is refused as Lambda refuses it (ResourceNotFoundException)."""
     ref = parse_function_ref(params["FunctionName"], context.account_id)
-    return ref.name, merge_qualifier(ref, params.get("Qualifier"))
+    qualifier = merge_qualifier(ref, params.get("Qualifier"))
+    check_region(ref.region, region)
+    return FunctionKey(region, ref.name), qualifier
 
 
 def check_runtime(context: LambdaContext, runtime: Any) -> str:
@@ -125,8 +131,9 @@ async def store_code(context: LambdaContext, data: bytes) -> StoredCode:
     return await asyncio.to_thread(context.code.put, data)
 
 
-def config_changes(context: LambdaContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Validated FunctionConfig fields from Create/UpdateFunctionConfiguration parameters."""
+def config_changes(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    """Validated FunctionConfig fields from Create/UpdateFunctionConfiguration parameters, for a
+    function of `region`."""
     changes: dict[str, Any] = {}
     if "Runtime" in params:
         changes["runtime"] = check_runtime(context, params["Runtime"])
@@ -155,7 +162,7 @@ def config_changes(context: LambdaContext, params: dict[str, Any]) -> dict[str, 
     if "DeadLetterConfig" in params:
         changes["dead_letter_arn"] = _dead_letter(context, params["DeadLetterConfig"])
     if "Layers" in params:
-        changes["layers"] = _layers(context, params["Layers"])
+        changes["layers"] = _layers(context, params["Layers"], region)
     if "VpcConfig" in params:
         changes["vpc_config"] = validate.vpc_config(params["VpcConfig"])
     if "KMSKeyArn" in params:
@@ -190,7 +197,7 @@ async def prepare_layers(context: LambdaContext, changes: dict[str, Any]) -> Non
         await asyncio.to_thread(context.code.layered, keys)
 
 
-def _layers(context: LambdaContext, arns: list[str]) -> tuple[tuple[str, int, str], ...]:
+def _layers(context: LambdaContext, arns: list[str], region: str) -> tuple[tuple[str, int, str], ...]:
     if len(arns) > 5:
         raise InvalidParameterValue("Cannot reference more than 5 layers.")
     if len({a.rsplit(":", 1)[0] for a in arns}) != len(arns):
@@ -201,6 +208,8 @@ def _layers(context: LambdaContext, arns: list[str]) -> tuple[tuple[str, int, st
     for arn in arns:
         try:
             version = context.layers.by_arn(arn)
+            if version.region != region:  # a function uses layers of its own region only
+                raise ResourceNotFound(arn)
         except ResourceNotFound:
             raise InvalidParameterValue(f"Layer version {arn} does not exist.") from None
         resolved.append((arn, version.code_size, version.code_key))
@@ -221,11 +230,11 @@ async def create_function(context: LambdaContext, params: dict[str, Any], region
         raise InvalidParameterValue("Only the x86_64 architecture is available on this host.")
     signing = params.get("CodeSigningConfigArn") or ""
     if signing:
-        signing = context.signing_configs.get(signing).arn(context.account_id)  # NotFound if none
+        signing = context.signing_configs.get(signing, region).arn(context.account_id)  # NotFound if none
         check_unsigned(context, signing)
-    changes = config_changes(context, params)
+    changes = config_changes(context, params, region)
     tags = validate.tags(params.get("Tags") or {})
-    if context.registry.find(name) is not None:
+    if context.registry.find(FunctionKey(region, name)) is not None:
         # Refuse before storing code, so a conflict costs nothing.
         raise ResourceConflict(f"Function already exist: {name}")
     stored = await store_code(context, decode_zip(params["Code"]))
@@ -251,9 +260,9 @@ async def create_function(context: LambdaContext, params: dict[str, Any], region
 
 
 async def get_function(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, qualifier = function_ref(context, params)
-    cfg = context.registry.version(name, qualifier)
-    record = context.registry.get(name)
+    key, qualifier = function_ref(context, params, region)
+    cfg = context.registry.version(key, qualifier)
+    record = context.registry.get(key)
     result: dict[str, Any] = {
         "Configuration": function_configuration(cfg, region, context.account_id),
         "Code": {"RepositoryType": "S3", "Location": code_location(context, cfg.code_key)},
@@ -311,8 +320,8 @@ def downloads(context: LambdaContext) -> Callable[[web.Application], None]:
 async def get_function_configuration(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    name, qualifier = function_ref(context, params)
-    cfg = context.registry.version(name, qualifier)
+    key, qualifier = function_ref(context, params, region)
+    cfg = context.registry.version(key, qualifier)
     return function_configuration(cfg, region, context.account_id)
 
 
@@ -321,8 +330,8 @@ async def list_functions(context: LambdaContext, params: dict[str, Any], region:
     max_items = min(params.get("MaxItems", 50), 50)
     all_versions = params.get("FunctionVersion") == "ALL"
     configs: list[FunctionConfig] = []
-    for name in context.registry.names():
-        record = context.registry.get(name)
+    for name in context.registry.names(region):
+        record = context.registry.get(FunctionKey(region, name))
         configs.append(record.latest)
         if all_versions:
             configs.extend(record.versions[v] for v in sorted(record.versions, key=int))
@@ -358,13 +367,13 @@ def _decode_marker(marker: str) -> tuple[str, str]:
 
 
 async def update_function_code(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
-    check_unsigned(context, context.registry.get(name).code_signing_config)
+    key, _ = function_ref(context, params, region)
+    check_unsigned(context, context.registry.get(key).code_signing_config)
     stored = await store_code(context, decode_zip(params))
-    latest = context.registry.get(name).latest
+    latest = context.registry.get(key).latest
     await prepare_runtime(context, latest.replace(code_key=stored.key))
     cfg = context.registry.update_code(
-        name, stored, revision_id=params.get("RevisionId"), publish=bool(params.get("Publish"))
+        key, stored, revision_id=params.get("RevisionId"), publish=bool(params.get("Publish"))
     )
     return function_configuration(cfg, region, context.account_id)
 
@@ -372,23 +381,23 @@ async def update_function_code(context: LambdaContext, params: dict[str, Any], r
 async def update_function_configuration(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
+    key, _ = function_ref(context, params, region)
     unknown = set(params) - CONFIG_FIELDS - {"FunctionName"}
     if unknown:
         raise InvalidParameterValue(f"Unsupported configuration fields: {', '.join(sorted(unknown))}")
-    record = context.registry.get(name)
+    record = context.registry.get(key)
     if params.get("Layers"):  # layers are code, held to the same signatures as the function's
         check_unsigned(context, record.code_signing_config)
-    changes = config_changes(context, params)
+    changes = config_changes(context, params, region)
     await prepare_layers(context, changes)
-    await prepare_runtime(context, context.registry.get(name).latest.replace(**changes))
-    cfg = context.registry.update_config(name, changes, revision_id=params.get("RevisionId"))
+    await prepare_runtime(context, context.registry.get(key).latest.replace(**changes))
+    cfg = context.registry.update_config(key, changes, revision_id=params.get("RevisionId"))
     return function_configuration(cfg, region, context.account_id)
 
 
 async def delete_function(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, qualifier = function_ref(context, params)
-    context.registry.delete_function(name, qualifier)
+    key, qualifier = function_ref(context, params, region)
+    context.registry.delete_function(key, qualifier)
     return {}
 
 

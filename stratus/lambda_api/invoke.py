@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, unquote
 import orjson
 
 from stratus.control.arns import merge_qualifier, parse_function_ref
+from stratus.control.keys import FunctionKey, check_region
 from stratus.errors import (
     ClientError,
     InvalidParameterValue,
@@ -59,12 +60,13 @@ async def run(
     for what the API refuses; function faults are results (`FunctionError`)."""
     ref = parse_function_ref(params["FunctionName"], context.account_id)
     name, qualifier = ref.name, merge_qualifier(ref, params.get("Qualifier"))
+    check_region(ref.region, region)  # a function is invoked in its own region only
     invocation_type = params.get("InvocationType", "RequestResponse")
     payload: bytes = params.get("Payload") or b""
     limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
     if len(payload) > limit:
         raise RequestTooLarge(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
-    config = context.invoker.resolve(name, qualifier)
+    config = context.invoker.resolve(FunctionKey(region, name), qualifier)
     if invocation_type == "DryRun":
         return {"StatusCode": 204, "ExecutedVersion": config.version}
     if payload:

@@ -17,6 +17,20 @@ def layer_arn(region_name: str, account: str, name: str) -> str:
     return f"arn:aws:lambda:{region_name}:{account}:layer:{name}"
 
 
+def _layer_name(params: dict[str, Any], region: str) -> str:
+    """LayerName is a name or a layer ARN; an ARN is of the request's region, whose layers are
+    the only ones this request reaches (each region is its own namespace)."""
+    value = str(params["LayerName"])
+    if not value.startswith("arn:"):
+        return value
+    parts = value.split(":")
+    if len(parts) != 7 or parts[2] != "lambda" or parts[5] != "layer":
+        raise InvalidParameterValue(f"Invalid layer ARN: {value}")
+    if parts[3] != region:
+        raise ResourceNotFound("The resource you requested does not exist.")
+    return parts[6]
+
+
 def _shape(context: LambdaContext, v: LayerVersion, *, content: bool = True) -> dict[str, Any]:
     arn = layer_arn(v.region, context.account_id, v.name)
     shape: dict[str, Any] = {
@@ -53,7 +67,7 @@ async def publish_layer_version(
 ) -> dict[str, Any]:
     stored = await store_code(context, decode_zip(params["Content"]))
     draft = LayerVersion(
-        name=params["LayerName"],
+        name=_layer_name(params, region),
         version=0,
         code_key=stored.key,
         code_sha256=stored.sha256_b64,
@@ -69,13 +83,16 @@ async def publish_layer_version(
 
 
 async def get_layer_version(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    return _shape(context, context.layers.get(params["LayerName"], params["VersionNumber"]))
+    return _shape(context, context.layers.get(region, _layer_name(params, region), params["VersionNumber"]))
 
 
 async def get_layer_version_by_arn(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    return _shape(context, context.layers.by_arn(params["Arn"]))
+    found = context.layers.by_arn(params["Arn"])
+    if found.region != region:  # a layer is reached only in its own region
+        raise ResourceNotFound("The resource you requested does not exist.")
+    return _shape(context, found)
 
 
 def _page(params: dict[str, Any], items: list[dict[str, Any]], key: str) -> dict[str, Any]:
@@ -101,8 +118,8 @@ def _matches(params: dict[str, Any], v: LayerVersion) -> bool:
 async def list_layers(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     layers = context.layers
     items = []
-    for name in layers.names():
-        latest = next((v for v in layers.versions(name) if _matches(params, v)), None)
+    for name in layers.names(region):
+        latest = next((v for v in layers.versions(region, name) if _matches(params, v)), None)
         if latest is not None:
             shape = _shape(context, latest, content=False)
             items.append(
@@ -112,23 +129,23 @@ async def list_layers(context: LambdaContext, params: dict[str, Any], region: st
 
 
 async def list_layer_versions(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    versions = context.layers.versions(params["LayerName"])
+    versions = context.layers.versions(region, _layer_name(params, region))
     items = [_shape(context, v, content=False) for v in versions if _matches(params, v)]
     return _page(params, items, "LayerVersions")
 
 
 async def delete_layer_version(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    context.layers.delete(params["LayerName"], params["VersionNumber"])
+    context.layers.delete(region, _layer_name(params, region), params["VersionNumber"])
     return {}
 
 
 async def add_layer_version_permission(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    name, version = params["LayerName"], params["VersionNumber"]
+    name, version = _layer_name(params, region), params["VersionNumber"]
     if params["Action"] != "lambda:GetLayerVersion":
         raise InvalidParameterValue("Action must be lambda:GetLayerVersion.")
-    found = context.layers.get(name, version)
+    found = context.layers.get(region, name, version)
     principal = params["Principal"]
     statement: dict[str, Any] = {
         "Sid": params["StatementId"],
@@ -139,14 +156,14 @@ async def add_layer_version_permission(
     }
     if params.get("OrganizationId"):
         statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": params["OrganizationId"]}}
-    context.layers.add_statement(name, version, statement)
+    context.layers.add_statement(region, name, version, statement)
     return {"Statement": json.dumps(statement), "RevisionId": new_revision()}
 
 
 async def get_layer_version_policy(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    found = context.layers.get(params["LayerName"], params["VersionNumber"])
+    found = context.layers.get(region, _layer_name(params, region), params["VersionNumber"])
     if not found.policy:
         raise ResourceNotFound("No policy is associated with the given resource.")
     policy = {"Version": "2012-10-17", "Id": "default", "Statement": list(found.policy)}
@@ -156,10 +173,10 @@ async def get_layer_version_policy(
 async def remove_layer_version_permission(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    name, version, sid = params["LayerName"], params["VersionNumber"], params["StatementId"]
-    found = context.layers.get(name, version)
+    name, version, sid = _layer_name(params, region), params["VersionNumber"], params["StatementId"]
+    found = context.layers.get(region, name, version)
     kept = tuple(s for s in found.policy if s["Sid"] != sid)
     if len(kept) == len(found.policy):
         raise ResourceNotFound(f"Statement {sid} is not found in resource policy.")
-    context.layers.set_policy(name, version, kept)
+    context.layers.set_policy(region, name, version, kept)
     return {}

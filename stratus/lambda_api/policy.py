@@ -48,19 +48,19 @@ def _condition(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def add_permission(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, qualifier = function_ref(context, params)
+    key, qualifier = function_ref(context, params, region)
     # The model requires these and checks their patterns (Lambda's codes: see lambda_api.service).
     sid, action = params["StatementId"], params["Action"]
-    record = context.registry.get(name)
-    key = qualifier or ""
+    record = context.registry.get(key)
+    slot = qualifier or ""
     if (
         qualifier
         and qualifier != LATEST
         and qualifier not in record.versions
         and qualifier not in record.aliases
     ):
-        raise ResourceNotFound(f"Function not found: {name}:{qualifier}")
-    statements = record.policy.get(key, ())
+        raise ResourceNotFound(f"Function not found: {key.name}:{qualifier}")
+    statements = record.policy.get(slot, ())
     if params.get("RevisionId") and params["RevisionId"] != record.latest.revision_id:
         raise PreconditionFailed("The Revision Id provided does not match the latest Revision Id.")
     if any(s["Sid"] == sid for s in statements):
@@ -73,18 +73,18 @@ async def add_permission(context: LambdaContext, params: dict[str, Any], region:
         "Effect": "Allow",
         "Principal": _principal(params["Principal"]),
         "Action": action,
-        "Resource": function_arn(region, context.account_id, name, qualifier),
+        "Resource": function_arn(region, context.account_id, key.name, qualifier),
     }
     condition = _condition(params)
     if condition:
         statement["Condition"] = condition
-    context.registry.put_policy(name, key, (*statements, statement))
+    context.registry.put_policy(key, slot, (*statements, statement))
     return {"Statement": json.dumps(statement)}
 
 
 async def get_policy(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, qualifier = function_ref(context, params)
-    record = context.registry.get(name)
+    key, qualifier = function_ref(context, params, region)
+    record = context.registry.get(key)
     statements = record.policy.get(qualifier or "", ())
     if not statements:
         raise ResourceNotFound("The resource you requested does not exist.")
@@ -93,12 +93,12 @@ async def get_policy(context: LambdaContext, params: dict[str, Any], region: str
 
 
 async def remove_permission(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, qualifier = function_ref(context, params)
+    key, qualifier = function_ref(context, params, region)
     sid = params["StatementId"]
-    record = context.registry.get(name)
+    record = context.registry.get(key)
     statements = record.policy.get(qualifier or "", ())
     kept = tuple(s for s in statements if s["Sid"] != sid)
     if len(kept) == len(statements):
         raise ResourceNotFound(f"Statement {sid} is not found in resource policy.")
-    context.registry.put_policy(name, qualifier or "", kept)
+    context.registry.put_policy(key, qualifier or "", kept)
     return {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from stratus.control.keys import FunctionKey
 from stratus.lambda_api import (
     code_signing,
     event_invoke,
@@ -104,25 +105,7 @@ def function_policy(context: LambdaContext, resource: str) -> str | None:
     parts = resource.split(":")
     if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
         return None
-    return context.registry.policy_document(parts[6])
-
-
-def home_region(context: LambdaContext, resource: str) -> str:
-    """A function (or layer) ARN in the region it was created in: Stratus keeps one namespace of
-    functions and of layers for every region, so the same one answers requests signed for any
-    region, and a policy written for its ARN must hold whichever region a caller signs for."""
-    parts = resource.split(":")
-    if len(parts) < 7 or parts[2] != "lambda" or parts[5] not in ("function", "layer"):
-        return resource
-    if parts[5] == "layer":  # layers too are one namespace: a layer's home is its versions' region
-        versions = context.layers.versions(parts[6])
-        home = versions[-1].region if versions else None
-    else:
-        home = context.registry.home_region(parts[6])
-    if home is None or home == parts[3]:
-        return resource
-    parts[3] = home
-    return ":".join(parts)
+    return context.registry.policy_document(FunctionKey(parts[3], parts[6]))
 
 
 SERVICE = LambdaService(
@@ -135,5 +118,4 @@ SERVICE = LambdaService(
     authorization=AUTHORIZATION,
     also_requires={"CreateFunction": pass_role, "UpdateFunctionConfiguration": pass_role},
     resource_policy=function_policy,
-    canonical_resource=home_region,
 )

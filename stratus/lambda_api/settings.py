@@ -7,18 +7,26 @@ from typing import Any
 from stratus.control import validate
 from stratus.control.arns import parse_resource_arn
 from stratus.control.codestore import MAX_UNZIPPED
+from stratus.control.keys import FunctionKey, check_region
 from stratus.errors import InvalidParameterValue
 from stratus.lambda_api import event_sources
 from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.functions import MAX_ZIP_BYTES, function_ref
 
 
+def _tagged_function(params: dict[str, Any], region: str) -> FunctionKey:
+    """The function a tag call's resource ARN names: one of the request's region only."""
+    key = parse_resource_arn(params["Resource"])
+    check_region(key.region, region)
+    return key
+
+
 async def put_function_concurrency(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
+    key, _ = function_ref(context, params, region)
     value = params["ReservedConcurrentExecutions"]  # the model holds it to a whole number >= 0
-    record = context.registry.get(name)
+    record = context.registry.get(key)
     others = context.invoker.reserved_total() - (record.reserved_concurrency or 0)
     limit = context.config.concurrency_limit
     floor = context.config.min_unreserved_concurrency
@@ -27,15 +35,15 @@ async def put_function_concurrency(
             f"Specified ReservedConcurrentExecutions for function decreases account's "
             f"UnreservedConcurrentExecution below its minimum value of [{floor}]."
         )
-    context.registry.put_reserved_concurrency(name, value)
+    context.registry.put_reserved_concurrency(key, value)
     return {"ReservedConcurrentExecutions": value}
 
 
 async def get_function_concurrency(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
-    record = context.registry.get(name)
+    key, _ = function_ref(context, params, region)
+    record = context.registry.get(key)
     if record.reserved_concurrency is None:
         return {}
     return {"ReservedConcurrentExecutions": record.reserved_concurrency}
@@ -44,8 +52,8 @@ async def get_function_concurrency(
 async def delete_function_concurrency(
     context: LambdaContext, params: dict[str, Any], region: str
 ) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
-    context.registry.put_reserved_concurrency(name, None)
+    key, _ = function_ref(context, params, region)
+    context.registry.put_reserved_concurrency(key, None)
     return {}
 
 
@@ -54,8 +62,8 @@ async def tag_resource(context: LambdaContext, params: dict[str, Any], region: s
     if mapping is not None:
         event_sources.tag_mapping(context, mapping, validate.tags(params["Tags"]))
         return {}
-    name = parse_resource_arn(params["Resource"])
-    context.registry.tag(name, validate.tags(params["Tags"]))
+    key = _tagged_function(params, region)
+    context.registry.tag(key, validate.tags(params["Tags"]))
     return {}
 
 
@@ -64,8 +72,8 @@ async def untag_resource(context: LambdaContext, params: dict[str, Any], region:
     if mapping is not None:
         event_sources.untag_mapping(context, mapping, params["TagKeys"])
         return {}
-    name = parse_resource_arn(params["Resource"])
-    context.registry.untag(name, params["TagKeys"])
+    key = _tagged_function(params, region)
+    context.registry.untag(key, params["TagKeys"])
     return {}
 
 
@@ -73,8 +81,8 @@ async def list_tags(context: LambdaContext, params: dict[str, Any], region: str)
     mapping = event_sources.tagged_mapping(context, params["Resource"])
     if mapping is not None:
         return {"Tags": event_sources.mapping_tags(context, mapping)}
-    name = parse_resource_arn(params["Resource"])
-    return {"Tags": dict(context.registry.get(name).tags)}
+    key = _tagged_function(params, region)
+    return {"Tags": dict(context.registry.get(key).tags)}
 
 
 async def get_account_settings(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import string
 from typing import Any
 
 from stratus.control.arns import function_arn
+from stratus.control.keys import FunctionKey
 from stratus.control.models import LATEST, FunctionUrl
 from stratus.control.registry import now_iso
 from stratus.errors import ResourceConflict, ResourceNotFound, ValidationError
@@ -23,9 +24,9 @@ from stratus.lambda_api.functions import function_ref
 _URL_ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
-def _qualifier(context: LambdaContext, params: dict[str, Any]) -> tuple[str, str]:
-    name, qualifier = function_ref(context, params)
-    return name, qualifier or LATEST
+def _qualifier(context: LambdaContext, params: dict[str, Any], region: str) -> tuple[FunctionKey, str]:
+    key, qualifier = function_ref(context, params, region)
+    return key, qualifier or LATEST
 
 
 def _shape(context: LambdaContext, name: str, url: FunctionUrl, *, modified: bool = True) -> dict[str, Any]:
@@ -55,19 +56,19 @@ def _cors(params: dict[str, Any]) -> dict[str, Any] | None:
         raise ValidationError(f"Invalid Cors configuration: {e}.") from None
 
 
-def _find(context: LambdaContext, name: str, qualifier: str) -> FunctionUrl:
-    found = context.registry.get(name).urls.get(qualifier)
+def _find(context: LambdaContext, key: FunctionKey, qualifier: str) -> FunctionUrl:
+    found = context.registry.get(key).urls.get(qualifier)
     if found is None:
         raise ResourceNotFound("The resource you requested does not exist.")
     return found
 
 
 async def create_url(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, qualifier = _qualifier(context, params)
+    key, qualifier = _qualifier(context, params, region)
     rules = _cors(params)
-    record = context.registry.get(name)
+    record = context.registry.get(key)
     if qualifier in record.urls:
-        arn = function_arn(region, context.account_id, name, None if qualifier == LATEST else qualifier)
+        arn = function_arn(region, context.account_id, key.name, None if qualifier == LATEST else qualifier)
         raise ResourceConflict(
             f"Failed to create function url config for [functionArn = {arn}]. "
             "Error message:  FunctionUrlConfig exists for this Lambda function"
@@ -76,18 +77,18 @@ async def create_url(context: LambdaContext, params: dict[str, Any], region: str
     url_id = "".join(secrets.choice(_URL_ID_ALPHABET) for _ in range(32))
     mode = params.get("InvokeMode", "BUFFERED")
     url = FunctionUrl(url_id, qualifier, params["AuthType"], now, now, rules, mode, region)
-    context.registry.put_url(name, url)
-    return _shape(context, name, url, modified=False)
+    context.registry.put_url(key, url)
+    return _shape(context, key.name, url, modified=False)
 
 
 async def get_url(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, qualifier = _qualifier(context, params)
-    return _shape(context, name, _find(context, name, qualifier))
+    key, qualifier = _qualifier(context, params, region)
+    return _shape(context, key.name, _find(context, key, qualifier))
 
 
 async def update_url(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, qualifier = _qualifier(context, params)
-    current = _find(context, name, qualifier)
+    key, qualifier = _qualifier(context, params, region)
+    current = _find(context, key, qualifier)
     changes: dict[str, Any] = {"last_modified": now_iso()}
     if "AuthType" in params:
         changes["auth_type"] = params["AuthType"]
@@ -96,20 +97,20 @@ async def update_url(context: LambdaContext, params: dict[str, Any], region: str
     if "Cors" in params:
         changes["cors"] = _cors(params)
     updated = FunctionUrl(**{**current.to_dict(), **changes})
-    context.registry.put_url(name, updated)
-    return _shape(context, name, updated)
+    context.registry.put_url(key, updated)
+    return _shape(context, key.name, updated)
 
 
 async def delete_url(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, qualifier = _qualifier(context, params)
-    context.registry.delete_url(name, qualifier)
+    key, qualifier = _qualifier(context, params, region)
+    context.registry.delete_url(key, qualifier)
     return {}
 
 
 async def list_urls(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
-    record = context.registry.get(name)
-    items = [_shape(context, name, record.urls[q]) for q in sorted(record.urls)]
+    key, _ = function_ref(context, params, region)
+    record = context.registry.get(key)
+    items = [_shape(context, key.name, record.urls[q]) for q in sorted(record.urls)]
     try:
         start = int(params.get("Marker") or 0)
     except ValueError:

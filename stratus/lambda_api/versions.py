@@ -35,11 +35,11 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict
 
 
 async def publish_version(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
+    key, _ = function_ref(context, params, region)
     description = params.get("Description", "")
     validate.description(description)
     cfg = context.registry.publish_version(
-        name,
+        key,
         code_sha256=params.get("CodeSha256"),
         description=description,
         revision_id=params.get("RevisionId"),
@@ -48,58 +48,58 @@ async def publish_version(context: LambdaContext, params: dict[str, Any], region
 
 
 async def list_versions(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
-    record = context.registry.get(name)
+    key, _ = function_ref(context, params, region)
+    record = context.registry.get(key)
     configs = [record.latest] + [record.versions[v] for v in sorted(record.versions, key=int)]
     shapes = [function_configuration(c, region, context.account_id) for c in configs]
     return _page(shapes, params, "Versions")
 
 
 async def create_alias(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
+    key, _ = function_ref(context, params, region)
     # The model's pattern lets an all-digit name through; Lambda refuses it (a version's name).
     alias = validate.alias_name(params["Name"])
     description = validate.description(params.get("Description", ""))
     created = context.registry.create_alias(
-        name, alias, params["FunctionVersion"], description, _routing(params) or {}
+        key, alias, params["FunctionVersion"], description, _routing(params) or {}
     )
-    return alias_configuration(name, created, region, context.account_id)
+    return alias_configuration(key.name, created, region, context.account_id)
 
 
 async def get_alias(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
-    alias = context.registry.get_alias(name, params["Name"])
-    return alias_configuration(name, alias, region, context.account_id)
+    key, _ = function_ref(context, params, region)
+    alias = context.registry.get_alias(key, params["Name"])
+    return alias_configuration(key.name, alias, region, context.account_id)
 
 
 async def update_alias(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
+    key, _ = function_ref(context, params, region)
     description = params.get("Description")
     if description is not None:
         validate.description(description)
     updated = context.registry.update_alias(
-        name,
+        key,
         params["Name"],
         version=params.get("FunctionVersion"),
         description=description,
         routing=_routing(params),
         revision_id=params.get("RevisionId"),
     )
-    return alias_configuration(name, updated, region, context.account_id)
+    return alias_configuration(key.name, updated, region, context.account_id)
 
 
 async def delete_alias(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
-    context.registry.delete_alias(name, params["Name"])
+    key, _ = function_ref(context, params, region)
+    context.registry.delete_alias(key, params["Name"])
     return {}
 
 
 async def list_aliases(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    name, _ = function_ref(context, params)
-    record = context.registry.get(name)
+    key, _ = function_ref(context, params, region)
+    record = context.registry.get(key)
     wanted = params.get("FunctionVersion")
     aliases = [
-        alias_configuration(name, a, region, context.account_id)
+        alias_configuration(key.name, a, region, context.account_id)
         for a in sorted(record.aliases.values(), key=lambda a: a.name)
         if wanted is None or a.function_version == wanted
     ]

@@ -25,10 +25,20 @@ from typing import Any
 
 from stratus.store.diskfull import writing
 
+# The region of function records kept before regions were (control/keys.py's DEFAULT_REGION:
+# the store sits below control, so it names it itself).
+MIGRATED_REGION = "us-east-1"
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
     name TEXT PRIMARY KEY,
     record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lambda_functions (
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (region, name)
 );
 CREATE TABLE IF NOT EXISTS rules (
     name TEXT PRIMARY KEY,
@@ -85,6 +95,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
         self._conn.executescript(SCHEMA)
+        self._migrate_functions()
 
     def close(self) -> None:
         self._conn.close()
@@ -95,21 +106,46 @@ class Store:
         with writing(), transaction(self._conn) as conn:
             yield conn
 
-    def load_functions(self) -> dict[str, dict[str, Any]]:
-        rows = self._conn.execute("SELECT name, record FROM functions").fetchall()
-        return {name: json.loads(record) for name, record in rows}
+    def load_functions(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Every function record by (region, name)."""
+        rows = self._conn.execute("SELECT region, name, record FROM lambda_functions").fetchall()
+        return {(region, name): json.loads(record) for region, name, record in rows}
 
-    def put_function(self, name: str, record: dict[str, Any]) -> None:
+    def put_function(self, region: str, name: str, record: dict[str, Any]) -> None:
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO functions(name, record) VALUES (?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET record = excluded.record",
-                (name, json.dumps(record, separators=(",", ":"))),
+                "INSERT INTO lambda_functions(region, name, record) VALUES (?, ?, ?) "
+                "ON CONFLICT(region, name) DO UPDATE SET record = excluded.record",
+                (region, name, json.dumps(record, separators=(",", ":"))),
             )
 
-    def delete_function(self, name: str) -> None:
+    def delete_function(self, region: str, name: str) -> None:
         with self.transaction() as conn:
-            conn.execute("DELETE FROM functions WHERE name = ?", (name,))
+            conn.execute("DELETE FROM lambda_functions WHERE region = ? AND name = ?", (region, name))
+
+    def _migrate_functions(self) -> None:
+        """Functions were one namespace across regions, one row per name in `functions`; each
+        region is its own namespace now (`lambda_functions`, keyed by region and name). A data
+        dir written before moves every record into its `home_region` (the region CreateFunction
+        was signed for), or into the default region us-east-1 where that is empty (records older
+        than `home_region`), and the record says so from then on. One transaction: a crash
+        leaves the old rows, and the next start migrates them again."""
+        rows = self._conn.execute("SELECT name, record FROM functions").fetchall()
+        if not rows:
+            return
+        with self.transaction() as conn:
+            for name, text in rows:
+                record = json.loads(text)
+                region = record["latest"].get("home_region") or MIGRATED_REGION
+                record["latest"]["home_region"] = region
+                for version in record.get("versions", {}).values():
+                    version["home_region"] = region
+                conn.execute(
+                    "INSERT INTO lambda_functions(region, name, record) VALUES (?, ?, ?) "
+                    "ON CONFLICT(region, name) DO NOTHING",
+                    (region, name, json.dumps(record, separators=(",", ":"))),
+                )
+            conn.execute("DELETE FROM functions")
 
     def load_rules(self) -> dict[str, str]:
         return {name: record for name, record in self._conn.execute("SELECT name, record FROM rules")}

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from stratus.control.arns import destination_function
+from stratus.control.arns import arn_function
 from stratus.topics import guard, messages, outbox, redrive
 from stratus.topics.fanout import ToFunction, ToQueue
 from stratus.topics.model import Subscription
@@ -69,14 +69,14 @@ class Deliverer:
     async def to_function(
         self, d: ToFunction, topic_arn: str, region: str, group_id: str | None, dedup_id: str | None
     ) -> None:
-        target = destination_function(d.sub.endpoint)
+        target = arn_function(d.sub.endpoint)  # the function of the endpoint ARN's region
         if target is None or not self._may_invoke(d.sub.endpoint, topic_arn, region):
             # A client-side error: not retried; the dead-letter queue gets the message.
             await self.dead_letter(
                 d.sub.arn, d.dead_letter, {}, group_id, dedup_id, *redrive.FUNCTION_REFUSED
             )
             return
-        await self._invoke_async(target[0], target[1], d.payload, region)
+        await self._invoke_async(target[0].name, target[1], d.payload, target[0].region)
 
     async def to_queue(self, d: ToQueue, group_id: str | None, dedup_id: str | None) -> None:
         if self._send_to_queue is None:

@@ -9,6 +9,7 @@ from stratus.control.arns import (
     parse_function_ref,
     parse_resource_arn,
 )
+from stratus.control.keys import FunctionKey
 from stratus.errors import InvalidParameterValue, ValidationError
 
 ACCOUNT = "000000000000"
@@ -26,12 +27,15 @@ ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:my-fn_1"
         ("f:blue-green_2", FunctionRef("f", "blue-green_2")),
         (f"{ACCOUNT}:function:f", FunctionRef("f", None, ACCOUNT)),
         (f"{ACCOUNT}:function:f:7", FunctionRef("f", "7", ACCOUNT)),
-        (ARN, FunctionRef("my-fn_1", None, ACCOUNT)),
-        (f"{ARN}:$LATEST", FunctionRef("my-fn_1", "$LATEST", ACCOUNT)),
-        (f"{ARN}:3", FunctionRef("my-fn_1", "3", ACCOUNT)),
-        (f"{ARN}:live", FunctionRef("my-fn_1", "live", ACCOUNT)),
-        (f"arn:aws-cn:lambda:cn-north-1:{ACCOUNT}:function:f", FunctionRef("f", None, ACCOUNT)),
-        (f"arn:aws-us-gov:lambda:us-gov-west-1:{ACCOUNT}:function:f:1", FunctionRef("f", "1", ACCOUNT)),
+        (ARN, FunctionRef("my-fn_1", None, ACCOUNT, "us-east-1")),
+        (f"{ARN}:$LATEST", FunctionRef("my-fn_1", "$LATEST", ACCOUNT, "us-east-1")),
+        (f"{ARN}:3", FunctionRef("my-fn_1", "3", ACCOUNT, "us-east-1")),
+        (f"{ARN}:live", FunctionRef("my-fn_1", "live", ACCOUNT, "us-east-1")),
+        (f"arn:aws-cn:lambda:cn-north-1:{ACCOUNT}:function:f", FunctionRef("f", None, ACCOUNT, "cn-north-1")),
+        (
+            f"arn:aws-us-gov:lambda:us-gov-west-1:{ACCOUNT}:function:f:1",
+            FunctionRef("f", "1", ACCOUNT, "us-gov-west-1"),
+        ),
         ("a" * 64, FunctionRef("a" * 64, None)),
         ("f:" + "q" * 128, FunctionRef("f", "q" * 128)),
     ],
@@ -104,18 +108,18 @@ def test_function_arn() -> None:
 
 def test_function_arn_round_trips() -> None:
     arn = function_arn("us-east-1", ACCOUNT, "f", "prod")
-    assert parse_function_ref(arn, ACCOUNT) == FunctionRef("f", "prod", ACCOUNT)
+    assert parse_function_ref(arn, ACCOUNT) == FunctionRef("f", "prod", ACCOUNT, "us-east-1")
 
 
 @pytest.mark.parametrize(
-    ("value", "name"),
+    ("value", "key"),
     [
-        (ARN, "my-fn_1"),
-        (f"arn:aws-cn:lambda:cn-north-1:{ACCOUNT}:function:f", "f"),
+        (ARN, FunctionKey("us-east-1", "my-fn_1")),
+        (f"arn:aws-cn:lambda:cn-north-1:{ACCOUNT}:function:f", FunctionKey("cn-north-1", "f")),
     ],
 )
-def test_parse_resource_arn(value: str, name: str) -> None:
-    assert parse_resource_arn(value) == name
+def test_parse_resource_arn(value: str, key: FunctionKey) -> None:
+    assert parse_resource_arn(value) == key
 
 
 @pytest.mark.parametrize(

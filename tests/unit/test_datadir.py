@@ -39,7 +39,7 @@ def test_a_new_data_dir_is_private(tmp_path: Path) -> None:
     assert prepare(data) == []
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     store = Store(data / "stratus.db")
-    store.put_function("f", {"env": "secret"})
+    store.put_function("us-east-1", "f", {"env": "secret"})
     for path in data.iterdir():
         if path.is_file():
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name  # the -wal too

@@ -91,15 +91,15 @@ def test_warnings_are_rate_limited() -> None:
 
 def test_a_store_write_on_a_full_disk_changes_nothing_and_the_store_goes_on(tmp_path: Path) -> None:
     store = Store(tmp_path / "stratus.db")
-    store.put_function("kept", {"n": 1})
+    store.put_function("r", "kept", {"n": 1})
     cap(store._conn)
     with pytest.raises(DiskFull):
-        store.put_function("big", {"blob": "x" * 200_000})
+        store.put_function("r", "big", {"blob": "x" * 200_000})
     assert not store._conn.in_transaction  # the ROLLBACK after SQLite's own did not hide it
-    assert store.load_functions() == {"kept": {"n": 1}}  # reads still work
+    assert store.load_functions() == {("r", "kept"): {"n": 1}}  # reads still work
     uncap(store._conn)
-    store.put_function("big", {"blob": "x" * 200_000})
-    assert set(store.load_functions()) == {"kept", "big"}
+    store.put_function("r", "big", {"blob": "x" * 200_000})
+    assert set(store.load_functions()) == {("r", "kept"), ("r", "big")}
     store.close()
 
 
