@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from stratus import __version__
-from stratus.cli import cost, functions, logs, schedules, urls
+from stratus.cli import cost, functions, logs, schedules, sfn, urls
 from stratus.config import (
     CREDENTIALS_FILE,
     DEFAULT_PORT,
@@ -144,3 +144,4 @@ logs.register(cli)
 schedules.register(cli)
 urls.register(cli)
 cost.register(cli)
+sfn.register(cli)

@@ -460,3 +460,21 @@ def test_an_iam_user_without_start_execution_is_refused(server: Server, sfn: Any
     assert refused.value.response["Error"]["Code"] in ("AccessDeniedException", "AccessDenied")
     assert "states:StartExecution" in refused.value.response["Error"]["Message"]
     assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
+
+
+def test_the_cli_runs_describes_and_shows_a_timeline(
+    server: Server, sfn: Any, role: str, double: str
+) -> None:
+    arn = machine(
+        sfn, {"StartAt": "D", "States": {"D": {"Type": "Task", "Resource": double, "End": True}}}, role
+    )
+    ran = server.cli("sfn", "run", arn.rpartition(":")[2], "--input", '{"n": 3}')
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout) == {"n": 6}
+    execution = sfn.list_executions(stateMachineArn=arn)["executions"][0]["executionArn"]
+    described = server.cli("sfn", "describe", execution)
+    assert json.loads(described.stdout)["status"] == "SUCCEEDED"
+    timeline = server.cli("sfn", "history", execution).stdout.splitlines()
+    assert [line.split()[2] for line in timeline] == types(sfn, execution)
+    bad = server.cli("sfn", "run", arn.rpartition(":")[2], "--input", "{nope")
+    assert bad.returncode != 0 and "not valid JSON" in bad.stderr
