@@ -6,7 +6,7 @@ writes them with the transition that made them. Pure (the time is passed in)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,7 +93,7 @@ def to_wire(event: Mapping[str, Any], include_data: bool = True) -> dict[str, An
     return out
 
 
-def timeline(events: list[Mapping[str, Any]]) -> list[str]:
+def timeline(events: Sequence[Mapping[str, Any]]) -> list[str]:
     """Readable lines of a history (the CLI's `stratus sfn history`): time, id, type, the
     state's name and the error where there is one."""
     lines = []
