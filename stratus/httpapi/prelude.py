@@ -57,14 +57,16 @@ def parse(text: bytes) -> Prelude:
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise MalformedPrelude(f"statusCode {status!r} is not an HTTP status")
     headers: list[tuple[str, str]] = []
-    raw_headers = value.get("headers") or {}
+    raw_headers = value.get("headers")
+    raw_headers = {} if raw_headers is None else raw_headers
     if not isinstance(raw_headers, dict):
         raise MalformedPrelude("headers is not an object")
     for name, header in raw_headers.items():
         if isinstance(header, dict | list) or header is None:
             raise MalformedPrelude(f"header {name!r} is not a string")
         headers.append((str(name), _text(header)))
-    cookies = value.get("cookies") or []
+    cookies = value.get("cookies")
+    cookies = [] if cookies is None else cookies
     if not isinstance(cookies, list):
         raise MalformedPrelude("cookies is not a list")
     headers.extend(("set-cookie", str(cookie)) for cookie in cookies)
