@@ -1,1 +1,3 @@
-"""Step Functions work-alike: the Amazon States Language (pure) and durable executions of state machines whose tasks are Stratus functions."""
+"""Step Functions work-alike: the Amazon States Language (pure: definition, paths, io,
+intrinsics, choice, handling) and durable executions of state machines whose tasks are Stratus
+functions."""
