@@ -1,0 +1,184 @@
+"""Regions are namespaces (issue 15): the same function name in us-east-1 and eu-west-1 is two
+functions, each region lists, reads, invokes and deletes only its own, layer versions are
+numbered per region, an ARN of another region is refused as Lambda refuses it, and a data dir
+written when functions were one namespace comes up with each function in its home region."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.e2e.conftest import ACCESS_KEY, ROLE, SECRET_KEY, Server, create, make_zip
+
+EAST, WEST = "us-east-1", "eu-west-1"
+
+
+def code(tag: str) -> dict[str, str]:
+    return {
+        "app.py": (
+            "import os\n"
+            "def handler(event, context):\n"
+            f"    return {{'tag': {tag!r}, 'region': os.environ['AWS_REGION'],"
+            " 'arn': context.invoked_function_arn}\n"
+        )
+    }
+
+
+def regional(server: Server, region: str, service: str = "lambda") -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=server.endpoint,
+        region_name=region,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        config=Config(retries={"max_attempts": 1}, read_timeout=120),
+    )
+
+
+def invoke(client: Any, name: str) -> dict[str, Any]:
+    out = client.invoke(FunctionName=name, Payload=b"{}")
+    assert "FunctionError" not in out
+    return json.loads(out["Payload"].read())  # type: ignore[no-any-return]
+
+
+def listed(client: Any) -> set[str]:
+    pages = client.get_paginator("list_functions").paginate()
+    return {f["FunctionName"] for page in pages for f in page["Functions"]}
+
+
+def code_of(error: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(error.value.response["Error"]["Code"])
+
+
+def test_the_same_name_in_two_regions_is_two_functions(server: Server, fn_name: str) -> None:
+    east, west = regional(server, EAST), regional(server, WEST)
+    create(east, fn_name, code("east"))
+    with pytest.raises(ClientError) as e:
+        west.get_function(FunctionName=fn_name)  # not created there yet
+    assert code_of(e) == "ResourceNotFoundException"
+    assert fn_name not in listed(west)
+    create(west, fn_name, code("west"), Timeout=7)  # no conflict: another region's namespace
+
+    assert invoke(east, fn_name)["tag"] == "east"
+    body = invoke(west, fn_name)
+    assert body["tag"] == "west" and body["region"] == WEST
+    assert body["arn"].split(":")[3] == WEST
+    assert east.get_function_configuration(FunctionName=fn_name)["Timeout"] == 3
+    assert west.get_function_configuration(FunctionName=fn_name)["Timeout"] == 7
+
+    # Versions and aliases are each region's own.
+    east.publish_version(FunctionName=fn_name)
+    versions = west.list_versions_by_function(FunctionName=fn_name)["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST"]
+
+    west.delete_function(FunctionName=fn_name)
+    assert fn_name not in listed(west)
+    assert fn_name in listed(east)
+    assert invoke(east, fn_name)["tag"] == "east"  # deleting west's left east's alone
+    east.delete_function(FunctionName=fn_name)
+
+
+def test_an_arn_of_another_region_is_refused(server: Server, fn_name: str) -> None:
+    east, west = regional(server, EAST), regional(server, WEST)
+    arn = create(east, fn_name, code("east"))["FunctionArn"]
+    assert east.get_function(FunctionName=arn)["Configuration"]["FunctionName"] == fn_name
+    for call in (
+        lambda: west.get_function(FunctionName=arn),
+        lambda: west.invoke(FunctionName=arn, Payload=b"{}"),
+        lambda: west.delete_function(FunctionName=arn),
+        lambda: west.list_tags(Resource=arn),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code_of(e) == "ResourceNotFoundException"
+        assert f"Functions from '{EAST}' are not reachable in this region ('{WEST}')" in str(e.value)
+    assert invoke(east, arn)["tag"] == "east"  # the refused delete deleted nothing
+    east.delete_function(FunctionName=fn_name)
+
+
+def test_layer_versions_are_numbered_per_region(server: Server, fn_name: str) -> None:
+    east, west = regional(server, EAST), regional(server, WEST)
+    layer = f"layer-{fn_name}"
+    content = {"ZipFile": make_zip({"python/shared.py": "X = 1\n"})}
+    assert east.publish_layer_version(LayerName=layer, Content=content)["Version"] == 1
+    assert east.publish_layer_version(LayerName=layer, Content=content)["Version"] == 2
+    published = west.publish_layer_version(LayerName=layer, Content=content)
+    assert published["Version"] == 1
+    assert published["LayerVersionArn"].split(":")[3] == WEST
+    assert [v["Version"] for v in east.list_layer_versions(LayerName=layer)["LayerVersions"]] == [2, 1]
+    assert [v["Version"] for v in west.list_layer_versions(LayerName=layer)["LayerVersions"]] == [1]
+    # A function uses layers of its own region only.
+    east_arn = east.get_layer_version(LayerName=layer, VersionNumber=2)["LayerVersionArn"]
+    with pytest.raises(ClientError) as e:
+        create(west, fn_name, code("west"), Layers=[east_arn])
+    assert code_of(e) == "InvalidParameterValueException"
+    create(west, fn_name, code("west"), Layers=[published["LayerVersionArn"]])
+    west.delete_function(FunctionName=fn_name)
+
+
+def _legacy_record(name: str, region: str, code_key: str, sha: str, size: int) -> dict[str, Any]:
+    latest = {
+        "name": name,
+        "runtime": "python3.11",
+        "handler": "app.handler",
+        "role": ROLE,
+        "code_sha256": sha,
+        "code_size": size,
+        "code_key": code_key,
+        "revision_id": "r1",
+        "last_modified": "2024-01-01T00:00:00.000+0000",
+        "home_region": region,
+    }
+    return {
+        "latest": latest,
+        "versions": {},
+        "aliases": {},
+        "tags": {},
+        "reserved_concurrency": None,
+        "last_version": 0,
+    }
+
+
+def test_a_data_dir_from_one_namespace_comes_up_with_functions_in_their_home_regions(
+    fresh_server: Any, fn_name: str
+) -> None:
+    # Code stored by a running server; then the rows as the previous commit kept them (one
+    # `functions` table keyed by name), written directly while the server is down.
+    srv = fresh_server()
+    east = regional(srv, EAST)
+    made = create(east, fn_name + "-probe", code("old"))
+    key = _code_key(srv.data_dir, made["CodeSha256"])
+    srv.stop()
+    db = srv.data_dir / "stratus.db"
+    with closing(sqlite3.connect(db)) as conn, conn:  # closed, so the server can lock it again
+        for name, region in ((fn_name + "-w", WEST), (fn_name + "-e", ""), (fn_name + "-x", EAST)):
+            record = _legacy_record(name, region, key, made["CodeSha256"], made["CodeSize"])
+            conn.execute("INSERT INTO functions(name, record) VALUES (?, ?)", (name, json.dumps(record)))
+    srv.start()
+    east, west = regional(srv, EAST), regional(srv, WEST)
+    assert {fn_name + "-e", fn_name + "-x", fn_name + "-probe"} <= listed(east)
+    assert fn_name + "-w" not in listed(east)
+    assert fn_name + "-w" in listed(west)
+    assert invoke(west, fn_name + "-w")["region"] == WEST
+    assert invoke(east, fn_name + "-e")["tag"] == "old"  # no home region: the default, us-east-1
+    srv.stop()  # the server holds its database exclusively: read what the migration left after
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM functions").fetchone()[0] == 0
+        regions = dict(conn.execute("SELECT name, region FROM lambda_functions").fetchall())
+    assert regions[fn_name + "-w"] == WEST and regions[fn_name + "-e"] == EAST
+
+
+def _code_key(data_dir: Path, sha_b64: str) -> str:
+    """The code store's key of a package (the hex of the SHA-256 Lambda reports in base64)."""
+    key = base64.b64decode(sha_b64).hex()
+    assert any(data_dir.rglob(f"*{key}*"))  # stored by the server, so the old rows can name it
+    return key
