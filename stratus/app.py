@@ -108,6 +108,10 @@ from stratus.topics.context import SnsContext
 from stratus.topics.topics import Topics
 
 log = logging.getLogger("stratus")
+from stratus.workflows.api import SfnContext
+from stratus.workflows.executor import Executions
+from stratus.workflows.store import WorkflowStore
+from stratus.workflows.tasks import Functions
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         tables = Tables(config.data_dir / "tables.db", config.account_id)
         # DynamoDB Streams read the table store's stream records; its commits wake the readers.
         streams = Streams(tables.database, tables.streams)
+        workflow_store = WorkflowStore(config.data_dir / "workflows.db", owner=str(os.getpid()))
         tables.on_stream_records = streams.wake
         webhook_token = bucket_webhook.webhook_token(config.data_dir, config.s3_webhook_token)
     python = python_runtimes.discover(config.runtime_cache)
@@ -277,6 +282,22 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         sources: dict[str, SourceKind] = {"sqs": SqsSource(queues), "dynamodb": DynamoDBStreamSource(streams)}
         pollers = Pollers(
             mappings,
+        # Step Functions: state machines and durable executions whose tasks invoke functions as
+        # the state machine's role (lambda:InvokeFunction checked unless STRATUS_IAM=off).
+        workflows = Executions(
+            workflow_store,
+            Functions(
+                invoker.invoke_target,
+                lambda role, session, arn, region: authorizer.role_may(
+                    role, session, "lambda:InvokeFunction", arn, region=region
+                ),
+                config.account_id,
+            ),
+            config.account_id,
+            publish=event_buses.publish,
+        )
+        # EventBridge rules' Step Functions targets start executions here.
+        event_buses.deliveries.start_execution = workflows.start_from_event
             sources,
             invoker.invoke_target,
             function_limit=function_limit(registry, config.concurrency_limit),
@@ -333,6 +354,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             StreamsContext(streams=streams, account_id=config.account_id),
         )
         limitations = backend.limitations() + ([spans_off] if spans_off else [])
+            SfnContext(executions=workflows, account_id=config.account_id),
         app = build_app(
             context,
             [
@@ -377,6 +399,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             Sweeper(tables, streams),
         )
     finally:
+            workflows,
         dashboard_socket.close()
         if span_export is not None:
             span_export.close()
@@ -390,6 +413,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         tables.close()
         if targets.topics is not None:  # made once the async queue exists
             targets.topics.close()
+        workflow_store.close()
         store.close()
 
 
@@ -686,6 +710,7 @@ async def _run(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     connections = client_connections.for_config(config)  # slow clients: deadlines and a cap
+    workflows: Executions,
     app[client_connections.CONNECTIONS] = connections
     runner = web.AppRunner(app, access_log=None, handler_cancellation=False)
     await runner.setup()
@@ -713,6 +738,7 @@ async def _run(
             assert aiohttp_protocol is not None
             routes = app[ROUTES].route
 
+            workflows_task = tasks.create_task(workflows.run())  # Step Functions executions due
             def front_protocol() -> Switchboard:
                 return Switchboard(routes, aiohttp_protocol, connections)
 
@@ -744,6 +770,8 @@ async def _run(
             await asyncio.wait([invoker_task])  # environments exit while the zygotes still run
             backend_task.cancel()
             flusher.cancel()
+            workflows_task.cancel()  # running executions resume from their last checkpoint
+            await asyncio.wait([workflows_task])
             metrics_flusher.cancel()
             published_flusher.cancel()
     finally:

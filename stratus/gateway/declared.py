@@ -20,6 +20,7 @@ from stratus.tables.context import TablesContext
 from stratus.tables.streams_api import StreamsContext
 from stratus.topics import api as sns_api
 from stratus.topics.context import SnsContext
+from stratus.workflows import api as sfn_api
 
 
 def declared(
@@ -35,6 +36,7 @@ def declared(
     sqs_context: sqs_api.SqsContext,
     tables_context: TablesContext,
     streams_context: StreamsContext,
+    sfn_context: sfn_api.SfnContext,
 ) -> tuple[Bound[Any], ...]:
     """Each declared service with its context (mypy checks each pair agrees)."""
     return (
@@ -50,4 +52,5 @@ def declared(
         Bound(sns_api.SERVICE, sns_context),
         Bound(dynamodb_api.SERVICE, tables_context),
         Bound(streams_api.STREAMS_SERVICE, streams_context),
+        Bound(sfn_api.SERVICE, sfn_context),
     )
