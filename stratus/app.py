@@ -106,12 +106,12 @@ from stratus.tables.ttl import Sweeper
 from stratus.topics import callbacks as sns_callbacks
 from stratus.topics.context import SnsContext
 from stratus.topics.topics import Topics
-
-log = logging.getLogger("stratus")
 from stratus.workflows.api import SfnContext
 from stratus.workflows.executor import Executions
 from stratus.workflows.store import WorkflowStore
 from stratus.workflows.tasks import Functions
+
+log = logging.getLogger("stratus")
 
 
 @dataclass(frozen=True)
@@ -168,9 +168,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             metrics=QueueMetrics(published.record) if config.telemetry else None,
         )
         tables = Tables(config.data_dir / "tables.db", config.account_id)
+        workflow_store = WorkflowStore(config.data_dir / "workflows.db", owner=str(os.getpid()))
         # DynamoDB Streams read the table store's stream records; its commits wake the readers.
         streams = Streams(tables.database, tables.streams)
-        workflow_store = WorkflowStore(config.data_dir / "workflows.db", owner=str(os.getpid()))
         tables.on_stream_records = streams.wake
         webhook_token = bucket_webhook.webhook_token(config.data_dir, config.s3_webhook_token)
     python = python_runtimes.discover(config.runtime_cache)
@@ -280,8 +280,6 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         # Event source mappings: their owner, the source kinds they read, and their pollers.
         mappings = Mappings(store, config.account_id)
         sources: dict[str, SourceKind] = {"sqs": SqsSource(queues), "dynamodb": DynamoDBStreamSource(streams)}
-        pollers = Pollers(
-            mappings,
         # Step Functions: state machines and durable executions whose tasks invoke functions as
         # the state machine's role (lambda:InvokeFunction checked unless STRATUS_IAM=off).
         workflows = Executions(
@@ -298,6 +296,8 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         )
         # EventBridge rules' Step Functions targets start executions here.
         event_buses.deliveries.start_execution = workflows.start_from_event
+        pollers = Pollers(
+            mappings,
             sources,
             invoker.invoke_target,
             function_limit=function_limit(registry, config.concurrency_limit),
@@ -352,9 +352,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             SqsContext(queues=queues, account_id=config.account_id, endpoint=public_endpoint(config)),
             TablesContext(tables=tables, account_id=config.account_id),
             StreamsContext(streams=streams, account_id=config.account_id),
+            SfnContext(executions=workflows, account_id=config.account_id),
         )
         limitations = backend.limitations() + ([spans_off] if spans_off else [])
-            SfnContext(executions=workflows, account_id=config.account_id),
         app = build_app(
             context,
             [
@@ -397,9 +397,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             queues,
             pollers,
             Sweeper(tables, streams),
+            workflows,
         )
     finally:
-            workflows,
         dashboard_socket.close()
         if span_export is not None:
             span_export.close()
@@ -411,9 +411,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         buckets.close()
         queues.close()
         tables.close()
+        workflow_store.close()
         if targets.topics is not None:  # made once the async queue exists
             targets.topics.close()
-        workflow_store.close()
         store.close()
 
 
@@ -704,13 +704,13 @@ async def _run(
     queues: Queues,
     pollers: Pollers,
     ttl: Sweeper,
+    workflows: Executions,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     connections = client_connections.for_config(config)  # slow clients: deadlines and a cap
-    workflows: Executions,
     app[client_connections.CONNECTIONS] = connections
     runner = web.AppRunner(app, access_log=None, handler_cancellation=False)
     await runner.setup()
@@ -732,13 +732,13 @@ async def _run(
             topics_task = tasks.create_task(topics.run())  # HTTP deliveries from the SNS outbox
             queues_task = tasks.create_task(queues.run())  # SQS retention expiry, message move tasks
             ttl_task = tasks.create_task(ttl.run())  # TTL expiry, stream records' 24 hours
+            workflows_task = tasks.create_task(workflows.run())  # Step Functions executions due
             await invoker_ready.wait()
             sweeper = tasks.create_task(connections.run())
             aiohttp_protocol = runner.server
             assert aiohttp_protocol is not None
             routes = app[ROUTES].route
 
-            workflows_task = tasks.create_task(workflows.run())  # Step Functions executions due
             def front_protocol() -> Switchboard:
                 return Switchboard(routes, aiohttp_protocol, connections)
 
@@ -764,14 +764,14 @@ async def _run(
             topics_task.cancel()  # undelivered HTTP notifications stay in their outbox
             queues_task.cancel()  # messages are durable; move tasks stop where they are
             ttl_task.cancel()  # expired items not yet deleted are found by the next sweep
+            workflows_task.cancel()  # running executions resume from their last checkpoint
+            await asyncio.wait([workflows_task])
             async_task.cancel()  # events in flight keep their lease and run again after restart
             await asyncio.wait([async_task])
             invoker_task.cancel()
             await asyncio.wait([invoker_task])  # environments exit while the zygotes still run
             backend_task.cancel()
             flusher.cancel()
-            workflows_task.cancel()  # running executions resume from their last checkpoint
-            await asyncio.wait([workflows_task])
             metrics_flusher.cancel()
             published_flusher.cancel()
     finally:
