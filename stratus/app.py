@@ -49,7 +49,7 @@ from stratus.gateway.doors import EnvironmentDoors
 from stratus.gateway.lean_json import json_targets
 from stratus.gateway.server import Bound, build_app
 from stratus.gateway.switchboard import Switchboard
-from stratus.http_types import HttpReply, Incoming
+from stratus.http_types import HttpReply, Incoming, StreamedReply
 from stratus.httpapi.apis import HttpApis
 from stratus.httpapi.front import Front
 from stratus.identity.authorizer import Authorizer
@@ -71,7 +71,9 @@ from stratus.isolation.process import ProcessBackend
 from stratus.lambda_api import functions as lambda_functions
 from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.invoke import invoke_incoming, is_invoke
-from stratus.lean_routes import ROUTES, Operation, RouteTable
+from stratus.lambda_api.streaming import PREFIX as STREAMING_PREFIX
+from stratus.lambda_api.streaming import invoke_streaming
+from stratus.lean_routes import ROUTES, Claim, Operation, RouteTable
 from stratus.observe import spans
 from stratus.observe.custom_metrics import CustomMetrics
 from stratus.observe.loggroups import LogGroups
@@ -677,8 +679,12 @@ def lean_routes(
     async def invoke(request: Incoming) -> HttpReply:
         return await invoke_incoming(context, request)
 
+    async def invoke_stream(request: Incoming) -> HttpReply | StreamedReply:
+        return await invoke_streaming(context, request)
+
     return RouteTable(
-        claims=(front.claim(),),
+        # InvokeWithResponseStream is claimed by path on both servers: it answers as it goes.
+        claims=(front.claim(), Claim(invoke_stream, (STREAMING_PREFIX,), ())),
         operations=(Operation(invoke, is_invoke),),
         targets=json_targets(services, api_context),
     )
