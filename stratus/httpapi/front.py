@@ -142,7 +142,7 @@ class Front:
         qualifier = None if url.qualifier == "$LATEST" else url.qualifier
         trace_in = tracing.parse(request.header("x-amzn-trace-id"))
         if url.invoke_mode == "RESPONSE_STREAM":
-            function = Target(name, qualifier, url.region, self.account_id)
+            function = Target(name, qualifier, key.region, self.account_id)
             return await self._stream_url(function, event, request_id, trace_in, rules, origin)
         reply = await self._invoke(
             name, qualifier, key.region, event, request_id, replies.from_v2, trace_in, function_url=True
