@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from stratus.control.codestore import CodeStore, StoredCode
+from stratus.control.keys import FunctionKey
 from stratus.control.models import FunctionConfig
 from stratus.control.registry import Registry, new_revision, now_iso
 from stratus.errors import ResourceNotFound, TooManyRequests
@@ -36,6 +37,7 @@ from stratus.runtimes.python import PythonRuntime
 from stratus.store.sqlite import Store
 
 REGION = "us-east-1"
+F = FunctionKey(REGION, "f")  # the tests' usual function
 ACCOUNT = "000000000000"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/test-role"
 IDLE_TIMEOUT = 60.0
@@ -194,6 +196,7 @@ def create(world: World, name: str = "f", handler: str = "app.echo", **changes: 
         revision_id=new_revision(),
         last_modified=now_iso(),
         timeout=60,
+        home_region=REGION,
     ).replace(**changes)
     return world.registry.create_function(config, tags={}, publish=False)
 
@@ -263,12 +266,12 @@ def test_concurrent_slow_invokes_spawn_one_environment_each(world: World) -> Non
         await until(lambda: len(w.entered) == n, "every invoke reached its handler")
         assert len(w.backend.processes) == n
         assert w.service.environment_count("f") == n
-        assert w.service.limiter.in_use("f") == n
+        assert w.service.limiter.in_use(str(F)) == n
         for i in range(n):
             w.gate(f"g{i}").set()
         results = await asyncio.gather(*calls)
         assert sorted(body_of(r)["gate"] for r in results) == [f"g{i}" for i in range(n)]
-        assert w.service.limiter.in_use("f") == 0
+        assert w.service.limiter.in_use(str(F)) == 0
         # All are warm now: more invokes, one at a time, spawn nothing.
         w.gate("again").set()
         for _ in range(3):
@@ -284,33 +287,33 @@ def test_concurrent_slow_invokes_spawn_one_environment_each(world: World) -> Non
 def test_reserved_concurrency_throttles_and_leases_are_released(world: World) -> None:
     async def body(w: World) -> None:
         create(w, handler="app.gated")
-        w.registry.put_reserved_concurrency("f", 2)
+        w.registry.put_reserved_concurrency(F, 2)
         calls = [asyncio.create_task(invoke(w, payload={"gate": f"r{i}"})) for i in range(2)]
         await until(lambda: len(w.entered) == 2, "both invokes running")
 
         with pytest.raises(TooManyRequests) as info:
             await invoke(w, payload={"gate": "r2"})
         assert info.value.extra["Reason"] == RESERVED_EXCEEDED
-        assert w.service.limiter.in_use("f") == 2
+        assert w.service.limiter.in_use(str(F)) == 2
         assert len(w.backend.processes) == 2  # a throttled invoke starts nothing
 
         for key in ("r0", "r1"):
             w.gate(key).set()
         await asyncio.gather(*calls)
-        assert w.service.limiter.in_use("f") == 0
+        assert w.service.limiter.in_use(str(F)) == 0
 
         # Function errors and failures of the platform both give the lease back.
-        w.registry.update_config("f", {"handler": "app.fail"}, revision_id=None)
+        w.registry.update_config(F, {"handler": "app.fail"}, revision_id=None)
         for _ in range(3):
             assert (await invoke(w, payload={"n": 1})).function_error == "Unhandled"
-        assert w.service.limiter.in_use("f") == 0
-        w.registry.update_config("f", {"runtime": "python3.99"}, revision_id=None)
+        assert w.service.limiter.in_use(str(F)) == 0
+        w.registry.update_config(F, {"runtime": "python3.99"}, revision_id=None)
         for _ in range(3):
             with pytest.raises(InvalidRuntime):
                 await invoke(w)
-        assert w.service.limiter.in_use("f") == 0
+        assert w.service.limiter.in_use(str(F)) == 0
 
-        w.registry.update_config("f", {"runtime": "python3.11", "handler": "app.gated"}, revision_id=None)
+        w.registry.update_config(F, {"runtime": "python3.11", "handler": "app.gated"}, revision_id=None)
         again = [asyncio.create_task(invoke(w, payload={"gate": f"s{i}"})) for i in range(2)]
         await until(lambda: len(w.entered) == 4, "the reservation is whole again")
         for key in ("s0", "s1"):
@@ -324,7 +327,8 @@ def test_account_limit_leaves_room_for_reservations(world: World) -> None:
     async def body(w: World) -> None:
         create(w, "free", handler="app.gated")
         create(w, "reserved", handler="app.gated")
-        w.registry.put_reserved_concurrency("reserved", 8)  # account limit 10: 2 unreserved
+        # Account limit 10: 2 unreserved.
+        w.registry.put_reserved_concurrency(FunctionKey(REGION, "reserved"), 8)
         calls = [asyncio.create_task(invoke(w, "free", {"gate": f"a{i}"})) for i in range(2)]
         await until(lambda: len(w.entered) == 2, "two unreserved invokes running")
         with pytest.raises(TooManyRequests) as info:
@@ -402,7 +406,7 @@ def test_config_update_retires_the_old_pool(world: World) -> None:
         busy_proc = process_for(w, lambda p: p.events == [{"gate": "busy"}])
         assert len(old) == 2
 
-        w.registry.update_config("f", {"memory_size": 256}, revision_id=None)
+        w.registry.update_config(F, {"memory_size": 256}, revision_id=None)
         await until(lambda: len(w.backend.live()) == 1, "the idle environment of the old pool stopped")
         assert w.backend.live() == [busy_proc]
         assert not busy.done()
@@ -429,7 +433,7 @@ def test_code_update_is_picked_up_by_the_next_invoke(world: World) -> None:
     async def body(w: World) -> None:
         create(w, handler="app.v1")
         assert body_of(await invoke(w)) == {"v": 1}
-        w.registry.update_config("f", {"handler": "app.v2"}, revision_id=None)
+        w.registry.update_config(F, {"handler": "app.v2"}, revision_id=None)
         await until(lambda: not w.backend.live(), "the old environment stopped")
         assert body_of(await invoke(w)) == {"v": 2}
         assert len(w.backend.processes) == 2
@@ -441,8 +445,8 @@ def test_change_outside_the_environment_keeps_it_warm(world: World) -> None:
     async def body(w: World) -> None:
         create(w)
         await invoke(w)
-        w.registry.update_config("f", {"description": "new words"}, revision_id=None)
-        w.registry.tag("f", {"team": "x"})
+        w.registry.update_config(F, {"description": "new words"}, revision_id=None)
+        w.registry.tag(F, {"team": "x"})
         await invoke(w)
         assert len(w.backend.processes) == 1
 
@@ -454,7 +458,7 @@ def test_log_format_change_reaches_new_invokes(world: World) -> None:
         create(w)
         await invoke(w)
         assert "AWS_LAMBDA_LOG_FORMAT" not in w.backend.processes[0].spec.env
-        w.registry.update_config("f", {"log_format": "JSON"}, revision_id=None)
+        w.registry.update_config(F, {"log_format": "JSON"}, revision_id=None)
         before = {p.pid: len(p.handled) for p in w.backend.processes}
         await invoke(w)
         # The environment that ran the second invoke was built with the new configuration.
@@ -470,7 +474,7 @@ def test_delete_function_stops_its_environments(world: World) -> None:
         create(w, "other")
         await invoke(w)
         await invoke(w, "other")
-        w.registry.delete_function("f", None)
+        w.registry.delete_function(F, None)
         await until(lambda: len(w.backend.live()) == 1, "the deleted function's environment stopped")
         assert w.service.environment_count("f") == 0
         assert w.service.environment_count("other") == 1
@@ -483,7 +487,7 @@ def test_delete_function_stops_its_environments(world: World) -> None:
 def test_spawn_failure_releases_the_lease(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     async def body(w: World) -> None:
         create(w)
-        w.registry.put_reserved_concurrency("f", 1)
+        w.registry.put_reserved_concurrency(F, 1)
         real_spawn = w.backend.spawn
 
         async def no_fork(spec: SandboxSpec) -> FakeProcess:
@@ -493,7 +497,7 @@ def test_spawn_failure_releases_the_lease(world: World, monkeypatch: pytest.Monk
         for _ in range(3):
             with pytest.raises(OSError):
                 await invoke(w)
-        assert w.service.limiter.in_use("f") == 0
+        assert w.service.limiter.in_use(str(F)) == 0
         assert w.service.environment_count("f") == 0
         monkeypatch.setattr(w.backend, "spawn", real_spawn)
         assert body_of(await invoke(w, payload={"n": 1})) == {"echo": {"n": 1}}
@@ -607,11 +611,11 @@ def test_timeout_kills_the_environment(world: World) -> None:
 def test_alias_routing_uses_the_injected_draw(world: World) -> None:
     async def body(w: World) -> None:
         create(w, handler="app.v1")
-        v1 = w.registry.publish_version("f", code_sha256=None, description="", revision_id=None)
-        w.registry.update_config("f", {"handler": "app.v2"}, revision_id=None)
-        v2 = w.registry.publish_version("f", code_sha256=None, description="", revision_id=None)
+        v1 = w.registry.publish_version(F, code_sha256=None, description="", revision_id=None)
+        w.registry.update_config(F, {"handler": "app.v2"}, revision_id=None)
+        v2 = w.registry.publish_version(F, code_sha256=None, description="", revision_id=None)
         assert (v1.version, v2.version) == ("1", "2")
-        w.registry.create_alias("f", "live", "1", "", {"2": 0.3})
+        w.registry.create_alias(F, "live", "1", "", {"2": 0.3})
 
         w.draws.extend([0.0, 0.29, 0.3, 0.99, 0.1])
         results = [await invoke(w, qualifier="live") for _ in range(5)]
