@@ -388,7 +388,13 @@ EXPECTED: list[tuple[Service[Any], str, dict[str, Any], str, str]] = [
         f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/orders",
     ),
     (events.SERVICE, "ListEventBuses", {}, "events:ListEventBuses", "*"),
-    (events.SERVICE, "TestEventPattern", {"EventPattern": "{}", "Event": "{}"}, "events:TestEventPattern", "*"),
+    (
+        events.SERVICE,
+        "TestEventPattern",
+        {"EventPattern": "{}", "Event": "{}"},
+        "events:TestEventPattern",
+        "*",
+    ),
     (
         events.SERVICE,
         "PutTargets",

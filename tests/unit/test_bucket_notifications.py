@@ -112,7 +112,14 @@ def test_eventbridge_delivery_goes_to_the_default_bus() -> None:
         "reason": "PutObject",
     }
     removed = ObjectChange(
-        "ObjectRemoved:Delete", "bkt", REGION, "k", 0, "", "0000000000000002", datetime(2026, 1, 1, tzinfo=UTC)
+        "ObjectRemoved:Delete",
+        "bkt",
+        REGION,
+        "k",
+        0,
+        "",
+        "0000000000000002",
+        datetime(2026, 1, 1, tzinfo=UTC),
     )
     [delivery] = route(text, removed, account_id=ACCOUNT)
     event = json.loads(delivery.payload)
