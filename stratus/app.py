@@ -74,7 +74,7 @@ from stratus.lambda_api.invoke import invoke_incoming, is_invoke
 from stratus.lambda_api.streaming import PREFIX as STREAMING_PREFIX
 from stratus.lambda_api.streaming import invoke_streaming
 from stratus.lean_routes import ROUTES, Claim, Operation, RouteTable
-from stratus.observe import spans
+from stratus.observe import placing, spans
 from stratus.observe.custom_metrics import CustomMetrics
 from stratus.observe.loggroups import LogGroups
 from stratus.observe.logstore import LogStore
@@ -194,6 +194,9 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         # the topics are bound once made (they deliver through the async queue made below).
         targets = MessageTargets(queues, authorizer, config.account_id)
         registry = Registry(store)
+        log_groups = LogGroups(store)
+        with writing():
+            place_log_groups(registry, logs, log_groups)
         layers = Layers(store)
         code = CodeStore(config.code_dir)
         invoker = InvokeService(
@@ -329,9 +332,8 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             lambda_context,
             LogsContext(
                 logs=logs,
-                groups=LogGroups(store),
+                groups=log_groups,
                 account_id=config.account_id,
-                group_home=log_group_home(registry),
             ),
             EventsContext(
                 buses=event_buses, function_exists=function_exists(registry), account_id=config.account_id
@@ -378,7 +380,10 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             dashboard_token=sessions.start_token,
             dashboard_port=dashboard_site.port_of(dashboard_socket),
         )
-        dashboard = (dashboard_pages.build_app(context, lambda_context, sessions), dashboard_socket)
+        dashboard = (
+            dashboard_pages.build_app(context, lambda_context, sessions, workflows),
+            dashboard_socket,
+        )
         await _run(
             app,
             front,
@@ -555,17 +560,21 @@ def sns_may_invoke(
     return check
 
 
-def log_group_home(registry: Registry) -> Callable[[str], str | None]:
-    """The region of the function that logs to a group, if one does (a scan: Logs requests are
-    rare). Log groups are still one namespace across regions (functions are not)."""
-
-    def home(group: str) -> str | None:
-        for record in registry.records():
-            if record.latest.log_group_name == group:
-                return record.latest.home_region
-        return None
-
-    return home
+def place_log_groups(registry: Registry, logs: LogStore, groups: LogGroups) -> None:
+    """Log groups kept before they were regional go to the region of the function that logs to
+    them (a function's key says it), else to us-east-1 (a group CreateLogGroup made, no
+    function's): once, at start, with the functions known."""
+    names = set(logs.unplaced()) | set(groups.unplaced())
+    if not names:
+        return
+    homes = [
+        (config.log_group_name, record.key.region)
+        for record in registry.records()
+        for config in (record.latest, *record.versions.values())
+    ]
+    regions = placing.place(names, homes)
+    logs.place_regions(regions)
+    groups.place_regions(regions)
 
 
 def public_endpoint(config: Config) -> str:
@@ -639,8 +648,8 @@ def choose_backend(
         ready = {k: v for k, v in runtimes.items() if isinstance(v, PythonRuntime)}
         fast = os.environ.get("STRATUS_FAST_CHANNEL", "1") != "0"
 
-        def log_line(group: str, stream: str, line: str) -> None:
-            logs.append(group, stream, int(time.time() * 1000), line)
+        def log_line(region: str, group: str, stream: str, line: str) -> None:
+            logs.append(region, group, stream, int(time.time() * 1000), line)
 
         networks = Networks(instance, config.port, doors)
         return linux.LinuxBackend(

@@ -105,19 +105,20 @@ def _cursor(request: web.Request) -> int:
     return after
 
 
-def _log_groups(context: ApiContext, function: str | None) -> dict[str, str]:
-    """The log groups to tail -> the name their lines are shown with: the function's, or the
-    group's own where functions share it (LoggingConfig.LogGroup)."""
+def _log_groups(context: ApiContext, function: str | None) -> dict[tuple[str, str], str]:
+    """The log groups to tail, as (region, group) -> the name their lines are shown with: the
+    function's, or the group's own where functions share it (LoggingConfig.LogGroup). Log
+    groups are regional: each function's lines are read from its own region's group."""
     if function:
-        # By name: the dashboard shows every region's functions (their logs share the group).
+        # By name: the dashboard shows every region's functions.
         records = [r for r in context.registry.records() if r.name == function]
     else:
         records = list(context.registry.records())
-    groups: dict[str, str] = {}
+    groups: dict[tuple[str, str], str] = {}
     for record in records:
         for config in (record.latest, *record.versions.values()):
-            group = config.log_group_name
-            groups[group] = record.name if groups.get(group, record.name) == record.name else group
+            group = (record.key.region, config.log_group_name)
+            groups[group] = record.name if groups.get(group, record.name) == record.name else group[1]
     return groups
 
 
@@ -142,11 +143,11 @@ async def logs(request: web.Request) -> web.StreamResponse:
     context = ctx(request)
     after = _cursor(request)
     batches = []
-    for group, label in _log_groups(context, _function_param(request)).items():
+    for (region, group), label in _log_groups(context, _function_param(request)).items():
         if after:
-            events = context.logs.events(group, after_id=after, limit=TAIL_MAX)
+            events = context.logs.events(region, group, after_id=after, limit=TAIL_MAX)
         else:
-            events = context.logs.events(group, limit=TAIL_FIRST, descending=True)
+            events = context.logs.events(region, group, limit=TAIL_FIRST, descending=True)
         batches.append((label, events))
     found, cursor = merge_tail(batches, after)
     lines = [

@@ -2,7 +2,8 @@
 bounded tail of the invocation in flight.
 
 Contract:
-1. Every line goes to the environment's stream (`log_group`, `log_stream`) at once, stamped
+1. Every line goes to the environment's stream (`log_group`, `log_stream`, in the function's
+   region: log groups are regional) at once, stamped
    with the wall clock; the platform's lines (START, END, REPORT, ...) are lines like any other.
 2. `read_output` reads at most READ_BUDGET bytes per call: a function that floods its output
    gets a slice of the loop at a time (the reader fires again). Lines are cut as
@@ -44,8 +45,14 @@ class Tail:
 
 class EnvironmentLog:
     def __init__(
-        self, logs: LogStore, log_group: str, log_stream: str, published: CustomMetrics | None = None
+        self,
+        logs: LogStore,
+        region: str,
+        log_group: str,
+        log_stream: str,
+        published: CustomMetrics | None = None,
     ) -> None:
+        self.region = region
         self.log_group = log_group
         self.log_stream = log_stream
         self._logs = logs
@@ -57,7 +64,7 @@ class EnvironmentLog:
         CloudWatch's embedded metric format also publishes the metrics it declares, as Lambda's
         logs do on AWS (it stays a log line too)."""
         now_ms = int(time.time() * 1000)
-        self._logs.append(self.log_group, self.log_stream, now_ms, line)
+        self._logs.append(self.region, self.log_group, self.log_stream, now_ms, line)
         if self._published is not None and emf.MARK in line:
             self._published.record(emf.datums(line, now_ms))
         if tail is not None:

@@ -136,7 +136,7 @@ class Sandbox:
         self.log_stream = f"{day}/[{config.version}]{self.sandbox_id}"
         self._plan = plan
         self._backend = backend
-        self._log = EnvironmentLog(logs, self.log_group, self.log_stream, published)
+        self._log = EnvironmentLog(logs, region, self.log_group, self.log_stream, published)
         self._init_timeout = init_timeout
         self._code_dir = code_dir
         self._opt_dir = opt_dir

@@ -132,7 +132,7 @@ class LinuxBackend:
         blanks_per_runtime: int = 3,
         fast_channel: bool = True,
         max_pids: int | None = None,
-        log_sink: Callable[[str, str, str], None] | None = None,
+        log_sink: Callable[[str, str, str, str], None] | None = None,
     ) -> None:
         layout = detect()
         if layout is None:

@@ -74,7 +74,7 @@ class Snapshots:
         refill: asyncio.Event,
         *,
         fast_channel: bool,
-        log_sink: Callable[[str, str, str], None] | None,
+        log_sink: Callable[[str, str, str, str], None] | None,
     ) -> None:
         self._blanks = blanks
         self._groups = groups
@@ -82,7 +82,7 @@ class Snapshots:
         self._uids = uids
         self._refill = refill  # wakes the backend's run(), which calls park_all
         self._fast_channel = fast_channel
-        # Where a template's own output (its init's prints) goes: (log group, stream, line).
+        # Where a template's own output (its init's prints) goes: (region, log group, stream, line).
         self._log_sink = log_sink
         self._templates: dict[str, tuple[Template, Blank, int]] = {}  # key -> (template, blank, uid block)
         self._templates_starting: dict[str, asyncio.Future[Template]] = {}
@@ -136,8 +136,9 @@ class Snapshots:
         base = self._uids.take_block(UIDS_PER_TEMPLATE)
         template = Template(blank.pid, blank.channel, base)
         group = spec.env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        region = spec.env.get("AWS_REGION", "")  # log groups are regional: the function's
         stream = spec.env.get("AWS_LAMBDA_LOG_STREAM_NAME", "").rsplit("]", 1)[0] + f"]template-{key[:12]}"
-        reader = _LineReader(blank.output_fd, lambda line: self._sink(group, stream, line))
+        reader = _LineReader(blank.output_fd, lambda line: self._sink(region, group, stream, line))
         asyncio.get_running_loop().add_reader(blank.output_fd, reader.read)
         try:
             await template.ready(TEMPLATE_INIT_TIMEOUT)
@@ -255,9 +256,9 @@ class Snapshots:
         self._groups.destroy(parked.group)
         parked.template.release_uid(parked.uid_index)
 
-    def _sink(self, group: str, stream: str, line: str) -> None:
+    def _sink(self, region: str, group: str, stream: str, line: str) -> None:
         if self._log_sink is not None and group:
-            self._log_sink(group, stream, line)
+            self._log_sink(region, group, stream, line)
 
 
 class _LineReader:

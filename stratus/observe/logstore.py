@@ -7,6 +7,11 @@ logs three lines or more per invoke, and one row per line made the writer cost a
 server's time. An event's id is its chunk's row id times 65,536 plus its place in the chunk,
 so ids keep the order the lines were logged in. Reads flush first, so a reader always sees
 every line appended before its call.
+
+Log groups are regional, as on AWS: `/aws/lambda/f` in us-east-1 and in eu-west-1 are two
+groups, so every chunk and retention setting names its region. Lines stored before regions were
+kept have an empty region until `place_regions` (called at start, once the functions are known)
+moves each group into its function's region.
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from stratus.control.keys import DEFAULT_REGION
 from stratus.observe.drops import Drops
 from stratus.store.diskfull import is_disk_full, writing
 from stratus.store.sqlite import connect, transaction
@@ -30,6 +36,7 @@ from stratus.store.sqlite import connect, transaction
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
+    region TEXT NOT NULL DEFAULT '',
     log_group TEXT NOT NULL,
     stream TEXT NOT NULL,
     first_ts INTEGER NOT NULL,
@@ -38,12 +45,20 @@ CREATE TABLE IF NOT EXISTS chunks (
     bytes INTEGER NOT NULL,
     lines TEXT NOT NULL -- JSON: [[timestamp ms, message], ...]
 );
-CREATE INDEX IF NOT EXISTS chunks_group_ts ON chunks(log_group, last_ts);
-CREATE INDEX IF NOT EXISTS chunks_stream ON chunks(log_group, stream, id);
-CREATE TABLE IF NOT EXISTS retention (
-    log_group TEXT PRIMARY KEY,
-    days INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS group_retention (
+    region TEXT NOT NULL,
+    log_group TEXT NOT NULL,
+    days INTEGER NOT NULL,
+    PRIMARY KEY (region, log_group)
 );
+"""
+# After the tables (an older `chunks` gains its region column first); the one-namespace indexes
+# of before are dropped, every read names a region now.
+INDEXES = """
+DROP INDEX IF EXISTS chunks_group_ts;
+DROP INDEX IF EXISTS chunks_stream;
+CREATE INDEX IF NOT EXISTS chunks_region_group_ts ON chunks(region, log_group, last_ts);
+CREATE INDEX IF NOT EXISTS chunks_region_stream ON chunks(region, log_group, stream, id);
 """
 # CloudWatch Logs' allowed retention periods, in days.
 RETENTION_DAYS = (
@@ -123,6 +138,10 @@ class LogStore:
         self.enabled = enabled  # off only to measure what logging costs (STRATUS_TELEMETRY=0)
         self._conn = connect(path, durable=False)
         self._conn.executescript(SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(chunks)")}
+        if "region" not in columns:  # chunks of before regions; `place_regions` assigns them
+            self._conn.execute("ALTER TABLE chunks ADD COLUMN region TEXT NOT NULL DEFAULT ''")
+        self._conn.executescript(INDEXES)
         if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
             try:
                 self._conn.executescript(f"BEGIN; {MIGRATE_EVENTS} COMMIT;")
@@ -132,19 +151,20 @@ class LogStore:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 # The old lines stay where they are; the fold is tried again at the next start.
-        # (log group, stream) -> the lines logged since the last flush, as [timestamp, message].
+        # (region, log group, stream) -> the lines logged since the last flush, as
+        # [timestamp, message].
         # Only the event loop's thread appends and takes it, so it needs no lock; the writes
         # happen in a worker thread, under the database lock.
-        self._pending: dict[tuple[str, str], list[list[int | str]]] = {}
+        self._pending: dict[tuple[str, str, str], list[list[int | str]]] = {}
         self._db_lock = threading.Lock()
         self.drops = Drops("logs")  # lines a full disk kept out
 
-    def append(self, log_group: str, stream: str, ts_ms: int, message: str) -> None:
+    def append(self, region: str, log_group: str, stream: str, ts_ms: int, message: str) -> None:
         if not self.enabled:
             return
-        lines = self._pending.get((log_group, stream))
+        lines = self._pending.get((region, log_group, stream))
         if lines is None:
-            self._pending[(log_group, stream)] = [[ts_ms, message]]
+            self._pending[(region, log_group, stream)] = [[ts_ms, message]]
         else:
             lines.append([ts_ms, message])
 
@@ -152,26 +172,26 @@ class LogStore:
         """Write what was appended; on the thread that appends (the loop)."""
         self._write(self._take())
 
-    def _take(self) -> dict[tuple[str, str], list[list[int | str]]]:
+    def _take(self) -> dict[tuple[str, str, str], list[list[int | str]]]:
         batch, self._pending = self._pending, {}
         return batch
 
-    def _write(self, batch: dict[tuple[str, str], list[list[int | str]]]) -> None:
+    def _write(self, batch: dict[tuple[str, str, str], list[list[int | str]]]) -> None:
         if not batch:
             return
         now = int(time.time() * 1000)
         rows = []
-        for (group, stream), lines in batch.items():
+        for (region, group, stream), lines in batch.items():
             for start in range(0, len(lines), CHUNK_LINES - 1):
                 part = lines[start : start + CHUNK_LINES - 1]
                 size = sum(len(str(line[1])) for line in part)
                 stamps = [int(line[0]) for line in part]
-                rows.append((group, stream, min(stamps), max(stamps), now, size, _lines_json(part)))
+                rows.append((region, group, stream, min(stamps), max(stamps), now, size, _lines_json(part)))
         try:
             with self._db_lock, transaction(self._conn, "BEGIN"):
                 self._conn.executemany(
-                    "INSERT INTO chunks(log_group, stream, first_ts, last_ts, ingested, bytes, lines) "
-                    "VALUES (?,?,?,?,?,?,?)",
+                    "INSERT INTO chunks(region, log_group, stream, first_ts, last_ts, ingested, bytes, "
+                    "lines) VALUES (?,?,?,?,?,?,?,?)",
                     rows,
                 )
         except Exception as e:
@@ -202,31 +222,67 @@ class LogStore:
 
     # -- retention ---------------------------------------------------------------------------
 
-    def put_retention(self, log_group: str, days: int) -> None:
+    def put_retention(self, region: str, log_group: str, days: int) -> None:
         with self._db_lock, writing():
             self._conn.execute(
-                "INSERT INTO retention(log_group, days) VALUES (?, ?) "
-                "ON CONFLICT(log_group) DO UPDATE SET days = excluded.days",
-                (log_group, days),
+                "INSERT INTO group_retention(region, log_group, days) VALUES (?, ?, ?) "
+                "ON CONFLICT(region, log_group) DO UPDATE SET days = excluded.days",
+                (region, log_group, days),
             )
 
-    def delete_retention(self, log_group: str) -> None:
+    def delete_retention(self, region: str, log_group: str) -> None:
         with self._db_lock, writing():
-            self._conn.execute("DELETE FROM retention WHERE log_group = ?", (log_group,))
+            self._conn.execute(
+                "DELETE FROM group_retention WHERE region = ? AND log_group = ?", (region, log_group)
+            )
 
-    def retention(self) -> dict[str, int]:
+    def retention(self, region: str) -> dict[str, int]:
+        """The retention of the region's groups that have one: group -> days."""
         with self._db_lock:
-            return {str(g): int(d) for g, d in self._conn.execute("SELECT log_group, days FROM retention")}
+            rows = self._conn.execute(
+                "SELECT log_group, days FROM group_retention WHERE region = ?", (region,)
+            )
+            return {str(g): int(d) for g, d in rows}
+
+    def unplaced(self) -> list[str]:
+        """The groups stored before log groups were regional (no region yet)."""
+        with self._db_lock:
+            names = {
+                str(g)
+                for (g,) in self._conn.execute("SELECT DISTINCT log_group FROM chunks WHERE region = ''")
+            }
+            if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'retention'").fetchone():
+                names.update(str(g) for (g,) in self._conn.execute("SELECT log_group FROM retention"))
+        return sorted(names)
+
+    def place_regions(self, regions: Mapping[str, str]) -> None:
+        """Move the groups of before regions (one namespace) into a region each: group ->
+        region, for every name `unplaced` gave. Their retention moves with them. One
+        transaction: a crash leaves them unplaced, and the next start places them again."""
+        with self._db_lock, writing(), transaction(self._conn, "BEGIN IMMEDIATE"):
+            for group, region in regions.items():
+                self._conn.execute(
+                    "UPDATE chunks SET region = ? WHERE region = '' AND log_group = ?", (region, group)
+                )
+            if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'retention'").fetchone():
+                for group, days in self._conn.execute("SELECT log_group, days FROM retention").fetchall():
+                    self._conn.execute(
+                        "INSERT INTO group_retention(region, log_group, days) VALUES (?, ?, ?) "
+                        "ON CONFLICT(region, log_group) DO NOTHING",
+                        (regions.get(str(group), DEFAULT_REGION), group, days),
+                    )
+                self._conn.execute("DROP TABLE retention")
 
     def enforce(self, now_ms: int) -> int:
         """Delete stored chunks past their group's retention, then the oldest ones while the
         store is over its size cap. Returns how many chunks went. Any thread."""
         removed = 0
         with self._db_lock:
-            for group, days in self._conn.execute("SELECT log_group, days FROM retention").fetchall():
+            retained = self._conn.execute("SELECT region, log_group, days FROM group_retention").fetchall()
+            for region, group, days in retained:
                 cur = self._conn.execute(
-                    "DELETE FROM chunks WHERE log_group = ? AND last_ts < ?",
-                    (group, now_ms - int(days) * 86_400_000),
+                    "DELETE FROM chunks WHERE region = ? AND log_group = ? AND last_ts < ?",
+                    (region, group, now_ms - int(days) * 86_400_000),
                 )
                 removed += cur.rowcount
             total = self._conn.execute("SELECT COALESCE(SUM(bytes), 0) FROM chunks").fetchone()[0]
@@ -255,19 +311,20 @@ class LogStore:
         with self._db_lock:
             return self._conn.execute(sql, tuple(args)).fetchall()
 
-    def groups(self, prefix: str = "") -> list[tuple[str, int, int]]:
+    def groups(self, region: str, prefix: str = "") -> list[tuple[str, int, int]]:
+        """The region's groups that have lines: (name, first ingestion, stored bytes)."""
         rows = self._query(
             "SELECT log_group, MIN(ingested), SUM(bytes) FROM chunks "
-            "WHERE log_group >= ? GROUP BY log_group ORDER BY log_group",
-            (prefix,),
+            "WHERE region = ? AND log_group >= ? GROUP BY log_group ORDER BY log_group",
+            (region, prefix),
         )
         return [(str(g), int(str(t)), int(str(b))) for g, t, b in rows if str(g).startswith(prefix)]
 
-    def streams(self, log_group: str) -> list[StreamInfo]:
+    def streams(self, region: str, log_group: str) -> list[StreamInfo]:
         rows = self._query(
             "SELECT stream, MIN(first_ts), MAX(last_ts), MAX(ingested), SUM(bytes) FROM chunks "
-            "WHERE log_group = ? GROUP BY stream",
-            (log_group,),
+            "WHERE region = ? AND log_group = ? GROUP BY stream",
+            (region, log_group),
         )
         return [
             StreamInfo(log_group, str(s), int(str(a)), int(str(b)), int(str(c)), int(str(d)))
@@ -276,6 +333,7 @@ class LogStore:
 
     def events(
         self,
+        region: str,
         log_group: str,
         *,
         streams: list[str] | None = None,
@@ -286,8 +344,8 @@ class LogStore:
         descending: bool = False,
     ) -> list[LogEvent]:
         """Up to `limit` events in id order (or reverse), after (or before) `after_id`."""
-        sql = "SELECT id, stream, ingested, lines FROM chunks WHERE log_group = ?"
-        args: list[object] = [log_group]
+        sql = "SELECT id, stream, ingested, lines FROM chunks WHERE region = ? AND log_group = ?"
+        args: list[object] = [region, log_group]
         if streams:
             sql += f" AND stream IN ({','.join('?' * len(streams))})"
             args.extend(streams)
@@ -321,9 +379,13 @@ class LogStore:
             cursor_chunk = last_chunk - 1 if descending else last_chunk + 1
         return found
 
-    def delete_group(self, log_group: str) -> int:
+    def delete_group(self, region: str, log_group: str) -> int:
         self.flush()
         with self._db_lock, writing():
-            self._conn.execute("DELETE FROM retention WHERE log_group = ?", (log_group,))
-            cur = self._conn.execute("DELETE FROM chunks WHERE log_group = ?", (log_group,))
+            self._conn.execute(
+                "DELETE FROM group_retention WHERE region = ? AND log_group = ?", (region, log_group)
+            )
+            cur = self._conn.execute(
+                "DELETE FROM chunks WHERE region = ? AND log_group = ?", (region, log_group)
+            )
             return cur.rowcount

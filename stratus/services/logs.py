@@ -33,9 +33,9 @@ def _token(params: dict[str, Any], key: str) -> int:
 
 async def describe_log_groups(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     prefix = params.get("logGroupNamePrefix", "")
-    retention = ctx.logs.retention()
-    found = {name: (created, stored) for name, created, stored in ctx.logs.groups(prefix)}
-    made = {r.name: r for r in ctx.groups.all() if r.name.startswith(prefix)}
+    retention = ctx.logs.retention(region)
+    found = {name: (created, stored) for name, created, stored in ctx.logs.groups(region, prefix)}
+    made = {r.name: r for r in ctx.groups.all(region) if r.name.startswith(prefix)}
     groups = []
     for name in sorted(found.keys() | made.keys()):
         record = made.get(name)
@@ -69,25 +69,25 @@ async def put_retention_policy(ctx: LogsContext, params: dict[str, Any], region:
             f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to satisfy "
             f"constraint: Member must satisfy enum value set: [{', '.join(map(str, RETENTION_DAYS))}]"
         )
-    group = require_group(ctx, params)
-    ctx.logs.put_retention(group, int(days))
+    group = require_group(ctx, params, region)
+    ctx.logs.put_retention(region, group, int(days))
     return {}
 
 
 async def delete_retention_policy(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    ctx.logs.delete_retention(require_group(ctx, params))
+    ctx.logs.delete_retention(region, require_group(ctx, params, region))
     return {}
 
 
 async def describe_log_streams(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    group = require_group(ctx, params)
-    created = ctx.groups.streams(group)
+    group = require_group(ctx, params, region)
+    created = ctx.groups.streams(region, group)
     arn = f"arn:aws:logs:{region}:{ctx.account_id}:log-group:{group}:log-stream:"
     shapes: dict[str, dict[str, Any]] = {
         name: {"logStreamName": name, "creationTime": ms, "storedBytes": 0, "arn": arn + name}
         for name, ms in created.items()
     }
-    for s in ctx.logs.streams(group):
+    for s in ctx.logs.streams(region, group):
         shapes[s.stream] = {
             "logStreamName": s.stream,
             "creationTime": created.get(s.stream, s.first_ts),
@@ -128,12 +128,13 @@ def _event(e: LogEvent, with_stream: bool) -> dict[str, Any]:
 
 
 async def get_log_events(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    group = require_group(ctx, params)
+    group = require_group(ctx, params, region)
     stream = params["logStreamName"]
     limit = params.get("limit", 10000)
     after = _token(params, "nextToken")
     backwards = not params.get("startFromHead", False) and not after
     events = ctx.logs.events(
+        region,
         group,
         streams=[stream],
         start=params.get("startTime"),
@@ -154,7 +155,7 @@ async def get_log_events(ctx: LogsContext, params: dict[str, Any], region: str) 
 
 
 async def filter_log_events(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    group = require_group(ctx, params)
+    group = require_group(ctx, params, region)
     limit = params.get("limit", 10000)
     after = _token(params, "nextToken")
     pattern = params.get("filterPattern", "")
@@ -165,11 +166,12 @@ async def filter_log_events(ctx: LogsContext, params: dict[str, Any], region: st
     streams = params.get("logStreamNames")
     prefix = params.get("logStreamNamePrefix")
     if prefix:
-        streams = [s.stream for s in ctx.logs.streams(group) if s.stream.startswith(prefix)]
+        streams = [s.stream for s in ctx.logs.streams(region, group) if s.stream.startswith(prefix)]
     found: list[LogEvent] = []
     cursor = after
     while len(found) < limit:
         batch = ctx.logs.events(
+            region,
             group,
             streams=streams,
             start=params.get("startTime"),
@@ -192,9 +194,9 @@ async def filter_log_events(ctx: LogsContext, params: dict[str, Any], region: st
 
 
 async def delete_log_group(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    group = require_group(ctx, params)
-    ctx.logs.delete_group(group)
-    ctx.groups.delete(group)
+    group = require_group(ctx, params, region)
+    ctx.logs.delete_group(region, group)
+    ctx.groups.delete(region, group)
     return {}
 
 
@@ -310,25 +312,10 @@ AUTHORIZATION: dict[str, Authorization] = {
 }
 
 
-def _home_region(context: LogsContext, resource: str) -> str:
-    """A log group's resource in its function's home region: log groups are one namespace for
-    every region here, so a policy on a group must hold whichever region a caller signs for."""
-    parts = resource.split(":", 6)
-    if len(parts) < 7 or parts[5] != "log-group":
-        return resource
-    group = parts[6].split(":log-stream:", 1)[0]
-    home = context.group_home(group) if group else None
-    if home is None or home == parts[3]:
-        return resource
-    parts[3] = home
-    return ":".join(parts)
-
-
 SERVICE = Service[LogsContext](
     model="logs",
     signing=Signing("logs", targets=(TARGET_PREFIX,)),
     handlers=OPERATIONS,
     validation_error="InvalidParameterException",
     authorization=AUTHORIZATION,
-    canonical_resource=_home_region,
 )

@@ -20,7 +20,7 @@ MAX_EVENT_BYTES = 256 * 1024 - EVENT_OVERHEAD
 DAY_MS = 24 * 3600 * 1000
 TOO_OLD_MS = 14 * DAY_MS  # older than this, or than the group's retention: rejected
 TOO_NEW_MS = 2 * 3600 * 1000  # more than this in the future: rejected
-_TAGGABLE = re.compile(r"^arn:[^:]+:logs:[^:]*:(?P<account>[^:]*):log-group:(?P<name>[^:]+)$")
+_TAGGABLE = re.compile(r"^arn:[^:]+:logs:(?P<region>[^:]*):(?P<account>[^:]*):log-group:(?P<name>[^:]+)$")
 
 
 def _now_ms() -> int:
@@ -29,7 +29,7 @@ def _now_ms() -> int:
 
 async def create_log_group(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     name = params["logGroupName"]
-    if ctx.exists(name):
+    if ctx.exists(region, name):
         # A function's group exists as soon as it has lines, as on AWS once Lambda made it.
         raise ResourceAlreadyExists("The specified log group already exists")
     ctx.groups.create(
@@ -39,25 +39,26 @@ async def create_log_group(ctx: LogsContext, params: dict[str, Any], region: str
             kms_key_id=params.get("kmsKeyId"),
             group_class=params.get("logGroupClass") or "STANDARD",
             tags=dict(params.get("tags") or {}),
+            region=region,
         )
     )
     return {}
 
 
 async def create_log_stream(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    group = require_group(ctx, params)
+    group = require_group(ctx, params, region)
     stream = params["logStreamName"]
-    if any(s.stream == stream for s in ctx.logs.streams(group)):
+    if any(s.stream == stream for s in ctx.logs.streams(region, group)):
         raise ResourceAlreadyExists("The specified log stream already exists")
-    ctx.groups.create_stream(group, stream, _now_ms())
+    ctx.groups.create_stream(region, group, stream, _now_ms())
     return {}
 
 
 async def put_log_events(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    group = require_group(ctx, params)
+    group = require_group(ctx, params, region)
     stream = params["logStreamName"]
-    if stream not in ctx.groups.streams(group) and not any(
-        s.stream == stream for s in ctx.logs.streams(group)
+    if stream not in ctx.groups.streams(region, group) and not any(
+        s.stream == stream for s in ctx.logs.streams(region, group)
     ):
         raise ResourceNotFound("The specified log stream does not exist.")
     events = sorted(params["logEvents"], key=lambda e: int(e["timestamp"]))
@@ -73,7 +74,7 @@ async def put_log_events(ctx: LogsContext, params: dict[str, Any], region: str) 
     if any(len(e["message"].encode()) > MAX_EVENT_BYTES for e in events):
         raise InvalidParameter(f"Log event too large: at most {MAX_EVENT_BYTES} bytes.")
     now = _now_ms()
-    retention_days = ctx.logs.retention().get(group)
+    retention_days = ctx.logs.retention(region).get(group)
     oldest = now - min(TOO_OLD_MS, retention_days * DAY_MS if retention_days else TOO_OLD_MS)
     too_old = [i for i, e in enumerate(events) if int(e["timestamp"]) < oldest]
     too_new = [i for i, e in enumerate(events) if int(e["timestamp"]) > now + TOO_NEW_MS]
@@ -84,59 +85,61 @@ async def put_log_events(ctx: LogsContext, params: dict[str, Any], region: str) 
         rejected["tooNewLogEventStartIndex"] = too_new[0]
     for i, event in enumerate(events):
         if i not in too_old and i not in too_new:
-            ctx.logs.append(group, stream, int(event["timestamp"]), event["message"])
+            ctx.logs.append(region, group, stream, int(event["timestamp"]), event["message"])
     result: dict[str, Any] = {"nextSequenceToken": str(now)}
     if rejected:
         result["rejectedLogEventsInfo"] = rejected
     return result
 
 
-def _record(ctx: LogsContext, group: str) -> GroupRecord:
-    if not ctx.exists(group):
+def _record(ctx: LogsContext, region: str, group: str) -> GroupRecord:
+    if not ctx.exists(region, group):
         raise missing_group()
-    return ctx.groups.ensure(group, _now_ms())
+    return ctx.groups.ensure(region, group, _now_ms())
 
 
-def _tagged(ctx: LogsContext, arn: str) -> GroupRecord:
+def _tagged(ctx: LogsContext, arn: str, region: str) -> GroupRecord:
+    """The group a tagging ARN names: of this account and of the request's region (a group of
+    another region is another region's resource, not found here)."""
     match = _TAGGABLE.match(arn)
-    if match is None or match.group("account") != ctx.account_id:
+    if match is None or match.group("account") != ctx.account_id or match.group("region") != region:
         raise ResourceNotFound(f"The specified resource does not exist: {arn}")
-    return _record(ctx, match.group("name"))
+    return _record(ctx, region, match.group("name"))
 
 
 async def tag_resource(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    ctx.groups.tag(_tagged(ctx, params["resourceArn"]), dict(params["tags"]))
+    ctx.groups.tag(_tagged(ctx, params["resourceArn"], region), dict(params["tags"]))
     return {}
 
 
 async def untag_resource(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    ctx.groups.untag(_tagged(ctx, params["resourceArn"]), list(params["tagKeys"]))
+    ctx.groups.untag(_tagged(ctx, params["resourceArn"], region), list(params["tagKeys"]))
     return {}
 
 
 async def list_tags_for_resource(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    return {"tags": dict(_tagged(ctx, params["resourceArn"]).tags)}
+    return {"tags": dict(_tagged(ctx, params["resourceArn"], region).tags)}
 
 
 async def tag_log_group(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    ctx.groups.tag(_record(ctx, params["logGroupName"]), dict(params["tags"]))
+    ctx.groups.tag(_record(ctx, region, params["logGroupName"]), dict(params["tags"]))
     return {}
 
 
 async def untag_log_group(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    ctx.groups.untag(_record(ctx, params["logGroupName"]), list(params["tags"]))
+    ctx.groups.untag(_record(ctx, region, params["logGroupName"]), list(params["tags"]))
     return {}
 
 
 async def list_tags_log_group(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    return {"tags": dict(_record(ctx, params["logGroupName"]).tags)}
+    return {"tags": dict(_record(ctx, region, params["logGroupName"]).tags)}
 
 
 async def associate_kms_key(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    ctx.groups.set_kms_key(_record(ctx, require_group(ctx, params)), params["kmsKeyId"])
+    ctx.groups.set_kms_key(_record(ctx, region, require_group(ctx, params, region)), params["kmsKeyId"])
     return {}
 
 
 async def disassociate_kms_key(ctx: LogsContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    ctx.groups.set_kms_key(_record(ctx, require_group(ctx, params)), None)
+    ctx.groups.set_kms_key(_record(ctx, region, require_group(ctx, params, region)), None)
     return {}

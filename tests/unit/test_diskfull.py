@@ -120,22 +120,22 @@ def test_log_lines_are_dropped_and_counted_then_stored_again(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     logs = LogStore(tmp_path / "logs.db")
-    logs.append("/aws/lambda/f", "s", 1, "before")
+    logs.append("us-east-1", "/aws/lambda/f", "s", 1, "before")
     logs.flush()
     cap(logs._conn)
     with caplog.at_level(logging.WARNING, "stratus.observe"):
         for i in range(3):
-            logs.append("/aws/lambda/f", "s", 2, "x" * 100_000)
-            logs.append("/aws/lambda/f", "s", 2, f"lost {i}")
+            logs.append("us-east-1", "/aws/lambda/f", "s", 2, "x" * 100_000)
+            logs.append("us-east-1", "/aws/lambda/f", "s", 2, f"lost {i}")
             logs.flush()  # no exception: dropped
     assert logs.drops.total == 6
     assert sum("dropped" in r.message for r in caplog.records) == 1  # one warning, not three
-    assert [e.message for e in logs.events("/aws/lambda/f")] == ["before"]  # reads still work
+    assert [e.message for e in logs.events("us-east-1", "/aws/lambda/f")] == ["before"]  # reads still work
     uncap(logs._conn)
     with caplog.at_level(logging.WARNING, "stratus.observe"):
-        logs.append("/aws/lambda/f", "s", 3, "after")
+        logs.append("us-east-1", "/aws/lambda/f", "s", 3, "after")
         logs.flush()
-    assert [e.message for e in logs.events("/aws/lambda/f")] == ["before", "after"]
+    assert [e.message for e in logs.events("us-east-1", "/aws/lambda/f")] == ["before", "after"]
     assert any("stored again" in r.message for r in caplog.records)
     logs.close()
 
