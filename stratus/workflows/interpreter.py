@@ -438,8 +438,7 @@ class Run:
         started = lane.last
         processor = state.processor
         assert processor is not None
-        limit = int(state.raw.get("MaxConcurrency") or 0)
-        gate = asyncio.Semaphore(limit) if limit > 0 else None
+        limit = inline_concurrency(state.raw.get("MaxConcurrency"), len(items))
         tolerated_count = state.raw.get("ToleratedFailureCount")
         tolerated_pct = state.raw.get("ToleratedFailurePercentage")
         tolerates = tolerated_count is not None or tolerated_pct is not None
@@ -457,28 +456,30 @@ class Run:
             )
 
         async def iteration(index: int, value: Any) -> None:
-            if gate is not None:
-                await gate.acquire()
+            ilane = Lane(started)
+            self.event(ilane, "MapIterationStarted", {"name": state.name, "index": index})
             try:
-                ilane = Lane(started)
-                self.event(ilane, "MapIterationStarted", {"name": state.name, "index": index})
-                try:
-                    results[index] = await self.walk(processor, value, ilane, top=False, item=(index, value))
-                except StatesError as error:
-                    self.event(ilane, "MapIterationFailed", {"name": state.name, "index": index})
-                    failures.append(error)
-                    if too_many():
-                        raise
-                    return
-                self.event(ilane, "MapIterationSucceeded", {"name": state.name, "index": index})
-            finally:
-                if gate is not None:
-                    gate.release()
+                results[index] = await self.walk(processor, value, ilane, top=False, item=(index, value))
+            except StatesError as error:
+                self.event(ilane, "MapIterationFailed", {"name": state.name, "index": index})
+                failures.append(error)
+                if too_many():
+                    raise
+                return
+            self.event(ilane, "MapIterationSucceeded", {"name": state.name, "index": index})
+
+        # `limit` workers take the items in order: never more iterations in flight than that,
+        # and no task per waiting item.
+        pending = iter(enumerate(items))
+
+        async def worker() -> None:
+            for index, value in pending:
+                await iteration(index, value)
 
         try:
             async with asyncio.TaskGroup() as group:
-                for i, value in enumerate(items):
-                    group.create_task(iteration(i, value))
+                for _ in range(limit):
+                    group.create_task(worker())
         except* StatesError:
             pass
         if too_many():
@@ -491,6 +492,22 @@ class Run:
             raise failures[0]
         self.event(lane, "MapStateSucceeded")
         return io.state_output(state, raw, results, context)
+
+
+# An inline Map runs at most this many iterations at once (AWS's documented limit of the
+# Inline mode): MaxConcurrency 0 (no limit asked for) or above it means this many.
+INLINE_MAP_CONCURRENCY = 40
+
+
+def inline_concurrency(max_concurrency: Any, items: int) -> int:
+    """How many iterations of an inline Map run at once: MaxConcurrency within 1..40, 40 for 0,
+    none asked or more than 40; never more than there are items (at least one worker)."""
+    try:
+        asked = int(max_concurrency or 0)
+    except (TypeError, ValueError):
+        asked = 0
+    limit = asked if 0 < asked <= INLINE_MAP_CONCURRENCY else INLINE_MAP_CONCURRENCY
+    return max(1, min(limit, items))
 
 
 def token_due(timeout_ms: int | None, heartbeat: float | None, now_ms: int) -> int | None:
