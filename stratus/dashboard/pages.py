@@ -20,13 +20,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from stratus.dashboard import api, login
+from stratus.dashboard import api, login, workflows
 from stratus.dashboard.auth import Sessions
 from stratus.dashboard.login import SESSIONS
 from stratus.errors import AccessDenied
 from stratus.frontend.context import CTX, ApiContext
 from stratus.gateway.server import mapped_errors
 from stratus.lambda_api.context import LambdaContext
+from stratus.workflows.executor import Executions
 
 PAGE_PATH = "/_stratus/"
 UI_PREFIX = "/_stratus/ui/"
@@ -76,14 +77,25 @@ async def _harden(request: web.Request, response: web.StreamResponse) -> None:
         response.headers.setdefault(name, value)
 
 
-def build_app(context: ApiContext, lambda_context: LambdaContext, sessions: Sessions) -> web.Application:
+def build_app(
+    context: ApiContext,
+    lambda_context: LambdaContext,
+    sessions: Sessions,
+    executions: Executions | None = None,
+) -> web.Application:
     """The application of the dashboard's own port: the dashboard's routes and nothing else.
-    Its pages read `context`; its Invoke form runs Lambda's Invoke with `lambda_context`."""
+    Its pages read `context`; its Invoke form runs Lambda's Invoke with `lambda_context`; its
+    Step Functions pages read `executions` (without it they are not served)."""
     app = web.Application(middlewares=[mapped_errors], client_max_size=MAX_REQUEST_BYTES)
     app[CTX] = context
     app[api.LAMBDA] = lambda_context
     app[SESSIONS] = sessions
     register(app)
+    if executions is not None:
+        app[workflows.WORKFLOWS] = executions
+        app.router.add_get(API_PREFIX + "state-machines", login.guarded(workflows.state_machines))
+        app.router.add_get(API_PREFIX + "state-machine", login.guarded(workflows.state_machine))
+        app.router.add_get(API_PREFIX + "execution", login.guarded(workflows.execution))
     app.router.add_get("/", to_page)
     return app
 
