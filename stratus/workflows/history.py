@@ -29,7 +29,10 @@ _BARE = frozenset(
         "MapStateFailed",
         "MapStateAborted",
         "WaitStateAborted",
+        "TaskStateAborted",
         "LambdaFunctionStarted",
+        "MapRunAborted",
+        "MapRunSucceeded",
     }
 )
 
