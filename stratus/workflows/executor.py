@@ -4,6 +4,8 @@ store; an execution that waits (a Wait, a retry interval, a task token) is only 
 due time (`due_ms`), held in memory as a heap entry, and the runner starts a driver for it
 when it falls due. At start, every RUNNING execution is taken back from its last durable
 checkpoint: a task that was in flight runs again (at least once, as AWS promises for Standard).
+Waits inside Parallel branches and Map iterations are not durable points: a crash re-runs the
+whole Parallel or Map state (interpreter.py says exactly what that means).
 Express executions run in memory, write nothing, and are not resumed."""
 
 from __future__ import annotations

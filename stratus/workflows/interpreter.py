@@ -1,9 +1,26 @@
 """One execution's walk through its states: input/output processing, Retry and Catch (the
 States Language's pure modules decide), the history events each state makes, and the points
 where a Standard execution stops being driven and waits durably (`Suspend`: a Wait, a retry's
-interval, a task token). Those points exist only on the top level of a Standard execution;
-inside a Parallel branch or a Map iteration, and in Express executions, waits are sleeps of the
-driving task (a crash re-runs the whole Parallel or Map state, at least once as AWS promises)."""
+interval, a task token). Those points exist only on the top level of a Standard execution.
+
+Inside a Parallel branch or a Map iteration (and everywhere in Express executions, which are
+not durable at all) a Wait, a retry's interval and a .waitForTaskToken are held by the driving
+task: an asyncio sleep or an in-memory future (`TokenWaits`), and nothing is written until the
+Parallel or Map state exits, whose events are written with the next top-level checkpoint. The
+last durable checkpoint during such a state is therefore "enter" of the Parallel or Map state
+itself, and a crash (SIGKILL, power loss) while it runs means, after the restart:
+- the whole state runs again from its input: every branch and iteration, including tasks that
+  had already succeeded (at least once per task, as AWS promises for Standard; none is lost);
+- the history holds none of the branches' events from before the crash (a fresh
+  Parallel/MapStateEntered follows the previous state's exit, with no gap in the ids);
+- a Wait with Seconds/SecondsPath waits its full time again from the re-run; a Timestamp or
+  TimestampPath wait still ends at its instant;
+- retry counts start again at zero (MaxAttempts counts from the re-run);
+- a task token handed out before the crash is dead: SendTaskSuccess/Failure/Heartbeat with it
+  answer TaskDoesNotExist, and the task's function is invoked again with a new token;
+- the execution's own TimeoutSeconds still counts from its start.
+A plain restart (SIGTERM) behaves the same: the driver is cancelled and resumed from "enter".
+While such a state waits, the execution holds its driver's task, not only its row's lease."""
 
 from __future__ import annotations
 
