@@ -197,6 +197,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         log_groups = LogGroups(store)
         with writing():
             place_log_groups(registry, logs, log_groups)
+            place_metrics(registry, metrics)
         layers = Layers(store)
         code = CodeStore(config.code_dir)
         invoker = InvokeService(
@@ -575,6 +576,14 @@ def place_log_groups(registry: Registry, logs: LogStore, groups: LogGroups) -> N
     regions = placing.place(names, homes)
     logs.place_regions(regions)
     groups.place_regions(regions)
+
+
+def place_metrics(registry: Registry, metrics: Metrics) -> None:
+    """Lambda's metrics kept before they were regional go to their function's region (by name),
+    else to us-east-1 (the account's gauges, and functions since deleted)."""
+    names = metrics.unplaced()
+    if names:
+        metrics.place_regions(placing.place(names, [(r.name, r.key.region) for r in registry.records()]))
 
 
 def public_endpoint(config: Config) -> str:

@@ -77,9 +77,10 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     context = ctx(request)
     function = _function_param(request)
     win = _window(request)
-    rows = context.metrics.minutes(function, None, win.start, win.end)
+    # Every region's (the dashboard is the account's, as its function list is).
+    rows = context.metrics.minutes(None, function, None, win.start, win.end)
     # The account-wide gauges, where the metrics keep them (function "", dimension "account").
-    account = [] if function else context.metrics.minutes("", "account", win.start, win.end)
+    account = [] if function else context.metrics.minutes(None, "", "account", win.start, win.end)
     data = series.chart_series(rows, win, account)
     data.update(function=function, window=request.query.get("window", series.DEFAULT_WINDOW), step=win.step)
     return json_response(data)

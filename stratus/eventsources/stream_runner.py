@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from stratus.control.keys import FunctionKey
 from stratus.errors import StratusError, TooManyRequests
 from stratus.eventsources import retrying, windows
 from stratus.eventsources.filtering import Filters
@@ -51,7 +52,7 @@ Invoke = Callable[[Target, bytes], Awaitable[Invoked]]
 # (destination ARN, message body, region): sends an OnFailure record to a queue or topic.
 SendFailure = Callable[[str, bytes, str], Awaitable[None]]
 # (function name, age in ms): the IteratorAge metric.
-IteratorAge = Callable[[str, float], None]
+IteratorAge = Callable[[FunctionKey, float], None]  # metrics are regional: the function's key
 
 SHARDS_EVERY_S = 1.0  # how often a runner looks for new shards
 IDLE_WAIT_S = 1.0  # a reader's wait for new records before it looks again
@@ -314,7 +315,8 @@ class StreamRunner:
         while not self._stopping.is_set():
             if self._iterator_age is not None and part:
                 newest = max(i.record.sent_ms for i in part)
-                self._iterator_age(self.mapping.function_name, max(0.0, self._clock() * 1000 - newest))
+                key = FunctionKey(self.mapping.region, self.mapping.function_name)
+                self._iterator_age(key, max(0.0, self._clock() * 1000 - newest))
             task = asyncio.current_task()
             self._invoking.add(task)
             try:

@@ -128,7 +128,7 @@ class AsyncInvoker:
         self._accepted.set()
         await done
         if self._invoker.metrics is not None:
-            self._invoker.metrics.async_received(function)
+            self._invoker.metrics.async_received(FunctionKey(region, function))
         return event.request_id
 
     async def _write_loop(self) -> None:
@@ -225,7 +225,8 @@ class AsyncInvoker:
     async def _attempt(self, event: QueuedEvent) -> tuple[Outcome | None, InvocationResult | None]:
         """Run the event once; the outcome is None when its function no longer exists."""
         if self._invoker.metrics is not None:
-            self._invoker.metrics.async_dequeued(event.function, self._now_ms() - event.received_ms)
+            age_ms = self._now_ms() - event.received_ms
+            self._invoker.metrics.async_dequeued(FunctionKey(event.region, event.function), age_ms)
         try:
             invoked = await self._invoker.invoke_target(
                 Target(event.function, event.qualifier, event.region, self._account_id),
@@ -263,7 +264,7 @@ class AsyncInvoker:
         age_s = (now_ms - event.received_ms) / 1000
         if outcome is None:
             if metrics is not None:
-                metrics.async_dropped(event.function)
+                metrics.async_dropped(FunctionKey(event.region, event.function))
             await self._on_db(self._queue.complete, event.id, self.owner)
             return
         policy, config = self._settings(event)
@@ -274,7 +275,7 @@ class AsyncInvoker:
             await self._on_db(self._queue.complete, event.id, self.owner)
         elif decision.action is Action.DROP:
             if metrics is not None:
-                metrics.async_dropped(event.function)
+                metrics.async_dropped(FunctionKey(event.region, event.function))
             log.info("async event %s dropped: %s", event.request_id, decision.reason)
             if config is not None and config.on_failure:
                 await self._deliver(config.on_failure, event, decision.reason, decision.attempts, result)
@@ -300,23 +301,23 @@ class AsyncInvoker:
         if target is None and message_target(destination) is not None:
             sent = await self._send(event, destination, json.dumps(record).encode(), {})
             if not sent and self._invoker.metrics is not None:
-                self._invoker.metrics.destination_failed(event.function)
+                self._invoker.metrics.destination_failed(FunctionKey(event.region, event.function))
             return
         if target is None or self._registry.find(target[0]) is None:
             if self._invoker.metrics is not None:
-                self._invoker.metrics.destination_failed(event.function)
+                self._invoker.metrics.destination_failed(FunctionKey(event.region, event.function))
             log.warning("destination %s of %s is gone", destination, event.function)
             return
         if self._may_send is not None and not self._may_send(event.function, destination, event.region):
             # As on AWS: the execution role needs lambda:InvokeFunction on the destination.
             if self._invoker.metrics is not None:
-                self._invoker.metrics.destination_failed(event.function)
+                self._invoker.metrics.destination_failed(FunctionKey(event.region, event.function))
             log.warning("%s's execution role may not invoke its destination %s", event.function, destination)
             return
         if event.chain + 1 >= MAX_CHAIN:
             # Lambda's recursive loop detection stops a chain after 16 invocations.
             if self._invoker.metrics is not None:
-                self._invoker.metrics.recursion_stopped(event.function)
+                self._invoker.metrics.recursion_stopped(FunctionKey(event.region, event.function))
             log.warning(
                 "recursive loop detected: %s -> %s stopped after %d invocations",
                 event.function,
@@ -351,7 +352,7 @@ class AsyncInvoker:
         }
         sent = await self._send(event, target, event.payload, attributes)
         if not sent and self._invoker.metrics is not None:
-            self._invoker.metrics.dead_letter_failed(event.function)
+            self._invoker.metrics.dead_letter_failed(FunctionKey(event.region, event.function))
 
     async def _send(
         self, event: QueuedEvent, target: str, body: bytes, attributes: Mapping[str, Mapping[str, str]]

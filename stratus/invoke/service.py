@@ -218,14 +218,14 @@ class InvokeService:
             self.limiter.acquire(function, reserved, self._reserved_total)
         except TooManyRequests:
             if self.metrics is not None:
-                self.metrics.throttled(config.name)
+                self.metrics.throttled(config.key)
             raise
         try:
             pool = self._pool(config, region)
             if self.metrics is not None:
                 limiter = self.limiter
                 self.metrics.running(
-                    config.name,
+                    config.key,
                     config.version,
                     limiter.in_use(function),
                     limiter.total_in_use,
@@ -235,7 +235,7 @@ class InvokeService:
                 sandbox = await pool.acquire()
                 if pool.provisioned and self.metrics is not None:
                     self.metrics.provisioned(
-                        config.name,
+                        config.key,
                         config.version,
                         pool.provisioned_busy(),
                         pool.provisioned,
@@ -267,7 +267,7 @@ class InvokeService:
         if qualifier and qualifier != config.version and qualifier != LATEST:
             dimensions.append(f"alias:{qualifier}")
         self.metrics.record(
-            config.name,
+            config.key,
             dimensions,
             result.duration_ms,
             result.billed_ms,

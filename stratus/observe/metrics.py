@@ -3,8 +3,11 @@
 `record` and `throttled` only update an in-memory bucket (the event loop is the one writer);
 a background task writes the buckets touched since its last pass to `metrics.db`, so reads
 (the cost report, later the CloudWatch API) see every invocation once they flush first.
-Buckets are kept per function, per dimension (`$LATEST`, a version, or an alias) and per
-minute, as Lambda's metrics are. Metering sums are exact: billed milliseconds (init included,
+Buckets are kept per region, per function, per dimension (`$LATEST`, a version, or an alias)
+and per minute, as Lambda's metrics are: CloudWatch is regional, so eu-west-1's metrics never
+count us-east-1's invocations, and the account's gauges are per region too (Lambda's account
+concurrency is). Minutes of before regions (the `minutes` table) move into their function's
+region at start (`place_regions`). Metering sums are exact: billed milliseconds (init included,
 as Lambda now bills it) and GB-seconds are added up from each invocation's own figures.
 """
 
@@ -14,24 +17,26 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from stratus.control.keys import DEFAULT_REGION, FunctionKey
 from stratus.observe.drops import Drops
-from stratus.store.diskfull import is_disk_full
+from stratus.store.diskfull import is_disk_full, writing
 from stratus.store.sqlite import connect, transaction
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS minutes (
+CREATE TABLE IF NOT EXISTS lambda_minutes (
+    region TEXT NOT NULL,
     function TEXT NOT NULL,
     dimension TEXT NOT NULL,
     minute INTEGER NOT NULL,  -- epoch seconds at the start of the minute
     stats TEXT NOT NULL,      -- JSON of Bucket
-    PRIMARY KEY (function, dimension, minute)
+    PRIMARY KEY (region, function, dimension, minute)
 );
-CREATE INDEX IF NOT EXISTS minutes_by_time ON minutes(minute);
+CREATE INDEX IF NOT EXISTS lambda_minutes_by_time ON lambda_minutes(minute);
 """
 FLUSH_INTERVAL = 2.0
 PRUNE_EVERY = 30  # flushes between prunes of minutes past retention (a minute apart)
@@ -154,7 +159,7 @@ PEAKS = (
     "iterator_age_max",
     "init_ms_max",
 )
-ACCOUNT = ("", "account")  # the (function, dimension) of the account-wide gauges
+ACCOUNT = ("", "account")  # the (function, dimension) of the account-wide gauges (per region)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -179,17 +184,17 @@ class Metrics:
         self._conn = connect(path, durable=False)
         self._conn.executescript(SCHEMA)
         self._db_lock = threading.Lock()
-        # (function, dimension, minute) -> what was added since the last flush
-        self._pending: dict[tuple[str, str, int], Bucket] = {}
+        # (region, function, dimension, minute) -> what was added since the last flush
+        self._pending: dict[tuple[str, str, str, int], Bucket] = {}
         # Totals since start, for the Prometheus endpoint.
-        self.totals: dict[str, Bucket] = {}
+        self.totals: dict[FunctionKey, Bucket] = {}
         self.drops = Drops("metrics")  # minute buckets a full disk kept out
 
     # -- the hot path: in-memory only ------------------------------------------------------
 
     def record(
         self,
-        function: str,
+        function: FunctionKey,
         dimensions: Iterable[str],
         duration_ms: float,
         billed_ms: int,
@@ -199,9 +204,10 @@ class Metrics:
     ) -> None:
         minute = int(time.time()) // 60 * 60
         for dimension in dimensions:
-            bucket = self._pending.get((function, dimension, minute))
+            key = (function.region, function.name, dimension, minute)
+            bucket = self._pending.get(key)
             if bucket is None:
-                bucket = self._pending[(function, dimension, minute)] = Bucket()
+                bucket = self._pending[key] = Bucket()
             bucket.add(duration_ms, billed_ms, memory_mb, init_ms, error)
         total = self.totals.get(function)
         if total is None:
@@ -210,29 +216,33 @@ class Metrics:
         if len(total.durations) >= MAX_SAMPLES:
             total.durations.clear()  # totals keep counts; percentiles come from the minutes
 
-    def _bucket(self, function: str, dimension: str) -> Bucket:
-        key = (function, dimension, int(time.time()) // 60 * 60)
+    def _bucket(self, region: str, function: str, dimension: str) -> Bucket:
+        key = (region, function, dimension, int(time.time()) // 60 * 60)
         bucket = self._pending.get(key)
         if bucket is None:
             bucket = self._pending[key] = Bucket()
         return bucket
 
-    def throttled(self, function: str) -> None:
-        self._bucket(function, "$LATEST").throttles += 1
+    def throttled(self, function: FunctionKey) -> None:
+        self._bucket(function.region, function.name, "$LATEST").throttles += 1
         total = self.totals.setdefault(function, Bucket())
         total.throttles += 1
 
-    def running(self, function: str, dimension: str, in_use: int, account: int, unreserved: int) -> None:
+    def running(
+        self, function: FunctionKey, dimension: str, in_use: int, account: int, unreserved: int
+    ) -> None:
         """An invocation has started: the concurrency gauges' peaks."""
-        bucket = self._bucket(function, dimension)
+        bucket = self._bucket(function.region, function.name, dimension)
         bucket.concurrent_max = max(bucket.concurrent_max, in_use)
-        whole = self._bucket(*ACCOUNT)
+        whole = self._bucket(function.region, *ACCOUNT)
         whole.concurrent_max = max(whole.concurrent_max, account)
         whole.unreserved_max = max(whole.unreserved_max, unreserved)
 
-    def provisioned(self, function: str, dimension: str, busy: int, allocated: int, spillover: bool) -> None:
+    def provisioned(
+        self, function: FunctionKey, dimension: str, busy: int, allocated: int, spillover: bool
+    ) -> None:
         """An invocation of a configuration with provisioned concurrency has started."""
-        bucket = self._bucket(function, dimension)
+        bucket = self._bucket(function.region, function.name, dimension)
         bucket.provisioned_max = max(bucket.provisioned_max, busy)
         bucket.provisioned_alloc = max(bucket.provisioned_alloc, allocated)
         if spillover:
@@ -240,18 +250,18 @@ class Metrics:
         else:
             bucket.provisioned_invocations += 1
 
-    def async_received(self, function: str) -> None:
-        self._bucket(function, "$LATEST").async_received += 1
+    def async_received(self, function: FunctionKey) -> None:
+        self._bucket(function.region, function.name, "$LATEST").async_received += 1
 
-    def async_dequeued(self, function: str, age_ms: float) -> None:
-        bucket = self._bucket(function, "$LATEST")
+    def async_dequeued(self, function: FunctionKey, age_ms: float) -> None:
+        bucket = self._bucket(function.region, function.name, "$LATEST")
         bucket.async_age_min = age_ms if not bucket.async_age_count else min(bucket.async_age_min, age_ms)
         bucket.async_age_count += 1
         bucket.async_age_sum += age_ms
         bucket.async_age_max = max(bucket.async_age_max, age_ms)
 
-    def iterator_age(self, function: str, age_ms: float) -> None:
-        bucket = self._bucket(function, "$LATEST")
+    def iterator_age(self, function: FunctionKey, age_ms: float) -> None:
+        bucket = self._bucket(function.region, function.name, "$LATEST")
         bucket.iterator_age_min = (
             age_ms if not bucket.iterator_age_count else min(bucket.iterator_age_min, age_ms)
         )
@@ -259,17 +269,17 @@ class Metrics:
         bucket.iterator_age_sum += age_ms
         bucket.iterator_age_max = max(bucket.iterator_age_max, age_ms)
 
-    def async_dropped(self, function: str) -> None:
-        self._bucket(function, "$LATEST").async_dropped += 1
+    def async_dropped(self, function: FunctionKey) -> None:
+        self._bucket(function.region, function.name, "$LATEST").async_dropped += 1
 
-    def destination_failed(self, function: str) -> None:
-        self._bucket(function, "$LATEST").destination_failures += 1
+    def destination_failed(self, function: FunctionKey) -> None:
+        self._bucket(function.region, function.name, "$LATEST").destination_failures += 1
 
-    def dead_letter_failed(self, function: str) -> None:
-        self._bucket(function, "$LATEST").dead_letter_errors += 1
+    def dead_letter_failed(self, function: FunctionKey) -> None:
+        self._bucket(function.region, function.name, "$LATEST").dead_letter_errors += 1
 
-    def recursion_stopped(self, function: str) -> None:
-        self._bucket(function, "$LATEST").recursive_dropped += 1
+    def recursion_stopped(self, function: FunctionKey) -> None:
+        self._bucket(function.region, function.name, "$LATEST").recursive_dropped += 1
 
     # -- persistence -----------------------------------------------------------------------
 
@@ -279,7 +289,7 @@ class Metrics:
         batch, self._pending = self._pending, {}
         self._write(batch)
 
-    def _write(self, batch: dict[tuple[str, str, int], Bucket]) -> None:
+    def _write(self, batch: dict[tuple[str, str, str, int], Bucket]) -> None:
         if not batch:
             return
         try:
@@ -293,25 +303,50 @@ class Metrics:
             return
         self.drops.stored()
 
-    def _write_minutes(self, batch: dict[tuple[str, str, int], Bucket]) -> None:
+    def _write_minutes(self, batch: dict[tuple[str, str, str, int], Bucket]) -> None:
         with self._db_lock, transaction(self._conn, "BEGIN"):
-            for (function, dimension, minute), added in batch.items():
+            for (region, function, dimension, minute), added in batch.items():
                 row = self._conn.execute(
-                    "SELECT stats FROM minutes WHERE function = ? AND dimension = ? AND minute = ?",
-                    (function, dimension, minute),
+                    "SELECT stats FROM lambda_minutes "
+                    "WHERE region = ? AND function = ? AND dimension = ? AND minute = ?",
+                    (region, function, dimension, minute),
                 ).fetchone()
                 bucket = Bucket.from_json(row[0]) if row else Bucket()
                 bucket.merge(added)
                 self._conn.execute(
-                    "INSERT INTO minutes(function, dimension, minute, stats) VALUES (?,?,?,?) "
-                    "ON CONFLICT(function, dimension, minute) DO UPDATE SET stats = excluded.stats",
-                    (function, dimension, minute, bucket.to_json()),
+                    "INSERT INTO lambda_minutes(region, function, dimension, minute, stats) "
+                    "VALUES (?,?,?,?,?) ON CONFLICT(region, function, dimension, minute) "
+                    "DO UPDATE SET stats = excluded.stats",
+                    (region, function, dimension, minute, bucket.to_json()),
                 )
 
     def prune(self, before: int) -> int:
         """Drop the minutes older than `before` (epoch seconds); returns how many went."""
         with self._db_lock:
-            return self._conn.execute("DELETE FROM minutes WHERE minute < ?", (before,)).rowcount
+            return self._conn.execute("DELETE FROM lambda_minutes WHERE minute < ?", (before,)).rowcount
+
+    def unplaced(self) -> list[str]:
+        """The functions whose minutes were kept before regions ('' for the account's)."""
+        with self._db_lock:
+            if not self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'minutes'").fetchone():
+                return []
+            return [str(f) for (f,) in self._conn.execute("SELECT DISTINCT function FROM minutes")]
+
+    def place_regions(self, regions: Mapping[str, str]) -> None:
+        """Move the minutes of before regions (one namespace, the `minutes` table) into the
+        region `regions` gives each function name (the account's gauges, function '', into
+        theirs, else us-east-1). One transaction: a crash leaves the old table, placed again at
+        the next start."""
+        with self._db_lock, writing(), transaction(self._conn, "BEGIN IMMEDIATE"):
+            if not self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'minutes'").fetchone():
+                return
+            rows = self._conn.execute("SELECT function, dimension, minute, stats FROM minutes").fetchall()
+            self._conn.executemany(
+                "INSERT INTO lambda_minutes(region, function, dimension, minute, stats) "
+                "VALUES (?,?,?,?,?) ON CONFLICT(region, function, dimension, minute) DO NOTHING",
+                [(regions.get(str(f), DEFAULT_REGION), f, d, m, st) for f, d, m, st in rows],
+            )
+            self._conn.execute("DROP TABLE minutes")
 
     async def run_flusher(self, retention_s: float = DEFAULT_RETENTION_S) -> None:
         passes = 0
@@ -338,11 +373,16 @@ class Metrics:
     # -- reads -----------------------------------------------------------------------------
 
     def minutes(
-        self, function: str | None, dimension: str | None, start: int, end: int
+        self, region: str | None, function: str | None, dimension: str | None, start: int, end: int
     ) -> list[tuple[str, str, int, Bucket]]:
+        """The stored minutes of one region (None: every region's, as the cost report and the
+        dashboard, which are the account's, read them), of one function or all of them."""
         self.flush()
-        sql = "SELECT function, dimension, minute, stats FROM minutes WHERE minute >= ? AND minute < ?"
+        sql = "SELECT function, dimension, minute, stats FROM lambda_minutes WHERE minute >= ? AND minute < ?"
         args: list[Any] = [start, end]
+        if region is not None:
+            sql += " AND region = ?"
+            args.append(region)
         if function is None:
             sql += " AND function != ''"  # the account's gauges are read by naming them
         else:
@@ -359,7 +399,7 @@ class Metrics:
         """Metered use per function or per UTC day, from the `$LATEST`/version dimensions only
         (an alias's bucket repeats its version's invocations)."""
         totals: dict[str, list[float]] = {}
-        for function, dimension, minute, bucket in self.minutes(None, None, since, 1 << 62):
+        for function, dimension, minute, bucket in self.minutes(None, None, None, since, 1 << 62):
             if dimension.startswith("alias:"):
                 continue
             key = function if by == "function" else time.strftime("%Y-%m-%d", time.gmtime(minute))

@@ -136,22 +136,25 @@ def _window(params: dict[str, Any]) -> tuple[int, int, int]:
 
 
 def _buckets(
-    ctx: CloudWatchContext, metric: str, dims: dict[str, str], start: int, end: int
+    ctx: CloudWatchContext, region: str, metric: str, dims: dict[str, str], start: int, end: int
 ) -> list[tuple[int, Bucket]]:
+    """The stored minutes a metric reads, in the request's region only (CloudWatch is regional,
+    and so are Lambda's functions and the account's concurrency)."""
     function = dims.get("FunctionName")
     resource = dims.get("Resource")
     if not dims and metric in ACCOUNT_GAUGES:
-        rows = ctx.metrics.minutes(*ACCOUNT, start, end)
+        rows = ctx.metrics.minutes(region, *ACCOUNT, start, end)
     elif metric in ACCOUNT_ONLY:
         return []
     elif resource is not None:
         if function is None or not resource.startswith(function + ":"):
             return []
         qualifier = resource[len(function) + 1 :]
-        rows = ctx.metrics.minutes(function, qualifier, start, end)
-        rows += ctx.metrics.minutes(function, f"alias:{qualifier}", start, end)
+        rows = ctx.metrics.minutes(region, function, qualifier, start, end)
+        rows += ctx.metrics.minutes(region, function, f"alias:{qualifier}", start, end)
     else:
-        rows = [r for r in ctx.metrics.minutes(function, None, start, end) if not r[1].startswith("alias:")]
+        rows = ctx.metrics.minutes(region, function, None, start, end)
+        rows = [r for r in rows if not r[1].startswith("alias:")]
     return [(minute, bucket) for _, _, minute, bucket in rows]
 
 
@@ -239,7 +242,7 @@ async def get_metric_statistics(
     metric = _metric_name(params)
     start, end, period = _window(params)
     windows = _aggregate(
-        _buckets(ctx, metric, _dimensions(params.get("Dimensions")), start, end), start, period
+        _buckets(ctx, region, metric, _dimensions(params.get("Dimensions")), start, end), start, period
     )
     points = []
     for slot, bucket in sorted(windows.items()):
@@ -326,7 +329,9 @@ async def get_metric_data(ctx: CloudWatchContext, params: dict[str, Any], region
         metric = _metric_name(metric_spec)
         start, end, period = _window({**params, "Period": stat_spec["Period"]})
         windows = _aggregate(
-            _buckets(ctx, metric, _dimensions(metric_spec.get("Dimensions")), start, end), start, period
+            _buckets(ctx, region, metric, _dimensions(metric_spec.get("Dimensions")), start, end),
+            start,
+            period,
         )
         stamps, values = [], []
         for slot, bucket in sorted(windows.items(), reverse=True):  # newest first, as CloudWatch
@@ -357,7 +362,7 @@ async def list_metrics(ctx: CloudWatchContext, params: dict[str, Any], region: s
     )
     since = int(time.time()) - 14 * 86400  # CloudWatch lists metrics with data in two weeks
     seen: set[tuple[str, str]] = set()
-    for function, dimension, _, _ in ctx.metrics.minutes(None, None, since, 1 << 62):
+    for function, dimension, _, _ in ctx.metrics.minutes(region, None, None, since, 1 << 62):
         seen.add((function, dimension))
     dimension_sets: list[list[dict[str, str]]] = [[]] if seen else []
     for function in sorted({f for f, _ in seen}):

@@ -26,7 +26,7 @@ from stratus.frontend.responses import json_response
 from stratus.identity.keyring import Caller
 from stratus.invoke.service import InvokeService
 from stratus.observe.drops import DropsCollector
-from stratus.observe.metrics import Metrics
+from stratus.observe.metrics import Bucket, Metrics
 from stratus.wire import authn
 
 
@@ -107,7 +107,11 @@ class _Totals(Collector):
         maximum = GaugeMetricFamily(
             "stratus_duration_max_milliseconds", "Longest invocation since start", labels=["function"]
         )
-        for function, bucket in sorted(self._metrics.totals.items()):
+        # By name, every region's together: the labels stay what they were before regions.
+        by_name: dict[str, Bucket] = {}
+        for key, total in sorted(self._metrics.totals.items()):
+            by_name.setdefault(key.name, Bucket()).merge(total)
+        for function, bucket in sorted(by_name.items()):
             for name, family in families.items():
                 family.add_metric([function], getattr(bucket, name))
             duration.add_metric([function], bucket.duration_sum)
@@ -137,8 +141,14 @@ class _QueueDepth(Collector):
 
 
 def _gauge(name: str, text: str, values: dict[str, int]) -> GaugeMetricFamily:
+    """A gauge by function name. The limiter counts per `region:name` (a FunctionKey's string;
+    names hold no ':'): every region's executions of a name are summed, as the counters are."""
+    by_name: dict[str, int] = {}
+    for function, value in values.items():
+        name_only = function.rsplit(":", 1)[-1]
+        by_name[name_only] = by_name.get(name_only, 0) + value
     family = GaugeMetricFamily(name, text, labels=["function"])
-    for function, value in sorted(values.items()):
+    for function, value in sorted(by_name.items()):
         family.add_metric([function], value)
     return family
 

@@ -1,14 +1,18 @@
 """Regions are namespaces (issue 15): the same function name in us-east-1 and eu-west-1 is two
 functions, each region lists, reads, invokes and deletes only its own, layer versions are
 numbered per region, an ARN of another region is refused as Lambda refuses it, and a data dir
-written when functions were one namespace comes up with each function in its home region."""
+written when functions were one namespace comes up with each function in its home region. Log
+groups and Lambda's metrics are regional as well: each region's function logs to its own group
+and each region's CloudWatch counts only its own invocations."""
 
 from __future__ import annotations
 
 import base64
 import json
 import sqlite3
+import time
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +186,165 @@ def _code_key(data_dir: Path, sha_b64: str) -> str:
     key = base64.b64decode(sha_b64).hex()
     assert any(data_dir.rglob(f"*{key}*"))  # stored by the server, so the old rows can name it
     return key
+
+
+# -- log groups and metrics are regional too ------------------------------------------------
+
+
+def until(fetch: Any, done: Any, attempts: int = 100) -> Any:
+    """`fetch()` until `done(result)` (a line reaches its group a moment after the invoke)."""
+    for _ in range(attempts):
+        result = fetch()
+        if done(result):
+            return result
+        time.sleep(0.1)
+    return result
+
+
+def messages(client: Any, group: str) -> list[str]:
+    return [e["message"] for e in client.filter_log_events(logGroupName=group)["events"]]
+
+
+PRINTING = {
+    "app.py": (
+        "import os\n"
+        "def handler(event, context):\n"
+        "    print('hello from ' + os.environ['AWS_REGION'])\n"
+        "    return {}\n"
+    )
+}
+
+
+def test_one_function_name_in_two_regions_logs_to_two_groups(server: Server, fn_name: str) -> None:
+    east, west = regional(server, EAST), regional(server, WEST)
+    east_logs, west_logs = regional(server, EAST, "logs"), regional(server, WEST, "logs")
+    group = f"/aws/lambda/{fn_name}"
+    create(east, fn_name, PRINTING)
+    invoke(east, fn_name)
+    with pytest.raises(ClientError) as e:  # no line in eu-west-1 yet: no group there
+        west_logs.filter_log_events(logGroupName=group)
+    assert code_of(e) == "ResourceNotFoundException"
+    create(west, fn_name, PRINTING)
+    invoke(west, fn_name)
+    invoke(west, fn_name)
+    east_lines = until(lambda: messages(east_logs, group), lambda m: any("hello" in x for x in m))
+    west_lines = until(lambda: messages(west_logs, group), lambda m: sum("hello" in x for x in m) >= 2)
+    assert [m for m in east_lines if "hello" in m] == [f"hello from {EAST}"]
+    assert [m for m in west_lines if "hello" in m] == [f"hello from {WEST}"] * 2
+    assert sum(m.startswith("START ") for m in east_lines) == 1
+    assert sum(m.startswith("START ") for m in west_lines) == 2
+    # Each region describes its own group, with its own ARN, retention and tags.
+    west_logs.put_retention_policy(logGroupName=group, retentionInDays=3)
+    west_logs.tag_log_group(logGroupName=group, tags={"side": "west"})
+    (east_group,) = east_logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    (west_group,) = west_logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert east_group["arn"].split(":")[3] == EAST and west_group["arn"].split(":")[3] == WEST
+    assert "retentionInDays" not in east_group and west_group["retentionInDays"] == 3
+    assert east_logs.list_tags_log_group(logGroupName=group)["tags"] == {}
+    assert west_logs.list_tags_log_group(logGroupName=group)["tags"] == {"side": "west"}
+    # A group made by CreateLogGroup is its region's alone, and so is its deletion.
+    made = f"/made/{fn_name}"
+    west_logs.create_log_group(logGroupName=made)
+    east_logs.create_log_group(logGroupName=made)  # no conflict: another region's namespace
+    west_logs.delete_log_group(logGroupName=made)
+    assert [
+        g["logGroupName"] for g in east_logs.describe_log_groups(logGroupNamePrefix=made)["logGroups"]
+    ] == [made]
+    assert west_logs.describe_log_groups(logGroupNamePrefix=made)["logGroups"] == []
+    # Deleting one region's function group leaves the other region's lines.
+    east_logs.delete_log_group(logGroupName=group)
+    assert sum(m.startswith("START ") for m in messages(west_logs, group)) == 2
+
+
+def invocations_counted(client: Any, name: str) -> float:
+    now = datetime.now(UTC)
+    points = client.get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName="Invocations",
+        Dimensions=[{"Name": "FunctionName", "Value": name}],
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return float(sum(p["Sum"] for p in points))
+
+
+def test_each_regions_metrics_count_only_its_invocations(server: Server, fn_name: str) -> None:
+    east, west = regional(server, EAST), regional(server, WEST)
+    create(east, fn_name, code("east"))
+    create(west, fn_name, code("west"))
+    invoke(east, fn_name)
+    for _ in range(3):
+        invoke(west, fn_name)
+    east_cw, west_cw = regional(server, EAST, "cloudwatch"), regional(server, WEST, "cloudwatch")
+    assert invocations_counted(east_cw, fn_name) == 1
+    assert invocations_counted(west_cw, fn_name) == 3
+    only_east = f"{fn_name}-east"
+    create(east, only_east, code("east"))
+    invoke(east, only_east)
+    names = {
+        d["Value"]
+        for m in west_cw.list_metrics(Namespace="AWS/Lambda", MetricName="Invocations")["Metrics"]
+        for d in m["Dimensions"]
+        if d["Name"] == "FunctionName"
+    }
+    assert fn_name in names and only_east not in names  # eu-west-1 lists no us-east-1 function
+    assert invocations_counted(west_cw, only_east) == 0
+
+
+def test_a_data_dir_with_log_groups_of_one_namespace_places_them_in_their_functions_region(
+    fresh_server: Any, fn_name: str
+) -> None:
+    """A logs.db as the previous commit wrote it (chunks without a region, retention keyed by
+    group) and a group made by CreateLogGroup then: the function's group comes up in the
+    function's region, the other in us-east-1, with their retention and tags."""
+    srv = fresh_server()
+    create(regional(srv, WEST), fn_name, PRINTING)  # a function of eu-west-1
+    srv.stop()
+    group, made = f"/aws/lambda/{fn_name}", f"/made/{fn_name}"
+    for leftover in srv.data_dir.glob("logs.db*"):
+        leftover.unlink()
+    with closing(sqlite3.connect(srv.data_dir / "logs.db")) as conn, conn:
+        conn.executescript(
+            "CREATE TABLE chunks (id INTEGER PRIMARY KEY AUTOINCREMENT, log_group TEXT NOT NULL,"
+            " stream TEXT NOT NULL, first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL,"
+            " ingested INTEGER NOT NULL, bytes INTEGER NOT NULL, lines TEXT NOT NULL);"
+            "CREATE INDEX chunks_group_ts ON chunks(log_group, last_ts);"
+            "CREATE INDEX chunks_stream ON chunks(log_group, stream, id);"
+            "CREATE TABLE retention (log_group TEXT PRIMARY KEY, days INTEGER NOT NULL);"
+        )
+        now = int(time.time() * 1000)
+        for name, line in ((group, "an old west line"), (made, "an old made line")):
+            conn.execute(
+                "INSERT INTO chunks(log_group, stream, first_ts, last_ts, ingested, bytes, lines)"
+                " VALUES (?, 's', ?, ?, ?, ?, ?)",
+                (name, now, now, now, len(line), json.dumps([[now, line]])),
+            )
+        conn.execute("INSERT INTO retention VALUES (?, 7)", (group,))
+    with closing(sqlite3.connect(srv.data_dir / "stratus.db")) as conn, conn:
+        record = {
+            "name": made,
+            "created_ms": now,
+            "kms_key_id": None,
+            "group_class": "STANDARD",
+            "tags": {"k": "v"},
+        }
+        conn.execute(
+            "INSERT INTO documents(kind, name, record) VALUES ('logs.group', ?, ?)",
+            (made, json.dumps(record)),
+        )
+    srv.start()
+    east_logs, west_logs = regional(srv, EAST, "logs"), regional(srv, WEST, "logs")
+    assert messages(west_logs, group) == ["an old west line"]
+    with pytest.raises(ClientError) as e:
+        east_logs.filter_log_events(logGroupName=group)
+    assert code_of(e) == "ResourceNotFoundException"
+    (west_group,) = west_logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert west_group["retentionInDays"] == 7
+    assert messages(east_logs, made) == ["an old made line"]  # no function's: us-east-1
+    assert east_logs.list_tags_log_group(logGroupName=made)["tags"] == {"k": "v"}
+    assert west_logs.describe_log_groups(logGroupNamePrefix=made)["logGroups"] == []
+    invoke(regional(srv, WEST), fn_name)  # new lines join the placed group
+    lines = until(lambda: messages(west_logs, group), lambda m: any("hello" in x for x in m))
+    assert lines[0] == "an old west line" and f"hello from {WEST}" in lines

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from stratus.control.codestore import CodeStore
+from stratus.control.keys import FunctionKey
 from stratus.errors import DiskFull
 from stratus.events.rules import Rules
 from stratus.frontend.responses import error_parts, incident_error
@@ -144,12 +145,12 @@ def test_metric_buckets_are_dropped_and_counted_then_stored_again(tmp_path: Path
     metrics = Metrics(tmp_path / "metrics.db")
     cap(metrics._conn)
     for i in range(300):  # enough rows to need new pages
-        metrics._pending[(f"fn-{i}-" + "x" * 500, "$LATEST", 60)] = Bucket(invocations=1)
+        metrics._pending[("us-east-1", f"fn-{i}-" + "x" * 500, "$LATEST", 60)] = Bucket(invocations=1)
     metrics.flush()  # no exception: dropped
     assert metrics.drops.total == 300
     assert metrics.usage(0, "function") == []
     uncap(metrics._conn)
-    metrics.record("f", ["$LATEST"], 1.0, 1, 128, None, False)
+    metrics.record(FunctionKey("us-east-1", "f"), ["$LATEST"], 1.0, 1, 128, None, False)
     assert [u.key for u in metrics.usage(0, "function")] == ["f"]
     metrics.close()
 
