@@ -8,13 +8,15 @@ from contextlib import contextmanager
 from typing import Any
 
 from tests.e2e.conftest import Server, allow_api_gateway, create
+from tests.e2e.vendored import PYTHON_RUNTIME
 
 
 def deploy(server: Server, name: str, package: bytes, **settings: Any) -> str:
-    """A function from a zip (Python 3.11 and app.handler unless `settings` say otherwise), active;
-    its ARN."""
+    """A function from a zip (app.handler on the Python its vendored wheels are for, unless
+    `settings` say otherwise), active; its ARN."""
     lam = server.client("lambda")
-    arn = create(lam, name, {}, Code={"ZipFile": package}, Timeout=30, **settings)["FunctionArn"]
+    settings = {"Runtime": PYTHON_RUNTIME, "Timeout": 30, **settings}
+    arn = create(lam, name, {}, Code={"ZipFile": package}, **settings)["FunctionArn"]
     lam.get_waiter("function_active_v2").wait(FunctionName=name)
     return str(arn)
 

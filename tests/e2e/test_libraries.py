@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from tests.e2e.conftest import Server, create
 from tests.e2e.frameworks import deploy, http_api
 from tests.e2e.http_client import call
-from tests.e2e.vendored import layer_zip, site_packages, zip_folder
+from tests.e2e.vendored import PYTHON_RUNTIME, layer_zip, site_packages, zip_folder
 
 POWERTOOLS = "aws-lambda-powertools>=3,<4"
 
@@ -192,9 +192,11 @@ def test_numpy_and_pydantic_from_a_layer(lam: Any, fn_name: str, science_layer: 
     only its handler: without the layer the import fails, with it numpy computes and pydantic
     v2 validates, both loaded from /opt/python."""
     layer = lam.publish_layer_version(
-        LayerName=f"{fn_name}-science", Content={"ZipFile": science_layer}, CompatibleRuntimes=["python3.11"]
+        LayerName=f"{fn_name}-science",
+        Content={"ZipFile": science_layer},
+        CompatibleRuntimes=[PYTHON_RUNTIME],
     )
-    create(lam, fn_name, {"app.py": LAYER_USER}, Timeout=30)
+    create(lam, fn_name, {"app.py": LAYER_USER}, Runtime=PYTHON_RUNTIME, Timeout=30)
     lam.get_waiter("function_active_v2").wait(FunctionName=fn_name)
     bare = lam.invoke(FunctionName=fn_name, Payload=b"{}")
     assert bare.get("FunctionError") == "Unhandled"

@@ -22,10 +22,32 @@ import pytest
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stratus" / "tests"
 
+# The Python runtime the wheels are for: the interpreter running the tests is the server's, and
+# the server serves `python3.X` with the host's interpreter of that version.
+PYTHON_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
-def _cached(kind: str, key: str, install: Callable[[Path], str | None]) -> Path:
-    """The folder `install` fills (returning None, or why it could not), made once per key;
-    built beside it and renamed into place so that an interrupted install never counts."""
+# What pip and npm print when the registry cannot be reached (resolution, connection, TLS,
+# proxy): only then is a test skipped; any other failure (no wheel for this platform, a bad
+# requirement) fails it.
+UNREACHABLE = (
+    "NewConnectionError", "Temporary failure in name resolution", "Name or service not known",
+    "Network is unreachable", "ConnectTimeoutError", "ReadTimeoutError", "ProxyError", "SSLError",
+    "Max retries exceeded", "Could not fetch URL", "ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED",
+    "ECONNRESET", "ETIMEDOUT", "ENETUNREACH", "EHOSTUNREACH",
+)  # fmt: skip
+
+
+def _refused(registry: str, packages: tuple[str, ...], output: str) -> None:
+    """Skip (the registry is unreachable) or fail (anything else), saying why."""
+    why = f"{', '.join(packages)} could not be installed from {registry}: {output[-600:]}"
+    if any(sign in output for sign in UNREACHABLE):
+        pytest.skip(why)
+    pytest.fail(why)
+
+
+def _cached(kind: str, key: str, install: Callable[[Path], None]) -> Path:
+    """The folder `install` fills, made once per key; built beside it and renamed into place so
+    that an interrupted (or skipped, or failed) install never counts as cached."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     folder = CACHE / kind / digest
     if folder.is_dir():
@@ -33,9 +55,7 @@ def _cached(kind: str, key: str, install: Callable[[Path], str | None]) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=folder.parent))
     try:
-        problem = install(building)
-        if problem is not None:
-            pytest.skip(problem)
+        install(building)
         try:
             building.rename(folder)
         except OSError:  # another run finished the same install first
@@ -49,9 +69,9 @@ def _cached(kind: str, key: str, install: Callable[[Path], str | None]) -> Path:
 def site_packages(*packages: str) -> Path:
     """A folder holding `packages` as `pip install --target` lays them out, for the Python that
     serves the `python3.X` runtime of this interpreter's version (the host's, on this platform)."""
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    version = PYTHON_RUNTIME.removeprefix("python")
 
-    def install(target: Path) -> str | None:
+    def install(target: Path) -> None:
         installed = subprocess.run(
             [
                 sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
@@ -63,8 +83,7 @@ def site_packages(*packages: str) -> Path:
             timeout=600,
         )  # fmt: skip
         if installed.returncode != 0:
-            return f"{', '.join(packages)} could not be installed from PyPI: {installed.stderr[-400:]}"
-        return None
+            _refused("PyPI", packages, installed.stderr)
 
     return _cached("pypi", "\n".join((version, sysconfig.get_platform(), *packages)), install)
 
@@ -75,7 +94,7 @@ def node_modules(*packages: str) -> Path:
     if npm is None:
         pytest.skip("npm is not installed")
 
-    def install(target: Path) -> str | None:
+    def install(target: Path) -> None:
         (target / "package.json").write_text('{"name": "stratus-e2e", "version": "1.0.0", "private": true}\n')
         installed = subprocess.run(
             [npm, "install", "--no-audit", "--no-fund", "--omit=dev", *packages],
@@ -85,8 +104,7 @@ def node_modules(*packages: str) -> Path:
             timeout=600,
         )
         if installed.returncode != 0:
-            return f"{', '.join(packages)} could not be installed from npm: {installed.stderr[-400:]}"
-        return None
+            _refused("npm", packages, installed.stderr)
 
     return _cached("npm", "\n".join(packages), install)
 
