@@ -81,9 +81,12 @@ def test_powertools_logger_lines_carry_the_functions_context(server: Server, lam
 RESOLVER_APP = """
 import json
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
 
+logger = Logger(service="orders")
 app = APIGatewayHttpResolver()
 
 
@@ -92,6 +95,7 @@ def get_order(order_id):
     if order_id == "404":
         raise NotFoundError(f"no order {order_id}")
     event = app.current_event
+    logger.info("order read", extra={"order_id": order_id})
     return {
         "order_id": order_id,
         "expand": event.get_query_string_value("expand"),
@@ -112,6 +116,7 @@ def create_order():
     )
 
 
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event, context):
     return app.resolve(event, context)
 """
@@ -119,7 +124,9 @@ def handler(event, context):
 
 def test_powertools_event_handler_routes_an_http_api(server: Server, fn_name: str) -> None:
     """APIGatewayHttpResolver reads the payload 2.0 event (path, method, query string, headers,
-    cookies, JSON body) and routes it; what each route answered reaches the client."""
+    cookies, JSON body) and routes it; what each route answered reaches the client. Logger's
+    correlation id, read from the event's requestContext.requestId, is the request id the
+    client was answered with."""
     package = zip_folder({"app.py": RESOLVER_APP}, site_packages(POWERTOOLS))
     arn = deploy(server, fn_name, package)
     with http_api(server, fn_name, arn, "2.0", ("GET /orders/{proxy+}", "POST /orders")) as base:
@@ -132,6 +139,9 @@ def test_powertools_event_handler_routes_an_http_api(server: Server, fn_name: st
             "cookies": ["a=1", "b=2"],
             "route": "GET /orders/{proxy+}",
         }
+        (line,) = log_lines(server, f"/aws/lambda/{fn_name}", '{ $.message = "order read" }', 1)
+        assert line["order_id"] == "17"
+        assert line["correlation_id"] == got.headers["x-amzn-RequestId"]
         missing = call(base + "/orders/404")
         assert missing.status == 404, missing.body
         assert missing.json() == {"statusCode": 404, "message": "no order 404"}
@@ -146,6 +156,8 @@ def test_powertools_event_handler_routes_an_http_api(server: Server, fn_name: st
         assert made.json() == {"created": "tea", "quantity": 2}
         assert made.headers["Location"] == "/orders/tea"
 
+
+SCIENCE = ("numpy>=2,<3", "pydantic>=2,<3")
 
 LAYER_USER = """
 import numpy as np
@@ -184,13 +196,13 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def science_layer() -> bytes:
-    return layer_zip("numpy>=2,<3", "pydantic>=2,<3")
+    return layer_zip(*SCIENCE)
 
 
 def test_numpy_and_pydantic_from_a_layer(lam: Any, fn_name: str, science_layer: bytes) -> None:
     """A layer with the wheels under python/ (PublishLayerVersion), and a function whose zip is
     only its handler: without the layer the import fails, with it numpy computes and pydantic
-    v2 validates, both loaded from /opt/python."""
+    v2 validates (its compiled core included), both loaded from /opt/python."""
     layer = lam.publish_layer_version(
         LayerName=f"{fn_name}-science",
         Content={"ZipFile": science_layer},
@@ -206,14 +218,25 @@ def test_numpy_and_pydantic_from_a_layer(lam: Any, fn_name: str, science_layer: 
 
     lam.update_function_configuration(FunctionName=fn_name, Layers=[layer["LayerVersionArn"]])
     lam.get_waiter("function_updated_v2").wait(FunctionName=fn_name)
+    _computes_and_validates(lam, fn_name, "/opt/python/")
+
+
+def test_numpy_and_pydantic_in_the_functions_zip(server: Server, lam: Any, fn_name: str) -> None:
+    """The same handler with the wheels vendored beside it in its own zip, loaded from
+    /var/task."""
+    deploy(server, fn_name, zip_folder({"app.py": LAYER_USER}, site_packages(*SCIENCE)))
+    _computes_and_validates(lam, fn_name, "/var/task/")
+
+
+def _computes_and_validates(lam: Any, fn_name: str, home: str) -> None:
     answer = lam.invoke(FunctionName=fn_name, Payload=json.dumps({"values": [1, 2, 3, 4]}))
     assert "FunctionError" not in answer, answer["Payload"].read()
     out = json.loads(answer["Payload"].read())
     assert out["mean"] == 2.5 and out["var"] == 1.25
     assert out["matmul"] == [[2, 3], [6, 11]]
     assert out["dumped"] == {"values": [1.0, 2.0, 3.0, 4.0]}
-    assert out["numpy"][0].startswith("2.") and out["numpy"][1].startswith("/opt/python/numpy/")
-    assert out["pydantic"][0].startswith("2.") and out["pydantic"][1].startswith("/opt/python/pydantic/")
+    assert out["numpy"][0].startswith("2.") and out["numpy"][1].startswith(home + "numpy/")
+    assert out["pydantic"][0].startswith("2.") and out["pydantic"][1].startswith(home + "pydantic/")
 
     refused = json.loads(lam.invoke(FunctionName=fn_name, Payload=b'{"values": []}')["Payload"].read())
     assert refused == {"errors": [[["values"], "Value error, no values"]]}
