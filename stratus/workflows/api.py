@@ -16,7 +16,7 @@ from typing import Any
 
 from stratus.wire.service import Authorization, Handler, Service
 from stratus.wire.signing import Signing
-from stratus.workflows import history
+from stratus.workflows import history, validate
 from stratus.workflows.definition import parse_definition
 from stratus.workflows.errors import InvalidDefinition
 from stratus.workflows.executor import Executions
@@ -401,6 +401,39 @@ async def list_tags_for_resource(ctx: SfnContext, params: dict[str, Any], region
     return {"tags": [{"key": k, "value": v} for k, v in machine.tags.items()]}
 
 
+async def validate_state_machine_definition(
+    ctx: SfnContext, params: dict[str, Any], region: str
+) -> dict[str, Any]:
+    """ValidateStateMachineDefinition (Terraform's aws_sfn_state_machine calls it before
+    creating): what CreateStateMachine would refuse, as diagnostics. Every check Stratus makes is
+    an ERROR, so the severity asked for changes nothing; maxResults 0 or none means 100."""
+    text = str(params.get("definition", ""))
+    try:
+        document = json.loads(text)
+    except ValueError as e:
+        found = [validate.Problem("INVALID_JSON_DESCRIPTION", str(e), None)]
+    else:
+        found = validate.problems(document)
+    most = int(params.get("maxResults") or 100)
+    diagnostics = [
+        {
+            "severity": "ERROR",
+            "code": p.code,
+            "message": p.message,
+            **({"location": p.location} if p.location is not None else {}),
+        }
+        for p in found[:most]
+    ]
+    return {"result": "FAIL" if found else "OK", "diagnostics": diagnostics, "truncated": len(found) > most}
+
+
+async def list_state_machine_versions(ctx: SfnContext, params: dict[str, Any], region: str) -> dict[str, Any]:
+    """ListStateMachineVersions: Stratus publishes no versions of state machines (CreateStateMachine's
+    `publish` is ignored), so an existing machine has none."""
+    _machine(ctx, str(params["stateMachineArn"]))
+    return {"stateMachineVersions": []}
+
+
 HANDLERS: dict[str, Handler[SfnContext]] = {
     "CreateStateMachine": create_state_machine,
     "DescribeStateMachine": describe_state_machine,
@@ -420,6 +453,8 @@ HANDLERS: dict[str, Handler[SfnContext]] = {
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
     "ListTagsForResource": list_tags_for_resource,
+    "ValidateStateMachineDefinition": validate_state_machine_definition,
+    "ListStateMachineVersions": list_state_machine_versions,
 }
 
 
@@ -450,6 +485,7 @@ AUTHORIZATION: dict[str, Authorization] = {
             "StartExecution",
             "StartSyncExecution",
             "ListExecutions",
+            "ListStateMachineVersions",
         )
     },
     **{
@@ -462,6 +498,8 @@ AUTHORIZATION: dict[str, Authorization] = {
         )
     },
     **{op: _on(op, "resourceArn") for op in ("TagResource", "UntagResource", "ListTagsForResource")},
+    # It names no resource: authorized on "*", as AWS does.
+    "ValidateStateMachineDefinition": _on("ValidateStateMachineDefinition", "-"),
 }
 
 SERVICE = Service[SfnContext](
