@@ -47,6 +47,9 @@
   // -- talking to the server -------------------------------------------------------------
 
   class LoggedOut extends Error {}
+  // For the other pages' scripts (workflows.js): the same calls, the same escaping.
+  window.stratusApp = { call, el, show, LoggedOut };
+  const session = (open) => window.dispatchEvent(new CustomEvent("stratus:session", { detail: open }));
 
   async function call(path, options) {
     const response = await fetch(API + path, { credentials: "same-origin", ...options });
@@ -88,6 +91,7 @@
     const error = $("login-error");
     error.textContent = message || "";
     show(error, Boolean(message));
+    session(false);
   }
 
   async function logIn(credentials) {
@@ -129,6 +133,7 @@
     else if (!Object.keys(state.charts).length) state.charts = Charts.make();
     refreshLoop(state.generation);
     tailLoop(state.tail.generation);
+    session(true);
   }
 
   async function refreshLoop(generation) {
