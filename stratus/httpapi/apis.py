@@ -8,6 +8,10 @@ A stage serves the deployment it points at, as API Gateway's do: a deployment ca
 API's routes and integrations when it is made, and a stage with autoDeploy gets a new one at
 every change of them (a stage without a deployment serves nothing). CORS stays the API's live
 setting.
+
+Each region is its own namespace, as on API Gateway: an API is listed, read and changed only in
+the region it was created in (`Api.region`). Ids stay unique across regions, so the data path
+finds an API by id alone (`/_stratus/api/<id>`), or by id and the region its host names.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from stratus.control.keys import DEFAULT_REGION
 from stratus.errors import BadRequest, Conflict, DiskFull, NotFound
 from stratus.httpapi import routing
 from stratus.httpapi.models import Api, Deployment, Integration, Route, Stage, new_id, now_iso
@@ -64,39 +69,56 @@ def target_of(integration: Integration) -> FunctionTarget:
     validated when written, so the ARN is well-formed."""
     parts = (function_of(integration.integrationUri) or "").split(":")
     if len(parts) < 7:
-        return FunctionTarget("", None, "us-east-1")
+        return FunctionTarget("", None, DEFAULT_REGION)
     return FunctionTarget(parts[6], parts[7] if len(parts) > 7 else None, parts[3])
 
 
 class HttpApis:
     def __init__(self, store: Store) -> None:
         self._store = store
+        # Every API of every region by id: ids are unique across regions (the data path's
+        # `/_stratus/api/<id>` names no region); each record says its region.
         self._apis = {api_id: Api.from_json(text) for api_id, text in store.load_documents(KIND).items()}
         # (api id, deployment id) -> its parsed routes
         self._tables: dict[tuple[str, str], list[tuple[routing.RouteKey, Route]]] = {}
         for api_id, api in list(self._apis.items()):
-            if not api.snapshots:
-                api = _deploy_what_was_served(api)
-                self._apis[api_id] = api
+            migrated = api
+            if not migrated.snapshots:
+                migrated = _deploy_what_was_served(migrated)
+            if not migrated.region:  # kept before regions were: placed once, then stored
+                migrated = migrated.replace(region=home_region(migrated))
+            if migrated is not api:
+                api = self._apis[api_id] = migrated
                 with contextlib.suppress(DiskFull):  # kept in memory; written at the next change
                     store.put_document(KIND, api_id, api.to_json())
             self._table(api)
 
     # -- reads -----------------------------------------------------------------------------
 
-    def list(self) -> list[Api]:
-        return sorted(self._apis.values(), key=lambda a: a.createdDate + a.apiId)
+    def list(self, region: str) -> list[Api]:
+        """The APIs of one region: each region is its own namespace, as on API Gateway."""
+        mine = (a for a in self._apis.values() if a.region == region)
+        return sorted(mine, key=lambda a: a.createdDate + a.apiId)
 
-    def get(self, api_id: str) -> Api:
+    def get(self, region: str, api_id: str) -> Api:
+        """An API of `region`; one of another region is not found there, as on API Gateway
+        (ids stay unique across regions, so its id is never reused for another)."""
         api = self._apis.get(api_id)
-        if api is None:
+        if api is None or api.region != region:
             raise NotFound(f"Invalid API identifier specified {api_id}")
         return api
 
-    def land(self, api_id: str, method: str, path: str) -> Landing | None:
-        """Route a request; `path` includes the stage prefix unless the stage is $default."""
+    def find(self, api_id: str) -> Api | None:
+        """An API by id alone, whatever its region: the data path's `/_stratus/api/<id>` form
+        names no region, and ids are unique across regions."""
+        return self._apis.get(api_id)
+
+    def land(self, api_id: str, method: str, path: str, region: str | None = None) -> Landing | None:
+        """Route a request; `path` includes the stage prefix unless the stage is $default.
+        `region` is the one the request's host names (`<id>.execute-api.<region>...`), if it
+        names one: an API of another region is not there."""
         api = self._apis.get(api_id)
-        if api is None or api.disableExecuteApiEndpoint:
+        if api is None or api.disableExecuteApiEndpoint or region not in (None, api.region):
             return None
         stage = api.stages.get(DEFAULT_STAGE)
         route_path = path
@@ -124,13 +146,13 @@ class HttpApis:
         self._commit(api)
         return api
 
-    def update_api(self, api_id: str, **changes: Any) -> Api:
-        api = self.get(api_id).replace(**changes)
+    def update_api(self, region: str, api_id: str, **changes: Any) -> Api:
+        api = self.get(region, api_id).replace(**changes)
         self._commit(api)
         return api
 
-    def delete_api(self, api_id: str) -> None:
-        self.get(api_id)
+    def delete_api(self, region: str, api_id: str) -> None:
+        self.get(region, api_id)
         self._store.delete_document(KIND, api_id)
         del self._apis[api_id]
         for key in [k for k in self._tables if k[0] == api_id]:
@@ -138,8 +160,8 @@ class HttpApis:
 
     # -- routes ----------------------------------------------------------------------------
 
-    def put_route(self, api_id: str, route: Route) -> Route:
-        api = self.get(api_id)
+    def put_route(self, region: str, api_id: str, route: Route) -> Route:
+        api = self.get(region, api_id)
         key = _parse_route_key(route.routeKey)
         for other in api.routes.values():
             if other.routeId != route.routeId and routing.parse(other.routeKey).shape() == key.shape():
@@ -156,34 +178,34 @@ class HttpApis:
         self._commit(_auto_deploy(api.replace(routes={**api.routes, route.routeId: route})))
         return route
 
-    def route(self, api_id: str, route_id: str) -> Route:
-        found = self.get(api_id).routes.get(route_id)
+    def route(self, region: str, api_id: str, route_id: str) -> Route:
+        found = self.get(region, api_id).routes.get(route_id)
         if found is None:
             raise NotFound(f"Invalid Route identifier specified {route_id}")
         return found
 
-    def delete_route(self, api_id: str, route_id: str) -> None:
-        api = self.get(api_id)
-        self.route(api_id, route_id)
+    def delete_route(self, region: str, api_id: str, route_id: str) -> None:
+        api = self.get(region, api_id)
+        self.route(region, api_id, route_id)
         self._commit(_auto_deploy(api.replace(routes={k: v for k, v in api.routes.items() if k != route_id})))
 
     # -- integrations ----------------------------------------------------------------------
 
-    def put_integration(self, api_id: str, integration: Integration) -> Integration:
-        api = self.get(api_id)
+    def put_integration(self, region: str, api_id: str, integration: Integration) -> Integration:
+        api = self.get(region, api_id)
         changed = api.replace(integrations={**api.integrations, integration.integrationId: integration})
         self._commit(_auto_deploy(changed))
         return integration
 
-    def integration(self, api_id: str, integration_id: str) -> Integration:
-        found = self.get(api_id).integrations.get(integration_id)
+    def integration(self, region: str, api_id: str, integration_id: str) -> Integration:
+        found = self.get(region, api_id).integrations.get(integration_id)
         if found is None:
             raise NotFound(f"Invalid Integration identifier specified {integration_id}")
         return found
 
-    def delete_integration(self, api_id: str, integration_id: str) -> None:
-        api = self.get(api_id)
-        self.integration(api_id, integration_id)
+    def delete_integration(self, region: str, api_id: str, integration_id: str) -> None:
+        api = self.get(region, api_id)
+        self.integration(region, api_id, integration_id)
         users = [r.routeKey for r in api.routes.values() if r.integration_id() == integration_id]
         if users:
             raise Conflict(f"Integration {integration_id} is in use by routes: {', '.join(users)}")
@@ -195,8 +217,8 @@ class HttpApis:
 
     # -- stages and deployments ------------------------------------------------------------
 
-    def put_stage(self, api_id: str, stage: Stage, *, create: bool) -> Stage:
-        api = self.get(api_id)
+    def put_stage(self, region: str, api_id: str, stage: Stage, *, create: bool) -> Stage:
+        api = self.get(region, api_id)
         if create:
             if stage.stageName != DEFAULT_STAGE and not _STAGE_NAME.match(stage.stageName):
                 raise BadRequest("Stage name must be $default or 1-128 letters, digits, - or _.")
@@ -211,25 +233,27 @@ class HttpApis:
         self._commit(api)
         return api.stages[stage.stageName]
 
-    def stage(self, api_id: str, name: str) -> Stage:
-        found = self.get(api_id).stages.get(name)
+    def stage(self, region: str, api_id: str, name: str) -> Stage:
+        found = self.get(region, api_id).stages.get(name)
         if found is None:
             raise NotFound(f"Invalid stage identifier specified {name}")
         return found
 
-    def delete_stage(self, api_id: str, name: str) -> None:
-        api = self.get(api_id)
-        self.stage(api_id, name)
+    def delete_stage(self, region: str, api_id: str, name: str) -> None:
+        api = self.get(region, api_id)
+        self.stage(region, api_id, name)
         self._commit(api.replace(stages={k: v for k, v in api.stages.items() if k != name}))
 
-    def create_deployment(self, api_id: str, description: str | None, stage_name: str | None) -> Deployment:
-        api = self.get(api_id)
+    def create_deployment(
+        self, region: str, api_id: str, description: str | None, stage_name: str | None
+    ) -> Deployment:
+        api = self.get(region, api_id)
         if not api.routes:
             raise BadRequest("Unable to deploy API because no routes exist in this API")
         deployment = _snapshot(api, description, auto=False)
         stages = dict(api.stages)
         if stage_name is not None:
-            stage = self.stage(api_id, stage_name)
+            stage = self.stage(region, api_id, stage_name)
             stages[stage_name] = Stage(
                 **{**stage.__dict__, "deploymentId": deployment.deploymentId, "lastUpdatedDate": now_iso()}
             )
@@ -250,6 +274,19 @@ class HttpApis:
             key = (api.apiId, deployment.deploymentId)
             if key not in self._tables:  # a deployment never changes: parsed once
                 self._tables[key] = [(routing.parse(r.routeKey), r) for r in deployment.routes.values()]
+
+
+def home_region(api: Api) -> str:
+    """Where an API kept before regions were goes: the region its integrations' function ARNs
+    name (the live ones first, then its deployments', each in id order; the first that names
+    one wins, so every start decides the same), else us-east-1, the default region. Its
+    integrations' functions then stay in the API's own region, as they were created there."""
+    captured = [d.integrations for _, d in sorted(api.deployments.items())]
+    for integrations in (api.integrations, *captured):
+        for _, integration in sorted(integrations.items()):
+            if function_of(integration.integrationUri) is not None:
+                return target_of(integration).region
+    return DEFAULT_REGION
 
 
 def _snapshot(api: Api, description: str | None, *, auto: bool) -> Deployment:

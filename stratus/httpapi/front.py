@@ -32,7 +32,6 @@ from stratus.errors import (
 from stratus.http_types import HttpReply, Incoming, StreamedReply, json_reply
 from stratus.httpapi import cors, events, prelude, replies
 from stratus.httpapi.apis import HttpApis, Landing, target_of
-from stratus.httpapi.models import Api
 from stratus.httpapi.replies import MalformedResponse
 from stratus.identity.authorizer import Authorizer
 from stratus.identity.keyring import Caller, Keyring
@@ -257,8 +256,13 @@ class Front:
     async def _http_api(
         self, request: Incoming, api_id: str, path: str, query: str, host: str | None
     ) -> HttpReply:
-        landing = self.apis.land(api_id, request.method, path)
-        api = landing.api if landing else self._api_or_none(api_id)
+        # A host naming another region than the API's reaches no API there, as on AWS (a
+        # wrong host); the path form names no region and reaches an API of any.
+        region = host_region(host) if host else None
+        landing = self.apis.land(api_id, request.method, path, region)
+        api = landing.api if landing else self.apis.find(api_id)
+        if api is not None and region not in (None, api.region):
+            api = None
         rules = cors.Cors.from_pascal(api.corsConfiguration) if api else None
         origin = request.header("origin")
         if rules is not None and cors.is_preflight(
@@ -279,21 +283,14 @@ class Front:
         )
         return _finish(reply, rules, origin, request_id)
 
-    def _api_or_none(self, api_id: str) -> Api | None:
-        try:
-            return self.apis.get(api_id)
-        except StratusError:
-            return None
-
     def _api_event(
         self, landing: Landing, http: events.HttpRequest, request_id: str, host: str | None
     ) -> dict[str, object]:
         api = landing.api
-        region = target_of(landing.integration).region
         target = events.Target(
             account_id=self.account_id,
             api_id=api.apiId,
-            domain_name=host or f"{api.apiId}.execute-api.{region}.amazonaws.com",
+            domain_name=host or f"{api.apiId}.execute-api.{api.region}.amazonaws.com",
             request_id=request_id,
             route_key=landing.route.routeKey,
             stage=landing.stage.stageName,
@@ -346,12 +343,14 @@ class Front:
     def _gateway_may_invoke(self, landing: Landing, name: str, qualifier: str | None, region: str) -> bool:
         """Whether the function's policy lets API Gateway invoke it for this API and route, as
         Lambda requires of an HTTP API's integration (SourceArn
-        arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH, or .../$default)."""
+        arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH, or .../$default). REGION is
+        the API's own; `region` is the function's (its ARN's), which may differ."""
         key = landing.route.routeKey
         method, _, path = key.partition(" ")
         route = "$default" if key == "$default" else f"{'*' if method == 'ANY' else method}{path}"
-        api = landing.api.apiId
-        source = f"arn:aws:execute-api:{region}:{self.account_id}:{api}/{landing.stage.stageName}/{route}"
+        api = landing.api
+        stage = landing.stage.stageName
+        source = f"arn:aws:execute-api:{api.region}:{self.account_id}:{api.apiId}/{stage}/{route}"
         return self.authorizer.service_may(
             "apigateway.amazonaws.com",
             "lambda:InvokeFunction",
@@ -442,6 +441,14 @@ def _request_id() -> str:
     # Unique, not secret: the PRNG spares a getrandom call per request.
     h = f"{random.getrandbits(128):032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}"
+
+
+def host_region(host: str) -> str | None:
+    """The region an endpoint's host name names (`<id>.execute-api.<region>.localhost`, or
+    `.amazonaws.com`), or None for a host that names none (`<id>.execute-api.localhost`)."""
+    _, marker, rest = host.partition(".execute-api.")
+    region, dot, _ = rest.partition(".")
+    return region if marker and dot and region else None
 
 
 def _split_id(rest: str) -> tuple[str, str]:

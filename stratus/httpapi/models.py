@@ -107,6 +107,9 @@ class Api:
     # deployments captured anything, when every stage served the live routes (`HttpApis`
     # migrates those at load by deploying what they served).
     snapshots: bool = True
+    # The region it lives in (the one CreateApi was signed for); empty in records kept before
+    # regions were, which `HttpApis` places at load (`apis.home_region`).
+    region: str = ""
 
     def replace(self, **changes: Any) -> Api:
         return dataclasses.replace(self, **changes)
@@ -131,7 +134,7 @@ def wire(record: Any) -> dict[str, Any]:
     """A record as the API returns it: camelCase, without empty optional members."""
     out = {}
     for f in dataclasses.fields(record):
-        if f.name in ("routes", "integrations", "stages", "deployments", "snapshots"):
+        if f.name in ("routes", "integrations", "stages", "deployments", "snapshots", "region"):
             continue
         value = getattr(record, f.name)
         if value is not None:

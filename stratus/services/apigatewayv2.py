@@ -108,6 +108,7 @@ async def create_api(context: ApiGatewayContext, params: Params, region: str) ->
         corsConfiguration=_cors(params),
         disableExecuteApiEndpoint=params.get("DisableExecuteApiEndpoint", False),
         tags=dict(params.get("Tags") or {}),
+        region=region,  # its namespace: listed, read and changed in this region only
     )
     if "Target" in params:
         api = _quick_create(api, params["Target"], params.get("RouteKey") or "$default")
@@ -137,11 +138,11 @@ def _quick_create(api: Api, target: str, route_key: str) -> Api:
 
 
 async def get_apis(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    return _page([_api(context, a) for a in context.apis.list()], params)
+    return _page([_api(context, a) for a in context.apis.list(region)], params)
 
 
 async def get_api(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    return _api(context, context.apis.get(params["ApiId"]))
+    return _api(context, context.apis.get(region, params["ApiId"]))
 
 
 async def update_api(context: ApiGatewayContext, params: Params, region: str) -> Result:
@@ -151,11 +152,11 @@ async def update_api(context: ApiGatewayContext, params: Params, region: str) ->
         changes["corsConfiguration"] = _cors(params)
     if "DisableExecuteApiEndpoint" in params:
         changes["disableExecuteApiEndpoint"] = params["DisableExecuteApiEndpoint"]
-    return _api(context, context.apis.update_api(params["ApiId"], **changes))
+    return _api(context, context.apis.update_api(region, params["ApiId"], **changes))
 
 
 async def delete_api(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    context.apis.delete_api(params["ApiId"])
+    context.apis.delete_api(region, params["ApiId"])
     return {}
 
 
@@ -177,25 +178,25 @@ def _route(params: Params, current: Route | None) -> Route:
 
 
 async def create_route(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    return _shaped(context.apis.put_route(params["ApiId"], _route(params, None)), "Route")
+    return _shaped(context.apis.put_route(region, params["ApiId"], _route(params, None)), "Route")
 
 
 async def get_routes(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    api = context.apis.get(params["ApiId"])
+    api = context.apis.get(region, params["ApiId"])
     return _page([_shaped(r, "Route") for r in api.routes.values()], params)
 
 
 async def get_route(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    return _shaped(context.apis.route(params["ApiId"], params["RouteId"]), "Route")
+    return _shaped(context.apis.route(region, params["ApiId"], params["RouteId"]), "Route")
 
 
 async def update_route(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    current = context.apis.route(params["ApiId"], params["RouteId"])
-    return _shaped(context.apis.put_route(params["ApiId"], _route(params, current)), "Route")
+    current = context.apis.route(region, params["ApiId"], params["RouteId"])
+    return _shaped(context.apis.put_route(region, params["ApiId"], _route(params, current)), "Route")
 
 
 async def delete_route(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    context.apis.delete_route(params["ApiId"], params["RouteId"])
+    context.apis.delete_route(region, params["ApiId"], params["RouteId"])
     return {}
 
 
@@ -228,27 +229,27 @@ def _integration(params: Params, current: Integration | None) -> Integration:
 
 
 async def create_integration(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    created = context.apis.put_integration(params["ApiId"], _integration(params, None))
+    created = context.apis.put_integration(region, params["ApiId"], _integration(params, None))
     return _shaped(created, "Integration")
 
 
 async def get_integrations(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    api = context.apis.get(params["ApiId"])
+    api = context.apis.get(region, params["ApiId"])
     return _page([_shaped(i, "Integration") for i in api.integrations.values()], params)
 
 
 async def get_integration(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    return _shaped(context.apis.integration(params["ApiId"], params["IntegrationId"]), "Integration")
+    return _shaped(context.apis.integration(region, params["ApiId"], params["IntegrationId"]), "Integration")
 
 
 async def update_integration(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    current = context.apis.integration(params["ApiId"], params["IntegrationId"])
-    updated = context.apis.put_integration(params["ApiId"], _integration(params, current))
+    current = context.apis.integration(region, params["ApiId"], params["IntegrationId"])
+    updated = context.apis.put_integration(region, params["ApiId"], _integration(params, current))
     return _shaped(updated, "Integration")
 
 
 async def delete_integration(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    context.apis.delete_integration(params["ApiId"], params["IntegrationId"])
+    context.apis.delete_integration(region, params["ApiId"], params["IntegrationId"])
     return {}
 
 
@@ -270,38 +271,40 @@ def _stage(params: Params, current: Stage | None) -> Stage:
 
 
 async def create_stage(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    return _shaped(context.apis.put_stage(params["ApiId"], _stage(params, None), create=True), "Stage")
+    return _shaped(
+        context.apis.put_stage(region, params["ApiId"], _stage(params, None), create=True), "Stage"
+    )
 
 
 async def get_stages(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    api = context.apis.get(params["ApiId"])
+    api = context.apis.get(region, params["ApiId"])
     return _page([_shaped(s, "Stage") for s in api.stages.values()], params)
 
 
 async def get_stage(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    return _shaped(context.apis.stage(params["ApiId"], params["StageName"]), "Stage")
+    return _shaped(context.apis.stage(region, params["ApiId"], params["StageName"]), "Stage")
 
 
 async def update_stage(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    current = context.apis.stage(params["ApiId"], params["StageName"])
-    updated = context.apis.put_stage(params["ApiId"], _stage(params, current), create=False)
+    current = context.apis.stage(region, params["ApiId"], params["StageName"])
+    updated = context.apis.put_stage(region, params["ApiId"], _stage(params, current), create=False)
     return _shaped(updated, "Stage")
 
 
 async def delete_stage(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    context.apis.delete_stage(params["ApiId"], params["StageName"])
+    context.apis.delete_stage(region, params["ApiId"], params["StageName"])
     return {}
 
 
 async def create_deployment(context: ApiGatewayContext, params: Params, region: str) -> Result:
     deployment = context.apis.create_deployment(
-        params["ApiId"], params.get("Description"), params.get("StageName")
+        region, params["ApiId"], params.get("Description"), params.get("StageName")
     )
     return _shaped(deployment, "Deployment")
 
 
 async def get_deployments(context: ApiGatewayContext, params: Params, region: str) -> Result:
-    api = context.apis.get(params["ApiId"])
+    api = context.apis.get(region, params["ApiId"])
     return _page([_shaped(d, "Deployment") for d in api.deployments.values()], params)
 
 

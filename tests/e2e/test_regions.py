@@ -3,7 +3,9 @@ functions, each region lists, reads, invokes and deletes only its own, layer ver
 numbered per region, an ARN of another region is refused as Lambda refuses it, and a data dir
 written when functions were one namespace comes up with each function in its home region. Log
 groups and Lambda's metrics are regional as well: each region's function logs to its own group
-and each region's CloudWatch counts only its own invocations."""
+and each region's CloudWatch counts only its own invocations. So are HTTP APIs: listed, read and
+changed in their own region only, reached by a host naming their region, and named by execute-api
+ARNs of their region."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import ACCESS_KEY, ROLE, SECRET_KEY, Server, create, make_zip
+from tests.e2e.http_client import call as http_call
 
 EAST, WEST = "us-east-1", "eu-west-1"
 
@@ -348,3 +351,133 @@ def test_a_data_dir_with_log_groups_of_one_namespace_places_them_in_their_functi
     invoke(regional(srv, WEST), fn_name)  # new lines join the placed group
     lines = until(lambda: messages(west_logs, group), lambda m: any("hello" in x for x in m))
     assert lines[0] == "an old west line" and f"hello from {WEST}" in lines
+
+
+# -- HTTP APIs are regional too ---------------------------------------------------------------
+
+ECHO = {
+    "app.py": (
+        "import json, os\n"
+        "def handler(event, context):\n"
+        "    return {'statusCode': 200, 'body': json.dumps({'region': os.environ['AWS_REGION'],"
+        " 'domain': event['requestContext']['domainName']})}\n"
+    )
+}
+
+
+def allow_gateway_from(lam: Any, name: str, region: str) -> None:
+    """Lambda's permission for HTTP APIs of `region` only (their execute-api source ARNs)."""
+    lam.add_permission(
+        FunctionName=name,
+        StatementId=f"apigateway-{region}",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:{region}:000000000000:*",
+    )
+
+
+def test_an_http_api_lives_in_the_region_it_was_created_in(server: Server, fn_name: str) -> None:
+    west = regional(server, WEST)
+    arn = create(west, fn_name, ECHO)["FunctionArn"]
+    allow_gateway_from(west, fn_name, WEST)
+    east_gw, west_gw = regional(server, EAST, "apigatewayv2"), regional(server, WEST, "apigatewayv2")
+    api = west_gw.create_api(Name=fn_name, ProtocolType="HTTP", Target=arn)
+    api_id = api["ApiId"]
+    assert api_id in {a["ApiId"] for a in west_gw.get_apis()["Items"]}
+    assert api_id not in {a["ApiId"] for a in east_gw.get_apis()["Items"]}
+    for refused in (
+        lambda: east_gw.get_api(ApiId=api_id),
+        lambda: east_gw.get_routes(ApiId=api_id),
+        lambda: east_gw.update_api(ApiId=api_id, Name="taken"),
+        lambda: east_gw.create_stage(ApiId=api_id, StageName="prod"),
+        lambda: east_gw.delete_api(ApiId=api_id),
+    ):
+        with pytest.raises(ClientError) as e:
+            refused()
+        assert code_of(e) == "NotFoundException"
+    assert west_gw.get_api(ApiId=api_id)["Name"] == fn_name  # the refusals changed nothing
+
+    # The path form names no region; the host form must name the API's own.
+    answer = http_call(api["ApiEndpoint"] + "/x")
+    assert answer.status == 200, answer.body
+    assert answer.json() == {"region": WEST, "domain": f"{api_id}.execute-api.{WEST}.amazonaws.com"}
+    west_host = f"{api_id}.execute-api.{WEST}.localhost"
+    assert http_call(f"{server.endpoint}/x", headers={"Host": west_host}).json()["domain"] == west_host
+    wrong = http_call(f"{server.endpoint}/x", headers={"Host": f"{api_id}.execute-api.{EAST}.localhost"})
+    assert (wrong.status, wrong.json()) == (404, {"message": "Not Found"})
+
+    west_gw.delete_api(ApiId=api_id)
+    assert http_call(api["ApiEndpoint"] + "/x").status == 404
+
+
+def test_an_http_apis_source_arn_names_its_own_region(server: Server, fn_name: str) -> None:
+    """An API of eu-west-1 invoking a function of us-east-1 is held to the function's
+    permission for execute-api ARNs of eu-west-1 (the API's region), not the function's."""
+    east = regional(server, EAST)
+    arn = create(east, fn_name, ECHO)["FunctionArn"]
+    allow_gateway_from(east, fn_name, EAST)
+    api = regional(server, WEST, "apigatewayv2").create_api(Name=fn_name, ProtocolType="HTTP", Target=arn)
+    refused = http_call(api["ApiEndpoint"] + "/x")
+    assert (refused.status, refused.json()) == (500, {"message": "Internal Server Error"})
+    allow_gateway_from(east, fn_name, WEST)
+    answer = http_call(api["ApiEndpoint"] + "/x")
+    assert answer.status == 200, answer.body
+    assert answer.json()["region"] == EAST  # the integration's function runs in its own region
+
+
+def _legacy_api(api_id: str, function_arn: str | None) -> dict[str, Any]:
+    """An HTTP API's document as the previous commit kept it (no `region`): quick-created, its
+    $default stage serving its one deployment; with no function, an API with nothing yet."""
+    now = "2026-01-01T00:00:00Z"
+    stage = {"stageName": "$default", "createdDate": now, "lastUpdatedDate": now, "autoDeploy": True}
+    api: dict[str, Any] = {
+        "apiId": api_id,
+        "name": api_id,
+        "createdDate": now,
+        "routes": {},
+        "integrations": {},
+        "stages": {"$default": stage},
+        "deployments": {},
+        "snapshots": True,
+    }
+    if function_arn is not None:
+        integration = {
+            "integrationId": "i1",
+            "integrationType": "AWS_PROXY",
+            "integrationUri": function_arn,
+            "payloadFormatVersion": "2.0",
+        }
+        api["integrations"] = {"i1": integration}
+        api["routes"] = {"r1": {"routeId": "r1", "routeKey": "$default", "target": "integrations/i1"}}
+        api["deployments"] = {
+            "d1": {"deploymentId": "d1", "createdDate": now, "autoDeployed": True}
+            | {"routes": api["routes"], "integrations": api["integrations"]}
+        }
+        stage["deploymentId"] = "d1"
+    return api
+
+
+def test_a_data_dir_with_http_apis_of_one_namespace_places_them(fresh_server: Any, fn_name: str) -> None:
+    """HTTP APIs kept before they were regional: one whose integration names a function of
+    eu-west-1 comes up in eu-west-1 (and serves), one with no integration in us-east-1."""
+    srv = fresh_server()
+    west = regional(srv, WEST)
+    arn = create(west, fn_name, ECHO)["FunctionArn"]
+    allow_gateway_from(west, fn_name, WEST)
+    srv.stop()
+    with closing(sqlite3.connect(srv.data_dir / "stratus.db")) as conn, conn:
+        for api_id, target in (("oldwest001", arn), ("oldbare001", None)):
+            conn.execute(
+                "INSERT INTO documents(kind, name, record) VALUES ('httpapi', ?, ?)",
+                (api_id, json.dumps(_legacy_api(api_id, target))),
+            )
+    srv.start()
+    east_gw, west_gw = regional(srv, EAST, "apigatewayv2"), regional(srv, WEST, "apigatewayv2")
+    assert {a["ApiId"] for a in west_gw.get_apis()["Items"]} == {"oldwest001"}
+    assert {a["ApiId"] for a in east_gw.get_apis()["Items"]} == {"oldbare001"}
+    with pytest.raises(ClientError) as e:
+        east_gw.get_api(ApiId="oldwest001")
+    assert code_of(e) == "NotFoundException"
+    answer = http_call(f"{srv.endpoint}/_stratus/api/oldwest001/x")
+    assert answer.status == 200, answer.body
+    assert answer.json()["region"] == WEST
