@@ -23,20 +23,30 @@ class Load:
     p99: float
     errors: int
     tool: str
+    requests: int = 0  # answered in the run (wrk's count; rate x time for the Python client)
 
 
-def drive(url: str, headers: dict[str, str], body: bytes, concurrency: int, duration: float = 5.0) -> Load:
+def drive(
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    concurrency: int,
+    duration: float = 5.0,
+    method: str = "POST",
+) -> Load:
     if shutil.which("wrk"):
-        return _wrk(url, headers, body, concurrency, duration)
-    return uvloop.run(_asyncio(url, headers, body, concurrency, duration))
+        return _wrk(url, headers, body, concurrency, duration, method)
+    return uvloop.run(_asyncio(url, headers, body, concurrency, duration, method))
 
 
 def _lua_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _wrk(url: str, headers: dict[str, str], body: bytes, concurrency: int, duration: float) -> Load:
-    lines = ['wrk.method = "POST"', f"wrk.body = {_lua_string(body.decode())}"]
+def _wrk(
+    url: str, headers: dict[str, str], body: bytes, concurrency: int, duration: float, method: str
+) -> Load:
+    lines = [f"wrk.method = {_lua_string(method)}", f"wrk.body = {_lua_string(body.decode())}"]
     for key, value in headers.items():
         if key.lower() not in ("content-length", "host"):
             lines.append(f"wrk.headers[{_lua_string(key)}] = {_lua_string(value)}")
@@ -45,13 +55,34 @@ def _wrk(url: str, headers: dict[str, str], body: bytes, concurrency: int, durat
         script.write("\n".join(lines) + "\n")
         script.flush()
         out = subprocess.run(
-            ["wrk", "-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{duration:.0f}s",
-             "--latency", "-s", script.name, url],
-            capture_output=True, text=True, check=True,
+            [
+                "wrk",
+                "-t",
+                str(min(2, concurrency)),
+                "-c",
+                str(concurrency),
+                "-d",
+                f"{duration:.0f}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return Load(int(rate), _pct(out, "50%"), _pct(out, "99%"), int(non2xx.group(1)) if non2xx else 0, "wrk")
+    total = re.search(r"(\d+) requests in", out)
+    return Load(
+        int(rate),
+        _pct(out, "50%"),
+        _pct(out, "99%"),
+        int(non2xx.group(1)) if non2xx else 0,
+        "wrk",
+        int(total.group(1)) if total else 0,
+    )
 
 
 def _pct(out: str, label: str) -> float:
@@ -62,7 +93,9 @@ def _pct(out: str, label: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-async def _asyncio(url: str, headers: dict[str, str], body: bytes, concurrency: int, duration: float) -> Load:
+async def _asyncio(
+    url: str, headers: dict[str, str], body: bytes, concurrency: int, duration: float, method: str
+) -> Load:
     latencies: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + duration
@@ -73,7 +106,7 @@ async def _asyncio(url: str, headers: dict[str, str], body: bytes, concurrency: 
             nonlocal errors
             while time.perf_counter() < stop_at:
                 t0 = time.perf_counter()
-                async with session.post(url, data=body, headers=headers) as response:
+                async with session.request(method, url, data=body, headers=headers) as response:
                     await response.read()
                     errors += response.status != 200
                 latencies.append((time.perf_counter() - t0) * 1000)
@@ -83,4 +116,4 @@ async def _asyncio(url: str, headers: dict[str, str], body: bytes, concurrency: 
         elapsed = time.perf_counter() - started
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
-    return Load(int(len(latencies) / elapsed), pick(0.5), pick(0.99), errors, "python")
+    return Load(int(len(latencies) / elapsed), pick(0.5), pick(0.99), errors, "python", len(latencies))
