@@ -90,7 +90,9 @@ class InvokeService:
         self._retired: list[Pool] = []
         self._sandboxes: set[Sandbox] = set()
         self._reserved: dict[FunctionKey, int] = {}
-        self._reserved_total = 0
+        # Each region's sum of reservations: the unreserved pool is carved out of each region's
+        # own account limit, as on Lambda.
+        self._reserved_totals: dict[str, int] = {}
         self._tasks: asyncio.TaskGroup | None = None
         self._snapshots_prepared: set[Any] = set()
         self._closing = False
@@ -204,7 +206,7 @@ class InvokeService:
         if self._tasks is None or self._closing:
             raise ServiceError("The server is shutting down and takes no new invocations.")
         record = self._registry.get(config.key)
-        function = str(config.key)  # the limiter counts per function: its region and name
+        function = config.key  # the limiter counts per function (its region and name) and region
         invocation = Invocation(
             request_id=request_id or str(uuid.uuid4()),
             payload=payload,
@@ -215,7 +217,7 @@ class InvokeService:
         started_ns = time.time_ns() if self.spans is not None else 0
         reserved = record.reserved_concurrency
         try:
-            self.limiter.acquire(function, reserved, self._reserved_total)
+            self.limiter.acquire(function, reserved, self.reserved_total(function.region))
         except TooManyRequests:
             if self.metrics is not None:
                 self.metrics.throttled(config.key)
@@ -228,8 +230,8 @@ class InvokeService:
                     config.key,
                     config.version,
                     limiter.in_use(function),
-                    limiter.total_in_use,
-                    limiter.unreserved_in_use,
+                    limiter.region_in_use(function.region),
+                    limiter.unreserved_in_use(function.region),
                 )
             for attempt in range(LOST_ENVIRONMENT_RETRIES + 1):
                 sandbox = await pool.acquire()
@@ -369,7 +371,8 @@ class InvokeService:
             self._reserved.pop(key, None)
         else:
             self._reserved[key] = record.reserved_concurrency
-        self._reserved_total = sum(self._reserved.values())
+        region = key.region
+        self._reserved_totals[region] = sum(n for k, n in self._reserved.items() if k.region == region)
         live: set[Any] = set()
         if record is not None:
             live.add(record.latest.runtime_key())
@@ -428,8 +431,9 @@ class InvokeService:
 
     # -- introspection ---------------------------------------------------------------------------
 
-    def reserved_total(self) -> int:
-        return self._reserved_total
+    def reserved_total(self, region: str) -> int:
+        """The sum of the reserved concurrency of one region's functions."""
+        return self._reserved_totals.get(region, 0)
 
     def environments(self) -> dict[str, int]:
         """Live execution environments by function."""

@@ -55,7 +55,7 @@ async def put_provisioned(context: LambdaContext, params: dict[str, Any], region
             f"for function ({record.reserved_concurrency})."
         )
     floor = context.config.min_unreserved_concurrency
-    unreserved = context.config.concurrency_limit - context.invoker.reserved_total()
+    unreserved = context.config.concurrency_limit - context.invoker.reserved_total(key.region)
     if record.reserved_concurrency is None and requested > unreserved - floor:
         raise InvalidParameterValue(
             "Specified ConcurrentExecutions for function is greater than account's unreserved concurrency "

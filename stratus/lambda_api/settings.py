@@ -27,7 +27,8 @@ async def put_function_concurrency(
     key, _ = function_ref(context, params, region)
     value = params["ReservedConcurrentExecutions"]  # the model holds it to a whole number >= 0
     record = context.registry.get(key)
-    others = context.invoker.reserved_total() - (record.reserved_concurrency or 0)
+    # The region's reservations: each region's unreserved pool is its own (key.region is the request's).
+    others = context.invoker.reserved_total(key.region) - (record.reserved_concurrency or 0)
     limit = context.config.concurrency_limit
     floor = context.config.min_unreserved_concurrency
     if limit - others - value < floor:
@@ -86,7 +87,8 @@ async def list_tags(context: LambdaContext, params: dict[str, Any], region: str)
 
 
 async def get_account_settings(context: LambdaContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    records = list(context.registry.records())
+    # The request's region's numbers: Lambda's account limits and usage are per region.
+    records = [r for r in context.registry.records() if r.key.region == region]
     total_code = sum(r.latest.code_size + sum(v.code_size for v in r.versions.values()) for r in records)
     limit = context.config.concurrency_limit
     return {
@@ -95,7 +97,7 @@ async def get_account_settings(context: LambdaContext, params: dict[str, Any], r
             "CodeSizeUnzipped": MAX_UNZIPPED,
             "CodeSizeZipped": MAX_ZIP_BYTES,
             "ConcurrentExecutions": limit,
-            "UnreservedConcurrentExecutions": limit - context.invoker.reserved_total(),
+            "UnreservedConcurrentExecutions": limit - context.invoker.reserved_total(region),
         },
         "AccountUsage": {"TotalCodeSize": total_code, "FunctionCount": len(records)},
     }

@@ -266,12 +266,12 @@ def test_concurrent_slow_invokes_spawn_one_environment_each(world: World) -> Non
         await until(lambda: len(w.entered) == n, "every invoke reached its handler")
         assert len(w.backend.processes) == n
         assert w.service.environment_count("f") == n
-        assert w.service.limiter.in_use(str(F)) == n
+        assert w.service.limiter.in_use(F) == n
         for i in range(n):
             w.gate(f"g{i}").set()
         results = await asyncio.gather(*calls)
         assert sorted(body_of(r)["gate"] for r in results) == [f"g{i}" for i in range(n)]
-        assert w.service.limiter.in_use(str(F)) == 0
+        assert w.service.limiter.in_use(F) == 0
         # All are warm now: more invokes, one at a time, spawn nothing.
         w.gate("again").set()
         for _ in range(3):
@@ -294,24 +294,24 @@ def test_reserved_concurrency_throttles_and_leases_are_released(world: World) ->
         with pytest.raises(TooManyRequests) as info:
             await invoke(w, payload={"gate": "r2"})
         assert info.value.extra["Reason"] == RESERVED_EXCEEDED
-        assert w.service.limiter.in_use(str(F)) == 2
+        assert w.service.limiter.in_use(F) == 2
         assert len(w.backend.processes) == 2  # a throttled invoke starts nothing
 
         for key in ("r0", "r1"):
             w.gate(key).set()
         await asyncio.gather(*calls)
-        assert w.service.limiter.in_use(str(F)) == 0
+        assert w.service.limiter.in_use(F) == 0
 
         # Function errors and failures of the platform both give the lease back.
         w.registry.update_config(F, {"handler": "app.fail"}, revision_id=None)
         for _ in range(3):
             assert (await invoke(w, payload={"n": 1})).function_error == "Unhandled"
-        assert w.service.limiter.in_use(str(F)) == 0
+        assert w.service.limiter.in_use(F) == 0
         w.registry.update_config(F, {"runtime": "python3.99"}, revision_id=None)
         for _ in range(3):
             with pytest.raises(InvalidRuntime):
                 await invoke(w)
-        assert w.service.limiter.in_use(str(F)) == 0
+        assert w.service.limiter.in_use(F) == 0
 
         w.registry.update_config(F, {"runtime": "python3.11", "handler": "app.gated"}, revision_id=None)
         again = [asyncio.create_task(invoke(w, payload={"gate": f"s{i}"})) for i in range(2)]
@@ -497,7 +497,7 @@ def test_spawn_failure_releases_the_lease(world: World, monkeypatch: pytest.Monk
         for _ in range(3):
             with pytest.raises(OSError):
                 await invoke(w)
-        assert w.service.limiter.in_use(str(F)) == 0
+        assert w.service.limiter.in_use(F) == 0
         assert w.service.environment_count("f") == 0
         monkeypatch.setattr(w.backend, "spawn", real_spawn)
         assert body_of(await invoke(w, payload={"n": 1})) == {"echo": {"n": 1}}

@@ -13,6 +13,7 @@ import base64
 import json
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -481,3 +482,65 @@ def test_a_data_dir_with_http_apis_of_one_namespace_places_them(fresh_server: An
     answer = http_call(f"{srv.endpoint}/_stratus/api/oldwest001/x")
     assert answer.status == 200, answer.body
     assert answer.json()["region"] == WEST
+
+
+# -- each region its own account concurrency --------------------------------------------------
+
+# Holds its invocation open until told to go (a message on the `go` queue), having said that it
+# runs (a message on `started`): the test fills a region's limit without guessing at times.
+HOLDING = {
+    "app.py": (
+        "import os, boto3\n"
+        "sqs = boto3.client('sqs')\n"
+        "def handler(event, context):\n"
+        "    if 'started' in event:\n"
+        "        sqs.send_message(QueueUrl=event['started'], MessageBody='running')\n"
+        "        while not sqs.receive_message(QueueUrl=event['go'], WaitTimeSeconds=5).get('Messages'):\n"
+        "            pass\n"
+        "    return {'region': os.environ['AWS_REGION']}\n"
+    )
+}
+
+
+def received(sqs: Any, queue_url: str) -> bool:
+    """Whether a message reaches the queue within a minute (long polls of 10 s each)."""
+    polls = (sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=10) for _ in range(6))
+    return any(poll.get("Messages") for poll in polls)
+
+
+def test_each_region_has_its_own_account_concurrency(fresh_server: Any, fn_name: str) -> None:
+    """Lambda's account concurrency limit (here 1) is per region: us-east-1 running its one
+    invocation throttles its next and leaves eu-west-1's function its whole limit; reserved
+    concurrency is carved out of each region's own pool, and GetAccountSettings answers the
+    request's region's numbers."""
+    srv = fresh_server(
+        STRATUS_CONCURRENCY_LIMIT="1", STRATUS_MIN_UNRESERVED_CONCURRENCY="0", STRATUS_IAM="off"
+    )
+    east, west = regional(srv, EAST), regional(srv, WEST)
+    create(east, fn_name, HOLDING, Timeout=60)
+    create(west, fn_name, HOLDING, Timeout=60)
+    sqs = regional(srv, EAST, "sqs")
+    started = sqs.create_queue(QueueName=fn_name + "-started")["QueueUrl"]
+    go = sqs.create_queue(QueueName=fn_name + "-go")["QueueUrl"]
+    hold = json.dumps({"started": started, "go": go}).encode()
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(east.invoke, FunctionName=fn_name, Payload=hold)
+        assert received(sqs, started), "the held invocation never ran"
+        with pytest.raises(ClientError) as e:
+            east.invoke(FunctionName=fn_name, Payload=b"{}")
+        assert code_of(e) == "TooManyRequestsException"
+        assert e.value.response["Reason"] == "ConcurrentInvocationLimitExceeded"
+        assert invoke(west, fn_name) == {"region": WEST}  # eu-west-1's limit is untouched
+        sqs.send_message(QueueUrl=go, MessageBody="go")
+        assert json.loads(held.result()["Payload"].read()) == {"region": EAST}
+
+    def unreserved(client: Any) -> int:
+        return int(client.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"])
+
+    east.put_function_concurrency(FunctionName=fn_name, ReservedConcurrentExecutions=1)
+    assert (unreserved(east), unreserved(west)) == (0, 1)
+    # One account-wide pool would have none left for this: eu-west-1's is its own.
+    west.put_function_concurrency(FunctionName=fn_name, ReservedConcurrentExecutions=1)
+    assert (unreserved(east), unreserved(west)) == (0, 0)
+    usage = west.get_account_settings()["AccountUsage"]
+    assert usage["FunctionCount"] == 1  # eu-west-1's function only

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from stratus.control.keys import FunctionKey
 from stratus.errors import TooManyRequests
 from stratus.invoke.limits import (
     ACCOUNT_EXCEEDED,
@@ -11,6 +12,14 @@ from stratus.invoke.limits import (
     admit,
     unreserved_limit,
 )
+
+
+def east(name: str) -> FunctionKey:
+    return FunctionKey("us-east-1", name)
+
+
+def west(name: str) -> FunctionKey:
+    return FunctionKey("eu-west-1", name)
 
 
 def snap(
@@ -67,72 +76,72 @@ def test_unreserved_limit() -> None:
 
 def test_lease_counts_and_releases() -> None:
     limiter = Limiter(10)
-    with limiter.lease("a", None, 0):
-        assert limiter.in_use("a") == 1
-        with limiter.lease("a", None, 0), limiter.lease("b", 2, 2):
-            assert limiter.in_use("a") == 2
-            assert limiter.in_use("b") == 1
+    with limiter.lease(east("a"), None, 0):
+        assert limiter.in_use(east("a")) == 1
+        with limiter.lease(east("a"), None, 0), limiter.lease(east("b"), 2, 2):
+            assert limiter.in_use(east("a")) == 2
+            assert limiter.in_use(east("b")) == 1
             assert limiter.total_in_use == 3
-        assert limiter.in_use("a") == 1
-        assert limiter.in_use("b") == 0
+        assert limiter.in_use(east("a")) == 1
+        assert limiter.in_use(east("b")) == 0
     assert limiter.total_in_use == 0
 
 
 def test_lease_released_on_exception() -> None:
     limiter = Limiter(1)
-    with pytest.raises(RuntimeError), limiter.lease("a", None, 0):
-        assert limiter.in_use("a") == 1
+    with pytest.raises(RuntimeError), limiter.lease(east("a"), None, 0):
+        assert limiter.in_use(east("a")) == 1
         raise RuntimeError("boom")
-    assert limiter.in_use("a") == 0
+    assert limiter.in_use(east("a")) == 0
     assert limiter.total_in_use == 0
-    with limiter.lease("a", None, 0):  # the slot is free again
+    with limiter.lease(east("a"), None, 0):  # the slot is free again
         pass
 
 
 def test_reserved_lease_released_on_exception() -> None:
     limiter = Limiter(10)
-    with pytest.raises(ValueError), limiter.lease("r", 1, 1):
+    with pytest.raises(ValueError), limiter.lease(east("r"), 1, 1):
         raise ValueError
-    with limiter.lease("r", 1, 1):
-        assert limiter.in_use("r") == 1
+    with limiter.lease(east("r"), 1, 1):
+        assert limiter.in_use(east("r")) == 1
 
 
 def test_reserved_limit_throttles_with_reason() -> None:
     limiter = Limiter(10)
-    with limiter.lease("r", 2, 2), limiter.lease("r", 2, 2):
-        with pytest.raises(TooManyRequests) as info, limiter.lease("r", 2, 2):
+    with limiter.lease(east("r"), 2, 2), limiter.lease(east("r"), 2, 2):
+        with pytest.raises(TooManyRequests) as info, limiter.lease(east("r"), 2, 2):
             pass
         assert info.value.extra == {"Reason": RESERVED_EXCEEDED, "Type": "User"}
         assert info.value.status == 429
-        assert limiter.in_use("r") == 2  # a refused lease takes nothing
+        assert limiter.in_use(east("r")) == 2  # a refused lease takes nothing
 
 
 def test_account_limit_throttles_with_reason() -> None:
     limiter = Limiter(3)
-    with limiter.lease("a", None, 1), limiter.lease("b", None, 1):
-        with pytest.raises(TooManyRequests) as info, limiter.lease("c", None, 1):
+    with limiter.lease(east("a"), None, 1), limiter.lease(east("b"), None, 1):
+        with pytest.raises(TooManyRequests) as info, limiter.lease(east("c"), None, 1):
             pass
         assert info.value.extra["Reason"] == ACCOUNT_EXCEEDED
-        assert limiter.in_use("c") == 0
+        assert limiter.in_use(east("c")) == 0
         # The reserved function still has its own capacity.
-        with limiter.lease("r", 1, 1):
+        with limiter.lease(east("r"), 1, 1):
             assert limiter.total_in_use == 3
 
 
 def test_reserved_invokes_do_not_count_against_unreserved() -> None:
     limiter = Limiter(2)
-    with limiter.lease("r", 1, 1), limiter.lease("a", None, 1):
+    with limiter.lease(east("r"), 1, 1), limiter.lease(east("a"), None, 1):
         assert limiter.total_in_use == 2
-        with pytest.raises(TooManyRequests), limiter.lease("b", None, 1):
+        with pytest.raises(TooManyRequests), limiter.lease(east("b"), None, 1):
             pass
 
 
 def test_throttled_lease_after_release_is_admitted() -> None:
     limiter = Limiter(1)
-    with limiter.lease("a", None, 0), pytest.raises(TooManyRequests), limiter.lease("a", None, 0):
+    with limiter.lease(east("a"), None, 0), pytest.raises(TooManyRequests), limiter.lease(east("a"), None, 0):
         pass
-    with limiter.lease("a", None, 0):
-        assert limiter.in_use("a") == 1
+    with limiter.lease(east("a"), None, 0):
+        assert limiter.in_use(east("a")) == 1
 
 
 # -- fair share of the unreserved pool ------------------------------------------------------------
@@ -160,13 +169,52 @@ def test_limiter_keeps_room_for_a_second_function() -> None:
 
     limiter = Limiter(10)
     with ExitStack() as stack:
-        stack.enter_context(limiter.lease("other", None, 0))
+        stack.enter_context(limiter.lease(east("other"), None, 0))
         taken = 1
         for _ in range(20):
             try:
-                stack.enter_context(limiter.lease("hot", None, 0))
+                stack.enter_context(limiter.lease(east("hot"), None, 0))
                 taken += 1
             except TooManyRequests:
                 break
-        assert limiter.in_use("hot") < 9  # the hot function stopped short of the whole pool
-        stack.enter_context(limiter.lease("other", None, 0))  # the other still gets in
+        assert limiter.in_use(east("hot")) < 9  # the hot function stopped short of the whole pool
+        stack.enter_context(limiter.lease(east("other"), None, 0))  # the other still gets in
+
+
+# -- each region its own account limit ------------------------------------------------------------
+
+
+def test_a_full_region_does_not_throttle_another() -> None:
+    """Lambda's account concurrency limit is per region: us-east-1 at its limit leaves
+    eu-west-1's whole limit free, and the same name in two regions is counted twice."""
+    limiter = Limiter(2)
+    with limiter.lease(east("a"), None, 0), limiter.lease(east("b"), None, 0):
+        with pytest.raises(TooManyRequests) as info, limiter.lease(east("c"), None, 0):
+            pass
+        assert info.value.extra["Reason"] == ACCOUNT_EXCEEDED
+        with limiter.lease(west("a"), None, 0), limiter.lease(west("c"), None, 0):
+            assert limiter.in_use(west("a")) == 1 and limiter.in_use(east("a")) == 1
+            assert limiter.region_in_use("eu-west-1") == 2 and limiter.region_in_use("us-east-1") == 2
+            assert limiter.total_in_use == 4
+            assert limiter.running() == {
+                "us-east-1:a": 1,
+                "us-east-1:b": 1,
+                "eu-west-1:a": 1,
+                "eu-west-1:c": 1,
+            }
+        assert limiter.unreserved_in_use("eu-west-1") == 0 and limiter.unreserved_in_use("us-east-1") == 2
+    assert limiter.total_in_use == 0 and limiter.region_in_use("us-east-1") == 0
+
+
+def test_a_regions_reservations_shrink_only_its_own_pool() -> None:
+    limiter = Limiter(3)
+    # us-east-1 reserves 2 of its 3: one unreserved slot left there, eu-west-1's 3 untouched.
+    with limiter.lease(east("a"), None, 2):
+        with pytest.raises(TooManyRequests), limiter.lease(east("b"), None, 2):
+            pass
+        with (
+            limiter.lease(west("a"), None, 0),
+            limiter.lease(west("b"), None, 0),
+            limiter.lease(west("c"), None, 0),
+        ):
+            assert limiter.unreserved_in_use("eu-west-1") == 3
