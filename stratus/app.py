@@ -36,6 +36,7 @@ from stratus.dashboard.auth import Sessions
 from stratus.errors import InvalidParameterValue
 from stratus.events.buses import EventBuses
 from stratus.events.delivery import Deliveries
+from stratus.events.retries import RetryRows
 from stratus.events.rules import Rules
 from stratus.events.scheduler import Scheduler
 from stratus.eventsources.mappings import Mappings
@@ -235,6 +236,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             store,
             rules,
             Deliveries(
+                pending=RetryRows(store),  # retries that wait are rows: a crash keeps them
                 accept=async_invoker.accept,
                 send_message=targets.send,
                 function_exists=function_exists(registry),

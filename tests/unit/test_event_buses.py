@@ -16,6 +16,7 @@ from stratus.errors import DiskFull, ValidationError
 from stratus.events.delivery import Deliveries, Job, backoff, exhausted
 from stratus.events.entries import Refused, check_entry, entry_size
 from stratus.events.errors import InvalidEventPattern
+from stratus.events.retries import RetryRows
 from stratus.events.rules import Rule, Rules, Target, compile_rule_pattern, rule_arn
 from stratus.events.transform import check_path, check_transformer, render, target_input
 from stratus.store.sqlite import Store
@@ -131,8 +132,9 @@ class Clock:
         return self.now
 
 
-def test_a_failing_target_is_retried_then_dead_lettered_with_awss_attributes() -> None:
+def test_a_failing_target_is_retried_then_dead_lettered_with_awss_attributes(tmp_path: Path) -> None:
     clock = Clock()
+    rows = RetryRows(Store(tmp_path / "s.db"))
     sent: list[tuple[str, bytes, Any]] = []
     attempts = 0
 
@@ -145,6 +147,7 @@ def test_a_failing_target_is_retried_then_dead_lettered_with_awss_attributes() -
         sent.append((arn, body, attributes))
 
     deliveries = Deliveries(
+        pending=rows,
         accept=accept,
         send_message=send,
         function_exists=lambda arn: True,
@@ -162,12 +165,12 @@ def test_a_failing_target_is_retried_then_dead_lettered_with_awss_attributes() -
     async def scenario() -> None:
         await deliveries.deliver(job)
         for _ in range(2):
-            assert deliveries.waiting == 1 and not sent
+            assert rows.count() == 1 and not sent
             clock.now += 61
             assert await deliveries.retry_due() == 1
 
     asyncio.run(scenario())
-    assert attempts == 3 and deliveries.waiting == 0
+    assert attempts == 3 and rows.count() == 0
     [(arn, body, attributes)] = sent
     assert arn == dlq and json.loads(body) == EVENT
     values = {k: v["StringValue"] for k, v in attributes.items()}
