@@ -66,7 +66,7 @@ class EnvironmentLog:
         now_ms = int(time.time() * 1000)
         self._logs.append(self.region, self.log_group, self.log_stream, now_ms, line)
         if self._published is not None and emf.MARK in line:
-            self._published.record(emf.datums(line, now_ms))
+            self._published.record(self.region, emf.datums(line, now_ms))  # the function's region
         if tail is not None:
             tail.add(line)
 

@@ -2,6 +2,10 @@
 any dimensions, kept per metric and minute as a statistic set (count, sum, minimum, maximum)
 with a bounded sample of the values for percentiles.
 
+Each region is its own namespace, as CloudWatch's are: every datum is written to a region (the
+one PutMetricData was signed for, the function's that printed an EMF line, the queue's) and
+read back only there.
+
 The one owner of `custom_metrics.db`. Publishing is an API call, not a hot path, so each call
 is one transaction on the owner's worker thread; a minute's row is read, merged and written
 back (portable SQL: the merge happens here, not in SQLite-only functions).
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from stratus.store.diskfull import writing
-from stratus.store.sqlite import connect, transaction
+from stratus.store.sqlite import MIGRATED_REGION, connect, transaction
 
 T = TypeVar("T")
 log = logging.getLogger("stratus.metrics")
@@ -28,17 +32,22 @@ MAX_SAMPLES = 1000  # values kept per metric and minute, for percentiles
 PRUNE_EVERY = 100  # PutMetricData calls between two removals of minutes past retention
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS custom (
+CREATE TABLE IF NOT EXISTS published (
+    region TEXT NOT NULL,
     namespace TEXT NOT NULL,
     name TEXT NOT NULL,
     dims TEXT NOT NULL,
     minute BIGINT NOT NULL,
     unit TEXT NOT NULL,
     stats TEXT NOT NULL,
-    PRIMARY KEY (namespace, name, dims, minute)
+    PRIMARY KEY (region, namespace, name, dims, minute)
 );
-CREATE INDEX IF NOT EXISTS custom_by_time ON custom(minute);
+CREATE INDEX IF NOT EXISTS published_by_time ON published(minute);
 """
+# Where a data dir's metrics of before regions go (the table `custom`, one namespace): the
+# default region. Their rows name no function or queue, so no better home is knowable: an EMF
+# line's dimensions are its writer's choice and need not name the function that printed it.
+OLD_TABLE = "custom"
 
 
 def dims_key(dimensions: Mapping[str, str]) -> str:
@@ -93,13 +102,16 @@ class Datum:
     stats: StatSet
 
 
-def coalesce(data: Sequence[Datum]) -> dict[tuple[str, str, str, int], tuple[str, StatSet]]:
-    """The data merged per series and minute, in the order first seen (the last unit given
-    wins, as a stored row's does): a flush reads and writes each row once, not once per datum
-    (a queue's SendMessage records two datums, thousands a second)."""
-    merged: dict[tuple[str, str, str, int], tuple[str, StatSet]] = {}
-    for datum in data:
-        key = (datum.namespace, datum.name, dims_key(datum.dimensions), datum.minute)
+Row = tuple[str, str, str, str, int]  # region, namespace, name, dimensions' key, minute
+
+
+def coalesce(data: Sequence[tuple[str, Datum]]) -> dict[Row, tuple[str, StatSet]]:
+    """The (region, datum) pairs merged per region, series and minute, in the order first seen
+    (the last unit given wins, as a stored row's does): a flush reads and writes each row once,
+    not once per datum (a queue's SendMessage records two datums, thousands a second)."""
+    merged: dict[Row, tuple[str, StatSet]] = {}
+    for region, datum in data:
+        key = (region, datum.namespace, datum.name, dims_key(datum.dimensions), datum.minute)
         held = merged.get(key)
         stats = held[1] if held is not None else StatSet()
         stats.merge(datum.stats)
@@ -118,12 +130,32 @@ class CustomMetrics:
     def __init__(self, path: Path, retention_days: float, clock: Callable[[], float] = time.time) -> None:
         self._conn = connect(path)
         self._conn.executescript(SCHEMA)
+        self._place_old_rows()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="custom-metrics")
         self._retention_s = int(retention_days * 86400)
         self._clock = clock
         self._puts = 0
-        # Datums recorded on the loop (from functions' log lines) since the last flush.
-        self._pending: list[Datum] = []
+        # Datums recorded on the loop (from functions' log lines, queues' events) since the
+        # last flush, each with its region.
+        self._pending: list[tuple[str, Datum]] = []
+
+    def _place_old_rows(self) -> None:
+        """A data dir's rows of before regions (table `custom`) move to us-east-1, once: one
+        transaction that copies them and drops the old table (a crash leaves it whole, and the
+        next start moves it again)."""
+        found = self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (OLD_TABLE,)
+        ).fetchone()
+        if found is None:
+            return
+        with writing(), transaction(self._conn):
+            self._conn.execute(
+                "INSERT INTO published(region, namespace, name, dims, minute, unit, stats) "
+                f"SELECT ?, namespace, name, dims, minute, unit, stats FROM {OLD_TABLE} WHERE true "
+                "ON CONFLICT(region, namespace, name, dims, minute) DO NOTHING",
+                (MIGRATED_REGION,),
+            )
+            self._conn.execute(f"DROP TABLE {OLD_TABLE}")
 
     def close(self) -> None:
         self._db.shutdown(wait=True)
@@ -132,18 +164,19 @@ class CustomMetrics:
     async def _on_db(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn)
 
-    async def put(self, data: Sequence[Datum]) -> None:
-        await self._on_db(lambda: self._put(data))
+    async def put(self, region: str, data: Sequence[Datum]) -> None:
+        """Write `data` in `region` (PutMetricData's: one transaction)."""
+        await self._on_db(lambda: self._put([(region, d) for d in data]))
 
-    def record(self, data: Sequence[Datum]) -> None:
-        """On the loop, from a hot path (a function's output): kept in memory, written by the
-        flusher; reads flush first."""
-        self._pending.extend(data)
+    def record(self, region: str, data: Sequence[Datum]) -> None:
+        """On the loop, from a hot path (a function's output, a queue's events): kept in memory,
+        written by the flusher in `region`; reads flush first."""
+        self._pending.extend((region, d) for d in data)
 
     async def flush(self) -> None:
         batch, self._pending = self._pending, []
         if batch:
-            await self.put(batch)
+            await self._on_db(lambda: self._put(batch))
 
     async def run_flusher(self, interval: float = 1.0) -> None:
         try:
@@ -159,50 +192,53 @@ class CustomMetrics:
         except Exception as e:  # a full disk: these minutes are lost, the next ones are tried
             log.warning("metrics published in function logs could not be stored: %s", e)
 
-    def _put(self, data: Sequence[Datum]) -> None:
+    def _put(self, data: Sequence[tuple[str, Datum]]) -> None:
         with writing(), transaction(self._conn):
             for key, (unit, merged) in coalesce(data).items():
                 row = self._conn.execute(
-                    "SELECT stats FROM custom WHERE namespace = ? AND name = ? AND dims = ? AND minute = ?",
+                    "SELECT stats FROM published WHERE region = ? AND namespace = ? AND name = ? "
+                    "AND dims = ? AND minute = ?",
                     key,
                 ).fetchone()
                 stats = StatSet.from_json(row[0]) if row else StatSet()
                 stats.merge(merged)
                 self._conn.execute(
-                    "INSERT INTO custom(namespace, name, dims, minute, unit, stats) "
-                    "VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT(namespace, name, dims, minute) DO UPDATE SET "
+                    "INSERT INTO published(region, namespace, name, dims, minute, unit, stats) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(region, namespace, name, dims, minute) DO UPDATE SET "
                     "unit = excluded.unit, stats = excluded.stats",
                     (*key, unit, stats.to_json()),
                 )
             self._puts += 1
             if self._puts % PRUNE_EVERY == 1:  # minutes past retention go, in the same write
                 before = int(self._clock()) - self._retention_s
-                self._conn.execute("DELETE FROM custom WHERE minute < ?", (before,))
+                self._conn.execute("DELETE FROM published WHERE minute < ?", (before,))
 
-    async def minutes(self, series: Series, start: int, end: int) -> list[tuple[int, str, StatSet]]:
-        """(minute, unit, statistics) of one series, minutes in [start, end)."""
+    async def minutes(
+        self, region: str, series: Series, start: int, end: int
+    ) -> list[tuple[int, str, StatSet]]:
+        """(minute, unit, statistics) of one series of `region`, minutes in [start, end)."""
         await self.flush()
 
         def read() -> list[tuple[int, str, StatSet]]:
             rows = self._conn.execute(
-                "SELECT minute, unit, stats FROM custom WHERE namespace = ? AND name = ? AND dims = ? "
-                "AND minute >= ? AND minute < ? ORDER BY minute",
-                (series.namespace, series.name, dims_key(series.dimensions), start, end),
+                "SELECT minute, unit, stats FROM published WHERE region = ? AND namespace = ? "
+                "AND name = ? AND dims = ? AND minute >= ? AND minute < ? ORDER BY minute",
+                (region, series.namespace, series.name, dims_key(series.dimensions), start, end),
             ).fetchall()
             return [(int(m), str(u), StatSet.from_json(s)) for m, u, s in rows]
 
         return await self._on_db(read)
 
-    async def series(self, since: int) -> list[Series]:
-        """Every series with data since `since`, by namespace, name and dimensions."""
+    async def series(self, region: str, since: int) -> list[Series]:
+        """Every series of `region` with data since `since`, by namespace, name and dimensions."""
         await self.flush()
 
         def read() -> list[tuple[str, str, str]]:
             rows = self._conn.execute(
-                "SELECT DISTINCT namespace, name, dims FROM custom WHERE minute >= ? "
+                "SELECT DISTINCT namespace, name, dims FROM published WHERE region = ? AND minute >= ? "
                 "ORDER BY namespace, name, dims",
-                (since,),
+                (region, since),
             ).fetchall()
             return [(str(n), str(m), str(d)) for n, m, d in rows]
 

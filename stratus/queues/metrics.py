@@ -15,7 +15,7 @@ from stratus.observe.custom_metrics import Datum, StatSet
 from stratus.queues.model import Depth, Queue
 
 NAMESPACE = "AWS/SQS"
-Record = Callable[[Sequence[Datum]], None]
+Record = Callable[[str, Sequence[Datum]], None]  # (region, data): each queue's own region
 
 
 class QueueMetrics:
@@ -33,20 +33,23 @@ class QueueMetrics:
 
     def sent(self, queue: Queue, sizes: Sequence[int]) -> None:
         self._record(
+            queue.region,
             [
                 self._datum(queue, "NumberOfMessagesSent", "Count", [float(len(sizes))]),
                 self._datum(queue, "SentMessageSize", "Bytes", [float(s) for s in sizes], samples=True),
-            ]
+            ],
         )
 
     def received(self, queue: Queue, count: int) -> None:
         if count:
-            self._record([self._datum(queue, "NumberOfMessagesReceived", "Count", [float(count)])])
+            self._record(
+                queue.region, [self._datum(queue, "NumberOfMessagesReceived", "Count", [float(count)])]
+            )
         else:
-            self._record([self._datum(queue, "NumberOfEmptyReceives", "Count", [1.0])])
+            self._record(queue.region, [self._datum(queue, "NumberOfEmptyReceives", "Count", [1.0])])
 
     def deleted(self, queue: Queue, count: int) -> None:
-        self._record([self._datum(queue, "NumberOfMessagesDeleted", "Count", [float(count)])])
+        self._record(queue.region, [self._datum(queue, "NumberOfMessagesDeleted", "Count", [float(count)])])
 
     def gauges(self, queue: Queue, depth: Depth, oldest_age_s: float | None) -> None:
         data = [
@@ -56,4 +59,4 @@ class QueueMetrics:
         ]
         if oldest_age_s is not None:
             data.append(self._datum(queue, "ApproximateAgeOfOldestMessage", "Seconds", [oldest_age_s]))
-        self._record(data)
+        self._record(queue.region, data)

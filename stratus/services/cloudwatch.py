@@ -238,7 +238,7 @@ async def get_metric_statistics(
             "At least one of the parameters Statistics and ExtendedStatistics is required."
         )
     if _require(params, "Namespace") != NAMESPACE:
-        return await _custom_statistics(ctx, params, stats, extended)
+        return await _custom_statistics(ctx, params, stats, extended, region)
     metric = _metric_name(params)
     start, end, period = _window(params)
     windows = _aggregate(
@@ -266,12 +266,12 @@ def _series(spec: dict[str, Any]) -> Series:
 
 
 async def _custom_statistics(
-    ctx: CloudWatchContext, params: dict[str, Any], stats: list[str], extended: list[str]
+    ctx: CloudWatchContext, params: dict[str, Any], stats: list[str], extended: list[str], region: str
 ) -> dict[str, Any]:
     series = _series(params)
     start, end, period = _window(params)
     points = []
-    for slot, unit, merged in await custom.windows(ctx.custom, series, start, end, period):
+    for slot, unit, merged in await custom.windows(ctx.custom, region, series, start, end, period):
         point: dict[str, Any] = {"Timestamp": _stamp(slot), "Unit": unit}
         for stat in stats:
             value = custom.statistic(merged, stat)
@@ -286,10 +286,10 @@ async def _custom_statistics(
 
 
 async def _custom_query(
-    ctx: CloudWatchContext, spec: dict[str, Any], params: dict[str, Any]
+    ctx: CloudWatchContext, spec: dict[str, Any], params: dict[str, Any], region: str
 ) -> tuple[list[dt.datetime], list[float]]:
     start, end, period = _window({**params, "Period": spec["Period"]})
-    found = await custom.windows(ctx.custom, _series(spec["Metric"]), start, end, period)
+    found = await custom.windows(ctx.custom, region, _series(spec["Metric"]), start, end, period)
     stamps, values = [], []
     for slot, _, merged in reversed(found):  # newest first, as CloudWatch
         value = custom.statistic(merged, spec["Stat"])
@@ -300,7 +300,7 @@ async def _custom_query(
 
 
 async def put_metric_data(ctx: CloudWatchContext, params: dict[str, Any], region: str) -> dict[str, Any]:
-    return await custom.put_metric_data(ctx.custom, params)
+    return await custom.put_metric_data(ctx.custom, params, region)
 
 
 async def get_metric_data(ctx: CloudWatchContext, params: dict[str, Any], region: str) -> dict[str, Any]:
@@ -314,7 +314,7 @@ async def get_metric_data(ctx: CloudWatchContext, params: dict[str, Any], region
         stat_spec = query["MetricStat"]
         metric_spec = stat_spec["Metric"]
         if _require(metric_spec, "Namespace") != NAMESPACE:
-            stamps, values = await _custom_query(ctx, stat_spec, params)
+            stamps, values = await _custom_query(ctx, stat_spec, params, region)
             label = query.get("Label") or metric_spec["MetricName"]
             results.append(
                 {
@@ -353,7 +353,7 @@ async def get_metric_data(ctx: CloudWatchContext, params: dict[str, Any], region
 
 async def list_metrics(ctx: CloudWatchContext, params: dict[str, Any], region: str) -> dict[str, Any]:
     namespace = params.get("Namespace")
-    published = await custom.listed(ctx.custom, params)
+    published = await custom.listed(ctx.custom, params, region)
     if namespace not in (None, NAMESPACE):
         return {"Metrics": published}
     wanted_name = params.get("MetricName")

@@ -90,7 +90,8 @@ def _epoch(value: dt.datetime | float) -> float:
     return value.timestamp() if isinstance(value, dt.datetime) else float(value)
 
 
-async def put_metric_data(custom: CustomMetrics, params: dict[str, Any]) -> dict[str, Any]:
+async def put_metric_data(custom: CustomMetrics, params: dict[str, Any], region: str) -> dict[str, Any]:
+    """PutMetricData: the data go to the request's region, where alone they are read back."""
     namespace = str(params["Namespace"])
     if namespace.startswith("AWS/"):
         raise InvalidParameterValue(f"The value {namespace} for parameter Namespace is invalid.")
@@ -119,7 +120,7 @@ async def put_metric_data(custom: CustomMetrics, params: dict[str, Any]) -> dict
         data.append(
             Datum(namespace, str(datum["MetricName"]), dims, minute, datum.get("Unit") or "None", stats)
         )
-    await custom.put(data)
+    await custom.put(region, data)
     return {}
 
 
@@ -157,11 +158,12 @@ def _unknown(stat: str) -> float:
 
 
 async def windows(
-    custom: CustomMetrics, series: Series, start: int, end: int, period: int
+    custom: CustomMetrics, region: str, series: Series, start: int, end: int, period: int
 ) -> list[tuple[int, str, StatSet]]:
-    """(period start, unit, merged statistics) of a series over [start, end), oldest first."""
+    """(period start, unit, merged statistics) of a series of `region` over [start, end),
+    oldest first."""
     merged: dict[int, tuple[str, StatSet]] = {}
-    for minute, unit, stats in await custom.minutes(series, start, end):
+    for minute, unit, stats in await custom.minutes(region, series, start, end):
         slot = start + (minute - start) // period * period
         _, held = merged.setdefault(slot, (unit, StatSet()))
         held.merge(stats)
@@ -172,12 +174,12 @@ def statistic(stats: StatSet, stat: str) -> float | None:
     return _stat(stats, stat)
 
 
-async def listed(custom: CustomMetrics, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """ListMetrics over the published series with data in the last two weeks."""
+async def listed(custom: CustomMetrics, params: dict[str, Any], region: str) -> list[dict[str, Any]]:
+    """ListMetrics over `region`'s published series with data in the last two weeks."""
     namespace, name = params.get("Namespace"), params.get("MetricName")
     wanted = [(d.get("Name"), d.get("Value")) for d in params.get("Dimensions") or []]
     out = []
-    for series in await custom.series(int(time.time()) - PAST_S):
+    for series in await custom.series(region, int(time.time()) - PAST_S):
         if namespace not in (None, series.namespace) or name not in (None, series.name):
             continue
         if not all(k in series.dimensions and v in (None, "", series.dimensions[k]) for k, v in wanted):

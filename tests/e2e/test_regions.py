@@ -544,3 +544,70 @@ def test_each_region_has_its_own_account_concurrency(fresh_server: Any, fn_name:
     assert (unreserved(east), unreserved(west)) == (0, 0)
     usage = west.get_account_settings()["AccountUsage"]
     assert usage["FunctionCount"] == 1  # eu-west-1's function only
+
+
+# -- metrics code publishes are regional too ----------------------------------------------------
+
+EMF_PRINTING = {
+    "app.py": (
+        "import json, time\n"
+        "def handler(event, context):\n"
+        "    print(json.dumps({'_aws': {'Timestamp': int(time.time() * 1000), 'CloudWatchMetrics':"
+        " [{'Namespace': event['namespace'], 'Dimensions': [[]],"
+        " 'Metrics': [{'Name': 'Emitted', 'Unit': 'Count'}]}]}, 'Emitted': 4}))\n"
+        "    return {}\n"
+    )
+}
+
+
+def test_published_metrics_are_read_in_their_own_region(server: Server, fn_name: str) -> None:
+    """PutMetricData signed for eu-west-1, an EMF line of an eu-west-1 function and an
+    eu-west-1 queue's AWS/SQS metrics are read in eu-west-1, and us-east-1 sees none of them
+    (GetMetricStatistics, GetMetricData, ListMetrics)."""
+    east_cw, west_cw = regional(server, EAST, "cloudwatch"), regional(server, WEST, "cloudwatch")
+    namespace = f"Regional/{fn_name}"
+    now = datetime.now(UTC)
+    span = {"StartTime": now - timedelta(minutes=5), "EndTime": now + timedelta(minutes=5), "Period": 3600}
+
+    def summed(cw: Any, metric: str, namespace: str = namespace, **dims: str) -> list[float]:
+        dimensions = [{"Name": k, "Value": v} for k, v in dims.items()]
+        points = cw.get_metric_statistics(
+            Namespace=namespace, MetricName=metric, Dimensions=dimensions, Statistics=["Sum"], **span
+        )["Datapoints"]
+        return [p["Sum"] for p in points]
+
+    west_cw.put_metric_data(Namespace=namespace, MetricData=[{"MetricName": "Put", "Value": 5.0}])
+    assert summed(west_cw, "Put") == [5.0]
+    assert summed(east_cw, "Put") == []
+    query = {
+        "Id": "put",
+        "MetricStat": {"Metric": {"Namespace": namespace, "MetricName": "Put"}, "Period": 60, "Stat": "Sum"},
+    }
+    window = {"StartTime": span["StartTime"], "EndTime": span["EndTime"]}
+    assert west_cw.get_metric_data(MetricDataQueries=[query], **window)["MetricDataResults"][0]["Values"] == [
+        5.0
+    ]
+    assert (
+        east_cw.get_metric_data(MetricDataQueries=[query], **window)["MetricDataResults"][0]["Values"] == []
+    )
+
+    west = regional(server, WEST)
+    create(west, fn_name, EMF_PRINTING)
+    assert (
+        west.invoke(FunctionName=fn_name, Payload=json.dumps({"namespace": namespace}))["StatusCode"] == 200
+    )
+    assert until(lambda: summed(west_cw, "Emitted"), lambda sums: sums == [4.0]) == [4.0]
+    assert summed(east_cw, "Emitted") == []
+
+    listed = {m["MetricName"] for m in west_cw.list_metrics(Namespace=namespace)["Metrics"]}
+    assert listed == {"Put", "Emitted"}
+    assert east_cw.list_metrics(Namespace=namespace)["Metrics"] == []
+
+    sqs = regional(server, WEST, "sqs")
+    queue = sqs.create_queue(QueueName=fn_name)["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody="counted")
+    sent = until(
+        lambda: summed(west_cw, "NumberOfMessagesSent", "AWS/SQS", QueueName=fn_name), lambda s: s == [1.0]
+    )
+    assert sent == [1.0]
+    assert summed(east_cw, "NumberOfMessagesSent", "AWS/SQS", QueueName=fn_name) == []

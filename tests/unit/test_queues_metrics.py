@@ -12,14 +12,16 @@ from stratus.queues.model import Depth, Queue
 
 def _queue() -> Queue:
     return Queue(
-        region="us-east-1", name="orders", account_id="123456789012", attributes={}, tags={}, created_ms=0
+        region="eu-west-1", name="orders", account_id="123456789012", attributes={}, tags={}, created_ms=0
     )
 
 
 def test_events_and_gauges_are_recorded_per_minute() -> None:
     got: list[Datum] = []
+    regions: set[str] = set()
 
-    def record(data: Sequence[Datum]) -> None:
+    def record(region: str, data: Sequence[Datum]) -> None:
+        regions.add(region)
         got.extend(data)
 
     metrics = QueueMetrics(record, clock=lambda: 1_700_000_059.5)
@@ -30,6 +32,7 @@ def test_events_and_gauges_are_recorded_per_minute() -> None:
     metrics.deleted(q, 1)
     metrics.gauges(q, Depth(visible=4, in_flight=1, delayed=2), 12.5)
     metrics.gauges(q, Depth(visible=0, in_flight=0, delayed=0), None)
+    assert regions == {"eu-west-1"}  # the queue's region, where its metrics are read
     by_name: dict[str, list[Datum]] = {}
     for d in got:
         by_name.setdefault(d.name, []).append(d)
