@@ -4,8 +4,9 @@ store; an execution that waits (a Wait, a retry interval, a task token) is only 
 due time (`due_ms`), held in memory as a heap entry, and the runner starts a driver for it
 when it falls due. At start, every RUNNING execution is taken back from its last durable
 checkpoint: a task that was in flight runs again (at least once, as AWS promises for Standard).
-Waits inside Parallel branches and Map iterations are not durable points: a crash re-runs the
-whole Parallel or Map state (interpreter.py says exactly what that means).
+A running Parallel or Map state is resumed with its branches' and iterations' frames: those
+that finished are not run again, waiting ones keep their deadlines and task tokens
+(interpreter.py and progress.py say exactly what is durable).
 Express executions run in memory, write nothing, and are not resumed."""
 
 from __future__ import annotations
@@ -34,15 +35,7 @@ from stratus.workflows.faults import (
     TaskTimedOut,
 )
 from stratus.workflows.history import EventLog, as_json
-from stratus.workflows.interpreter import (
-    Checkpoint,
-    Lane,
-    Run,
-    Suspend,
-    TokenWaits,
-    token_due,
-    token_execution,
-)
+from stratus.workflows.interpreter import Checkpoint, Run, Suspend, token_due, token_execution
 from stratus.workflows.model import (
     ABORTED,
     EXPRESS,
@@ -55,6 +48,7 @@ from stratus.workflows.model import (
     StateMachine,
     execution_arn,
 )
+from stratus.workflows.progress import Frame, Frames, Lane, TokenWait, TokenWaits
 from stratus.workflows.store import WorkflowStore
 from stratus.workflows.tasks import Functions
 
@@ -101,7 +95,15 @@ class Executions:
         self._tokens: TokenWaits = {}
         self._tasks: asyncio.TaskGroup | None = None
         self._wake = asyncio.Event()
+        # Frames of the branches and iterations of executions resumed at start, until driven.
+        self._frames: dict[str, dict[str, Frame]] = {}
         for resumable in store.load_running():
+            if resumable.frames:
+                self._frames[resumable.record.arn] = dict(resumable.frames)
+                for frame in resumable.frames.values():
+                    cp = frame.get("cp") or {}
+                    if cp.get("phase") == "token":  # SendTaskSuccess may come before its lane resumes
+                        self._tokens[str(cp["token"])] = TokenWait(resumable.record.arn)
             cp = dict(resumable.checkpoint)
             cp.setdefault("n", resumable.next_event_id)
             cp["n"] = max(int(cp["n"]), resumable.next_event_id)
@@ -159,7 +161,10 @@ class Executions:
 
     def _run(self, record: Execution, next_id: int, durable: bool) -> Run:
         async def write(cp: Checkpoint, due: int | None) -> None:
-            await self.store.advance(record.arn, run.log.take(), cp, due)
+            await self.store.advance(record.arn, run.log.take(), cp, due, clear_frames=_cleared(run))
+
+        async def write_frames(events: list[dict[str, Any]], frames: Frames) -> None:
+            await self.store.progress(record.arn, events, frames)
 
         run = Run(
             record,
@@ -171,6 +176,8 @@ class Executions:
             token_waits=self._tokens,
             clock=self._clock,
             rand=self._rand,
+            frames=self._frames.pop(record.arn, None) if durable else None,
+            write_frames=write_frames,
         )
         return run
 
@@ -204,7 +211,11 @@ class Executions:
             output = await self._walk(run, lane, resume)
         except Suspend as s:
             await self.store.advance(
-                record.arn, run.log.take(), {**s.checkpoint, "n": run.log.next_id}, s.due_ms
+                record.arn,
+                run.log.take(),
+                {**s.checkpoint, "n": run.log.next_id},
+                s.due_ms,
+                clear_frames=_cleared(run),
             )
             self._hold(record, {**s.checkpoint, "n": run.log.next_id}, s.due_ms)
             return
@@ -229,7 +240,7 @@ class Executions:
         remaining = None if record.deadline_ms is None else (record.deadline_ms - self.now_ms()) / 1000
         phase = resume.get("phase", "enter")
         async with asyncio.timeout(remaining):
-            if phase in ("waited", "again", "outcome"):
+            if phase in ("waited", "again", "outcome", "branches"):
                 return await run.walk(
                     run.definition,
                     resume["input"],
@@ -272,9 +283,11 @@ class Executions:
             cause=cause,
         )
         if run.durable:
-            await self.store.advance(record.arn, run.log.take(), None, None, closed)
+            await self.store.advance(record.arn, run.log.take(), None, None, closed, clear_frames=True)
         else:
             run.log.take()
+        for token in [t for t, w in self._tokens.items() if w.execution_arn == record.arn]:
+            del self._tokens[token]  # waits of resumed lanes that never ran again
         await self._status_changed(closed)
         return closed
 
@@ -437,7 +450,8 @@ class Executions:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
             run.log.take()  # what the cancelled step made was never written
-            next_id = await self._next_id(arn)
+            # Past every id the run handed out: a frame write still committing has its own.
+            next_id = max(await self._next_id(arn), run.log.next_id)
         else:
             held = self._waiting.pop(arn, None)
             next_id = int(held[1].get("n", 1)) if held is not None else await self._next_id(arn)
@@ -461,8 +475,7 @@ class Executions:
         """SendTaskSuccess (ok, the output) or SendTaskFailure (not ok, {error, cause})."""
         waiting = self._tokens.get(token)
         if waiting is not None:
-            if not waiting[0].done():
-                waiting[0].set_result((ok, value))
+            waiting.answer(ok, value)
             return
         record, cp = self._token_holder(token)
         del self._waiting[record.arn]
@@ -471,7 +484,7 @@ class Executions:
     async def heartbeat(self, token: str) -> None:
         waiting = self._tokens.get(token)
         if waiting is not None:
-            waiting[1].set()
+            waiting.beat()
             return
         record, cp = self._token_holder(token)
         due = token_due(cp.get("timeout_ms"), cp.get("heartbeat_s"), self.now_ms())
@@ -483,9 +496,18 @@ class Executions:
 
 def _resumed(cp: Checkpoint) -> Checkpoint:
     """The checkpoint as `Run.state` reads it: a retry or a re-run task attempts again without
-    entering the state anew."""
+    entering the state anew; a Parallel or Map goes on with its branches' frames."""
     phase = cp["phase"]
-    return {**cp, "phase": "outcome" if phase == "outcome" else ("waited" if phase == "waited" else "again")}
+    return {**cp, "phase": phase if phase in ("outcome", "waited", "branches") else "again"}
+
+
+def _cleared(run: Run) -> bool:
+    """Whether the top lane's write deletes the execution's frames: a Parallel or Map of it has
+    ended since (or was resumed at start), and no lane is running."""
+    touched = run.progress.touched
+    if touched:
+        run.progress.cleared()
+    return touched
 
 
 def _same_json(a: str, b: str) -> bool:

@@ -1,26 +1,25 @@
 """One execution's walk through its states: input/output processing, Retry and Catch (the
 States Language's pure modules decide), the history events each state makes, and the points
-where a Standard execution stops being driven and waits durably (`Suspend`: a Wait, a retry's
-interval, a task token). Those points exist only on the top level of a Standard execution.
+where a Standard execution's progress is written durably.
 
-Inside a Parallel branch or a Map iteration (and everywhere in Express executions, which are
-not durable at all) a Wait, a retry's interval and a .waitForTaskToken are held by the driving
-task: an asyncio sleep or an in-memory future (`TokenWaits`), and nothing is written until the
-Parallel or Map state exits, whose events are written with the next top-level checkpoint. The
-last durable checkpoint during such a state is therefore "enter" of the Parallel or Map state
-itself, and a crash (SIGKILL, power loss) while it runs means, after the restart:
-- the whole state runs again from its input: every branch and iteration, including tasks that
-  had already succeeded (at least once per task, as AWS promises for Standard; none is lost);
-- the history holds none of the branches' events from before the crash (a fresh
-  Parallel/MapStateEntered follows the previous state's exit, with no gap in the ids);
-- a Wait with Seconds/SecondsPath waits its full time again from the re-run; a Timestamp or
-  TimestampPath wait still ends at its instant;
-- retry counts start again at zero (MaxAttempts counts from the re-run);
-- a task token handed out before the crash is dead: SendTaskSuccess/Failure/Heartbeat with it
-  answer TaskDoesNotExist, and the task's function is invoked again with a new token;
-- the execution's own TimeoutSeconds still counts from its start.
-A plain restart (SIGTERM) behaves the same: the driver is cancelled and resumed from "enter".
-While such a state waits, the execution holds its driver's task, not only its row's lease."""
+On the top level of a Standard execution those points are every transition ("enter"), a task
+about to run ("task"), and the waits (`Suspend`: a Wait, a retry's interval, a task token), after
+which the execution is only its row with a due time. A Parallel or Map state writes a
+checkpoint when it starts ("branches", with the id of its Parallel/MapStateStarted event), and
+each of its branches and iterations is a lane with a frame of its own (progress.py says what a
+frame holds), nested Parallel and Map states included:
+- a lane that finished records its output (or its error); after a restart it is not run again;
+- a lane that waits records its checkpoint and due time before waiting: after SIGKILL and a
+  restart, a Wait ends at its original deadline, a retry's interval keeps its time and its
+  counts, and a task token handed out before the crash is still answered by SendTaskSuccess/
+  Failure/Heartbeat (the token task's function is not invoked again);
+- a lane's events are written with its frame, so the history holds each event once: what ran
+  between a lane's last frame and the crash (a task in flight, states after a finished Wait)
+  runs again, at least once per task as AWS promises for Standard, with fresh event ids (ids
+  handed out to events that were never written leave gaps).
+While a Parallel or Map state waits, its driver task holds the waits in memory (an asyncio sleep,
+a `TokenWait`) as well as its frames; the state's TimeoutSeconds and the execution's count from
+their start. Express executions are not durable at all: nothing is written."""
 
 from __future__ import annotations
 
@@ -30,7 +29,7 @@ import json
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from stratus.workflows import choice, handling, io
@@ -39,6 +38,7 @@ from stratus.workflows.definition import Definition, State
 from stratus.workflows.errors import StatesError
 from stratus.workflows.history import EventLog, as_json
 from stratus.workflows.model import Execution
+from stratus.workflows.progress import Frame, Lane, Progress, TokenWait, TokenWaits, WriteFrames, frame_key
 from stratus.workflows.tasks import Call, Functions, invoke_call, invoke_output
 
 # A checkpoint: {"state", "input", "phase": enter|task|retry|waited|token, "attempts", "n",
@@ -53,13 +53,6 @@ class Suspend(Exception):
         super().__init__(checkpoint.get("phase"))
         self.checkpoint = checkpoint
         self.due_ms = due_ms
-
-
-class Lane:
-    """The chain of events one branch makes (previousEventId follows it)."""
-
-    def __init__(self, last: int) -> None:
-        self.last = last
 
 
 def new_token(execution_arn: str) -> str:
@@ -77,10 +70,6 @@ def token_execution(token: str) -> str | None:
     return arn if isinstance(arn, str) else None
 
 
-# In-memory token waits (Express, branches): token -> (future of the outcome, heartbeat event).
-TokenWaits = dict[str, tuple["asyncio.Future[tuple[bool, Any]]", asyncio.Event]]
-
-
 class Run:
     def __init__(
         self,
@@ -94,6 +83,8 @@ class Run:
         token_waits: TokenWaits,
         clock: Callable[[], float] = time.time,
         rand: random.Random | None = None,
+        frames: Mapping[str, Frame] | None = None,
+        write_frames: WriteFrames | None = None,
     ) -> None:
         self.record = record
         self.definition = definition
@@ -105,13 +96,22 @@ class Run:
         self._clock = clock
         self._rand = rand or random.Random()
         self.input_value: Any = json.loads(record.input)
+        # Branches' and iterations' frames: durable only in a durable run given a writer.
+        self.progress = Progress(log, write_frames if durable else None, frames or {})
 
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
 
     def event(self, lane: Lane, event_type: str, details: dict[str, Any] | None = None) -> int:
         lane.last = self.log.add(event_type, self.now_ms(), lane.last, details)
+        if lane.pending is not None:  # a durable lane holds its events until its next frame
+            lane.pending.append(self.log.pending.pop())
         return lane.last
+
+    async def sleep_until(self, due_ms: int) -> None:
+        # The loop's timers may fire a little early against the wall clock the due is in.
+        while (left := due_ms - self.now_ms()) > 0:
+            await asyncio.sleep(left / 1000)
 
     async def checkpoint(self, checkpoint: Checkpoint, due_ms: int | None = None) -> None:
         if self.durable:
@@ -180,14 +180,18 @@ class Run:
                 self.exited(state, lane, output)
                 return nxt, output
             elif state.type == "Wait":
-                if phase != "waited":
+                if resume is not None and phase == "wait":  # a lane resumed in its Wait: same deadline
+                    await self.sleep_until(int(resume["due_ms"]))
+                elif phase != "waited":
                     until = io.wait_until(state, raw, _utc(self.now_ms()))
                     due = int(until.timestamp() * 1000)
+                    waited = {"state": state.name, "input": raw, "phase": "waited", "entered_ms": entered}
                     if top:
-                        raise Suspend(
-                            {"state": state.name, "input": raw, "phase": "waited", "entered_ms": entered}, due
-                        )
-                    await asyncio.sleep(max(0.0, (due - self.now_ms()) / 1000))
+                        raise Suspend(waited, due)
+                    if lane.key is not None:
+                        cp = {**waited, "phase": "wait", "due_ms": due, "last": lane.last}
+                        await self.progress.hold(lane, {"cp": cp}, due)
+                    await self.sleep_until(due)
                 output = io.state_output(state, raw, io.effective_input(state, raw, context), context)
             elif state.type == "Succeed":
                 output = io.state_output(state, raw, io.effective_input(state, raw, context), context)
@@ -196,9 +200,11 @@ class Run:
             elif state.type == "Fail":
                 raise io.fail_error(state, raw, context)
             elif state.type == "Parallel":
-                output = await self.parallel(state, raw, lane, context)
+                output = await self.parallel(
+                    state, raw, lane, context, top=top, resume=resume, entered=entered
+                )
             elif state.type == "Map":
-                output = await self.map(state, raw, lane, context)
+                output = await self.map(state, raw, lane, context, top=top, resume=resume, entered=entered)
             else:
                 raise StatesError("States.Runtime", f"Unsupported state type {state.type}")
         except StatesError as error:
@@ -235,6 +241,18 @@ class Run:
         outcome: tuple[bool, Any] | None = None
         if resume is not None and resume["phase"] == "outcome":
             outcome = (bool(resume["ok"]), resume["value"])
+        elif resume is not None and resume["phase"] == "retry" and "due_ms" in resume:
+            await self.sleep_until(int(resume["due_ms"]))  # a lane resumed in a retry's interval
+        elif resume is not None and resume["phase"] == "token":  # a lane resumed waiting for its token
+            waiting = {k: v for k, v in resume.items() if k not in ("due_ms", "last")}
+            outcome = await self.wait_token(
+                str(resume["token"]),
+                resume.get("timeout_ms"),
+                resume.get("heartbeat_s"),
+                lane=lane,
+                cp=waiting,
+                due=resume.get("due_ms"),
+            )
         while True:
             retries = sum(attempts.values())
             context = state_context(self.record, self.input_value, state.name, entered, retries, item=item)
@@ -252,19 +270,21 @@ class Run:
                     raise
                 index, delay = decided
                 attempts = {**attempts, index: attempts.get(index, 0) + 1}
+                due = self.now_ms() + int(delay * 1000)
+                retrying = {
+                    "state": state.name,
+                    "input": raw,
+                    "phase": "retry",
+                    "attempts": attempts,
+                    "entered_ms": entered,
+                }
                 if top:
-                    due = self.now_ms() + int(delay * 1000)
-                    raise Suspend(
-                        {
-                            "state": state.name,
-                            "input": raw,
-                            "phase": "retry",
-                            "attempts": attempts,
-                            "entered_ms": entered,
-                        },
-                        due,
-                    ) from None
-                await asyncio.sleep(delay)
+                    raise Suspend(retrying, due) from None
+                if lane.key is not None:
+                    await self.progress.hold(
+                        lane, {"cp": {**retrying, "due_ms": due, "last": lane.last}}, due
+                    )
+                await self.sleep_until(due)
 
     async def attempt(
         self, state: State, raw: Any, lane: Lane, context: dict[str, Any], *, top: bool, base: Checkpoint
@@ -325,6 +345,8 @@ class Run:
             await self.checkpoint({**base, "phase": "task"})
         self.event(lane, "TaskStarted", {"resourceType": "lambda", "resource": name})
         started = self.now_ms()
+        if token is not None and not top:  # an answer sent while the function runs is kept
+            self._tokens.setdefault(token, TokenWait(self.record.arn))
         try:
             async with asyncio.timeout(timeout):
                 called = await self.functions.call(
@@ -334,6 +356,7 @@ class Run:
                     session=self.record.name,
                 )
         except TimeoutError:
+            self._forget(token)
             self.event(
                 lane,
                 "TaskTimedOut",
@@ -341,11 +364,15 @@ class Run:
             )
             raise StatesError("States.Timeout", "") from None
         except StatesError as error:
+            self._forget(token)
             self.event(
                 lane,
                 "TaskFailed",
                 {"resourceType": "lambda", "resource": name, "error": error.error, "cause": error.cause},
             )
+            raise
+        except BaseException:
+            self._forget(token)
             raise
         if token is None:
             output = invoke_output(called)
@@ -361,39 +388,59 @@ class Run:
             )
             return output
         timeout_ms = started + int(timeout * 1000) if timeout is not None else None
+        waiting = {
+            **base,
+            "phase": "token",
+            "token": token,
+            "timeout_ms": timeout_ms,
+            "heartbeat_s": heartbeat,
+        }
+        due = token_due(timeout_ms, heartbeat, self.now_ms())
         if top:
-            waiting = {
-                **base,
-                "phase": "token",
-                "token": token,
-                "timeout_ms": timeout_ms,
-                "heartbeat_s": heartbeat,
-            }
-            raise Suspend(waiting, token_due(timeout_ms, heartbeat, self.now_ms()))
-        return self.token_outcome(state, lane, await self.wait_token(token, timeout_ms, heartbeat))
+            raise Suspend(waiting, due)
+        if lane.key is not None:
+            try:
+                await self.progress.hold(lane, {"cp": {**waiting, "due_ms": due, "last": lane.last}}, due)
+            except BaseException:
+                self._forget(token)
+                raise
+        outcome = await self.wait_token(token, timeout_ms, heartbeat, lane=lane, cp=waiting)
+        return self.token_outcome(state, lane, outcome)
+
+    def _forget(self, token: str | None) -> None:
+        if token is not None:
+            self._tokens.pop(token, None)
 
     async def wait_token(
-        self, token: str, timeout_ms: int | None, heartbeat: float | None
+        self,
+        token: str,
+        timeout_ms: int | None,
+        heartbeat: float | None,
+        *,
+        lane: Lane | None = None,
+        cp: Checkpoint | None = None,
+        due: int | None = None,
     ) -> tuple[bool, Any]:
-        """An in-memory wait for SendTaskSuccess/Failure (or the deadlines)."""
-        future: asyncio.Future[tuple[bool, Any]] = asyncio.get_running_loop().create_future()
-        beat = asyncio.Event()
-        self._tokens[token] = (future, beat)
+        """An in-memory wait for SendTaskSuccess/Failure (or the deadlines). In a durable lane
+        a heartbeat moves the frame's deadline too, so that a restart keeps the new one."""
+        waiting = self._tokens.setdefault(token, TokenWait(self.record.arn))
         try:
-            while True:
+            if due is None:
                 due = token_due(timeout_ms, heartbeat, self.now_ms())
+            while waiting.outcome is None:
+                waiting.changed.clear()
                 wait = None if due is None else max(0.0, (due - self.now_ms()) / 1000)
-                beat.clear()
-                beaten: asyncio.Future[Any] = asyncio.ensure_future(beat.wait())
-                waited: list[asyncio.Future[Any]] = [future, beaten]
                 try:
-                    await asyncio.wait(waited, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    beaten.cancel()
-                if future.done():
-                    return future.result()
-                if not beat.is_set():
-                    return (False, {"error": "States.Timeout", "cause": "", "timeout": True})
+                    async with asyncio.timeout(wait):
+                        await waiting.changed.wait()
+                except TimeoutError:
+                    if waiting.outcome is None:
+                        return (False, {"error": "States.Timeout", "cause": "", "timeout": True})
+                if waiting.outcome is None:  # a heartbeat: the next deadline
+                    due = token_due(timeout_ms, heartbeat, self.now_ms())
+                    if lane is not None and lane.key is not None and cp is not None:
+                        self.progress.queue(lane, {"cp": {**cp, "due_ms": due, "last": lane.last}}, due)
+            return waiting.outcome
         finally:
             self._tokens.pop(token, None)
 
@@ -423,24 +470,121 @@ class Run:
 
     # -- Parallel and Map ----------------------------------------------------------------------
 
-    async def parallel(self, state: State, raw: Any, lane: Lane, context: dict[str, Any]) -> Any:
+    async def started(
+        self,
+        state: State,
+        raw: Any,
+        lane: Lane,
+        details: dict[str, Any] | None,
+        *,
+        top: bool,
+        resume: Checkpoint | None,
+        entered: int,
+    ) -> int:
+        """The id of the state's Parallel/MapStateStarted event, the root of its lanes' frame
+        keys: made and written now (with a checkpoint saying the state runs its branches), or
+        the one recorded before a restart."""
+        if resume is not None and resume.get("phase") == "branches":
+            lane.last = int(resume["started"])
+            return lane.last
+        self.event(lane, f"{state.type}StateStarted", details)
+        cp = {
+            "state": state.name,
+            "input": raw,
+            "phase": "branches",
+            "entered_ms": entered,
+            "started": lane.last,
+        }
+        if top:
+            await self.checkpoint(cp)
+        elif lane.key is not None:
+            await self.progress.hold(lane, {"cp": {**cp, "last": lane.last}})
+        return lane.last
+
+    def recorded(self, key: str | None) -> Frame | None:
+        """What a branch or iteration had recorded before a restart (each is taken once)."""
+        return self.progress.loaded.pop(key, None) if key is not None and self.progress.loaded else None
+
+    async def walk_lane(
+        self,
+        definition: Definition,
+        value: Any,
+        lane: Lane,
+        cp: Checkpoint | None,
+        item: tuple[int, Any] | None,
+    ) -> Any:
+        if cp is None:
+            return await self.walk(definition, value, lane, top=False, item=item)
+        return await self.walk(
+            definition, cp["input"], lane, top=False, start=cp["state"], resume=cp, item=item
+        )
+
+    def settle(self, lane: Lane, frame: Frame) -> None:
+        """A branch or iteration ended: its frame (and events) queued for the flusher."""
+        if lane.key is not None:
+            self.progress.queue(lane, frame)
+
+    async def concurrently(self, durable: bool, jobs: list[Coroutine[Any, Any, None]]) -> None:
+        """The jobs in a task group (a StatesError of one cancels the others and comes out in an
+        exception group), beside the flusher of their frames when their lanes are durable."""
+        stop = asyncio.Event()
+
+        async def all_jobs() -> None:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for job in jobs:
+                        group.create_task(job)
+            finally:
+                self.progress.stop(stop)
+
+        if not durable:
+            await all_jobs()
+            return
+        async with asyncio.TaskGroup() as outer:
+            outer.create_task(self.progress.flusher(stop))
+            outer.create_task(all_jobs())
+
+    async def parallel(
+        self,
+        state: State,
+        raw: Any,
+        lane: Lane,
+        context: dict[str, Any],
+        *,
+        top: bool,
+        resume: Checkpoint | None,
+        entered: int,
+    ) -> Any:
         effective = io.effective_input(state, raw, context)
-        self.event(lane, "ParallelStateStarted")
-        started = lane.last
+        started = await self.started(state, raw, lane, None, top=top, resume=resume, entered=entered)
+        durable = top or lane.key is not None
         results: list[Any] = [None] * len(state.branches)
         failures: list[StatesError] = []
 
         async def branch(index: int, definition: Definition) -> None:
+            key = frame_key(started, index) if durable else None
+            frame = self.recorded(key)
+            if frame is not None and "done" in frame:
+                results[index] = frame["done"]
+                return
+            if frame is not None and "failed" in frame:
+                failures.append(StatesError(frame["failed"]["error"], frame["failed"]["cause"]))
+                raise failures[-1]
+            cp = frame.get("cp") if frame is not None else None
+            blane = Lane(int(cp["last"]) if cp else started, key)
             try:
-                results[index] = await self.walk(definition, effective, Lane(started), top=False)
+                results[index] = await self.walk_lane(definition, effective, blane, cp, None)
             except StatesError as error:
+                self.settle(blane, {"failed": {"error": error.error, "cause": error.cause}})
                 failures.append(error)
                 raise
+            except BaseException:
+                self.progress.release(blane)
+                raise
+            self.settle(blane, {"done": results[index]})
 
         try:
-            async with asyncio.TaskGroup() as group:
-                for i, definition in enumerate(state.branches):
-                    group.create_task(branch(i, definition))
+            await self.concurrently(durable, [branch(i, d) for i, d in enumerate(state.branches)])
         except* StatesError:
             pass
         if failures:
@@ -449,10 +593,22 @@ class Run:
         self.event(lane, "ParallelStateSucceeded")
         return io.state_output(state, raw, results, context)
 
-    async def map(self, state: State, raw: Any, lane: Lane, context: dict[str, Any]) -> Any:
+    async def map(
+        self,
+        state: State,
+        raw: Any,
+        lane: Lane,
+        context: dict[str, Any],
+        *,
+        top: bool,
+        resume: Checkpoint | None,
+        entered: int,
+    ) -> Any:
         items = io.map_items(state, raw, context)
-        self.event(lane, "MapStateStarted", {"length": len(items)})
-        started = lane.last
+        started = await self.started(
+            state, raw, lane, {"length": len(items)}, top=top, resume=resume, entered=entered
+        )
+        durable = top or lane.key is not None
         processor = state.processor
         assert processor is not None
         limit = inline_concurrency(state.raw.get("MaxConcurrency"), len(items))
@@ -473,17 +629,34 @@ class Run:
             )
 
         async def iteration(index: int, value: Any) -> None:
-            ilane = Lane(started)
-            self.event(ilane, "MapIterationStarted", {"name": state.name, "index": index})
+            key = frame_key(started, index) if durable else None
+            frame = self.recorded(key)
+            if frame is not None and "done" in frame:
+                results[index] = frame["done"]
+                return
+            if frame is not None and "failed" in frame:
+                failures.append(StatesError(frame["failed"]["error"], frame["failed"]["cause"]))
+                if too_many():
+                    raise failures[-1]
+                return
+            cp = frame.get("cp") if frame is not None else None
+            ilane = Lane(int(cp["last"]) if cp else started, key)
+            if cp is None:
+                self.event(ilane, "MapIterationStarted", {"name": state.name, "index": index})
             try:
-                results[index] = await self.walk(processor, value, ilane, top=False, item=(index, value))
+                results[index] = await self.walk_lane(processor, value, ilane, cp, (index, value))
             except StatesError as error:
                 self.event(ilane, "MapIterationFailed", {"name": state.name, "index": index})
+                self.settle(ilane, {"failed": {"error": error.error, "cause": error.cause}})
                 failures.append(error)
                 if too_many():
                     raise
                 return
+            except BaseException:
+                self.progress.release(ilane)
+                raise
             self.event(ilane, "MapIterationSucceeded", {"name": state.name, "index": index})
+            self.settle(ilane, {"done": results[index]})
 
         # `limit` workers take the items in order: never more iterations in flight than that,
         # and no task per waiting item.
@@ -494,9 +667,7 @@ class Run:
                 await iteration(index, value)
 
         try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(limit):
-                    group.create_task(worker())
+            await self.concurrently(durable, [worker() for _ in range(limit)])
         except* StatesError:
             pass
         if too_many():

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,13 @@ CREATE TABLE IF NOT EXISTS wf_executions (
 );
 CREATE INDEX IF NOT EXISTS wf_executions_machine ON wf_executions (machine_arn, start_ms);
 CREATE INDEX IF NOT EXISTS wf_executions_status ON wf_executions (status, due_ms);
+CREATE TABLE IF NOT EXISTS wf_frames (
+    execution_arn TEXT NOT NULL,
+    lane TEXT NOT NULL,
+    body TEXT NOT NULL,
+    due_ms BIGINT,
+    PRIMARY KEY (execution_arn, lane)
+);
 CREATE TABLE IF NOT EXISTS wf_events (
     execution_arn TEXT NOT NULL,
     id INTEGER NOT NULL,
@@ -59,6 +66,8 @@ class Resumable:
     checkpoint: dict[str, Any]
     due_ms: int | None
     next_event_id: int
+    # Its running Parallel or Map state's branches and iterations (progress.py): key -> frame.
+    frames: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _dumps(value: Any) -> str:
@@ -86,10 +95,19 @@ class WorkflowStore:
             " FROM wf_executions e WHERE e.status = ?",
             (RUNNING,),
         ).fetchall()
-        return [
-            Resumable(Execution.from_row(json.loads(b)), json.loads(c or "{}"), d, int(n) + 1)
-            for b, c, d, n in rows
-        ]
+        frames: dict[str, dict[str, dict[str, Any]]] = {}
+        for arn, key, body in self._db.conn.execute(
+            "SELECT f.execution_arn, f.lane, f.body FROM wf_frames f JOIN wf_executions e"
+            " ON e.arn = f.execution_arn WHERE e.status = ?",
+            (RUNNING,),
+        ):
+            frames.setdefault(arn, {})[key] = json.loads(body)
+        resumable = []
+        for b, c, d, n in rows:
+            record = Execution.from_row(json.loads(b))
+            checkpoint = json.loads(c or "{}")
+            resumable.append(Resumable(record, checkpoint, d, int(n) + 1, frames.get(record.arn, {})))
+        return resumable
 
     # -- state machines --------------------------------------------------------------------------
 
@@ -127,6 +145,7 @@ class WorkflowStore:
                 if old.status == RUNNING or (old.stop_ms or 0) >= reuse_after_ms:
                     return old
                 conn.execute("DELETE FROM wf_events WHERE execution_arn = ?", (record.arn,))
+                conn.execute("DELETE FROM wf_frames WHERE execution_arn = ?", (record.arn,))
                 conn.execute("DELETE FROM wf_executions WHERE arn = ?", (record.arn,))
             conn.execute(
                 "INSERT INTO wf_executions (arn, machine_arn, name, status, start_ms, body, checkpoint,"
@@ -154,16 +173,21 @@ class WorkflowStore:
         checkpoint: dict[str, Any] | None,
         due_ms: int | None,
         record: Execution | None = None,
+        *,
+        clear_frames: bool = False,
     ) -> None:
         """One transition: its events appended, where the execution now stands, when it is next
         due, and (when it closes) its final record. Nothing happens to a closed execution (a
-        stopped one whose driver was still finishing a step)."""
+        stopped one whose driver was still finishing a step). `clear_frames`: the Parallel or
+        Map state whose branches had frames has ended, so they go."""
 
         def advance(conn: sqlite3.Connection) -> None:
             row = conn.execute("SELECT status FROM wf_executions WHERE arn = ?", (arn,)).fetchone()
             if row is None or row[0] != RUNNING:
                 return
             _append(conn, arn, events)
+            if clear_frames:
+                conn.execute("DELETE FROM wf_frames WHERE execution_arn = ?", (arn,))
             if record is not None:
                 conn.execute(
                     "UPDATE wf_executions SET status = ?, body = ?, checkpoint = NULL, due_ms = NULL"
@@ -177,6 +201,31 @@ class WorkflowStore:
                 )
 
         await self._db.change(advance)
+
+    async def progress(
+        self,
+        arn: str,
+        events: Sequence[dict[str, Any]],
+        frames: Mapping[str, tuple[dict[str, Any], int | None]],
+    ) -> None:
+        """Branches' and iterations' progress inside a running Parallel or Map state: their
+        events appended and their frames (key -> (frame, due)) put, in one change. Nothing
+        happens to a closed execution."""
+
+        def put(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT status FROM wf_executions WHERE arn = ?", (arn,)).fetchone()
+            if row is None or row[0] != RUNNING:
+                return
+            _append(conn, arn, events)
+            if frames:
+                conn.executemany(
+                    "INSERT INTO wf_frames (execution_arn, lane, body, due_ms) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (execution_arn, lane) DO UPDATE SET body = excluded.body,"
+                    " due_ms = excluded.due_ms",
+                    [(arn, key, _dumps(frame), due) for key, (frame, due) in frames.items()],
+                )
+
+        await self._db.change(put)
 
     async def execution(self, arn: str) -> Execution | None:
         def read(conn: sqlite3.Connection) -> Execution | None:
@@ -215,11 +264,12 @@ class WorkflowStore:
         """A deleted state machine's closed executions (running ones are stopped first)."""
 
         def delete(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "DELETE FROM wf_events WHERE execution_arn IN"
-                " (SELECT arn FROM wf_executions WHERE machine_arn = ?)",
-                (machine_arn,),
-            )
+            for table in ("wf_events", "wf_frames"):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE execution_arn IN"
+                    " (SELECT arn FROM wf_executions WHERE machine_arn = ?)",
+                    (machine_arn,),
+                )
             conn.execute("DELETE FROM wf_executions WHERE machine_arn = ?", (machine_arn,))
 
         await self._db.change(delete)

@@ -1,12 +1,16 @@
 """Standard executions survive a SIGKILL of the server: after a restart on the same data dir a
 Wait keeps its deadline, a task that was in flight runs again (at least once), and a task
-waiting for its token still takes SendTaskSuccess (issue 19)."""
+waiting for its token still takes SendTaskSuccess (issue 19). The same holds inside a Map's
+iterations and a Parallel's branches (nested ones too): those that finished are not run again,
+a waiting one ends at its deadline, a token handed out before the crash is still answered, and
+the history holds each event once."""
 
 from __future__ import annotations
 
 import json
 import signal
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +27,7 @@ from tests.e2e.test_stepfunctions import (
     types,
     wait_for,
 )
+from tests.e2e.test_stepfunctions_map import counter_role
 
 SLOW = "import time\ndef handler(event, context):\n    time.sleep(4)\n    return {'slept': True, **event}\n"
 
@@ -130,3 +135,234 @@ def test_a_task_token_wait_survives_a_restart(restartable: list[Server]) -> None
     sfn.send_task_success(taskToken=the_token, output='{"ok": 1}')
     done = finished(sfn, run)
     assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", {"ok": 1})
+
+
+# -- Parallel branches and Map iterations ----------------------------------------------------------
+
+# Counts its own invocations per item in a DynamoDB item and answers with the count: what ran
+# again after the restart shows in the table and in the execution's output, not in timings.
+COUNT = """
+import os, boto3
+ddb = boto3.client("dynamodb")
+
+def handler(event, context):
+    answer = ddb.update_item(
+        TableName=os.environ["TABLE"], Key={"pk": {"S": str(event["i"])}},
+        UpdateExpression="ADD calls :one", ExpressionAttributeValues={":one": {"N": "1"}},
+        ReturnValues="UPDATED_NEW",
+    )
+    return {"i": event["i"], "n": int(answer["Attributes"]["calls"]["N"])}
+"""
+WAIT_SECONDS = 4
+
+
+def counter(srv: Server) -> tuple[str, str]:
+    """The counting function and its table."""
+    table = f"sfn-calls-{uuid.uuid4().hex[:8]}"
+    srv.client("dynamodb").create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    fn = function(srv, COUNT, Role=counter_role(srv), Timeout=30, Environment={"Variables": {"TABLE": table}})
+    return fn, table
+
+
+def calls(srv: Server, table: str) -> dict[int, int]:
+    items = srv.client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
+    return {int(i["pk"]["S"]): int(i["calls"]["N"]) for i in items}
+
+
+def processor(fn: str, tag: str = "") -> dict[str, Any]:
+    """An iteration by its item's kind: a quick count, a Wait, or a task token (state names
+    end in `tag`: names are unique in a whole state machine)."""
+    return {
+        "StartAt": f"Kind{tag}",
+        "States": {
+            f"Kind{tag}": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.kind", "StringEquals": "wait", "Next": f"Hold{tag}"},
+                    {"Variable": "$.kind", "StringEquals": "token", "Next": f"Ask{tag}"},
+                ],
+                "Default": f"Count{tag}",
+            },
+            f"Count{tag}": {"Type": "Task", "Resource": fn, "End": True},
+            f"Hold{tag}": {"Type": "Wait", "Seconds": WAIT_SECONDS, "Next": f"Held{tag}"},
+            f"Held{tag}": {"Type": "Pass", "Parameters": {"i.$": "$.i", "waited": True}, "End": True},
+            f"Ask{tag}": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": fn, "Payload": {"i.$": "$.i", "token.$": "$$.Task.Token"}},
+                "End": True,
+            },
+        },
+    }
+
+
+def token_in(history: list[dict[str, Any]]) -> str | None:
+    scheduled = [e for e in history if e["type"] == "TaskScheduled"]
+    if not scheduled or "TaskStarted" not in [e["type"] for e in history]:
+        return None
+    return str(json.loads(scheduled[0]["taskScheduledEventDetails"]["parameters"])["Payload"]["token"])
+
+
+def check_history(history: list[dict[str, Any]]) -> list[str]:
+    """The history's ids run 1.. with no id twice, and the Waits ended at their deadlines."""
+    ids = [int(e["id"]) for e in history]
+    assert ids == sorted(set(ids)), "an event id twice or out of order"
+    entered = sorted(e["timestamp"] for e in history if e["type"] == "WaitStateEntered")
+    exited = sorted(e["timestamp"] for e in history if e["type"] == "WaitStateExited")
+    assert len(entered) == len(exited)
+    for start, end in zip(entered, exited, strict=True):
+        assert (end - start).total_seconds() >= WAIT_SECONDS  # the deadline held across the restart
+    return [e["type"] for e in history]
+
+
+def test_a_map_resumes_its_finished_waiting_and_token_iterations_after_sigkill(
+    restartable: list[Server],
+) -> None:
+    srv = restartable[0]
+    sfn = srv.client("stepfunctions")
+    fn, table = counter(srv)
+    items = [{"i": i, "kind": "count"} for i in range(3)]
+    items += [{"i": 3, "kind": "wait"}, {"i": 4, "kind": "token"}]
+    arn = machine(
+        sfn,
+        {
+            "StartAt": "Each",
+            "States": {
+                "Each": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": processor(fn), "End": True}
+            },
+        },
+        states_role(srv, "sfn-durable-role"),
+    )
+    run = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": items}))["executionArn"]
+
+    def ready() -> str | None:  # what the history shows is written: kill once all of it is
+        history = events(sfn, run)
+        kinds = [e["type"] for e in history]
+        if kinds.count("MapIterationSucceeded") < 3 or "WaitStateEntered" not in kinds:
+            return None
+        return token_in(history)
+
+    the_token = wait_for(ready)
+    assert "WaitStateExited" not in types(sfn, run)  # killed during the Wait
+    srv = kill_and_restart(restartable)
+    sfn = srv.client("stepfunctions")
+    assert sfn.describe_execution(executionArn=run)["status"] == "RUNNING"
+    sfn.send_task_success(taskToken=the_token, output='{"answered": 4}')
+
+    done = finished(sfn, run)
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    assert json.loads(done["output"]) == [
+        {"i": 0, "n": 1},
+        {"i": 1, "n": 1},
+        {"i": 2, "n": 1},
+        {"i": 3, "waited": True},
+        {"answered": 4},
+    ]
+    assert calls(srv, table) == {0: 1, 1: 1, 2: 1, 4: 1}  # nothing invoked twice
+    kinds = check_history(events(sfn, run))
+    for kind, count in {
+        "MapStateEntered": 1,
+        "MapStateStarted": 1,
+        "MapIterationStarted": 5,
+        "MapIterationSucceeded": 5,
+        "LambdaFunctionScheduled": 3,
+        "TaskScheduled": 1,
+        "WaitStateEntered": 1,
+        "MapStateExited": 1,
+    }.items():
+        assert kinds.count(kind) == count, (kind, kinds)
+    assert kinds[-1] == "ExecutionSucceeded"
+
+
+def test_a_parallel_resumes_its_branches_and_a_nested_map_after_sigkill(restartable: list[Server]) -> None:
+    srv = restartable[0]
+    sfn = srv.client("stepfunctions")
+    fn, table = counter(srv)
+    arn = machine(
+        sfn,
+        {
+            "StartAt": "Fan",
+            "States": {
+                "Fan": {
+                    "Type": "Parallel",
+                    "End": True,
+                    "Branches": [
+                        {
+                            "StartAt": "Quick",
+                            "States": {
+                                "Quick": {
+                                    "Type": "Task",
+                                    "Resource": fn,
+                                    "Parameters": {"i": 10},
+                                    "End": True,
+                                }
+                            },
+                        },
+                        {
+                            "StartAt": "Pause",
+                            "States": {
+                                "Pause": {"Type": "Wait", "Seconds": WAIT_SECONDS, "Next": "Paused"},
+                                "Paused": {"Type": "Pass", "Result": {"waited": 11}, "End": True},
+                            },
+                        },
+                        {"StartAt": "Kind", "States": processor(fn)["States"]},
+                        {
+                            "StartAt": "Inner",
+                            "States": {
+                                "Inner": {
+                                    "Type": "Map",
+                                    "ItemsPath": "$.inner",
+                                    "ItemProcessor": processor(fn, "Inner"),
+                                    "End": True,
+                                }
+                            },
+                        },
+                    ],
+                }
+            },
+        },
+        states_role(srv, "sfn-durable-role"),
+    )
+    given = {"i": 12, "kind": "token", "inner": [{"i": 13, "kind": "count"}, {"i": 14, "kind": "wait"}]}
+    run = sfn.start_execution(stateMachineArn=arn, input=json.dumps(given))["executionArn"]
+
+    def ready() -> str | None:
+        history = events(sfn, run)
+        kinds = [e["type"] for e in history]
+        if kinds.count("LambdaFunctionSucceeded") < 2 or kinds.count("WaitStateEntered") < 2:
+            return None
+        return token_in(history)
+
+    the_token = wait_for(ready)
+    assert "WaitStateExited" not in types(sfn, run)
+    srv = kill_and_restart(restartable)
+    sfn = srv.client("stepfunctions")
+    sfn.send_task_success(taskToken=the_token, output='{"answered": 12}')
+
+    done = finished(sfn, run)
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    assert json.loads(done["output"]) == [
+        {"i": 10, "n": 1},
+        {"waited": 11},
+        {"answered": 12},
+        [{"i": 13, "n": 1}, {"i": 14, "waited": True}],
+    ]
+    assert calls(srv, table) == {10: 1, 12: 1, 13: 1}
+    kinds = check_history(events(sfn, run))
+    for kind, count in {
+        "ParallelStateEntered": 1,
+        "ParallelStateStarted": 1,
+        "MapStateStarted": 1,
+        "MapIterationStarted": 2,
+        "LambdaFunctionScheduled": 2,
+        "TaskScheduled": 1,
+        "WaitStateEntered": 2,
+        "ParallelStateExited": 1,
+    }.items():
+        assert kinds.count(kind) == count, (kind, kinds)
+    assert kinds[-1] == "ExecutionSucceeded"

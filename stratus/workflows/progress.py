@@ -1,0 +1,135 @@
+"""Durable progress inside Parallel and Map states of a Standard execution.
+
+The top level of an execution is one lane whose checkpoint lives in its execution row. Each
+branch of a Parallel and each iteration of a Map is a lane of its own, with a *frame* row keyed
+by `<the id of its Parallel/MapStateStarted event>/<branch or item index>` (event ids are
+unique within an execution, so the keys of nested states never collide and carry no path):
+- `{"done": output}`: the lane finished; after a restart its output is used, it is not run;
+- `{"failed": {"error", "cause"}}`: it failed (a Map's tolerated failures count it);
+- `{"cp": checkpoint}`: it waits (a Wait, a retry's interval, a task token) or runs a nested
+  Parallel or Map, with the due time of the wait beside it; after a restart it resumes there.
+A lane's events are held by the lane until it reaches one of those points, then written
+together with its frame in one change, so the history holds exactly the work recorded.
+
+Waits write their frame before they start (awaited: waits are rare and slow anyway). A lane
+that finishes only queues its frame: a flusher task per running Parallel or Map writes what is
+queued, one change at a time, so a Map of many quick iterations costs a few group commits, not
+one per iteration (and an iteration that finished just before a crash may run again, which is
+the at-least-once Standard promises). Frames of a state are deleted by the next write of the
+top-level lane (the state has exited by then) and when the execution closes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from stratus.workflows.history import EventLog
+
+Frame = dict[str, Any]
+Frames = dict[str, tuple[Frame, int | None]]  # key -> (frame, due_ms)
+WriteFrames = Callable[[list[dict[str, Any]], Frames], Awaitable[None]]
+
+
+def frame_key(started: int, index: int) -> str:
+    return f"{started}/{index}"
+
+
+class Lane:
+    """The chain of events one branch makes (previousEventId follows it). A durable lane (a
+    branch or iteration of a Standard execution) has a frame key and holds its own events
+    until its next durable point."""
+
+    def __init__(self, last: int, key: str | None = None) -> None:
+        self.last = last
+        self.key = key
+        self.pending: list[dict[str, Any]] | None = [] if key is not None else None
+
+
+class TokenWait:
+    """A task token waited for in memory (inside branches, and in Express executions): its
+    answer once SendTaskSuccess/Failure came, and an event set by an answer or a heartbeat.
+    After a restart the waits of resumed branches are registered before their lanes run, so
+    that an answer arriving first is kept."""
+
+    def __init__(self, execution_arn: str) -> None:
+        self.execution_arn = execution_arn
+        self.outcome: tuple[bool, Any] | None = None
+        self.changed = asyncio.Event()
+
+    def answer(self, ok: bool, value: Any) -> None:
+        if self.outcome is None:
+            self.outcome = (ok, value)
+        self.changed.set()
+
+    def beat(self) -> None:
+        self.changed.set()
+
+
+TokenWaits = dict[str, TokenWait]
+
+
+class Progress:
+    """One run's frames: those loaded at a restart, and those queued for the next write."""
+
+    def __init__(self, log: EventLog, write: WriteFrames | None, loaded: Mapping[str, Frame]) -> None:
+        self._log = log  # its pending events are what the next write (of any lane) takes
+        self._write = write
+        self.loaded = dict(loaded)
+        self._queued: Frames = {}
+        self._dirty = asyncio.Event()
+        # Frames of this execution may be in the store: the top lane's next write deletes them.
+        self.touched = bool(loaded)
+
+    @property
+    def durable(self) -> bool:
+        return self._write is not None
+
+    def queue(self, lane: Lane, frame: Frame, due_ms: int | None = None) -> None:
+        """The lane's events so far and its frame, for the next write."""
+        assert lane.key is not None and lane.pending is not None
+        self._log.pending.extend(lane.pending)
+        lane.pending.clear()
+        self._queued[lane.key] = (frame, due_ms)
+        self.touched = True
+        self._dirty.set()
+
+    def cleared(self) -> None:
+        """The top lane's write deletes the execution's frames: none is queued or loaded now."""
+        self._queued.clear()
+        self.loaded.clear()
+        self.touched = False
+
+    def release(self, lane: Lane) -> None:
+        """A lane cancelled or failed without a frame: its events go with the next write."""
+        if lane.pending:
+            self._log.pending.extend(lane.pending)
+            lane.pending.clear()
+
+    async def hold(self, lane: Lane, frame: Frame, due_ms: int | None = None) -> None:
+        """The lane's frame written now (it is about to wait)."""
+        self.queue(lane, frame, due_ms)
+        await self.flush()
+
+    async def flush(self) -> None:
+        if self._write is None:
+            return
+        if not self._log.pending and not self._queued:
+            return
+        events = self._log.take()
+        queued, self._queued = self._queued, {}
+        await self._write(events, queued)
+
+    async def flusher(self, stop: asyncio.Event) -> None:
+        """Write what lanes queue, one change at a time, until `stop` (what is left goes with
+        the next write of its lane's parent)."""
+        while True:
+            await self._dirty.wait()
+            if stop.is_set():
+                return
+            self._dirty.clear()
+            await self.flush()
+
+    def stop(self, stop: asyncio.Event) -> None:
+        stop.set()
+        self._dirty.set()
