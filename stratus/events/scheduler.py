@@ -1,7 +1,7 @@
 """Fires scheduled rules: each firing sends every target its event the way any rule's events
 go (`EventBuses.jobs` and `Deliveries`: a function's through the durable async queue, a
 queue's as a message), so a firing that was accepted is never lost. The scheduler's task also
-runs the deliveries' retry loop.
+runs the deliveries' runner of the targets' stored retries (`Deliveries.run`), in its TaskGroup.
 
 Runs missed while the server was down are run once at start, not once per missed time: each
 rule's next time is computed from its last firing, and a rule that is overdue at start fires
