@@ -250,7 +250,11 @@ class Deliveries:
     async def run(self) -> None:
         """Forever: make each stored retry when it is due. Cancelled at shutdown: retries being
         made keep their lease (freed at the next start) and are made again."""
-        freed = self._pending.release_dead_owners()
+        try:
+            freed = self._pending.release_dead_owners()
+        except DiskFull:  # a full disk must not stop the server starting: the leases lapse
+            log.warning("EventBridge retries of an earlier server wait for their leases to lapse")
+            freed = 0
         if freed:
             log.info("EventBridge retries of an earlier server to be made again: %d", freed)
         while True:
