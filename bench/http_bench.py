@@ -198,7 +198,7 @@ def main() -> None:
                 shift = r % len(order)
                 for target in order[shift:] + order[:shift]:
                     url, pid = urls[target]
-                    row = measure(url, c, duration, pid, warm=2.0 if r == 0 else 0.5)
+                    row = measure(url, c, duration, pid, warm=2.0 if r == 0 else 1.0)
                     rows.setdefault(f"{target} c{c}", []).append(row)
                     print(f"  c{c} round {r + 1} {target}: {row['rate']} req/s", flush=True)
         time.sleep(0.5)

@@ -29,6 +29,9 @@ from stratus.runtimes.pyboot import stratus_channel as channel
 # At most this much is read from an environment's channel per wake-up: a whole answer at the
 # limit fits, and a runtime that keeps writing gets a slice of the loop at a time.
 CHANNEL_READ_BUDGET = RESULT_LIMIT + (2 << 20)
+# What every channel reads into (they are all read on the event loop's thread, and each read is
+# copied into its channel's decoder at once): `recv(n)` would allocate n bytes per read.
+_INBOX = memoryview(bytearray(256 << 10))
 
 
 class ChannelPeer(Protocol):
@@ -57,7 +60,9 @@ class RuntimeChannel:
         self._outbox = bytearray()
         self._writing = False
         self.waiting = False  # the runtime asked for its next event and has not had it
-        asyncio.get_running_loop().add_reader(sock.fileno(), self._on_readable)
+        # Kept: on Python 3.11 every asyncio.get_running_loop() is a getpid() syscall.
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(sock.fileno(), self._on_readable)
 
     def send_event(self, header: dict[str, str], body: bytes) -> None:
         """Hand the waiting runtime its next event."""
@@ -69,7 +74,7 @@ class RuntimeChannel:
         sock = self._sock
         if sock is None:
             return
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         with contextlib.suppress(Exception):
             loop.remove_reader(sock.fileno())
         if self._writing:
@@ -100,7 +105,7 @@ class RuntimeChannel:
         if sock is None:
             self._outbox.clear()
             return
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         if self._outbox and not self._writing:
             loop.add_writer(sock.fileno(), self._flush)
             self._writing = True
@@ -113,18 +118,21 @@ class RuntimeChannel:
         ever held, and read at most CHANNEL_READ_BUDGET per wake-up (the reader fires again)."""
         sock = self._sock
         budget = CHANNEL_READ_BUDGET
-        while sock is not None and sock is self._sock and budget > 0:
+        size = len(_INBOX)
+        # A read shorter than the buffer took all there was: the next read would only find
+        # nothing (a wasted syscall per answer); the reader fires again when more comes.
+        while sock is not None and sock is self._sock and budget > 0 and size == len(_INBOX):
             try:
-                data = sock.recv(1 << 20)
+                size = sock.recv_into(_INBOX)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
-                data = b""
-            if not data:
-                asyncio.get_running_loop().remove_reader(sock.fileno())
+                size = 0
+            if not size:
+                self._loop.remove_reader(sock.fileno())
                 return
-            budget -= len(data)
-            self._decoder.feed(data)
+            budget -= size
+            self._decoder.feed(_INBOX[:size])
             while True:
                 try:
                     frames = self._decoder.frames()
@@ -157,5 +165,5 @@ class RuntimeChannel:
     def _stop_reading(self, sock: socket.socket) -> None:
         """Read nothing more from this channel (its exit finishes the bookkeeping)."""
         with contextlib.suppress(Exception):
-            asyncio.get_running_loop().remove_reader(sock.fileno())
+            self._loop.remove_reader(sock.fileno())
         self._decoder.clear()

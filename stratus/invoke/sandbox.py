@@ -157,6 +157,9 @@ class Sandbox:
         self.provisioned = provisioned
         self._initialized: asyncio.Future[None] | None = None
         self._channel: RuntimeChannel | None = None
+        # The loop it runs on, kept once started: on Python 3.11 each get_running_loop() is a
+        # getpid() syscall, and the invoke path would make two per invoke.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -183,7 +186,7 @@ class Sandbox:
             self.state = State.DEAD
             self._on_exit(self)
             raise
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         loop.add_reader(self._proc.output_fd, self._read_output)
         # Other runtimes speak HTTP; the channel is for awslambdaric only.
         sock = None if self._plan.speaks_http else getattr(self._proc, "channel", None)
@@ -299,7 +302,7 @@ class Sandbox:
 
     async def invoke(self, invocation: Invocation, stream: ResponseStream | None = None) -> InvocationResult:
         self._move(State.BUSY)
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         self._current = _Inflight(invocation, loop.create_future(), stream=stream)
         if self._ready:
             self._deliver()
@@ -335,7 +338,7 @@ class Sandbox:
         self._served = True
         for line in self._platform.start(current.invocation.request_id, self.config.version):
             self._log_line(line)
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         self._timer = loop.call_at(loop.time() + self.config.timeout, self._on_timeout)
         if chan is not None:
             invocation = current.invocation
