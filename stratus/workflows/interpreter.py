@@ -18,8 +18,8 @@ frame holds), nested Parallel and Map states included:
   runs again, at least once per task as AWS promises for Standard, with fresh event ids (ids
   handed out to events that were never written leave gaps).
 While a Parallel or Map state waits, its driver task holds the waits in memory (an asyncio sleep,
-a `TokenWait`) as well as its frames; the state's TimeoutSeconds and the execution's count from
-their start. Express executions are not durable at all: nothing is written."""
+a `TokenWait`) as well as its frames; the execution's TimeoutSeconds still counts from its
+start. Express executions are not durable at all: nothing is written."""
 
 from __future__ import annotations
 

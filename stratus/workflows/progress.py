@@ -13,20 +13,23 @@ together with its frame in one change, so the history holds exactly the work rec
 
 Waits write their frame before they start (awaited: waits are rare and slow anyway). A lane
 that finishes only queues its frame: a flusher task per running Parallel or Map writes what is
-queued, one change at a time, so a Map of many quick iterations costs a few group commits, not
-one per iteration (and an iteration that finished just before a crash may run again, which is
-the at-least-once Standard promises). Frames of a state are deleted by the next write of the
+queued, one change at most every FLUSH_GATHER_S, so a Map of many quick iterations costs a
+few writes a second, not one per iteration (an iteration that finished just before a crash
+may run again: the at-least-once Standard promises). Frames of a state are deleted by the next write of the
 top-level lane (the state has exited by then) and when the execution closes."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from stratus.workflows.history import EventLog
 
 Frame = dict[str, Any]
+# How long the flusher gathers finished lanes' frames between its writes.
+FLUSH_GATHER_S = 0.05
 Frames = dict[str, tuple[Frame, int | None]]  # key -> (frame, due_ms)
 WriteFrames = Callable[[list[dict[str, Any]], Frames], Awaitable[None]]
 
@@ -129,6 +132,11 @@ class Progress:
                 return
             self._dirty.clear()
             await self.flush()
+            # Then gather a while: a Map of quick iterations costs a few writes a second, not
+            # one per iteration (an iteration that finished in the gap may run again).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FLUSH_GATHER_S):
+                    await stop.wait()
 
     def stop(self, stop: asyncio.Event) -> None:
         stop.set()
