@@ -281,8 +281,28 @@ def error_code(err: pytest.ExceptionInfo[ClientError]) -> str:
 # leaves the machine. The sockets are created inside that namespace from a helper thread and
 # served by the test process as usual.
 
-OUTSIDE_HOST = "203.0.113.2"
-OUTSIDE_GATEWAY = "203.0.113.1"
+
+def _outside_subnet() -> int:
+    """The first address of a /30 in TEST-NET-3 no other test run on this machine holds: two
+    runs at once (a CI run beside a developer's, or xdist workers) would otherwise both route
+    the same subnet, and one run's functions would reach the other's outside world."""
+    try:
+        held = subprocess.run(
+            ["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        held = ""
+    start = os.getpid() % 64
+    for k in range(64):
+        base = ((start + k) % 64) * 4
+        if f" 203.0.113.{base + 1}/30 " not in held:
+            return base
+    return start * 4
+
+
+_SUBNET = _outside_subnet()
+OUTSIDE_HOST = f"203.0.113.{_SUBNET + 2}"
+OUTSIDE_GATEWAY = f"203.0.113.{_SUBNET + 1}"
 CLONE_NEWNET = 0x40000000
 
 

@@ -2,8 +2,8 @@
 through a veth), the Stratus endpoint at the server's own address, and nothing of the host's
 loopback, the host's other addresses, its sockets, or any other environment.
 
-"The outside world" is a host in a network namespace this test makes, at 203.0.113.2
-(TEST-NET-3), routed from the host through a veth of its own; nothing leaves the machine.
+"The outside world" is a host in a network namespace this test makes, at a TEST-NET-3
+address (conftest.OUTSIDE_HOST), routed from the host through a veth of its own; nothing leaves the machine.
 """
 
 from __future__ import annotations
