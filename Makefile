@@ -85,6 +85,7 @@ bench: install
 	$(BIN)/python -m bench.messaging_bench
 	$(BIN)/python -m bench.tables_bench
 	$(BIN)/python -m bench.workflows_bench
+	$(BIN)/python -m bench.events_bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
