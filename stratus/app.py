@@ -80,6 +80,7 @@ from stratus.observe.custom_metrics import CustomMetrics
 from stratus.observe.loggroups import LogGroups
 from stratus.observe.logstore import LogStore
 from stratus.observe.metrics import Metrics
+from stratus.observe.recordings import Recordings
 from stratus.queues.context import SqsContext
 from stratus.queues.metrics import QueueMetrics
 from stratus.queues.queues import Queues
@@ -90,6 +91,7 @@ from stratus.runtimes import node as node_runtimes
 from stratus.runtimes import python as python_runtimes
 from stratus.runtimes.kinds import Runtimes
 from stratus.runtimes.python import PythonRuntime
+from stratus.services import invocations as recorded_invocations
 from stratus.services import metering
 from stratus.services.apigatewayv2 import ApiGatewayContext
 from stratus.services.cloudwatch import CloudWatchContext
@@ -150,6 +152,8 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         credentials = load_credentials(config.data_dir)
         store = Store(config.db_path)
         logs = LogStore(config.logs_db_path, enabled=config.telemetry)
+        # Recent invocations' payloads, for replay (off with the rest of telemetry).
+        recordings = Recordings(config.data_dir / "recordings.db", config.record_limits)
         metrics = Metrics(config.metrics_db_path)
         published = CustomMetrics(config.data_dir / "custom_metrics.db", config.metrics_retention_days)
         events = EventQueue(config.events_db_path)
@@ -219,6 +223,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
                 environment_endpoint(config, backend),
                 config.env_credential_seconds,
             ),
+            recordings=recordings if config.telemetry else None,
         )
         async_invoker = AsyncInvoker(
             events,
@@ -367,6 +372,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             [
                 lambda_functions.downloads(lambda_context),
                 metering.register,
+                recorded_invocations.register,
                 dashboard_pages.pointer(dashboard_site.port_of(dashboard_socket)),
                 bucket_webhook.routes(buckets, webhook_token, bucket_deliver),
                 sns_callbacks.routes(topics),
@@ -416,6 +422,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
         backend.close()
         events.close()
         logs.close()
+        recordings.close()
         metrics.close()
         published.close()
         buckets.close()
@@ -746,6 +753,9 @@ async def _run(
             invoker_ready = asyncio.Event()
             invoker_task = tasks.create_task(invoker.run(invoker_ready))
             flusher = tasks.create_task(logs.run_flusher())
+            recordings_flusher = (
+                None if invoker.recordings is None else tasks.create_task(invoker.recordings.run_flusher())
+            )
             metrics_flusher = tasks.create_task(
                 context.metrics.run_flusher(config.metrics_retention_days * 86400)
             )
@@ -798,6 +808,8 @@ async def _run(
             await asyncio.wait([invoker_task])  # environments exit while the zygotes still run
             backend_task.cancel()
             flusher.cancel()
+            if recordings_flusher is not None:
+                recordings_flusher.cancel()
             metrics_flusher.cancel()
             published_flusher.cancel()
     finally:

@@ -12,6 +12,12 @@ import secrets
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from stratus.observe.recordings import RecordLimits
 
 DEFAULT_PORT = 9000
 DEFAULT_ACCOUNT_ID = "000000000000"
@@ -90,6 +96,9 @@ class Config:
     # (STRATUS_SNS_ALLOW_LOOPBACK=1), for local development; refused by default, since the
     # server itself makes those requests from the host (stratus/topics/endpoints.py).
     sns_allow_loopback: bool = False
+    # Recorded invocations for replay (STRATUS_RECORD_*: count, bytes, payload size, retention
+    # days per function; stratus/observe/recordings.py).
+    record_limits: RecordLimits = field(default_factory=lambda: _record_limits({}))
 
     @property
     def min_unreserved_concurrency(self) -> int:
@@ -168,6 +177,13 @@ def iam_setting(value: str) -> bool:
     raise ValueError(f"STRATUS_IAM must be on or off, not {value!r}")
 
 
+def _record_limits(env: Mapping[str, str]) -> RecordLimits:
+    # Imported here: the CLI reads this module, and the recordings' store is the server's.
+    from stratus.observe.recordings import limits_from_env
+
+    return limits_from_env(env)
+
+
 def config_from_env(data_dir: Path, host: str, port: int) -> Config:
     env = os.environ
     kwargs: dict[str, object] = {}
@@ -226,6 +242,7 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
         kwargs["env_credential_seconds"] = int(env["STRATUS_ENV_CREDENTIAL_SECONDS"])
         if not kwargs["env_credential_seconds"] >= 4:  # type: ignore[operator]
             raise ValueError("STRATUS_ENV_CREDENTIAL_SECONDS must be at least 4")
+    kwargs["record_limits"] = _record_limits(env)
     config = Config(data_dir=data_dir, host=host, port=port, **kwargs)  # type: ignore[arg-type]
     if not (len(config.account_id) == 12 and config.account_id.isdigit()):
         raise ValueError("STRATUS_ACCOUNT_ID must be 12 digits")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from stratus.dashboard import api, login, workflows
+from stratus.dashboard import api, login, replays, workflows
 from stratus.dashboard.auth import Sessions
 from stratus.dashboard.login import SESSIONS
 from stratus.errors import AccessDenied
@@ -128,4 +128,6 @@ def register(app: web.Application) -> None:
     app.router.add_get(API_PREFIX + "cost", login.guarded(api.cost))
     app.router.add_get(API_PREFIX + "logs", login.guarded(api.logs))
     app.router.add_post(API_PREFIX + "invoke", login.guarded(api.invoke))
+    app.router.add_get(API_PREFIX + "invocations", login.guarded(replays.recent))
+    app.router.add_post(API_PREFIX + "replay", login.guarded(replays.replay))
     app.on_response_prepare.append(_harden)

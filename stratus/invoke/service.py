@@ -35,6 +35,7 @@ from stratus.observe import tracing
 from stratus.observe.custom_metrics import CustomMetrics
 from stratus.observe.logstore import LogStore
 from stratus.observe.metrics import Metrics
+from stratus.observe.recordings import Recordings
 from stratus.observe.spans import SpanExport
 from stratus.runtimes.custom import CustomRuntime
 from stratus.runtimes.java import JavaRuntime
@@ -74,6 +75,7 @@ class InvokeService:
         spans: SpanExport | None = None,
         published: CustomMetrics | None = None,
         credentials: FunctionCredentials | None = None,
+        recordings: Recordings | None = None,
     ) -> None:
         self._registry = registry
         self._credentials = credentials  # each environment's session of its role
@@ -100,6 +102,7 @@ class InvokeService:
         # Where the metrics functions print in CloudWatch's embedded format go (None: nowhere).
         self._published = published
         self.spans = spans  # when an OTLP endpoint is configured
+        self.recordings = recordings  # recent invocations, for replay (off without it)
         registry.subscribe(self._on_registry_change)
         for record in registry.records():
             self._on_registry_change(record.key)
@@ -250,6 +253,10 @@ class InvokeService:
                     if self.spans is not None:
                         self.spans.invocation(
                             config, trace, invocation.request_id, result, started_ns, time.time_ns()
+                        )
+                    if self.recordings is not None:  # an append; written by its flusher
+                        self.recordings.note(
+                            function, config.version, record.tags, qualifier, invocation, result
                         )
                     return result
                 except EnvironmentLost:
