@@ -7,6 +7,13 @@ checkpoint: a task that was in flight runs again (at least once, as AWS promises
 A running Parallel or Map state is resumed with its branches' and iterations' frames: those
 that finished are not run again, waiting ones keep their deadlines and task tokens
 (interpreter.py and progress.py say exactly what is durable).
+SendTaskSuccess/Failure answer only once the outcome is written (group-committed): in the
+execution's row for a top-level task (checkpoint phase "outcome", due now), in the lane's frame
+for a branch's or an iteration's; from the moment an answer is taken the token is spent (a
+second answer is TaskDoesNotExist, before and after a restart), and a restart goes on from the
+recorded outcome instead of waiting again. SendTaskHeartbeat answers once the wait's new
+deadline is written the same way. The TaskSucceeded/TaskFailed event is made by the run that
+goes on from the outcome and written with its next step, so the history holds it once.
 Express executions run in memory, write nothing, and are not resumed."""
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ from stratus.workflows.model import (
     StateMachine,
     execution_arn,
 )
-from stratus.workflows.progress import Frame, Frames, Lane, TokenWait, TokenWaits
+from stratus.workflows.progress import Frame, Frames, KeepOutcome, Lane, TokenWait, TokenWaits
 from stratus.workflows.store import WorkflowStore
 from stratus.workflows.tasks import Functions
 
@@ -97,13 +104,17 @@ class Executions:
         self._wake = asyncio.Event()
         # Frames of the branches and iterations of executions resumed at start, until driven.
         self._frames: dict[str, dict[str, Frame]] = {}
+        # Top-level answers being recorded: StopExecution waits for them (execution ARN -> done).
+        self._answering: dict[str, asyncio.Event] = {}
         for resumable in store.load_running():
             if resumable.frames:
                 self._frames[resumable.record.arn] = dict(resumable.frames)
-                for frame in resumable.frames.values():
+                for key, frame in resumable.frames.items():
                     cp = frame.get("cp") or {}
                     if cp.get("phase") == "token":  # SendTaskSuccess may come before its lane resumes
-                        self._tokens[str(cp["token"])] = TokenWait(resumable.record.arn)
+                        waiting = TokenWait(resumable.record.arn)
+                        waiting.keep = self._frame_keeper(resumable.record.arn, key, cp)
+                        self._tokens[str(cp["token"])] = waiting
             cp = dict(resumable.checkpoint)
             cp.setdefault("n", resumable.next_event_id)
             cp["n"] = max(int(cp["n"]), resumable.next_event_id)
@@ -114,6 +125,18 @@ class Executions:
 
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
+
+    def _frame_keeper(self, arn: str, key: str, cp: Checkpoint) -> KeepOutcome:
+        """How an answer to a resumed lane's token is recorded before its lane runs again: its
+        frame says the task's outcome (the lane, once it runs, records its own)."""
+
+        async def keep(ok: bool, value: Any) -> None:
+            outcome = {k: v for k, v in cp.items() if k != "due_ms"}
+            await self.store.progress(
+                arn, [], {key: ({"cp": {**outcome, "phase": "outcome", "ok": ok, "value": value}}, None)}
+            )
+
+        return keep
 
     # -- the runner --------------------------------------------------------------------------------
 
@@ -440,6 +463,9 @@ class Executions:
     # -- stopping and task tokens --------------------------------------------------------------
 
     async def stop(self, arn: str, error: str | None, cause: str | None) -> Execution:
+        answering = self._answering.get(arn)
+        if answering is not None:  # a recorded answer goes first: the driver it starts is stopped
+            await answering.wait()
         record = await self.describe(arn)
         if record.status != RUNNING:
             return record
@@ -472,26 +498,50 @@ class Executions:
         return held[0], held[1]
 
     async def send_task_outcome(self, token: str, ok: bool, value: Any) -> None:
-        """SendTaskSuccess (ok, the output) or SendTaskFailure (not ok, {error, cause})."""
+        """SendTaskSuccess (ok, the output) or SendTaskFailure (not ok, {error, cause}),
+        answered once the outcome is durable: in the execution's row for a top-level task (its
+        checkpoint says "outcome", due now), in the lane's frame for a branch's or an
+        iteration's. A restart goes on from it without waiting again, and the token is spent:
+        a second answer, before or after a restart, is TaskDoesNotExist."""
         waiting = self._tokens.get(token)
         if waiting is not None:
-            waiting.answer(ok, value)
+            if not await waiting.settle(ok, value):
+                raise TaskDoesNotExist("Task Does Not Exist: 'Provided task does not exist anymore'")
             return
         record, cp = self._token_holder(token)
-        del self._waiting[record.arn]
-        self._drive(record, {**cp, "phase": "outcome", "ok": ok, "value": value})
+        held = self._waiting.pop(record.arn)  # spent from here: a second answer finds no wait
+        answered = {**cp, "phase": "outcome", "ok": ok, "value": value}
+        done = self._answering[record.arn] = asyncio.Event()
+        try:
+            await self.store.advance(record.arn, [], answered, 0)
+        except BaseException:
+            if record.arn not in self._waiting:  # not recorded: the task still waits
+                self._hold(*held)
+            raise
+        finally:
+            del self._answering[record.arn]
+            done.set()
+        self._drive(record, answered)
 
     async def heartbeat(self, token: str) -> None:
+        """SendTaskHeartbeat: the wait's next deadline, recorded before it answers."""
         waiting = self._tokens.get(token)
         if waiting is not None:
-            waiting.beat()
+            if waiting.spent:
+                raise TaskDoesNotExist("Task Does Not Exist: 'Provided task does not exist anymore'")
+            if waiting.renew is not None:
+                await waiting.renew()
+            else:  # its function still runs: the deadline starts when it returns
+                waiting.beat()
             return
         record, cp = self._token_holder(token)
         due = token_due(cp.get("timeout_ms"), cp.get("heartbeat_s"), self.now_ms())
         if due is not None and due <= self.now_ms():
             raise TaskTimedOut("Task Timed Out: 'Provided task has timed out'")
         await self.store.advance(record.arn, [], cp, due)
-        self._hold(record, cp, due)
+        current = self._waiting.get(record.arn)
+        if current is not None and current[1] is cp:  # not answered meanwhile
+            self._hold(record, cp, due)
 
 
 def _resumed(cp: Checkpoint) -> Checkpoint:

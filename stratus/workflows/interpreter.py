@@ -13,6 +13,9 @@ frame holds), nested Parallel and Map states included:
   restart, a Wait ends at its original deadline, a retry's interval keeps its time and its
   counts, and a task token handed out before the crash is still answered by SendTaskSuccess/
   Failure/Heartbeat (the token task's function is not invoked again);
+- an answer to a lane's token is recorded in its frame (phase "outcome", with the lane's
+  events so far: `keeper`) before SendTaskSuccess/Failure answers, also when it comes while
+  the token task's function still runs; a heartbeat's new deadline too (`wait_token`);
 - a lane's events are written with its frame, so the history holds each event once: what ran
   between a lane's last frame and the crash (a task in flight, states after a finished Wait)
   runs again, at least once per task as AWS promises for Standard, with fresh event ids (ids
@@ -38,11 +41,20 @@ from stratus.workflows.definition import Definition, State
 from stratus.workflows.errors import StatesError
 from stratus.workflows.history import EventLog, as_json
 from stratus.workflows.model import Execution
-from stratus.workflows.progress import Frame, Lane, Progress, TokenWait, TokenWaits, WriteFrames, frame_key
+from stratus.workflows.progress import (
+    Frame,
+    KeepOutcome,
+    Lane,
+    Progress,
+    TokenWait,
+    TokenWaits,
+    WriteFrames,
+    frame_key,
+)
 from stratus.workflows.tasks import Call, Functions, invoke_call, invoke_output
 
-# A checkpoint: {"state", "input", "phase": enter|task|retry|waited|token, "attempts", "n",
-# "token", "timeout_ms", "heartbeat_s", "entered_ms"}.
+# A checkpoint: {"state", "input", "phase": enter|task|retry|waited|token|outcome, "attempts", "n",
+# "token", "timeout_ms", "heartbeat_s", "entered_ms", and for an answered token "ok" and "value"}.
 Checkpoint = dict[str, Any]
 
 
@@ -345,8 +357,19 @@ class Run:
             await self.checkpoint({**base, "phase": "task"})
         self.event(lane, "TaskStarted", {"resourceType": "lambda", "resource": name})
         started = self.now_ms()
+        timeout_ms = started + int(timeout * 1000) if timeout is not None else None
+        waiting = {
+            **base,
+            "phase": "token",
+            "token": token,
+            "timeout_ms": timeout_ms,
+            "heartbeat_s": heartbeat,
+        }
+        early: TokenWait | None = None
         if token is not None and not top:  # an answer sent while the function runs is kept
-            self._tokens.setdefault(token, TokenWait(self.record.arn))
+            early = self._tokens.setdefault(token, TokenWait(self.record.arn))
+            if lane.key is not None and self.progress.durable:  # and recorded before it is acknowledged
+                early.keep = self.keeper(lane, waiting)
         try:
             async with asyncio.timeout(timeout):
                 called = await self.functions.call(
@@ -387,25 +410,30 @@ class Run:
                 },
             )
             return output
-        timeout_ms = started + int(timeout * 1000) if timeout is not None else None
-        waiting = {
-            **base,
-            "phase": "token",
-            "token": token,
-            "timeout_ms": timeout_ms,
-            "heartbeat_s": heartbeat,
-        }
         due = token_due(timeout_ms, heartbeat, self.now_ms())
         if top:
             raise Suspend(waiting, due)
-        if lane.key is not None:
+        # An answer taken while the function ran has recorded the lane's frame already.
+        if lane.key is not None and not (early is not None and early.spent):
             try:
                 await self.progress.hold(lane, {"cp": {**waiting, "due_ms": due, "last": lane.last}}, due)
             except BaseException:
                 self._forget(token)
                 raise
-        outcome = await self.wait_token(token, timeout_ms, heartbeat, lane=lane, cp=waiting)
+        outcome = await self.wait_token(token, timeout_ms, heartbeat, lane=lane, cp=waiting, due=due)
         return self.token_outcome(state, lane, outcome)
+
+    def keeper(self, lane: Lane, waiting: Checkpoint) -> KeepOutcome:
+        """How an answer to the token of a durable lane is recorded before SendTaskSuccess/
+        Failure answers: the lane's frame says the task's outcome (a restart goes on from it,
+        the token is spent), written with the lane's events so far. The TaskSucceeded/Failed
+        event is the lane's own, written with its next frame."""
+
+        async def keep(ok: bool, value: Any) -> None:
+            cp = {**waiting, "phase": "outcome", "ok": ok, "value": value, "last": lane.last}
+            await self.progress.hold(lane, {"cp": cp})
+
+        return keep
 
     def _forget(self, token: str | None) -> None:
         if token is not None:
@@ -422,24 +450,37 @@ class Run:
         due: int | None = None,
     ) -> tuple[bool, Any]:
         """An in-memory wait for SendTaskSuccess/Failure (or the deadlines). In a durable lane
-        a heartbeat moves the frame's deadline too, so that a restart keeps the new one."""
+        an answer is recorded in the lane's frame before it is acknowledged (`keeper`), and a
+        heartbeat's new deadline too before SendTaskHeartbeat answers, so that a restart keeps
+        both."""
         waiting = self._tokens.setdefault(token, TokenWait(self.record.arn))
+        frame: tuple[Lane, Checkpoint] | None = None
+        if lane is not None and lane.key is not None and cp is not None and self.progress.durable:
+            frame = (lane, cp)
+            waiting.keep = self.keeper(lane, cp)
+
+        async def renew() -> None:
+            next_due = token_due(timeout_ms, heartbeat, self.now_ms())
+            if frame is not None:
+                held, waited = frame
+                renewed = {**waited, "due_ms": next_due, "last": held.last}
+                await self.progress.hold(held, {"cp": renewed}, next_due)
+            waiting.due = next_due
+            waiting.changed.set()
+
+        waiting.renew = renew
+        waiting.due = token_due(timeout_ms, heartbeat, self.now_ms()) if due is None else due
         try:
-            if due is None:
-                due = token_due(timeout_ms, heartbeat, self.now_ms())
             while waiting.outcome is None:
                 waiting.changed.clear()
-                wait = None if due is None else max(0.0, (due - self.now_ms()) / 1000)
+                # An answer being recorded is waited for, even past the deadline: it was taken.
+                left = None if waiting.due is None or waiting.spent else waiting.due - self.now_ms()
                 try:
-                    async with asyncio.timeout(wait):
+                    async with asyncio.timeout(None if left is None else max(0.0, left / 1000)):
                         await waiting.changed.wait()
                 except TimeoutError:
-                    if waiting.outcome is None:
+                    if waiting.outcome is None and not waiting.spent:
                         return (False, {"error": "States.Timeout", "cause": "", "timeout": True})
-                if waiting.outcome is None:  # a heartbeat: the next deadline
-                    due = token_due(timeout_ms, heartbeat, self.now_ms())
-                    if lane is not None and lane.key is not None and cp is not None:
-                        self.progress.queue(lane, {"cp": {**cp, "due_ms": due, "last": lane.last}}, due)
             return waiting.outcome
         finally:
             self._tokens.pop(token, None)

@@ -8,6 +8,8 @@ unique within an execution, so the keys of nested states never collide and carry
 - `{"failed": {"error", "cause"}}`: it failed (a Map's tolerated failures count it);
 - `{"cp": checkpoint}`: it waits (a Wait, a retry's interval, a task token) or runs a nested
   Parallel or Map, with the due time of the wait beside it; after a restart it resumes there.
+  A token's answer turns its checkpoint's phase into "outcome" (with `ok` and the output or
+  {error, cause}) before SendTaskSuccess/Failure answers: a restart goes on from it.
 A lane's events are held by the lane until it reaches one of those points, then written
 together with its frame in one change, so the history holds exactly the work recorded.
 
@@ -53,22 +55,50 @@ class TokenWait:
     """A task token waited for in memory (inside branches, and in Express executions): its
     answer once SendTaskSuccess/Failure came, and an event set by an answer or a heartbeat.
     After a restart the waits of resumed branches are registered before their lanes run, so
-    that an answer arriving first is kept."""
+    that an answer arriving first is kept.
+
+    In a Standard execution the answer is recorded before SendTaskSuccess/Failure answers:
+    `keep` writes the lane's frame as the task's outcome (the lane's pending events with it),
+    `spent` refuses a second answer from then on, and only once written is `outcome` set (the
+    lane goes on; a wait that times out meanwhile waits for the write instead). `renew` is a
+    heartbeat's: the new deadline recorded in the frame before SendTaskHeartbeat answers."""
 
     def __init__(self, execution_arn: str) -> None:
         self.execution_arn = execution_arn
         self.outcome: tuple[bool, Any] | None = None
         self.changed = asyncio.Event()
+        self.spent = False  # an answer was taken (being recorded, or recorded)
+        self.due: int | None = None  # the wait's deadline, as the last heartbeat moved it
+        self.keep: KeepOutcome | None = None
+        self.renew: Callable[[], Awaitable[None]] | None = None
 
     def answer(self, ok: bool, value: Any) -> None:
         if self.outcome is None:
             self.outcome = (ok, value)
+        self.spent = True
         self.changed.set()
+
+    async def settle(self, ok: bool, value: Any) -> bool:
+        """SendTaskSuccess/Failure: the answer recorded (durable lanes), then given to the lane.
+        False when the token was answered before."""
+        if self.spent or self.outcome is not None:
+            return False
+        self.spent = True
+        try:
+            if self.keep is not None:
+                await self.keep(ok, value)
+        except BaseException:
+            self.spent = False  # not recorded: the task still waits, and may be answered again
+            self.changed.set()
+            raise
+        self.answer(ok, value)
+        return True
 
     def beat(self) -> None:
         self.changed.set()
 
 
+KeepOutcome = Callable[[bool, Any], Awaitable[None]]
 TokenWaits = dict[str, TokenWait]
 
 

@@ -4,7 +4,9 @@ changes that arrive while a batch commits share the next fsync.
 
 An execution row carries where it stands (`checkpoint`, JSON: the state, its input, the phase
 and the retry counts) and when it is next due (`due_ms`: a Wait's end, a retry's time, a task
-token's deadline; NULL while it waits on a token with no deadline). That row is the lease of a
+token's deadline; NULL while it waits on a token with no deadline). A task token's answer is
+written there (phase "outcome", due now) before SendTaskSuccess/Failure answers, or in its
+lane's frame for a branch's or an iteration's task. That row is the lease of a
 waiting execution: no task or thread holds it, and `owner`/`lease_ms` say which node drives it
 (one node today; several on PostgreSQL would claim rows whose lease lapsed). History events are
 append-only rows keyed by (execution, id). SQL is what PostgreSQL also runs."""
