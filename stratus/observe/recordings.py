@@ -251,7 +251,33 @@ class Recordings:
             stored,
         )
 
+    def _stored_bytes(self, noted: Noted) -> int:
+        limit = self.limits.max_payload
+        sizes = (len(noted[5].payload), len(noted[6].payload))
+        return sum(size for size in sizes if size <= limit)
+
+    def kept(self, batch: list[Noted]) -> list[Noted]:
+        """The part of a batch its function's bounds would keep: under load a busy function
+        notes far more than `max_count` per flush, and encoding, inserting and then deleting
+        those would be most of what recording costs."""
+        by_function: dict[tuple[str, str], list[Noted]] = {}
+        for noted in reversed(batch):  # newest first
+            by_function.setdefault((noted[0], noted[1]), []).append(noted)
+        keep: set[int] = set()
+        for group in by_function.values():
+            seen: set[str] = set()
+            newest = []
+            for noted in group:  # an async retry's request id: its last attempt only
+                if noted[5].request_id not in seen:
+                    seen.add(noted[5].request_id)
+                    newest.append(noted)
+            ids = [(str(i), self._stored_bytes(n)) for i, n in enumerate(newest)]
+            gone = set(to_evict(ids, self.limits))
+            keep.update(id(n) for i, n in enumerate(newest) if str(i) not in gone)
+        return [noted for noted in batch if id(noted) in keep]
+
     def _write(self, batch: list[Noted]) -> None:
+        batch = self.kept(batch)
         if not batch:
             return
         rows = [self._row(noted) for noted in batch]

@@ -98,6 +98,20 @@ def test_count_eviction_keeps_the_newest_per_function(tmp_path: Path) -> None:
     assert recordings.recent("eu-west-1", "f") == []  # regional
 
 
+def test_one_flush_of_many_keeps_the_bounds_and_each_request_once(tmp_path: Path) -> None:
+    recordings = store(tmp_path, max_count=3)
+    for i in range(6):
+        recordings.note(*fn(), {}, None, *ran(f"b{i}"))
+    recordings.note(*fn(), {}, None, *ran("b5", error=True))  # a retry of b5, later
+    recordings.note(*fn("other"), {}, None, *ran("o0"))
+    kept = recordings.kept(recordings._pending)
+    assert [n[5].request_id for n in kept] == ["b3", "b4", "b5", "o0"]
+    assert kept[2][6].function_error == "Unhandled"
+    found = recordings.recent("us-east-1", "f")
+    assert len(found) == 3 and {r.request_id for r in found} == {"b3", "b4", "b5"}
+    assert [r.failed for r in found if r.request_id == "b5"] == [True]
+
+
 def test_byte_eviction_drops_the_oldest(tmp_path: Path) -> None:
     recordings = store(tmp_path, max_bytes=250)
     for i in range(4):
