@@ -3,7 +3,9 @@ Wait keeps its deadline, a task that was in flight runs again (at least once), a
 waiting for its token still takes SendTaskSuccess (issue 19). The same holds inside a Map's
 iterations and a Parallel's branches (nested ones too): those that finished are not run again,
 a waiting one ends at its deadline, a token handed out before the crash is still answered, and
-the history holds each event once."""
+the history holds each event once. A token answered just before the SIGKILL (top level and a
+Map iteration's) is not waited for again: the execution goes on from the recorded answer and
+the token stays spent."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import Server
 from tests.e2e.test_stepfunctions import (
@@ -363,6 +366,141 @@ def test_a_parallel_resumes_its_branches_and_a_nested_map_after_sigkill(restarta
         "TaskScheduled": 1,
         "WaitStateEntered": 2,
         "ParallelStateExited": 1,
+    }.items():
+        assert kinds.count(kind) == count, (kind, kinds)
+    assert kinds[-1] == "ExecutionSucceeded"
+
+
+# -- an answered token is not waited for again ------------------------------------------------------
+
+# A ResultSelector that keeps the engine computing for a while after an answer (each field parses
+# and prints the answer's rows): the server is killed inside that time, before the execution can
+# write its next step, so only an answer recorded before SendTaskSuccess answered survives.
+HEAVY_FIELDS = 300
+ROWS = [{"k": k, "v": "x" * 40} for k in range(2000)]
+
+
+def heavy_selector() -> dict[str, str]:
+    selector = {"value.$": "$.value"}
+    for n in range(HEAVY_FIELDS):
+        selector[f"n{n}.$"] = "States.ArrayLength(States.StringToJson(States.JsonToString($.rows)))"
+    return selector
+
+
+def spent(sfn: Any, token: str) -> str:
+    """What a second answer to the token gets."""
+    try:
+        sfn.send_task_success(taskToken=token, output='{"again": true}')
+    except ClientError as e:
+        return str(e.response["Error"]["Code"])
+    return "accepted"
+
+
+def test_a_top_level_answer_survives_a_sigkill_right_after_it(restartable: list[Server]) -> None:
+    srv = restartable[0]
+    sfn = srv.client("stepfunctions")
+    fn, table = counter(srv)
+    arn = machine(
+        sfn,
+        {
+            "StartAt": "Ask",
+            "States": {
+                "Ask": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                    "Parameters": {"FunctionName": fn, "Payload": {"i": 30, "token.$": "$$.Task.Token"}},
+                    "ResultSelector": heavy_selector(),
+                    "ResultPath": "$.r",
+                    "Next": "Hold",
+                },
+                "Hold": {"Type": "Wait", "Seconds": WAIT_SECONDS, "Next": "Done"},
+                "Done": {
+                    "Type": "Pass",
+                    "Parameters": {"value.$": "$.r.value", "rows.$": "$.r.n0"},
+                    "End": True,
+                },
+            },
+        },
+        states_role(srv, "sfn-durable-role"),
+    )
+    run = sfn.start_execution(stateMachineArn=arn, input='{"a": 1}')["executionArn"]
+    the_token = wait_for(lambda: token_in(events(sfn, run)))  # TaskStarted is written with the wait
+    sfn.send_task_success(taskToken=the_token, output=json.dumps({"value": 7, "rows": ROWS}))
+    srv = kill_and_restart(restartable)  # at once: the execution has not moved on yet
+    sfn = srv.client("stepfunctions")
+
+    assert spent(sfn, the_token) == "TaskDoesNotExist"  # the answer was kept: the token is spent
+    done = finished(sfn, run)  # and the execution goes on without another SendTaskSuccess
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    assert json.loads(done["output"]) == {"value": 7, "rows": len(ROWS)}
+    assert calls(srv, table) == {30: 1}  # the token task's function ran once
+    kinds = check_history(events(sfn, run))
+    for kind, count in {
+        "TaskStateEntered": 1,
+        "TaskScheduled": 1,
+        "TaskStarted": 1,
+        "TaskSucceeded": 1,
+        "TaskStateExited": 1,
+        "WaitStateEntered": 1,
+    }.items():
+        assert kinds.count(kind) == count, (kind, kinds)
+    assert kinds[-1] == "ExecutionSucceeded"
+
+
+def test_a_map_iterations_answer_survives_a_sigkill_right_after_it(restartable: list[Server]) -> None:
+    srv = restartable[0]
+    sfn = srv.client("stepfunctions")
+    fn, table = counter(srv)
+    slow = function(srv, SLOW, Timeout=30)
+    # After the answer the iteration calls a function that takes seconds: nothing of the
+    # iteration is written until it returns, and the server is killed before that.
+    arn = machine(
+        sfn,
+        {
+            "StartAt": "Each",
+            "States": {
+                "Each": {
+                    "Type": "Map",
+                    "ItemsPath": "$.items",
+                    "End": True,
+                    "ItemProcessor": {
+                        "StartAt": "Ask",
+                        "States": {
+                            "Ask": {
+                                "Type": "Task",
+                                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                                "Parameters": {
+                                    "FunctionName": fn,
+                                    "Payload": {"i.$": "$.i", "token.$": "$$.Task.Token"},
+                                },
+                                "Next": "Slow",
+                            },
+                            "Slow": {"Type": "Task", "Resource": slow, "End": True},
+                        },
+                    },
+                }
+            },
+        },
+        states_role(srv, "sfn-durable-role"),
+    )
+    run = sfn.start_execution(stateMachineArn=arn, input='{"items": [{"i": 40}]}')["executionArn"]
+    the_token = wait_for(lambda: token_in(events(sfn, run)))  # the iteration's wait is written
+    sfn.send_task_success(taskToken=the_token, output='{"answered": 40}')
+    srv = kill_and_restart(restartable)  # while Slow runs: the iteration wrote nothing since
+    sfn = srv.client("stepfunctions")
+
+    assert spent(sfn, the_token) == "TaskDoesNotExist"
+    done = finished(sfn, run)
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    assert json.loads(done["output"]) == [{"slept": True, "answered": 40}]
+    assert calls(srv, table) == {40: 1}
+    kinds = check_history(events(sfn, run))
+    for kind, count in {
+        "MapIterationStarted": 1,
+        "TaskScheduled": 1,
+        "TaskSucceeded": 1,
+        "MapIterationSucceeded": 1,
+        "MapStateExited": 1,
     }.items():
         assert kinds.count(kind) == count, (kind, kinds)
     assert kinds[-1] == "ExecutionSucceeded"
