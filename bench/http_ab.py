@@ -3,6 +3,8 @@ revision of Stratus's source, driven by wrk in alternating rounds.
 
     python -m bench.http_ab --rev HEAD~1            # that revision against the working tree
     python -m bench.http_ab --before /path/to/tree  # a source tree (with stratus/ in it)
+    python -m bench.http_ab --rev HEAD --after /path/to/tree  # that tree instead of the working
+                                                    # tree (others' uncommitted edits left out)
 
 For each round: requests per second, and CPU per request of the server process, of its
 environments (every process below it: zygotes and environments) and of the whole machine (load
@@ -99,6 +101,7 @@ def main() -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--rev", help="a git revision to compare the working tree with")
     which.add_argument("--before", type=Path, help="a source tree to compare the working tree with")
+    parser.add_argument("--after", type=Path, help="a source tree to run as 'after' (default: working tree)")
     parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 8, 32, 64])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=3.0)
@@ -106,7 +109,11 @@ def main() -> None:
     with ExitStack() as stack:
         before = args.before or stack.enter_context(exported(args.rev))
         env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(before), os.environ.get("PYTHONPATH")]))}
-        targets = {"before": function_url(stack, **env), "after": function_url(stack)}
+        after_env = {}
+        if args.after:
+            paths = [str(args.after), os.environ.get("PYTHONPATH")]
+            after_env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
+        targets = {"before": function_url(stack, **env), "after": function_url(stack, **after_env)}
         rows: dict[str, list[dict[str, float]]] = {}
         for c in args.concurrency:
             for r in range(args.rounds):

@@ -22,6 +22,32 @@ class FunctionKey:
     region: str
     name: str
 
+    # The invoke path looks a function up by its key about 25 times per request (registry,
+    # limiter, pools, metrics): the hash is computed once, and the same key object (the
+    # registry's) compares by identity before comparing its fields.
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.region, self.name)))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is not FunctionKey:
+            return NotImplemented
+        assert isinstance(other, FunctionKey)
+        return self._hash == other._hash and self.region == other.region and self.name == other.name  # type: ignore[attr-defined]
+
+    def __getstate__(self) -> tuple[str, str]:
+        # A hash is only good in the process that made it (str hashes are salted per process).
+        return self.region, self.name
+
+    def __setstate__(self, state: tuple[str, str]) -> None:
+        object.__setattr__(self, "region", state[0])
+        object.__setattr__(self, "name", state[1])
+        self.__post_init__()
+
     def arn(self, account: str, qualifier: str | None = None) -> str:
         arn = f"arn:aws:lambda:{self.region}:{account}:function:{self.name}"
         return f"{arn}:{qualifier}" if qualifier else arn

@@ -38,6 +38,8 @@ from stratus.lean_routes import LeanHandler, LeanRoutes
 log = logging.getLogger("stratus.gateway")
 
 ProtocolFactory = Callable[[], asyncio.BaseProtocol]
+# The headers the switchboard itself reads (routing, body size, 100-continue).
+_ROUTING = frozenset({"host", "x-amz-target", "content-length", "expect"})
 _REASONS = {s.value: s.phrase for s in http.HTTPStatus}
 # A request line and headers larger than this are refused (ALB allows 64 KiB in all).
 MAX_HEAD = 64 * 1024
@@ -90,6 +92,12 @@ class Switchboard(asyncio.Protocol):
         self._body: list[bytes] = []
         self._size = 0
         self._oversized = False
+        # The headers routing and framing read, kept as they arrive (the first of each), so
+        # they are not searched for in the list per request.
+        self._host = ""
+        self._target: str | None = None
+        self._length: str | None = None
+        self._expect = ""
 
     # -- transport events ------------------------------------------------------------------
 
@@ -184,25 +192,39 @@ class Switchboard(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # As aiohttp decodes them, so both paths give functions the same text.
-        self._headers.append((name.decode("latin-1").lower(), value.decode("utf-8", "surrogateescape")))
+        key, text = name.decode("latin-1").lower(), value.decode("utf-8", "surrogateescape")
+        self._headers.append((key, text))
+        if key in _ROUTING:
+            self._routing(key, text)
+
+    def _routing(self, key: str, text: str) -> None:
+        if key == "host":
+            if not self._host:
+                self._host = text
+        elif key == "x-amz-target":
+            if self._target is None:
+                self._target = text
+        elif key == "content-length":
+            if self._length is None:
+                self._length = text
+        elif not self._expect:
+            self._expect = text
 
     def on_headers_complete(self) -> None:
         path = self._url.split(b"?", 1)[0].decode("utf-8", "surrogateescape")
-        host = next((v for k, v in self._headers if k == "host"), "")
         method = self._parser.get_method().decode("ascii", "replace")
-        target = next((v for k, v in self._headers if k == "x-amz-target"), None)
-        self._handler = self._routes(method, path, host, target)
+        self._handler = self._routes(method, path, self._host, self._target)
         if self._handler is None:
             raise _HandOver
         self._phase, self._since = Phase.BODY, self._now
-        length = next((v for k, v in self._headers if k == "content-length"), None)
+        length = self._length
         if length is not None and length.isdigit() and int(length) > MAX_BODY:
             self._oversized = True
-        elif self._expects_continue():
+        elif self._expect and self._expects_continue():
             self._in_order(lambda transport: transport.write(b"HTTP/1.1 100 Continue\r\n\r\n"))
 
     def _expects_continue(self) -> bool:
-        return next((v for k, v in self._headers if k == "expect"), "").lower() == "100-continue"
+        return self._expect.lower() == "100-continue"
 
     def on_body(self, body: bytes) -> None:
         self._since = self._now

@@ -18,7 +18,7 @@ from typing import Any
 
 from stratus.control.codestore import CodeStore
 from stratus.control.keys import FunctionKey
-from stratus.control.models import LATEST, FunctionConfig
+from stratus.control.models import LATEST, FunctionConfig, FunctionRecord
 from stratus.control.registry import Registry
 from stratus.errors import ServiceError, StratusError, TooManyRequests
 from stratus.identity.environments import FunctionCredentials
@@ -50,6 +50,10 @@ REAP_INTERVAL = 1.0
 LOST_ENVIRONMENT_RETRIES = 2
 DEFAULT_REGION = "us-east-1"  # for work done before any request names a region
 PoolKey = tuple[Any, ...]
+# What an unaliased target runs, found once: (region, name, qualifier) -> the record it was
+# resolved from, its key, the configuration and that configuration's pool (None until the first
+# invoke makes it). Valid while the registry holds that same record and the pool is not retired.
+Plan = tuple[FunctionRecord, FunctionKey, FunctionConfig, "Pool | None"]
 
 
 class InvalidRuntime(StratusError):
@@ -89,6 +93,9 @@ class InvokeService:
         self._clock = clock
         self._draw = draw
         self._pools: dict[PoolKey, Pool] = {}
+        # The invoke path's one lookup per request: building and hashing a configuration's
+        # runtime key per invoke cost more than the rest of the resolution (see `_planned`).
+        self._plans: dict[tuple[str, str, str | None], Plan] = {}
         self._retired: list[Pool] = []
         self._sandboxes: set[Sandbox] = set()
         self._reserved: dict[FunctionKey, int] = {}
@@ -176,7 +183,7 @@ class InvokeService:
         With a `stream`, a runtime that answers in streaming mode writes to it as it goes
         (invoke/streaming.py); it is closed when this returns or raises."""
         try:
-            config = self.resolve(FunctionKey(target.region, target.name), target.qualifier)
+            record, key, config, pool = self._planned(target)
             trace = tracing.for_function(caller_trace, config.tracing_mode == "Active")
             result = await self._run(
                 config,
@@ -188,11 +195,33 @@ class InvokeService:
                 request_id,
                 trace,
                 stream,
+                record,
+                key,
+                pool,
             )
         finally:
             if stream is not None:
                 stream.close()
         return Invoked(result, trace)
+
+    def _planned(self, target: Target) -> Plan:
+        """The record, configuration and pool (if made yet) an invoke of `target` runs: from the
+        plan of an unaliased target when the registry still holds the record it was made from,
+        else resolved (an alias's weights are drawn per invoke, so its targets have no plan)."""
+        where = (target.region, target.name, target.qualifier)
+        plan = self._plans.get(where)
+        if plan is not None:
+            record, key, config, pool = plan
+            if self._registry.find(key) is record:
+                return record, key, config, pool if pool is not None and not pool.retired else None
+            del self._plans[where]
+        qualifier = target.qualifier
+        record = self._registry.get(FunctionKey(target.region, target.name))
+        config = self.resolve(record.key, qualifier)
+        key = config.key  # what the limiter and metrics count by, as `_run` takes it
+        if not qualifier or qualifier == LATEST or qualifier not in record.aliases:
+            self._plans[where] = (record, key, config, None)
+        return record, key, config, None
 
     async def _run(
         self,
@@ -205,11 +234,16 @@ class InvokeService:
         request_id: str | None,
         trace: tracing.TraceHeader,
         stream: ResponseStream | None = None,
+        record: FunctionRecord | None = None,
+        function: FunctionKey | None = None,
+        pool: Pool | None = None,
     ) -> InvocationResult:
         if self._tasks is None or self._closing:
             raise ServiceError("The server is shutting down and takes no new invocations.")
-        record = self._registry.get(config.key)
-        function = config.key  # the limiter counts per function (its region and name) and region
+        if function is None:
+            function = config.key  # the limiter counts per function (its region and name) and region
+        if record is None:
+            record = self._registry.get(function)
         invocation = Invocation(
             request_id=request_id or str(uuid.uuid4()),
             payload=payload,
@@ -223,14 +257,16 @@ class InvokeService:
             self.limiter.acquire(function, reserved, self.reserved_total(function.region))
         except TooManyRequests:
             if self.metrics is not None:
-                self.metrics.throttled(config.key)
+                self.metrics.throttled(function)
             raise
         try:
-            pool = self._pool(config, region)
+            if pool is None:
+                pool = self._pool(config, region)
+                self._remember_pool((region, function.name, qualifier), record, config, pool)
             if self.metrics is not None:
                 limiter = self.limiter
                 self.metrics.running(
-                    config.key,
+                    function,
                     config.version,
                     limiter.in_use(function),
                     limiter.region_in_use(function.region),
@@ -240,7 +276,7 @@ class InvokeService:
                 sandbox = await pool.acquire()
                 if pool.provisioned and self.metrics is not None:
                     self.metrics.provisioned(
-                        config.key,
+                        function,
                         config.version,
                         pool.provisioned_busy(),
                         pool.provisioned,
@@ -249,7 +285,7 @@ class InvokeService:
                 try:
                     result = await sandbox.invoke(invocation, stream)
                     if self.metrics is not None:
-                        self._meter(config, qualifier, result)
+                        self._meter(config, qualifier, result, function)
                     if self.spans is not None:
                         self.spans.invocation(
                             config, trace, invocation.request_id, result, started_ns, time.time_ns()
@@ -270,13 +306,23 @@ class InvokeService:
         finally:
             self.limiter.release(function, reserved)
 
-    def _meter(self, config: FunctionConfig, qualifier: str | None, result: InvocationResult) -> None:
+    def _remember_pool(
+        self, where: tuple[str, str, str | None], record: FunctionRecord, config: FunctionConfig, pool: Pool
+    ) -> None:
+        """Keep `pool` in the plan this invoke was resolved by, if it has one."""
+        plan = self._plans.get(where)
+        if plan is not None and plan[0] is record and plan[2] is config:
+            self._plans[where] = (record, plan[1], config, pool)
+
+    def _meter(
+        self, config: FunctionConfig, qualifier: str | None, result: InvocationResult, function: FunctionKey
+    ) -> None:
         assert self.metrics is not None
         dimensions = [config.version]
         if qualifier and qualifier != config.version and qualifier != LATEST:
             dimensions.append(f"alias:{qualifier}")
         self.metrics.record(
-            config.key,
+            function,
             dimensions,
             result.duration_ms,
             result.billed_ms,
@@ -373,6 +419,8 @@ class InvokeService:
     # -- configuration changes -------------------------------------------------------------------
 
     def _on_registry_change(self, key: FunctionKey) -> None:
+        for where in [w for w in self._plans if w[0] == key.region and w[1] == key.name]:
+            del self._plans[where]
         record = self._registry.find(key)
         if record is None or record.reserved_concurrency is None:
             self._reserved.pop(key, None)
