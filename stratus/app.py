@@ -69,6 +69,7 @@ from stratus.isolation import linux
 from stratus.isolation.backend import IsolationBackend
 from stratus.isolation.network import Networks
 from stratus.isolation.process import ProcessBackend
+from stratus.lambda_api import debug as lambda_debug
 from stratus.lambda_api import functions as lambda_functions
 from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.invoke import invoke_incoming, is_invoke
@@ -371,6 +372,7 @@ async def serve(config: Config, on_started: Callable[[Started], None] | None = N
             context,
             [
                 lambda_functions.downloads(lambda_context),
+                lambda_debug.routes(lambda_context, config.data_dir / "debug"),
                 metering.register,
                 recorded_invocations.register,
                 dashboard_pages.pointer(dashboard_site.port_of(dashboard_socket)),

@@ -131,10 +131,33 @@ def deploy(
 @click.argument("payload", required=False, default="{}")
 @click.option("--qualifier", default=None, help="Version or alias.")
 @click.option("--logs", "show_logs", is_flag=True, help="Print the invocation's log tail to stderr.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Run it in an environment of its own with a debugger (debugpy, node --inspect) to attach to.",
+)
+@click.option(
+    "--debug-port", type=click.IntRange(1, 65535), default=None, help="Host loopback port for --debug."
+)
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(0, 3600),
+    default=60.0,
+    show_default=True,
+    help="With --debug: seconds to wait for an attach before it runs anyway.",
+)
 @endpoint_option
 @fail_on_client_error
 def invoke(
-    name: str, payload: str, qualifier: str | None, show_logs: bool, endpoint: str, data_dir: Path | None
+    name: str,
+    payload: str,
+    qualifier: str | None,
+    show_logs: bool,
+    debug: bool,
+    debug_port: int | None,
+    wait_timeout: float,
+    endpoint: str,
+    data_dir: Path | None,
 ) -> None:
     """Invoke NAME with PAYLOAD (JSON, or - for stdin) and print the response."""
     data = sys.stdin.read() if payload == "-" else payload
@@ -142,6 +165,13 @@ def invoke(
         json.loads(data)
     except ValueError as e:
         raise click.ClickException(f"PAYLOAD is not valid JSON: {e}") from None
+    if debug:
+        from stratus.cli import debug as debugging
+
+        debugging.run(endpoint, data_dir, name, data, qualifier, debug_port, wait_timeout, show_logs)
+        return
+    if debug_port is not None:
+        raise click.BadParameter("needs --debug", param_hint="--debug-port")
     lam = client("lambda", endpoint, data_dir)
     kwargs: dict[str, Any] = {
         "FunctionName": name,

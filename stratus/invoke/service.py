@@ -500,3 +500,56 @@ class InvokeService:
 
     def environment_count(self, name: str | None = None) -> int:
         return sum(pool.size for pool in self._pools.values() if name is None or pool.config.name == name)
+
+    # -- an invocation in an environment of its own (invoke/debugging.py) ----------------------
+
+    async def invoke_alone(
+        self,
+        target: Target,
+        payload: bytes,
+        make: Callable[..., Sandbox],
+        *,
+        request_id: str | None = None,
+    ) -> InvocationResult:
+        """Run one invocation in a fresh environment that `make` builds (called with the
+        arguments a pooled environment of the configuration gets) and that is stopped when it
+        ends: no pool holds it, so no other invocation runs there. It holds a concurrency lease
+        like any invocation; it is not metered. Raises StratusError for what is refused."""
+        if self._tasks is None or self._closing:
+            raise ServiceError("The server is shutting down and takes no new invocations.")
+        config = self.resolve(FunctionKey(target.region, target.name), target.qualifier)
+        reserved = self._registry.get(config.key).reserved_concurrency
+        plan = self._plan(config)
+        self.limiter.acquire(config.key, reserved, self.reserved_total(config.key.region))
+        try:
+            layer_keys = tuple(key for _, _, key in config.layers)
+            sandbox = make(
+                config,
+                target.region,
+                plan,
+                self._backend,
+                self._logs,
+                init_timeout=self._init_timeout,
+                code_dir=str(self._code.tree(config.code_key)),
+                opt_dir=str(self._code.layered(layer_keys)) if layer_keys else None,
+                on_exit=self._sandboxes.discard,
+                clock=self._clock,
+                published=self._published,
+                **self._session(config),
+            )
+            self._sandboxes.add(sandbox)
+            trace = tracing.for_function(None, config.tracing_mode == "Active")
+            invocation = Invocation(
+                request_id=request_id or str(uuid.uuid4()),
+                payload=payload,
+                invoked_arn=target.arn,
+                trace_id=trace.render(),
+            )
+            try:
+                await sandbox.start(self._tasks)
+                return await sandbox.invoke(invocation)
+            finally:
+                sandbox.stop()
+                await sandbox.wait_exit()
+        finally:
+            self.limiter.release(config.key, reserved)

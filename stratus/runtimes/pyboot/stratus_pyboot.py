@@ -74,6 +74,10 @@ def main() -> None:
     _die_with_server()
     _join_cgroup()
     _private_tmp()
+    if "_STRATUS_DEBUG" in os.environ:  # `stratus invoke --debug`: its own environment
+        import stratus_debug
+
+        stratus_debug.start()
     # Only the function's code (the working directory) and the runtime's packages stay on the
     # path; the shim's own directory leaves it.
     here = os.path.dirname(os.path.abspath(__file__))

@@ -179,6 +179,10 @@ def _child(request, fds, root, ctrl, watch):
         import awslambdaric.bootstrap
 
         importlib.reload(awslambdaric.bootstrap)  # it reads these when it loads
+    if "_STRATUS_DEBUG" in os.environ:  # `stratus invoke --debug`: its own environment
+        import stratus_debug
+
+        stratus_debug.start()
     iso.run_client(job["handler"])
 
 

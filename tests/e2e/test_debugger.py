@@ -1,0 +1,294 @@
+"""`stratus invoke NAME --debug` (issue 20): a debugger attaches to one invocation's own
+environment through a host loopback port.
+
+The DAP client here is a small one of the test's own (Content-Length framed JSON over the
+printed port), doing what VS Code's "attach" does: initialize, attach, setBreakpoints,
+configurationDone; then it waits for the stopped event, reads a local variable and continues.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import STRATUS, Server, create
+
+HANDLER = """\
+def handler(event, context):
+    secret = event["n"] * 7
+    result = {"answer": secret + 1}
+    return result
+"""
+BREAK_LINE = 3  # `result = ...`: `secret` is set when it stops there
+PORT_LINE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+
+
+class DebugInvoke:
+    """`stratus invoke NAME --debug` running as a subprocess, its stderr read as it comes."""
+
+    def __init__(self, server: Server, *args: str) -> None:
+        env = server.env()
+        env["STRATUS_ENDPOINT"] = server.endpoint
+        self.proc = subprocess.Popen(
+            [STRATUS, "invoke", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.err_lines: list[str] = []
+        self._port: int | None = None
+        self._seen = threading.Event()
+        self._reader = threading.Thread(target=self._read_err, daemon=True)
+        self._reader.start()
+
+    def _read_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.err_lines.append(line)
+            found = PORT_LINE.search(line)
+            if found and self._port is None:
+                self._port = int(found.group(1))
+                self._seen.set()
+        self._seen.set()
+
+    def port(self) -> int:
+        assert self._seen.wait(60), "no port was printed"
+        assert self._port is not None, "".join(self.err_lines)
+        return self._port
+
+    def finish(self) -> tuple[int, str, str]:
+        assert self.proc.stdout is not None
+        out = self.proc.stdout.read()
+        code = self.proc.wait(timeout=120)
+        self._reader.join(10)
+        return code, out, "".join(self.err_lines)
+
+
+class Dap:
+    """A minimal DAP client: requests by seq, events kept in order of arrival."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.file = self.sock.makefile("rb")
+        self.seq = 0
+        self.events: list[dict[str, Any]] = []
+        self.responses: dict[int, dict[str, Any]] = {}
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+    def send(self, command: str, **arguments: Any) -> int:
+        self.seq += 1
+        body = json.dumps({"seq": self.seq, "type": "request", "command": command, "arguments": arguments})
+        data = body.encode()
+        self.sock.sendall(b"Content-Length: %d\r\n\r\n" % len(data) + data)
+        return self.seq
+
+    def read(self) -> dict[str, Any]:
+        length = 0
+        while True:
+            line = self.file.readline()
+            if not line:
+                raise EOFError("the debugger closed the connection")
+            if line in (b"\r\n", b"\n"):
+                break
+            name, _, value = line.decode().partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value.strip())
+        message: dict[str, Any] = json.loads(self.file.read(length))
+        return message
+
+    def response(self, seq: int) -> dict[str, Any]:
+        while seq not in self.responses:
+            self._keep(self.read())
+        message = self.responses.pop(seq)
+        assert message.get("success"), message
+        return message
+
+    def _keep(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "response":
+            self.responses[message["request_seq"]] = message
+        elif message.get("type") == "event":
+            self.events.append(message)
+
+    def request(self, command: str, **arguments: Any) -> dict[str, Any]:
+        return self.response(self.send(command, **arguments))
+
+    def event(self, name: str) -> dict[str, Any]:
+        for i, message in enumerate(self.events):
+            if message.get("event") == name:
+                return self.events.pop(i)
+        while True:
+            message = self.read()
+            if message.get("type") == "event" and message.get("event") == name:
+                return message
+            self._keep(message)
+
+
+@pytest.fixture
+def dap_clients() -> Iterator[list[Dap]]:
+    clients: list[Dap] = []
+    yield clients
+    for client in clients:
+        client.close()
+
+
+def test_attach_breakpoint_reads_local_and_result_prints(
+    server: Server, lam: Any, fn_name: str, dap_clients: list[Dap]
+) -> None:
+    create(lam, fn_name, {"app.py": HANDLER}, Timeout=3)
+    run = DebugInvoke(server, fn_name, '{"n": 6}', "--debug", "--wait-timeout", "120")
+    dap = Dap(run.port())
+    dap_clients.append(dap)
+    dap.request(
+        "initialize",
+        adapterID="python",
+        clientID="stratus-test",
+        pathFormat="path",
+        linesStartAt1=True,
+        columnsStartAt1=True,
+    )
+    attach = dap.send("attach", justMyCode=True)
+    dap.event("initialized")
+    answer = dap.request(
+        "setBreakpoints", source={"path": "/var/task/app.py"}, breakpoints=[{"line": BREAK_LINE}]
+    )
+    assert answer["body"]["breakpoints"][0]["verified"], answer
+    dap.request("configurationDone")
+    dap.response(attach)
+
+    stopped = dap.event("stopped")
+    assert stopped["body"]["reason"] == "breakpoint"
+    # Paused past the function's 3 s timeout: the paused time is not counted against it.
+    time.sleep(4)
+    thread = stopped["body"]["threadId"]
+    frame = dap.request("stackTrace", threadId=thread)["body"]["stackFrames"][0]
+    assert frame["source"]["path"] == "/var/task/app.py" and frame["line"] == BREAK_LINE
+    scope = dap.request("scopes", frameId=frame["id"])["body"]["scopes"][0]
+    variables = dap.request("variables", variablesReference=scope["variablesReference"])["body"]["variables"]
+    assert {v["name"]: v["value"] for v in variables}["secret"] == "42"
+    dap.request("continue", threadId=thread)
+
+    code, out, err = run.finish()
+    assert code == 0, err
+    assert json.loads(out) == {"answer": 43}
+
+
+def test_without_an_attach_it_runs_after_the_wait(server: Server, lam: Any, fn_name: str) -> None:
+    create(lam, fn_name, {"app.py": HANDLER})
+    run = DebugInvoke(server, fn_name, '{"n": 1}', "--debug", "--wait-timeout", "1")
+    port = run.port()
+    code, out, err = run.finish()
+    assert code == 0, err
+    assert json.loads(out) == {"answer": 8}
+    with pytest.raises(OSError):  # the port lives only as long as its invocation
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    # Its environment was its own and is gone; the function's normal invokes are unaffected.
+    normal = lam.invoke(FunctionName=fn_name, Payload=b'{"n": 2}')
+    assert json.loads(normal["Payload"].read()) == {"answer": 15}
+
+
+def test_an_iam_user_without_the_debug_permission_is_refused(server: Server, lam: Any, fn_name: str) -> None:
+    create(lam, fn_name, {"app.py": HANDLER})
+    iam = server.client("iam")
+    user = f"dev-{fn_name}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(
+        UserName=user,
+        PolicyName="invoke",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "lambda:*", "Resource": "*"}],
+            }
+        ),
+    )
+    keys = iam.create_access_key(UserName=user)["AccessKey"]
+    env = {
+        "AWS_ACCESS_KEY_ID": keys["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": keys["SecretAccessKey"],
+        "STRATUS_ENDPOINT": server.endpoint,
+    }
+    base = {k: v for k, v in server.env().items() if not k.startswith("STRATUS_")}
+
+    def as_user(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [STRATUS, "invoke", fn_name, '{"n": 1}', *args],
+            capture_output=True,
+            text=True,
+            env={**base, **env},
+            timeout=120,
+        )
+
+    assert as_user().returncode == 0  # it may invoke the function...
+    refused = as_user("--debug", "--wait-timeout", "0")
+    assert refused.returncode != 0
+    assert "AccessDenied" in refused.stderr and "stratus:DebugFunction" in refused.stderr
+    assert "listening" not in refused.stderr
+    # ...and with stratus:DebugFunction on the function too, it may debug it.
+    iam.put_user_policy(
+        UserName=user,
+        PolicyName="debug",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "stratus:DebugFunction",
+                        "Resource": f"arn:aws:lambda:us-east-1:*:function:{fn_name}",
+                    }
+                ],
+            }
+        ),
+    )
+    allowed = as_user("--debug", "--wait-timeout", "0")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "listening on 127.0.0.1:" in allowed.stderr
+
+
+def test_bad_input_is_a_clear_message(server: Server, lam: Any, fn_name: str) -> None:
+    missing = server.cli("invoke", "no-such-function", "{}", "--debug", "--wait-timeout", "0")
+    assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    create(lam, fn_name, {"bootstrap": "#!/bin/sh\n"}, Runtime="provided.al2023", Handler="x")
+    custom = server.cli("invoke", fn_name, "{}", "--debug", "--wait-timeout", "0")
+    assert custom.returncode != 0 and "has no debugger here" in custom.stderr
+    assert "Traceback" not in custom.stderr
+    port = server.cli("invoke", fn_name, "{}", "--debug-port", "9999")
+    assert port.returncode != 0 and "needs --debug" in port.stderr
+
+
+NODE_HANDLER = """\
+export const handler = async (event) => ({ answer: event.n + 1 });
+"""
+
+
+def test_node_inspector_answers_json_on_the_printed_port(server: Server, lam: Any, fn_name: str) -> None:
+    create(lam, fn_name, {"index.mjs": NODE_HANDLER}, Runtime="nodejs20.x", Handler="index.handler")
+    run = DebugInvoke(server, fn_name, '{"n": 1}', "--debug", "--wait-timeout", "30")
+    port = run.port()
+    targets: list[dict[str, Any]] = []
+    for _ in range(200):  # node starts its inspector as it starts: until it answers
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+                targets = json.loads(r.read())
+            break
+        except OSError:
+            time.sleep(0.05)
+    assert targets and targets[0]["type"] == "node"
+    assert targets[0]["webSocketDebuggerUrl"].startswith("ws://127.0.0.1:")
+    code, out, err = run.finish()  # nobody attached: it runs after the wait
+    assert code == 0, err
+    assert json.loads(out) == {"answer": 2}
