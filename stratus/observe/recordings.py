@@ -25,6 +25,7 @@ import base64
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,9 @@ RECORD_TAG = "stratus:record"
 RECORD_OFF = "off"
 TOO_LARGE = "payload not recorded: too large"
 RESULT_TOO_LARGE = "result not recorded: too large"
-FLUSH_INTERVAL = 0.2
+# Readers flush first, so a longer interval delays no reader; it bounds how many rows a busy
+# function's recordings cost per second (at most max_count per flush).
+FLUSH_INTERVAL = 1.0
 ENFORCE_INTERVAL = 60.0
 DAY_MS = 86_400_000
 
@@ -191,9 +194,11 @@ class Recordings:
         self.limits = limits or RecordLimits()
         self._conn = connect(path, durable=False)
         self._conn.executescript(SCHEMA)
+        # Per function, the newest `max_count` noted since the last flush: a bounded deque drops
+        # the oldest by itself, so a busy function costs neither memory nor rows past its bound.
         # Appended on the event loop's thread only, taken there too; written in a worker thread
         # under the database lock (as the log store does).
-        self._pending: list[Noted] = []
+        self._pending: dict[FunctionKey, deque[Noted]] = {}
         self._db_lock = threading.Lock()
         self.drops = Drops("recordings")
 
@@ -211,9 +216,12 @@ class Recordings:
         """An invocation ended: remember it for the flusher (references only, no copy)."""
         if tags and tags.get(RECORD_TAG) == RECORD_OFF:
             return
-        self._pending.append(
-            (function.region, function.name, qualifier, version, time.time_ns(), invocation, result)
-        )
+        noted = (function.region, function.name, qualifier, version, time.time_ns(), invocation, result)
+        pending = self._pending.get(function)
+        if pending is None:
+            self._pending[function] = deque((noted,), self.limits.max_count)
+        else:
+            pending.append(noted)
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -222,8 +230,8 @@ class Recordings:
         self._write(self._take())
 
     def _take(self) -> list[Noted]:
-        batch, self._pending = self._pending, []
-        return batch
+        taken, self._pending = self._pending, {}
+        return [noted for pending in taken.values() for noted in pending]
 
     def _row(self, noted: Noted) -> tuple[Any, ...]:
         region, name, qualifier, version, ended_ns, invocation, result = noted

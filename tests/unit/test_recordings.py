@@ -104,12 +104,19 @@ def test_one_flush_of_many_keeps_the_bounds_and_each_request_once(tmp_path: Path
         recordings.note(*fn(), {}, None, *ran(f"b{i}"))
     recordings.note(*fn(), {}, None, *ran("b5", error=True))  # a retry of b5, later
     recordings.note(*fn("other"), {}, None, *ran("o0"))
-    kept = recordings.kept(recordings._pending)
-    assert [n[5].request_id for n in kept] == ["b3", "b4", "b5", "o0"]
-    assert kept[2][6].function_error == "Unhandled"
-    found = recordings.recent("us-east-1", "f")
-    assert len(found) == 3 and {r.request_id for r in found} == {"b3", "b4", "b5"}
-    assert [r.failed for r in found if r.request_id == "b5"] == [True]
+    # Only the newest three of f are held until the flush; b5 is written once, as retried.
+    held = recordings._take()
+    assert [n[5].request_id for n in held] == ["b4", "b5", "b5", "o0"]
+    kept = recordings.kept(held)
+    assert [(n[5].request_id, n[6].function_error) for n in kept] == [
+        ("b4", None),
+        ("b5", "Unhandled"),
+        ("o0", None),
+    ]
+    recordings._write(held)
+    found = {r.request_id: r.failed for r in recordings.recent("us-east-1", "f")}
+    assert found == {"b4": False, "b5": True}
+    assert [r.request_id for r in recordings.recent("us-east-1", "other")] == ["o0"]
 
 
 def test_byte_eviction_drops_the_oldest(tmp_path: Path) -> None:
