@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import STRATUS, Server, create
+from tests.e2e.conftest import STRATUS, Server, create, make_zip
 from tests.e2e.test_dashboard import browser, log_in, page  # noqa: F401  (fixtures)
 
 APP: dict[str, str | bytes] = {
@@ -201,3 +201,17 @@ def test_the_dashboard_replay_button(page: Any, server: Server, lam: Any) -> Non
     assert "bad order 9" in recorded and "bad order 9" in replayed
     assert "function error: Unhandled" in page.inner_text("#replay-table")
     assert page.locator("#recordings-table b").count() == 0  # data is text, never markup
+
+
+def test_replay_runs_the_recorded_qualifier_unless_told_another(server: Server, lam: Any) -> None:
+    name = fresh(lam)
+    lam.publish_version(FunctionName=name)  # version 1: the failing code
+    lam.update_function_code(FunctionName=name, ZipFile=make_zip(FIXED))
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+    out = lam.invoke(FunctionName=name, Qualifier="1", Payload=b'{"n": 8, "fail": true}')
+    assert out["FunctionError"] == "Unhandled"
+    failed = str(out["ResponseMetadata"]["RequestId"])
+    again = server.cli("replay", failed)  # on version 1 again: the same failure
+    assert again.returncode == 1 and again.stdout.count("ValueError: bad order 8") == 2, again.stdout
+    latest = server.cli("replay", failed, "--qualifier", "$LATEST")
+    assert latest.returncode == 0 and '{"fixed": 8}' in latest.stdout, latest.stdout + latest.stderr
