@@ -10,14 +10,9 @@ import json
 import os
 import secrets
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from stratus.observe.recordings import RecordLimits
 
 DEFAULT_PORT = 9000
 DEFAULT_ACCOUNT_ID = "000000000000"
@@ -98,7 +93,7 @@ class Config:
     sns_allow_loopback: bool = False
     # Recorded invocations for replay (STRATUS_RECORD_*: count, bytes, payload size, retention
     # days per function; stratus/observe/recordings.py).
-    record_limits: RecordLimits = field(default_factory=lambda: _record_limits({}))
+    record_limits: RecordLimits = field(default_factory=lambda: RecordLimits())
 
     @property
     def min_unreserved_concurrency(self) -> int:
@@ -177,11 +172,34 @@ def iam_setting(value: str) -> bool:
     raise ValueError(f"STRATUS_IAM must be on or off, not {value!r}")
 
 
-def _record_limits(env: Mapping[str, str]) -> RecordLimits:
-    # Imported here: the CLI reads this module, and the recordings' store is the server's.
-    from stratus.observe.recordings import limits_from_env
+@dataclass(frozen=True)
+class RecordLimits:
+    """The bounds of recorded invocations, per function (stratus/observe/recordings.py)."""
 
-    return limits_from_env(env)
+    max_count: int = 100  # recordings kept per function
+    max_bytes: int = 10 * 1024 * 1024  # stored payload and result bytes per function
+    max_payload: int = 256 * 1024  # a larger payload (or result) is not stored
+    retention_days: float = 1.0
+
+
+def record_limits_setting(env: Mapping[str, str]) -> RecordLimits:
+    """The limits the STRATUS_RECORD_* settings name; ValueError says which one is wrong."""
+    values: dict[str, int | float] = {}
+    for name, key, kind in (
+        ("STRATUS_RECORD_MAX_COUNT", "max_count", int),
+        ("STRATUS_RECORD_MAX_BYTES", "max_bytes", int),
+        ("STRATUS_RECORD_MAX_PAYLOAD", "max_payload", int),
+        ("STRATUS_RECORD_RETENTION_DAYS", "retention_days", float),
+    ):
+        if name not in env:
+            continue
+        try:
+            values[key] = kind(env[name])
+        except ValueError:
+            raise ValueError(f"{name} must be a number, not {env[name]!r}") from None
+        if not values[key] > 0:
+            raise ValueError(f"{name} must be positive")
+    return RecordLimits(**values)  # type: ignore[arg-type]
 
 
 def config_from_env(data_dir: Path, host: str, port: int) -> Config:
@@ -242,7 +260,7 @@ def config_from_env(data_dir: Path, host: str, port: int) -> Config:
         kwargs["env_credential_seconds"] = int(env["STRATUS_ENV_CREDENTIAL_SECONDS"])
         if not kwargs["env_credential_seconds"] >= 4:  # type: ignore[operator]
             raise ValueError("STRATUS_ENV_CREDENTIAL_SECONDS must be at least 4")
-    kwargs["record_limits"] = _record_limits(env)
+    kwargs["record_limits"] = record_limits_setting(env)
     config = Config(data_dir=data_dir, host=host, port=port, **kwargs)  # type: ignore[arg-type]
     if not (len(config.account_id) == 12 and config.account_id.isdigit()):
         raise ValueError("STRATUS_ACCOUNT_ID must be 12 digits")

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stratus.config import RecordLimits
 from stratus.observe.drops import Drops
 from stratus.store.diskfull import is_disk_full, writing
 from stratus.store.sqlite import connect, transaction
@@ -76,34 +77,6 @@ COLUMNS = (
     "request_id, region, function, qualifier, version, time_ms, duration_ms, failed, error_type, "
     "error_message, client_context, payload, payload_bytes, result, result_bytes, stored_bytes"
 )
-
-
-@dataclass(frozen=True)
-class RecordLimits:
-    max_count: int = 100  # recordings kept per function
-    max_bytes: int = 10 * 1024 * 1024  # stored payload and result bytes per function
-    max_payload: int = 256 * 1024  # a larger payload (or result) is not stored
-    retention_days: float = 1.0
-
-
-def limits_from_env(env: Mapping[str, str]) -> RecordLimits:
-    """The limits the STRATUS_RECORD_* settings name; ValueError says which one is wrong."""
-    values: dict[str, Any] = {}
-    for name, key, kind in (
-        ("STRATUS_RECORD_MAX_COUNT", "max_count", int),
-        ("STRATUS_RECORD_MAX_BYTES", "max_bytes", int),
-        ("STRATUS_RECORD_MAX_PAYLOAD", "max_payload", int),
-        ("STRATUS_RECORD_RETENTION_DAYS", "retention_days", float),
-    ):
-        if name not in env:
-            continue
-        try:
-            values[key] = kind(env[name])
-        except ValueError:
-            raise ValueError(f"{name} must be a number, not {env[name]!r}") from None
-        if not values[key] > 0:
-            raise ValueError(f"{name} must be positive")
-    return RecordLimits(**values)
 
 
 @dataclass(frozen=True)

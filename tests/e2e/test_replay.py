@@ -215,3 +215,16 @@ def test_replay_runs_the_recorded_qualifier_unless_told_another(server: Server, 
     assert again.returncode == 1 and again.stdout.count("ValueError: bad order 8") == 2, again.stdout
     latest = server.cli("replay", failed, "--qualifier", "$LATEST")
     assert latest.returncode == 0 and '{"fixed": 8}' in latest.stdout, latest.stdout + latest.stderr
+
+
+def test_a_bad_record_setting_stops_the_start_with_a_clear_message(tmp_path: Path) -> None:
+    env = {**os.environ, "STRATUS_RECORD_MAX_COUNT": "lots"}
+    result = subprocess.run(
+        [STRATUS, "serve", "--port", "0", "--data-dir", str(tmp_path / "data")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "STRATUS_RECORD_MAX_COUNT must be a number, not 'lots'" in result.stderr, result.stderr

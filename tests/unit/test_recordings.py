@@ -10,14 +10,13 @@ from typing import Any
 
 import pytest
 
+from stratus.config import RecordLimits, record_limits_setting
 from stratus.control.keys import FunctionKey
 from stratus.invoke.records import Invocation, InvocationResult
 from stratus.observe.recordings import (
     TOO_LARGE,
     Recordings,
-    RecordLimits,
     error_of,
-    limits_from_env,
     to_evict,
 )
 
@@ -63,13 +62,13 @@ def test_to_evict_metadata_only_rows_count_against_the_count_only() -> None:
     assert to_evict(rows, RecordLimits(max_bytes=1, max_count=2)) == ["c"]
 
 
-def test_limits_from_env() -> None:
-    limits = limits_from_env({"STRATUS_RECORD_RETENTION_DAYS": "0.5", "STRATUS_RECORD_MAX_COUNT": "7"})
+def test_record_limits_setting() -> None:
+    limits = record_limits_setting({"STRATUS_RECORD_RETENTION_DAYS": "0.5", "STRATUS_RECORD_MAX_COUNT": "7"})
     assert (limits.retention_days, limits.max_count, limits.max_payload) == (0.5, 7, 256 * 1024)
     with pytest.raises(ValueError, match="STRATUS_RECORD_MAX_BYTES must be a number"):
-        limits_from_env({"STRATUS_RECORD_MAX_BYTES": "lots"})
+        record_limits_setting({"STRATUS_RECORD_MAX_BYTES": "lots"})
     with pytest.raises(ValueError, match="STRATUS_RECORD_RETENTION_DAYS must be positive"):
-        limits_from_env({"STRATUS_RECORD_RETENTION_DAYS": "0"})
+        record_limits_setting({"STRATUS_RECORD_RETENTION_DAYS": "0"})
 
 
 def test_error_of_reads_the_error_document() -> None:
