@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from stratus import __version__
-from stratus.cli import cost, functions, logs, replay, schedules, sfn, urls
+from stratus.cli import cost, dev, functions, logs, replay, schedules, sfn, urls
 from stratus.config import (
     CREDENTIALS_FILE,
     DEFAULT_PORT,
@@ -145,4 +145,5 @@ schedules.register(cli)
 urls.register(cli)
 cost.register(cli)
 sfn.register(cli)
+dev.register(cli)
 replay.register(cli)
