@@ -98,6 +98,7 @@ class Switchboard(asyncio.Protocol):
         self._target: str | None = None
         self._length: str | None = None
         self._expect = ""
+        self._method = ""
 
     # -- transport events ------------------------------------------------------------------
 
@@ -212,7 +213,7 @@ class Switchboard(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         path = self._url.split(b"?", 1)[0].decode("utf-8", "surrogateescape")
-        method = self._parser.get_method().decode("ascii", "replace")
+        method = self._method = self._parser.get_method().decode("ascii", "replace")
         self._handler = self._routes(method, path, self._host, self._target)
         if self._handler is None:
             raise _HandOver
@@ -240,7 +241,7 @@ class Switchboard(asyncio.Protocol):
     def on_message_complete(self) -> None:
         url = self._url.decode("utf-8", "surrogateescape")
         path, _, query = url.partition("?")
-        method = self._parser.get_method().decode("ascii", "replace")
+        method = self._method  # read when its headers completed
         incoming = Incoming(
             method=method,
             path=path,
@@ -530,13 +531,13 @@ def encode_head(status: int, headers: tuple[tuple[str, str], ...], *, keep_alive
 
 
 def encode(reply: HttpReply, *, keep_alive: bool, head: bool = False) -> bytes:
-    lines = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Unknown')}"]
-    lines.extend(f"{name}: {value}" for name, value in reply.headers)
-    lines.append(f"Content-Length: {len(reply.body)}")
-    lines.append(f"Date: {_date()}")
-    if not keep_alive:
-        lines.append("Connection: close")
-    head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
+    status = reply.status
+    parts = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"]
+    for name, value in reply.headers:
+        parts.append(f"{name}: {value}\r\n")
+    parts.append(f"Content-Length: {len(reply.body)}\r\nDate: {_date()}\r\n")
+    parts.append("\r\n" if keep_alive else "Connection: close\r\n\r\n")
+    head_bytes = "".join(parts).encode("utf-8", "surrogateescape")
     return head_bytes if head else head_bytes + reply.body
 
 

@@ -21,6 +21,7 @@ import orjson
 
 from stratus.control.arns import function_arn
 from stratus.control.keys import FunctionKey
+from stratus.control.models import FunctionUrl
 from stratus.control.registry import Registry
 from stratus.errors import (
     AccessDenied,
@@ -77,6 +78,8 @@ class Front:
     # Invokes whose HTTP API answered 503 before the function finished; each ends with its
     # function's own timeout at the latest.
     _overdue: set[asyncio.Task[HttpReply]] = field(default_factory=set)
+    # url id -> what its requests share, made once per configuration of the URL (`_url_plan`).
+    _url_plans: dict[str, _UrlPlan] = field(default_factory=dict)
 
     # -- dispatch --------------------------------------------------------------------------
 
@@ -86,13 +89,13 @@ class Front:
 
     async def respond(self, request: Incoming) -> HttpReply | StreamedReply:
         path, query = request.path, request.query
-        host = (request.header("host") or "").split(":", 1)[0]
         if path.startswith(URL_PREFIX):
             endpoint_id, rest = _split_id(path[len(URL_PREFIX) :])
             return await self._function_url(request, endpoint_id, rest, query, None)
         if path.startswith(API_PREFIX):
             endpoint_id, rest = _split_id(path[len(API_PREFIX) :])
             return await self._http_api(request, endpoint_id, rest, query, None)
+        host = (request.header("host") or "").split(":", 1)[0]
         if ".lambda-url." in host:
             return await self._function_url(request, host.split(".", 1)[0], path, query, host)
         return await self._http_api(request, host.split(".", 1)[0], path, query, host)
@@ -102,10 +105,13 @@ class Front:
     async def _function_url(
         self, request: Incoming, url_id: str, path: str, query: str, host: str | None
     ) -> HttpReply | StreamedReply:
-        target = self.registry.url_target(url_id)
-        if target is None:
+        found = self.registry.url_target(url_id)
+        if found is None:
             return json_reply(403, {"Message": "Forbidden"})
-        key, url = target  # the URL's function, in the region the URL belongs to
+        key, url = found  # the URL's function, in the region the URL belongs to
+        plan = self._url_plans.get(url_id)
+        if plan is None or plan.url is not url or plan.key != key:
+            plan = self._url_plans[url_id] = _UrlPlan.of(url_id, key, url, self.account_id)
         name = key.name
         body = request.body
         if body is None:
@@ -122,7 +128,7 @@ class Front:
             if not self._may_invoke_url(identity, name, url.qualifier, key.region, request.peer):
                 return json_reply(403, {"Message": "Forbidden"})
             authorizer = {"iam": self._iam(identity)}
-        rules = cors.Cors.from_pascal(url.cors)
+        rules = plan.rules
         origin = request.header("origin")
         if rules is not None and cors.is_preflight(
             request.method, origin, request.header("access-control-request-method")
@@ -133,18 +139,16 @@ class Front:
         target_info = events.Target(
             account_id=self.account_id,
             api_id=url_id,
-            domain_name=host or f"{url_id}.lambda-url.{url.region}.on.aws",
+            domain_name=host or plan.domain_name,
             request_id=request_id,
             authorizer=authorizer,
         )
         event = events.v2_event(http, target_info)
-        qualifier = None if url.qualifier == "$LATEST" else url.qualifier
         trace_in = tracing.parse(request.header("x-amzn-trace-id"))
         if url.invoke_mode == "RESPONSE_STREAM":
-            function = Target(name, qualifier, key.region, self.account_id)
-            return await self._stream_url(function, event, request_id, trace_in, rules, origin)
-        reply = await self._invoke(
-            name, qualifier, key.region, event, request_id, replies.from_v2, trace_in, function_url=True
+            return await self._stream_url(plan.target, event, request_id, trace_in, rules, origin)
+        reply = await self._invoke_target(
+            plan.target, event, request_id, replies.from_v2, trace_in, function_url=True
         )
         return _finish(reply, rules, origin, request_id)
 
@@ -375,13 +379,28 @@ class Front:
         *,
         function_url: bool,
     ) -> HttpReply:
+        target = Target(name, qualifier, region, self.account_id)
+        return await self._invoke_target(
+            target, event, request_id, mapper, trace_in, function_url=function_url
+        )
+
+    async def _invoke_target(
+        self,
+        target: Target,
+        event: dict[str, object],
+        request_id: str,
+        mapper: Callable[[bytes], HttpReply],
+        trace_in: TraceHeader | None,
+        *,
+        function_url: bool,
+    ) -> HttpReply:
         payload = orjson.dumps(event)
         if len(payload) > MAX_SYNC_PAYLOAD:
             key = "Message" if function_url else "message"
             return json_reply(413, {key: "Request Entity Too Large"})
         try:
             invoked = await self.invoker.invoke_target(
-                Target(name, qualifier, region, self.account_id),
+                target,
                 payload,
                 request_id=request_id,
                 caller_trace=trace_in,
@@ -397,6 +416,29 @@ class Front:
             return mapper(invoked.result.payload)
         except MalformedResponse:
             return _failed(function_url)
+
+
+@dataclass(frozen=True)
+class _UrlPlan:
+    """What every request to one function URL configuration shares: its CORS rules, the
+    function it invokes (an immutable Target, ARN included) and its default domain name."""
+
+    url: FunctionUrl
+    key: FunctionKey
+    rules: cors.Cors | None
+    target: Target
+    domain_name: str
+
+    @classmethod
+    def of(cls, url_id: str, key: FunctionKey, url: FunctionUrl, account_id: str) -> _UrlPlan:
+        qualifier = None if url.qualifier == "$LATEST" else url.qualifier
+        return cls(
+            url,
+            key,
+            cors.Cors.from_pascal(url.cors),
+            Target(key.name, qualifier, key.region, account_id),
+            f"{url_id}.lambda-url.{url.region}.on.aws",
+        )
 
 
 async def _stream_head(streamed: StreamedInvoke) -> tuple[prelude.Prelude | None, bytes | HttpReply]:

@@ -63,8 +63,9 @@ def _structured(value: dict[str, Any], *, cookies: bool) -> HttpReply:
     multi = _absent_as(value.get("multiValueHeaders"), {})
     if not isinstance(single, dict) or not isinstance(multi, dict):
         raise MalformedResponse("headers and multiValueHeaders must be objects")
+    shadowed = {k.lower() for k in multi} if multi else ()
     for name, item in single.items():
-        if name.lower() not in {k.lower() for k in multi}:
+        if name.lower() not in shadowed:
             headers.append((_name(name), _scalar(item)))
     for name, items in multi.items():
         if not isinstance(items, list):
@@ -75,11 +76,13 @@ def _structured(value: dict[str, Any], *, cookies: bool) -> HttpReply:
         if not isinstance(jar, list) or not all(isinstance(c, str) for c in jar):
             raise MalformedResponse("cookies must be a list of strings")
         headers.extend(("set-cookie", _value(cookie)) for cookie in jar)
-    if not any(name.lower() == "content-type" for name, _ in headers):
+    names = [name.lower() for name, _ in headers]
+    if "content-type" not in names:
         headers.append(("content-type", "application/json"))
-    # A function may not set Stratus's own cookies: a browser would send such a cookie to the
-    # dashboard too (cookies ignore ports), shadowing or ending the user's session.
-    headers = [(n, v) for n, v in headers if not (n.lower() == "set-cookie" and _names_own_cookie(v))]
+    if "set-cookie" in names:
+        # A function may not set Stratus's own cookies: a browser would send such a cookie to
+        # the dashboard too (cookies ignore ports), shadowing or ending the user's session.
+        headers = [(n, v) for n, v in headers if not (n.lower() == "set-cookie" and _names_own_cookie(v))]
     return HttpReply(status, tuple(headers), _body(value))
 
 

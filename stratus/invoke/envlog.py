@@ -70,6 +70,17 @@ class EnvironmentLog:
         if tail is not None:
             tail.add(line)
 
+    def platform_lines(self, lines: list[str], tail: Tail | None) -> None:
+        """Log the platform's own lines (START, END and REPORT: never embedded metrics), with one
+        stamp and one append to the store for them all."""
+        if lines:
+            self._logs.append_lines(
+                self.region, self.log_group, self.log_stream, int(time.time() * 1000), lines
+            )
+            if tail is not None:
+                for line in lines:
+                    tail.add(line)
+
     def read_output(self, fd: int, tail: Tail | None) -> None:
         """Log what the environment wrote to `fd`, at most READ_BUDGET bytes."""
         budget = READ_BUDGET

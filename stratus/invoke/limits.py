@@ -100,16 +100,19 @@ class Limiter:
         path calls this and `release` directly; `lease` wraps the pair."""
         counts = self._regions.get(function.region) or _RegionCounts()
         active = counts.unreserved_active
-        reason = admit(
-            LimitSnapshot(
-                self.account_limit,
-                reserved_total,
-                counts.unreserved_in_use,
-                self._in_use.get(function, 0),
-                reserved,
-                len(active) + (function not in active),
+        if reserved is None and counts.unreserved_in_use < CONTENDED * (self.account_limit - reserved_total):
+            reason = None  # what `admit` decides below the contended mark, without its snapshot
+        else:
+            reason = admit(
+                LimitSnapshot(
+                    self.account_limit,
+                    reserved_total,
+                    counts.unreserved_in_use,
+                    self._in_use.get(function, 0),
+                    reserved,
+                    len(active) + (function not in active),
+                )
             )
-        )
         if reason is not None:
             raise TooManyRequests("Rate Exceeded.", Reason=reason, Type="User")
         self._regions[function.region] = counts

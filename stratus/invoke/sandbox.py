@@ -87,7 +87,7 @@ class EnvironmentLost(Exception):
     delivered: the invocation never ran, and the caller runs it in another environment."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Inflight:
     invocation: Invocation
     done: asyncio.Future[InvocationResult]
@@ -164,7 +164,12 @@ class Sandbox:
     # -- lifecycle -------------------------------------------------------------------------
 
     def _move(self, to: State) -> None:
-        if to not in _TRANSITIONS[self.state]:
+        # Enum members hash in Python: the two moves of every invoke are checked by identity.
+        state = self.state
+        if (state is State.IDLE and to is State.BUSY) or (state is State.BUSY and to is State.IDLE):
+            self.state = to
+            return
+        if to not in _TRANSITIONS[state]:
             raise IllegalTransition(f"sandbox {self.sandbox_id}: {self.state.name} -> {to.name}")
         self.state = to
 
@@ -336,8 +341,9 @@ class Sandbox:
         current.deadline_ms = int(time.time() * 1000) + self.config.timeout * 1000
         self._last_deadline = current.deadline_ms / 1000
         self._served = True
-        for line in self._platform.start(current.invocation.request_id, self.config.version):
-            self._log_line(line)
+        self._log.platform_lines(
+            self._platform.start(current.invocation.request_id, self.config.version), current.tail
+        )
         loop = self._loop or asyncio.get_running_loop()
         self._timer = loop.call_at(loop.time() + self.config.timeout, self._on_timeout)
         if chan is not None:
@@ -418,8 +424,7 @@ class Sandbox:
         billed_ms = max(1, math.ceil(duration + (init_ms or 0.0)))
         status = "timeout" if error_type == "Sandbox.Timedout" else "error" if function_error else "success"
         report = Report(request_id, duration, billed_ms, self.config.memory_size, memory_mb, init_ms, status)
-        for line in self._platform.finish(report):
-            self._log_line(line)
+        self._log.platform_lines(self._platform.finish(report), current.tail)
         if current.stream is not None:
             current.stream.close()  # the result says how it ended
         current.done.set_result(

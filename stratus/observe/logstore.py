@@ -168,6 +168,16 @@ class LogStore:
         else:
             lines.append([ts_ms, message])
 
+    def append_lines(self, region: str, log_group: str, stream: str, ts_ms: int, messages: list[str]) -> None:
+        """`append` of several lines with one stamp (an invocation's END and REPORT)."""
+        if not self.enabled:
+            return
+        where = (region, log_group, stream)
+        lines = self._pending.get(where)
+        if lines is None:
+            lines = self._pending[where] = []
+        lines.extend([ts_ms, message] for message in messages)
+
     def flush(self) -> None:
         """Write what was appended; on the thread that appends (the loop)."""
         self._write(self._take())
