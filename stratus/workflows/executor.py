@@ -233,14 +233,11 @@ class Executions:
                 resume = {**resume, "phase": "again"}
             output = await self._walk(run, lane, resume)
         except Suspend as s:
-            await self.store.advance(
-                record.arn,
-                run.log.take(),
-                {**s.checkpoint, "n": run.log.next_id},
-                s.due_ms,
-                clear_frames=_cleared(run),
-            )
-            self._hold(record, {**s.checkpoint, "n": run.log.next_id}, s.due_ms)
+            cp = {**s.checkpoint, "n": run.log.next_id}
+            # Held before the write is queued, in the same step: a token answered the moment
+            # its wait is in the history finds it (its own write commits after this one).
+            self._hold(record, cp, s.due_ms)
+            await self.store.advance(record.arn, run.log.take(), cp, s.due_ms, clear_frames=_cleared(run))
             return
         except StatesError as error:
             await self._close(run, lane, FAILED, error=error.error, cause=error.cause)
@@ -471,6 +468,7 @@ class Executions:
             return record
         active = self._active.pop(arn, None)
         if active is not None:
+            self._waiting.pop(arn, None)  # a driver that has just held its wait
             task, run = active
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

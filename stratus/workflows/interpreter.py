@@ -413,8 +413,12 @@ class Run:
         due = token_due(timeout_ms, heartbeat, self.now_ms())
         if top:
             raise Suspend(waiting, due)
+        # Armed before its frame is written: a heartbeat or an answer that comes once the wait
+        # is in the history is recorded (its write follows the frame's).
+        assert early is not None
+        self.arm(early, timeout_ms, heartbeat, lane=lane, cp=waiting, due=due)
         # An answer taken while the function ran has recorded the lane's frame already.
-        if lane.key is not None and not (early is not None and early.spent):
+        if lane.key is not None and not early.spent:
             try:
                 await self.progress.hold(lane, {"cp": {**waiting, "due_ms": due, "last": lane.last}}, due)
             except BaseException:
@@ -454,6 +458,35 @@ class Run:
         heartbeat's new deadline too before SendTaskHeartbeat answers, so that a restart keeps
         both."""
         waiting = self._tokens.setdefault(token, TokenWait(self.record.arn))
+        if waiting.renew is None:  # a lane resumed waiting, or an Express execution's
+            self.arm(waiting, timeout_ms, heartbeat, lane=lane, cp=cp, due=due)
+        try:
+            while waiting.outcome is None:
+                waiting.changed.clear()
+                # An answer being recorded is waited for, even past the deadline: it was taken.
+                left = None if waiting.due is None or waiting.spent else waiting.due - self.now_ms()
+                try:
+                    async with asyncio.timeout(None if left is None else max(0.0, left / 1000)):
+                        await waiting.changed.wait()
+                except TimeoutError:
+                    if waiting.outcome is None and not waiting.spent:
+                        return (False, {"error": "States.Timeout", "cause": "", "timeout": True})
+            return waiting.outcome
+        finally:
+            self._tokens.pop(token, None)
+
+    def arm(
+        self,
+        waiting: TokenWait,
+        timeout_ms: int | None,
+        heartbeat: float | None,
+        *,
+        lane: Lane | None,
+        cp: Checkpoint | None,
+        due: int | None,
+    ) -> None:
+        """The wait's deadline, and in a durable lane how an answer (`keeper`) and a heartbeat's
+        new deadline are recorded in the lane's frame before they are acknowledged."""
         frame: tuple[Lane, Checkpoint] | None = None
         if lane is not None and lane.key is not None and cp is not None and self.progress.durable:
             frame = (lane, cp)
@@ -470,20 +503,6 @@ class Run:
 
         waiting.renew = renew
         waiting.due = token_due(timeout_ms, heartbeat, self.now_ms()) if due is None else due
-        try:
-            while waiting.outcome is None:
-                waiting.changed.clear()
-                # An answer being recorded is waited for, even past the deadline: it was taken.
-                left = None if waiting.due is None or waiting.spent else waiting.due - self.now_ms()
-                try:
-                    async with asyncio.timeout(None if left is None else max(0.0, left / 1000)):
-                        await waiting.changed.wait()
-                except TimeoutError:
-                    if waiting.outcome is None and not waiting.spent:
-                        return (False, {"error": "States.Timeout", "cause": "", "timeout": True})
-            return waiting.outcome
-        finally:
-            self._tokens.pop(token, None)
 
     def token_outcome(self, state: State, lane: Lane, outcome: tuple[bool, Any]) -> Any:
         ok, value = outcome

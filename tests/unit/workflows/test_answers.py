@@ -240,3 +240,44 @@ def test_a_heartbeat_moves_the_recorded_deadline_before_it_answers(
         assert done.status == "SUCCEEDED", (done.error, done.cause)
 
     asyncio.run(scenario())
+
+
+class AnsweringFunctions(Functions):
+    """A token task's function that answers its own token, then is still running when the
+    server dies (the lane has written nothing since its TaskStarted)."""
+
+    def __init__(self, executions: Executions) -> None:
+        super().__init__()
+        self.executions = executions
+        self.answered = asyncio.Event()
+
+    async def call(self, call: Call, *, region: str, role_arn: str, session: str) -> Called:
+        await super().call(call, region=region, role_arn=role_arn, session=session)
+        await self.executions.send_task_outcome(self.tokens[-1], True, {"from": "inside"})
+        self.answered.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def test_an_iteration_answered_while_its_function_runs_resumes_from_the_answer(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        path, clock = tmp_path / "workflows.db", [1_700_000_000.0]
+        async with Server(path, clock) as first:
+            inside = AnsweringFunctions(first.executions)
+            first.executions.functions = inside  # type: ignore[assignment]
+            await machine(first, IN_MAP)
+            started = await first.executions.start(MACHINE, "run-1", json.dumps({"items": [{"i": 0}]}))
+            await inside.answered.wait()  # acknowledged: the function has not returned
+
+        async with Server(path, clock) as second:
+            with pytest.raises(TaskDoesNotExist):
+                await second.executions.send_task_outcome(inside.tokens[0], True, {})
+            done = await closed(second, started.arn)
+            assert second.functions.tokens == []  # not invoked again: the answer stands
+            history = kinds(await second.store.history(started.arn))
+        assert done.status == "SUCCEEDED", (done.error, done.cause)
+        assert json.loads(done.output) == [{"got": {"from": "inside"}}]
+        for kind in ("MapIterationStarted", "TaskScheduled", "TaskStarted", "TaskSucceeded"):
+            assert history.count(kind) == 1, (kind, history)
+
+    asyncio.run(scenario())
