@@ -30,8 +30,17 @@ def _std_dumps(header: Any) -> bytes:
     return _COMPACT.encode(header).encode()
 
 
+# The environments' decoder: the server's headers are UTF-8, so `json.loads`'s encoding
+# detection and argument checks are not needed.
+_DECODE = json.JSONDecoder().decode
+
+
+def _std_loads(data: bytes) -> Any:
+    return _DECODE(data.decode())
+
+
 _dumps: Callable[[Any], bytes] = _std_dumps
-_loads: Callable[[bytes], Any] = json.loads
+_loads: Callable[[bytes], Any] = _std_loads
 try:  # the server has orjson; environments, which import this with the stdlib only, do not
     import orjson
 
@@ -41,6 +50,7 @@ except ImportError:
 
 NEXT, EVENT, RESPONSE, ERROR = 1, 2, 3, 4
 _HEAD = struct.Struct("!IBH")
+_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 _INBOX_SIZE = 64 << 10  # an environment's receive buffer: most events fit, larger ones take turns
 
 
@@ -157,7 +167,13 @@ class RuntimeClient:
         self, invoke_id: str, result_data: bytes, content_type: str = "application/json", *_: Any
     ) -> None:
         self.flush()
-        self._pending = encode(RESPONSE, {"id": invoke_id, "type": content_type}, result_data)
+        if type(invoke_id) is str and type(content_type) is str:
+            # The compact encoder's output for these two strings, without its machinery.
+            head = f'{{"id":{_quote(invoke_id)},"type":{_quote(content_type)}}}'.encode()
+            size = len(head)
+            self._pending = _HEAD.pack(3 + size + len(result_data), RESPONSE, size) + head + result_data
+        else:
+            self._pending = encode(RESPONSE, {"id": invoke_id, "type": content_type}, result_data)
 
     def post_error(
         self, invoke_id: str, error_response_data: str | bytes, xray_fault: str = "", *_: Any

@@ -208,9 +208,19 @@ def run_then_exit(body):
 
 
 def run_client(handler):
-    """Hand over to the official runtime client with `handler`."""
+    """Hand over to the official runtime client with `handler`: awslambdaric's init and, on a
+    private channel, Stratus's leaner invoke loop around awslambdaric's parts (stratus_loop)."""
     import sys
 
+    import stratus_channel
+
+    channel = sys.modules.get("runtime_client")
+    if isinstance(channel, stratus_channel.RuntimeClient):
+        import stratus_loop
+
+        sys.argv = ["awslambdaric", handler]
+        stratus_loop.run(handler, channel)
+        return
     from awslambdaric.__main__ import main
 
     sys.argv = ["awslambdaric", handler]

@@ -70,6 +70,7 @@ PRELOAD = (
     "botocore.session",
     "botocore.client",
     "stratus_channel",
+    "stratus_loop",
     "stratus_template",
 )
 
