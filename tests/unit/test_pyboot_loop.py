@@ -148,7 +148,9 @@ def _events() -> list[tuple[dict[str, str], bytes]]:
     ]
 
 
-def _run(tmp_path: Path, loop: str, handler: str, execution_env: str) -> tuple[list[object], str]:
+def _run(
+    tmp_path: Path, loop: str, handler: str, execution_env: str, **logging: str
+) -> tuple[list[object], str]:
     code = tmp_path / "code"
     code.mkdir(exist_ok=True)
     (code / "app.py").write_text(APP)
@@ -165,6 +167,7 @@ def _run(tmp_path: Path, loop: str, handler: str, execution_env: str) -> tuple[l
         "AWS_LAMBDA_LOG_STREAM_NAME": "2026/12/04/[$LATEST]abc",
         "AWS_EXECUTION_ENV": execution_env,
         "_X_AMZN_TRACE_ID": "from-the-start",
+        **logging,
     }
     with out.open("wb") as sink:
         child = subprocess.Popen(
@@ -207,11 +210,21 @@ def _run(tmp_path: Path, loop: str, handler: str, execution_env: str) -> tuple[l
     return frames, log.split(UNCAUGHT)[0]
 
 
+LOGGING = {
+    "text": {},
+    "json": {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"},
+    "text-warn": {"AWS_LAMBDA_LOG_FORMAT": "Text", "AWS_LAMBDA_LOG_LEVEL": "WARN"},
+}
+
+
+@pytest.mark.parametrize("logging", list(LOGGING))
 @pytest.mark.parametrize("execution_env", ["AWS_Lambda_python3.11", "AWS_Lambda_python3.12"])
 @pytest.mark.parametrize("handler", ["app.handler", "app.builtin"])
-def test_same_frames_and_logs_as_awslambdaric(tmp_path: Path, handler: str, execution_env: str) -> None:
-    theirs = _run(tmp_path, "awslambdaric", handler, execution_env)
-    ours = _run(tmp_path, "stratus", handler, execution_env)
+def test_same_frames_and_logs_as_awslambdaric(
+    tmp_path: Path, handler: str, execution_env: str, logging: str
+) -> None:
+    theirs = _run(tmp_path, "awslambdaric", handler, execution_env, **LOGGING[logging])
+    ours = _run(tmp_path, "stratus", handler, execution_env, **LOGGING[logging])
     assert ours[0] == theirs[0]
     assert ours[1] == theirs[1]
     kinds = [frame[0] for frame in theirs[0]]
