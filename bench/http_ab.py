@@ -64,13 +64,13 @@ def exported(rev: str) -> Iterator[Path]:
         shutil.rmtree(where, ignore_errors=True)
 
 
-def function_url(stack: ExitStack, **env: str) -> tuple[str, int]:
+def function_url(stack: ExitStack, runtime: str = "python3.11", **env: str) -> tuple[str, int]:
     srv = stack.enter_context(stratus_server(**env))
     lam = srv.client()
     name = f"ab-{uuid.uuid4().hex[:6]}"
     lam.create_function(
         FunctionName=name,
-        Runtime="python3.11",
+        Runtime=runtime,
         Role=ROLE,
         Handler="app.handler",
         Code={"ZipFile": zip_of({"app.py": HANDLER})},
@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 8, 32, 64])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--runtime", default="python3.11", help="the function's runtime")
     args = parser.parse_args()
     with ExitStack() as stack:
         before = args.before or stack.enter_context(exported(args.rev))
@@ -113,7 +114,10 @@ def main() -> None:
         if args.after:
             paths = [str(args.after), os.environ.get("PYTHONPATH")]
             after_env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
-        targets = {"before": function_url(stack, **env), "after": function_url(stack, **after_env)}
+        targets = {
+            "before": function_url(stack, args.runtime, **env),
+            "after": function_url(stack, args.runtime, **after_env),
+        }
         rows: dict[str, list[dict[str, float]]] = {}
         for c in args.concurrency:
             for r in range(args.rounds):
