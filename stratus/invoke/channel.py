@@ -85,9 +85,24 @@ class RuntimeChannel:
         self._sock = None
 
     def _send(self, kind: int, header: dict[str, str], body: bytes = b"") -> None:
-        if self._sock is not None:
-            self._outbox += channel.encode(kind, header, body)
-            self._flush()
+        sock = self._sock
+        if sock is None:
+            return
+        frame = channel.encode(kind, header, body)
+        if not self._outbox:
+            # The usual case: nothing waits to be written and the socket takes the whole frame,
+            # with no copy into the outbox.
+            try:
+                sent = sock.send(frame)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                return  # the environment is going; its exit settles the invoke
+            if sent == len(frame):
+                return
+            frame = frame[sent:]
+        self._outbox += frame
+        self._flush()
 
     def _flush(self) -> None:
         """Write what the socket takes now; wait for it to be writable for the rest (`sendall`

@@ -97,6 +97,8 @@ class EnvironmentLog:
 
     def flush_output(self, tail: Tail | None) -> None:
         """Log a last partial line (the invocation ends: what it printed so far is its)."""
+        if not self._output.dropped_bytes:
+            return  # nothing to note (the usual case: no list is made)
         for line in self._output.flush():
             self.line(line, tail)
 

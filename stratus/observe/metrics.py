@@ -231,12 +231,19 @@ class Metrics:
     def running(
         self, function: FunctionKey, dimension: str, in_use: int, account: int, unreserved: int
     ) -> None:
-        """An invocation has started: the concurrency gauges' peaks."""
-        bucket = self._bucket(function.region, function.name, dimension)
-        bucket.concurrent_max = max(bucket.concurrent_max, in_use)
-        whole = self._bucket(function.region, *ACCOUNT)
-        whole.concurrent_max = max(whole.concurrent_max, account)
-        whole.unreserved_max = max(whole.unreserved_max, unreserved)
+        """An invocation has started: the concurrency gauges' peaks (one clock read for both)."""
+        pending, region = self._pending, function.region
+        minute = int(time.time()) // 60 * 60
+        key = (region, function.name, dimension, minute)
+        bucket = pending.get(key) or pending.setdefault(key, Bucket())
+        if in_use > bucket.concurrent_max:
+            bucket.concurrent_max = in_use
+        key = (region, *ACCOUNT, minute)
+        whole = pending.get(key) or pending.setdefault(key, Bucket())
+        if account > whole.concurrent_max:
+            whole.concurrent_max = account
+        if unreserved > whole.unreserved_max:
+            whole.unreserved_max = unreserved
 
     def provisioned(
         self, function: FunctionKey, dimension: str, busy: int, allocated: int, spillover: bool
