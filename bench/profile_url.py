@@ -92,6 +92,7 @@ def innermost(raw: str) -> collections.Counter[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rev", help="profile this revision's server instead of the working tree")
+    parser.add_argument("--tree", type=Path, help="profile the server of this source tree (stratus/ in it)")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rate", type=int, default=200)
@@ -99,8 +100,8 @@ def main() -> None:
     args = parser.parse_args()
     with ExitStack() as stack:
         env = {}
-        if args.rev:
-            tree = stack.enter_context(exported(args.rev))
+        tree = stack.enter_context(exported(args.rev)) if args.rev else args.tree
+        if tree:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
         url, pid = function_url(stack, **env)
         drive(url, {}, b"", args.concurrency, 2.0, method="GET")
