@@ -65,15 +65,13 @@ def owner_uid(table: str, client_port: int, server_port: int) -> int | None:
 
 
 def dap_transition(message: dict[str, Any], from_client: bool) -> str | None:
-    """What one DAP message says of the session: "attached" (the client has set its breakpoints:
-    configurationDone), "paused" (a stopped event), "resumed", or None."""
+    """What one DAP message says of the session: "attached" (debugpy has answered the client's
+    configurationDone: its breakpoints are in), "paused" (a stopped event), "resumed", or None."""
     kind = message.get("type")
-    if from_client and kind == "request":
-        command = message.get("command")
-        if command == "configurationDone":
-            return "attached"
-        if command in RESUMING:
-            return "resumed"
+    if from_client and kind == "request" and message.get("command") in RESUMING:
+        return "resumed"
+    if not from_client and kind == "response" and message.get("command") == "configurationDone":
+        return "attached" if message.get("success") else None
     if not from_client and kind == "event":
         event = message.get("event")
         if event == "stopped":

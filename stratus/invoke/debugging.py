@@ -8,10 +8,12 @@ Contract:
    (runtimes/pyboot/stratus_debug.py); debugpy comes from the server's installation, copied once
    under the data dir and bound read-only into the environment's /opt/python with its layers
    (the Linux backend), or put on its path (the process backend). Node.js: `node --inspect`.
-2. The caller is told the port first (`announce`); the event is held back until a client has
-   attached (debugpy: its configurationDone, so its breakpoints are set; Node: an inspector
-   WebSocket session) or `wait_timeout` has passed; then it runs either way.
-3. Paused time does not count against the function's timeout: the invocation's deadline moves
+3. The caller is told the port first (`announce`); the invocation waits until a client has
+   attached or `wait_timeout` has passed, then runs either way. debugpy waits itself, inside
+   the environment's init, until the client's configurationDone (its breakpoints applied:
+   `debugpy.wait_for_client`); for Node the event is held at a gate here until an inspector
+   WebSocket session opens.
+4. Paused time does not count against the function's timeout: the invocation's deadline moves
    later by every second the program spent paused (debugpy: from a `stopped` event to the next
    continue, step or `continued`; Node: for as long as an inspector session is open), and if the
    deadline passes while paused it is checked again when the program resumes. The init timeout
@@ -82,11 +84,14 @@ def protocol_for(runtime: str) -> str | None:
     return None
 
 
-def debug_plan(plan: LaunchPlan, protocol: str, port: int, debugpy_path: str | None) -> LaunchPlan:
-    """The launch plan of a debug environment: debugpy marked for the Python boot, or node with
-    its inspector on `port` of the environment's loopback."""
+def debug_plan(
+    plan: LaunchPlan, protocol: str, port: int, debugpy_path: str | None, wait: float = 0.0
+) -> LaunchPlan:
+    """The launch plan of a debug environment: debugpy marked for the Python boot (which waits
+    up to `wait` seconds for a client), or node with its inspector on `port` of the
+    environment's loopback."""
     if protocol == "dap":
-        settings: dict[str, Any] = {"port": port}
+        settings: dict[str, Any] = {"port": port, "wait": wait}
         if debugpy_path is not None:
             settings["path"] = debugpy_path
         return dataclasses.replace(plan, env={**plan.env, "_STRATUS_DEBUG": json.dumps(settings)})
@@ -97,12 +102,26 @@ def debug_plan(plan: LaunchPlan, protocol: str, port: int, debugpy_path: str | N
     return dataclasses.replace(plan, argv=inspecting(plan.argv), exec_argv=inspecting(plan.exec_argv))
 
 
+EXPIRED = -1.0
+
+
+def deadline_step(due: float, paused: bool, held_total: float, credited: float) -> float | None:
+    """What to do when a debug invocation's timer runs out at `due` (loop time): None while the
+    program is paused (decide again when it resumes, from the same `due`), EXPIRED when no paused
+    time is owed to it, else the later time its deadline moves to: `due` plus the paused seconds
+    not yet credited (`held_total - credited`)."""
+    if paused:
+        return None
+    owed = held_total - credited
+    return due + owed if owed > 0 else EXPIRED
+
+
 class DebugSandbox(Sandbox):
     """An environment whose event waits at a gate, and whose deadlines skip paused time."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, gated: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._gate_open = False
+        self._gate_open = not gated
         self._held_since: float | None = None
         self._held_total = 0.0
         self._credited = 0.0
@@ -156,15 +175,14 @@ class DebugSandbox(Sandbox):
             return
         loop = asyncio.get_running_loop()
         base = loop.time() if base is None else base
-        if self._held_since is not None:
+        step = deadline_step(base, self._held_since is not None, self._held_total, self._credited)
+        if step is None:
             self._overdue_at = base  # looked at again when the program resumes
-            return
-        owed = self._held_total - self._credited
-        if owed > 0:
+        elif step == EXPIRED:
+            super()._on_timeout()
+        else:
             self._credited = self._held_total
-            self._timer = loop.call_at(base + owed, self._on_timeout)
-            return
-        super()._on_timeout()
+            self._timer = loop.call_at(step, self._on_timeout)
 
     # -- reaching the debugger inside -----------------------------------------------------------
 
@@ -327,8 +345,11 @@ async def debug_invoke(
         where.patience = kw["init_timeout"]
         where.root = backend.task_root(Path(kw["code_dir"]))
         plain = dataclasses.replace(config, snap_start="None", snap_latest=False)
-        launch = debug_plan(plan, protocol, where.port, path)
-        sandbox = DebugSandbox(plain, region, launch, backend, logs, **kw)
+        launch = debug_plan(plan, protocol, where.port, path, wait)
+        # debugpy waits for its client itself, in the environment's init, until its breakpoints
+        # are applied (a gate here, opened when its answer to configurationDone passes, let the
+        # event run past breakpoints it had answered but not yet applied); node does not wait.
+        sandbox = DebugSandbox(plain, region, launch, backend, logs, gated=protocol != "dap", **kw)
         made.append(sandbox)
         return sandbox
 

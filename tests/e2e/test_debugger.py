@@ -9,6 +9,7 @@ configurationDone; then it waits for the stopped event, reads a local variable a
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -136,6 +137,36 @@ class Dap:
             self._keep(message)
 
 
+NOBODY = 65534
+
+
+def other_user_attach(port: int) -> str:
+    """What a DAP client running as another uid (nobody) gets from the port: a forked child
+    that drops to that uid, connects and sends `initialize`."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: only socket calls, then _exit
+        outcome = b"error"
+        try:
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+                body = json.dumps({"seq": 1, "type": "request", "command": "initialize"}).encode()
+                sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                try:
+                    outcome = b"closed" if sock.recv(65536) == b"" else b"answered"
+                except ConnectionResetError:
+                    outcome = b"closed"
+        finally:
+            os.write(write_end, outcome)
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        answer = f.read().decode()
+    os.waitpid(pid, 0)
+    return answer
+
+
 @pytest.fixture
 def dap_clients() -> Iterator[list[Dap]]:
     clients: list[Dap] = []
@@ -149,7 +180,10 @@ def test_attach_breakpoint_reads_local_and_result_prints(
 ) -> None:
     create(lam, fn_name, {"app.py": HANDLER}, Timeout=3)
     run = DebugInvoke(server, fn_name, '{"n": 6}', "--debug", "--wait-timeout", "120")
-    dap = Dap(run.port())
+    port = run.port()
+    # Another local user cannot attach: the relay closes its connection unanswered.
+    assert other_user_attach(port) == "closed"
+    dap = Dap(port)
     dap_clients.append(dap)
     dap.request(
         "initialize",
@@ -178,7 +212,9 @@ def test_attach_breakpoint_reads_local_and_result_prints(
     scope = dap.request("scopes", frameId=frame["id"])["body"]["scopes"][0]
     variables = dap.request("variables", variablesReference=scope["variablesReference"])["body"]["variables"]
     assert {v["name"]: v["value"] for v in variables}["secret"] == "42"
-    dap.request("continue", threadId=thread)
+    # Not waiting for the answer: the invocation may end, and its environment with the
+    # connection, before debugpy writes it.
+    dap.send("continue", threadId=thread)
 
     code, out, err = run.finish()
     assert code == 0, err
