@@ -7,7 +7,9 @@ app.py with a new return value, and invokes in a loop (signed HTTP on one kept-a
 connection) until the new value comes back: the time from just before the write to that
 answer is one sample. The deploy side: `stratus deploy DIR --name M` after the same kind of
 edit, then the first invoke returning the new value; its whole time (the CLI's start
-included, as a developer waits for it) is one sample.
+included, as a developer waits for it) is one sample. After each new answer a few more invokes
+must all run the new code (the update retires the old code's warm environments), or the run
+fails.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from bench.common import BIN, ROLE, Running, Stats, machine, stratus_server
 from bench.signed_http import SignedInvoker
 
+STALE_PROBES = 3
 SOURCE = "def handler(event, context):\n    return {value}\n"
 
 
@@ -66,7 +69,7 @@ def dev_loop(running: Running, work: Path, rounds: int) -> list[float]:
         wait_for_line(log, "watching", proc)
         invoker = SignedInvoker(running.endpoint, "dev-bench")
         until(invoker, b"0")
-        samples = []
+        samples, stale = [], 0
         for value in range(1, rounds + 1):
             invoker.invoke()  # the old code, warm
             time.sleep(0.05)  # the watcher and the log tail at rest, as between a developer's saves
@@ -74,6 +77,11 @@ def dev_loop(running: Running, work: Path, rounds: int) -> list[float]:
             save(app, value)
             until(invoker, str(value).encode())
             samples.append((time.perf_counter() - started) * 1000)
+            # Once the new code has answered, the old code's warm environments must be gone:
+            # any later answer from them would be stale code served after a save.
+            stale += sum(invoker.invoke() != str(value).encode() for _ in range(STALE_PROBES))
+        if stale:
+            raise RuntimeError(f"{stale} invokes ran the old code after the new code had answered")
         return samples
     finally:
         proc.send_signal(2)  # Ctrl-C: stops watching, leaves the function deployed

@@ -108,6 +108,7 @@ class DevSession:
         self._code_sha: dict[str, str] = {}
         self._layer_sha: dict[Path, str] = {}
         self._layer_arn: dict[Path, str] = {}
+        self._fn_layers: dict[str, list[str]] = {}  # the layer ARNs each function was given
         self.published: list[str] = []  # layer version ARNs this session published
         self._broken: set[Path] = set()  # files that did not compile: checked again on any save
         self._reported: dict[tuple[Path, str], float] = {}  # when each compile error was printed
@@ -160,6 +161,7 @@ class DevSession:
             )
             self._lam.get_waiter("function_active_v2").wait(FunctionName=spec.name, WaiterConfig={"Delay": 1})
         self._code_sha[spec.name] = sha(code)
+        self._fn_layers[spec.name] = config.get("Layers", [])
         return str(result["FunctionArn"])
 
     def _wait(self, name: str) -> None:
@@ -176,22 +178,21 @@ class DevSession:
         return str(self._lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"])
 
     def _layer_arns(self, spec: FunctionSpec) -> list[str]:
-        return [
-            self._publish(layer, spec.runtime) if isinstance(layer, Path) else layer for layer in spec.layers
-        ]
+        return [self._publish(layer) if isinstance(layer, Path) else layer for layer in spec.layers]
 
-    def _publish(self, directory: Path, runtime: str) -> str:
+    def _publish(self, directory: Path) -> str:
         """The layer version of `directory`'s current contents, published if they changed."""
         code = zip_directory(directory)
         digest = sha(code)
         if self._layer_sha.get(directory) == digest:
             return self._layer_arn[directory]
+        runtimes = sorted({s.runtime for s in self.specs if directory in s.layers})
         arn = str(
             self._lam.publish_layer_version(
                 LayerName=layer_name(directory),
                 Description=f"stratus dev: {directory.name}",
                 Content={"ZipFile": code},
-                CompatibleRuntimes=[runtime],
+                CompatibleRuntimes=runtimes[:15],
             )["LayerVersionArn"]
         )
         self._layer_sha[directory], self._layer_arn[directory] = digest, arn
@@ -248,10 +249,12 @@ class DevSession:
         what = []
         try:
             if layers_changed:
-                before = [self._layer_arn.get(x) for x in spec.layers if isinstance(x, Path)]
+                # Compared with what this function has, not with what was last published: a
+                # layer shared by two functions is published once, and both move to it.
                 arns = self._layer_arns(spec)
-                if [a for a, x in zip(arns, spec.layers, strict=True) if isinstance(x, Path)] != before:
+                if arns != self._fn_layers.get(spec.name):
                     self._lam.update_function_configuration(FunctionName=spec.name, Layers=arns)
+                    self._fn_layers[spec.name] = arns
                     what.append("layers")
             if code_changed:
                 code = zip_directory(spec.directory)

@@ -193,6 +193,7 @@ def test_a_stratus_toml_deploys_each_function_with_its_url_and_local_layer(
         dir = "web"
         url = true
         env = {{ GREETING = "hello" }}
+        layers = ["common"]
 
         [functions.{worker}]
         dir = "worker"
@@ -204,8 +205,9 @@ def test_a_stratus_toml_deploys_each_function_with_its_url_and_local_layer(
         project / "web" / "app.py",
         """
         import os
+        import shared
         def handler(event, context):
-            return {"statusCode": 200, "body": os.environ["GREETING"] + " from web"}
+            return {"statusCode": 200, "body": os.environ["GREETING"] + " from web, " + shared.VALUE}
         """,
     )
     write(
@@ -222,12 +224,13 @@ def test_a_stratus_toml_deploys_each_function_with_its_url_and_local_layer(
     assert f"{web}: deployed" in out and f"{worker}: deployed" in out
     url = out.split(f"{web}: url ", 1)[1].split()[0]
     with urllib.request.urlopen(url, timeout=30) as response:
-        assert response.read() == b"hello from web"
+        assert response.read() == b"hello from web, layer-v1"
     assert invoke(lam, worker) == "layer-v1"
 
-    # A save in the layer's directory publishes it again; the worker runs the new layer.
+    # A save in the layer's directory publishes it again; both functions run the new layer.
     write(project / "common" / "python" / "shared.py", "VALUE = 'layer-v2'\n")
     invoke_until(lam, worker, "layer-v2")
+    invoke_until(lam, web, {"statusCode": 200, "body": "hello from web, layer-v2"})
     assert "updated layers" in dev.output()
     # A save in one function's directory updates that function only.
     write(
