@@ -11,8 +11,12 @@ SendTaskSuccess/Failure answer only once the outcome is written (group-committed
 execution's row for a top-level task (checkpoint phase "outcome", due now), in the lane's frame
 for a branch's or an iteration's; from the moment an answer is taken the token is spent (a
 second answer is TaskDoesNotExist, before and after a restart), and a restart goes on from the
-recorded outcome instead of waiting again. SendTaskHeartbeat answers once the wait's new
-deadline is written the same way. The TaskSucceeded/TaskFailed event is made by the run that
+recorded outcome instead of waiting again. A token is valid from the moment its task is
+scheduled: an answer that comes while the token task's function still runs (the function sends
+it itself, or hands the token to something that answers at once) is recorded the same way and
+used once the function returns; it closes the task, so an error or timeout of the function
+after it does not undo it. SendTaskHeartbeat answers once the wait's new deadline is written the
+same way. The TaskSucceeded/TaskFailed event is made by the run that
 goes on from the outcome and written with its next step, so the history holds it once.
 Express executions run in memory, write nothing, and are not resumed."""
 

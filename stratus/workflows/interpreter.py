@@ -16,6 +16,11 @@ frame holds), nested Parallel and Map states included:
 - an answer to a lane's token is recorded in its frame (phase "outcome", with the lane's
   events so far: `keeper`) before SendTaskSuccess/Failure answers, also when it comes while
   the token task's function still runs; a heartbeat's new deadline too (`wait_token`);
+- a top-level token answered while its function still runs is recorded in the execution's row
+  (phase "outcome", due now: `top_keeper`) before it is acknowledged; the driver goes on from
+  it once the function returns. An answer closes its task (AWS: the task waits until its token
+  comes back, then the workflow goes on): a function error or TimeoutSeconds after it is not
+  the task's outcome, the answer is;
 - a lane's events are written with its frame, so the history holds each event once: what ran
   between a lane's last frame and the crash (a task in flight, states after a finished Wait)
   runs again, at least once per task as AWS promises for Standard, with fresh event ids (ids
@@ -366,9 +371,11 @@ class Run:
             "heartbeat_s": heartbeat,
         }
         early: TokenWait | None = None
-        if token is not None and not top:  # an answer sent while the function runs is kept
+        if token is not None:  # valid from now on: an answer sent while the function runs is taken
             early = self._tokens.setdefault(token, TokenWait(self.record.arn))
-            if lane.key is not None and self.progress.durable:  # and recorded before it is acknowledged
+            if top:  # and recorded before it is acknowledged, in the execution's row
+                early.keep = self.top_keeper(waiting)
+            elif lane.key is not None and self.progress.durable:  # or in the lane's frame
                 early.keep = self.keeper(lane, waiting)
         try:
             async with asyncio.timeout(timeout):
@@ -379,7 +386,11 @@ class Run:
                     session=self.record.name,
                 )
         except TimeoutError:
+            # An answer taken before the task timed out closed the task: it stands.
+            answered = await self.answered_early(early)
             self._forget(token)
+            if answered is not None:
+                return self.token_outcome(state, lane, answered)
             self.event(
                 lane,
                 "TaskTimedOut",
@@ -387,7 +398,11 @@ class Run:
             )
             raise StatesError("States.Timeout", "") from None
         except StatesError as error:
+            # The same for the function's own error after it answered its token.
+            answered = await self.answered_early(early)
             self._forget(token)
+            if answered is not None:
+                return self.token_outcome(state, lane, answered)
             self.event(
                 lane,
                 "TaskFailed",
@@ -410,12 +425,18 @@ class Run:
                 },
             )
             return output
-        due = token_due(timeout_ms, heartbeat, self.now_ms())
+        assert early is not None
         if top:
-            raise Suspend(waiting, due)
+            answered = await self.answered_early(early)
+            # From here (no await until the executor holds the wait) SendTaskSuccess/Failure
+            # finds the wait in the executor's hold, and records its answer there.
+            self._forget(token)
+            if answered is not None:  # recorded in the row already: go on from it
+                return self.token_outcome(state, lane, answered)
+            raise Suspend(waiting, token_due(timeout_ms, heartbeat, self.now_ms()))
+        due = token_due(timeout_ms, heartbeat, self.now_ms())
         # Armed before its frame is written: a heartbeat or an answer that comes once the wait
         # is in the history is recorded (its write follows the frame's).
-        assert early is not None
         self.arm(early, timeout_ms, heartbeat, lane=lane, cp=waiting, due=due)
         # An answer taken while the function ran has recorded the lane's frame already.
         if lane.key is not None and not early.spent:
@@ -438,6 +459,29 @@ class Run:
             await self.progress.hold(lane, {"cp": cp})
 
         return keep
+
+    def top_keeper(self, waiting: Checkpoint) -> KeepOutcome:
+        """How an answer that comes while a top-level token task's function still runs is
+        recorded before SendTaskSuccess/Failure answers: the execution's row says the task's
+        outcome (due now: a restart goes on from it without invoking the function again, and the
+        token is spent), written with the events so far (TaskStarted; the top lane is blocked in
+        the function's call, so nothing else writes them). The driver takes the answer when the
+        function returns; its TaskSucceeded/Failed event goes with the next step's write."""
+
+        async def keep(ok: bool, value: Any) -> None:
+            await self.checkpoint({**waiting, "phase": "outcome", "ok": ok, "value": value}, 0)
+
+        return keep
+
+    async def answered_early(self, early: TokenWait | None) -> tuple[bool, Any] | None:
+        """The answer taken while the token task's function ran, once it is recorded; None when
+        none came (or its write failed: then the task goes on as if it had not come)."""
+        if early is None:
+            return None
+        while early.spent and early.outcome is None:
+            early.changed.clear()
+            await early.changed.wait()
+        return early.outcome
 
     def _forget(self, token: str | None) -> None:
         if token is not None:

@@ -52,13 +52,15 @@ class Lane:
 
 
 class TokenWait:
-    """A task token waited for in memory (inside branches, and in Express executions): its
-    answer once SendTaskSuccess/Failure came, and an event set by an answer or a heartbeat.
+    """A task token waited for in memory (inside branches, in Express executions, and at the
+    top level while the token task's function runs): its answer once SendTaskSuccess/Failure
+    came, and an event set by an answer or a heartbeat.
     After a restart the waits of resumed branches are registered before their lanes run, so
     that an answer arriving first is kept.
 
     In a Standard execution the answer is recorded before SendTaskSuccess/Failure answers:
-    `keep` writes the lane's frame as the task's outcome (the lane's pending events with it),
+    `keep` writes the lane's frame (at the top level, the execution's row) as the task's
+    outcome (the lane's pending events with it),
     `spent` refuses a second answer from then on, and only once written is `outcome` set (the
     lane goes on; a wait that times out meanwhile waits for the write instead). `renew` is a
     heartbeat's: the new deadline recorded in the frame before SendTaskHeartbeat answers."""
