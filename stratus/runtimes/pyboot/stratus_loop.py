@@ -95,6 +95,7 @@ def _serve(b, client, channel, request_handler, log_sink):
     next_event = channel.next
     post_result = channel.post_invocation_result
     settings = _Settings()
+    trace_variable = TraceVariable()
     while True:
         body, headers = next_event()
         get = headers.get
@@ -130,7 +131,7 @@ def _serve(b, client, channel, request_handler, log_sink):
         environ = os.environ  # looked up each time, as awslambdaric does
         trace_id = get("Lambda-Runtime-Trace-Id")
         if trace_id is not None:
-            environ["_X_AMZN_TRACE_ID"] = trace_id
+            trace_variable.set(environ, trace_id)
         elif "_X_AMZN_TRACE_ID" in environ:
             del environ["_X_AMZN_TRACE_ID"]
         client_context = get("Lambda-Runtime-Client-Context")
@@ -201,6 +202,48 @@ def _serve(b, client, channel, request_handler, log_sink):
             content_type,
             get("Lambda-Runtime-Invocation-Id"),
         )
+
+
+class TraceVariable:
+    """Sets _X_AMZN_TRACE_ID as `os.environ[...] = value` does (the mapping, and the C
+    environment that getenv and child processes see), without glibc's setenv: that keeps a copy
+    of every distinct value ever set for the life of the process (it cannot know whether an
+    old one is still referenced), and every invoke brings a new trace id: about 160 bytes per
+    invoke, so a busy environment's memory grew without end. The C environment's entry is one
+    buffer of ours instead (putenv keeps the pointer), rewritten in place. A value that does not
+    fit, or an environment that is not the process's own mapping, goes through os.environ."""
+
+    NAME = "_X_AMZN_TRACE_ID"
+    CAPACITY = 1024
+
+    def __init__(self):
+        import ctypes
+
+        self._ctypes = ctypes
+        self._libc = ctypes.CDLL(None)
+        self._libc.getenv.restype = ctypes.c_void_p
+        self._libc.getenv.argtypes = [ctypes.c_char_p]
+        self._libc.putenv.argtypes = [ctypes.c_void_p]
+        prefix = self.NAME.encode() + b"="
+        self._buffer = ctypes.create_string_buffer(prefix, len(prefix) + self.CAPACITY + 1)
+        self._value_at = ctypes.addressof(self._buffer) + len(prefix)
+
+    def set(self, environ, value):
+        if type(environ) is not os._Environ or type(value) is not str:
+            environ[self.NAME] = value
+            return
+        encoded = environ.encodevalue(value)
+        if len(encoded) > self.CAPACITY or b"\0" in encoded:
+            environ[self.NAME] = value  # as os.environ does it (and refuses a NUL byte)
+            return
+        key = environ.encodekey(self.NAME)
+        self._ctypes.memmove(self._value_at, encoded + b"\0", len(encoded) + 1)
+        # Ours unless something since replaced or removed the entry (a del when no trace id
+        # came, or the handler's own os.environ): then it is put back.
+        if self._libc.getenv(key) != self._value_at and self._libc.putenv(self._buffer) != 0:
+            environ[self.NAME] = value
+            return
+        environ._data[key] = encoded
 
 
 class _Settings:
