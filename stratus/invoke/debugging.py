@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from stratus.control.keys import FunctionKey
-from stratus.errors import ClientError
+from stratus.errors import ClientError, ServiceError
 from stratus.invoke.debug_relay import LOOPBACK, Relay
 from stratus.invoke.launch import LaunchPlan
 from stratus.invoke.records import InvocationResult
@@ -49,6 +49,7 @@ from stratus.invoke.target import Target
 ENV_PORT = {"dap": 5678, "inspector": 9229}  # inside the environment's own namespace
 MAX_WAIT_S = 3600.0
 CONNECT_RETRY_S = 0.05
+CALLER_CHECK_S = 1.0  # how often a running debug invocation looks whether its caller is still there
 CLONE_NEWNET = 0x40000000
 
 
@@ -312,10 +313,12 @@ async def debug_invoke(
     request: DebugRequest,
     scratch: Path,
     announce: Callable[[Listening], Awaitable[None]],
+    gone: Callable[[], bool] = lambda: False,
 ) -> InvocationResult:
     """Run one debug invocation; `announce` is awaited once the port is listening (if it
-    raises, the invocation is stopped). Raises StratusError for what is refused, and OSError
-    when the requested port is taken."""
+    raises, the invocation is stopped), and the invocation is stopped too once `gone()` says
+    the caller went away (a debugger could otherwise hold it paused with nobody to see it end).
+    Raises StratusError for what is refused, and OSError when the requested port is taken."""
     config = invoker.resolve(FunctionKey(target.region, target.name), target.qualifier)
     protocol = protocol_for(config.runtime)
     if protocol is None:
@@ -389,7 +392,12 @@ async def debug_invoke(
                 except Exception as e:  # the caller is gone: nobody will attach or read the result
                     failure.append(e)
                     running.cancel()
-            await asyncio.wait([running])
+            while not running.done():
+                await asyncio.wait([running], timeout=CALLER_CHECK_S)
+                if not running.done() and gone():
+                    failure.append(ServiceError("The caller of the debug invocation went away."))
+                    running.cancel()
+                    await asyncio.wait([running])
             relay_task.cancel()
     finally:
         relay.close()

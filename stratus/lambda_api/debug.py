@@ -23,6 +23,7 @@ listen on; default any free one).
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import json
 from collections.abc import Callable
@@ -160,7 +161,13 @@ async def debug_invocation(context: LambdaContext, scratch: Path, request: web.R
     target = Target(ref.name, qualifier, region, context.account_id)
     try:
         result = await debug_invoke(
-            context.invoker, target, payload, DebugRequest(wait, owner, port), scratch, announce
+            context.invoker,
+            target,
+            payload,
+            DebugRequest(wait, owner, port),
+            scratch,
+            announce,
+            gone=lambda: transport is None or transport.is_closing(),
         )
     except OSError as e:
         if started:
@@ -169,13 +176,15 @@ async def debug_invocation(context: LambdaContext, scratch: Path, request: web.R
     except StratusError as e:
         if not started:
             raise
-        await line({"event": "error", "code": e.code, "message": e.message})
+        with contextlib.suppress(ConnectionError):  # the caller may be the one that went away
+            await line({"event": "error", "code": e.code, "message": e.message})
         return response
     except Exception as e:
         if not started:
             raise
         error = incident_error(e)
-        await line({"event": "error", "code": error.code, "message": error.message})
+        with contextlib.suppress(ConnectionError):
+            await line({"event": "error", "code": error.code, "message": error.message})
         return response
     answer: dict[str, Any] = {
         "event": "result",

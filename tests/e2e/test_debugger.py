@@ -221,6 +221,34 @@ def test_attach_breakpoint_reads_local_and_result_prints(
     assert json.loads(out) == {"answer": 43}
 
 
+def attach_and_stop(dap: Dap) -> dict[str, Any]:
+    """Attach as VS Code does, with a breakpoint in the handler; the stopped event."""
+    dap.request("initialize", adapterID="python", clientID="stratus-test", pathFormat="path")
+    attach = dap.send("attach", justMyCode=True)
+    dap.event("initialized")
+    dap.request("setBreakpoints", source={"path": "/var/task/app.py"}, breakpoints=[{"line": BREAK_LINE}])
+    dap.request("configurationDone")
+    dap.response(attach)
+    return dap.event("stopped")
+
+
+def test_a_paused_invocation_ends_when_its_caller_goes(
+    server: Server, lam: Any, fn_name: str, dap_clients: list[Dap]
+) -> None:
+    create(lam, fn_name, {"app.py": HANDLER})
+    run = DebugInvoke(server, fn_name, '{"n": 1}', "--debug", "--wait-timeout", "120")
+    dap = Dap(run.port())
+    dap_clients.append(dap)
+    attach_and_stop(dap)
+    run.proc.kill()  # Ctrl-C, say: nobody is left to see the result
+    run.finish()
+    # The environment is stopped, and the debugger's connection with it, though the program was
+    # paused (without this it would stay paused, its deadline held, until the socket timed out).
+    with pytest.raises(EOFError):
+        while True:
+            dap.read()
+
+
 def test_without_an_attach_it_runs_after_the_wait(server: Server, lam: Any, fn_name: str) -> None:
     create(lam, fn_name, {"app.py": HANDLER})
     run = DebugInvoke(server, fn_name, '{"n": 1}', "--debug", "--wait-timeout", "1")
