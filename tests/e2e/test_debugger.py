@@ -332,6 +332,14 @@ def test_bad_input_is_a_clear_message(server: Server, lam: Any, fn_name: str) ->
     assert "Traceback" not in custom.stderr
     port = server.cli("invoke", fn_name, "{}", "--debug-port", "9999")
     assert port.returncode != 0 and "needs --debug" in port.stderr
+    create(lam, f"{fn_name}-py", {"app.py": HANDLER})
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        busy = str(taken.getsockname()[1])
+        clash = server.cli("invoke", f"{fn_name}-py", '{"n": 1}', "--debug", "--debug-port", busy)
+    assert clash.returncode != 0 and f"Cannot listen on port {busy}" in clash.stderr
+    assert "Traceback" not in clash.stderr
 
 
 NODE_HANDLER = """\
