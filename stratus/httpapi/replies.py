@@ -59,8 +59,12 @@ def _structured(value: dict[str, Any], *, cookies: bool) -> HttpReply:
     if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
         raise MalformedResponse(f"statusCode {status!r} is not an HTTP status")
     headers: list[tuple[str, str]] = []
-    single = _absent_as(value.get("headers"), {})
-    multi = _absent_as(value.get("multiValueHeaders"), {})
+    single = value.get("headers")
+    if single is None:
+        single = {}
+    multi = value.get("multiValueHeaders")
+    if multi is None:
+        multi = {}
     if not isinstance(single, dict) or not isinstance(multi, dict):
         raise MalformedResponse("headers and multiValueHeaders must be objects")
     shadowed = {k.lower() for k in multi} if multi else ()
