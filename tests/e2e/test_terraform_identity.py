@@ -48,6 +48,35 @@ class Provider:
     mirror: Path  # a directory laid out as a Terraform filesystem mirror
 
 
+def provider_block(provider: Provider, endpoint: str, *services: str) -> str:
+    """The `terraform` and `provider "aws"` blocks every configuration here starts with: the
+    mirrored provider version, TF_REGION, the root keys, and `services` sent to `endpoint`."""
+    q = json.dumps  # HCL accepts JSON string literals
+    width = max(map(len, services))
+    endpoints = "\n".join(f"    {name.ljust(width)} = {q(endpoint)}" for name in services)
+    return f"""terraform {{
+  required_providers {{
+    aws = {{
+      source  = "hashicorp/aws"
+      version = "= {provider.version}"
+    }}
+  }}
+}}
+
+provider "aws" {{
+  region                      = {q(TF_REGION)}
+  access_key                  = {q(ACCESS_KEY)}
+  secret_key                  = {q(SECRET_KEY)}
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  endpoints {{
+{endpoints}
+  }}
+}}
+"""
+
+
 def _platform() -> str:
     """Terraform's name for this platform, as the mirror's directories spell it (linux_amd64)."""
     machine = platform.machine().lower()
@@ -255,28 +284,7 @@ def configuration(provider: Provider, endpoint: str, names: dict[str, str]) -> s
     # HCL accepts JSON string literals, so json.dumps quotes every value safely.
     q = json.dumps
     return f"""
-terraform {{
-  required_providers {{
-    aws = {{
-      source  = "hashicorp/aws"
-      version = "= {provider.version}"
-    }}
-  }}
-}}
-
-provider "aws" {{
-  region                      = {q(TF_REGION)}
-  access_key                  = {q(ACCESS_KEY)}
-  secret_key                  = {q(SECRET_KEY)}
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  endpoints {{
-    iam    = {q(endpoint)}
-    lambda = {q(endpoint)}
-    sts    = {q(endpoint)}
-  }}
-}}
+{provider_block(provider, endpoint, "iam", "lambda", "sts")}
 
 data "aws_caller_identity" "me" {{}}
 

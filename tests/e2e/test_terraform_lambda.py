@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY, Server, make_zip
+from tests.e2e.conftest import Server, make_zip
 from tests.e2e.http_client import call
 from tests.e2e.test_terraform_identity import (  # noqa: F401  (the fixture)
     TF_REGION,
@@ -24,6 +24,7 @@ from tests.e2e.test_terraform_identity import (  # noqa: F401  (the fixture)
     Terraform,
     client,
     error_of,
+    provider_block,
     terraform,
     terraform_env,
 )
@@ -41,31 +42,7 @@ TRUST = {
 def configuration(provider: Provider, endpoint: str, n: dict[str, str]) -> str:
     q = json.dumps
     return f"""
-terraform {{
-  required_providers {{
-    aws = {{
-      source  = "hashicorp/aws"
-      version = "= {provider.version}"
-    }}
-  }}
-}}
-
-provider "aws" {{
-  region                      = {q(TF_REGION)}
-  access_key                  = {q(ACCESS_KEY)}
-  secret_key                  = {q(SECRET_KEY)}
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  endpoints {{
-    apigatewayv2   = {q(endpoint)}
-    cloudwatchlogs = {q(endpoint)}
-    events         = {q(endpoint)}
-    iam            = {q(endpoint)}
-    lambda         = {q(endpoint)}
-    sts            = {q(endpoint)}
-  }}
-}}
+{provider_block(provider, endpoint, "apigatewayv2", "cloudwatchlogs", "events", "iam", "lambda", "sts")}
 
 resource "aws_iam_role" "fn" {{
   name               = {q(n["role"])}

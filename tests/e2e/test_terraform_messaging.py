@@ -30,6 +30,7 @@ from tests.e2e.test_terraform_identity import (  # noqa: F401  (the fixture)
     Provider,
     Terraform,
     client,
+    provider_block,
     terraform,
     terraform_env,
 )
@@ -62,30 +63,7 @@ ACCESS = {
 def configuration(provider: Provider, endpoint: str, n: dict[str, str], batch_size: int) -> str:
     q = json.dumps
     return f"""
-terraform {{
-  required_providers {{
-    aws = {{
-      source  = "hashicorp/aws"
-      version = "= {provider.version}"
-    }}
-  }}
-}}
-
-provider "aws" {{
-  region                      = {q(TF_REGION)}
-  access_key                  = {q(ACCESS_KEY)}
-  secret_key                  = {q(SECRET_KEY)}
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  endpoints {{
-    iam    = {q(endpoint)}
-    lambda = {q(endpoint)}
-    sns    = {q(endpoint)}
-    sqs    = {q(endpoint)}
-    sts    = {q(endpoint)}
-  }}
-}}
+{provider_block(provider, endpoint, "iam", "lambda", "sns", "sqs", "sts")}
 
 resource "aws_iam_role" "fn" {{
   name               = {q(n["role"])}

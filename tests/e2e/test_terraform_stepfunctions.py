@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY, Server, make_zip
+from tests.e2e.conftest import Server, make_zip
 from tests.e2e.test_stepfunctions import finished
 from tests.e2e.test_terraform_identity import (  # noqa: F401  (the fixture)
     TF_REGION,
@@ -21,6 +21,7 @@ from tests.e2e.test_terraform_identity import (  # noqa: F401  (the fixture)
     Terraform,
     client,
     error_of,
+    provider_block,
     terraform,
     terraform_env,
 )
@@ -60,29 +61,7 @@ def configuration(provider: Provider, endpoint: str, n: dict[str, str]) -> str:
     }
   })"""
     return f"""
-terraform {{
-  required_providers {{
-    aws = {{
-      source  = "hashicorp/aws"
-      version = "= {provider.version}"
-    }}
-  }}
-}}
-
-provider "aws" {{
-  region                      = {q(TF_REGION)}
-  access_key                  = {q(ACCESS_KEY)}
-  secret_key                  = {q(SECRET_KEY)}
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  endpoints {{
-    iam    = {q(endpoint)}
-    lambda = {q(endpoint)}
-    sfn    = {q(endpoint)}
-    sts    = {q(endpoint)}
-  }}
-}}
+{provider_block(provider, endpoint, "iam", "lambda", "sfn", "sts")}
 
 resource "aws_iam_role" "fn" {{
   name               = {q(n["fn_role"])}
