@@ -153,6 +153,18 @@ def stamp_function(
     )
 
 
+def stamp_of(sqs: Any, stamps: str, key: str) -> float:
+    """The start time a stamp function left for `key` in its stamps queue (others are dropped)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=stamps, WaitTimeSeconds=5).get("Messages", []):
+            sqs.delete_message(QueueUrl=stamps, ReceiptHandle=m["ReceiptHandle"])
+            got, started = json.loads(m["Body"])
+            if got == key:
+                return float(started)
+    raise TimeoutError(f"no stamp for {key}")
+
+
 NOOP = {"app.py": "def handler(event, context):\n    return event\n"}
 
 

@@ -11,7 +11,7 @@ import json
 import time
 from typing import Any
 
-from bench.common import Running, Stats, machine, stamp_function, stratus_server
+from bench.common import Running, Stats, machine, stamp_function, stamp_of, stratus_server
 
 STAMP = """
 import json, os, time
@@ -22,17 +22,6 @@ def handler(event, context):
     started = time.time()
     sqs.send_message(QueueUrl=os.environ["STAMPS"], MessageBody=json.dumps([event["detail"]["key"], started]))
 """
-
-
-def _stamp_of(sqs: Any, stamps: str, key: str) -> float:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for m in sqs.receive_message(QueueUrl=stamps, WaitTimeSeconds=5).get("Messages", []):
-            sqs.delete_message(QueueUrl=stamps, ReceiptHandle=m["ReceiptHandle"])
-            got, started = json.loads(m["Body"])
-            if got == key:
-                return float(started)
-    raise TimeoutError(f"no stamp for {key}")
 
 
 def put_events_delay(srv: Running, n: int) -> dict[str, Any]:
@@ -68,11 +57,11 @@ def put_events_delay(srv: Running, n: int) -> dict[str, Any]:
         return sent, time.time()
 
     put("warm", 0)
-    _stamp_of(sqs, stamps, "warm")
+    stamp_of(sqs, stamps, "warm")
     from_send, from_answer = [], []
     for i in range(n):
         sent, answered = put(f"e{i}", i)
-        started = _stamp_of(sqs, stamps, f"e{i}")
+        started = stamp_of(sqs, stamps, f"e{i}")
         from_send.append((started - sent) * 1000)
         from_answer.append((started - answered) * 1000)
     a, b = Stats.of(from_send), Stats.of(from_answer)

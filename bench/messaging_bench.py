@@ -44,6 +44,7 @@ from bench.common import (
     hello_floor,
     machine,
     stamp_function,
+    stamp_of,
     stratus_server,
 )
 
@@ -183,17 +184,6 @@ def _stamper(srv: Running, name: str) -> tuple[str, str]:
     return stamp_function(srv, name, STAMP, ["sqs:*"], "*", stamps), stamps
 
 
-def _stamp_of(sqs: Any, stamps: str, key: str) -> float:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for m in sqs.receive_message(QueueUrl=stamps, WaitTimeSeconds=5).get("Messages", []):
-            sqs.delete_message(QueueUrl=stamps, ReceiptHandle=m["ReceiptHandle"])
-            got, started = json.loads(m["Body"])
-            if got == key:
-                return float(started)
-    raise TimeoutError(f"no stamp for {key}")
-
-
 def queue_delay(srv: Running, n: int) -> dict[str, Any]:
     sqs, lam = srv.client("sqs"), srv.client("lambda")
     arn, stamps = _stamper(srv, "queue-stamp")
@@ -201,13 +191,13 @@ def queue_delay(srv: Running, n: int) -> dict[str, Any]:
     queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     lam.create_event_source_mapping(FunctionName=arn, EventSourceArn=queue_arn, BatchSize=1)
     sqs.send_message(QueueUrl=url, MessageBody="warm")
-    _stamp_of(sqs, stamps, "warm")
+    stamp_of(sqs, stamps, "warm")
     delays = []
     for i in range(n):
         time.sleep(0.05)  # the poller idle again
         sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
         acked = time.time()
-        delays.append((_stamp_of(sqs, stamps, f"m{i}") - acked) * 1000)
+        delays.append((stamp_of(sqs, stamps, f"m{i}") - acked) * 1000)
     s = Stats.of(delays)
     return {"n": s.n, "p50_ms": s.p50, "p99_ms": s.p99, "mean_ms": s.mean}
 
@@ -225,12 +215,12 @@ def topic_delay(srv: Running, n: int) -> dict[str, Any]:
     )
     sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn)
     sns.publish(TopicArn=topic, Message="warm")
-    _stamp_of(sqs, stamps, "warm")
+    stamp_of(sqs, stamps, "warm")
     delays = []
     for i in range(n):
         sns.publish(TopicArn=topic, Message=f"p{i}")
         acked = time.time()
-        delays.append((_stamp_of(sqs, stamps, f"p{i}") - acked) * 1000)
+        delays.append((stamp_of(sqs, stamps, f"p{i}") - acked) * 1000)
     s = Stats.of(delays)
     return {"n": s.n, "p50_ms": s.p50, "p99_ms": s.p99, "mean_ms": s.mean}
 
