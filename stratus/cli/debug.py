@@ -8,9 +8,12 @@ result goes to stdout when the invocation ends, as a plain `stratus invoke` prin
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
+import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -44,6 +47,46 @@ def _signed(endpoint: str, path: str, body: bytes, data_dir: Path | None) -> tup
     return request.url, dict(request.headers)
 
 
+class EventStream:
+    """A signed POST to one of the server's debug paths, whose answer is read as JSON lines."""
+
+    def __init__(self, endpoint: str, data_dir: Path | None, path: str, payload: str) -> None:
+        self.endpoint = endpoint
+        url, headers = _signed(endpoint, path, payload.encode(), data_dir)
+        parts = urlsplit(url)
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        self.connection = kind(parts.netloc)  # no timeout: a debugging session takes its time
+        self._target = parts.path + (f"?{parts.query}" if parts.query else "")
+        self._payload = payload
+        self._headers = headers
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """Each JSON line of the answer; raises ClickException for a refusal or an unreachable
+        server."""
+        try:
+            self.connection.request("POST", self._target, self._payload, self._headers)
+            response = self.connection.getresponse()
+            if response.status != 200:
+                raise click.ClickException(_refusal(response.status, response.read()))
+            for raw in response:
+                if raw.strip():
+                    yield json.loads(raw)
+        except OSError as e:
+            raise click.ClickException(f"cannot reach {self.endpoint}: {e}") from None
+
+    def close(self) -> None:
+        """Ends the request; from another thread too (its read then ends)."""
+        sock = self.connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self.connection.close()
+
+
+def debug_path(name: str, kind: str, query: dict[str, str]) -> str:
+    return f"/_stratus/debug/functions/{quote(name, safe='')}/{kind}?{urlencode(query)}"
+
+
 def run(
     endpoint: str,
     data_dir: Path | None,
@@ -60,40 +103,25 @@ def run(
         query["Qualifier"] = qualifier
     if port is not None:
         query["port"] = str(port)
-    path = f"/_stratus/debug/functions/{quote(name, safe='')}/invocations?{urlencode(query)}"
-    url, headers = _signed(endpoint, path, payload.encode(), data_dir)
-    parts = urlsplit(url)
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(parts.netloc)  # no timeout: a debugging session takes its time
+    stream = EventStream(endpoint, data_dir, debug_path(name, "invocations", query), payload)
     try:
-        connection.request("POST", parts.path + (f"?{parts.query}" if parts.query else ""), payload, headers)
-        response = connection.getresponse()
-        if response.status != 200:
-            raise click.ClickException(_refusal(response.status, response.read()))
-        ended = False
-        for raw in response:
-            if not raw.strip():
-                continue
-            event = json.loads(raw)
+        for event in stream.events():
             kind = event.get("event")
             if kind == "listening":
                 click.echo(attach_hint(event), err=True)
             elif kind == "error":
                 raise click.ClickException(f"{event.get('code')}: {event.get('message')}")
             elif kind == "result":
-                ended = True
                 if show_logs and event.get("logResult"):
                     tail = base64.b64decode(event["logResult"]).decode(errors="replace")
                     click.echo(tail, err=True, nl=False)
                 click.echo(base64.b64decode(event.get("payload") or "").decode(errors="replace"))
                 if event.get("functionError"):
                     sys.exit(1)
-        if not ended:
-            raise click.ClickException("the server ended the debug invocation without a result")
-    except OSError as e:
-        raise click.ClickException(f"cannot reach {endpoint}: {e}") from None
+                return
+        raise click.ClickException("the server ended the debug invocation without a result")
     finally:
-        connection.close()
+        stream.close()
 
 
 def _refusal(status: int, body: bytes) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from stratus.cli.client import client, endpoint_option, fail_on_client_error
+from stratus.cli.devdebug import DEBUGGABLE, DebugSessions, SessionSpec, session_ports
 from stratus.cli.devlogs import Printer, TailTarget, tail
 from stratus.cli.devproject import (
     DEFAULT_HANDLER,
@@ -349,6 +350,25 @@ def single_spec(
 @click.option(
     "--rm", "remove", is_flag=True, help="Delete the functions when stopped (default: they stay deployed)."
 )
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Run every invocation of the functions with a debugger (debugpy, or node --inspect) "
+    "waiting on a loopback port this prints.",
+)
+@click.option(
+    "--debug-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="With --debug: the first function's port (the next ones count up) [default: any free one].",
+)
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(0, 3600),
+    default=60.0,
+    show_default=True,
+    help="With --debug: seconds each invocation waits for a debugger before it runs anyway.",
+)
 @endpoint_option
 @fail_on_client_error
 def dev(
@@ -363,6 +383,9 @@ def dev(
     url: bool,
     role: str | None,
     remove: bool,
+    debug: bool,
+    debug_port: int,
+    wait_timeout: float,
     endpoint: str,
     data_dir: Path | None,
 ) -> None:
@@ -390,19 +413,33 @@ def dev(
         specs = read_project(project)
         if url:
             specs = [replace(s, url=True) for s in specs]
+    sessions: list[SessionSpec] = []
+    if debug:
+        debuggable = [s.name for s in specs if s.runtime.startswith(DEBUGGABLE)]
+        if not debuggable:
+            raise click.BadParameter("none of the functions is Python or Node.js", param_hint="--debug")
+        ports = session_ports(debuggable, debug_port)
+        sessions = [SessionSpec(n, p, wait_timeout) for n, p in zip(debuggable, ports, strict=True)]
     _stop_on_signals()
-    run(specs, endpoint, data_dir, role, remove)
+    run(specs, endpoint, data_dir, role, remove, sessions)
 
 
 def run(
-    specs: list[FunctionSpec], endpoint: str, data_dir: Path | None, role: str | None, remove: bool
+    specs: list[FunctionSpec],
+    endpoint: str,
+    data_dir: Path | None,
+    role: str | None,
+    remove: bool,
+    debug: list[SessionSpec] | None = None,
 ) -> None:
-    """Deploy, tail the logs and watch until Ctrl-C (or SIGTERM); then stop every thread."""
+    """Deploy, tail the logs (and hold the debug sessions) and watch until Ctrl-C (or SIGTERM);
+    then stop every thread."""
     import watchfiles
 
     printer = Printer(prefix_names=len(specs) > 1)
     lam = client("lambda", endpoint, data_dir)
     session = DevSession(lam, specs, printer, role, lambda: default_role(endpoint, data_dir))
+    debugging = DebugSessions(endpoint, data_dir, printer)
     stop = threading.Event()
     tails: list[threading.Thread] = []
     deployed = False
@@ -410,6 +447,8 @@ def run(
         since_ms = int(time.time() * 1000)
         session.deploy_all()
         deployed = True
+        for wanted in debug or []:
+            debugging.open(wanted)
         for spec in specs:
             config = lam.get_function_configuration(FunctionName=spec.name)
             group = config.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{spec.name}"
@@ -439,6 +478,7 @@ def run(
         pass
     finally:
         stop.set()
+        debugging.close()
         for thread in tails:
             thread.join(timeout=5)
         if remove and deployed:

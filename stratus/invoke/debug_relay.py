@@ -140,6 +140,22 @@ def connection_uid(client_port: int, server_port: int) -> int | None:
     return None
 
 
+def host_listener(port: int) -> socket.socket:
+    """A listening socket on the host's loopback (`port` 0: any free one). Raises OSError."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        # The port is taken again for each invocation's relay while connections of the last one
+        # may linger in TIME_WAIT.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((LOOPBACK, port))
+        listener.listen(8)
+    except OSError:
+        listener.close()
+        raise
+    listener.setblocking(False)
+    return listener
+
+
 class Relay:
     def __init__(
         self,
@@ -148,19 +164,16 @@ class Relay:
         connect: Callable[[], Awaitable[socket.socket]],
         watcher: Watcher,
         port: int = 0,
+        listener: socket.socket | None = None,
     ) -> None:
+        """Listens on `port`, or on `listener` (a debug session's, bound and listening already,
+        which the relay uses but does not close)."""
         self._protocol = protocol
         self._owner = owner
         self._connect = connect
         self._watcher = watcher
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            self._listener.bind((LOOPBACK, port))
-            self._listener.listen(8)
-        except OSError:
-            self._listener.close()
-            raise
-        self._listener.setblocking(False)
+        self._owns_listener = listener is None
+        self._listener = host_listener(port) if listener is None else listener
         self.port: int = self._listener.getsockname()[1]
         self.refused = 0  # connections from another user
 
@@ -177,10 +190,11 @@ class Relay:
                         continue
                     tasks.create_task(self._serve(conn))
         finally:
-            self._listener.close()
+            self.close()
 
     def close(self) -> None:
-        self._listener.close()
+        if self._owns_listener:
+            self._listener.close()
 
     async def _serve(self, conn: socket.socket) -> None:
         conn.setblocking(False)

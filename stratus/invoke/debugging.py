@@ -103,6 +103,10 @@ def debug_plan(
     return dataclasses.replace(plan, argv=inspecting(plan.argv), exec_argv=inspecting(plan.exec_argv))
 
 
+def not_debuggable(runtime: str) -> NotDebuggable:
+    return NotDebuggable(f"The runtime {runtime} has no debugger here; Python and Node.js runtimes do.")
+
+
 EXPIRED = -1.0
 
 
@@ -314,19 +318,22 @@ async def debug_invoke(
     scratch: Path,
     announce: Callable[[Listening], Awaitable[None]],
     gone: Callable[[], bool] = lambda: False,
+    *,
+    listener: socket.socket | None = None,
+    request_id: str | None = None,
 ) -> InvocationResult:
     """Run one debug invocation; `announce` is awaited once the port is listening (if it
     raises, the invocation is stopped), and the invocation is stopped too once `gone()` says
     the caller went away (a debugger could otherwise hold it paused with nobody to see it end).
-    Raises StratusError for what is refused, and OSError when the requested port is taken."""
+    With a `listener` (a debug session's), the debugger is reached through it rather than
+    through a port of the invocation's own. Raises StratusError for what is refused, and
+    OSError when the requested port is taken."""
     config = invoker.resolve(FunctionKey(target.region, target.name), target.qualifier)
     protocol = protocol_for(config.runtime)
     if protocol is None:
-        raise NotDebuggable(
-            f"The runtime {config.runtime} has no debugger here; Python and Node.js runtimes do."
-        )
+        raise not_debuggable(config.runtime)
     wait = max(0.0, min(request.wait_timeout, MAX_WAIT_S))
-    request_id = str(uuid.uuid4())
+    request_id = request_id or str(uuid.uuid4())
     loop = asyncio.get_running_loop()
     made: list[DebugSandbox] = []
     own_opt: list[Path] = []
@@ -374,7 +381,7 @@ async def debug_invoke(
             await asyncio.sleep(CONNECT_RETRY_S)
         return await made[0].connect_debugger(where.port, where.patience)
 
-    relay = Relay(protocol, request.owner_uid, connect, _Watch(), request.host_port)
+    relay = Relay(protocol, request.owner_uid, connect, _Watch(), request.host_port, listener)
     outcome: list[InvocationResult] = []
     failure: list[BaseException] = []
     gate: asyncio.TimerHandle | None = None

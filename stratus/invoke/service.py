@@ -22,6 +22,7 @@ from stratus.control.models import LATEST, FunctionConfig, FunctionRecord
 from stratus.control.registry import Registry
 from stratus.errors import ServiceError, StratusError, TooManyRequests
 from stratus.identity.environments import FunctionCredentials
+from stratus.invoke.debug_sessions import DebugSessions
 from stratus.invoke.launch import LaunchPlan
 from stratus.invoke.limits import Limiter
 from stratus.invoke.placement import pick_version
@@ -110,6 +111,7 @@ class InvokeService:
         self._published = published
         self.spans = spans  # when an OTLP endpoint is configured
         self.recordings = recordings  # recent invocations, for replay (off without it)
+        self.debugging = DebugSessions()  # functions whose invocations run under a debugger
         registry.subscribe(self._on_registry_change)
         for record in registry.records():
             self._on_registry_change(record.key)
@@ -183,6 +185,10 @@ class InvokeService:
         With a `stream`, a runtime that answers in streaming mode writes to it as it goes
         (invoke/streaming.py); it is closed when this returns or raises."""
         try:
+            if self.debugging.sessions:
+                debugged = await self._debugged(target, payload, request_id, caller_trace)
+                if debugged is not None:
+                    return debugged
             record, key, config, pool = self._planned(target)
             trace = tracing.for_function(caller_trace, config.tracing_mode == "Active")
             result = await self._run(
@@ -203,6 +209,23 @@ class InvokeService:
             if stream is not None:
                 stream.close()
         return Invoked(result, trace)
+
+    async def _debugged(
+        self,
+        target: Target,
+        payload: bytes,
+        request_id: str | None,
+        caller_trace: tracing.TraceHeader | None,
+    ) -> Invoked | None:
+        """The invocation run under its function's debug session, if one is open and takes it
+        (invoke/debug_sessions.py); None to run it as usual."""
+        session = self.debugging.find(FunctionKey(target.region, target.name), target.qualifier)
+        if session is None:
+            return None
+        result = await session.invoke(self, target, payload, request_id)
+        if result is None:
+            return None
+        return Invoked(result, tracing.for_function(caller_trace, False))
 
     def _planned(self, target: Target) -> Plan:
         """The record, configuration and pool (if made yet) an invoke of `target` runs: from the

@@ -22,6 +22,7 @@ listen on; default any free one).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import ipaddress
@@ -33,7 +34,7 @@ from typing import Any
 from aiohttp import web
 
 from stratus.control.arns import function_arn, merge_qualifier, parse_function_ref
-from stratus.control.keys import check_region
+from stratus.control.keys import FunctionKey, check_region
 from stratus.errors import (
     AccessDenied,
     InvalidParameterValue,
@@ -44,13 +45,22 @@ from stratus.errors import (
 from stratus.frontend.responses import incident_error
 from stratus.identity.keyring import Caller
 from stratus.invoke.debug_relay import connection_uid
-from stratus.invoke.debugging import DebugRequest, Listening, debug_invoke
+from stratus.invoke.debug_sessions import Ended, Session, runs_in_session
+from stratus.invoke.debugging import (
+    CALLER_CHECK_S,
+    DebugRequest,
+    Listening,
+    debug_invoke,
+    not_debuggable,
+    protocol_for,
+)
 from stratus.invoke.records import MAX_SYNC_PAYLOAD
 from stratus.invoke.target import Target
 from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.invoke import _authorize, log_tail
 
 PATH = "/_stratus/debug/functions/{name}/invocations"
+SESSION_PATH = "/_stratus/debug/functions/{name}/sessions"
 DEBUG_ACTION = "stratus:DebugFunction"
 DEFAULT_WAIT_S = 60.0
 MAX_WAIT_S = 3600.0
@@ -63,8 +73,12 @@ def routes(context: LambdaContext, scratch: Path) -> Callable[[web.Application],
     async def handle(request: web.Request) -> web.StreamResponse:
         return await debug_invocation(context, scratch, request)
 
+    async def hold(request: web.Request) -> web.StreamResponse:
+        return await debug_session(context, scratch, request)
+
     def register(app: web.Application) -> None:
         app.router.add_post(PATH, handle)
+        app.router.add_post(SESSION_PATH, hold)
 
     return register
 
@@ -107,20 +121,13 @@ def local_owner(peer: Any, local: Any) -> int:
     return uid
 
 
-async def debug_invocation(context: LambdaContext, scratch: Path, request: web.Request) -> web.StreamResponse:
+def authorized_target(context: LambdaContext, request: web.Request) -> tuple[Target, int]:
+    """The function a debug request names, once its caller may debug it; and the local uid that
+    alone may attach. Raises StratusError."""
     caller = request.get("caller")
     if not isinstance(caller, Caller):
         raise AccessDenied("The request was not signed.")
     region = str(request["region"])
-    wait = parse_wait(request.query.get("waitTimeout"))
-    port = parse_port(request.query.get("port"))
-    payload = bytes(request["body"]) or b"{}"
-    if len(payload) > MAX_SYNC_PAYLOAD:
-        raise RequestTooLarge(f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes.")
-    try:
-        json.loads(payload)
-    except ValueError as e:
-        raise InvalidParameterValue(f"The payload is not JSON: {e}") from None
     params: dict[str, Any] = {"FunctionName": request.match_info["name"]}
     if "Qualifier" in request.query:
         params["Qualifier"] = request.query["Qualifier"]
@@ -134,6 +141,33 @@ async def debug_invocation(context: LambdaContext, scratch: Path, request: web.R
     peer = transport.get_extra_info("peername") if transport else None
     local = transport.get_extra_info("sockname") if transport else None
     owner = local_owner(peer, local)
+    return Target(ref.name, qualifier, region, context.account_id), owner
+
+
+def listening_line(told: Listening) -> dict[str, Any]:
+    return {
+        "event": "listening",
+        "port": told.port,
+        "protocol": told.protocol,
+        "runtime": told.runtime,
+        "remoteRoot": told.remote_root,
+        "waitTimeout": told.wait_timeout,
+        "requestId": told.request_id,
+    }
+
+
+async def debug_invocation(context: LambdaContext, scratch: Path, request: web.Request) -> web.StreamResponse:
+    wait = parse_wait(request.query.get("waitTimeout"))
+    port = parse_port(request.query.get("port"))
+    payload = bytes(request["body"]) or b"{}"
+    if len(payload) > MAX_SYNC_PAYLOAD:
+        raise RequestTooLarge(f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes.")
+    try:
+        json.loads(payload)
+    except ValueError as e:
+        raise InvalidParameterValue(f"The payload is not JSON: {e}") from None
+    target, owner = authorized_target(context, request)
+    transport = request.transport
 
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     started = False
@@ -146,19 +180,8 @@ async def debug_invocation(context: LambdaContext, scratch: Path, request: web.R
         await response.write(json.dumps(body).encode() + b"\n")
 
     async def announce(told: Listening) -> None:
-        await line(
-            {
-                "event": "listening",
-                "port": told.port,
-                "protocol": told.protocol,
-                "runtime": told.runtime,
-                "remoteRoot": told.remote_root,
-                "waitTimeout": told.wait_timeout,
-                "requestId": told.request_id,
-            }
-        )
+        await line(listening_line(told))
 
-    target = Target(ref.name, qualifier, region, context.account_id)
     try:
         result = await debug_invoke(
             context.invoker,
@@ -197,4 +220,57 @@ async def debug_invocation(context: LambdaContext, scratch: Path, request: web.R
         answer["functionError"] = result.function_error
     await line(answer)
     await response.write_eof()
+    return response
+
+
+async def debug_session(context: LambdaContext, scratch: Path, request: web.Request) -> web.StreamResponse:
+    """`stratus dev --debug`: a debug session (invoke/debug_sessions.py) for the function's $LATEST,
+    open for as long as this request's connection is. The answer is a stream of JSON lines:
+      {"event": "session", "port", "protocol", "runtime", "waitTimeout"}   once, at the start;
+    then for each invocation its "listening" line (as a debug invocation's) and
+      {"event": "ended", "requestId", "functionError"?}.
+    Authorized as a debug invocation is; `port` and `waitTimeout` as there."""
+    wait = parse_wait(request.query.get("waitTimeout"))
+    port = parse_port(request.query.get("port"))
+    target, owner = authorized_target(context, request)
+    if not runs_in_session(target.qualifier):
+        raise InvalidParameterValue(
+            "A debug session follows the function's $LATEST (what `stratus dev` updates); "
+            "debug a version or an alias with a debug invocation."
+        )
+    config = context.invoker.resolve(FunctionKey(target.region, target.name), None)
+    protocol = protocol_for(config.runtime)
+    if protocol is None:
+        raise not_debuggable(config.runtime)
+    transport = request.transport
+    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+
+    async def tell(news: Listening | Ended) -> None:
+        if isinstance(news, Listening):
+            body = listening_line(news)
+        else:
+            body = {"event": "ended", "requestId": news.request_id}
+            if news.function_error:
+                body["functionError"] = news.function_error
+        await response.write(json.dumps(body).encode() + b"\n")
+
+    async def hold(session: Session) -> None:
+        try:
+            await response.prepare(request)
+            start = {"event": "session", "port": session.port, "protocol": protocol}
+            start |= {"runtime": config.runtime, "waitTimeout": wait}
+            await response.write(json.dumps(start).encode() + b"\n")
+            while not session.closed and transport is not None and not transport.is_closing():
+                await asyncio.sleep(CALLER_CHECK_S)
+        except ConnectionError:
+            pass  # the holder went away: the session ends
+
+    key = FunctionKey(target.region, target.name)
+    try:
+        async with context.invoker.debugging.open(
+            key, DebugRequest(wait, owner, port), scratch, tell
+        ) as session:
+            await hold(session)
+    except OSError as e:  # from `open` only: `hold` keeps its own
+        raise InvalidParameterValue(f"Cannot listen on port {port}: {e.strerror or e}.") from None
     return response

@@ -365,3 +365,30 @@ def outside_world() -> Iterator[OutsideWorld]:
     finally:
         subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=30)
         subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def start_dev(server: Server, tmp_path: Path) -> Iterator[Any]:
+    """Starts `stratus dev` with the arguments given (tests/e2e/devtools.py `Dev`); each is
+    killed at the end if still running."""
+    from tests.e2e.devtools import Dev
+
+    started: list[Dev] = []
+
+    def start(*args: str) -> Dev:
+        dev = Dev(server, list(args), tmp_path / f"dev-{len(started)}.log")
+        started.append(dev)
+        return dev
+
+    yield start
+    for dev in started:
+        dev.kill()
+
+
+@pytest.fixture
+def dap_clients() -> Iterator[list[Any]]:
+    """Where a test puts its DAP clients (tests/e2e/devtools.py `Dap`), closed at the end."""
+    clients: list[Any] = []
+    yield clients
+    for client in clients:
+        client.close()

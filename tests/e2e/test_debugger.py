@@ -16,20 +16,13 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import STRATUS, Server, create
+from tests.e2e.devtools import BREAK_LINE, HANDLER, Dap, attach_and_stop
 
-HANDLER = """\
-def handler(event, context):
-    secret = event["n"] * 7
-    result = {"answer": secret + 1}
-    return result
-"""
-BREAK_LINE = 3  # `result = ...`: `secret` is set when it stops there
 PORT_LINE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
 
@@ -75,68 +68,6 @@ class DebugInvoke:
         return code, out, "".join(self.err_lines)
 
 
-class Dap:
-    """A minimal DAP client: requests by seq, events kept in order of arrival."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-        self.file = self.sock.makefile("rb")
-        self.seq = 0
-        self.events: list[dict[str, Any]] = []
-        self.responses: dict[int, dict[str, Any]] = {}
-
-    def close(self) -> None:
-        self.file.close()
-        self.sock.close()
-
-    def send(self, command: str, **arguments: Any) -> int:
-        self.seq += 1
-        body = json.dumps({"seq": self.seq, "type": "request", "command": command, "arguments": arguments})
-        data = body.encode()
-        self.sock.sendall(b"Content-Length: %d\r\n\r\n" % len(data) + data)
-        return self.seq
-
-    def read(self) -> dict[str, Any]:
-        length = 0
-        while True:
-            line = self.file.readline()
-            if not line:
-                raise EOFError("the debugger closed the connection")
-            if line in (b"\r\n", b"\n"):
-                break
-            name, _, value = line.decode().partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value.strip())
-        message: dict[str, Any] = json.loads(self.file.read(length))
-        return message
-
-    def response(self, seq: int) -> dict[str, Any]:
-        while seq not in self.responses:
-            self._keep(self.read())
-        message = self.responses.pop(seq)
-        assert message.get("success"), message
-        return message
-
-    def _keep(self, message: dict[str, Any]) -> None:
-        if message.get("type") == "response":
-            self.responses[message["request_seq"]] = message
-        elif message.get("type") == "event":
-            self.events.append(message)
-
-    def request(self, command: str, **arguments: Any) -> dict[str, Any]:
-        return self.response(self.send(command, **arguments))
-
-    def event(self, name: str) -> dict[str, Any]:
-        for i, message in enumerate(self.events):
-            if message.get("event") == name:
-                return self.events.pop(i)
-        while True:
-            message = self.read()
-            if message.get("type") == "event" and message.get("event") == name:
-                return message
-            self._keep(message)
-
-
 NOBODY = 65534
 
 
@@ -165,14 +96,6 @@ def other_user_attach(port: int) -> str:
         answer = f.read().decode()
     os.waitpid(pid, 0)
     return answer
-
-
-@pytest.fixture
-def dap_clients() -> Iterator[list[Dap]]:
-    clients: list[Dap] = []
-    yield clients
-    for client in clients:
-        client.close()
 
 
 def test_attach_breakpoint_reads_local_and_result_prints(
@@ -219,17 +142,6 @@ def test_attach_breakpoint_reads_local_and_result_prints(
     code, out, err = run.finish()
     assert code == 0, err
     assert json.loads(out) == {"answer": 43}
-
-
-def attach_and_stop(dap: Dap) -> dict[str, Any]:
-    """Attach as VS Code does, with a breakpoint in the handler; the stopped event."""
-    dap.request("initialize", adapterID="python", clientID="stratus-test", pathFormat="path")
-    attach = dap.send("attach", justMyCode=True)
-    dap.event("initialized")
-    dap.request("setBreakpoints", source={"path": "/var/task/app.py"}, breakpoints=[{"line": BREAK_LINE}])
-    dap.request("configurationDone")
-    dap.response(attach)
-    return dap.event("stopped")
 
 
 def test_a_paused_invocation_ends_when_its_caller_goes(

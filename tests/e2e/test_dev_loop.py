@@ -4,72 +4,18 @@ directory, real invokes, its printed output read as a developer would."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import textwrap
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import ROLE, STRATUS, Server
-
-DEADLINE = 60.0  # generous: a bound on waiting, not a measurement
-
-
-class Dev:
-    """A running `stratus dev` whose output goes to a file the test reads."""
-
-    def __init__(self, server: Server, args: list[str], log: Path) -> None:
-        self.log = log
-        env = server.env()
-        env["STRATUS_ENDPOINT"] = server.endpoint
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [STRATUS, "dev", *args], stdout=out, stderr=subprocess.STDOUT, env=env
-            )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for(self, text: str) -> str:
-        deadline = time.monotonic() + DEADLINE
-        while time.monotonic() < deadline:
-            out = self.output()
-            if text in out:
-                return out
-            if self.proc.poll() is not None:
-                raise AssertionError(f"stratus dev exited ({self.proc.returncode}) before {text!r}:\n{out}")
-            time.sleep(0.05)
-        raise AssertionError(f"stratus dev never printed {text!r}:\n{self.output()}")
-
-    def interrupt(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
-        return self.proc.wait(timeout=30)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-
-
-@pytest.fixture
-def start_dev(server: Server, tmp_path: Path) -> Iterator[Callable[..., Dev]]:
-    started: list[Dev] = []
-
-    def start(*args: str) -> Dev:
-        dev = Dev(server, list(args), tmp_path / f"dev-{len(started)}.log")
-        started.append(dev)
-        return dev
-
-    yield start
-    for dev in started:
-        dev.kill()
+from tests.e2e.conftest import ROLE, Server
+from tests.e2e.devtools import DEADLINE, Dev
 
 
 def write(path: Path, source: str) -> None:
