@@ -38,6 +38,7 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from stratus.workflows import choice, handling, io
@@ -628,6 +629,48 @@ class Run:
         if lane.key is not None:
             self.progress.queue(lane, frame)
 
+    async def run_lane(self, lanes: Lanes, index: int, definition: Definition, value: Any) -> None:
+        """A Parallel state's branch or a Map state's iteration `index`, as a lane: what it
+        recorded before a restart when it ended then, else walked (from its checkpoint, if any)
+        and its outcome settled in its frame. Its output goes to `lanes.results[index]`, its error
+        to `lanes.failures`, and the error is raised (ending the other lanes) only when
+        `lanes.fatal()` says the state fails with it. An iteration's events include its
+        MapIterationStarted/Failed/Succeeded, and its walk sees the item (`$$.Map.Item`)."""
+        key = frame_key(lanes.started, index) if lanes.durable else None
+        frame = self.recorded(key)
+        if frame is not None and "done" in frame:
+            lanes.results[index] = frame["done"]
+            return
+        if frame is not None and "failed" in frame:
+            lanes.failures.append(StatesError(frame["failed"]["error"], frame["failed"]["cause"]))
+            if lanes.fatal():
+                raise lanes.failures[-1]
+            return
+        cp = frame.get("cp") if frame is not None else None
+        lane = Lane(int(cp["last"]) if cp else lanes.started, key)
+
+        def mark(outcome: str) -> None:
+            if lanes.iteration_of is not None:
+                self.event(lane, f"MapIteration{outcome}", {"name": lanes.iteration_of, "index": index})
+
+        if cp is None:
+            mark("Started")
+        item = (index, value) if lanes.iteration_of is not None else None
+        try:
+            lanes.results[index] = await self.walk_lane(definition, value, lane, cp, item)
+        except StatesError as error:
+            mark("Failed")
+            self.settle(lane, {"failed": {"error": error.error, "cause": error.cause}})
+            lanes.failures.append(error)
+            if lanes.fatal():
+                raise
+            return
+        except BaseException:
+            self.progress.release(lane)
+            raise
+        mark("Succeeded")
+        self.settle(lane, {"done": lanes.results[index]})
+
     async def concurrently(self, durable: bool, jobs: list[Coroutine[Any, Any, None]]) -> None:
         """The jobs in a task group (a StatesError of one cancels the others and comes out in an
         exception group), beside the flusher of their frames when their lanes are durable."""
@@ -664,31 +707,12 @@ class Run:
         durable = top or lane.key is not None
         results: list[Any] = [None] * len(state.branches)
         failures: list[StatesError] = []
-
-        async def branch(index: int, definition: Definition) -> None:
-            key = frame_key(started, index) if durable else None
-            frame = self.recorded(key)
-            if frame is not None and "done" in frame:
-                results[index] = frame["done"]
-                return
-            if frame is not None and "failed" in frame:
-                failures.append(StatesError(frame["failed"]["error"], frame["failed"]["cause"]))
-                raise failures[-1]
-            cp = frame.get("cp") if frame is not None else None
-            blane = Lane(int(cp["last"]) if cp else started, key)
-            try:
-                results[index] = await self.walk_lane(definition, effective, blane, cp, None)
-            except StatesError as error:
-                self.settle(blane, {"failed": {"error": error.error, "cause": error.cause}})
-                failures.append(error)
-                raise
-            except BaseException:
-                self.progress.release(blane)
-                raise
-            self.settle(blane, {"done": results[index]})
-
+        # Any branch's error fails the state (and ends the other branches).
+        lanes = Lanes(started, durable, results, failures, fatal=lambda: True)
         try:
-            await self.concurrently(durable, [branch(i, d) for i, d in enumerate(state.branches)])
+            await self.concurrently(
+                durable, [self.run_lane(lanes, i, d, effective) for i, d in enumerate(state.branches)]
+            )
         except* StatesError:
             pass
         if failures:
@@ -732,35 +756,7 @@ class Run:
                 tolerated_pct is not None and bool(items) and count * 100 / len(items) > float(tolerated_pct)
             )
 
-        async def iteration(index: int, value: Any) -> None:
-            key = frame_key(started, index) if durable else None
-            frame = self.recorded(key)
-            if frame is not None and "done" in frame:
-                results[index] = frame["done"]
-                return
-            if frame is not None and "failed" in frame:
-                failures.append(StatesError(frame["failed"]["error"], frame["failed"]["cause"]))
-                if too_many():
-                    raise failures[-1]
-                return
-            cp = frame.get("cp") if frame is not None else None
-            ilane = Lane(int(cp["last"]) if cp else started, key)
-            if cp is None:
-                self.event(ilane, "MapIterationStarted", {"name": state.name, "index": index})
-            try:
-                results[index] = await self.walk_lane(processor, value, ilane, cp, (index, value))
-            except StatesError as error:
-                self.event(ilane, "MapIterationFailed", {"name": state.name, "index": index})
-                self.settle(ilane, {"failed": {"error": error.error, "cause": error.cause}})
-                failures.append(error)
-                if too_many():
-                    raise
-                return
-            except BaseException:
-                self.progress.release(ilane)
-                raise
-            self.event(ilane, "MapIterationSucceeded", {"name": state.name, "index": index})
-            self.settle(ilane, {"done": results[index]})
+        lanes = Lanes(started, durable, results, failures, fatal=too_many, iteration_of=state.name)
 
         # `limit` workers take the items in order: never more iterations in flight than that,
         # and no task per waiting item.
@@ -768,7 +764,7 @@ class Run:
 
         async def worker() -> None:
             for index, value in pending:
-                await iteration(index, value)
+                await self.run_lane(lanes, index, processor, value)
 
         try:
             await self.concurrently(durable, [worker() for _ in range(limit)])
@@ -784,6 +780,20 @@ class Run:
             raise failures[0]
         self.event(lane, "MapStateSucceeded")
         return io.state_output(state, raw, results, context)
+
+
+@dataclass(frozen=True)
+class Lanes:
+    """What the lanes of one Parallel or Map state share: the id of its started event (the root
+    of their frame keys), whether they are durable, where their outputs and errors go, when an
+    error fails the state (`fatal`), and for a Map the state's name (`iteration_of`)."""
+
+    started: int
+    durable: bool
+    results: list[Any]
+    failures: list[StatesError]
+    fatal: Callable[[], bool]
+    iteration_of: str | None = None
 
 
 # An inline Map runs at most this many iterations at once (AWS's documented limit of the

@@ -231,3 +231,29 @@ def test_a_failed_iteration_fails_the_map_with_its_error() -> None:
         asyncio.run(run_map(map_definition(), list(range(100)), functions))
     assert raised.value.error == "Lambda.TooManyRequestsException"
     assert functions.peak <= 40
+
+
+class YieldingFunctions(CountingFunctions):
+    """Each call also yields to the loop once released, so that an iteration's failure that
+    wrongly ended the Map's other iterations would cancel calls still to come."""
+
+    async def call(self, call: Call, *, region: str, role_arn: str, session: str) -> Called:
+        await asyncio.sleep(0)
+        return await super().call(call, region=region, role_arn=role_arn, session=session)
+
+
+@pytest.mark.parametrize("fields", [{"ToleratedFailureCount": 1}, {"ToleratedFailurePercentage": 1}])
+def test_a_tolerated_failure_leaves_the_map_running(fields: dict[str, Any]) -> None:
+    functions = YieldingFunctions(fail_on=3)
+    items = list(range(100))
+    output, _ = asyncio.run(run_map(map_definition(**fields), items, functions))
+    assert functions.calls == 100  # the failure ended no other iteration
+    assert output[:3] == items[:3] and output[4:] == items[4:]
+
+
+@pytest.mark.parametrize("fields", [{"ToleratedFailureCount": 0}, {"ToleratedFailurePercentage": 0.5}])
+def test_a_failure_past_the_tolerance_fails_the_map_with_the_threshold_error(fields: dict[str, Any]) -> None:
+    functions = CountingFunctions(fail_on=3)
+    with pytest.raises(StatesError) as raised:
+        asyncio.run(run_map(map_definition(**fields), list(range(100)), functions))
+    assert raised.value.error == "States.ExceedToleratedFailureThreshold"
