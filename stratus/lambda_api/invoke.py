@@ -53,6 +53,37 @@ def log_tail(text: str) -> str:
     return base64.b64encode(data).decode()
 
 
+def too_large(limit: int) -> RequestTooLarge:
+    """The refusal of a payload over `limit` bytes (Invoke's and InvokeWithResponseStream's)."""
+    return RequestTooLarge(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
+
+
+def check_json(payload: bytes) -> None:
+    """Refuses a payload that is not JSON, as Invoke and InvokeWithResponseStream do (an empty
+    one stands for `{}`)."""
+    if payload:
+        try:
+            orjson.loads(payload)
+        except orjson.JSONDecodeError as e:
+            raise InvalidRequestContent(
+                f"Could not parse request body into json: Could not parse payload into json: {e}"
+            ) from None
+
+
+def decoded_client_context(params: Mapping[str, Any]) -> str | None:
+    """The request's ClientContext as the function sees it (the header carries it in base64);
+    refused when it is not base64 of UTF-8 text."""
+    client_context: str | None = params.get("ClientContext")
+    if client_context:
+        try:
+            client_context = base64.b64decode(client_context, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidParameterValue(
+                "Client context must be a valid Base64-encoded JSON object."
+            ) from None
+    return client_context
+
+
 async def run(
     context: LambdaContext, params: Mapping[str, Any], region: str, caller_trace: str | None
 ) -> dict[str, Any]:
@@ -65,31 +96,18 @@ async def run(
     payload: bytes = params.get("Payload") or b""
     limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
     if len(payload) > limit:
-        raise RequestTooLarge(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
+        raise too_large(limit)
     config = context.invoker.resolve(FunctionKey(region, name), qualifier)
     if invocation_type == "DryRun":
         return {"StatusCode": 204, "ExecutedVersion": config.version}
-    if payload:
-        try:
-            orjson.loads(payload)
-        except orjson.JSONDecodeError as e:
-            raise InvalidRequestContent(
-                f"Could not parse request body into json: Could not parse payload into json: {e}"
-            ) from None
+    check_json(payload)
     if invocation_type == "Event":
         incoming = tracing.parse(caller_trace)
         request_id = await context.async_invoker.accept(
             name, qualifier, payload or b"{}", region, trace=incoming.render() if incoming else None
         )
         return {"StatusCode": 202, "ResponseMetadata": {"RequestId": request_id}}
-    client_context = params.get("ClientContext")
-    if client_context:
-        try:
-            client_context = base64.b64decode(client_context, validate=True).decode()
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidParameterValue(
-                "Client context must be a valid Base64-encoded JSON object."
-            ) from None
+    client_context = decoded_client_context(params)
     request_id = str(uuid.uuid4())
     invoked = await context.invoker.invoke_target(
         Target(name, qualifier, region, context.account_id),
@@ -233,9 +251,7 @@ async def invoke_incoming(context: LambdaContext, request: Incoming) -> HttpRepl
     path answers it, and never an exception."""
     try:
         if request.body is None:
-            raise RequestTooLarge(
-                f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
-            )
+            raise too_large(MAX_SYNC_PAYLOAD)
         query = parse_qsl(request.query, keep_blank_values=True)
         identity = authn.verify_parts(
             request.method,

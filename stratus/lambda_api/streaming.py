@@ -16,7 +16,6 @@ here, with every error answered in Lambda's rest-json form.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import uuid
@@ -24,14 +23,9 @@ from collections.abc import AsyncGenerator, Awaitable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-import orjson
-
 from stratus.control.arns import merge_qualifier, parse_function_ref
 from stratus.errors import (
     ClientError,
-    InvalidParameterValue,
-    InvalidRequestContent,
-    RequestTooLarge,
     StratusError,
     UnknownOperation,
 )
@@ -44,7 +38,7 @@ from stratus.invoke.streaming import ResponseStream, StreamedInvoke
 from stratus.invoke.target import Invoked, Target
 from stratus.lambda_api.context import LambdaContext
 from stratus.lambda_api.conventions import PROTOCOL, invalid
-from stratus.lambda_api.invoke import log_tail, run
+from stratus.lambda_api.invoke import check_json, decoded_client_context, log_tail, run, too_large
 from stratus.lambda_api.signing import SIGNING
 from stratus.observe import tracing
 from stratus.wire import authn, validate
@@ -134,9 +128,7 @@ async def invoke_streaming(context: LambdaContext, request: Incoming) -> HttpRep
     try:
         params = read_params(request)
         if request.body is None:
-            raise RequestTooLarge(
-                f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
-            )
+            raise too_large(MAX_SYNC_PAYLOAD)
         identity = authn.verify_parts(
             request.method,
             request.path,
@@ -182,11 +174,8 @@ async def start(
     ref = parse_function_ref(params["FunctionName"], context.account_id)
     name, qualifier = ref.name, merge_qualifier(ref, params.get("Qualifier"))
     payload: bytes = params.get("Payload") or b""
-    request_id = str(uuid.uuid4())
     if len(payload) > MAX_SYNC_PAYLOAD:
-        raise RequestTooLarge(
-            f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
-        )
+        raise too_large(MAX_SYNC_PAYLOAD)
     if params.get("InvocationType") == "DryRun":
         checked = await run(context, {**params, "InvocationType": "DryRun"}, region, caller_trace)
         headers = (
@@ -194,21 +183,8 @@ async def start(
             ("x-amzn-RequestId", str(uuid.uuid4())),
         )
         return HttpReply(204, headers, b"")
-    if payload:
-        try:
-            orjson.loads(payload)
-        except orjson.JSONDecodeError as e:
-            raise InvalidRequestContent(
-                f"Could not parse request body into json: Could not parse payload into json: {e}"
-            ) from None
-    client_context = params.get("ClientContext")
-    if client_context:
-        try:
-            client_context = base64.b64decode(client_context, validate=True).decode()
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidParameterValue(
-                "Client context must be a valid Base64-encoded JSON object."
-            ) from None
+    check_json(payload)
+    client_context = decoded_client_context(params)
     request_id = str(uuid.uuid4())
     target = Target(name, qualifier, region, context.account_id)
     trace = tracing.parse(caller_trace)

@@ -552,6 +552,8 @@ def test_context_object(lam: Any, fn_name: str) -> None:
     with_cc = ok(*invoke(lam, fn_name, ClientContext=encoded))
     assert with_cc["client_context_custom"] == {"tenant": "t-1", "n": 2}
     assert with_cc["client_context_env"] == {"locale": "en"}
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.invoke(FunctionName=fn_name, ClientContext="not base64!")
 
 
 # -- logs -----------------------------------------------------------------------------------------

@@ -348,6 +348,9 @@ def test_invoke_with_response_stream_refuses_what_invoke_refuses(lam: Any, fn_na
     with pytest.raises(ClientError) as bad:
         lam.invoke_with_response_stream(FunctionName=fn_name, Payload=b"{not json")
     assert bad.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    with pytest.raises(ClientError) as bad_context:
+        lam.invoke_with_response_stream(FunctionName=fn_name, Payload=b"{}", ClientContext="not base64!")
+    assert bad_context.value.response["Error"]["Code"] == "InvalidParameterValueException"
     dry = lam.invoke_with_response_stream(FunctionName=fn_name, InvocationType="DryRun", Payload=b"{}")
     assert dry["StatusCode"] == 204
 
