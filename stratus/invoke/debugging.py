@@ -11,14 +11,15 @@ Contract:
 3. The caller is told the port first (`announce`); the invocation waits until a client has
    attached or `wait_timeout` has passed, then runs either way. debugpy waits itself, inside
    the environment's init, until the client's configurationDone (its breakpoints applied:
-   `debugpy.wait_for_client`); for Node the event is held at a gate here until an inspector
-   WebSocket session opens.
+   `debugpy.wait_for_client`); for Node the event is held at a gate here until a client sends
+   Runtime.runIfWaitingForDebugger in an inspector session (its breakpoints are set by then).
 4. Paused time does not count against the function's timeout: the invocation's deadline moves
    later by every second the program spent paused (debugpy: from a `stopped` event to the next
-   continue, step or `continued`; Node: for as long as an inspector session is open), and if the
-   deadline passes while paused it is checked again when the program resumes. The init timeout
-   gets the same treatment, and is lengthened by `wait_timeout`. The deadline the function itself
-   reads (`context.get_remaining_time_in_millis()`) is the one it was given, and is not moved.
+   continue, step or `continued`; Node: from a Debugger.paused event to the next
+   Debugger.resumed; either: at most until the client disconnects), and if the deadline passes
+   while paused it is checked again when the program resumes. The init timeout gets the same
+   treatment, and is lengthened by `wait_timeout`. The deadline the function itself reads
+   (`context.get_remaining_time_in_millis()`) is the one it was given, and is not moved.
 """
 
 from __future__ import annotations
@@ -358,7 +359,8 @@ async def debug_invoke(
         launch = debug_plan(plan, protocol, where.port, path, wait)
         # debugpy waits for its client itself, in the environment's init, until its breakpoints
         # are applied (a gate here, opened when its answer to configurationDone passes, let the
-        # event run past breakpoints it had answered but not yet applied); node does not wait.
+        # event run past breakpoints it had answered but not yet applied); node does not wait:
+        # its event waits at the gate until the client's Runtime.runIfWaitingForDebugger.
         sandbox = DebugSandbox(plain, region, launch, backend, logs, gated=protocol != "dap", **kw)
         made.append(sandbox)
         return sandbox

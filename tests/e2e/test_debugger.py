@@ -4,10 +4,14 @@ environment through a host loopback port.
 The DAP client here is a small one of the test's own (Content-Length framed JSON over the
 printed port), doing what VS Code's "attach" does: initialize, attach, setBreakpoints,
 configurationDone; then it waits for the stopped event, reads a local variable and continues.
+The CDP client (JSON over aiohttp's WebSocket) does what VS Code's js-debug and Chrome DevTools
+do with node's inspector: Runtime.enable, Debugger.enable, setBreakpointByUrl, then
+Runtime.runIfWaitingForDebugger.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -15,9 +19,11 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 import urllib.request
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.e2e.conftest import STRATUS, Server, create
@@ -257,20 +263,127 @@ def test_bad_input_is_a_clear_message(server: Server, lam: Any, fn_name: str) ->
 NODE_HANDLER = """\
 export const handler = async (event) => ({ answer: event.n + 1 });
 """
+NODE_LOCAL_HANDLER = """\
+export const handler = async (event) => {
+  const secret = event.n * 7;
+  const result = { answer: secret + 1 };
+  return result;
+};
+"""
+NODE_BREAK_LINE = 2  # 0-based, as CDP counts: `const result = ...`, where `secret` is set
+
+
+def inspector_targets(port: int) -> list[dict[str, Any]]:
+    """Node's /json/list through the printed port, asked until node's inspector answers (it
+    starts as node starts)."""
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+                return json.loads(r.read())  # type: ignore[no-any-return]
+        except OSError:
+            time.sleep(0.05)
+    return []
+
+
+class Cdp:
+    """A minimal CDP client on an inspector WebSocket: commands by id, events kept until asked."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self._last_id = 0
+        self._events: list[dict[str, Any]] = []
+
+    async def send(self, method: str, **params: Any) -> int:
+        self._last_id += 1
+        await self.ws.send_json({"id": self._last_id, "method": method, "params": params})
+        return self._last_id
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        sent = await self.send(method, **params)
+        while True:
+            message = await self._read()
+            if message.get("id") == sent:
+                assert "error" not in message, message
+                return message["result"]  # type: ignore[no-any-return]
+
+    async def event(self, method: str) -> dict[str, Any]:
+        while True:
+            for event in self._events:
+                if event["method"] == method:
+                    self._events.remove(event)
+                    return event
+            await self._read()
+
+    async def _read(self) -> dict[str, Any]:
+        frame = await asyncio.wait_for(self.ws.receive(), 60)
+        if frame.type != aiohttp.WSMsgType.TEXT:
+            raise EOFError(frame)
+        message: dict[str, Any] = json.loads(frame.data)
+        if "id" not in message:
+            self._events.append(message)
+        return message
+
+
+async def break_in_node(port: int) -> tuple[int, dict[str, Any]]:
+    """Attach as js-debug does, stop at NODE_BREAK_LINE, read `secret` there, stay paused past
+    the function's 3 s timeout, resume: `secret`'s value and where it stopped."""
+    targets = inspector_targets(port)
+    assert targets and targets[0]["type"] == "node"
+    # The URL names node's own address in the environment; the printed port leads there.
+    path = urllib.parse.urlsplit(targets[0]["webSocketDebuggerUrl"]).path
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"ws://127.0.0.1:{port}{path}", max_msg_size=0) as ws,
+    ):
+        cdp = Cdp(ws)
+        await cdp.call("Runtime.enable")
+        await cdp.call("Debugger.enable")
+        placed = await cdp.call(
+            "Debugger.setBreakpointByUrl", urlRegex=r"index\.mjs$", lineNumber=NODE_BREAK_LINE
+        )
+        assert placed["breakpointId"]
+        await cdp.call("Runtime.runIfWaitingForDebugger")
+        paused = (await cdp.event("Debugger.paused"))["params"]
+        assert paused["hitBreakpoints"] == [placed["breakpointId"]]
+        top = paused["callFrames"][0]
+        # Paused past the function's 3 s timeout: the paused time is not counted against it.
+        await asyncio.sleep(4)
+        secret = await cdp.call(
+            "Debugger.evaluateOnCallFrame", callFrameId=top["callFrameId"], expression="secret"
+        )
+        # Not waiting for the answer: the invocation may end, and its environment with the
+        # connection, before node writes it.
+        await cdp.send("Debugger.resume")
+        return secret["result"]["value"], top
+
+
+def test_node_breakpoint_set_before_the_event_runs_reads_a_local(
+    server: Server, lam: Any, fn_name: str
+) -> None:
+    create(
+        lam,
+        fn_name,
+        {"index.mjs": NODE_LOCAL_HANDLER},
+        Runtime="nodejs20.x",
+        Handler="index.handler",
+        Timeout=3,
+    )
+    run = DebugInvoke(server, fn_name, '{"n": 6}', "--debug", "--wait-timeout", "120")
+    try:
+        secret, top = asyncio.run(break_in_node(run.port()))
+    finally:
+        code, out, err = run.finish()
+    assert secret == 42
+    assert top["functionName"] == "handler" and top["location"]["lineNumber"] == NODE_BREAK_LINE
+    assert code == 0, err
+    assert json.loads(out) == {"answer": 43}
 
 
 def test_node_inspector_answers_json_on_the_printed_port(server: Server, lam: Any, fn_name: str) -> None:
     create(lam, fn_name, {"index.mjs": NODE_HANDLER}, Runtime="nodejs20.x", Handler="index.handler")
     run = DebugInvoke(server, fn_name, '{"n": 1}', "--debug", "--wait-timeout", "30")
     port = run.port()
-    targets: list[dict[str, Any]] = []
-    for _ in range(200):  # node starts its inspector as it starts: until it answers
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
-                targets = json.loads(r.read())
-            break
-        except OSError:
-            time.sleep(0.05)
+    targets = inspector_targets(port)
     assert targets and targets[0]["type"] == "node"
     assert targets[0]["webSocketDebuggerUrl"].startswith("ws://127.0.0.1:")
     code, out, err = run.finish()  # nobody attached: it runs after the wait

@@ -1,6 +1,7 @@
 """The pure parts of `stratus invoke --debug` (invoke/debugging.py, invoke/debug_relay.py,
-lambda_api/debug.py): who a loopback connection belongs to, what DAP and inspector traffic says
-of the session, how a debug environment is launched, and how paused time moves the deadline."""
+lambda_api/debug.py): who a loopback connection belongs to, what DAP and inspector (WebSocket,
+CDP) traffic says of the session, how a debug environment is launched, and how paused time
+moves the deadline."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ import json
 import pytest
 
 from stratus.errors import AccessDenied, InvalidParameterValue
-from stratus.invoke.debug_relay import DapFrames, dap_transition, inspector_attach, owner_uid
+from stratus.invoke.debug_relay import (
+    MAX_WATCHED_MESSAGE,
+    DapFrames,
+    InspectorStream,
+    WebSocketFrames,
+    cdp_transition,
+    dap_transition,
+    inspector_attach,
+    owner_uid,
+)
 from stratus.invoke.debugging import EXPIRED, deadline_step, debug_plan, protocol_for
 from stratus.invoke.launch import LaunchPlan
 from stratus.lambda_api.debug import local_owner, parse_port, parse_wait
@@ -79,6 +89,92 @@ def test_dap_frames_give_up_on_what_is_not_dap() -> None:
     assert frames.feed(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == []
     assert frames.broken
     assert frames.feed(frame({"seq": 1})) == []  # it stops watching; the relay still relays
+
+
+def test_cdp_messages_that_change_the_session() -> None:
+    run = {"id": 7, "method": "Runtime.runIfWaitingForDebugger"}
+    assert cdp_transition(run, from_client=True) == "attached"
+    assert cdp_transition(run, from_client=False) is None
+    paused = {"method": "Debugger.paused", "params": {"reason": "other", "callFrames": []}}
+    assert cdp_transition(paused, from_client=False) == "paused"
+    assert cdp_transition(paused, from_client=True) is None  # only node sends events
+    assert cdp_transition({"method": "Debugger.resumed", "params": {}}, False) == "resumed"
+    assert cdp_transition({"id": 8, "method": "Debugger.resume"}, True) is None  # node's event says it
+    assert cdp_transition({"id": 7, "result": {}}, False) is None
+    assert cdp_transition({"method": ["Debugger.paused"]}, False) is None
+
+
+def ws(payload: bytes, opcode: int = 0x1, fin: bool = True, mask: bytes | None = None) -> bytes:
+    """One WebSocket frame as RFC 6455 lays it out (masked, as a client's are, given a key)."""
+    n = len(payload)
+    if n < 126:
+        size = bytes([n])
+    elif n < 65536:
+        size = bytes([126]) + n.to_bytes(2, "big")
+    else:
+        size = bytes([127]) + n.to_bytes(8, "big")
+    head = bytes([(0x80 if fin else 0) | opcode, size[0] | (0x80 if mask else 0)]) + size[1:]
+    if mask is None:
+        return head + payload
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+KEY = b"\x9a\x01\xff\x3c"
+
+
+def test_websocket_frames_masked_and_unmasked_of_every_length() -> None:
+    for text in ("{}", "x" * 300, "y" * 70000):  # 7-bit, 16-bit and 64-bit lengths
+        assert WebSocketFrames().feed(ws(text.encode())) == [text]
+        assert WebSocketFrames().feed(ws(text.encode(), mask=KEY)) == [text]
+    two = ws(b'{"id": 1}', mask=KEY) + ws(b'{"id": 2}', mask=KEY)
+    assert WebSocketFrames().feed(two) == ['{"id": 1}', '{"id": 2}']
+
+
+def test_websocket_frames_split_fragmented_and_pinged() -> None:
+    data = (
+        ws(b'{"method": ', fin=False, mask=KEY)
+        + ws(b"are you there", opcode=0x9, mask=KEY)  # a ping between two fragments
+        + ws(b'"Debugger.', opcode=0x0, fin=False, mask=KEY)
+        + ws(b'paused"}', opcode=0x0, mask=KEY)
+        + ws(b"\x00\x01", opcode=0x2)  # a binary message: not CDP
+        + ws(b"z" * 1000)
+    )
+    frames, seen = WebSocketFrames(), []
+    for i in range(0, len(data), 5):  # in pieces that cut headers, keys and payloads
+        seen += frames.feed(data[i : i + 5])
+    assert seen == ['{"method": "Debugger.paused"}', "z" * 1000]
+    assert not frames.broken
+
+
+def test_websocket_frames_give_up_on_what_they_cannot_follow() -> None:
+    huge = bytes([0x81, 127]) + (MAX_WATCHED_MESSAGE + 1).to_bytes(8, "big")
+    for data in (huge, ws(b"x", opcode=0x0), bytes([0xC1, 1]) + b"x"):  # too big, orphan, RSV1
+        frames = WebSocketFrames()
+        assert frames.feed(data) == []
+        assert frames.broken
+        assert frames.feed(ws(b"{}")) == []  # it stops watching; the relay still relays
+    frames = WebSocketFrames(limit=100)  # fragments that add up past the cap
+    assert frames.feed(ws(b"x" * 60, fin=False) + ws(b"x" * 40, opcode=0x0, fin=False)) == []
+    assert not frames.broken
+    assert frames.feed(ws(b"x", opcode=0x0)) == [] and frames.broken
+
+
+def test_an_inspector_connection_is_http_then_a_websocket_session() -> None:
+    client, node = InspectorStream(from_client=True), InspectorStream(from_client=False)
+    assert client.feed(b"GET /json/list HTTP/1.1\r\nHost: 127.0.0.1:9229\r\n\r\n") == []
+    body = b'[{"description": "Debugger.paused"}]'  # in a /json answer it says nothing
+    assert node.feed(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body) == []
+    upgrade = b"GET /0f2c HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+    run = b'{"id": 3, "method": "Runtime.runIfWaitingForDebugger"}'
+    assert client.feed(upgrade + ws(b'{"id": 1, "method": "Runtime.enable"}', mask=KEY)) == []
+    assert client.feed(ws(run, mask=KEY)) == [json.loads(run)]
+    switching = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\n\r\n"
+    paused = ws(b'{"method": "Debugger.paused", "params": {}}')
+    assert node.feed(switching + ws(b'{"id": 1, "result": {}}') + paused) == [
+        {"method": "Debugger.paused", "params": {}}
+    ]
+    refused = InspectorStream(from_client=False)
+    assert refused.feed(b"HTTP/1.1 400 Bad Request\r\n\r\n" + paused) == []
 
 
 def test_debug_plans() -> None:
