@@ -10,7 +10,7 @@ import json
 import pytest
 
 from stratus.errors import AccessDenied, InvalidParameterValue
-from stratus.invoke.debug_relay import (
+from stratus.invoke.debug_protocols import (
     MAX_WATCHED_MESSAGE,
     DapFrames,
     InspectorStream,
@@ -18,8 +18,8 @@ from stratus.invoke.debug_relay import (
     cdp_transition,
     dap_transition,
     inspector_attach,
-    owner_uid,
 )
+from stratus.invoke.debug_relay import owner_uid
 from stratus.invoke.debugging import EXPIRED, deadline_step, debug_plan, protocol_for
 from stratus.invoke.launch import LaunchPlan
 from stratus.lambda_api.debug import local_owner, parse_port, parse_wait
