@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.common import ROLE, machine, stratus_server, zip_of
 from bench.http_bench import HANDLER, machine_busy_s, process_cpu_s, server_pid
@@ -64,7 +64,16 @@ def exported(rev: str) -> Iterator[Path]:
         shutil.rmtree(where, ignore_errors=True)
 
 
-def function_url(stack: ExitStack, runtime: str = "python3.11", **env: str) -> tuple[str, int]:
+class Served(NamedTuple):
+    """A no-op function on a running server: its URL, the server's pid, the endpoint, its name."""
+
+    url: str
+    pid: int
+    endpoint: str
+    name: str
+
+
+def served_function(stack: ExitStack, runtime: str = "python3.11", **env: str) -> Served:
     srv = stack.enter_context(stratus_server(**env))
     lam = srv.client()
     name = f"ab-{uuid.uuid4().hex[:6]}"
@@ -79,7 +88,12 @@ def function_url(stack: ExitStack, runtime: str = "python3.11", **env: str) -> t
     url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
     pid = server_pid(int(srv.endpoint.rsplit(":", 1)[1]))
     assert pid is not None
-    return str(url), pid
+    return Served(str(url), pid, srv.endpoint, name)
+
+
+def function_url(stack: ExitStack, runtime: str = "python3.11", **env: str) -> tuple[str, int]:
+    served = served_function(stack, runtime, **env)
+    return served.url, served.pid
 
 
 def one_round(url: str, pid: int, concurrency: int, duration: float) -> dict[str, float]:

@@ -31,12 +31,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.common import ROLE, free_port, hello_floor, machine, stratus_server, wait_http, zip_of
 from bench.floor import two_process_floor
 from bench.load import Load, drive
+from bench.signed_http import SignedInvoker
 
 HANDLER = 'def handler(event, context):\n    return {"statusCode": 200, "body": "ok"}\n'
 PEER_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stratus" / "bench" / "sls"
@@ -61,12 +63,23 @@ def machine_busy_s() -> float:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
-def measure(
-    url: str, concurrency: int, duration: float, pid: int | None = None, warm: float = 1.0
-) -> dict[str, Any]:
-    drive(url, {}, b"", concurrency, warm, method="GET")  # environments started, connections open
+@dataclass(frozen=True)
+class Request:
+    """What a target is sent, the same every time: a GET, or a signed Invoke's POST (signed
+    once: the signature stays valid for minutes, so the client's signing is not measured)."""
+
+    url: str
+    pid: int | None = None  # the serving process whose own CPU is read
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+def measure(request: Request, concurrency: int, duration: float, warm: float = 1.0) -> dict[str, Any]:
+    url, pid, method, headers, body = request.url, request.pid, request.method, request.headers, request.body
+    drive(url, headers, body, concurrency, warm, method=method)  # environments started, connections open
     before, machine_before = (process_cpu_s(pid) if pid else 0.0), machine_busy_s()
-    load: Load = drive(url, {}, b"", concurrency, duration, method="GET")
+    load: Load = drive(url, headers, body, concurrency, duration, method=method)
     machine_s = machine_busy_s() - machine_before
     answered = load.requests or int(load.rate * duration)
     row: dict[str, Any] = {"rate": load.rate, "p50": load.p50, "p99": load.p99, "errors": load.errors}
@@ -130,7 +143,7 @@ def serverless_offline() -> Iterator[str | None]:
         shutil.rmtree(service, ignore_errors=True)
 
 
-TARGETS = ("function URL", "HTTP API", "serverless-offline", "two-process floor", "hello")
+TARGETS = ("function URL", "HTTP API", "signed Invoke", "serverless-offline", "two-process floor", "hello")
 
 
 def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -155,8 +168,8 @@ def main() -> None:
     rows: dict[str, list[dict[str, Any]]] = {}
     peer_note = "serverless-offline: skipped (--no-peer)"
     with ExitStack() as stack:
-        urls: dict[str, tuple[str, int | None]] = {}
-        if "function URL" in wanted or "HTTP API" in wanted:
+        urls: dict[str, Request] = {}
+        if {"function URL", "HTTP API", "signed Invoke"} & set(wanted):
             srv = stack.enter_context(stratus_server())
             lam = srv.client()
             name = f"http-{uuid.uuid4().hex[:6]}"
@@ -178,27 +191,29 @@ def main() -> None:
             )
             api = srv.client("apigatewayv2").create_api(Name="bench", ProtocolType="HTTP", Target=arn)
             pid = server_pid(int(srv.endpoint.rsplit(":", 1)[1]))
-            urls["function URL"] = (function_url, pid)
-            urls["HTTP API"] = (api["ApiEndpoint"] + "/", pid)
+            urls["function URL"] = Request(function_url, pid)
+            urls["HTTP API"] = Request(api["ApiEndpoint"] + "/", pid)
+            invoke_url = f"{srv.endpoint}/2015-03-31/functions/{name}/invocations"
+            signed = SignedInvoker(srv.endpoint, name).headers(b"{}")
+            urls["signed Invoke"] = Request(invoke_url, pid, "POST", signed, b"{}")
         if "two-process floor" in wanted:
             floor, floor_pid = stack.enter_context(two_process_floor())
-            urls["two-process floor"] = (f"http://{floor}/", floor_pid)
+            urls["two-process floor"] = Request(f"http://{floor}/", floor_pid)
         if "hello" in wanted:
-            urls["hello"] = (f"http://{stack.enter_context(hello_floor())}/", None)
+            urls["hello"] = Request(f"http://{stack.enter_context(hello_floor())}/")
         if "serverless-offline" in wanted and not args.no_peer:
             peer = stack.enter_context(serverless_offline())
             if peer is None:
                 peer_note = "serverless-offline: not available (npm missing or install failed)"
             else:
                 peer_note = "serverless-offline 13 + serverless 3, python3.11 handler"
-                urls["serverless-offline"] = (peer, None)
+                urls["serverless-offline"] = Request(peer)
         order = [t for t in wanted if t in urls]
         for c in concurrencies:
             for r in range(rounds):
                 shift = r % len(order)
                 for target in order[shift:] + order[:shift]:
-                    url, pid = urls[target]
-                    row = measure(url, c, duration, pid, warm=2.0 if r == 0 else 1.0)
+                    row = measure(urls[target], c, duration, warm=2.0 if r == 0 else 1.0)
                     rows.setdefault(f"{target} c{c}", []).append(row)
                     print(f"  c{c} round {r + 1} {target}: {row['rate']} req/s", flush=True)
         time.sleep(0.5)
@@ -226,8 +241,10 @@ def table(results: dict[str, dict[str, Any]], order: list[str], concurrencies: t
         return f"{x / y:.2f}" if x and y else "-"
 
     lines = [
-        "| concurrency | " + " | ".join(order) + " | URL / floor | API / floor | URL / peer | API / peer |",
-        "|---" * (len(order) + 5) + "|",
+        "| concurrency | "
+        + " | ".join(order)
+        + " | URL / floor | API / floor | URL / peer | API / peer | Invoke / URL |",
+        "|---" * (len(order) + 6) + "|",
     ]
     for c in concurrencies:
         cells = [f"{get(t, c, 'rate') or 0:,.0f}" for t in order]
@@ -236,6 +253,7 @@ def table(results: dict[str, dict[str, Any]], order: list[str], concurrencies: t
             ratio("HTTP API", "two-process floor", c),
             ratio("function URL", "serverless-offline", c),
             ratio("HTTP API", "serverless-offline", c),
+            ratio("signed Invoke", "function URL", c),
         ]
         lines.append(f"| {c} | " + " | ".join(cells + ratios) + " |")
     lines += [

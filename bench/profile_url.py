@@ -20,9 +20,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench.common import BIN
-from bench.http_ab import exported, function_url
+from bench.http_ab import exported, served_function
 from bench.http_bench import process_cpu_s
 from bench.load import drive
+from bench.signed_http import SignedInvoker
 
 # (path fragment, function names or None for all) -> stage; the innermost matching frame wins.
 STAGES: list[tuple[str, frozenset[str] | None, str]] = [
@@ -97,14 +98,22 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--top", type=int, default=0, help="also the N busiest innermost frames")
+    parser.add_argument(
+        "--invoke", action="store_true", help="profile a signed Invoke (POST, SigV4) instead of the URL's GET"
+    )
     args = parser.parse_args()
     with ExitStack() as stack:
         env = {}
         tree = stack.enter_context(exported(args.rev)) if args.rev else args.tree
         if tree:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
-        url, pid = function_url(stack, **env)
-        drive(url, {}, b"", args.concurrency, 2.0, method="GET")
+        served = served_function(stack, **env)
+        url, pid, method, headers, body = served.url, served.pid, "GET", {}, b""
+        if args.invoke:
+            url = f"{served.endpoint}/2015-03-31/functions/{served.name}/invocations"
+            method, body = "POST", b"{}"
+            headers = SignedInvoker(served.endpoint, served.name).headers(body)
+        drive(url, headers, body, args.concurrency, 2.0, method=method)
         out = Path(tempfile.mkdtemp(prefix="stratus-prof-")) / "server.txt"
         spy = subprocess.Popen(
             [
@@ -126,7 +135,7 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         before = process_cpu_s(pid)
-        load = drive(url, {}, b"", args.concurrency, float(args.duration), method="GET")
+        load = drive(url, headers, body, args.concurrency, float(args.duration), method=method)
         used = process_cpu_s(pid) - before
         spy.wait()
         n = load.requests or int(load.rate * args.duration) or 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import threading
 import time
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROLE, Stats, machine, zip_of
+from bench.http_bench import machine_busy_s
 from bench.scenario import (
     OwnServer,
     environment_pids,
@@ -77,10 +79,14 @@ def burst(srv: OwnServer, name: str, n: int, payload: bytes = b"{}") -> dict[str
     threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
+    busy, own = machine_busy_s(), time.process_time()
     barrier.wait()
     start = time.perf_counter()
     for t in threads:
         t.join()
+    # Every process's CPU but this client's (100 boto3 threads), over the burst: what the
+    # platform spent to answer it (with a hold, the environments sleep through most of it).
+    platform_cpu_s = (machine_busy_s() - busy) - (time.process_time() - own)
     done = [r for r in results if r is not None]
     errors = [r[2] for r in done if r[2].startswith("error: ")]
     return {
@@ -88,6 +94,7 @@ def burst(srv: OwnServer, name: str, n: int, payload: bytes = b"{}") -> dict[str
         "latencies_ms": [(r[1] - r[0]) * 1000 for r in done],
         "environments": len({r[2] for r in done if not r[2].startswith("error: ")}),
         "errors": errors,
+        "platform_cpu_ms": platform_cpu_s * 1000,
     }
 
 
@@ -195,6 +202,11 @@ def main() -> None:
           f"{len(hold['errors'])} errors")
     for error in hold["errors"][:5]:
         print(f"  {error}")
+    per_env = hold["platform_cpu_ms"] / max(1, hold["environments"])
+    cores = os.cpu_count() or 1
+    print(f"{'scale_out_cpu':20s} {hold['platform_cpu_ms']:.0f} ms of CPU outside the client for the held "
+          f"burst, {per_env:.1f} ms per environment: {args.burst} need at least "
+          f"{per_env * args.burst / cores:.0f} ms on {cores} cores")
     print(f"{'idle_env_pss':20s} mean {memory['pss_mean_mb']:.1f} MB, max {memory['pss_max_mb']:.1f} MB "
           f"(n={memory['environments_measured']}; RSS mean {memory['rss_mean_mb']:.1f} MB, "
           f"USS mean {memory['uss_mean_mb']:.1f} MB, memory cgroup mean {memory['cgroup_mean_mb']:.1f} MB)")

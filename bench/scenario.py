@@ -607,6 +607,7 @@ def own_server(**env: str) -> Iterator[OwnServer]:
     server = OwnServer(running, proc, log_path)
     try:
         wait_http(f"{running.endpoint}/_stratus/health")
+        ensure_role(running.client("lambda"), ROLE.rpartition("/")[2])  # what CreateFunction checks
         yield server
     finally:
         if proc.poll() is None:
