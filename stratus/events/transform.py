@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from stratus.errors import ValidationError
@@ -34,16 +34,25 @@ _VARIABLE = re.compile(r"<([A-Za-z0-9_.:\-]+)>")
 _VAR_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
-def check_path(path: str, what: str = "InputPath") -> None:
-    """A JSONPath EventBridge accepts: `$`, then `.name`, `[n]`, `['name']` or `*` steps."""
+def _steps(path: str) -> list[re.Match[str]] | None:
+    """The steps of a JSONPath after its `$`, or None when it is not one EventBridge accepts."""
     if not isinstance(path, str) or not path.startswith("$"):
-        raise ValidationError(f"{what} is not a valid JSON path: {path!r}")
+        return None
+    steps = []
     rest = path[1:]
     while rest:
         match = _STEP.match(rest)
         if match is None:
-            raise ValidationError(f"{what} is not a valid JSON path: {path!r}")
+            return None
+        steps.append(match)
         rest = rest[match.end() :]
+    return steps
+
+
+def check_path(path: str, what: str = "InputPath") -> None:
+    """A JSONPath EventBridge accepts: `$`, then `.name`, `[n]`, `['name']` or `*` steps."""
+    if _steps(path) is None:
+        raise ValidationError(f"{what} is not a valid JSON path: {path!r}")
 
 
 def select(value: Any, path: str) -> Any:
@@ -51,11 +60,9 @@ def select(value: Any, path: str) -> Any:
     gathers every element's value into a list."""
     current: list[Any] = [value]
     wild = False
-    rest = path[1:]
-    while rest:
-        match = _STEP.match(rest)
-        assert match is not None  # checked when the target was put
-        rest = rest[match.end() :]
+    steps = _steps(path)
+    assert steps is not None  # checked when the target was put
+    for match in steps:
         name, index, quoted = match.group(1), match.group(2), match.group(3)
         following: list[Any] = []
         for item in current:
@@ -127,58 +134,52 @@ class _Raw:
 def render(template: str, values: Mapping[str, Any]) -> str:
     json_template = _is_json_template(template, values)
     out: list[str] = []
-    in_string = escaped = False
-    i = 0
-    while i < len(template):
-        ch = template[i]
-        match = _VARIABLE.match(template, i) if ch == "<" else None
-        if match is not None and match.group(1) in values:
-            value = values[match.group(1)]
-            if not json_template:
-                out.append(_text(value))
-            elif in_string:
-                out.append(_in_string(value))
-            else:
-                out.append(_json(value))
-            i = match.end()
-            continue
-        if json_template:
-            if escaped:
-                escaped = False
-            elif ch == "\\" and in_string:
-                escaped = True
-            elif ch == '"':
-                in_string = not in_string
-        out.append(ch)
-        i += 1
+    for variable, text, in_string in _pieces(template, values):
+        if variable is None:
+            out.append(text)
+        elif not json_template:
+            out.append(_text(values[variable]))
+        elif in_string:
+            out.append(_in_string(values[variable]))
+        else:
+            out.append(_json(values[variable]))
     return "".join(out)
 
 
 def _is_json_template(template: str, values: Mapping[str, Any]) -> bool:
     """Whether the template is JSON once each variable outside a string is a value."""
-    probe: list[str] = []
+    probe = [
+        text if variable is None else "x" if in_string else "null"
+        for variable, text, in_string in _pieces(template, values)
+    ]
+    try:
+        json.loads("".join(probe))
+    except ValueError:
+        return False
+    return True
+
+
+def _pieces(template: str, values: Mapping[str, Any]) -> Iterator[tuple[str | None, str, bool]]:
+    """The template as (variable, text, in_string): each `<name>` of a known variable as its
+    name (text ""), every other character as itself (variable None), each with whether it
+    stands inside a JSON string literal, were the template JSON."""
     in_string = escaped = False
     i = 0
     while i < len(template):
         ch = template[i]
         match = _VARIABLE.match(template, i) if ch == "<" else None
         if match is not None and match.group(1) in values:
-            probe.append("x" if in_string else "null")
+            yield match.group(1), "", in_string
             i = match.end()
             continue
+        yield None, ch, in_string
         if escaped:
             escaped = False
         elif ch == "\\" and in_string:
             escaped = True
         elif ch == '"':
             in_string = not in_string
-        probe.append(ch)
         i += 1
-    try:
-        json.loads("".join(probe))
-    except ValueError:
-        return False
-    return True
 
 
 def _json(value: Any) -> str:

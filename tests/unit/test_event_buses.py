@@ -56,6 +56,12 @@ def test_json_templates_quote_values_outside_strings_and_escape_them_inside() ->
     assert json.loads(out) == {"id": "o-1", "n": 3, "line": 'o-1 x3 by A "B"', "none": None, "rule": "r1"}
 
 
+def test_an_escaped_quote_does_not_end_a_string_of_a_json_template() -> None:
+    # <who> stands inside the string: written escaped (a text template would break the JSON).
+    out = transformed({"who": "$.detail.who.name", "n": "$.detail.n"}, '{"a": "5\\" <who>", "n": <n>}')
+    assert json.loads(out) == {"a": '5" A "B"', "n": 3}
+
+
 def test_string_and_text_templates() -> None:
     assert json.loads(transformed({"id": "$.detail.id"}, '"order <id> placed"')) == "order o-1 placed"
     assert transformed({"id": "$.detail.id"}, "order <id> placed") == "order o-1 placed"
