@@ -16,8 +16,8 @@ from botocore.config import Config
 
 from tests.e2e import test_dashboard
 from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY, Server
+from tests.e2e.stepfunctions_helpers import ECHO, finished, function, states_role
 from tests.e2e.test_dashboard import API, http, http_login, log_in
-from tests.e2e.test_stepfunctions import ECHO, finished, function, states_role
 
 # Chromium, and a page of a context of its own whose script errors fail the test.
 browser = test_dashboard.browser

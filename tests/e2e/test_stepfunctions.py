@@ -12,79 +12,22 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import Server, create
-
-STATES_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
-INVOKE_ALL = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}],
-    }
+from tests.e2e.conftest import Server
+from tests.e2e.stepfunctions_helpers import (
+    ECHO,
+    events,
+    finished,
+    function,
+    machine,
+    states_role,
+    succeeded,
+    task_token,
+    types,
+    wait_for,
 )
 
 DOUBLE = "def handler(event, context):\n    return {'n': event['n'] * 2}\n"
 FAIL = "def handler(event, context):\n    raise ValueError('no good: ' + str(event))\n"
-ECHO = "def handler(event, context):\n    return event\n"
-
-
-def states_role(server: Server, name: str, policy: str | None = INVOKE_ALL) -> str:
-    iam = server.client("iam")
-    try:
-        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=STATES_TRUST)["Role"]["Arn"]
-    except ClientError:
-        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
-    if policy is not None:
-        iam.put_role_policy(RoleName=name, PolicyName="invoke", PolicyDocument=policy)
-    return str(arn)
-
-
-def function(server: Server, source: str, **kwargs: Any) -> str:
-    name = f"sfn-{uuid.uuid4().hex[:10]}"
-    return str(create(server.client("lambda"), name, {"app.py": source}, **kwargs)["FunctionArn"])
-
-
-def machine(sfn: Any, definition: dict[str, Any], role: str, **kwargs: Any) -> str:
-    name = f"sm-{uuid.uuid4().hex[:10]}"
-    return str(
-        sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role, **kwargs)[
-            "stateMachineArn"
-        ]
-    )
-
-
-def finished(sfn: Any, arn: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described = sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING":
-            return dict(described)
-        time.sleep(0.1)
-    raise AssertionError(f"{arn} still running")
-
-
-def events(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    return list(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"])
-
-
-def types(sfn: Any, arn: str) -> list[str]:
-    return [e["type"] for e in events(sfn, arn)]
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("condition not met")
 
 
 @pytest.fixture(scope="module")
@@ -168,8 +111,7 @@ def test_retry_then_catch_on_a_failing_function(server: Server, sfn: Any, role: 
     }
     arn = machine(sfn, definition, role)
     run = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"x": 1}))["executionArn"]
-    done = finished(sfn, run)
-    assert done["status"] == "SUCCEEDED"
+    done = succeeded(sfn, run)
     output = json.loads(done["output"])
     assert output["x"] == 1
     assert output["caught"]["Error"] == "ValueError"
@@ -266,16 +208,6 @@ def test_a_failing_map_iteration_fails_the_state(server: Server, sfn: Any, role:
     assert "MapStateFailed" in types(sfn, run)
 
 
-def _token_of(sfn: Any, run: str) -> str:
-    def scheduled() -> str | None:
-        for e in events(sfn, run):
-            if e["type"] == "TaskScheduled":
-                return str(json.loads(e["taskScheduledEventDetails"]["parameters"])["Payload"]["token"])
-        return None
-
-    return str(wait_for(scheduled))
-
-
 def test_wait_for_task_token_success_and_failure(server: Server, sfn: Any, role: str) -> None:
     echo = function(server, ECHO)
     definition = {
@@ -291,8 +223,7 @@ def test_wait_for_task_token_success_and_failure(server: Server, sfn: Any, role:
     }
     arn = machine(sfn, definition, role)
     ok = sfn.start_execution(stateMachineArn=arn)["executionArn"]
-    token = _token_of(sfn, ok)
-    wait_for(lambda: "TaskStarted" in types(sfn, ok))
+    token = task_token(sfn, ok)
     time.sleep(0.5)
     assert sfn.describe_execution(executionArn=ok)["status"] == "RUNNING"  # it waits for the token
     sfn.send_task_heartbeat(taskToken=token)
@@ -303,8 +234,7 @@ def test_wait_for_task_token_success_and_failure(server: Server, sfn: Any, role:
     assert again.value.response["Error"]["Code"] == "TaskDoesNotExist"
 
     bad = sfn.start_execution(stateMachineArn=arn)["executionArn"]
-    token = _token_of(sfn, bad)
-    wait_for(lambda: "TaskStarted" in types(sfn, bad))
+    token = task_token(sfn, bad)
     sfn.send_task_failure(taskToken=token, error="Rejected", cause="by the test")
     done = finished(sfn, bad)
     assert (done["status"], done["error"], done["cause"]) == ("FAILED", "Rejected", "by the test")

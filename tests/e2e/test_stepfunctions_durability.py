@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,17 +19,22 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import Server
-from tests.e2e.test_stepfunctions import (
+from tests.e2e.stepfunctions_helpers import (
     ECHO,
+    assert_counts,
+    calls,
+    counter,
     events,
     finished,
     function,
     machine,
     states_role,
+    succeeded,
+    task_token,
+    token_in,
     types,
     wait_for,
 )
-from tests.e2e.test_stepfunctions_map import counter_role
 
 SLOW = "import time\ndef handler(event, context):\n    time.sleep(4)\n    return {'slept': True, **event}\n"
 
@@ -79,8 +83,7 @@ def test_a_wait_keeps_its_deadline_and_a_task_in_flight_runs_again(restartable: 
 
     srv = kill_and_restart(restartable)
     sfn = srv.client("stepfunctions")
-    done = finished(sfn, waited)
-    assert done["status"] == "SUCCEEDED"
+    done = succeeded(sfn, waited)
     assert json.loads(done["output"]) == {"a": 1, "p": "after"}
     history = events(sfn, waited)
     kinds = [e["type"] for e in history]
@@ -89,8 +92,7 @@ def test_a_wait_keeps_its_deadline_and_a_task_in_flight_runs_again(restartable: 
     exited = next(e for e in history if e["type"] == "WaitStateExited")["timestamp"]
     assert (exited - entered).total_seconds() >= 3  # the deadline held across the restart
 
-    done = finished(sfn, worked)
-    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    done = succeeded(sfn, worked)
     assert json.loads(done["output"]) == {"slept": True, "b": 2}
     kinds = types(sfn, worked)
     assert kinds.count("TaskStateEntered") == 1
@@ -120,17 +122,7 @@ def test_a_task_token_wait_survives_a_restart(restartable: list[Server]) -> None
     )
     run = sfn.start_execution(stateMachineArn=arn)["executionArn"]
 
-    def token() -> str | None:
-        history = events(sfn, run)
-        if "TaskStarted" not in [e["type"] for e in history] or "TaskScheduled" not in [
-            e["type"] for e in history
-        ]:
-            return None
-        scheduled = next(e for e in history if e["type"] == "TaskScheduled")
-        return str(json.loads(scheduled["taskScheduledEventDetails"]["parameters"])["Payload"]["token"])
-
-    wait_for(lambda: "TaskStarted" in types(sfn, run) or None)
-    the_token = wait_for(token)
+    the_token = task_token(sfn, run)
     time.sleep(0.5)  # the wait is written
     srv = kill_and_restart(restartable)
     sfn = srv.client("stepfunctions")
@@ -142,39 +134,7 @@ def test_a_task_token_wait_survives_a_restart(restartable: list[Server]) -> None
 
 # -- Parallel branches and Map iterations ----------------------------------------------------------
 
-# Counts its own invocations per item in a DynamoDB item and answers with the count: what ran
-# again after the restart shows in the table and in the execution's output, not in timings.
-COUNT = """
-import os, boto3
-ddb = boto3.client("dynamodb")
-
-def handler(event, context):
-    answer = ddb.update_item(
-        TableName=os.environ["TABLE"], Key={"pk": {"S": str(event["i"])}},
-        UpdateExpression="ADD calls :one", ExpressionAttributeValues={":one": {"N": "1"}},
-        ReturnValues="UPDATED_NEW",
-    )
-    return {"i": event["i"], "n": int(answer["Attributes"]["calls"]["N"])}
-"""
 WAIT_SECONDS = 4
-
-
-def counter(srv: Server) -> tuple[str, str]:
-    """The counting function and its table."""
-    table = f"sfn-calls-{uuid.uuid4().hex[:8]}"
-    srv.client("dynamodb").create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    fn = function(srv, COUNT, Role=counter_role(srv), Timeout=30, Environment={"Variables": {"TABLE": table}})
-    return fn, table
-
-
-def calls(srv: Server, table: str) -> dict[int, int]:
-    items = srv.client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
-    return {int(i["pk"]["S"]): int(i["calls"]["N"]) for i in items}
 
 
 def processor(fn: str, tag: str = "") -> dict[str, Any]:
@@ -202,13 +162,6 @@ def processor(fn: str, tag: str = "") -> dict[str, Any]:
             },
         },
     }
-
-
-def token_in(history: list[dict[str, Any]]) -> str | None:
-    scheduled = [e for e in history if e["type"] == "TaskScheduled"]
-    if not scheduled or "TaskStarted" not in [e["type"] for e in history]:
-        return None
-    return str(json.loads(scheduled[0]["taskScheduledEventDetails"]["parameters"])["Payload"]["token"])
 
 
 def check_history(history: list[dict[str, Any]]) -> list[str]:
@@ -257,8 +210,7 @@ def test_a_map_resumes_its_finished_waiting_and_token_iterations_after_sigkill(
     assert sfn.describe_execution(executionArn=run)["status"] == "RUNNING"
     sfn.send_task_success(taskToken=the_token, output='{"answered": 4}')
 
-    done = finished(sfn, run)
-    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    done = succeeded(sfn, run)
     assert json.loads(done["output"]) == [
         {"i": 0, "n": 1},
         {"i": 1, "n": 1},
@@ -268,17 +220,19 @@ def test_a_map_resumes_its_finished_waiting_and_token_iterations_after_sigkill(
     ]
     assert calls(srv, table) == {0: 1, 1: 1, 2: 1, 4: 1}  # nothing invoked twice
     kinds = check_history(events(sfn, run))
-    for kind, count in {
-        "MapStateEntered": 1,
-        "MapStateStarted": 1,
-        "MapIterationStarted": 5,
-        "MapIterationSucceeded": 5,
-        "LambdaFunctionScheduled": 3,
-        "TaskScheduled": 1,
-        "WaitStateEntered": 1,
-        "MapStateExited": 1,
-    }.items():
-        assert kinds.count(kind) == count, (kind, kinds)
+    assert_counts(
+        kinds,
+        {
+            "MapStateEntered": 1,
+            "MapStateStarted": 1,
+            "MapIterationStarted": 5,
+            "MapIterationSucceeded": 5,
+            "LambdaFunctionScheduled": 3,
+            "TaskScheduled": 1,
+            "WaitStateEntered": 1,
+            "MapStateExited": 1,
+        },
+    )
     assert kinds[-1] == "ExecutionSucceeded"
 
 
@@ -347,8 +301,7 @@ def test_a_parallel_resumes_its_branches_and_a_nested_map_after_sigkill(restarta
     sfn = srv.client("stepfunctions")
     sfn.send_task_success(taskToken=the_token, output='{"answered": 12}')
 
-    done = finished(sfn, run)
-    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    done = succeeded(sfn, run)
     assert json.loads(done["output"]) == [
         {"i": 10, "n": 1},
         {"waited": 11},
@@ -357,17 +310,19 @@ def test_a_parallel_resumes_its_branches_and_a_nested_map_after_sigkill(restarta
     ]
     assert calls(srv, table) == {10: 1, 12: 1, 13: 1}
     kinds = check_history(events(sfn, run))
-    for kind, count in {
-        "ParallelStateEntered": 1,
-        "ParallelStateStarted": 1,
-        "MapStateStarted": 1,
-        "MapIterationStarted": 2,
-        "LambdaFunctionScheduled": 2,
-        "TaskScheduled": 1,
-        "WaitStateEntered": 2,
-        "ParallelStateExited": 1,
-    }.items():
-        assert kinds.count(kind) == count, (kind, kinds)
+    assert_counts(
+        kinds,
+        {
+            "ParallelStateEntered": 1,
+            "ParallelStateStarted": 1,
+            "MapStateStarted": 1,
+            "MapIterationStarted": 2,
+            "LambdaFunctionScheduled": 2,
+            "TaskScheduled": 1,
+            "WaitStateEntered": 2,
+            "ParallelStateExited": 1,
+        },
+    )
     assert kinds[-1] == "ExecutionSucceeded"
 
 
@@ -424,26 +379,27 @@ def test_a_top_level_answer_survives_a_sigkill_right_after_it(restartable: list[
         states_role(srv, "sfn-durable-role"),
     )
     run = sfn.start_execution(stateMachineArn=arn, input='{"a": 1}')["executionArn"]
-    the_token = wait_for(lambda: token_in(events(sfn, run)))  # TaskStarted is written with the wait
+    the_token = task_token(sfn, run)  # TaskStarted is written with the wait
     sfn.send_task_success(taskToken=the_token, output=json.dumps({"value": 7, "rows": ROWS}))
     srv = kill_and_restart(restartable)  # at once: the execution has not moved on yet
     sfn = srv.client("stepfunctions")
 
     assert spent(sfn, the_token) == "TaskDoesNotExist"  # the answer was kept: the token is spent
-    done = finished(sfn, run)  # and the execution goes on without another SendTaskSuccess
-    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    done = succeeded(sfn, run)  # and the execution goes on without another SendTaskSuccess
     assert json.loads(done["output"]) == {"value": 7, "rows": len(ROWS)}
     assert calls(srv, table) == {30: 1}  # the token task's function ran once
     kinds = check_history(events(sfn, run))
-    for kind, count in {
-        "TaskStateEntered": 1,
-        "TaskScheduled": 1,
-        "TaskStarted": 1,
-        "TaskSucceeded": 1,
-        "TaskStateExited": 1,
-        "WaitStateEntered": 1,
-    }.items():
-        assert kinds.count(kind) == count, (kind, kinds)
+    assert_counts(
+        kinds,
+        {
+            "TaskStateEntered": 1,
+            "TaskScheduled": 1,
+            "TaskStarted": 1,
+            "TaskSucceeded": 1,
+            "TaskStateExited": 1,
+            "WaitStateEntered": 1,
+        },
+    )
     assert kinds[-1] == "ExecutionSucceeded"
 
 
@@ -484,23 +440,24 @@ def test_a_map_iterations_answer_survives_a_sigkill_right_after_it(restartable: 
         states_role(srv, "sfn-durable-role"),
     )
     run = sfn.start_execution(stateMachineArn=arn, input='{"items": [{"i": 40}]}')["executionArn"]
-    the_token = wait_for(lambda: token_in(events(sfn, run)))  # the iteration's wait is written
+    the_token = task_token(sfn, run)  # the iteration's wait is written
     sfn.send_task_success(taskToken=the_token, output='{"answered": 40}')
     srv = kill_and_restart(restartable)  # while Slow runs: the iteration wrote nothing since
     sfn = srv.client("stepfunctions")
 
     assert spent(sfn, the_token) == "TaskDoesNotExist"
-    done = finished(sfn, run)
-    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    done = succeeded(sfn, run)
     assert json.loads(done["output"]) == [{"slept": True, "answered": 40}]
     assert calls(srv, table) == {40: 1}
     kinds = check_history(events(sfn, run))
-    for kind, count in {
-        "MapIterationStarted": 1,
-        "TaskScheduled": 1,
-        "TaskSucceeded": 1,
-        "MapIterationSucceeded": 1,
-        "MapStateExited": 1,
-    }.items():
-        assert kinds.count(kind) == count, (kind, kinds)
+    assert_counts(
+        kinds,
+        {
+            "MapIterationStarted": 1,
+            "TaskScheduled": 1,
+            "TaskSucceeded": 1,
+            "MapIterationSucceeded": 1,
+            "MapStateExited": 1,
+        },
+    )
     assert kinds[-1] == "ExecutionSucceeded"

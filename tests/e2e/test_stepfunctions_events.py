@@ -12,13 +12,20 @@ import uuid
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import Server, create
 from tests.e2e.service_policies import queue_arn, service_policy
+from tests.e2e.stepfunctions_helpers import (
+    allowing,
+    finished,
+    iam_role,
+    machine,
+    states_role,
+    succeeded,
+    wait_for,
+)
 from tests.e2e.test_async import Collector, collector  # noqa: F401  (fixture)
 from tests.e2e.test_schedules import allow
-from tests.e2e.test_stepfunctions import finished, machine, states_role, wait_for
 
 EVENTS = "events.amazonaws.com"
 EVENTS_TRUST = json.dumps(
@@ -46,14 +53,7 @@ def unique(prefix: str) -> str:
 
 
 def events_role(server: Server, name: str, actions: list[str]) -> str:
-    iam = server.client("iam")
-    try:
-        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=EVENTS_TRUST)["Role"]["Arn"]
-    except ClientError:
-        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
-    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
-    iam.put_role_policy(RoleName=name, PolicyName="targets", PolicyDocument=json.dumps(policy))
-    return str(arn)
+    return iam_role(server, name, EVENTS_TRUST, "targets", allowing(*actions))
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +105,7 @@ def test_a_succeeded_execution_reaches_a_rules_function_on_the_default_bus(
     assert finished(sfn, failing["executionArn"])["status"] == "FAILED"
     good_name = unique("good")
     good = sfn.start_execution(stateMachineArn=arn, name=good_name, input='{"fail": false}')
-    done = finished(sfn, good["executionArn"])
-    assert done["status"] == "SUCCEEDED"
+    done = succeeded(sfn, good["executionArn"])
 
     seen = collector.wait_for({f"{good_name}:SUCCEEDED"})
     assert f"{good_name}:SUCCEEDED" in seen
@@ -149,8 +148,7 @@ def test_a_step_functions_target_starts_an_execution_with_the_event_as_input(
         return list(sfn.list_executions(stateMachineArn=arn)["executions"])
 
     [execution] = wait_for(started)
-    done = finished(sfn, execution["executionArn"])
-    assert done["status"] == "SUCCEEDED"
+    done = succeeded(sfn, execution["executionArn"])
     event = json.loads(done["input"])
     assert event["id"] == put["Entries"][0]["EventId"]
     assert (event["source"], event["detail-type"]) == ("com.orders", "Order Placed")

@@ -14,13 +14,17 @@ import uuid
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from stratus.identity.environments import LAMBDA_TRUST
 from tests.e2e.conftest import Server, create
-from tests.e2e.test_stepfunctions import finished, machine, states_role, types
-
-COUNTER_ROLE = "sfn-map-counter"
+from tests.e2e.stepfunctions_helpers import (
+    all_types,
+    counter_role,
+    finished,
+    machine,
+    states_role,
+    succeeded,
+    types,
+)
 
 # boto3 is imported by the handler, not at init: 40 environments start at once, and under a
 # loaded machine importing it in each of them can outlast Lambda's 10 s init limit (which no
@@ -58,20 +62,6 @@ def handler(event, context):
 """
 
 
-def counter_role(server: Server) -> str:
-    iam = server.client("iam")
-    try:
-        arn = iam.create_role(RoleName=COUNTER_ROLE, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
-    except ClientError:
-        arn = iam.get_role(RoleName=COUNTER_ROLE)["Role"]["Arn"]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}],
-    }
-    iam.put_role_policy(RoleName=COUNTER_ROLE, PolicyName="ddb", PolicyDocument=json.dumps(policy))
-    return str(arn)
-
-
 @pytest.fixture(scope="module")
 def sfn(server: Server) -> Any:
     return server.client("stepfunctions")
@@ -80,17 +70,6 @@ def sfn(server: Server) -> Any:
 @pytest.fixture(scope="module")
 def role(server: Server) -> str:
     return states_role(server, "sfn-map-role")
-
-
-def all_types(sfn: Any, arn: str) -> list[str]:
-    """Every event's type, through the history's pages."""
-    kinds: list[str] = []
-    page = sfn.get_execution_history(executionArn=arn, maxResults=1000)
-    while True:
-        kinds += [e["type"] for e in page["events"]]
-        if not page.get("nextToken"):
-            return kinds
-        page = sfn.get_execution_history(executionArn=arn, maxResults=1000, nextToken=page["nextToken"])
 
 
 def map_of(function: str, **fields: Any) -> dict[str, Any]:
@@ -156,8 +135,7 @@ def test_a_map_of_200_without_max_concurrency_runs_at_most_40_at_once(
     arn = machine(sfn, map_of(fn), role)
     items = [{"i": i} for i in range(200)]
     run = sfn.start_execution(stateMachineArn=arn, input=json.dumps(items))["executionArn"]
-    done = finished(sfn, run, timeout=600)
-    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    done = succeeded(sfn, run, timeout=600)
     assert json.loads(done["output"]) == items
     inflight, peak = counts(server, table)
     assert inflight == 0
@@ -173,8 +151,7 @@ def test_max_concurrency_above_40_is_held_to_40(
     arn = machine(sfn, map_of(fn, MaxConcurrency=500), role)
     items = [{"i": i} for i in range(120)]
     run = sfn.start_execution(stateMachineArn=arn, input=json.dumps(items))["executionArn"]
-    done = finished(sfn, run, timeout=600)
-    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    succeeded(sfn, run, timeout=600)
     inflight, peak = counts(server, table)
     assert inflight == 0 and 1 < peak <= 40, peak
 

@@ -13,11 +13,18 @@ import uuid
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from stratus.identity.environments import LAMBDA_TRUST
 from tests.e2e.conftest import Server, create
-from tests.e2e.test_stepfunctions import finished, machine, states_role, types
+from tests.e2e.stepfunctions_helpers import (
+    allowing,
+    finished,
+    iam_role,
+    machine,
+    states_role,
+    succeeded,
+    types,
+)
 
 ANSWER_ROLE = "sfn-self-answer"
 
@@ -53,23 +60,8 @@ def handler(event, context):
 
 def answering_role(server: Server) -> str:
     """A function role that may answer task tokens (and nothing else)."""
-    iam = server.client("iam")
-    try:
-        arn = iam.create_role(RoleName=ANSWER_ROLE, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
-    except ClientError:
-        arn = iam.get_role(RoleName=ANSWER_ROLE)["Role"]["Arn"]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["states:SendTaskSuccess", "states:SendTaskFailure"],
-                "Resource": "*",
-            }
-        ],
-    }
-    iam.put_role_policy(RoleName=ANSWER_ROLE, PolicyName="answer", PolicyDocument=json.dumps(policy))
-    return str(arn)
+    policy = allowing("states:SendTaskSuccess", "states:SendTaskFailure")
+    return iam_role(server, ANSWER_ROLE, LAMBDA_TRUST, "answer", policy)
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +102,7 @@ def test_a_function_that_answers_its_own_token_goes_on_with_the_answer(
     sfn: Any, self_answering_machine: str, how: str
 ) -> None:
     run = sfn.start_execution(stateMachineArn=self_answering_machine, input=json.dumps({"how": how, "n": 3}))
-    done = finished(sfn, run["executionArn"], timeout=180)
-    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    done = succeeded(sfn, run["executionArn"], timeout=180)
     assert json.loads(done["output"]) == {"got": {"from": "inside", "n": 3}, "n": 3}
     kinds = types(sfn, run["executionArn"])
     assert kinds.count("TaskSucceeded") == 1, kinds

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Server, make_zip
-from tests.e2e.test_stepfunctions import finished
+from tests.e2e.stepfunctions_helpers import succeeded
 from tests.e2e.test_terraform_identity import (  # noqa: F401  (the fixture)
     TF_REGION,
     TF_TIMEOUT,
@@ -138,8 +138,7 @@ def test_terraform_state_machine_with_its_function_and_roles(
     assert json.loads(described["definition"])["States"]["AddOne"]["Resource"].endswith(f":{n['function']}")
     assert sfn.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "team", "value": "platform"}]
     run = sfn.start_execution(stateMachineArn=arn, input='{"n": 41}')["executionArn"]
-    done = finished(sfn, run)
-    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    done = succeeded(sfn, run)
     assert json.loads(done["output"]) == {"n": 42}
 
     # What Stratus answers reads back as what was applied: no changes (exit 0; 2 is a diff).
