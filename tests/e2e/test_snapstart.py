@@ -153,6 +153,29 @@ def test_after_restore_hooks_run_in_each_environment(server: Server, lam: Any) -
     assert out == {"restored": 1}, out
 
 
+FAILING_HOOK_APP = """
+from snapshot_restore_py import register_after_restore
+
+@register_after_restore
+def after_restore():
+    raise ValueError("cannot restore here")
+
+def handler(event, context):
+    return "ran"
+"""
+
+
+def test_a_failing_after_restore_hook_fails_the_invoke_with_its_error(server: Server, lam: Any) -> None:
+    linux_only(server)
+    name = f"snap-hookfail-{uuid.uuid4().hex[:8]}"
+    create(lam, name, {"app.py": FAILING_HOOK_APP}, SnapStart={"ApplyOn": "PublishedVersions"})
+    version = lam.publish_version(FunctionName=name)["Version"]
+    resp = lam.invoke(FunctionName=name, Qualifier=version, LogType="Tail")
+    assert resp["FunctionError"] == "Unhandled"
+    body = json.loads(resp["Payload"].read())
+    assert body["errorType"] == "ValueError" and "cannot restore here" in body["errorMessage"], body
+
+
 def test_template_init_output_reaches_the_log_group(server: Server, lam: Any) -> None:
     linux_only(server)
     name = f"snap-logs-{uuid.uuid4().hex[:8]}"

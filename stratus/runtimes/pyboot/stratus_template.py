@@ -191,10 +191,5 @@ def _environment(request, out_fd, chan_fd, link, watch):
 
     random.seed()  # the template's state would repeat in every environment otherwise
     os.environ.update(assignment["env"])
-    import importlib
-
-    import awslambdaric.lambda_runtime_client
-
-    sys.modules["runtime_client"] = ch.RuntimeClient(chan_fd)
-    importlib.reload(awslambdaric.lambda_runtime_client)
+    iso.bind_channel(ch.RuntimeClient(chan_fd))
     iso.run_client(os.environ["_HANDLER"])

@@ -81,7 +81,8 @@ def preload_runtime_client():
     sys.modules["runtime_client"] = None  # makes `import runtime_client` fail, for now
     try:
         import awslambdaric.__main__
-        import awslambdaric.bootstrap  # noqa: F401
+        import awslambdaric.bootstrap
+        import awslambdaric.lambda_runtime_hooks_runner  # noqa: F401 -- SnapStart's hooks, run at restore
     finally:
         del sys.modules["runtime_client"]
     # Load the resolver's modules now, once: the first name lookup in a fresh process reads
@@ -92,15 +93,16 @@ def preload_runtime_client():
 def _load_runtime_client(channel_fd):
     """In the child, with AWS_LAMBDA_RUNTIME_API set: load the native client, or, given the fd
     of a private channel to the server, the stand-in that speaks over it."""
+    if channel_fd is not None:
+        import stratus_channel
+
+        iso.bind_channel(stratus_channel.RuntimeClient(channel_fd))
+        return
     import importlib
 
     import awslambdaric.lambda_runtime_client
 
-    if channel_fd is not None:
-        import stratus_channel
-
-        sys.modules["runtime_client"] = stratus_channel.RuntimeClient(channel_fd)
-    importlib.reload(awslambdaric.lambda_runtime_client)
+    importlib.reload(awslambdaric.lambda_runtime_client)  # the native client reads the env now
 
 
 def preload(modules):
