@@ -9,8 +9,9 @@ above this is the price of what it does on top. `--depth N` lets a worker take N
 back (it then reads and answers several per wake-up), a floor no Lambda-like design can reach.
 
 Frames both ways are a 4-byte big-endian length and a JSON document. The worker is plain
-Python with the standard library, as a function's interpreter would be; the front uses orjson,
-as Stratus's server does.
+Python with the standard library, as a function's interpreter would be (or, with `--worker
+node`, plain Node.js, the floor for Node functions); the front uses orjson, as Stratus's
+server does.
 
 Run alone: `python -m bench.floor --port 8123`; benches use `two_process_floor()`.
 """
@@ -60,6 +61,35 @@ while True:
         sock.sendall(b"".join(out))
 """
 
+# The same worker in Node.js (the floor for Node functions): frames in, a no-op async handler
+# awaited per event, the results of one read in one write.
+NODE_WORKER = """
+const net = require("net");
+const handler = async (event, context) => ({ statusCode: 200, body: "ok" });
+const sock = new net.Socket({ fd: Number(process.argv[1]), readable: true, writable: true });
+let buf = Buffer.alloc(0);
+sock.on("data", async (data) => {
+  buf = buf.length ? Buffer.concat([buf, data]) : data;
+  const events = [];
+  while (buf.length >= 4) {
+    const size = buf.readUInt32BE(0);
+    if (buf.length < 4 + size) break;
+    events.push(JSON.parse(buf.subarray(4, 4 + size).toString()));
+    buf = buf.subarray(4 + size);
+  }
+  const out = [];
+  for (const event of events) {
+    const result = Buffer.from(JSON.stringify(await handler(event, null)));
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(result.length, 0);
+    out.push(head, result);
+  }
+  if (out.length) sock.write(Buffer.concat(out));
+});
+sock.on("end", () => process.exit(0));
+"""
+WORKER_ARGV = {"python": [sys.executable, "-c", WORKER], "node": ["node", "-e", NODE_WORKER]}
+
 
 class Worker(asyncio.Protocol):
     """The front's end of one worker's socketpair: results come back in the order sent."""
@@ -97,8 +127,9 @@ class Worker(asyncio.Protocol):
 
 
 class Front:
-    def __init__(self, depth: int) -> None:
+    def __init__(self, depth: int, worker: str = "python") -> None:
         self.depth = depth
+        self.worker_argv = WORKER_ARGV[worker]
         self.workers: list[Worker] = []
         self.procs: list[subprocess.Popen[bytes]] = []
         self.queued: deque[tuple[dict[str, Any], asyncio.Future[Any]]] = deque()
@@ -111,9 +142,7 @@ class Front:
         loop = asyncio.get_running_loop()
         for _ in range(WORKERS):
             mine, theirs = socket.socketpair()
-            proc = subprocess.Popen(
-                [sys.executable, "-c", WORKER, str(theirs.fileno())], pass_fds=(theirs.fileno(),)
-            )
+            proc = subprocess.Popen([*self.worker_argv, str(theirs.fileno())], pass_fds=(theirs.fileno(),))
             theirs.close()
             _, worker = await loop.create_unix_connection(lambda: Worker(self), sock=mine)
             self.workers.append(worker)
@@ -144,8 +173,8 @@ class Front:
         return web.Response(status=result["statusCode"], text=result["body"])
 
 
-def serve(port: int, depth: int = 1) -> None:
-    front = Front(depth)
+def serve(port: int, depth: int = 1, worker: str = "python") -> None:
+    front = Front(depth, worker)
     app = web.Application()
     app.on_startup.append(front.start)
     app.on_cleanup.append(front.stop)
@@ -155,12 +184,14 @@ def serve(port: int, depth: int = 1) -> None:
 
 
 @contextmanager
-def two_process_floor(depth: int = 1) -> Iterator[tuple[str, int]]:
-    """The floor in its own process group: (host:port, the front's pid)."""
+def two_process_floor(depth: int = 1, worker: str = "python") -> Iterator[tuple[str, int]]:
+    """The floor in its own process group: (host:port, the front's pid); `worker` is "python"
+    or "node", the workers' language."""
     from bench.common import free_port, wait_http
 
     port = free_port()
     argv = [sys.executable, "-m", "bench.floor", "--port", str(port), "--depth", str(depth)]
+    argv += ["--worker", worker]
     proc = subprocess.Popen(argv, start_new_session=True)
     try:
         wait_http(f"http://127.0.0.1:{port}/")
@@ -178,8 +209,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--depth", type=int, default=1, help="events a worker may hold at once")
+    parser.add_argument(
+        "--worker", choices=sorted(WORKER_ARGV), default="python", help="the workers' language"
+    )
     args = parser.parse_args()
-    serve(args.port, args.depth)
+    serve(args.port, args.depth, args.worker)
 
 
 if __name__ == "__main__":

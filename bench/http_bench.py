@@ -41,6 +41,13 @@ from bench.load import Load, drive
 from bench.signed_http import SignedInvoker
 
 HANDLER = 'def handler(event, context):\n    return {"statusCode": 200, "body": "ok"}\n'
+NODE_HANDLER = 'export const handler = async (event, context) => ({ statusCode: 200, body: "ok" });\n'
+NODE_PEER_HANDLER = 'exports.handler = async (event, context) => ({ statusCode: 200, body: "ok" });\n'
+# A function's files, handler and the floor's worker language, by the runtime benched.
+RUNTIMES = {
+    "python3.11": ({"app.py": HANDLER}, "app.handler", "python"),
+    "nodejs20.x": ({"index.mjs": NODE_HANDLER}, "index.handler", "node"),
+}
 PEER_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stratus" / "bench" / "sls"
 PEER_PACKAGES = ("serverless@3", "serverless-offline@13")
 
@@ -91,7 +98,7 @@ def measure(request: Request, concurrency: int, duration: float, warm: float = 1
 
 
 @contextmanager
-def serverless_offline() -> Iterator[str | None]:
+def serverless_offline(runtime: str = "python3.11") -> Iterator[str | None]:
     """The peer's URL for the same handler, or None when it cannot be installed here."""
     npm = shutil.which("npm")
     binary = PEER_CACHE / "node_modules" / ".bin" / "serverless"
@@ -104,14 +111,17 @@ def serverless_offline() -> Iterator[str | None]:
         return
     service = Path(tempfile.mkdtemp(prefix="sls-bench-"))
     port, lambda_port = free_port(), free_port()
-    (service / "handler.py").write_text(HANDLER)
+    if runtime.startswith("nodejs"):
+        (service / "handler.js").write_text(NODE_PEER_HANDLER)
+    else:
+        (service / "handler.py").write_text(HANDLER)
     (service / "serverless.yml").write_text(
         textwrap.dedent("""\
         service: bench
         frameworkVersion: '3'
         provider:
           name: aws
-          runtime: python3.11
+          runtime: {runtime}
         plugins:
           - serverless-offline
         custom:
@@ -122,7 +132,7 @@ def serverless_offline() -> Iterator[str | None]:
             handler: handler.handler
             events:
               - httpApi: '*'
-        """)
+        """).replace("{runtime}", runtime)
     )
     (service / "node_modules").symlink_to(PEER_CACHE / "node_modules")
     env = {**os.environ, "SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off"}
@@ -160,7 +170,14 @@ def main() -> None:
     parser.add_argument("--duration", type=float, help="seconds per measurement (default 3, 2 with --quick)")
     parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 8, 32, 64])
     parser.add_argument("--only", nargs="*", choices=TARGETS, help="drive only these targets")
+    parser.add_argument(
+        "--runtime",
+        choices=sorted(RUNTIMES),
+        default="python3.11",
+        help="the function's runtime; the floor's workers and the peer's handler are of the same language",
+    )
     args = parser.parse_args()
+    files, handler, worker = RUNTIMES[args.runtime]
     duration = args.duration or (2.0 if args.quick else 3.0)
     rounds = args.rounds or (1 if args.quick else 3)
     concurrencies = tuple(args.concurrency)
@@ -175,10 +192,10 @@ def main() -> None:
             name = f"http-{uuid.uuid4().hex[:6]}"
             lam.create_function(
                 FunctionName=name,
-                Runtime="python3.11",
+                Runtime=args.runtime,
                 Role=ROLE,
-                Handler="app.handler",
-                Code={"ZipFile": zip_of({"app.py": HANDLER})},
+                Handler=handler,
+                Code={"ZipFile": zip_of(files)},
             )
             lam.get_waiter("function_active_v2").wait(FunctionName=name)
             function_url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
@@ -197,16 +214,16 @@ def main() -> None:
             signed = SignedInvoker(srv.endpoint, name).headers(b"{}")
             urls["signed Invoke"] = Request(invoke_url, pid, "POST", signed, b"{}")
         if "two-process floor" in wanted:
-            floor, floor_pid = stack.enter_context(two_process_floor())
+            floor, floor_pid = stack.enter_context(two_process_floor(worker=worker))
             urls["two-process floor"] = Request(f"http://{floor}/", floor_pid)
         if "hello" in wanted:
             urls["hello"] = Request(f"http://{stack.enter_context(hello_floor())}/")
         if "serverless-offline" in wanted and not args.no_peer:
-            peer = stack.enter_context(serverless_offline())
+            peer = stack.enter_context(serverless_offline(args.runtime))
             if peer is None:
                 peer_note = "serverless-offline: not available (npm missing or install failed)"
             else:
-                peer_note = "serverless-offline 13 + serverless 3, python3.11 handler"
+                peer_note = f"serverless-offline 13 + serverless 3, {args.runtime} handler"
                 urls["serverless-offline"] = Request(peer)
         order = [t for t in wanted if t in urls]
         for c in concurrencies:
@@ -219,8 +236,8 @@ def main() -> None:
         time.sleep(0.5)
     results = {key: median_row(value) for key, value in rows.items()}
     print(
-        f"machine: {machine()}; {rounds} round(s) of {duration:.0f} s per target and concurrency; "
-        f"load: {os.getloadavg()[0]:.2f}"
+        f"machine: {machine()}; {args.runtime}; {rounds} round(s) of {duration:.0f} s per target and "
+        f"concurrency; load: {os.getloadavg()[0]:.2f}"
     )
     print(peer_note)
     print(table(results, order, concurrencies))

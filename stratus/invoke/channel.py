@@ -1,5 +1,6 @@
-"""The server's end of an environment's private channel (Python environments of the Linux
-backend; the runtime's end is `runtimes/pyboot/stratus_channel.py`).
+"""The server's end of an environment's private channel (Python and Node.js environments of the
+Linux backend; the runtime's end is `runtimes/pyboot/stratus_channel.py`, and the Channel class
+of `runtimes/nodeboot/index.mjs`).
 
 Contract:
 1. A `RuntimeChannel` owns the socket's reader and writer callbacks on the event loop, the

@@ -34,11 +34,14 @@ class LaunchPlan:
     # this argv once confined.
     exec_argv: tuple[str, ...] = ()
     app_dir: str | None = None  # the function's runtime artifacts, to appear at /var/runtime/app
+    # An exec'd runtime client that speaks the private channel too (Stratus's Node client): it
+    # keeps the channel's descriptor across the exec.
+    exec_channel: bool = False
 
     @property
     def speaks_http(self) -> bool:
         """Whether the runtime uses the HTTP Runtime API rather than the private channel."""
-        return bool(self.bootstraps or self.exec_argv)
+        return bool(self.bootstraps or (self.exec_argv and not self.exec_channel))
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ def sandbox_spec(
         zygote=plan.zygote,
         bootstraps=plan.bootstraps,
         exec_argv=plan.exec_argv,
+        exec_channel=plan.exec_channel,
         opt_dir=Path(opt_dir) if opt_dir else None,
         app_dir=Path(plan.app_dir) if plan.app_dir else None,
     )

@@ -193,7 +193,7 @@ class Sandbox:
             raise
         loop = self._loop = asyncio.get_running_loop()
         loop.add_reader(self._proc.output_fd, self._read_output)
-        # Other runtimes speak HTTP; the channel is for awslambdaric only.
+        # Custom runtimes and Java speak HTTP; the channel is for awslambdaric and Stratus's Node client.
         sock = None if self._plan.speaks_http else getattr(self._proc, "channel", None)
         if sock is not None:
             self._channel = RuntimeChannel(sock, self)

@@ -400,6 +400,7 @@ class InvokeService:
                 execution_env=f"AWS_Lambda_{runtime.name}",
                 zygote=runtime.host.name,
                 exec_argv=runtime.argv(),
+                exec_channel=True,
             )
         return LaunchPlan(
             argv=runtime.argv(config.handler),

@@ -33,6 +33,7 @@ class SandboxSpec:
     zygote: str = ""
     bootstraps: tuple[str, ...] = ()
     exec_argv: tuple[str, ...] = ()  # a runtime client to exec (Node.js), once confined
+    exec_channel: bool = False  # that client keeps the private channel (its fd in _STRATUS_CHANNEL_FD)
     opt_dir: Path | None = None  # the function's layers, merged, to appear at /opt
     app_dir: Path | None = None  # its runtime artifacts, to appear at /var/runtime/app
 

@@ -274,6 +274,7 @@ class LinuxBackend:
                 "template": template,
                 "bootstraps": list(spec.bootstraps),
                 "exec_argv": list(spec.exec_argv),
+                "exec_channel": spec.exec_channel,
                 "opt_dir": str(spec.opt_dir) if spec.opt_dir else None,
                 "app_dir": str(spec.app_dir) if spec.app_dir else None,
             }

@@ -4,7 +4,9 @@ found on the host; a runtime without one is refused with the reason.
 The runtime client is Stratus's own (`nodeboot/index.mjs`), written against the Runtime API:
 it starts in about the time node itself takes, where npm's `aws-lambda-ric` needs a native
 addon built per host. On the Linux backend the environment is prepared like a Python
-runtime's, then the blank execs node.
+runtime's, then the blank execs node, which keeps the environment's private channel and takes
+its events and gives its answers there (one write each way per invoke); init errors and
+streamed responses still use the Runtime API.
 """
 
 from __future__ import annotations

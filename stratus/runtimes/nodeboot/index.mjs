@@ -3,6 +3,7 @@
 // CommonJS and ES module handlers, async or callback style, and gives them Lambda's context.
 // Handlers wrapped in awslambda.streamifyResponse stream their response (see below).
 import http from "node:http";
+import net from "node:net";
 import { Writable } from "node:stream";
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -38,6 +39,104 @@ function request(method, route, body, headers = {}) {
     req.end();
   });
 }
+
+// -- the private channel -------------------------------------------------------------------------
+
+// On Stratus's Linux backend the environment keeps its private channel to the server across the
+// exec (its fd in _STRATUS_CHANNEL_FD): the same frames the Python environments speak
+// (runtimes/pyboot/stratus_channel.py), one write each way per invoke instead of two HTTP
+// exchanges. A frame: u32 length of the rest, u8 kind, u16 header length, a JSON header, the body.
+// Init errors and streamed responses still go over the Runtime API, which the server serves for
+// the same environment alongside the channel.
+const NEXT = 1, EVENT = 2, RESPONSE = 3, ERROR = 4;
+
+class Channel {
+  constructor(fd) {
+    this.socket = new net.Socket({ fd, readable: true, writable: true });
+    this.buffer = Buffer.alloc(0);
+    this.waiting = null; // the resolve of the pending next()
+    this.answer = null; // a RESPONSE or ERROR frame, sent with the next NEXT
+    this.socket.on("data", (data) => this.received(data));
+    this.socket.on("close", () => process.exit(0)); // the server is gone
+    this.socket.on("error", () => process.exit(0));
+  }
+
+  static frame(kind, header, body) {
+    const head = Buffer.from(JSON.stringify(header));
+    const out = Buffer.allocUnsafe(7 + head.length);
+    out.writeUInt32BE(3 + head.length + body.length, 0);
+    out.writeUInt8(kind, 4);
+    out.writeUInt16BE(head.length, 5);
+    head.copy(out, 7);
+    return body.length ? Buffer.concat([out, body]) : out;
+  }
+
+  received(data) {
+    this.buffer = this.buffer.length ? Buffer.concat([this.buffer, data]) : data;
+    while (this.buffer.length >= 7) {
+      const size = this.buffer.readUInt32BE(0);
+      if (this.buffer.length < 4 + size) return;
+      const kind = this.buffer.readUInt8(4);
+      const headSize = this.buffer.readUInt16BE(5);
+      const header = JSON.parse(this.buffer.subarray(7, 7 + headSize).toString());
+      const body = this.buffer.subarray(7 + headSize, 4 + size);
+      this.buffer = this.buffer.subarray(4 + size);
+      if (kind !== EVENT || this.waiting === null) continue;
+      const resolve = this.waiting;
+      this.waiting = null;
+      // While a handler runs the channel must not keep the process alive: an empty event loop
+      // ('beforeExit') is what a callback-style handler's answer may wait for, as on Lambda.
+      this.socket.unref();
+      // As node's http module gives them: lower-case names.
+      const headers = {};
+      for (const [name, value] of Object.entries(header)) headers[name.toLowerCase()] = value;
+      resolve({ headers, body });
+    }
+  }
+
+  next() {
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+      this.socket.ref(); // waiting for the next event keeps the process alive
+      const answer = this.answer;
+      this.answer = null;
+      if (answer !== null && leftoverWork()) {
+        // Work the handler left queued (a timer, an immediate) runs before the next event is
+        // asked for, as it did while an HTTP /response round trip completed: it counts against
+        // this invocation's timeout, and the next event does not wait behind it. The answer
+        // goes now; the request for more after that work (timers of the same delay run in
+        // the order they were set).
+        this.socket.write(answer);
+        setTimeout(() => this.socket.write(NEXT_FRAME), 0);
+      } else {
+        // The usual case: the answer and the request for more in one write, one wake-up of
+        // the server.
+        this.socket.write(answer === null ? NEXT_FRAME : Buffer.concat([answer, NEXT_FRAME]));
+      }
+    });
+  }
+
+  // The answer goes with the next request for more (next() is called right after).
+  respond(requestId, body) {
+    this.answer = Channel.frame(RESPONSE, { id: requestId, type: "application/json" }, Buffer.from(body));
+  }
+
+  fail(requestId, document) {
+    const body = Buffer.from(JSON.stringify(document));
+    this.answer = Channel.frame(ERROR, { id: requestId, type: document.errorType }, body);
+  }
+
+}
+
+const NEXT_FRAME = Channel.frame(NEXT, {}, Buffer.alloc(0));
+
+function leftoverWork() {
+  return process.getActiveResourcesInfo().some((kind) => kind === "Timeout" || kind === "Immediate");
+}
+
+const CHANNEL_FD = process.env._STRATUS_CHANNEL_FD;
+delete process.env._STRATUS_CHANNEL_FD; // the handler's environment is Lambda's, not ours
+const channel = CHANNEL_FD === undefined ? null : new Channel(Number(CHANNEL_FD));
 
 function errorDocument(error) {
   if (error instanceof Error) {
@@ -316,7 +415,7 @@ function invokeHandler(handler, event, context) {
 async function main() {
   const handler = await loadHandler(process.env._HANDLER || "");
   for (;;) {
-    const next = await request("GET", "invocation/next");
+    const next = channel ? await channel.next() : await request("GET", "invocation/next");
     const headers = next.headers;
     const requestId = headers["lambda-runtime-aws-request-id"];
     currentRequestId = requestId;
@@ -331,11 +430,13 @@ async function main() {
       }
       const result = await invokeHandler(handler, event, context);
       const body = JSON.stringify(result === undefined ? null : result);
-      await request("POST", `invocation/${requestId}/response`, body, { "Content-Type": "application/json" });
+      if (channel) channel.respond(requestId, body);
+      else await request("POST", `invocation/${requestId}/response`, body, { "Content-Type": "application/json" });
     } catch (error) {
       const document = errorDocument(error);
       log("ERROR", [`Invoke Error \t${JSON.stringify(document)}`]);
-      await postError(`invocation/${requestId}/error`, document);
+      if (channel) channel.fail(requestId, document);
+      else await postError(`invocation/${requestId}/error`, document);
     }
   }
 }

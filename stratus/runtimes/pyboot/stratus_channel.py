@@ -1,5 +1,6 @@
-"""The private channel between the server and its own Python environments: one socketpair per
-environment and compact frames, instead of two HTTP exchanges per invoke. Standard library
+"""The private channel between the server and its own Python (and Node.js: nodeboot/index.mjs
+speaks the same frames) environments: one socketpair per environment and compact frames,
+instead of two HTTP exchanges per invoke. Standard library
 only: the server imports it, and so does every environment's interpreter (3.11 to 3.13).
 
 A frame is: u32 length of the rest, u8 kind, u16 header length, a JSON header, the body.

@@ -27,10 +27,19 @@ def report(message):
     print(f"{ERROR_TYPE}: {message}", file=sys.stderr, flush=True)
 
 
-def _only_stdio():
-    """The runtime that replaces this process gets fds 0-2 and nothing else (closing is cheap:
-    os.closerange uses close_range)."""
-    os.closerange(3, 1 << 20)
+CHANNEL_ENV = "_STRATUS_CHANNEL_FD"
+
+
+def _only_stdio(keep=None):
+    """The runtime that replaces this process gets fds 0-2 and nothing else but `keep`, the
+    private channel it speaks, if any (closing is cheap: os.closerange uses close_range)."""
+    if keep is None:
+        os.closerange(3, 1 << 20)
+    else:
+        os.closerange(3, keep)
+        os.closerange(keep + 1, 1 << 20)
+        os.set_inheritable(keep, True)
+        os.environ[CHANNEL_ENV] = str(keep)
     import resource
 
     resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))  # Lambda's open-file limit
@@ -50,9 +59,10 @@ def run(candidates):
     sys.exit(1)
 
 
-def run_argv(argv):
-    """Never returns: exec a runtime client (node with Stratus's Node client, say)."""
-    _only_stdio()
+def run_argv(argv, channel_fd=None):
+    """Never returns: exec a runtime client (node with Stratus's Node client, say), with the
+    private channel's fd when it speaks it."""
+    _only_stdio(channel_fd)
     try:
         os.execv(argv[0], argv)
     except OSError as e:

@@ -154,7 +154,8 @@ def _child(request, fds, root, ctrl, watch):
     # Before any user code (a template's init included): nothing of the zygote's or the
     # server's stays open. Python keeps its private channel; other runtimes exec with 0-2 only.
     exec_job = bool(job.get("bootstraps") or job.get("exec_argv"))
-    iso.close_fds_except([] if exec_job or channel_fd is None else [channel_fd])
+    keep_channel = channel_fd is not None and (not exec_job or bool(job.get("exec_channel")))
+    iso.close_fds_except([channel_fd] if keep_channel else [])
     if job.get("template"):
         import stratus_template
 
@@ -171,7 +172,8 @@ def _child(request, fds, root, ctrl, watch):
         import stratus_exec
 
         if job.get("exec_argv"):
-            stratus_exec.run_argv(job["exec_argv"])  # another runtime client: never returns
+            # Another runtime client: never returns. Stratus's Node client keeps the channel.
+            stratus_exec.run_argv(job["exec_argv"], channel_fd if keep_channel else None)
         stratus_exec.run(job["bootstraps"])  # a custom runtime: never returns
     import random
 
