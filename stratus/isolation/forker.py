@@ -6,7 +6,10 @@ Contract:
    reader callback on the event loop, so no task is needed; the subclass decodes them
    (`_on_data`) and hands each answer to `_forked` and each exit report to `_exited`.
 2. `_fork` sends one request with the descriptors the child inherits and returns the child's
-   pid once the parent answers; from then on `wait(pid)` returns its exit code, once.
+   pid once the parent answers; from then on `wait(pid)` returns its exit code, once. When the
+   socket's buffer is full (a burst of a thousand new environments), requests wait their turn
+   in order, and are sent as the parent reads; one cancelled meanwhile is never sent (its
+   descriptors are closed by then).
 3. When the parent dies (its socket reads end-of-file) or is closed, `alive` becomes False,
    every pending fork fails with the subclass's error, and every child it had is reported
    killed (they die with it: PDEATHSIG).
@@ -20,6 +23,7 @@ import contextlib
 import os
 import signal
 import socket
+from collections import deque
 from collections.abc import Callable
 
 from stratus.isolation.exits import ExitReports
@@ -31,6 +35,8 @@ class Forker:
         self._forks: dict[int, asyncio.Future[int]] = {}  # by request id, oldest first
         self._next_id = 0
         self._exits = ExitReports()
+        # Requests the full socket did not take yet, in order: (message, fds, sent).
+        self._outbox: deque[tuple[bytes, list[int], asyncio.Future[None]]] = deque()
         self.alive = False
 
     # -- what subclasses provide -------------------------------------------------------------
@@ -63,13 +69,57 @@ class Forker:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._forks[request_id] = future
         try:
-            socket.send_fds(self._sock, [encode(request_id)], fds)
+            await self._send(encode(request_id), fds)
         except OSError as e:
             self._forks.pop(request_id, None)
             raise self._unreachable(e) from None
+        except BaseException:
+            self._forks.pop(request_id, None)
+            raise
         pid = await future
         self._exits.expect(pid)
         return pid
+
+    async def _send(self, message: bytes, fds: list[int]) -> None:
+        """Send at once if nothing waits and the socket takes it; else wait in line."""
+        assert self._sock is not None
+        if not self._outbox:
+            try:
+                socket.send_fds(self._sock, [message], fds)
+                return
+            except (BlockingIOError, InterruptedError):
+                pass
+        if not self.alive:
+            raise ConnectionError("the parent is gone")
+        loop = asyncio.get_running_loop()
+        sent: asyncio.Future[None] = loop.create_future()
+        self._outbox.append((message, fds, sent))
+        if len(self._outbox) == 1:
+            loop.add_writer(self._sock.fileno(), self._drain)
+        await sent
+
+    def _drain(self) -> None:
+        sock = self._sock
+        while self._outbox and sock is not None:
+            message, fds, sent = self._outbox[0]
+            if sent.done():  # cancelled: its descriptors may be closed, or reused, by now
+                self._outbox.popleft()
+                continue
+            try:
+                socket.send_fds(sock, [message], fds)
+            except (BlockingIOError, InterruptedError):
+                return  # called again when the socket is writable
+            except OSError as e:
+                sent.set_exception(e)
+            else:
+                sent.set_result(None)
+            self._outbox.popleft()
+        self._stop_draining()
+
+    def _stop_draining(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_writer(self._sock.fileno())
 
     async def wait(self, pid: int) -> int:
         """The exit code of a child this parent forked (-SIGKILL if the parent died first)."""
@@ -115,6 +165,11 @@ class Forker:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(self._sock.fileno())
         error = self._died()
+        self._stop_draining()
+        while self._outbox:
+            _, _, sent = self._outbox.popleft()
+            if not sent.done():
+                sent.set_exception(ConnectionError("the parent is gone"))
         for waiter in self._forks.values():
             if not waiter.done():
                 waiter.set_exception(error)
