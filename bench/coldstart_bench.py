@@ -1,16 +1,17 @@
 """`python -m bench.coldstart_bench`: cold starts as issue 21 counts them: the first invoke of a
 function sent right after its CreateFunction answered (no pause between them), over HTTP signed
 before the clock starts (no boto3 on the clock), isolation on. Each function has code of its
-own, so nothing is shared but the runtime.
+own, so nothing is shared but the runtime; 0.2 s pass between one cold start and the next
+function's creation.
 
     python -m bench.coldstart_bench                      # python3.11, 100 cold starts
     python -m bench.coldstart_bench --runtime nodejs20.x
     python -m bench.coldstart_bench --rev HEAD~3         # that revision's server, alternated
                                                          # with the working tree's
 
-With --rev, two servers run side by side and the cold starts alternate between them, so a slow
-moment of the machine falls on both. Prints p50 / p90 / p99 and the server's Init Duration
-(from the REPORT line) for each.
+With --rev, the two servers take turns in blocks (one server at a time: two side by side slowed
+the one started first by half), so a slow stretch of the machine falls on both. Prints p50 / p90
+/ p99 and the server's Init Duration (from the REPORT line) for each.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
-import os
 import re
 import time
 import uuid
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,18 +39,37 @@ CODE = {
     "nodejs20.x": ({"index.mjs": "export const handler = async () => ({});\n"}, "index.handler"),
 }
 INIT = re.compile(rb"Init Duration: ([\d.]+) ms")
+SETTLE_S = 5.0
+GAP_S = 0.2
+BLOCKS = 4  # with --rev: each side's cold starts in this many blocks, alternating
 
 
 class Side:
     """One server and what its cold starts measured."""
 
-    def __init__(self, label: str, running: Any, runtime: str) -> None:
+    def __init__(self, label: str, tree: Path | None, runtime: str) -> None:
         self.label = label
-        self.running = running
-        self.lam = running.client()
+        self.tree = tree  # the source tree its server runs (None: the working tree)
         self.runtime = runtime
         self.latencies: list[float] = []
         self.inits: list[float] = []
+        self.running: Any = None
+        self.lam: Any = None
+
+    def series(self, first: int, n: int) -> None:
+        """n cold starts on a server of its own, started for them (its runtime's zygote warmed
+        by one cold start that is not counted)."""
+        env = {"PYTHONPATH": str(self.tree)} if self.tree else {}
+        with stratus_server(**env) as running:
+            self.running, self.lam = running, running.client()
+            kept = len(self.latencies), len(self.inits)
+            self.cold_start(-first - 1)
+            del self.latencies[kept[0] :], self.inits[kept[1] :]
+            # A new server spends its first seconds starting every Python runtime's zygote and
+            # filling their pools of blank environments; cold starts are measured after that.
+            time.sleep(SETTLE_S)
+            for i in range(first, first + n):
+                self.cold_start(i)
 
     def cold_start(self, i: int) -> None:
         files, handler = CODE[self.runtime]
@@ -80,7 +100,9 @@ class Side:
         found = INIT.search(base64.b64decode(response.getheader("X-Amz-Log-Result") or ""))
         if found:
             self.inits.append(float(found.group(1)))
-        self.lam.delete_function(FunctionName=name)
+        # Between two cold starts the server refills its pool of blank environments, as it does
+        # between deploys; back to back, a series measures how fast that pool refills instead.
+        time.sleep(GAP_S)
 
 
 def main() -> None:
@@ -92,18 +114,16 @@ def main() -> None:
     parser.add_argument("--rev", help="also run this revision's server, alternating with the working tree's")
     args = parser.parse_args()
     with ExitStack() as stack:
-        sides = [Side("working tree", stack.enter_context(stratus_server()), args.runtime)]
+        sides = [Side("working tree", None, args.runtime)]
         if args.rev:
-            tree = stack.enter_context(exported(args.rev))
-            before = stack.enter_context(stratus_server(PYTHONPATH=os.pathsep.join([str(tree)])))
-            sides.insert(0, Side(args.rev, before, args.runtime))
-        for side in sides:  # each runtime's zygote is up before the clock runs
-            side.cold_start(-1)
-            side.latencies.clear()
-            side.inits.clear()
-        for i in range(args.n):
-            for side in sides if i % 2 == 0 else list(reversed(sides)):
-                side.cold_start(i)
+            sides.insert(0, Side(args.rev, stack.enter_context(exported(args.rev)), args.runtime))
+        # One server at a time (two side by side slow each other's cold starts unevenly), in
+        # alternating blocks, so a slow stretch of the machine falls on both.
+        blocks = BLOCKS if args.rev else 1
+        for block in range(blocks):
+            for side in sides if block % 2 == 0 else list(reversed(sides)):
+                share = args.n // blocks + (1 if block < args.n % blocks else 0)
+                side.series(block * 10_000, share)
     print(f"machine: {machine()}; {args.runtime}; {args.n} cold starts per side, right after CreateFunction")
     for side in sides:
         print(f"{side.label:14s} first invoke {Stats.of(side.latencies).row()}")

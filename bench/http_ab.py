@@ -19,6 +19,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -53,12 +54,17 @@ def tree_cpu_s(pid: int) -> float:
 def exported(rev: str) -> Iterator[Path]:
     """The source tree of `rev`, exported with git archive (the repository is not touched)."""
     root = Path(__file__).resolve().parent.parent
-    where = Path(tempfile.mkdtemp(prefix="stratus-ab-"))
+    # Not under /tmp: each environment gets a tmpfs of its own there, and runtime files under
+    # /tmp are bound back into it one by one, a cost the working tree's environments do not pay.
+    where = Path(tempfile.mkdtemp(prefix="stratus-ab-", dir="/var/tmp"))
     try:
         archive = subprocess.run(
             ["git", "archive", rev, "stratus"], cwd=root, capture_output=True, check=True
         )
         subprocess.run(["tar", "-x", "-C", str(where)], input=archive.stdout, check=True)
+        # Compiled as the working tree's modules are by its runs: an environment cannot write
+        # bytecode into its read-only root, so without it each would compile what it imports.
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(where)], check=True)
         yield where
     finally:
         shutil.rmtree(where, ignore_errors=True)
