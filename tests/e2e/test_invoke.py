@@ -81,7 +81,7 @@ def host_pid(env: int | str) -> int | None:
     own, so the uid finds it; without, the pid is already the host's."""
     if isinstance(env, int):
         return env
-    uid, pid = (int(x) for x in env.split(":"))
+    uid, pid = (int(x) for x in env.split(":")[:2])
     if pid != 1:
         return pid
     for entry in Path("/proc").iterdir():
@@ -329,15 +329,19 @@ def test_init_error_is_reported_and_fixing_the_code_recovers(
     assert ok(*invoke(lam, fn_name)) == "fixed"
 
 
+# "uid:pid:token": the uid and pid find the process (host_pid); the token, drawn once per
+# environment, tells two environments apart even when the second is given the first's uid.
 CRASH_APP = """
-import ctypes, os
+import ctypes, os, uuid
+
+TOKEN = uuid.uuid4().hex
 
 def handler(event, context):
     if event.get("crash") == "exit":
         os._exit(3)
     if event.get("crash") == "segv":
         ctypes.string_at(0)
-    return "%d:%d" % (os.getuid(), os.getpid())
+    return "%d:%d:%s" % (os.getuid(), os.getpid(), TOKEN)
 """
 
 
