@@ -31,10 +31,12 @@ from tests.e2e.test_isolation import cgroup_dirs, env_host_pid
 BOMB_APP = r"""
 import ctypes, os, signal, time
 
+TOKEN = os.urandom(8).hex()  # one per environment: a later one may be given this one's uid
+
 
 def handler(event, context):
     if event.get("warm"):
-        return {"env": "%d:%d" % (os.getuid(), os.getpid())}
+        return {"env": "%d:%d:%s" % (os.getuid(), os.getpid(), TOKEN)}
     released = []
     signal.signal(signal.SIGUSR1, lambda *_: released.append(1))  # sent by the test, from the host
     r, w = os.pipe()
@@ -154,10 +156,12 @@ def test_fork_bombs_together_stay_under_the_instance_pids_limit(fresh_server: An
 HOG_APP = r'''
 import os, resource, time
 
+TOKEN = os.urandom(8).hex()  # one per environment
+
 
 def handler(event, context):
     if event.get("warm"):
-        return {"env": "%d:%d" % (os.getuid(), os.getpid())}
+        return {"env": "%d:%d:%s" % (os.getuid(), os.getpid(), TOKEN)}
     start = time.monotonic()
     children = []
     for _ in range(event["procs"]):

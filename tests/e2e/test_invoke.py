@@ -21,7 +21,9 @@ from tests.e2e.conftest import Server, create, make_zip
 
 # A handler that reports its environment: the pid, a module-level counter, and optionally sleeps.
 PID_APP = """
-import os, time
+import os, time, uuid
+
+TOKEN = uuid.uuid4().hex  # one per environment (see CRASH_APP)
 
 COUNT = 0
 
@@ -30,7 +32,8 @@ def handler(event, context):
     COUNT += 1
     if event.get("sleep"):
         time.sleep(event["sleep"])
-    return {"pid": "%d:%d" % (os.getuid(), os.getpid()), "count": COUNT, "stream": context.log_stream_name}
+    env = "%d:%d:%s" % (os.getuid(), os.getpid(), TOKEN)
+    return {"pid": env, "count": COUNT, "stream": context.log_stream_name}
 """
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -273,12 +276,14 @@ def test_timeout_kills_the_environment(lam: Any, fn_name: str) -> None:
 
 def test_handler_exception_is_reported(lam: Any, fn_name: str) -> None:
     src = """
-    import os
+    import os, uuid
+
+    TOKEN = uuid.uuid4().hex
 
     def handler(event, context):
         if event.get("fail"):
             raise ValueError("bad value 42")
-        return "%d:%d" % (os.getuid(), os.getpid())
+        return "%d:%d:%s" % (os.getuid(), os.getpid(), TOKEN)
     """
     deploy(lam, fn_name, {"app.py": src})
     pid = ok(*invoke(lam, fn_name))
@@ -370,13 +375,15 @@ def test_crash_is_reported_and_next_invoke_gets_a_fresh_environment(
 # -- memory ----------------------------------------------------------------------------------------
 
 MEMORY_APP = """
-import os
+import os, uuid
+
+TOKEN = uuid.uuid4().hex
 
 def handler(event, context):
     block = bytearray(event["mb"] * 1024 * 1024)
     for i in range(0, len(block), 4096):
         block[i] = 1
-    return {"pid": "%d:%d" % (os.getuid(), os.getpid()), "bytes": len(block)}
+    return {"pid": "%d:%d:%s" % (os.getuid(), os.getpid(), TOKEN), "bytes": len(block)}
 """
 
 
@@ -613,12 +620,14 @@ def test_log_tail(lam: Any, fn_name: str) -> None:
 
 
 STREAM_APP = """
-import os, time
+import os, time, uuid
+
+TOKEN = uuid.uuid4().hex
 
 def handler(event, context):
     print("printed-line " + event.get("tag", ""))
     time.sleep(event.get("sleep", 0))
-    return {"pid": "%d:%d" % (os.getuid(), os.getpid()), "stream": context.log_stream_name}
+    return {"pid": "%d:%d:%s" % (os.getuid(), os.getpid(), TOKEN), "stream": context.log_stream_name}
 """
 
 
@@ -675,10 +684,12 @@ def test_logs_are_stored(server: Server, lam: Any, fn_name: str) -> None:
 # -- configuration changes ------------------------------------------------------------------------
 
 VERSIONED_APP = """
-import os
+import os, uuid
+
+TOKEN = uuid.uuid4().hex
 
 def handler(event, context):
-    env_id = "%%d:%%d" %% (os.getuid(), os.getpid())
+    env_id = "%%d:%%d:%%s" %% (os.getuid(), os.getpid(), TOKEN)
     return {"code": "%s", "pid": env_id, "setting": os.environ.get("SETTING")}
 """
 

@@ -50,8 +50,11 @@ pylibc = ctypes.PyDLL(None, use_errno=True)  # keeps the GIL held: safe if a clo
 pylibc.syscall.restype = ctypes.c_long
 
 
+TOKEN = os.urandom(8).hex()  # one per environment: a later one may be given this one's uid
+
+
 def env_id():
-    return "%d:%d" % (os.getuid(), os.getpid())
+    return "%d:%d:%s" % (os.getuid(), os.getpid(), TOKEN)
 
 
 def failure(e):
