@@ -76,6 +76,8 @@ bench: install
 	$(BIN)/python -m bench.async_bench
 	$(BIN)/python -m bench.schedule_bench
 	$(BIN)/python -m bench.http_bench
+	$(BIN)/python -m bench.http_bench --runtime nodejs20.x
+	$(BIN)/python -m bench.coldstart_bench
 	$(BIN)/python -m bench.runtimes_bench
 	$(BIN)/python -m bench.telemetry_bench
 	$(BIN)/python -m bench.flood_bench
@@ -86,6 +88,8 @@ bench: install
 	$(BIN)/python -m bench.tables_bench
 	$(BIN)/python -m bench.workflows_bench
 	$(BIN)/python -m bench.events_bench
+	$(BIN)/python -m bench.dev_bench
+	$(BIN)/python -m bench.recording_bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
