@@ -16,7 +16,6 @@ moves each group into its function's region.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import operator
 import sqlite3
@@ -31,6 +30,7 @@ import orjson
 
 from stratus.control.keys import DEFAULT_REGION
 from stratus.observe.drops import Drops
+from stratus.observe.flushing import write_behind
 from stratus.store.diskfull import is_disk_full, writing
 from stratus.store.sqlite import connect, transaction
 
@@ -218,21 +218,15 @@ class LogStore:
         self.drops.stored()
 
     async def run_flusher(self) -> None:
-        last_enforced = 0.0
-        try:
-            while True:
-                await asyncio.sleep(FLUSH_INTERVAL)
-                await asyncio.to_thread(self._write, self._take())
-                if time.monotonic() - last_enforced >= ENFORCE_INTERVAL:
-                    last_enforced = time.monotonic()
-                    try:
-                        await asyncio.to_thread(self.enforce, int(time.time() * 1000))
-                    except Exception as e:  # a delete is a write too, in WAL mode
-                        if not is_disk_full(e):
-                            raise
-                        # Tried again at the next pass; the dropped lines already warn of it.
-        finally:
-            self.flush()
+        # A full disk skips an enforcement; the dropped lines already warn of it.
+        await write_behind(
+            self._take,
+            self._write,
+            self.enforce,
+            self.flush,
+            interval=FLUSH_INTERVAL,
+            enforce_every=ENFORCE_INTERVAL,
+        )
 
     # -- retention ---------------------------------------------------------------------------
 

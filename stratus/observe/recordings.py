@@ -20,7 +20,6 @@ Payloads may hold secrets: the database is private to the server (0600) and the 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import threading
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from stratus.config import RecordLimits
 from stratus.observe.drops import Drops
+from stratus.observe.flushing import write_behind
 from stratus.store.diskfull import is_disk_full, writing
 from stratus.store.sqlite import connect, transaction
 
@@ -299,20 +299,14 @@ class Recordings:
         return now_ms - int(self.limits.retention_days * DAY_MS)
 
     async def run_flusher(self) -> None:
-        last_enforced = 0.0
-        try:
-            while True:
-                await asyncio.sleep(FLUSH_INTERVAL)
-                await asyncio.to_thread(self._write, self._take())
-                if time.monotonic() - last_enforced >= ENFORCE_INTERVAL:
-                    last_enforced = time.monotonic()
-                    try:
-                        await asyncio.to_thread(self.enforce, int(time.time() * 1000))
-                    except Exception as e:
-                        if not is_disk_full(e):
-                            raise
-        finally:
-            self.flush()
+        await write_behind(
+            self._take,
+            self._write,
+            self.enforce,
+            self.flush,
+            interval=FLUSH_INTERVAL,
+            enforce_every=ENFORCE_INTERVAL,
+        )
 
     def close(self) -> None:
         self.flush()
